@@ -1,0 +1,75 @@
+/**
+ * `voice-engine bench <suite> [--json]` (DESIGN.md section 7). With --json exactly one JSON object goes to stdout
+ * and progress to stderr; without it, a table. Each suite lives in bench/<suite>.ts and returns its result object;
+ * this file prints it and saves it under bench/results/ with the machine description.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, parseArgs } from './args.js';
+
+export const SUITES = ['dsp', 'latency', 'load', 'rag'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export interface BenchContext {
+  args: ReturnType<typeof parseArgs>;
+  /** Progress lines go to stderr so that stdout stays one JSON object. */
+  progress(line: string): void;
+}
+
+export interface BenchModule {
+  run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }>;
+  /** Rows for the human-readable table. */
+  table?(result: Record<string, unknown>): string[][];
+}
+
+const loaders: Record<Suite, () => Promise<BenchModule>> = {
+  dsp: () => import('../../bench/dsp.js'),
+  latency: () => import('../../bench/latency.js'),
+  load: () => import('../../bench/load.js'),
+  rag: () => import('../../bench/rag.js'),
+};
+
+export function machineDescription() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+function renderTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['json', 'fast']);
+  const suite = args.positional[0] as Suite | undefined;
+  if (!suite || !SUITES.includes(suite)) {
+    throw new CliError(`bench needs a suite: ${SUITES.join(', ')}`, 2);
+  }
+  const json = args.flags.json === true;
+  const mod = await loaders[suite]();
+  const result = await mod.run({ args, progress: (line) => process.stderr.write(`${line}\n`) });
+  const machine = machineDescription();
+  const dir = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bench/results');
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, `${suite}.json`), `${JSON.stringify({ ...result, machine }, null, 2)}\n`);
+  } catch {
+    // Results are a convenience; an installed package may be read-only.
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    const rows = mod.table ? mod.table(result) : [['field', 'value'], ...Object.entries(result).map(([k, v]) => [k, JSON.stringify(v)])];
+    process.stdout.write(`${renderTable(rows)}\n`);
+  }
+  return 0;
+}

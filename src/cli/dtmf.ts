@@ -1,0 +1,5 @@
+import { CliError } from './args.js';
+
+export async function run(_argv: string[]): Promise<number> {
+  throw new CliError("'dtmf' is not built yet in this version", 3);
+}

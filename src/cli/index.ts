@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * The voice-engine command (DESIGN.md section 3). Each command is one module in this folder exporting
+ * `run(argv): Promise<number>` (the exit code); this file only dispatches, so `--help` stays fast.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CliError } from './args.js';
+
+interface CommandEntry {
+  summary: string;
+  usage: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  serve: {
+    summary: 'start the engine (what `npm start` runs)',
+    usage: 'serve',
+    load: () => import('./serve.js'),
+  },
+  dtmf: {
+    summary: 'detect DTMF digits in a WAV file, one JSON line per digit',
+    usage: 'dtmf <file.wav>',
+    load: () => import('./dtmf.js'),
+  },
+  replay: {
+    summary: 'stream a recording (WAV or wire JSONL) through the engine over a real WebSocket',
+    usage:
+      'replay <file.wav|file.jsonl> [--protocol twilio] [--url ws://...] [--assistant KEY] [--fast] [--out agent.wav] [--json]',
+    load: () => import('./replay.js'),
+  },
+  bench: {
+    summary: 'run a bench suite: dsp, latency, load, rag',
+    usage: 'bench <dsp|latency|load|rag> [--json] [--calls N] [--duration S]',
+    load: () => import('./bench.js'),
+  },
+  tts: {
+    summary: 'synthesize text to a WAV file',
+    usage: 'tts <text> -o out.wav [--provider P] [--voice V]',
+    load: () => import('./tts.js'),
+  },
+  transcribe: {
+    summary: 'transcribe a WAV file',
+    usage: 'transcribe <file.wav> [--provider P]',
+    load: () => import('./transcribe.js'),
+  },
+  tenants: {
+    summary: 'manage tenants: tenants add <email> (prints the new key once), tenants list',
+    usage: 'tenants <add|list> [email]',
+    load: () => import('./tenants.js'),
+  },
+};
+
+function help(): string {
+  const lines = ['Usage: voice-engine <command> [options]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
+  lines.push('', 'Run `voice-engine <command> --help` for a command\'s options.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`voice-engine: unknown command '${name}'\n\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`Usage: voice-engine ${entry.usage}\n  ${entry.summary}\n`);
+    return 0;
+  }
+  let mod: { run(argv: string[]): Promise<number> };
+  try {
+    mod = await entry.load();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`/cli/${name}.`)) {
+      process.stderr.write(`voice-engine: '${name}' is not built yet in this version\n`);
+      return 3;
+    }
+    throw err;
+  }
+  try {
+    return await mod.run(rest);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`voice-engine ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`voice-engine ${name}: ${(err as Error).message ?? String(err)}\n`);
+    if (process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+function isEntry(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (isEntry()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`voice-engine: ${(err as Error).message ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

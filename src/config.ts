@@ -1,0 +1,45 @@
+import path from 'node:path';
+
+/** Environment contract (DESIGN.md section 3). Everything the engine reads from the environment is here. */
+export interface EngineConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: string;
+  portalEmail?: string;
+  portalApiKey?: string;
+  adminApiKey?: string;
+  /** Public base URL used in links we hand out (recording URLs, TwiML). */
+  publicUrl?: string;
+  providers: {
+    deepgram: { apiKey?: string; baseUrl?: string };
+    openai: { apiKey?: string; baseUrl?: string };
+    elevenlabs: { apiKey?: string; baseUrl?: string };
+  };
+  rateLimitPerMinute: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
+  const num = (v: string | undefined, d: number): number => {
+    const n = v === undefined || v === '' ? Number.NaN : Number(v);
+    return Number.isFinite(n) ? n : d;
+  };
+  const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  return {
+    port: num(env.PORT, 8080),
+    host: env.HOST || '0.0.0.0',
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    logLevel: env.LOG_LEVEL || 'info',
+    portalEmail: opt(env.PORTAL_EMAIL),
+    portalApiKey: opt(env.PORTAL_API_KEY),
+    adminApiKey: opt(env.ADMIN_API_KEY),
+    publicUrl: opt(env.PUBLIC_URL),
+    providers: {
+      deepgram: { apiKey: opt(env.DEEPGRAM_API_KEY), baseUrl: opt(env.DEEPGRAM_BASE_URL) },
+      openai: { apiKey: opt(env.OPENAI_API_KEY), baseUrl: opt(env.OPENAI_BASE_URL) },
+      elevenlabs: { apiKey: opt(env.ELEVENLABS_API_KEY), baseUrl: opt(env.ELEVENLABS_BASE_URL) },
+    },
+    rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
+    ...overrides,
+  };
+}

@@ -1,0 +1,200 @@
+import type { AudioChunk, AudioFormat } from '../audio/format.js';
+
+/**
+ * Narrow streaming interfaces for every provider kind. One file per provider implements one of these; retry,
+ * timeout and fallback live in one wrapper around them (src/providers/resilience.ts), an adapter only says whether
+ * an error is retryable.
+ */
+
+/** Timing marks every provider call carries. Milliseconds from performance.now(). */
+export interface Timing {
+  requestSentAt?: number;
+  firstByteAt?: number;
+  doneAt?: number;
+}
+
+export type ProviderKind = 'asr' | 'llm' | 'tts' | 'embed';
+
+export type ProviderErrorCode =
+  | 'auth' // 401/403: never retried
+  | 'rate_limited' // 429: retried after retryAfterMs
+  | 'timeout' // connect or first-byte timeout
+  | 'connection' // dropped, refused, reset
+  | 'server' // 5xx
+  | 'bad_request' // 4xx other than the above: never retried
+  | 'malformed' // the provider sent something we could not parse
+  | 'unavailable' // not installed / not configured
+  | 'aborted'; // cancelled by us
+
+export class ProviderError extends Error {
+  readonly provider: string;
+  readonly kind: ProviderKind;
+  readonly code: ProviderErrorCode;
+  readonly status?: number;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  constructor(
+    init: {
+      provider: string;
+      kind: ProviderKind;
+      code: ProviderErrorCode;
+      message: string;
+      status?: number;
+      retryable?: boolean;
+      retryAfterMs?: number;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(init.message, options);
+    this.name = 'ProviderError';
+    this.provider = init.provider;
+    this.kind = init.kind;
+    this.code = init.code;
+    this.status = init.status;
+    this.retryAfterMs = init.retryAfterMs;
+    this.retryable =
+      init.retryable ??
+      (init.code === 'rate_limited' || init.code === 'timeout' || init.code === 'connection' || init.code === 'server');
+  }
+}
+
+/* ---------------------------------------------------------------- ASR */
+
+export interface Word {
+  word: string;
+  /** ms from the start of the audio written to this stream */
+  startMs: number;
+  endMs: number;
+  confidence?: number;
+}
+
+export interface AsrOptions {
+  language?: string;
+  model?: string;
+  keyterms?: string[];
+  /** Provider-side endpointing silence, ms (Deepgram `endpointing`). */
+  endpointingMs?: number;
+  /** Provider-side utterance end, ms (Deepgram `utterance_end_ms`). */
+  utteranceEndMs?: number;
+  interimResults?: boolean;
+  /** The format the caller will write. The provider converts internally only if it must. */
+  format: AudioFormat;
+}
+
+export type AsrEvent =
+  | { type: 'partial'; text: string; words: Word[]; confidence?: number }
+  | { type: 'final'; text: string; words: Word[]; confidence?: number; speechFinal: boolean }
+  | { type: 'speech_started'; atMs?: number }
+  | { type: 'utterance_end'; lastWordEndMs?: number }
+  | { type: 'error'; error: ProviderError; fatal: boolean }
+  | { type: 'closed' };
+
+export interface AsrStream {
+  /** Write audio in the format given at open. Never blocks; buffered across a reconnect. */
+  write(audio: Uint8Array): void;
+  /** Ask the provider to finalize what it has heard so far (Deepgram Finalize). */
+  finalize(): void;
+  /** Flush and close. Idempotent. */
+  close(): Promise<void>;
+  readonly timing: Timing;
+}
+
+export interface AsrProvider {
+  readonly id: string;
+  /** Formats accepted without conversion, best first. */
+  readonly formats: readonly AudioFormat[];
+  open(options: AsrOptions, onEvent: (event: AsrEvent) => void, signal?: AbortSignal): Promise<AsrStream>;
+}
+
+/* ---------------------------------------------------------------- LLM */
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text as produced by the model */
+  arguments: string;
+}
+
+export type ChatMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; name: string; content: string };
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object */
+  parameters: Record<string, unknown>;
+}
+
+export interface KnowledgeHit {
+  text: string;
+  score: number;
+  source?: string;
+}
+
+export interface LlmRequest {
+  messages: ChatMessage[];
+  tools?: ToolSpec[];
+  model?: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** Force JSON output matching this schema (structured output extraction). */
+  jsonSchema?: Record<string, unknown>;
+  /** Knowledge lookup for providers that retrieve themselves (the offline rules agent). */
+  knowledge?: (query: string) => Promise<KnowledgeHit[]>;
+}
+
+export type LlmEvent =
+  | { type: 'text'; delta: string }
+  | { type: 'tool_call'; call: ToolCall }
+  | { type: 'usage'; promptTokens: number; completionTokens: number }
+  | { type: 'done'; finishReason: string };
+
+export interface LlmProvider {
+  readonly id: string;
+  /** Streams events; throws ProviderError. Stops promptly when `signal` aborts. */
+  stream(request: LlmRequest, signal: AbortSignal, timing?: Timing): AsyncIterable<LlmEvent>;
+}
+
+/* ---------------------------------------------------------------- TTS */
+
+export interface TtsRequest {
+  text: string;
+  voice?: string;
+  model?: string;
+  language?: string;
+  speed?: number;
+  /** Preferred output; the provider picks the nearest format it can produce and says which in the chunks. */
+  format: AudioFormat;
+}
+
+/** Incremental-text synthesis (ElevenLabs stream-input): push text as the LLM streams it. */
+export interface TtsTextStream {
+  pushText(text: string): void;
+  /** No more text: synthesize what is left. */
+  end(): void;
+  /** Audio chunks until the utterance is done. */
+  readonly audio: AsyncIterable<AudioChunk>;
+  close(): void;
+  readonly timing: Timing;
+}
+
+export interface TtsProvider {
+  readonly id: string;
+  /** Formats produced natively, best first. */
+  readonly formats: readonly AudioFormat[];
+  synthesize(request: TtsRequest, signal: AbortSignal, timing?: Timing): AsyncIterable<AudioChunk>;
+  /** Present when the provider takes text incrementally. */
+  openTextStream?(request: Omit<TtsRequest, 'text'>, signal: AbortSignal): TtsTextStream;
+}
+
+/* ---------------------------------------------------------------- Embeddings */
+
+export interface EmbedProvider {
+  readonly id: string;
+  readonly model: string;
+  readonly dimensions: number;
+  embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
+}
