@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { sqliteAccount, sqliteNumberRouting } from './sqlite/account.js';
+import { sqliteAnalytics } from './sqlite/analytics.js';
+import { sqliteAssistants } from './sqlite/assistants.js';
+import { sqliteCalls } from './sqlite/calls.js';
+import { openDatabase } from './sqlite/database.js';
+import { sqliteOutbound } from './sqlite/outbound.js';
+import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
+import { sqliteWebhooks } from './sqlite/webhooks.js';
+import type { Store } from './types.js';
+
+export type * from './types.js';
+export { ACTIVE_CALL_STATUSES, CALL_STATUSES, WEBHOOK_EVENT_TYPES } from './types.js';
+export { normalizeNumber } from './sqlite/account.js';
+
+/** The embedded store: one SQLite file, DATA_DIR/engine.db (or an explicit file, ':memory:' for throwaway use). */
+export function openStore(opts: { dataDir: string } | { file: string }): Store {
+  const file = 'file' in opts ? opts.file : path.join(opts.dataDir, 'engine.db');
+  const db = openDatabase(file);
+  const ping = db.prepare('SELECT 1 AS ok');
+  let closed = false;
+  return {
+    tenants: sqliteTenants(db),
+    apiKeys: sqliteApiKeys(db),
+    assistants: sqliteAssistants(db),
+    calls: sqliteCalls(db),
+    numberRouting: sqliteNumberRouting(db),
+    account: sqliteAccount(db),
+    webhooks: sqliteWebhooks(db),
+    analytics: sqliteAnalytics(db),
+    outbound: sqliteOutbound(db),
+    async ping() {
+      return !closed && ping.get() !== undefined;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { newId } from '../ids.js';
+import type { OutboundJob, OutboundRepo } from '../types.js';
+import { type Db, nowIso, parseJson } from './database.js';
+
+interface Row {
+  id: string;
+  tenant_id: string;
+  call_id: string;
+  assistant_id: string;
+  to_number: string;
+  from_number: string | null;
+  channel: string;
+  metadata: string;
+  status: OutboundJob['status'];
+  attempts: number;
+  next_attempt_at: number;
+  error: string | null;
+  created_at: string;
+}
+const toJob = (r: Row): OutboundJob => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  callId: r.call_id,
+  assistantId: r.assistant_id,
+  to: r.to_number,
+  ...(r.from_number ? { from: r.from_number } : {}),
+  channel: r.channel,
+  metadata: parseJson<Record<string, unknown>>(r.metadata, {}),
+  status: r.status,
+  attempts: r.attempts,
+  ...(r.error ? { error: r.error } : {}),
+  createdAt: r.created_at,
+});
+
+export function sqliteOutbound(db: Db): OutboundRepo {
+  const insert = db.prepare(
+    `INSERT INTO outbound_queue (id, tenant_id, call_id, assistant_id, to_number, from_number, channel, metadata, status,
+       attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
+  );
+  const get = db.prepare<[string], Row>('SELECT * FROM outbound_queue WHERE id = ?');
+  // A 'dialing' job whose lease expired belongs to a process that died mid-dial: take it again.
+  const next = db.prepare<[number], Row>(
+    `SELECT * FROM outbound_queue WHERE status IN ('queued', 'dialing') AND next_attempt_at <= ?
+     ORDER BY next_attempt_at, created_at LIMIT 1`,
+  );
+  const lease = db.prepare(
+    `UPDATE outbound_queue SET status = 'dialing', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+     WHERE id = ? AND next_attempt_at = ?`,
+  );
+  const finish = db.prepare('UPDATE outbound_queue SET status = ?, error = ?, updated_at = ? WHERE id = ?');
+  const retry = db.prepare(
+    "UPDATE outbound_queue SET status = 'queued', next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?",
+  );
+  const claim = db.transaction((now: number, leaseMs: number) => {
+    const r = next.get(now);
+    if (!r || lease.run(now + leaseMs, nowIso(), r.id, r.next_attempt_at).changes === 0) return undefined;
+    return toJob(get.get(r.id)!);
+  });
+  return {
+    async enqueue(input) {
+      const id = newId('obq', 12);
+      const now = nowIso();
+      insert.run(
+        id,
+        input.tenantId,
+        input.callId,
+        input.assistantId,
+        input.to,
+        input.from ?? null,
+        input.channel ?? 'twilio',
+        JSON.stringify(input.metadata ?? {}),
+        Date.now(),
+        now,
+        now,
+      );
+      return toJob(get.get(id)!);
+    },
+    async claimNext(now, leaseMs) {
+      return claim(now, leaseMs);
+    },
+    async finish(id, status, error) {
+      finish.run(status, error ?? null, nowIso(), id);
+    },
+    async retryAt(id, at, error) {
+      retry.run(at, error ?? null, nowIso(), id);
+    },
+    async get(id) {
+      const r = get.get(id);
+      return r && toJob(r);
+    },
+  };
+}

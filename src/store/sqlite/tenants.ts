@@ -1,0 +1,120 @@
+import type { ApiKeyRecord, ApiKeysRepo, Tenant, TenantsRepo } from '../types.js';
+import { hashSecret, newId, newSecret, sameHash } from '../ids.js';
+import { type Db, nowIso } from './database.js';
+
+interface TenantRow {
+  id: string;
+  email: string;
+  name: string | null;
+  credit_cents: number;
+  created_at: string;
+}
+
+export function toTenant(r: TenantRow): Tenant {
+  return {
+    id: r.id,
+    email: r.email,
+    ...(r.name ? { name: r.name } : {}),
+    creditCents: r.credit_cents,
+    createdAt: r.created_at,
+  };
+}
+
+export function sqliteTenants(db: Db): TenantsRepo {
+  const insert = db.prepare(
+    'INSERT INTO tenants (id, email, name, credit_cents, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const byId = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE id = ?');
+  const byEmail = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE email = ?');
+  const all = db.prepare<[], TenantRow>('SELECT * FROM tenants ORDER BY created_at, id');
+  const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants');
+  return {
+    async create({ email, name, creditCents = 0 }) {
+      const id = newId('t', 9);
+      insert.run(id, email.trim(), name ?? null, creditCents, nowIso());
+      return toTenant(byId.get(id)!);
+    },
+    async get(id) {
+      const r = byId.get(id);
+      return r && toTenant(r);
+    },
+    async getByEmail(email) {
+      const r = byEmail.get(email.trim());
+      return r && toTenant(r);
+    },
+    async list() {
+      return all.all().map(toTenant);
+    },
+    async count() {
+      return count.get()!.n;
+    },
+  };
+}
+
+interface KeyRow {
+  id: string;
+  tenant_id: string;
+  label: string;
+  prefix: string;
+  hash: Buffer;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+function toKey(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    label: r.label,
+    prefix: r.prefix,
+    createdAt: r.created_at,
+    ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+    ...(r.last_used_at ? { lastUsedAt: r.last_used_at } : {}),
+  };
+}
+
+export function sqliteApiKeys(db: Db): ApiKeysRepo {
+  const insert = db.prepare(
+    'INSERT INTO api_keys (id, tenant_id, label, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const byHash = db.prepare<[Buffer], KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string }>(
+    `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
+     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
+  );
+  const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+  const list = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id');
+  const revoke = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL');
+  return {
+    async create(tenantId, input = {}) {
+      const secret = input.secret ?? newSecret('vek');
+      const id = newId('key', 9);
+      insert.run(id, tenantId, input.label ?? 'production', secret.slice(0, 8), hashSecret(secret), nowIso());
+      const key = list.all(tenantId).find((k) => k.id === id)!;
+      return { key: toKey(key), secret };
+    },
+    async verify(secret) {
+      if (!secret) return undefined;
+      const h = hashSecret(secret);
+      const r = byHash.get(h);
+      if (!r || !sameHash(r.hash, h)) return undefined;
+      touch.run(nowIso(), r.id);
+      return {
+        keyId: r.id,
+        tenant: toTenant({
+          id: r.tenant_id,
+          email: r.t_email,
+          name: r.t_name,
+          credit_cents: r.t_credit,
+          created_at: r.t_created,
+        }),
+      };
+    },
+    async list(tenantId) {
+      return list.all(tenantId).map(toKey);
+    },
+    async revoke(tenantId, keyId) {
+      return revoke.run(nowIso(), tenantId, keyId).changes > 0;
+    },
+  };
+}

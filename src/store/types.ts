@@ -1,0 +1,365 @@
+import type { Assistant, AssistantConfig } from '../call/assistant.js';
+
+/**
+ * Repository contracts for all durable state (DESIGN.md section 9). Every method returns a Promise so that a network
+ * store (Postgres shared by many engine processes) can implement the same interface; nothing here mentions SQLite.
+ * Timestamps are ISO 8601 strings (UTC); money is integer cents.
+ */
+
+export interface Tenant {
+  id: string;
+  email: string;
+  name?: string;
+  creditCents: number;
+  createdAt: string;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  label: string;
+  /** First characters of the key, shown so users can tell keys apart; the key itself is never stored. */
+  prefix: string;
+  createdAt: string;
+  revokedAt?: string;
+  lastUsedAt?: string;
+}
+
+export interface KeyMatch {
+  tenant: Tenant;
+  keyId: string;
+}
+
+export interface TenantsRepo {
+  create(input: { email: string; name?: string; creditCents?: number }): Promise<Tenant>;
+  get(id: string): Promise<Tenant | undefined>;
+  getByEmail(email: string): Promise<Tenant | undefined>;
+  list(): Promise<Tenant[]>;
+  count(): Promise<number>;
+}
+
+export interface ApiKeysRepo {
+  /** Creates a key; `secret` is returned once and only its hash is kept. */
+  create(tenantId: string, input?: { label?: string; secret?: string }): Promise<{ key: ApiKeyRecord; secret: string }>;
+  /** Finds the live (not revoked) key with this secret; constant-time comparison of the hashes. */
+  verify(secret: string): Promise<KeyMatch | undefined>;
+  list(tenantId: string): Promise<ApiKeyRecord[]>;
+  revoke(tenantId: string, keyId: string): Promise<boolean>;
+}
+
+export interface AssistantsRepo {
+  create(tenantId: string, config: AssistantConfig): Promise<Assistant>;
+  get(tenantId: string, id: string): Promise<Assistant | undefined>;
+  /** By `ast_…` key, scoped to the tenant (API routes). */
+  getByKey(tenantId: string, assistantApiKey: string): Promise<Assistant | undefined>;
+  /** By `ast_…` key or `ag_…` id across tenants: only for the media gateway, which has no tenant yet. */
+  find(idOrKey: string): Promise<Assistant | undefined>;
+  list(tenantId: string, page?: { cursor?: string; limit?: number }): Promise<{ rows: Assistant[]; nextCursor?: string }>;
+  /** Replaces the config and bumps `version`. Returns undefined when the assistant is not the tenant's. */
+  update(tenantId: string, id: string, config: AssistantConfig): Promise<Assistant | undefined>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+  /** Cheap poll for live calls: current version, undefined when deleted. */
+  getVersion(id: string): Promise<number | undefined>;
+}
+
+export type CallStatus =
+  | 'queued'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'failed'
+  | 'busy'
+  | 'no-answer'
+  | 'canceled';
+export const CALL_STATUSES: readonly CallStatus[] = [
+  'queued',
+  'ringing',
+  'in-progress',
+  'completed',
+  'failed',
+  'busy',
+  'no-answer',
+  'canceled',
+];
+/** Statuses that hold a line (count against the concurrent-call limit). */
+export const ACTIVE_CALL_STATUSES: readonly CallStatus[] = ['ringing', 'in-progress'];
+
+export type CallDirection = 'inbound' | 'outbound';
+export type CallEventType = 'transcript' | 'turn' | 'tool' | 'dtmf' | 'incident' | 'state';
+
+export interface CallEvent {
+  type: CallEventType;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export interface CallRecord {
+  id: string;
+  tenantId: string;
+  assistantId: string;
+  direction: CallDirection;
+  status: CallStatus;
+  from?: string;
+  to?: string;
+  protocol?: string;
+  providerCallId?: string;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  endReason?: string;
+  durationMs?: number;
+  recordingPath?: string;
+  summary?: string;
+  structuredOutput?: unknown;
+  structuredOutputError?: string;
+  /** Derived from the call's events, in order. */
+  transcript: Array<Record<string, unknown> & { at: string }>;
+  turns: Array<Record<string, unknown> & { at: string }>;
+  toolCalls: Array<Record<string, unknown> & { at: string }>;
+  dtmf: Array<Record<string, unknown> & { at: string }>;
+  incidents: Array<Record<string, unknown> & { at: string }>;
+}
+
+export interface CallCreate {
+  tenantId: string;
+  assistantId: string;
+  direction: CallDirection;
+  status?: CallStatus;
+  from?: string;
+  to?: string;
+  protocol?: string;
+  providerCallId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CallPatch {
+  status?: CallStatus;
+  startedAt?: string;
+  endedAt?: string;
+  endReason?: string;
+  providerCallId?: string;
+  recordingPath?: string;
+  summary?: string;
+  structuredOutput?: unknown;
+  structuredOutputError?: string;
+  durationMs?: number;
+}
+
+export interface CallFilter {
+  /** ISO time range on createdAt, inclusive. */
+  from?: string;
+  to?: string;
+  direction?: CallDirection;
+  status?: CallStatus;
+  assistantId?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface CallsRepo {
+  create(input: CallCreate): Promise<CallRecord>;
+  get(tenantId: string, id: string): Promise<CallRecord | undefined>;
+  update(id: string, patch: CallPatch): Promise<void>;
+  appendEvent(id: string, type: CallEventType, data: Record<string, unknown>): Promise<void>;
+  list(tenantId: string, filter: CallFilter): Promise<{ rows: CallRecord[]; nextCursor?: string }>;
+  countActive(tenantId: string): Promise<number>;
+  /** Calls created since `sinceIso` (per-period limits). */
+  countSince(tenantId: string, sinceIso: string): Promise<number>;
+}
+
+export interface NumberRoute {
+  number: string;
+  tenantId: string;
+  assistantId: string;
+  createdAt: string;
+}
+
+export interface NumberRoutingRepo {
+  /** A number routes to one assistant across all tenants; CONFLICT-like false when another tenant holds it. */
+  set(tenantId: string, number: string, assistantId: string): Promise<NumberRoute | undefined>;
+  list(tenantId: string): Promise<NumberRoute[]>;
+  delete(tenantId: string, number: string): Promise<boolean>;
+  resolve(number: string): Promise<NumberRoute | undefined>;
+}
+
+export interface CallLimits {
+  maxConcurrent?: number;
+  maxPerHour?: number;
+  maxPerDay?: number;
+}
+
+export interface PluginInstance {
+  tenantId: string;
+  pluginId: string;
+  status: 'active' | 'inactive';
+  config: Record<string, unknown>;
+  activatedAt?: string;
+  updatedAt: string;
+}
+
+export interface AccountRepo {
+  getAllowedIps(tenantId: string): Promise<string[]>;
+  setAllowedIps(tenantId: string, entries: string[]): Promise<void>;
+  getCallLimits(tenantId: string): Promise<CallLimits>;
+  setCallLimits(tenantId: string, limits: CallLimits): Promise<void>;
+  listPlugins(tenantId: string): Promise<PluginInstance[]>;
+  getPlugin(tenantId: string, pluginId: string): Promise<PluginInstance | undefined>;
+  /** Debits the price and activates the plugin in one transaction; 'insufficient' leaves everything unchanged. */
+  purchasePlugin(tenantId: string, pluginId: string, priceCents: number): Promise<'ok' | 'insufficient'>;
+  configurePlugin(tenantId: string, pluginId: string, config: Record<string, unknown>): Promise<PluginInstance | undefined>;
+  getCredit(tenantId: string): Promise<number>;
+  /** Adds credit and records a recharge analytics row. */
+  addCredit(tenantId: string, cents: number, note?: string): Promise<number>;
+}
+
+export type WebhookEventType = 'call.started' | 'call.ended' | 'call.failed' | 'whatsapp.message';
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  'call.started',
+  'call.ended',
+  'call.failed',
+  'whatsapp.message',
+];
+
+export interface WebhookEndpoint {
+  id: string;
+  tenantId: string;
+  url: string;
+  events: WebhookEventType[];
+  /** Signing secret (whsec_…). */
+  secret: string;
+  description?: string;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  tenantId: string;
+  endpointId: string;
+  /** Idempotency id: the same for every attempt of this event to this endpoint. */
+  eventId: string;
+  type: WebhookEventType;
+  payload: Record<string, unknown>;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  /** Epoch ms of the next attempt. */
+  nextAttemptAt: number;
+  createdAt: string;
+  deliveredAt?: string;
+  lastError?: string;
+}
+
+export interface WebhookAttempt {
+  id: number;
+  deliveryId: string;
+  endpointId: string;
+  eventId: string;
+  type: string;
+  attempt: number;
+  at: string;
+  ok: boolean;
+  statusCode?: number;
+  error?: string;
+  durationMs: number;
+}
+
+export interface WebhooksRepo {
+  createEndpoint(
+    tenantId: string,
+    input: { url: string; events: WebhookEventType[]; secret?: string; description?: string; enabled?: boolean },
+  ): Promise<WebhookEndpoint>;
+  listEndpoints(tenantId: string): Promise<WebhookEndpoint[]>;
+  getEndpoint(tenantId: string, id: string): Promise<WebhookEndpoint | undefined>;
+  updateEndpoint(
+    tenantId: string,
+    id: string,
+    patch: { url?: string; events?: WebhookEventType[]; description?: string; enabled?: boolean },
+  ): Promise<WebhookEndpoint | undefined>;
+  deleteEndpoint(tenantId: string, id: string): Promise<boolean>;
+  /** Writes one pending delivery per enabled endpoint subscribed to `type`; returns how many. */
+  enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<number>;
+  /**
+   * Takes up to `limit` due deliveries and leases them until `now + leaseMs` (their nextAttemptAt moves), so two
+   * processes sharing the store do not send the same attempt twice; a crash mid-send just lets the lease expire.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<Array<WebhookDelivery & { endpoint: WebhookEndpoint }>>;
+  recordAttempt(
+    deliveryId: string,
+    attempt: { ok: boolean; statusCode?: number; error?: string; durationMs: number },
+    next: { nextAttemptAt: number } | { dead: true } | { delivered: true },
+  ): Promise<void>;
+  listAttempts(
+    tenantId: string,
+    endpointId: string,
+    page?: { cursor?: string; limit?: number },
+  ): Promise<{ rows: WebhookAttempt[]; nextCursor?: string }>;
+  getDelivery(id: string): Promise<WebhookDelivery | undefined>;
+}
+
+export type AnalyticsKind = 'rag' | 'tool' | 'sms' | 'recharge' | 'precall';
+export interface AnalyticsRow {
+  id: string;
+  tenantId: string;
+  kind: AnalyticsKind;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export interface AnalyticsRepo {
+  record(tenantId: string, kind: AnalyticsKind, data: Record<string, unknown>, at?: string): Promise<void>;
+  list(
+    tenantId: string,
+    kind: AnalyticsKind,
+    filter: { from?: string; to?: string; cursor?: string; limit?: number },
+  ): Promise<{ rows: AnalyticsRow[]; nextCursor?: string }>;
+}
+
+export interface OutboundJob {
+  id: string;
+  tenantId: string;
+  callId: string;
+  assistantId: string;
+  to: string;
+  from?: string;
+  channel: string;
+  metadata: Record<string, unknown>;
+  status: 'queued' | 'dialing' | 'done' | 'failed';
+  attempts: number;
+  error?: string;
+  createdAt: string;
+}
+
+export interface OutboundRepo {
+  enqueue(input: {
+    tenantId: string;
+    callId: string;
+    assistantId: string;
+    to: string;
+    from?: string;
+    channel?: string;
+    metadata?: Record<string, unknown>;
+  }): Promise<OutboundJob>;
+  /** Leases the oldest due job (status -> dialing until `now + leaseMs`). */
+  claimNext(now: number, leaseMs: number): Promise<OutboundJob | undefined>;
+  finish(id: string, status: 'done' | 'failed', error?: string): Promise<void>;
+  /** Puts a job back (e.g. call limit reached) to try again at `at` (epoch ms). */
+  retryAt(id: string, at: number, error?: string): Promise<void>;
+  get(id: string): Promise<OutboundJob | undefined>;
+}
+
+export interface Store {
+  tenants: TenantsRepo;
+  apiKeys: ApiKeysRepo;
+  assistants: AssistantsRepo;
+  calls: CallsRepo;
+  numberRouting: NumberRoutingRepo;
+  account: AccountRepo;
+  webhooks: WebhooksRepo;
+  analytics: AnalyticsRepo;
+  outbound: OutboundRepo;
+  /** Cheap liveness probe for /health. */
+  ping(): Promise<boolean>;
+  close(): void;
+}
