@@ -26,7 +26,7 @@ export function sqliteTenants(db: Db): TenantsRepo {
   );
   const byId = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE id = ?');
   const byEmail = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE email = ?');
-  const all = db.prepare<[], TenantRow>('SELECT * FROM tenants ORDER BY created_at, id');
+  const all = db.prepare<[], TenantRow>('SELECT * FROM tenants ORDER BY rowid');
   const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants');
   return {
     async create({ email, name, creditCents = 0 }) {
@@ -83,7 +83,7 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
   );
   const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
-  const list = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id');
+  const list = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY rowid');
   const revoke = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL');
   return {
     async create(tenantId, input = {}) {

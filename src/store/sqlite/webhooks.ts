@@ -76,7 +76,7 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
   );
   const getEp = db.prepare<[string, string], EndpointRow>('SELECT * FROM webhook_endpoints WHERE tenant_id = ? AND id = ?');
   const listEp = db.prepare<[string], EndpointRow>(
-    'SELECT * FROM webhook_endpoints WHERE tenant_id = ? ORDER BY created_at, id',
+    'SELECT * FROM webhook_endpoints WHERE tenant_id = ? ORDER BY rowid',
   );
   const updEp = db.prepare(
     'UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?',
