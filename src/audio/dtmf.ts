@@ -1,0 +1,422 @@
+/**
+ * DTMF (ITU-T Q.23 frequencies, Q.24 reception limits): a streaming detector at 8 kHz and a generator.
+ *
+ * Detector outline. Samples are cut into sub-blocks of HOP = 34 samples (4.25 ms). For each sub-block one Goertzel
+ * per DTMF frequency gives the complex DFT value at that frequency; three consecutive sub-blocks are combined (with
+ * the phase rotation of each sub-block's start) into the exact DFT of a WIN = 102 sample window (12.75 ms, bin
+ * width 78 Hz). So every 4.25 ms a full 102-sample window is evaluated for the cost of one non-overlapped Goertzel
+ * bank. Each window is a "hit" for digit d when:
+ *   - both the strongest row and the strongest column tone exceed MIN_TONE_ENERGY (about -42 dBm0 per tone);
+ *   - twist (high group minus low group, dB) is within [REVERSE_TWIST_DB, NORMAL_TWIST_DB] = [-10, +6]
+ *     (Q.24 requires accepting +4 / -8 dB);
+ *   - the other three tones of each group are RELATIVE_PEAK_DB below the strongest (relative-peak check);
+ *   - the two tones carry at least TONE_TO_TOTAL of the window energy (talk-off: speech and music spread energy);
+ *   - 2nd and 3rd harmonics of both tones (Hann-windowed) are HARMONIC_DB below the fundamental (talk-off);
+ *   - the frequency offset measured from the phase advance between consecutive windows is under 5% (coarse).
+ * A digit starts after MIN_HITS consecutive hit windows (tone >= ~27 ms; 40 ms always passes, 20 ms never does:
+ * Q.24 duration limits) AND the mean frequency offset over the run, measured as accumulated phase over the whole
+ * run, is within MAX_DEVIATION = 2.5% (Q.24: accept 1.5%, reject 3.5%). It ends after MIN_MISSES consecutive
+ * windows without it (~21 ms of interruption; Q.24's 40 ms inter-digit pause always separates two digits).
+ *
+ * Levels: 0 dBm0 is the G.711 mu-law convention (ITU-T G.711 table 2a: the overload point, +/-8159 in 14-bit units,
+ * i.e. +/-32636 in 16-bit PCM, is +3.17 dBm0). So a 0 dBm0 sine has peak 22,663 and RMS 16,025 in 16-bit PCM.
+ */
+
+import { resample } from './resample.js';
+
+export interface DtmfEvent {
+  digit: string;
+  /** ms of audio pushed since construction/reset */
+  startMs: number;
+  endMs: number;
+}
+
+export interface DtmfDetectorOptions {
+  /** only 8000 is supported; resample first (see detectDtmfInPcm) */
+  sampleRate?: 8000;
+  onDigit: (e: DtmfEvent) => void;
+  onDigitStart?: (digit: string, startMs: number) => void;
+}
+
+export const DTMF_ROW_HZ: readonly number[] = [697, 770, 852, 941];
+export const DTMF_COL_HZ: readonly number[] = [1209, 1336, 1477, 1633];
+/** keypad layout: digit = KEYS[row * 4 + col] */
+const KEYS = '123A456B789C*0#D';
+
+/** RMS of a 0 dBm0 sine in 16-bit PCM (see header). */
+export const DBM0_RMS = 32636 / 10 ** (3.17 / 20) / Math.SQRT2;
+
+const RATE = 8000;
+const HOP = 34;
+const SUBS = 3;
+const WIN = HOP * SUBS;
+
+const MIN_TONE_ENERGY = WIN * DBM0_RMS ** 2 * 10 ** (-42 / 10);
+const NORMAL_TWIST = 10 ** (6 / 10);
+const REVERSE_TWIST = 10 ** (10 / 10);
+const RELATIVE_PEAK = 10 ** (6 / 10);
+const TONE_TO_TOTAL = 0.75;
+const HARMONIC = 10 ** (-15 / 10);
+const COARSE_DEVIATION = 0.05;
+const MAX_DEVIATION = 0.025;
+const MIN_HITS = 6;
+const MIN_MISSES = 5;
+/** skip the 2nd-harmonic check of a row tone when it lies this close to the column tone (Hz; Hann main lobe) */
+const HARMONIC_GUARD_HZ = 180;
+
+const FREQS = [...DTMF_ROW_HZ, ...DTMF_COL_HZ];
+const OMEGA = Float64Array.from(FREQS, (f) => (2 * Math.PI * f) / RATE);
+const COEF = Float64Array.from(OMEGA, (w) => 2 * Math.cos(w));
+const COS_W = Float64Array.from(OMEGA, (w) => Math.cos(w));
+const SIN_W = Float64Array.from(OMEGA, (w) => Math.sin(w));
+/** r = e^{-j w HOP}: rotation of a sub-block's DFT value to the window start, and r^2 */
+const R1_RE = Float64Array.from(OMEGA, (w) => Math.cos(w * HOP));
+const R1_IM = Float64Array.from(OMEGA, (w) => -Math.sin(w * HOP));
+const R2_RE = Float64Array.from(OMEGA, (w) => Math.cos(2 * w * HOP));
+const R2_IM = Float64Array.from(OMEGA, (w) => -Math.sin(2 * w * HOP));
+const HANN = Float64Array.from({ length: WIN }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (n + 0.5)) / WIN));
+
+const TWO_PI = 2 * Math.PI;
+
+function wrapPhase(p: number): number {
+  let x = p % TWO_PI;
+  if (x > Math.PI) x -= TWO_PI;
+  else if (x < -Math.PI) x += TWO_PI;
+  return x;
+}
+
+/** Energy gain of a WIN-point rectangular DFT bin for a tone delta rad/sample off the bin (scalloping loss). */
+function scallopGain(delta: number): number {
+  const half = delta / 2;
+  if (Math.abs(half) < 1e-9) return 1;
+  const g = Math.sin(half * WIN) / (WIN * Math.sin(half));
+  return g * g;
+}
+
+export class DtmfDetector {
+  private readonly onDigit: (e: DtmfEvent) => void;
+  private readonly onDigitStart: ((digit: string, startMs: number) => void) | undefined;
+
+  // Goertzel state of the sub-block being filled
+  private readonly s1 = new Float64Array(8);
+  private readonly s2 = new Float64Array(8);
+  private fill = 0;
+  private subEnergyAcc = 0;
+  // last SUBS sub-blocks: DFT values (slot * 8 + k) and energies
+  private readonly subRe = new Float64Array(SUBS * 8);
+  private readonly subIm = new Float64Array(SUBS * 8);
+  private readonly subEnergy = new Float64Array(SUBS);
+  private head = 0;
+  private subsDone = 0;
+  // last window's DFT values, for the phase-advance frequency estimate
+  private readonly prevRe = new Float64Array(8);
+  private readonly prevIm = new Float64Array(8);
+  private readonly curRe = new Float64Array(8);
+  private readonly curIm = new Float64Array(8);
+  private readonly energy = new Float64Array(8);
+  // raw samples of the current window, for the harmonic check
+  private readonly ring = new Float64Array(WIN);
+  private ringPos = 0;
+  // per-window frequency offsets (fraction) of the best row/column of the last evaluation
+  private devRow = 0;
+  private devCol = 0;
+
+  // decision state (window units)
+  private candidate = -1;
+  private hitRun = 0;
+  private runStartSample = 0;
+  private runPhaseRow = 0;
+  private runPhaseCol = 0;
+  private runPhaseCount = 0;
+  private lastHit = -1;
+  private current = -1;
+  private currentStartSample = 0;
+  private lastHitEndSample = 0;
+  private missRun = 0;
+
+  constructor(opts: DtmfDetectorOptions) {
+    if (opts.sampleRate !== undefined && opts.sampleRate !== RATE) {
+      throw new RangeError(`DtmfDetector works at 8000 Hz only (got ${opts.sampleRate}); resample first`);
+    }
+    this.onDigit = opts.onDigit;
+    this.onDigitStart = opts.onDigitStart;
+  }
+
+  /** Feed PCM16 at 8 kHz, any length. No allocation per call. */
+  push(pcm: Int16Array): void {
+    const n = pcm.length;
+    const s1 = this.s1;
+    const s2 = this.s2;
+    const ring = this.ring;
+    let i = 0;
+    while (i < n) {
+      const take = Math.min(HOP - this.fill, n - i);
+      const end = i + take;
+      for (let k = 0; k < 8; k++) {
+        const c = COEF[k]!;
+        let a = s1[k]!;
+        let b = s2[k]!;
+        for (let j = i; j < end; j++) {
+          const t = pcm[j]! + c * a - b;
+          b = a;
+          a = t;
+        }
+        s1[k] = a;
+        s2[k] = b;
+      }
+      let e = this.subEnergyAcc;
+      let pos = this.ringPos;
+      for (let j = i; j < end; j++) {
+        const x = pcm[j]!;
+        e += x * x;
+        ring[pos] = x;
+        pos = pos === WIN - 1 ? 0 : pos + 1;
+      }
+      this.subEnergyAcc = e;
+      this.ringPos = pos;
+      this.fill += take;
+      i = end;
+      if (this.fill === HOP) this.finishSubBlock();
+    }
+  }
+
+  /** End of stream: report a digit still in progress, keep the time base. A partial sub-block is dropped. */
+  flush(): void {
+    if (this.current >= 0) this.endCurrent();
+    this.candidate = -1;
+    this.hitRun = 0;
+    this.lastHit = -1;
+    this.missRun = 0;
+  }
+
+  /** Forget everything, including the time base. */
+  reset(): void {
+    this.s1.fill(0);
+    this.s2.fill(0);
+    this.fill = 0;
+    this.subEnergyAcc = 0;
+    this.subsDone = 0;
+    this.head = 0;
+    this.ring.fill(0);
+    this.ringPos = 0;
+    this.candidate = -1;
+    this.hitRun = 0;
+    this.lastHit = -1;
+    this.current = -1;
+    this.missRun = 0;
+  }
+
+  private finishSubBlock(): void {
+    const slot = this.head;
+    const base = slot * 8;
+    for (let k = 0; k < 8; k++) {
+      // Goertzel output s1 - e^{-jw} s2 is the DFT value up to a constant phase that is the same for every
+      // sub-block, so neither window magnitudes nor phase differences depend on it.
+      const a = this.s1[k]!;
+      const b = this.s2[k]!;
+      this.subRe[base + k] = a - COS_W[k]! * b;
+      this.subIm[base + k] = SIN_W[k]! * b;
+      this.s1[k] = 0;
+      this.s2[k] = 0;
+    }
+    this.subEnergy[slot] = this.subEnergyAcc;
+    this.subEnergyAcc = 0;
+    this.fill = 0;
+    this.head = slot === SUBS - 1 ? 0 : slot + 1;
+    this.subsDone++;
+    if (this.subsDone >= SUBS) this.decide(this.evaluateWindow());
+  }
+
+  /** Returns the digit index (0..15) this window is a hit for, or -1. */
+  private evaluateWindow(): number {
+    // oldest sub-block is at head (just advanced), then head+1, newest at head+2
+    const oa = this.head * 8;
+    const ob = ((this.head + 1) % SUBS) * 8;
+    const oc = ((this.head + 2) % SUBS) * 8;
+    const haveprev = this.subsDone > SUBS;
+    const energy = this.energy;
+    for (let k = 0; k < 8; k++) {
+      const bRe = this.subRe[ob + k]!;
+      const bIm = this.subIm[ob + k]!;
+      const cRe = this.subRe[oc + k]!;
+      const cIm = this.subIm[oc + k]!;
+      const re = this.subRe[oa + k]! + R1_RE[k]! * bRe - R1_IM[k]! * bIm + R2_RE[k]! * cRe - R2_IM[k]! * cIm;
+      const im = this.subIm[oa + k]! + R1_RE[k]! * bIm + R1_IM[k]! * bRe + R2_RE[k]! * cIm + R2_IM[k]! * cRe;
+      this.prevRe[k] = this.curRe[k]!;
+      this.prevIm[k] = this.curIm[k]!;
+      this.curRe[k] = re;
+      this.curIm[k] = im;
+      energy[k] = (2 * (re * re + im * im)) / WIN;
+    }
+    const total = this.subEnergy[0]! + this.subEnergy[1]! + this.subEnergy[2]!;
+
+    let row = 0;
+    for (let k = 1; k < 4; k++) if (energy[k]! > energy[row]!) row = k;
+    let col = 4;
+    for (let k = 5; k < 8; k++) if (energy[k]! > energy[col]!) col = k;
+    let eRow = energy[row]!;
+    let eCol = energy[col]!;
+    if (eRow < MIN_TONE_ENERGY || eCol < MIN_TONE_ENERGY) return -1;
+    for (let k = 0; k < 4; k++) if (k !== row && energy[k]! * RELATIVE_PEAK > eRow) return -1;
+    for (let k = 4; k < 8; k++) if (k !== col && energy[k]! * RELATIVE_PEAK > eCol) return -1;
+
+    // Frequency offset from the phase advance over one hop: arg(W_t conj W_{t-1}) = (w + delta) * HOP.
+    let dRow = 0;
+    let dCol = 0;
+    if (haveprev) {
+      dRow = this.phaseOffset(row) / HOP;
+      dCol = this.phaseOffset(col) / HOP;
+    }
+    const devRow = dRow / OMEGA[row]!;
+    const devCol = dCol / OMEGA[col]!;
+    if (Math.abs(devRow) > COARSE_DEVIATION || Math.abs(devCol) > COARSE_DEVIATION) return -1;
+    this.devRow = devRow;
+    this.devCol = devCol;
+    // undo the scalloping loss of an off-bin tone so twist and energy ratio are measured on true tone energy
+    eRow /= scallopGain(dRow);
+    eCol /= scallopGain(dCol);
+
+    if (eCol > eRow * NORMAL_TWIST || eRow > eCol * REVERSE_TWIST) return -1;
+    if (eRow + eCol < TONE_TO_TOTAL * total) return -1;
+    if (!this.harmonicsClean(row, col, eRow, eCol)) return -1;
+    return (row << 2) | (col - 4);
+  }
+
+  /** Phase advance of bin k between the previous and this window, minus the bin's own advance (rad per HOP). */
+  private phaseOffset(k: number): number {
+    const re = this.curRe[k]! * this.prevRe[k]! + this.curIm[k]! * this.prevIm[k]!;
+    const im = this.curIm[k]! * this.prevRe[k]! - this.curRe[k]! * this.prevIm[k]!;
+    return wrapPhase(Math.atan2(im, re) - OMEGA[k]! * HOP);
+  }
+
+  /** 2nd and 3rd harmonics (below 3.8 kHz) of both tones must be HARMONIC below their fundamental. */
+  private harmonicsClean(row: number, col: number, eRow: number, eCol: number): boolean {
+    const fRow = FREQS[row]! * (1 + this.devRow);
+    const fCol = FREQS[col]! * (1 + this.devCol);
+    if (Math.abs(2 * fRow - fCol) > HARMONIC_GUARD_HZ && this.hannEnergy(2 * fRow) > eRow * HARMONIC) return false;
+    if (this.hannEnergy(3 * fRow) > eRow * HARMONIC) return false;
+    if (this.hannEnergy(2 * fCol) > eCol * HARMONIC) return false;
+    if (3 * fCol < 3800 && this.hannEnergy(3 * fCol) > eCol * HARMONIC) return false;
+    return true;
+  }
+
+  /** Tone energy at f Hz over the current window, Hann-windowed (low leakage from the two DTMF tones). */
+  private hannEnergy(f: number): number {
+    const c = 2 * Math.cos((2 * Math.PI * f) / RATE);
+    const ring = this.ring;
+    let pos = this.ringPos; // oldest sample of the window
+    let a = 0;
+    let b = 0;
+    for (let n = 0; n < WIN; n++) {
+      const t = ring[pos]! * HANN[n]! + c * a - b;
+      b = a;
+      a = t;
+      pos = pos === WIN - 1 ? 0 : pos + 1;
+    }
+    // |X|^2 = a^2 + b^2 - c*a*b; a tone of energy E gives |X|^2 = E * WIN / 8 through a Hann window
+    return (8 * (a * a + b * b - c * a * b)) / WIN;
+  }
+
+  private decide(hit: number): void {
+    const windowEnd = this.subsDone * HOP;
+    if (hit >= 0 && hit === this.candidate) {
+      this.hitRun++;
+      if (this.lastHit === hit) {
+        this.runPhaseRow += this.devRow;
+        this.runPhaseCol += this.devCol;
+        this.runPhaseCount++;
+      }
+    } else {
+      this.candidate = hit;
+      this.hitRun = hit >= 0 ? 1 : 0;
+      this.runStartSample = windowEnd - WIN;
+      this.runPhaseRow = 0;
+      this.runPhaseCol = 0;
+      this.runPhaseCount = 0;
+    }
+    this.lastHit = hit;
+
+    if (this.current >= 0) {
+      if (hit === this.current) {
+        this.missRun = 0;
+        this.lastHitEndSample = windowEnd;
+        return;
+      }
+      this.missRun++;
+      if (this.missRun >= MIN_MISSES) this.endCurrent();
+    }
+    if (this.current < 0 && this.candidate >= 0 && this.hitRun >= MIN_HITS && this.runPhaseCount > 0) {
+      // mean offset over the run (Q.24: accept 1.5%, reject 3.5%); averaging cancels the beat between tones
+      const mRow = this.runPhaseRow / this.runPhaseCount;
+      const mCol = this.runPhaseCol / this.runPhaseCount;
+      if (Math.abs(mRow) <= MAX_DEVIATION && Math.abs(mCol) <= MAX_DEVIATION) {
+        this.current = this.candidate;
+        this.currentStartSample = this.runStartSample;
+        this.lastHitEndSample = windowEnd;
+        this.missRun = 0;
+        this.onDigitStart?.(KEYS[this.current]!, Math.round((this.currentStartSample * 1000) / RATE));
+      }
+    }
+  }
+
+  private endCurrent(): void {
+    const digit = KEYS[this.current]!;
+    this.current = -1;
+    this.missRun = 0;
+    this.onDigit({
+      digit,
+      startMs: Math.round((this.currentStartSample * 1000) / RATE),
+      endMs: Math.round((this.lastHitEndSample * 1000) / RATE),
+    });
+  }
+}
+
+export interface GenerateDtmfOptions {
+  /** Hz, default 8000 */
+  sampleRate?: number;
+  /** tone length in ms, default 100 */
+  toneMs?: number;
+  /** silence after each digit in ms, default 100 */
+  gapMs?: number;
+  /** total power of the tone pair in dBm0 (see DBM0_RMS), default -10 */
+  levelDbm0?: number;
+  /** high-group level minus low-group level in dB, default 0 */
+  twistDb?: number;
+  /** relative frequency offset applied to both tones, e.g. 0.015 for +1.5%; default 0 */
+  freqDeviation?: number;
+}
+
+/** DTMF digits as PCM16: each digit's tone pair then a gap. Throws RangeError on a character outside 0-9 * # A-D. */
+export function generateDtmf(digits: string, opts: GenerateDtmfOptions = {}): Int16Array {
+  const rate = opts.sampleRate ?? RATE;
+  const toneLen = Math.round(((opts.toneMs ?? 100) * rate) / 1000);
+  const gapLen = Math.round(((opts.gapMs ?? 100) * rate) / 1000);
+  const power = DBM0_RMS ** 2 * 10 ** ((opts.levelDbm0 ?? -10) / 10);
+  const twist = 10 ** ((opts.twistDb ?? 0) / 10);
+  const lowAmp = Math.sqrt((2 * power) / (1 + twist));
+  const highAmp = lowAmp * Math.sqrt(twist);
+  const dev = 1 + (opts.freqDeviation ?? 0);
+  const out = new Int16Array(digits.length * (toneLen + gapLen));
+  for (let d = 0; d < digits.length; d++) {
+    const ch = digits[d]!.toUpperCase();
+    const idx = KEYS.indexOf(ch);
+    if (idx < 0) throw new RangeError(`not a DTMF digit: '${digits[d]}'`);
+    const wl = (2 * Math.PI * DTMF_ROW_HZ[idx >> 2]! * dev) / rate;
+    const wh = (2 * Math.PI * DTMF_COL_HZ[idx & 3]! * dev) / rate;
+    const off = d * (toneLen + gapLen);
+    for (let n = 0; n < toneLen; n++) {
+      const v = Math.round(lowAmp * Math.sin(wl * n) + highAmp * Math.sin(wh * n));
+      out[off + n] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+  }
+  return out;
+}
+
+/** Detect digits in a whole signal at any rate (resampled to 8 kHz first). Allocates; for files and tests. */
+export function detectDtmfInPcm(pcm: Int16Array, sampleRate: number): DtmfEvent[] {
+  const events: DtmfEvent[] = [];
+  const det = new DtmfDetector({ onDigit: (e) => events.push(e) });
+  det.push(sampleRate === RATE ? pcm : resample(pcm, sampleRate, RATE));
+  det.flush();
+  return events;
+}
