@@ -1,0 +1,258 @@
+/**
+ * Loopback fake of Deepgram: the live `/v1/listen` WebSocket and Aura `/v1/speak`. Auth: `Authorization: Token KEY`
+ * (or the `token, KEY` WebSocket subprotocol the browser SDK uses). Errors: HTTP status at the upgrade with
+ * Deepgram's body {"err_code","err_msg","request_id"}.
+ *
+ * Listen script: every `utteranceMs` of received audio the fake "hears" the next transcript of `transcripts`:
+ * SpeechStarted (vad_events=true) at the first byte of an utterance, an interim Results (interim_results=true) at
+ * half, a final Results (is_final + speech_final) at the end, then UtteranceEnd (utterance_end_ms set). Finalize
+ * answers a final Results with from_finalize=true for the partial utterance; CloseStream answers Metadata and a
+ * 1000 close. KeepAlive messages are counted in `keepAlives`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { chunks, closeServer, type Fault, type FakeLatency, type FakeServer, listen, readBody, record, sleep, synthAudio } from './common.js';
+
+export interface DeepgramFakeOptions extends FakeLatency {
+  apiKey?: string;
+  transcripts?: string[];
+  /** Audio that makes one utterance, ms. */
+  utteranceMs?: number;
+}
+
+export interface DeepgramFake extends FakeServer {
+  keepAlives: number;
+  finalizes: number;
+  /** Audio bytes received over all listen sockets. */
+  audioBytes: number;
+  /** Live listen sockets (tests drop them). */
+  sockets: Set<WebSocket>;
+}
+
+const STATUS_BODY: Record<number, [string, string]> = {
+  401: ['INVALID_AUTH', 'Invalid credentials.'],
+  429: ['TOO_MANY_REQUESTS', 'Too many requests. Please try again later.'],
+  500: ['INTERNAL_SERVER_ERROR', 'Internal server error.'],
+};
+
+function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
+  const [code, msg] = STATUS_BODY[status] ?? ['ERROR', 'Error'];
+  const body = JSON.stringify({ err_code: code, err_msg: msg, request_id: randomUUID() });
+  const extra = status === 429 ? `Retry-After: ${retryAfterS ?? 1}\r\n` : '';
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Internal Server Error'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+  );
+}
+
+function authorized(req: IncomingMessage, apiKey: string): boolean {
+  if (req.headers.authorization === `Token ${apiKey}`) return true;
+  const proto = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  return proto[0] === 'token' && proto[1] === apiKey;
+}
+
+export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Promise<DeepgramFake> {
+  const apiKey = options.apiKey ?? 'dg-test';
+  const transcripts = options.transcripts ?? ['hello world'];
+  const utteranceMs = options.utteranceMs ?? 1000;
+  const wss = new WebSocketServer({ noServer: true });
+  let transcriptIndex = 0;
+
+  const fake: DeepgramFake = {
+    url: '',
+    requests: [],
+    faults: [],
+    keepAlives: 0,
+    finalizes: 0,
+    audioBytes: 0,
+    sockets: new Set(),
+    close: async () => {
+      for (const s of fake.sockets) s.terminate();
+      wss.close();
+      await closeServer(server);
+    },
+  };
+
+  function results(text: string, startS: number, durS: number, isFinal: boolean, speechFinal: boolean, fromFinalize = false) {
+    const words = text.split(/\s+/).filter(Boolean);
+    const per = words.length ? durS / words.length : 0;
+    return {
+      type: 'Results',
+      channel_index: [0, 1],
+      duration: durS,
+      start: startS,
+      is_final: isFinal,
+      speech_final: speechFinal,
+      from_finalize: fromFinalize,
+      channel: {
+        alternatives: [
+          {
+            transcript: text,
+            confidence: 0.98,
+            words: words.map((w, i) => ({
+              word: w.toLowerCase(),
+              start: startS + i * per,
+              end: startS + (i + 1) * per,
+              confidence: 0.98,
+              punctuated_word: w,
+            })),
+          },
+        ],
+      },
+      metadata: { request_id: randomUUID(), model_info: { name: 'nova-3', version: 'fake', arch: 'fake' }, model_uuid: randomUUID() },
+    };
+  }
+
+  function onListen(ws: WebSocket, req: IncomingMessage, fault: Fault | undefined) {
+    fake.sockets.add(ws);
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const rate = Number(q.get('sample_rate') ?? 16000);
+    const bytesPerSample = q.get('encoding') === 'linear16' ? 2 : 1;
+    const bytesPerMs = (rate * bytesPerSample) / 1000;
+    const interim = q.get('interim_results') === 'true';
+    const vad = q.get('vad_events') === 'true';
+    const utteranceEnd = q.get('utterance_end_ms') !== null;
+    let received = 0; // bytes in this connection
+    let uttStart = 0; // bytes at the start of the current utterance
+    let sentInterim = false;
+    let sentStart = false;
+    let resultsSent = 0;
+    const send = (obj: unknown) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(obj));
+    };
+    const afterResult = () => {
+      resultsSent++;
+      if (fault === 'drop' && resultsSent === 1) setImmediate(() => ws.terminate());
+      if (fault === 'malformed' && resultsSent === 1) ws.send('{"type":"Results","channel":');
+    };
+    const finalUtterance = (fromFinalize: boolean) => {
+      const text = transcripts[transcriptIndex++ % transcripts.length]!;
+      const startS = uttStart / bytesPerMs / 1000;
+      const durS = (received - uttStart) / bytesPerMs / 1000;
+      send(results(text, startS, durS, true, !fromFinalize, fromFinalize));
+      if (utteranceEnd && !fromFinalize) send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: startS + durS });
+      uttStart = received;
+      sentInterim = false;
+      sentStart = false;
+      afterResult();
+    };
+    ws.on('message', async (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        let msg: { type?: string };
+        try {
+          msg = JSON.parse(data.toString('utf8')) as { type?: string };
+        } catch {
+          ws.close(1008, 'DATA-0000: invalid JSON');
+          return;
+        }
+        if (msg.type === 'KeepAlive') fake.keepAlives++;
+        else if (msg.type === 'Finalize') {
+          fake.finalizes++;
+          if (received > uttStart) finalUtterance(true);
+        } else if (msg.type === 'CloseStream') {
+          if (received > uttStart) finalUtterance(true);
+          send({
+            type: 'Metadata',
+            transaction_key: 'deprecated',
+            request_id: randomUUID(),
+            sha256: '',
+            created: new Date().toISOString(),
+            duration: received / bytesPerMs / 1000,
+            channels: 1,
+          });
+          ws.close(1000);
+        }
+        return;
+      }
+      received += data.length;
+      fake.audioBytes += data.length;
+      const inUtt = (received - uttStart) / bytesPerMs;
+      if (vad && !sentStart) {
+        sentStart = true;
+        send({ type: 'SpeechStarted', channel: [0], timestamp: uttStart / bytesPerMs / 1000 });
+      }
+      if (interim && !sentInterim && inUtt >= utteranceMs / 2) {
+        sentInterim = true;
+        const text = transcripts[transcriptIndex % transcripts.length]!;
+        const words = text.split(/\s+/);
+        const half = words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
+        send(results(half, uttStart / bytesPerMs / 1000, inUtt / 1000, false, false));
+      }
+      if (inUtt >= utteranceMs) {
+        await sleep(options.firstByteMs ?? 0);
+        finalUtterance(false);
+      }
+    });
+    ws.on('close', () => fake.sockets.delete(ws));
+    ws.on('error', () => fake.sockets.delete(ws));
+  }
+
+  async function speak(req: IncomingMessage, res: ServerResponse) {
+    const raw = await readBody(req);
+    fake.requests.push(record(req, raw));
+    const sendErr = (status: number, headers: Record<string, string> = {}) => {
+      const [code, msg] = STATUS_BODY[status] ?? ['ERROR', 'Error'];
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify({ err_code: code, err_msg: msg, request_id: randomUUID() }));
+    };
+    if (req.headers.authorization !== `Token ${apiKey}`) return sendErr(401);
+    const fault = fake.faults.shift();
+    if (fault === 'unauthorized') return sendErr(401);
+    if (fault === 'rate_limited') return sendErr(429, { 'retry-after': String(options.retryAfterS ?? 1) });
+    if (fault === 'server_error') return sendErr(500);
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    let text = '';
+    try {
+      text = String((JSON.parse(raw.toString('utf8')) as { text?: string }).text ?? '');
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ err_code: 'INVALID_JSON', err_msg: 'Invalid JSON body.', request_id: randomUUID() }));
+      return;
+    }
+    const encoding = q.get('encoding') === 'linear16' ? 'pcm16' : 'mulaw';
+    const rate = Number(q.get('sample_rate') ?? (encoding === 'mulaw' ? 8000 : 24000));
+    await sleep(fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0));
+    const audio = synthAudio(text, encoding, rate);
+    res.writeHead(200, { 'content-type': encoding === 'mulaw' ? 'audio/basic' : 'audio/l16', 'dg-model-name': q.get('model') ?? 'aura-2-thalia-en' });
+    const parts = chunks(audio, Math.round((rate * (encoding === 'pcm16' ? 2 : 1)) / 10));
+    for (let i = 0; i < parts.length; i++) {
+      if (res.destroyed) return;
+      if (i > 0) await sleep(options.chunkMs ?? 0);
+      if (fault === 'drop' && i === 0) {
+        res.write(parts[i], () => setTimeout(() => req.socket.destroy(), 20));
+        return;
+      }
+      res.write(parts[i]);
+    }
+    res.end();
+  }
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method === 'POST' && path === '/v1/speak') {
+      speak(req, res).catch(() => res.destroy());
+      return;
+    }
+    fake.requests.push(record(req));
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ err_code: 'NOT_FOUND', err_msg: 'Not found', request_id: randomUUID() }));
+  });
+  server.on('upgrade', async (req, socket, head) => {
+    socket.on('error', () => {});
+    fake.requests.push(record(req));
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/v1/listen') return rejectUpgrade(socket, 500);
+    if (!authorized(req, apiKey)) return rejectUpgrade(socket, 401);
+    const fault = fake.faults.shift();
+    if (fault === 'unauthorized') return rejectUpgrade(socket, 401);
+    if (fault === 'rate_limited') return rejectUpgrade(socket, 429, options.retryAfterS);
+    if (fault === 'server_error') return rejectUpgrade(socket, 500);
+    if (fault === 'slow_first_byte') await sleep(options.slowFirstByteMs ?? 2000);
+    if (socket.destroyed) return;
+    wss.handleUpgrade(req, socket, head, (ws) => onListen(ws, req, fault));
+  });
+  (fake as { url: string }).url = await listen(server);
+  return fake;
+}
