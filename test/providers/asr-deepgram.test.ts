@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type DeepgramFake, startDeepgramFake } from '../../bench/fakes/deepgram.js';
+import { MULAW_8K } from '../../src/audio/format.js';
+import { DeepgramAsr } from '../../src/providers/asr/deepgram.js';
+import { type Incident, resilientAsr } from '../../src/providers/resilience.js';
+import { type AsrEvent, ProviderError } from '../../src/providers/types.js';
+
+const FRAME = new Uint8Array(160).fill(0xff); // 20 ms of mu-law 8 kHz silence-level bytes
+
+function until(events: AsrEvent[], pred: (e: AsrEvent[]) => boolean, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (pred(events)) return resolve();
+      if (Date.now() - start > ms) return reject(new Error(`condition not met; events: ${JSON.stringify(events.map((e) => e.type))}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+describe('deepgram live asr against the loopback fake', () => {
+  let fake: DeepgramFake;
+  beforeEach(async () => {
+    fake = await startDeepgramFake({ transcripts: ['hello world', 'book a table'], utteranceMs: 200, slowFirstByteMs: 1500 });
+  });
+  afterEach(() => fake.close());
+  const dg = (over: Partial<ConstructorParameters<typeof DeepgramAsr>[0]> = {}) =>
+    new DeepgramAsr({ apiKey: 'dg-test', baseUrl: fake.url, keepAliveMs: 60, ...over });
+
+  it('passes mu-law 8 kHz through and maps Results / SpeechStarted / UtteranceEnd; KeepAlive in silence; CloseStream', async () => {
+    const events: AsrEvent[] = [];
+    const stream = await dg().open({ format: MULAW_8K, keyterms: ['Acme', 'booking'], utteranceEndMs: 1000, endpointingMs: 250 }, (e) => events.push(e));
+    const q = fake.requests[0]!.query;
+    expect(q).toMatchObject({ encoding: 'mulaw', sample_rate: '8000', interim_results: 'true', vad_events: 'true', utterance_end_ms: '1000', endpointing: '250', keyterm: 'Acme,booking' });
+    expect(fake.requests[0]!.headers.authorization).toBe('Token dg-test');
+    for (let i = 0; i < 10; i++) stream.write(FRAME); // 200 ms = one scripted utterance
+    await until(events, (es) => es.some((e) => e.type === 'utterance_end'));
+    expect(events.map((e) => e.type)).toEqual(['speech_started', 'partial', 'final', 'utterance_end']);
+    const final = events.find((e) => e.type === 'final')!;
+    expect(final).toMatchObject({ text: 'hello world', speechFinal: true });
+    if (final.type === 'final') expect(final.words.map((w) => w.word)).toEqual(['hello', 'world']);
+    await until(events, () => fake.keepAlives > 0);
+    for (let i = 0; i < 3; i++) stream.write(FRAME);
+    stream.finalize();
+    await until(events, (es) => es.filter((e) => e.type === 'final').length === 2);
+    expect(fake.finalizes).toBe(1);
+    await stream.close();
+    await stream.close(); // idempotent
+    expect(events.at(-1)).toEqual({ type: 'closed' });
+    expect(stream.timing.firstByteAt).toBeGreaterThanOrEqual(stream.timing.requestSentAt!);
+  });
+
+  it('reconnects after a dropped socket and sends the audio written during the gap', async () => {
+    const events: AsrEvent[] = [];
+    fake.faults.push('drop');
+    const stream = await dg().open({ format: MULAW_8K }, (e) => events.push(e));
+    for (let i = 0; i < 10; i++) stream.write(FRAME);
+    await until(events, (es) => es.some((e) => e.type === 'final'));
+    await until(events, () => fake.sockets.size === 0);
+    for (let i = 0; i < 10; i++) stream.write(FRAME); // written while disconnected: buffered
+    await until(events, (es) => es.filter((e) => e.type === 'final').length === 2);
+    expect(fake.requests.filter((r) => r.path === '/v1/listen').length).toBe(2);
+    expect(fake.audioBytes).toBe(20 * 160);
+    const second = events.filter((e) => e.type === 'final')[1]!;
+    // timings continue across sockets: the second utterance starts after the first 200 ms
+    if (second.type === 'final') expect(second.words[0]!.startMs).toBeGreaterThanOrEqual(200);
+    expect(events.some((e) => e.type === 'error')).toBe(false);
+    await stream.close();
+  });
+
+  it('a malformed frame is a non-fatal typed error event and the stream goes on', async () => {
+    const events: AsrEvent[] = [];
+    fake.faults.push('malformed');
+    const stream = await dg().open({ format: MULAW_8K }, (e) => events.push(e));
+    for (let i = 0; i < 10; i++) stream.write(FRAME);
+    await until(events, (es) => es.some((e) => e.type === 'error'));
+    for (let i = 0; i < 10; i++) stream.write(FRAME);
+    await until(events, (es) => es.filter((e) => e.type === 'final').length === 2);
+    const err = events.find((e) => e.type === 'error');
+    expect(err).toMatchObject({ type: 'error', fatal: false, error: { code: 'malformed' } });
+    await stream.close();
+  });
+
+  it('401 at connect is an auth error (not retried); no key in the message', async () => {
+    const incidents: Incident[] = [];
+    const asr = resilientAsr([dg({ apiKey: 'dg-wrong-key' })], { baseDelayMs: 5, onIncident: (i) => incidents.push(i) });
+    const err = await asr.open({ format: MULAW_8K }, () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe('auth');
+    expect((err as ProviderError).message).not.toContain('dg-wrong-key');
+    expect(incidents.map((i) => i.action)).toEqual(['failed']);
+  });
+
+  it('429 and 500 at connect are retried with backoff', async () => {
+    fake.faults.push('rate_limited', 'server_error');
+    const incidents: Incident[] = [];
+    const events: AsrEvent[] = [];
+    const stream = await resilientAsr([dg()], { baseDelayMs: 5, onIncident: (i) => incidents.push(i) }).open({ format: MULAW_8K }, (e) => events.push(e));
+    expect(incidents.map((i) => `${i.action}:${i.code}`)).toEqual(['retry:rate_limited', 'retry:server']);
+    for (let i = 0; i < 10; i++) stream.write(FRAME);
+    await until(events, (es) => es.some((e) => e.type === 'final'));
+    await stream.close();
+  });
+
+  it('a slow connect times out and falls back to the next provider in the chain', async () => {
+    fake.faults.push('slow_first_byte');
+    const incidents: Incident[] = [];
+    const events: AsrEvent[] = [];
+    const chain = resilientAsr([dg(), dg({ model: 'nova-2' })], { connectTimeoutMs: 300, maxRetries: 0, onIncident: (i) => incidents.push(i) });
+    const stream = await chain.open({ format: MULAW_8K }, (e) => events.push(e));
+    expect(incidents).toMatchObject([{ provider: 'deepgram', code: 'timeout', action: 'fallback' }]);
+    for (let i = 0; i < 10; i++) stream.write(FRAME);
+    await until(events, (es) => es.some((e) => e.type === 'final'));
+    await stream.close();
+  });
+
+  it('gives up after maxReconnects with a fatal error event and closes', async () => {
+    const events: AsrEvent[] = [];
+    const stream = await dg({ maxReconnects: 2 }).open({ format: MULAW_8K }, (e) => events.push(e));
+    fake.faults.push('unauthorized');
+    for (const s of fake.sockets) s.terminate();
+    await until(events, (es) => es.some((e) => e.type === 'closed'));
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ fatal: true, error: { code: 'auth' } });
+    await stream.close();
+  });
+});
