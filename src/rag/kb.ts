@@ -1,0 +1,356 @@
+/**
+ * The knowledge base over TableStore: ingestion (parse -> chunk -> embed -> one atomic merge-insert), document and
+ * collection listings, and retrieval (BM25, vector, or both fused by RRF).
+ */
+import { createHash } from 'node:crypto';
+import { EngineError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EmbedProvider } from '../providers/types.js';
+import { chunkBlocks, type Chunk } from './chunk.js';
+import { embeddingCostUsd, estimateTokens } from './estimate.js';
+import { rrfFuse } from './fuse.js';
+import { parseDocument } from './parse.js';
+import { type ChunkRow, DOC_COLUMNS, FTS_COLUMN, HIT_COLUMNS, sqlString, TableStore, type TenantTable, VECTOR_COLUMN } from './store.js';
+import { ftsQueryText } from './text.js';
+import type {
+  DocumentInfo,
+  DocumentInput,
+  Estimate,
+  KnowledgeBase,
+  KnowledgeBaseOptions,
+  RetrievalEvent,
+  SearchHit,
+  SearchMode,
+  SearchOptions,
+} from './types.js';
+
+const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const DOC_ID = /^doc_[0-9a-f]{16}$/;
+const MAX_QUERY_CHARS = 2000;
+const MAX_TOP_K = 50;
+const MAX_CHUNKS_PER_DOCUMENT = 50_000;
+
+export function assertCollectionName(name: string): void {
+  if (!COLLECTION_NAME.test(name)) {
+    throw new EngineError('VALIDATION_FAILED', 'A collection name is 1-64 characters: letters, digits, _ . - (not first)');
+  }
+}
+
+export class LanceKnowledgeBase implements KnowledgeBase {
+  private readonly store: TableStore;
+  private readonly embedder: EmbedProvider | undefined;
+  private readonly logger: Logger;
+  private readonly onRetrieval: ((e: RetrievalEvent) => void) | undefined;
+  private readonly maxBytes: number;
+  private readonly chunkOpts: { maxChars?: number; overlapChars?: number };
+  private readonly embedBatch: number;
+
+  constructor(store: TableStore, opts: KnowledgeBaseOptions) {
+    this.store = store;
+    this.embedder = opts.embed;
+    this.logger = opts.logger;
+    this.onRetrieval = opts.onRetrieval;
+    this.maxBytes = opts.maxDocumentBytes ?? 20 * 2 ** 20;
+    this.chunkOpts = { maxChars: opts.chunkChars, overlapChars: opts.overlapChars };
+    this.embedBatch = Math.max(1, opts.embedBatch ?? 64);
+  }
+
+  private async prepare(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<{ chunks: Chunk[]; mime: string; characters: number; bytes: number }> {
+    const bytes = typeof input.content === 'string' ? Buffer.byteLength(input.content) : input.content.byteLength;
+    if (bytes > this.maxBytes) throw new EngineError('PAYLOAD_TOO_LARGE', `The document is ${bytes} bytes; the limit is ${this.maxBytes}`);
+    const parsed = await parseDocument(input);
+    const chunks = chunkBlocks(parsed.blocks, this.chunkOpts);
+    if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
+      throw new EngineError('PAYLOAD_TOO_LARGE', `The document makes ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`);
+    }
+    return { chunks, mime: parsed.mime, characters: parsed.text.length, bytes };
+  }
+
+  async estimate(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<Estimate> {
+    const { chunks, characters } = await this.prepare(input);
+    const tokens = chunks.reduce((n, c) => n + estimateTokens(c.text), 0);
+    const model = this.embedder?.model;
+    return { characters, tokens, chunks: chunks.length, embeddingModel: model, embeddingCostUsd: this.embedder ? embeddingCostUsd(model, tokens) : 0 };
+  }
+
+  async upsertDocument(
+    tenantId: string,
+    collection: string,
+    doc: DocumentInput,
+    onProgress?: (p: { chunksDone: number; chunksTotal: number }) => void,
+  ): Promise<DocumentInfo> {
+    assertCollectionName(collection);
+    const name = doc.name.trim();
+    if (!name || name.length > 256) throw new EngineError('VALIDATION_FAILED', 'A document needs a name of 1-256 characters');
+    const metadata = doc.metadata ?? {};
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new EngineError('VALIDATION_FAILED', `metadata.${k} must be a string`);
+    }
+    // Everything that can fail on bad input or a provider happens before the first write.
+    const { chunks, mime, characters, bytes } = await this.prepare({ content: doc.content, mime: doc.mime, name });
+    const hash = createHash('sha256').update(typeof doc.content === 'string' ? Buffer.from(doc.content) : doc.content).digest('hex');
+    onProgress?.({ chunksDone: 0, chunksTotal: chunks.length });
+    const vectors = this.embedder ? await this.embedChunks(chunks, onProgress) : undefined;
+
+    return this.store.withLock(tenantId, async () => {
+      const t = await this.store.getOrCreate(tenantId);
+      const previous = await this.findExisting(t, collection, hash, name);
+      const now = new Date().toISOString();
+      const info: DocumentInfo = {
+        id: previous?.id ?? `doc_${createHash('sha256').update(`${collection}\u0000${hash}`).digest('hex').slice(0, 16)}`,
+        collection,
+        name,
+        mime,
+        hash,
+        bytes,
+        characters,
+        chunks: chunks.length,
+        metadata,
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      const rows = chunks.map((c, i) => toRow(info, c, t.vectorDim && vectors?.[i]?.length === t.vectorDim ? vectors[i] : null, t.vectorDim));
+      // One commit: insert/update this document's chunks and delete its chunks that the new version no longer has.
+      await t.table
+        .mergeInsert('id')
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete({ where: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}` })
+        .execute(TableStore.toArrow(rows, t.schema));
+      await this.store.ensureFtsIndex(t);
+      this.store.scheduleOptimize(tenantId);
+      onProgress?.({ chunksDone: chunks.length, chunksTotal: chunks.length });
+      this.logger.info({ tenantId, collection, documentId: info.id, chunks: chunks.length, replaced: Boolean(previous) }, 'rag: document indexed');
+      return info;
+    });
+  }
+
+  private async embedChunks(chunks: Chunk[], onProgress?: (p: { chunksDone: number; chunksTotal: number }) => void): Promise<Float32Array[]> {
+    const embedder = this.embedder!;
+    const out: Float32Array[] = [];
+    for (let i = 0; i < chunks.length; i += this.embedBatch) {
+      const batch = chunks.slice(i, i + this.embedBatch).map(embedText);
+      let vecs: Float32Array[];
+      try {
+        vecs = await embedder.embed(batch);
+      } catch (err) {
+        throw new EngineError('PROVIDER_ERROR', `Embedding with ${embedder.id} failed: ${(err as Error).message}`);
+      }
+      if (vecs.length !== batch.length || vecs.some((v) => v.length !== embedder.dimensions)) {
+        throw new EngineError('PROVIDER_ERROR', `Embedding with ${embedder.id} returned the wrong number or size of vectors`);
+      }
+      out.push(...vecs);
+      onProgress?.({ chunksDone: out.length, chunksTotal: chunks.length });
+    }
+    return out;
+  }
+
+  private async findExisting(t: TenantTable, collection: string, hash: string, name: string): Promise<DocumentInfo | undefined> {
+    const rows = await t.table
+      .query()
+      .where(`collection = ${sqlString(collection)} AND chunk_index = 0 AND (doc_hash = ${sqlString(hash)} OR doc_name = ${sqlString(name)})`)
+      .select(DOC_COLUMNS)
+      .toArray();
+    const docs = rows.map(toDocumentInfo);
+    return docs.find((d) => d.hash === hash) ?? docs[0];
+  }
+
+  async listDocuments(tenantId: string, collection: string): Promise<DocumentInfo[]> {
+    assertCollectionName(collection);
+    const t = await this.store.get(tenantId);
+    if (!t) return [];
+    const rows = await t.table.query().where(`collection = ${sqlString(collection)} AND chunk_index = 0`).select(DOC_COLUMNS).toArray();
+    return rows.map(toDocumentInfo).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+  }
+
+  async getDocument(tenantId: string, collection: string, id: string): Promise<DocumentInfo | undefined> {
+    assertCollectionName(collection);
+    if (!DOC_ID.test(id)) return undefined;
+    const t = await this.store.get(tenantId);
+    if (!t) return undefined;
+    const rows = await t.table
+      .query()
+      .where(`collection = ${sqlString(collection)} AND doc_id = ${sqlString(id)} AND chunk_index = 0`)
+      .select(DOC_COLUMNS)
+      .limit(1)
+      .toArray();
+    return rows[0] ? toDocumentInfo(rows[0]) : undefined;
+  }
+
+  async deleteDocument(tenantId: string, collection: string, id: string): Promise<boolean> {
+    assertCollectionName(collection);
+    if (!DOC_ID.test(id)) return false;
+    const t = await this.store.get(tenantId);
+    if (!t) return false;
+    const filter = `collection = ${sqlString(collection)} AND doc_id = ${sqlString(id)}`;
+    return this.store.withLock(tenantId, async () => {
+      if ((await t.table.countRows(filter)) === 0) return false;
+      await t.table.delete(filter);
+      this.store.scheduleOptimize(tenantId);
+      this.logger.info({ tenantId, collection, documentId: id }, 'rag: document deleted');
+      return true;
+    });
+  }
+
+  async listCollections(tenantId: string): Promise<Array<{ name: string; documents: number; chunks: number }>> {
+    const t = await this.store.get(tenantId);
+    if (!t) return [];
+    const rows = await t.table.query().where('chunk_index = 0').select(['collection', 'doc_chunks']).toArray();
+    const acc = new Map<string, { name: string; documents: number; chunks: number }>();
+    for (const r of rows as { collection: string; doc_chunks: number }[]) {
+      const c = acc.get(r.collection) ?? { name: r.collection, documents: 0, chunks: 0 };
+      c.documents++;
+      c.chunks += Number(r.doc_chunks);
+      acc.set(r.collection, c);
+    }
+    return [...acc.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async search(tenantId: string, collections: string | string[], query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    const started = performance.now();
+    const names = [...new Set(Array.isArray(collections) ? collections : [collections])];
+    if (names.length === 0) throw new EngineError('VALIDATION_FAILED', 'Search needs at least one collection');
+    for (const c of names) assertCollectionName(c);
+    const q = query.trim();
+    if (!q) throw new EngineError('VALIDATION_FAILED', 'The query is empty');
+    if (q.length > MAX_QUERY_CHARS) throw new EngineError('VALIDATION_FAILED', `The query is longer than ${MAX_QUERY_CHARS} characters`);
+    const topK = Math.min(Math.max(1, Math.floor(opts.topK ?? 5)), MAX_TOP_K);
+    const requested: SearchMode = opts.mode ?? 'auto';
+    if ((requested === 'vector' || requested === 'hybrid') && !this.embedder) {
+      throw new EngineError('UNPROCESSABLE', `Search mode '${requested}' needs an embedding provider; none is configured`);
+    }
+    const t = await this.store.get(tenantId);
+    const vectorsUsable = Boolean(this.embedder && t?.vectorDim === this.embedder.dimensions);
+    const mode: Exclude<SearchMode, 'auto'> = requested === 'auto' ? (vectorsUsable ? 'hybrid' : 'fts') : vectorsUsable || requested === 'fts' ? requested : 'fts';
+    let hits: SearchHit[] = [];
+    if (t) {
+      const where = names.length === 1 ? `collection = ${sqlString(names[0]!)}` : `collection IN (${names.map(sqlString).join(', ')})`;
+      if (mode === 'fts') hits = await this.ftsSearch(t, where, q, topK);
+      else if (mode === 'vector') hits = await this.vectorSearch(t, where, q, topK);
+      else {
+        const depth = Math.max(topK * 3, 10);
+        const [fts, vec] = await Promise.all([this.ftsSearch(t, where, q, depth), this.vectorSearch(t, where, q, depth)]);
+        hits = rrfFuse([fts, vec], (h) => `${h.collection}\u0000${h.documentId}\u0000${h.chunkIndex}`)
+          .slice(0, topK)
+          .map(({ item, score }) => ({ ...item, score }));
+      }
+      if (opts.scoreThreshold !== undefined) hits = hits.filter((h) => h.score >= opts.scoreThreshold!);
+    }
+    this.onRetrieval?.({
+      tenantId,
+      collections: names,
+      query: q,
+      hits: hits.length,
+      topScore: hits[0]?.score,
+      ms: performance.now() - started,
+      mode,
+      ...(opts.prefetch ? { prefetch: true } : {}),
+    });
+    return hits;
+  }
+
+  private async ftsSearch(t: TenantTable, where: string, query: string, limit: number): Promise<SearchHit[]> {
+    const text = ftsQueryText(query);
+    if (!text) return [];
+    const rows = await t.table
+      .query()
+      .fullTextSearch(text, { columns: FTS_COLUMN })
+      .where(where)
+      .select([...HIT_COLUMNS, '_score'])
+      .limit(limit)
+      .toArray();
+    return rows.map((r: Record<string, unknown>) => toHit(r, Number(r._score)));
+  }
+
+  private async vectorSearch(t: TenantTable, where: string, query: string, limit: number): Promise<SearchHit[]> {
+    let vec: Float32Array | undefined;
+    try {
+      [vec] = await this.embedder!.embed([query]);
+    } catch (err) {
+      throw new EngineError('PROVIDER_ERROR', `Embedding the query with ${this.embedder!.id} failed: ${(err as Error).message}`);
+    }
+    if (!vec) return [];
+    const rows = await t.table
+      .query()
+      .nearestTo(vec)
+      .column(VECTOR_COLUMN)
+      .distanceType('cosine')
+      .where(where)
+      .select(HIT_COLUMNS)
+      .limit(limit)
+      .toArray();
+    // Rows written without a vector (before an embedder was configured) have a null distance: skip them.
+    return rows
+      .filter((r: Record<string, unknown>) => r._distance !== null && r._distance !== undefined)
+      .map((r: Record<string, unknown>) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+/** What gets embedded: the section gives a continuation chunk its context. */
+function embedText(c: Chunk): string {
+  return c.section && !c.text.startsWith(c.section) ? `${c.section}\n${c.text}` : c.text;
+}
+
+function toRow(info: DocumentInfo, c: Chunk, vector: Float32Array | null | undefined, vectorDim: number | undefined): ChunkRow {
+  const row: ChunkRow = {
+    id: `${info.collection}/${info.id}/${c.index}`,
+    collection: info.collection,
+    doc_id: info.id,
+    doc_name: info.name,
+    doc_mime: info.mime,
+    doc_hash: info.hash,
+    doc_bytes: info.bytes,
+    doc_chars: info.characters,
+    doc_chunks: info.chunks,
+    doc_meta: JSON.stringify(info.metadata),
+    created_at: info.createdAt,
+    updated_at: info.updatedAt,
+    chunk_index: c.index,
+    char_start: c.start,
+    char_end: c.end,
+    section: c.section,
+    text: c.text,
+    fts: c.section && !c.text.startsWith(c.section) ? `${c.section}\n${c.text}` : c.text,
+  };
+  if (vectorDim) row.vector = vector ?? null;
+  return row;
+}
+
+function toDocumentInfo(r: Record<string, unknown>): DocumentInfo {
+  let metadata: Record<string, string> = {};
+  try {
+    metadata = JSON.parse(String(r.doc_meta)) as Record<string, string>;
+  } catch {
+    // Written by us; unreadable only if edited by hand.
+  }
+  return {
+    id: String(r.doc_id),
+    collection: String(r.collection),
+    name: String(r.doc_name),
+    mime: String(r.doc_mime),
+    hash: String(r.doc_hash),
+    bytes: Number(r.doc_bytes),
+    characters: Number(r.doc_chars),
+    chunks: Number(r.doc_chunks),
+    metadata,
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+  };
+}
+
+function toHit(r: Record<string, unknown>, score: number): SearchHit {
+  return {
+    text: String(r.text),
+    score,
+    documentId: String(r.doc_id),
+    documentName: String(r.doc_name),
+    collection: String(r.collection),
+    chunkIndex: Number(r.chunk_index),
+    offsets: { start: Number(r.char_start), end: Number(r.char_end) },
+    section: String(r.section),
+  };
+}
