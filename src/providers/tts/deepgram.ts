@@ -1,0 +1,61 @@
+/**
+ * Deepgram Aura TTS (`POST /v1/speak?model=aura-...&encoding=mulaw&sample_rate=8000&container=none`) through
+ * @deepgram/sdk, streamed. mu-law 8 kHz goes to a telephony leg with no transcoding; linear16 at 8/16/24 kHz
+ * otherwise.
+ */
+import { DeepgramClient } from '@deepgram/sdk';
+import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K, PCM_24K, PCM_8K } from '../../audio/format.js';
+import { abortedError, classify, unavailable } from '../classify.js';
+import type { Timing, TtsProvider, TtsRequest } from '../types.js';
+import { audioChunks } from './body.js';
+
+export interface DeepgramTtsOptions {
+  apiKey?: string;
+  baseUrl?: string;
+  model?: string;
+}
+
+export const DEEPGRAM_DEFAULT_VOICE = 'aura-2-thalia-en';
+
+export class DeepgramTts implements TtsProvider {
+  readonly id = 'deepgram';
+  readonly formats: readonly AudioFormat[] = [MULAW_8K, PCM_8K, PCM_16K, PCM_24K];
+  private readonly client: DeepgramClient | undefined;
+
+  constructor(private readonly opts: DeepgramTtsOptions) {
+    if (opts.apiKey) {
+      const http = (opts.baseUrl ?? 'https://api.deepgram.com').replace(/^ws/, 'http').replace(/\/+$/, '');
+      const ws = http.replace(/^http/, 'ws');
+      this.client = new DeepgramClient({ apiKey: opts.apiKey, environment: { base: http, production: ws, agent: ws, agentRest: http }, maxRetries: 0 });
+    }
+  }
+
+  private pick(want: AudioFormat): AudioFormat {
+    return this.formats.find((f) => f.encoding === want.encoding && f.sampleRate === want.sampleRate) ?? (want.encoding === 'pcm16' ? PCM_24K : MULAW_8K);
+  }
+
+  async *synthesize(request: TtsRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<AudioChunk> {
+    if (!this.client) throw unavailable(this.id, 'tts', 'deepgram tts: set DEEPGRAM_API_KEY');
+    if (signal.aborted) throw abortedError(this.id, 'tts');
+    const format = this.pick(request.format);
+    timing.requestSentAt = performance.now();
+    try {
+      const res = await this.client.speak.v1.audio.generate(
+        {
+          text: request.text,
+          model: (request.voice ?? request.model ?? this.opts.model ?? DEEPGRAM_DEFAULT_VOICE) as never,
+          encoding: (format.encoding === 'mulaw' ? 'mulaw' : 'linear16') as never,
+          sample_rate: format.sampleRate,
+          container: 'none' as never,
+        },
+        { abortSignal: signal, maxRetries: 0 },
+      );
+      const body = res.stream();
+      if (!body) throw new Error('empty body');
+      yield* audioChunks(body as unknown as AsyncIterable<Uint8Array>, format, timing);
+    } catch (err) {
+      if (signal.aborted) throw abortedError(this.id, 'tts');
+      throw classify(err, { provider: this.id, kind: 'tts', secrets: [this.opts.apiKey] });
+    }
+  }
+}
