@@ -1,0 +1,269 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Assistant } from '../call/assistant.js';
+import type { Logger } from '../log.js';
+import type { ProtocolAdapter } from './adapter.js';
+import { CloseCode } from './close-codes.js';
+import { type ConnectionShared, MediaConnection } from './connection.js';
+import type { EchoTap } from './echo.js';
+import type { MediaLeg } from './leg.js';
+import { Pacer } from './pacer.js';
+import { PROTOCOLS } from './protocols.js';
+
+/**
+ * The media WebSocket endpoints (DESIGN.md section 4): `/media/<protocol>` and `/media/<protocol>/<assistantApiKey>`
+ * on the engine's HTTP server. Any other upgrade path, or an unknown protocol, gets an HTTP 404 and the socket is
+ * destroyed. The assistant is resolved when the start message (or connection metadata) arrives, by deps.resolve:
+ * key in the path, then `assistantApiKey` from the start message, then number routing of the called number.
+ * One shared pacer clocks the outbound audio of every call.
+ */
+export interface ResolveRequest {
+  protocol: string;
+  pathKey?: string;
+  /** assistantApiKey from the start message's custom parameters */
+  paramKey?: string;
+  from?: string;
+  to?: string;
+  customParameters: Record<string, string>;
+  remoteAddress: string;
+  headers: http.IncomingHttpHeaders;
+  url: string;
+}
+
+export interface ResolvedCall {
+  tenantId: string;
+  assistant: Assistant;
+  /** Set when the tenant configured Twilio: X-Twilio-Signature is then verified on twilio streams. */
+  twilioAuthToken?: string;
+  /** Called once when the call ends (call-limit slot). */
+  release?(): void;
+}
+
+export type ResolveResult = { ok: true; call: ResolvedCall } | { ok: false; code: number; reason: string };
+
+export interface GatewayLimits {
+  /** Largest accepted WebSocket message, bytes (4009 beyond). */
+  maxMessageBytes: number;
+  /** Messages per second per connection (4029 beyond). */
+  maxMessagesPerSecond: number;
+  /** ms without any message before 4031. */
+  idleTimeoutMs: number;
+  /** ws.bufferedAmount cap, bytes: beyond it outbound frames are dropped and counted; at 4x, close. */
+  maxBufferedBytes: number;
+  /** Malformed messages tolerated per connection before 4008. */
+  maxMalformed: number;
+  /** Outbound pacing lead, ms. */
+  leadMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<GatewayLimits> = Object.freeze({
+  maxMessageBytes: 64 * 1024,
+  // 50 media messages per second at 20 ms, plus marks, DTMF and slack for jittery senders.
+  maxMessagesPerSecond: 200,
+  idleTimeoutMs: 60_000,
+  maxBufferedBytes: 256 * 1024,
+  maxMalformed: 20,
+  leadMs: 80,
+});
+
+export interface GatewayDeps {
+  resolve(req: ResolveRequest): Promise<ResolveResult>;
+  onCall(leg: MediaLeg, call: ResolvedCall): void;
+  logger: Logger;
+  limits?: Partial<GatewayLimits>;
+  /** The shared outbound clock; tests inject one with a simulated clock. Default: one Pacer per gateway. */
+  pacer?: Pacer;
+  /** Sees each inbound wire frame of echo-mode calls (the load bench measures inbound lag with it). */
+  echoTap?: EchoTap;
+}
+
+export interface GatewayStats {
+  activeCalls: number;
+  connections: number;
+  accepted: number;
+  /** Closes by code (4xxx ours, others the peer's). */
+  closes: Record<string, number>;
+  notFound: number;
+  malformed: number;
+  framesIn: number;
+  framesOut: number;
+  dropped: number;
+  gaps: number;
+  /** Worst lateness of a pacer tick vs its schedule, ms. */
+  pacerMaxLateMs: number;
+}
+
+export interface Gateway {
+  readonly activeCalls: number;
+  /** Refuse new streams with 4050; keep existing ones. */
+  drain(): void;
+  /** Close every stream with 4050 and stop accepting. */
+  close(): Promise<void>;
+  stats(): GatewayStats;
+}
+
+const PATH = /^\/media\/([a-z]+)(?:\/([^/?#]+))?\/?$/;
+
+export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
+  const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const pacer = deps.pacer ?? new Pacer();
+  const logger = deps.logger;
+  const conns = new Set<MediaConnection>();
+  const adapters = new WeakMap<http.IncomingMessage, ProtocolAdapter>();
+  let draining = false;
+  let closing = false;
+  const totals = { accepted: 0, notFound: 0, malformed: 0, framesIn: 0, framesOut: 0, dropped: 0, gaps: 0 };
+  const closes: Record<string, number> = {};
+  let live = 0;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    // ws itself closes with 1009 past maxPayload; we want our own 4009 with a reason, so ws gets headroom.
+    maxPayload: Math.max(limits.maxMessageBytes * 4, 1 << 20),
+    perMessageDeflate: false,
+    handleProtocols: (offered, req) => {
+      const adapter = adapters.get(req);
+      for (const p of adapter?.subprotocols ?? []) if (offered.has(p)) return p;
+      return false;
+    },
+  });
+
+  const shared: ConnectionShared = {
+    deps,
+    limits,
+    pacer,
+    logger,
+    echoTap: deps.echoTap,
+    onLive: () => {
+      live++;
+      totals.accepted++;
+    },
+    onClosed: (conn, code) => {
+      if (!conns.delete(conn)) return;
+      if (conn.legStats) live--;
+      closes[code] = (closes[code] ?? 0) + 1;
+      totals.malformed += conn.badCount;
+      const s = conn.legStats;
+      if (s) {
+        totals.framesIn += s.framesIn;
+        totals.framesOut += s.framesOut;
+        totals.dropped += s.dropped;
+        totals.gaps += s.gaps;
+      }
+    },
+  };
+
+  const reject = (socket: Duplex, status: number, text: string): void => {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
+  };
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const m = PATH.exec(path);
+    const factory = m ? PROTOCOLS[m[1]!] : undefined;
+    if (!m || !factory || closing) {
+      totals.notFound++;
+      reject(socket, 404, 'Not Found');
+      return;
+    }
+    let pathKey: string | undefined;
+    try {
+      pathKey = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+    } catch {
+      reject(socket, 404, 'Not Found');
+      return;
+    }
+    const adapter = factory({ query: new URLSearchParams(q >= 0 ? url.slice(q + 1) : '') });
+    adapters.set(req, adapter);
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new MediaConnection(ws, req, adapter, pathKey, shared);
+      conns.add(conn);
+      if (draining) conn.close(CloseCode.SHUTDOWN, 'server draining: no new streams');
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  // One sweep for idle connections, not a timer per call.
+  const sweep = setInterval(
+    () => {
+      const now = pacer.now();
+      for (const c of conns) {
+        if (now - c.lastMessageAt > limits.idleTimeoutMs)
+          c.close(CloseCode.IDLE, `no message for ${limits.idleTimeoutMs} ms`);
+      }
+    },
+    Math.min(1000, Math.max(50, limits.idleTimeoutMs / 4)),
+  );
+  sweep.unref();
+
+  return {
+    get activeCalls() {
+      return live;
+    },
+    drain() {
+      draining = true;
+    },
+    async close() {
+      draining = true;
+      closing = true;
+      clearInterval(sweep);
+      server.off('upgrade', onUpgrade);
+      for (const c of [...conns]) c.close(CloseCode.SHUTDOWN, 'server shutting down');
+      // Give peers a moment to answer the close handshake, then cut what is left.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          for (const ws of wss.clients) ws.terminate();
+          resolve();
+        }, 1000);
+        t.unref();
+        if (wss.clients.size === 0) {
+          clearTimeout(t);
+          resolve();
+          return;
+        }
+        let left = wss.clients.size;
+        for (const ws of wss.clients) {
+          ws.once('close', () => {
+            if (--left === 0) {
+              clearTimeout(t);
+              resolve();
+            }
+          });
+        }
+      });
+      if (!deps.pacer) pacer.stop();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+    stats(): GatewayStats {
+      const s: GatewayStats = {
+        activeCalls: live,
+        connections: conns.size,
+        accepted: totals.accepted,
+        closes: { ...closes },
+        notFound: totals.notFound,
+        malformed: totals.malformed,
+        framesIn: totals.framesIn,
+        framesOut: totals.framesOut,
+        dropped: totals.dropped,
+        gaps: totals.gaps,
+        pacerMaxLateMs: pacer.maxTickLateMs,
+      };
+      for (const c of conns) {
+        s.malformed += c.badCount;
+        const l = c.legStats;
+        if (l) {
+          s.framesIn += l.framesIn;
+          s.framesOut += l.framesOut;
+          s.dropped += l.dropped;
+          s.gaps += l.gaps;
+        }
+      }
+      return s;
+    },
+  };
+}
