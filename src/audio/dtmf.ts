@@ -406,7 +406,7 @@ export function generateDtmf(digits: string, opts: GenerateDtmfOptions = {}): In
     const off = d * (toneLen + gapLen);
     for (let n = 0; n < toneLen; n++) {
       const v = Math.round(lowAmp * Math.sin(wl * n) + highAmp * Math.sin(wh * n));
-      out[off + n] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      out[off + n] = Math.max(-32768, Math.min(32767, v));
     }
   }
   return out;

@@ -46,7 +46,8 @@ function parseWav(buf: Buffer, path: string): Wav {
       };
     } else if (id === 'data') {
       if (!fmt) throw new CliError(`${path}: WAV data chunk before its fmt chunk`);
-      if (body + size > buf.length) throw new CliError(`${path}: truncated WAV (data chunk says ${size} bytes, file has ${buf.length - body})`);
+      if (body + size > buf.length)
+        throw new CliError(`${path}: truncated WAV (data chunk says ${size} bytes, file has ${buf.length - body})`);
       return decode(buf.subarray(body, body + size), fmt, path);
     }
     off = body + size + (size & 1);
@@ -54,9 +55,14 @@ function parseWav(buf: Buffer, path: string): Wav {
   throw new CliError(`${path}: truncated WAV (${fmt ? 'no data chunk' : 'no fmt chunk'})`);
 }
 
-function decode(data: Buffer, fmt: { code: number; channels: number; rate: number; bits: number; align: number }, path: string): Wav {
+function decode(
+  data: Buffer,
+  fmt: { code: number; channels: number; rate: number; bits: number; align: number },
+  path: string,
+): Wav {
   const { code, channels, rate, bits } = fmt;
-  if (channels < 1 || rate < 1000 || rate > 192000) throw new CliError(`${path}: bad WAV header (${channels} channels, ${rate} Hz)`);
+  if (channels < 1 || rate < 1000 || rate > 192000)
+    throw new CliError(`${path}: bad WAV header (${channels} channels, ${rate} Hz)`);
   const g711 = code === FORMAT_MULAW || code === FORMAT_ALAW;
   if (!(code === FORMAT_PCM && bits === 16) && !(g711 && bits === 8)) {
     throw new CliError(`${path}: unsupported WAV encoding (format ${code}, ${bits} bits); use PCM16, mu-law or A-law`);
@@ -83,7 +89,9 @@ export async function detectDtmfInFile(path: string): Promise<DtmfEvent[]> {
     buf = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+    throw new CliError(
+      `${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`,
+    );
   }
   const wav = parseWav(buf, path);
   return detectDtmfInPcm(wav.samples, wav.sampleRate);

@@ -155,7 +155,9 @@ describe('DtmfDetector (ITU-T Q.24)', () => {
 
   it('ignores silence, a single tone, and white noise', () => {
     expect(digitsOf(new Int16Array(8000))).toBe('');
-    const tone = Int16Array.from({ length: 8000 }, (_, n) => Math.round(8000 * Math.sin((2 * Math.PI * 941 * n) / 8000)));
+    const tone = Int16Array.from({ length: 8000 }, (_, n) =>
+      Math.round(8000 * Math.sin((2 * Math.PI * 941 * n) / 8000)),
+    );
     expect(digitsOf(tone)).toBe('');
     let seed = 42;
     const noise = Int16Array.from({ length: 16000 }, () => {
