@@ -38,6 +38,8 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
   let section = '';
   let cur: Piece[] = [];
   let curLen = 0;
+  /** cur holds only the overlap carried from the previous chunk */
+  let carried = false;
 
   const emit = (pieces: Piece[], sec: string) => {
     if (pieces.length === 0) return;
@@ -57,16 +59,24 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
     cur = [];
     curLen = 0;
     if (carry && hasBody && last && last.verbatim && overlap > 0) {
-      const tail = tailOf(last, overlap);
+      const tail = last.text.length <= overlap ? last : tailOf(last, overlap);
       if (tail) {
         cur.push(tail);
         curLen = tail.text.length;
+        carried = true;
       }
     }
   };
   const add = (p: Piece) => {
     const sep = cur.length ? 2 : 0;
-    if (cur.length && curLen + sep + p.text.length > maxChars) flush(true);
+    if (cur.length && curLen + sep + p.text.length > maxChars) {
+      // Only the carried overlap would be in this chunk: drop it rather than emit a chunk of pure repetition.
+      if (carried && cur.length === 1) {
+        cur = [];
+        curLen = 0;
+      } else flush(true);
+    }
+    carried = false;
     cur.push(p);
     curLen += (cur.length > 1 ? 2 : 0) + p.text.length;
   };
@@ -80,6 +90,7 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
       section = headings.filter(Boolean).join(' > ');
       cur.push({ text: b.text.trim(), start: b.start, end: b.end, verbatim: false });
       curLen = b.text.length;
+      carried = false;
       continue;
     }
     if (b.kind === 'qa') {
@@ -94,7 +105,13 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
     }
     for (const p of splitLong(b, maxChars, overlap)) {
       // Pieces of one long paragraph already overlap each other: no extra carry between them.
-      if (cur.length && curLen + 2 + p.text.length > maxChars) flush(false);
+      if (cur.length && curLen + 2 + p.text.length > maxChars) {
+        if (carried && cur.length === 1) {
+          cur = [];
+          curLen = 0;
+        } else flush(false);
+      }
+      carried = false;
       cur.push(p);
       curLen += (cur.length > 1 ? 2 : 0) + p.text.length;
     }

@@ -1,10 +1,11 @@
 /**
  * A deterministic, in-process embedder: hashed bag of stemmed content words plus hashed character trigrams of each
  * word (so "deliveries" and "delivered" land near each other), L2-normalised. Lexical, not semantic: it exists so
- * the bench and tests can exercise the vector and hybrid paths with no model. Honest name on purpose.
+ * the bench and tests can exercise the vector and hybrid paths with no model. Honest name on purpose. Words are
+ * expanded with the synonym groups of text.ts on both sides (documents and queries).
  */
 import type { EmbedProvider } from '../providers/types.js';
-import { contentTerms } from './text.js';
+import { contentTerms, ftsQueryText } from './text.js';
 
 /** FNV-1a, 32 bit */
 function hash(s: string): number {
@@ -18,7 +19,8 @@ function hash(s: string): number {
 
 export function hashedEmbedding(text: string, dimensions: number, out = new Float32Array(dimensions)): Float32Array {
   out.fill(0);
-  for (const term of contentTerms(text)) {
+  // The same synonym expansion as FTS queries, applied to both sides, stands in for a model's semantics.
+  for (const term of contentTerms(ftsQueryText(text))) {
     const h = hash(term);
     out[h % dimensions]! += h & 0x80000000 ? -1 : 1;
     const padded = `^${term}$`;

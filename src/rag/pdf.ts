@@ -11,7 +11,7 @@ export async function pdfToBlocks(bytes: Uint8Array): Promise<{ text: string; bl
   let pages: string[];
   try {
     // pdf.js takes ownership of (detaches) the buffer it is given: hand it a copy.
-    const doc = await getDocumentProxy(new Uint8Array(bytes));
+    const doc = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
     pages = (await extractText(doc, { mergePages: false })).text;
     await doc.destroy();
   } catch (err) {

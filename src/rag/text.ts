@@ -86,6 +86,16 @@ const SYNONYM_GROUPS: readonly (readonly string[])[] = [
   ['rent', 'rental', 'hire'],
   ['track', 'tracking', 'status'],
   ['gift', 'voucher'],
+  ['package', 'parcel'],
+  ['postage', 'shipping', 'delivery'],
+  ['receipt', 'invoice'],
+  ['internet', 'wifi'],
+  ['shop', 'store'],
+  ['available', 'stock'],
+  ['tomorrow', 'next'],
+  ['europe', 'european', 'international', 'abroad'],
+  ['swap', 'exchange'],
+  ['email', 'mail'],
 ];
 
 const SYNONYMS: ReadonlyMap<string, readonly string[]> = (() => {
@@ -107,7 +117,9 @@ const PHRASES: readonly [RegExp, string][] = [
   [/\bhow long\b/, 'time days'],
   [/\bwhat time\b/, 'hours'],
   [/\bget in touch\b/, 'contact'],
-  [/\bsend back\b/, 'return'],
+  [/\b(?:send|bring|take)(?: \w+){0,2} back\b/, 'return'],
+  [/\bnever (?:came|arrived)|has(?:n't| not) arrived\b/, 'missing arrived'],
+  [/\bhow old\b|\byears? old\b/, 'age'],
 ];
 
 /**
