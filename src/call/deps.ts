@@ -1,0 +1,101 @@
+import type { Logger } from '../log.js';
+import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from './assistant.js';
+import type { AsrProvider, KnowledgeHit, LlmProvider, ProviderError, TtsProvider } from '../providers/types.js';
+import type { ToolRegistry } from '../tools/types.js';
+import type { VadFactory } from './vad.js';
+
+/**
+ * What a call session needs from the rest of the engine. The composition root (src/engine.ts) maps CallSink to the
+ * store (calls.appendEvent / calls.update) and onEnded to the webhooks outbox; tests pass in-memory versions.
+ */
+export type CallEventType = 'transcript' | 'turn' | 'tool' | 'dtmf' | 'incident' | 'state';
+
+export interface CallPatch {
+  status?: string;
+  startedAt?: string;
+  endedAt?: string;
+  endReason?: string;
+  recordingPath?: string;
+  summary?: string;
+  structuredOutput?: unknown;
+  structuredOutputError?: string;
+  durationMs?: number;
+}
+
+export interface CallSink {
+  event(type: CallEventType, data: Record<string, unknown>): void;
+  update(patch: CallPatch): void;
+}
+
+/** A provider failure or fallback, reported by the provider registry's resilience wrapper. */
+export interface ProviderIncident {
+  kind: 'asr' | 'llm' | 'tts' | 'embed';
+  provider: string;
+  code?: string;
+  message: string;
+  /** The provider the wrapper fell back to, if any. */
+  fallbackTo?: string;
+  error?: ProviderError;
+}
+
+export interface ProviderHooks {
+  onIncident?(incident: ProviderIncident): void;
+}
+
+/** The part of the providers engineer's registry (src/providers/registry.ts) the session uses. */
+export interface ProviderRegistryLike {
+  asr(cfg: AsrConfig | undefined, hooks?: ProviderHooks): AsrProvider;
+  llm(cfg: LlmConfig | undefined, hooks?: ProviderHooks): LlmProvider;
+  tts(cfg: TtsConfig | undefined, hooks?: ProviderHooks): TtsProvider;
+}
+
+export interface Retriever {
+  search(q: string): Promise<KnowledgeHit[]>;
+  prefetch?(q: string): void;
+}
+
+export interface TranscriptEntry {
+  role: 'user' | 'assistant';
+  text: string;
+  turn: number;
+  /** ms since the call started */
+  atMs: number;
+  interrupted?: boolean;
+}
+
+export interface CallSummary {
+  callId: string;
+  assistantId?: string;
+  protocol: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  endReason: string;
+  transcript: TranscriptEntry[];
+  turns: number;
+  recordingPath?: string;
+  wirePath?: string;
+  summary?: string;
+  structuredOutput?: unknown;
+  structuredOutputError?: string;
+  transferredTo?: string;
+  digits: string[];
+  toolCalls: { name: string; ok: boolean }[];
+}
+
+export interface SessionDeps {
+  providers: ProviderRegistryLike;
+  tools: ToolRegistry;
+  sink: CallSink;
+  logger: Logger;
+  dataDir: string;
+  retriever?: Retriever;
+  /** Live config (DESIGN.md 9): polled between turns; the assistant config is swapped from the next turn. */
+  loadAssistant?: () => Promise<Assistant | undefined>;
+  /** -> call.ended webhook */
+  onEnded?: (summary: CallSummary) => void;
+  /** Clock in ms (performance.now() by default); tests and the bench may pass their own. */
+  now?: () => number;
+  /** Voice activity detector factory; defaults to src/audio/vad (WebRTC VAD). */
+  createVad?: VadFactory;
+}

@@ -1,0 +1,50 @@
+import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import { formatName } from '../audio/format.js';
+
+/**
+ * Fast greeting (issue 6, deliverable 11): the first message's audio is cached per assistant + TTS voice + output
+ * format + text, so a repeat caller hears it as soon as the start message is handled instead of after a TTS round
+ * trip. A first message with {{variables}} is personal: it is filled per call and never cached. Bounded LRU.
+ */
+const MAX_ENTRIES = 256;
+/** Cap per entry: 60 s of 16-bit 24 kHz audio. */
+const MAX_ENTRY_BYTES = 60 * 24_000 * 2;
+
+const cache = new Map<string, AudioChunk[]>();
+
+export function greetingKey(assistantId: string, ttsId: string, voice: string | undefined, format: AudioFormat, text: string): string {
+  return `${assistantId}\u0000${ttsId}\u0000${voice ?? ''}\u0000${formatName(format)}\u0000${text}`;
+}
+
+export function getGreeting(key: string): AudioChunk[] | undefined {
+  const v = cache.get(key);
+  if (v) {
+    // LRU: move to the back.
+    cache.delete(key);
+    cache.set(key, v);
+  }
+  return v;
+}
+
+export function putGreeting(key: string, audio: AudioChunk[]): void {
+  let bytes = 0;
+  for (const c of audio) bytes += c.data.byteLength;
+  if (bytes === 0 || bytes > MAX_ENTRY_BYTES) return;
+  // Copy: chunks may be views into provider buffers.
+  const copy = audio.map((c) => ({ format: c.format, data: Uint8Array.from(c.data) }));
+  cache.set(key, copy);
+  while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+}
+
+export function clearGreetingCache(): void {
+  cache.clear();
+}
+
+export function hasVariables(text: string): boolean {
+  return /\{\{\s*[a-zA-Z0-9_.-]+\s*\}\}/.test(text);
+}
+
+/** Fill {{name}} from the call's variables; unknown names become empty (never read aloud as braces). */
+export function fillVariables(text: string, vars: Readonly<Record<string, string | undefined>>): string {
+  return text.replace(/\{\{\s*([a-zA-Z0-9_.-]+)\s*\}\}/g, (_m, name: string) => vars[name] ?? '').replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,48 @@
+/**
+ * Per-turn latency timeline (issue 6, deliverable 10). All marks are session-clock ms (performance.now() by
+ * default); the derived figures are what the call record and the native protocol's turn.metrics event carry.
+ */
+export interface TurnMarks {
+  turn: number;
+  /** End of the caller's speech (last voiced audio). */
+  speechEndAt?: number;
+  asrFinalAt?: number;
+  /** The turn detector decided the caller was done. */
+  committedAt?: number;
+  llmRequestAt?: number;
+  llmFirstTokenAt?: number;
+  ttsFirstByteAt?: number;
+  /** First agent audio handed to the leg for sending. */
+  firstAudioAt?: number;
+  interrupted?: boolean;
+  /** Tools called in this turn. */
+  tools?: string[];
+}
+
+export interface TurnMetrics {
+  turn: number;
+  endpointingMs?: number;
+  asrFinalMs?: number;
+  llmFirstTokenMs?: number;
+  ttsFirstByteMs?: number;
+  /** End of caller speech -> first agent audio sent: what the caller experiences. */
+  voiceToVoiceMs?: number;
+  interrupted?: boolean;
+  tools?: string[];
+}
+
+const diff = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined ? undefined : Math.round((a - b) * 10) / 10;
+
+export function turnMetrics(m: TurnMarks): TurnMetrics {
+  return {
+    turn: m.turn,
+    endpointingMs: diff(m.committedAt, m.speechEndAt),
+    asrFinalMs: diff(m.asrFinalAt, m.speechEndAt),
+    llmFirstTokenMs: diff(m.llmFirstTokenAt, m.llmRequestAt),
+    ttsFirstByteMs: diff(m.ttsFirstByteAt, m.llmFirstTokenAt ?? m.llmRequestAt),
+    voiceToVoiceMs: diff(m.firstAudioAt, m.speechEndAt),
+    interrupted: m.interrupted || undefined,
+    tools: m.tools?.length ? m.tools : undefined,
+  };
+}

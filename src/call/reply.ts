@@ -1,0 +1,192 @@
+import type { ChatMessage, KnowledgeHit, LlmRequest, ToolCall } from '../providers/types.js';
+import { ProviderError } from '../providers/types.js';
+import type { TurnMarks } from './metrics.js';
+import { PHRASES } from './phrases.js';
+import type { CallSession } from './session.js';
+import type { Utterance } from './speech.js';
+
+/**
+ * One agent reply: RAG context -> LLM stream (with tools) -> the utterance (splitter -> TTS -> leg). Tool calls
+ * run between LLM rounds; a slow tool gets a spoken filler after settings.fillerAfterMs. The reply goes into the
+ * history as it completes, so a barge-in can cut it to what was heard.
+ */
+const MAX_TOOL_ROUNDS = 4;
+const TOOL_TIMEOUT_MS = 30_000;
+const MAX_KNOWLEDGE_CHARS = 3000;
+
+export async function runReply(s: CallSession, tm: TurnMarks): Promise<void> {
+  s.setState('thinking', 'turn_committed');
+  const u = s.newUtterance('r');
+  try {
+    await generate(s, u, tm);
+  } catch (err) {
+    if (!u.cancelled) {
+      const e = err instanceof ProviderError ? err : undefined;
+      s.deps.sink.event('incident', {
+        kind: e?.kind ?? 'llm',
+        provider: e?.provider ?? s.llm.id,
+        code: e?.code,
+        message: (err as Error)?.message ?? String(err),
+        turn: tm.turn,
+      });
+      // Nothing or little said yet: apologise so the caller is not left in silence.
+      if (!u.hasText) {
+        u.say(PHRASES.apology);
+        s.addTranscript('assistant', PHRASES.apology);
+        u.replyPushed = true;
+      }
+    }
+  }
+  if (!u.cancelled) u.end();
+  await u.synthesized;
+  await s.finishTurn(u, tm);
+}
+
+async function knowledgeFor(s: CallSession, query: string): Promise<string | undefined> {
+  const r = s.deps.retriever;
+  const rag = s.config.rag;
+  if (!r || !rag?.collections?.length || rag.mode === 'tool') return undefined;
+  try {
+    const hits = await r.search(query);
+    const top = hits.filter((h) => rag.scoreThreshold === undefined || h.score >= rag.scoreThreshold).slice(0, rag.topK ?? 3);
+    if (!top.length) return undefined;
+    let text = top.map((h, i) => `[${i + 1}] ${h.text}`).join('\n');
+    if (text.length > MAX_KNOWLEDGE_CHARS) text = text.slice(0, MAX_KNOWLEDGE_CHARS);
+    return text;
+  } catch (err) {
+    s.deps.sink.event('incident', { kind: 'rag', message: (err as Error).message });
+    return undefined;
+  }
+}
+
+function systemPrompt(s: CallSession, knowledge: string | undefined): string {
+  const parts = [
+    s.config.prompt ?? 'You are a helpful phone assistant. Keep answers short and conversational; they are spoken aloud.',
+  ];
+  if (knowledge) parts.push(`Relevant knowledge for the caller's last message:\n${knowledge}`);
+  return parts.join('\n\n');
+}
+
+async function generate(s: CallSession, u: Utterance, tm: TurnMarks): Promise<void> {
+  const lastUser = [...s.history].reverse().find((m) => m.role === 'user');
+  const query = lastUser?.role === 'user' ? lastUser.content : '';
+  const [tools, knowledge] = await Promise.all([s.callTools(), knowledgeFor(s, query)]);
+  if (u.cancelled) return;
+  const specs = tools?.specs() ?? [];
+  const retriever = s.deps.retriever;
+  const cfg = s.config.llm ?? {};
+  for (let round = 0; round < MAX_TOOL_ROUNDS; round++) {
+    const messages: ChatMessage[] = [{ role: 'system', content: systemPrompt(s, knowledge) }, ...s.history];
+    const req: LlmRequest = {
+      messages,
+      tools: specs.length ? specs : undefined,
+      model: cfg.model,
+      temperature: cfg.temperature,
+      maxTokens: cfg.maxTokens,
+      knowledge: retriever ? (q: string): Promise<KnowledgeHit[]> => retriever.search(q) : undefined,
+    };
+    if (tm.llmRequestAt === undefined) tm.llmRequestAt = s.now();
+    let text = '';
+    const calls: ToolCall[] = [];
+    // The message is in the history from the first token on, so a barge-in truncates it in place.
+    const msg: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: '' };
+    for await (const ev of s.llm.stream(req, u.signal)) {
+      if (u.cancelled) return;
+      if (ev.type === 'text') {
+        if (!ev.delta) continue;
+        if (tm.llmFirstTokenAt === undefined) tm.llmFirstTokenAt = s.now();
+        if (!u.replyPushed) {
+          s.history.push(msg);
+          u.replyPushed = true;
+        }
+        text += ev.delta;
+        msg.content = text;
+        u.pushText(ev.delta);
+      } else if (ev.type === 'tool_call') {
+        if (tm.llmFirstTokenAt === undefined) tm.llmFirstTokenAt = s.now();
+        calls.push(ev.call);
+      }
+    }
+    if (u.cancelled) return;
+    if (text) s.addTranscript('assistant', text);
+    if (calls.length === 0) return;
+    msg.toolCalls = calls;
+    if (!s.history.includes(msg)) s.history.push(msg);
+    // The next round's text is a new assistant message.
+    u.replyPushed = false;
+    for (const call of calls) {
+      const content = await runTool(s, u, call, tm);
+      if (u.cancelled) return;
+      s.history.push({ role: 'tool', toolCallId: call.id, name: call.name, content });
+    }
+    // end_call / transfer_call: the goodbye (if any) was in this round's text; act after it has played.
+    if (s.hasPendingAction) return;
+  }
+}
+
+async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMarks): Promise<string> {
+  const tools = await s.callTools();
+  const tool = tools?.get(call.name);
+  (tm.tools ??= []).push(call.name);
+  const started = s.now();
+  let args: Record<string, unknown> = {};
+  let content: string;
+  let ok = false;
+  try {
+    const parsed: unknown = call.arguments ? JSON.parse(call.arguments) : {};
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
+  } catch {
+    content = JSON.stringify({ error: 'arguments are not valid JSON' });
+    record(s, call, args, false, content, started, tm);
+    return content;
+  }
+  if (!tool) {
+    content = JSON.stringify({ error: `unknown tool ${call.name}` });
+    record(s, call, args, false, content, started, tm);
+    return content;
+  }
+  const fillerMs = s.config.settings?.fillerAfterMs ?? 1200;
+  let filler: NodeJS.Timeout | undefined;
+  if (fillerMs > 0) {
+    filler = setTimeout(() => {
+      if (u.cancelled) return;
+      const text = tool.filler ?? PHRASES.filler;
+      s.deps.sink.event('tool', { name: call.name, filler: text, turn: tm.turn });
+      if (s.state === 'thinking') s.setState('agent_speaking', 'filler');
+      u.say(text);
+    }, fillerMs);
+  }
+  try {
+    const signal = AbortSignal.any([u.signal, AbortSignal.timeout(TOOL_TIMEOUT_MS)]);
+    const res = await tool.run(args, s.toolContext(signal));
+    ok = res.ok;
+    content = res.content;
+  } catch (err) {
+    content = JSON.stringify({ error: (err as Error).message });
+  } finally {
+    if (filler) clearTimeout(filler);
+  }
+  record(s, call, args, ok, content, started, tm);
+  return content;
+}
+
+function record(
+  s: CallSession,
+  call: ToolCall,
+  args: Record<string, unknown>,
+  ok: boolean,
+  content: string,
+  started: number,
+  tm: TurnMarks,
+): void {
+  s.recordTool(call.name, ok);
+  s.deps.sink.event('tool', {
+    name: call.name,
+    id: call.id,
+    arguments: args,
+    ok,
+    result: content.length > 2000 ? `${content.slice(0, 2000)}…` : content,
+    ms: Math.round(s.now() - started),
+    turn: tm.turn,
+  });
+}

@@ -1,0 +1,941 @@
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pcmFormat, sameFormat } from '../audio/format.js';
+import type { AsrEvent, AsrProvider, AsrStream, ChatMessage, LlmProvider, TtsProvider } from '../providers/types.js';
+import { ProviderError } from '../providers/types.js';
+import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
+import type { CallTools, ToolContext } from '../tools/types.js';
+import type { Assistant, AssistantConfig } from './assistant.js';
+import type { CallSummary, ProviderHooks, ProviderIncident, SessionDeps, TranscriptEntry } from './deps.js';
+import { DtmfInput, type MenuAction } from './dtmf-input.js';
+import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
+import { type TurnMarks, turnMetrics } from './metrics.js';
+import { PHRASES } from './phrases.js';
+import { extractStructured, summarize } from './post-call.js';
+import { StereoCallRecorder } from './recorder.js';
+import { runReply } from './reply.js';
+import { Utterance } from './speech.js';
+import { type TurnCommit, TurnDetector } from './turns.js';
+import { energyVadFactory, SpeechGate, type VadLike } from './vad.js';
+import { containsPhrase, isBackchannel } from './words.js';
+
+/**
+ * The conversation loop for one call: one named-state machine.
+ *
+ *   starting ──greeting?──▶ greeting ─────────────┐
+ *       │                                          ▼
+ *       └────────────────────────────────────▶ listening ◀──────────────────────┐
+ *                                   speech onset │  ▲ pause (not a turn end)     │ reply heard
+ *                                                ▼  │                            │
+ *                                          user_speaking ──turn committed──▶ thinking ──first audio──▶ agent_speaking
+ *                                                ▲                               │ caller goes on          │
+ *                                                └───────────────────────────────┴──── barge-in ◀──────────┘
+ *   any state ── end_call / end phrase / silence / max duration / caller hangup ──▶ ended
+ *   thinking / agent_speaking ── transfer_call / DTMF menu ──▶ transferring ──▶ ended
+ *
+ * Every transition is recorded with its time (session clock, ms since start) and written to the call record.
+ * Inputs arrive as MediaLeg callbacks (audio, DTMF, marks, stop) and ASR events; the work per 20 ms frame is the
+ * recorder copy, the VAD and the ASR write: no allocation beyond the ASR's own, no timers, no logging.
+ */
+export type CallState =
+  | 'starting'
+  | 'greeting'
+  | 'listening'
+  | 'user_speaking'
+  | 'thinking'
+  | 'agent_speaking'
+  | 'transferring'
+  | 'ended';
+
+export interface StateTransition {
+  state: CallState;
+  from: CallState;
+  /** ms since the session started */
+  atMs: number;
+  reason?: string;
+}
+
+export interface CallSessionOptions {
+  leg: MediaLeg;
+  assistant: Assistant;
+  deps: SessionDeps;
+  /** Variables for {{var}} in the first message (call metadata); custom parameters, from and to are added. */
+  variables?: Record<string, string>;
+}
+
+type PendingAction = { type: 'hangup'; reason: string } | { type: 'transfer'; target: string; mode: TransferMode; summary?: string };
+
+const MAX_ASR_BACKLOG_FRAMES = 100; // 2 s of 20 ms frames kept while the ASR stream opens
+
+export class CallSession implements MediaLegHandler {
+  readonly leg: MediaLeg;
+  readonly callId: string;
+  state: CallState = 'starting';
+  readonly transitions: StateTransition[] = [];
+  /** The conversation as the LLM sees it (system prompt excluded). */
+  readonly history: ChatMessage[] = [];
+  readonly transcript: TranscriptEntry[] = [];
+  /** Per-turn latency marks, in turn order. */
+  readonly turnMarks: TurnMarks[] = [];
+  readonly digits: string[] = [];
+  readonly toolCalls: { name: string; ok: boolean }[] = [];
+  /** Resolves with the summary once the call has ended and the post-call work is done. */
+  readonly done: Promise<CallSummary>;
+
+  /* Set by start(), swapped between turns by live config. */
+  assistant: Assistant;
+  config: AssistantConfig;
+  readonly deps: SessionDeps;
+  readonly now: () => number;
+  private readonly t0: number;
+  private readonly startedAtIso: string;
+  private readonly variables: Record<string, string>;
+  private readonly hooks: ProviderHooks;
+  llm!: LlmProvider;
+  tts!: TtsProvider;
+  private asrProvider: AsrProvider | undefined;
+  private asr: AsrStream | undefined;
+  private asrBacklog: Uint8Array[] | undefined = [];
+  private asrUsesWire = false;
+  private asrFailures = 0;
+  private pcmView: Uint8Array | undefined;
+  private vad: VadLike | undefined;
+  private readonly gate: SpeechGate;
+  private readonly turns: TurnDetector;
+  private readonly dtmf: DtmfInput;
+  readonly recorder: StereoCallRecorder | undefined;
+  tools: CallTools | undefined;
+  private toolsReady: Promise<void> | undefined;
+  /** The agent utterance in progress (greeting, reply, reprompt...). */
+  current: Utterance | undefined;
+  private currentTurn: TurnMarks | undefined;
+  turn = 0;
+  private uttSeq = 0;
+  private pendingAction: PendingAction | undefined;
+  private queuedCommit: TurnCommit | undefined;
+  private pendingConfig: Assistant | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private maxTimer: NodeJS.Timeout | undefined;
+  private reprompts = 0;
+  private ending = false;
+  private finalized = false;
+  private endReason = '';
+  private transferredTo: string | undefined;
+  private resolveDone!: (s: CallSummary) => void;
+  private readonly inRate: number;
+  private bargeInSpeechMs = 200;
+  private interruptible = true;
+
+  constructor(opts: CallSessionOptions) {
+    this.leg = opts.leg;
+    this.deps = opts.deps;
+    this.assistant = opts.assistant;
+    this.config = opts.assistant.config;
+    this.callId = opts.leg.info.callId;
+    this.now = opts.deps.now ?? (() => performance.now());
+    this.t0 = this.now();
+    this.startedAtIso = new Date().toISOString();
+    const info = opts.leg.info;
+    this.inRate = info.inboundFormat.sampleRate;
+    this.variables = {
+      ...info.customParameters,
+      ...(info.from ? { from: info.from, caller: info.from } : {}),
+      ...(info.to ? { to: info.to } : {}),
+      callId: info.callId,
+      ...opts.variables,
+    };
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
+    this.hooks = { onIncident: (i) => this.incident(i) };
+    this.gate = new SpeechGate(
+      { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
+      { onSpeechStart: (at) => this.onSpeechStart(at), onSpeechEnd: (at) => this.turns.speechEnded(at) },
+    );
+    this.turns = new TurnDetector(this.endpointing(), this.now, { onCommit: (c) => this.onCommit(c) });
+    this.dtmf = new DtmfInput(this.config.dtmf, {
+      onMenu: (d, a) => this.onMenu(d, a),
+      onDigits: (d, reason) => this.onDigits(d, reason),
+    });
+    this.recorder = this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(this.inRate);
+    this.applySettings();
+    this.leg.setHandler(this);
+  }
+
+  get elapsedMs(): number {
+    return this.now() - this.t0;
+  }
+
+  /** Warm the providers, start the greeting. Never throws: a failure ends the call with a recorded reason. */
+  async start(): Promise<void> {
+    const { deps } = this;
+    deps.sink.update({ status: 'in-progress', startedAt: this.startedAtIso });
+    try {
+      this.llm = deps.providers.llm(this.config.llm, this.hooks);
+      this.tts = deps.providers.tts(this.config.tts, this.hooks);
+    } catch (err) {
+      this.incident({ kind: 'llm', provider: 'registry', message: (err as Error).message });
+      await this.end('provider_unavailable');
+      return;
+    }
+    const maxSec = this.config.settings?.maxDurationSec ?? 1800;
+    this.maxTimer = setTimeout(() => void this.end('max_duration', PHRASES.maxDuration), maxSec * 1000);
+    // ASR, VAD and tools come up in parallel with the greeting: the caller hears it without waiting for them.
+    void this.openAsr();
+    void this.openVad();
+    this.toolsReady = this.openTools();
+    const first = this.config.firstMessage?.trim();
+    if (first) {
+      this.setState('greeting', 'first_message');
+      this.speakGreeting(first);
+    } else {
+      this.setState('listening', 'wait_for_caller');
+      this.armSilence();
+    }
+  }
+
+  /* ------------------------------------------------------------------ state */
+
+  setState(state: CallState, reason?: string): void {
+    if (this.state === state || this.state === 'ended') return;
+    const t: StateTransition = { state, from: this.state, atMs: Math.round(this.elapsedMs * 10) / 10, reason };
+    this.transitions.push(t);
+    this.state = state;
+    this.deps.sink.event('state', { ...t });
+    if (state !== 'listening') this.disarmSilence();
+  }
+
+  private applySettings(): void {
+    const s = this.config.settings ?? {};
+    const sensitivity = s.interruptionSensitivity ?? 0.5;
+    this.interruptible = sensitivity > 0;
+    // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 3x).
+    const base = s.bargeInMinSpeechMs ?? 200;
+    this.bargeInSpeechMs = sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2);
+    this.turns.setConfig(this.endpointing());
+    this.dtmf.setConfig(this.config.dtmf);
+  }
+
+  private endpointing() {
+    const e = this.config.settings?.endpointing ?? {};
+    const minDelayMs = e.minDelayMs ?? 250;
+    return { minDelayMs, maxDelayMs: Math.max(minDelayMs, e.maxDelayMs ?? 1500) };
+  }
+
+  /* ------------------------------------------------------------------ providers */
+
+  private incident(i: ProviderIncident): void {
+    this.deps.sink.event('incident', {
+      kind: i.kind,
+      provider: i.provider,
+      code: i.code ?? (i.error instanceof ProviderError ? i.error.code : undefined),
+      message: i.message,
+      fallbackTo: i.fallbackTo,
+      turn: this.turn,
+      atMs: Math.round(this.elapsedMs),
+    });
+  }
+
+  private async openAsr(): Promise<void> {
+    if (this.ending) return;
+    const info = this.leg.info;
+    try {
+      const provider = this.asrProvider ?? this.deps.providers.asr(this.config.asr, this.hooks);
+      this.asrProvider = provider;
+      this.asrUsesWire = provider.formats.some((f) => sameFormat(f, info.inboundFormat));
+      const format = this.asrUsesWire ? info.inboundFormat : pcmFormat(this.inRate);
+      const e = this.config.settings?.endpointing;
+      const stream = await provider.open(
+        {
+          format,
+          language: this.config.asr?.language ?? this.config.language,
+          model: this.config.asr?.model,
+          keyterms: this.config.asr?.keyterms,
+          interimResults: true,
+          endpointingMs: e?.minDelayMs ?? 250,
+          utteranceEndMs: Math.max(1000, e?.maxDelayMs ?? 1500),
+        },
+        (ev) => this.onAsr(ev),
+      );
+      if (this.ending) {
+        await stream.close();
+        return;
+      }
+      this.asr = stream;
+      const backlog = this.asrBacklog;
+      this.asrBacklog = undefined;
+      if (backlog) for (const b of backlog) stream.write(b);
+    } catch (err) {
+      this.asrFailed(err);
+    }
+  }
+
+  private asrFailed(err: unknown): void {
+    this.asr = undefined;
+    this.asrBacklog = undefined;
+    this.asrFailures++;
+    this.incident({
+      kind: 'asr',
+      provider: this.asrProvider?.id ?? this.config.asr?.provider ?? 'asr',
+      message: (err as Error)?.message ?? String(err),
+      error: err instanceof ProviderError ? err : undefined,
+    });
+    if (this.ending) return;
+    if (this.asrFailures <= 1) {
+      // One reopen (the registry already retried and fell back); then tell the caller, keep DTMF working.
+      this.asrBacklog = [];
+      void this.openAsr();
+      return;
+    }
+    if (this.asrFailures === 2) this.sayAside(PHRASES.cantHear, 'asr_failed');
+  }
+
+  private async openVad(): Promise<void> {
+    const factory =
+      this.deps.createVad ??
+      (async (rate: number): Promise<VadLike> => {
+        if (rate !== 8000 && rate !== 16000) return energyVadFactory(rate);
+        try {
+          const { createVad } = await import('../audio/vad.js');
+          return await createVad({ sampleRate: rate });
+        } catch {
+          return energyVadFactory(rate);
+        }
+      });
+    try {
+      this.vad = await factory(this.inRate);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'VAD unavailable; energy VAD used');
+      this.vad = await energyVadFactory(this.inRate);
+    }
+  }
+
+  private async openTools(): Promise<void> {
+    this.tools = await this.deps.tools.forCall(this.config, this.deps.logger, (what, err) =>
+      this.deps.sink.event('incident', { kind: 'tool', provider: what, message: (err as Error)?.message ?? String(err) }),
+    );
+  }
+
+  async callTools(): Promise<CallTools | undefined> {
+    await this.toolsReady;
+    return this.tools;
+  }
+
+  /* ------------------------------------------------------------------ MediaLeg handler */
+
+  onAudio(pcm: Int16Array, wire: Uint8Array): void {
+    if (this.finalized) return;
+    this.recorder?.callerFrame(pcm);
+    const t = this.now();
+    const frameMs = (pcm.length * 1000) / this.inRate;
+    if (this.vad) {
+      const p = this.vad.process(pcm);
+      this.gate.push(t - frameMs, frameMs, p);
+      if (this.gate.speaking && this.interruptible && this.gate.speechMs(t) >= this.bargeInSpeechMs) this.checkBargeIn('vad');
+    }
+    const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
+    if (this.asr) this.asr.write(bytes);
+    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(Uint8Array.from(bytes));
+  }
+
+  /** A byte view of the leg's PCM frame, re-made only when the leg hands over a different buffer. */
+  private pcmBytes(pcm: Int16Array): Uint8Array {
+    const v = this.pcmView;
+    if (v && v.buffer === pcm.buffer && v.byteOffset === pcm.byteOffset && v.byteLength === pcm.byteLength) return v;
+    this.pcmView = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+    return this.pcmView;
+  }
+
+  onDtmf(digit: string, source: DtmfSource, durationMs?: number): void {
+    if (this.ending) return;
+    this.deps.sink.event('dtmf', { digit, source, durationMs, turn: this.turn, atMs: Math.round(this.elapsedMs) });
+    if (this.state === 'listening') this.armSilence();
+    this.dtmf.press(digit);
+  }
+
+  onMark(name: string, played: boolean): void {
+    this.current?.onMark(name, played);
+  }
+
+  onPlaybackIdle(): void {
+    this.current?.onPlaybackIdle();
+  }
+
+  onStop(reason: string): void {
+    void this.finalize(reason === 'stop' || !reason ? 'caller_hangup' : reason);
+  }
+
+  /* ------------------------------------------------------------------ caller speech */
+
+  private onSpeechStart(_at: number): void {
+    if (this.ending) return;
+    this.disarmSilence();
+    this.turns.speechStarted();
+    if (this.state === 'listening') this.setState('user_speaking', 'speech_start');
+  }
+
+  private onAsr(ev: AsrEvent): void {
+    if (this.finalized) return;
+    switch (ev.type) {
+      case 'partial':
+        this.turns.asrPartial(ev.text);
+        if (ev.text) this.deps.retriever?.prefetch?.(ev.text);
+        this.afterWords();
+        break;
+      case 'final':
+        this.turns.asrFinal(ev.text, ev.speechFinal);
+        this.afterWords();
+        break;
+      case 'speech_started':
+        break;
+      case 'utterance_end':
+        this.turns.utteranceEnd();
+        break;
+      case 'error':
+        if (ev.fatal) this.asrFailed(ev.error);
+        else this.incident({ kind: 'asr', provider: ev.error.provider, code: ev.error.code, message: ev.error.message });
+        break;
+      case 'closed':
+        if (!this.ending && this.asr) this.asrFailed(new Error('ASR stream closed'));
+        break;
+    }
+  }
+
+  /** Words arrived: they may barge in (agent speaking), or start a turn the VAD missed. */
+  private afterWords(): void {
+    const text = this.turns.text;
+    if (!text) return;
+    if (this.state === 'listening') {
+      this.disarmSilence();
+      this.setState('user_speaking', 'asr_words');
+    }
+    if (this.interruptible && !isBackchannel(text)) this.checkBargeIn('asr');
+  }
+
+  /**
+   * Barge-in: caller speech while the agent speaks (or is about to) cancels the reply. Sustained VAD speech alone
+   * is enough unless the words heard so far are only a backchannel ("uh-huh", "okay"); short blips never reach the
+   * sustain time, so noise and clicks do not cut the agent off.
+   */
+  private checkBargeIn(by: 'vad' | 'asr'): void {
+    const u = this.current;
+    if (!u || u.isDone || this.ending || this.pendingAction) return;
+    if (this.state !== 'agent_speaking' && this.state !== 'greeting' && this.state !== 'thinking') return;
+    const words = this.turns.text;
+    if (words && isBackchannel(words)) return;
+    if (by === 'vad' && !this.gate.speaking) return;
+    this.bargeIn(by);
+  }
+
+  private bargeIn(by: string): void {
+    const u = this.current!;
+    const wasThinking = this.state === 'thinking' && u.samplesQueued === 0;
+    u.cancel();
+    this.current = undefined;
+    this.leg.clear();
+    this.recorder?.agentCleared();
+    const heard = u.heardText();
+    const marks = this.currentTurn;
+    if (marks) marks.interrupted = true;
+    this.deps.sink.event('state', {
+      state: 'user_speaking',
+      from: this.state,
+      atMs: Math.round(this.elapsedMs * 10) / 10,
+      reason: 'barge_in',
+      by,
+      heard,
+      intended: u.fullText,
+    });
+    if (wasThinking) {
+      // The caller only paused: take the committed turn back and let it grow.
+      const last = this.history[this.history.length - 1];
+      if (last?.role === 'user') {
+        this.history.pop();
+        this.turns.restore(last.content);
+      }
+    } else {
+      this.truncateAssistant(u, heard);
+    }
+    this.transitions.push({ state: 'user_speaking', from: this.state, atMs: Math.round(this.elapsedMs * 10) / 10, reason: 'barge_in' });
+    this.state = 'user_speaking';
+    this.turns.speechStarted();
+    if (!this.gate.speaking) this.turns.speechEnded(this.now());
+  }
+
+  /** The assistant message in the history becomes what the caller heard (issue 6, deliverable 4). */
+  private truncateAssistant(u: Utterance, heard: string): void {
+    const entry = this.transcript.findLast((e) => e.role === 'assistant' && e.turn === this.turn);
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const m = this.history[i]!;
+      if (m.role === 'user') break;
+      if (m.role === 'assistant' && m.content) {
+        m.content = heard;
+        break;
+      }
+    }
+    if (u.replyPushed === false) {
+      // The reply had not been added yet (cancelled mid-stream): add what was heard.
+      if (heard) this.history.push({ role: 'assistant', content: heard });
+      u.replyPushed = true;
+    }
+    if (entry) {
+      entry.text = heard;
+      entry.interrupted = true;
+      this.deps.sink.event('transcript', { ...entry, truncated: true });
+    } else if (heard) {
+      this.addTranscript('assistant', heard, true);
+    }
+  }
+
+  private onCommit(c: TurnCommit): void {
+    if (this.ending) return;
+    const speaking = this.current && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
+    if (speaking) {
+      // Not interrupted (backchannel, or interruptions off): a backchannel is dropped, anything else waits its turn.
+      if (!isBackchannel(c.text)) this.queuedCommit = c;
+      return;
+    }
+    if (isBackchannel(c.text) && this.state !== 'user_speaking' && this.state !== 'listening') return;
+    void this.userTurn(c.text, {
+      speechEndAt: c.speechEndAt,
+      asrFinalAt: c.asrFinalAt,
+      committedAt: c.committedAt,
+    });
+  }
+
+  /* ------------------------------------------------------------------ DTMF */
+
+  private onDigits(digits: string, reason: string): void {
+    this.digits.push(digits);
+    this.deps.sink.event('dtmf', { digits, reason, turn: this.turn + 1, collected: true });
+    this.interruptForInput();
+    const t = this.now();
+    void this.userTurn(`DTMF: ${digits}`, { committedAt: t, speechEndAt: t });
+  }
+
+  private onMenu(digit: string, action: MenuAction): void {
+    this.digits.push(digit);
+    this.interruptForInput();
+    this.turn++;
+    this.addTranscript('user', `DTMF: ${digit}`);
+    this.history.push({ role: 'user', content: `DTMF: ${digit}` });
+    this.deps.sink.event('dtmf', { digit, menu: true, action, turn: this.turn });
+    if (action.hangup) {
+      void this.end('dtmf_menu', action.reply);
+      return;
+    }
+    if (action.transferTo) {
+      this.requestTransfer(action.transferTo, 'cold');
+      this.speakAndAct(action.reply ?? PHRASES.transferring);
+      return;
+    }
+    if (action.tool) {
+      void this.runMenuTool(action);
+      return;
+    }
+    if (action.reply) this.speakAndAct(action.reply);
+  }
+
+  private async runMenuTool(action: MenuAction): Promise<void> {
+    const tools = await this.callTools();
+    const tool = tools?.get(action.tool!);
+    if (!tool) {
+      this.deps.sink.event('tool', { name: action.tool, ok: false, error: 'unknown tool', turn: this.turn, source: 'dtmf' });
+      if (action.reply) this.speakAndAct(action.reply);
+      return;
+    }
+    const ac = new AbortController();
+    const res = await tool.run(action.toolArgs ?? {}, this.toolContext(ac.signal));
+    this.toolCalls.push({ name: tool.name, ok: res.ok });
+    this.deps.sink.event('tool', { name: tool.name, arguments: action.toolArgs ?? {}, ok: res.ok, result: res.content.slice(0, 2000), turn: this.turn, source: 'dtmf' });
+    this.speakAndAct(action.reply);
+  }
+
+  /** DTMF cuts the agent off like speech does. */
+  private interruptForInput(): void {
+    this.disarmSilence();
+    const u = this.current;
+    if (u && !u.isDone) {
+      u.cancel();
+      this.current = undefined;
+      this.leg.clear();
+      this.recorder?.agentCleared();
+      this.truncateAssistant(u, u.heardText());
+    }
+    this.turns.reset();
+  }
+
+  /* ------------------------------------------------------------------ turns and replies */
+
+  addTranscript(role: 'user' | 'assistant', text: string, interrupted?: boolean): void {
+    const e: TranscriptEntry = { role, text, turn: this.turn, atMs: Math.round(this.elapsedMs), ...(interrupted ? { interrupted } : {}) };
+    this.transcript.push(e);
+    this.deps.sink.event('transcript', { ...e });
+    this.leg.sendEvent({ type: 'transcript', role, text, final: true, turn: this.turn });
+  }
+
+  private async userTurn(text: string, marks: Omit<TurnMarks, 'turn'>): Promise<void> {
+    if (this.ending) return;
+    // Live config (DESIGN.md 9): a change seen after the last turn applies from this one.
+    if (this.pendingConfig) {
+      this.assistant = this.pendingConfig;
+      this.config = this.pendingConfig.config;
+      this.pendingConfig = undefined;
+      this.applySettings();
+      this.llm = this.deps.providers.llm(this.config.llm, this.hooks);
+      this.tts = this.deps.providers.tts(this.config.tts, this.hooks);
+    }
+    this.pollConfig();
+    this.reprompts = 0;
+    this.turn++;
+    this.addTranscript('user', text);
+    this.history.push({ role: 'user', content: text });
+    const end = containsPhrase(text, this.config.hangup?.endPhrases);
+    if (end) {
+      void this.end('end_phrase', this.config.hangup?.goodbyeMessage ?? PHRASES.goodbye);
+      return;
+    }
+    const tm: TurnMarks = { turn: this.turn, ...marks };
+    this.turnMarks.push(tm);
+    this.currentTurn = tm;
+    await runReply(this, tm);
+  }
+
+  private pollConfig(): void {
+    const load = this.deps.loadAssistant;
+    if (!load) return;
+    load().then(
+      (a) => {
+        if (a && a.version !== this.assistant.version) this.pendingConfig = a;
+      },
+      (err: unknown) => this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'live config poll failed'),
+    );
+  }
+
+  /** A new agent utterance, wired to the leg, the recorder and the state machine. */
+  newUtterance(kind: string): Utterance {
+    const u = new Utterance({
+      id: `${kind}${++this.uttSeq}`,
+      leg: this.leg,
+      tts: this.tts,
+      request: {
+        voice: this.config.tts?.voice,
+        model: this.config.tts?.model,
+        speed: this.config.tts?.speed,
+        language: this.config.language,
+      },
+      now: this.now,
+      onAudio: this.recorder ? (c) => this.recorder!.agentAudio(c) : undefined,
+      onFirstAudio: () => {
+        if (this.current === u && this.state === 'thinking') this.setState('agent_speaking', 'first_audio');
+      },
+      onError: (err) => {
+        this.incident({
+          kind: 'tts',
+          provider: this.tts.id,
+          message: (err as Error)?.message ?? String(err),
+          error: err instanceof ProviderError ? err : undefined,
+        });
+      },
+    });
+    this.recorder?.agentUtteranceStart();
+    this.current = u;
+    return u;
+  }
+
+  /** The reply of this turn is over (heard, interrupted or failed): emit metrics, go back to listening. */
+  async finishTurn(u: Utterance, tm: TurnMarks | undefined): Promise<void> {
+    if (tm) {
+      tm.ttsFirstByteAt = u.timings.ttsFirstByteAt;
+      tm.firstAudioAt = u.timings.firstAudioAt;
+      const m = turnMetrics(tm);
+      this.deps.sink.event('turn', { ...m });
+      this.leg.sendEvent({ type: 'event', name: 'turn.metrics', data: { ...m } });
+      if (this.currentTurn === tm) this.currentTurn = undefined;
+    }
+    await u.finished;
+    if (this.current === u) this.current = undefined;
+    if (u.cancelled) return;
+    await this.afterUtterance();
+  }
+
+  /** After an utterance played out: carry out a pending hangup / transfer, a queued turn, or listen. */
+  private async afterUtterance(): Promise<void> {
+    if (this.finalized || this.current) return;
+    const a = this.pendingAction;
+    if (a) {
+      this.pendingAction = undefined;
+      if (a.type === 'hangup') await this.hangupNow(a.reason);
+      else await this.transferNow(a.target, a.mode, a.summary);
+      return;
+    }
+    if (this.ending) return;
+    const q = this.queuedCommit;
+    if (q) {
+      this.queuedCommit = undefined;
+      this.setState('user_speaking', 'queued_turn');
+      this.onCommit(q);
+      return;
+    }
+    if (this.turns.hasPendingTurn) {
+      this.setState('user_speaking', 'caller_talking');
+      return;
+    }
+    this.setState('listening', 'reply_done');
+    this.armSilence();
+  }
+
+  /** Speak a fixed text as an assistant turn (menu reply, greeting), then do what is pending. */
+  speakAndAct(text: string | undefined, kind = 'say'): void {
+    if (!text) {
+      void this.afterUtterance();
+      return;
+    }
+    const u = this.newUtterance(kind);
+    this.history.push({ role: 'assistant', content: text });
+    u.replyPushed = true;
+    this.addTranscript('assistant', text);
+    this.setState('agent_speaking', kind);
+    u.say(text);
+    u.end();
+    void this.finishTurn(u, undefined);
+  }
+
+  /** Something the agent says outside the conversation (reprompt, apology): not sent to the LLM as history. */
+  private sayAside(text: string, reason: string): void {
+    if (this.ending) return;
+    if (this.current && !this.current.isDone) return;
+    const u = this.newUtterance('aside');
+    u.replyPushed = true;
+    this.addTranscript('assistant', text);
+    this.setState('agent_speaking', reason);
+    u.say(text);
+    u.end();
+    void this.finishTurn(u, undefined);
+  }
+
+  private speakGreeting(template: string): void {
+    const text = fillVariables(template, this.variables);
+    const cacheable = !hasVariables(template);
+    const key = greetingKey(this.assistant.id, this.tts.id, this.config.tts?.voice, this.leg.info.outboundFormat, text);
+    const u = this.newUtterance('greet');
+    this.history.push({ role: 'assistant', content: text });
+    u.replyPushed = true;
+    this.addTranscript('assistant', text);
+    const cached = cacheable ? getGreeting(key) : undefined;
+    if (cached) u.playCached(text, cached);
+    else {
+      if (cacheable) u.collectAudio();
+      u.say(text);
+    }
+    u.end();
+    if (cacheable && !cached) {
+      void u.synthesized.then(() => {
+        if (!u.cancelled && u.collectedAudio) putGreeting(key, u.collectedAudio);
+      });
+    }
+    void this.finishTurn(u, undefined);
+  }
+
+  /* ------------------------------------------------------------------ tools and call control */
+
+  toolContext(signal: AbortSignal): ToolContext {
+    return {
+      callId: this.callId,
+      signal,
+      logger: this.deps.logger,
+      endCall: (reason) => {
+        this.pendingAction = { type: 'hangup', reason };
+      },
+      transfer: (target, mode, summary) => this.requestTransfer(target, mode, summary),
+      sendDtmf: (digits) => this.leg.sendDtmf(digits),
+      search: this.deps.retriever ? (q) => this.deps.retriever!.search(q) : undefined,
+      transferTargets: this.config.hangup?.transferTargets ?? [],
+    };
+  }
+
+  get hasPendingAction(): boolean {
+    return this.pendingAction !== undefined;
+  }
+
+  recordTool(name: string, ok: boolean): void {
+    this.toolCalls.push({ name, ok });
+  }
+
+  private requestTransfer(target: string, mode: TransferMode, summary?: string): void {
+    this.pendingAction = { type: 'transfer', target, mode, summary };
+  }
+
+  private async transferNow(target: string, mode: TransferMode, summary?: string): Promise<void> {
+    this.setState('transferring', mode);
+    this.transferredTo = target;
+    this.deps.sink.event('state', { state: 'transferring', target, mode, atMs: Math.round(this.elapsedMs) });
+    try {
+      await this.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
+    } catch (err) {
+      this.deps.sink.event('incident', { kind: 'transfer', message: (err as Error).message, target });
+    }
+    await this.finalize('transferred');
+  }
+
+  private warmSummary(): string {
+    const user = this.transcript.filter((e) => e.role === 'user').map((e) => e.text);
+    return user.length ? `The caller said: ${user.slice(-3).join(' ')}` : 'A caller is being transferred to you.';
+  }
+
+  private async hangupNow(reason: string): Promise<void> {
+    if (this.finalized) return;
+    this.ending = true;
+    try {
+      await this.leg.hangup(reason);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'hangup failed');
+    }
+    await this.finalize(reason);
+  }
+
+  /**
+   * End the call from our side: cut what is playing, say `goodbye` (if any) and hang up once it has played.
+   * Idempotent; a second call while ending does nothing.
+   */
+  async end(reason: string, goodbye?: string): Promise<void> {
+    if (this.ending || this.finalized) return;
+    this.ending = true;
+    this.endReason = reason;
+    this.turns.close();
+    this.dtmf.close();
+    this.disarmSilence();
+    const u = this.current;
+    if (u && !u.isDone) {
+      u.cancel();
+      this.current = undefined;
+      this.leg.clear();
+      this.recorder?.agentCleared();
+      this.truncateAssistant(u, u.heardText());
+    }
+    if (goodbye && !this.leg.closed) {
+      const g = this.newUtterance('bye');
+      g.replyPushed = true;
+      this.addTranscript('assistant', goodbye);
+      this.setState('agent_speaking', reason);
+      g.say(goodbye);
+      g.end();
+      // Cap the wait: a leg that never confirms playback must not keep the call open.
+      await Promise.race([g.finished, new Promise((r) => setTimeout(r, 15_000).unref())]);
+    }
+    await this.hangupNow(reason);
+  }
+
+  private armSilence(): void {
+    this.disarmSilence();
+    if (this.ending) return;
+    const ms = this.config.settings?.silenceTimeoutMs ?? 10_000;
+    this.silenceTimer = setTimeout(() => this.onSilence(), ms);
+  }
+
+  private disarmSilence(): void {
+    if (this.silenceTimer) {
+      clearTimeout(this.silenceTimer);
+      this.silenceTimer = undefined;
+    }
+  }
+
+  private onSilence(): void {
+    this.silenceTimer = undefined;
+    if (this.state !== 'listening' || this.ending) return;
+    const max = this.config.settings?.silenceReprompts ?? 2;
+    if (this.reprompts < max) {
+      this.reprompts++;
+      this.deps.sink.event('state', { state: 'listening', reason: 'silence_reprompt', reprompt: this.reprompts });
+      this.sayAside(PHRASES.reprompt, 'silence_reprompt');
+      return;
+    }
+    void this.end('silence_timeout', PHRASES.silenceGoodbye);
+  }
+
+  /* ------------------------------------------------------------------ the end */
+
+  /** Release everything, write the record, run the post-call work. Idempotent. */
+  async finalize(reason: string): Promise<void> {
+    if (this.finalized) return;
+    this.finalized = true;
+    this.ending = true;
+    if (!this.endReason) this.endReason = reason;
+    const endReason = this.endReason;
+    this.setState('ended', endReason);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.disarmSilence();
+    this.turns.close();
+    this.dtmf.close();
+    this.current?.cancel();
+    this.current = undefined;
+    const endedAt = new Date().toISOString();
+    const durationMs = Math.round(this.elapsedMs);
+    this.deps.sink.update({ status: 'ended', endedAt, endReason, durationMs });
+    const asr = this.asr;
+    this.asr = undefined;
+    this.asrBacklog = undefined;
+    await Promise.allSettled([asr?.close(), this.toolsReady?.then(() => this.tools?.close())]);
+    this.vad?.close?.();
+
+    let recordingPath: string | undefined;
+    if (this.recorder && this.recorder.position > 0) {
+      try {
+        recordingPath = await this.recorder.save(path.join(this.deps.dataDir, 'recordings'), safeName(this.callId));
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'recording not saved');
+      }
+    }
+    let summary: string | undefined;
+    let structured: { value?: unknown; error?: string } = {};
+    const save = this.config.hangup?.saveConversation;
+    const llm = this.llm;
+    if (llm) {
+      const schema = this.config.hangup?.schema;
+      const [s, o] = await Promise.all([
+        save?.enabled === false || save?.summary === false ? undefined : summarize(llm, this.transcript, endReason),
+        schema ? extractStructured(llm, schema, this.transcript) : undefined,
+      ]);
+      summary = s;
+      if (o) structured = o;
+    }
+    this.deps.sink.update({
+      recordingPath,
+      summary,
+      ...(structured.value !== undefined && !structured.error ? { structuredOutput: structured.value } : {}),
+      ...(structured.error ? { structuredOutputError: structured.error } : {}),
+    });
+    const result: CallSummary = {
+      callId: this.callId,
+      assistantId: this.assistant.id,
+      protocol: this.leg.info.protocol,
+      startedAt: this.startedAtIso,
+      endedAt,
+      durationMs,
+      endReason,
+      transcript: this.transcript,
+      turns: this.turn,
+      recordingPath,
+      summary,
+      structuredOutput: structured.error ? undefined : structured.value,
+      structuredOutputError: structured.error,
+      transferredTo: this.transferredTo,
+      digits: this.digits,
+      toolCalls: this.toolCalls,
+    };
+    try {
+      this.deps.onEnded?.(result);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'onEnded failed');
+    }
+    this.resolveDone(result);
+  }
+
+  get isEnding(): boolean {
+    return this.ending;
+  }
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 120) || 'call';
+}

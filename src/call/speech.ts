@@ -1,0 +1,289 @@
+import { type AudioChunk, type AudioFormat, bytesPerSample } from '../audio/format.js';
+import type { TtsProvider, TtsRequest } from '../providers/types.js';
+import type { MediaLeg } from '../telephony/leg.js';
+import { TextSplitter, speakable } from './text-split.js';
+
+/**
+ * One agent utterance: LLM text deltas -> clause/sentence splitter -> TTS -> MediaLeg.play, pipelined so the first
+ * clause plays while the rest is generated and synthesized (the leg queues and paces; we only feed it).
+ *
+ * It also keeps the map from text to outbound samples, so that on barge-in the assistant message can be cut to what
+ * the caller heard: each piece knows the sample range it occupies in the leg's outbound stream; the leg's
+ * playedSamples (confirmed by marks where the protocol echoes them) says how far playback got.
+ */
+export interface SpeechTimings {
+  /** First TTS byte of this utterance (session clock, ms). */
+  ttsFirstByteAt?: number;
+  /** First audio handed to the leg (session clock, ms). */
+  firstAudioAt?: number;
+}
+
+export interface UtteranceOptions {
+  id: string;
+  leg: MediaLeg;
+  tts: TtsProvider;
+  request: Omit<TtsRequest, 'text' | 'format'>;
+  now: () => number;
+  /** Every chunk sent to the leg (the recorder's agent channel). */
+  onAudio?: (chunk: AudioChunk) => void;
+  /** Called once per utterance when its first audio goes to the leg. */
+  onFirstAudio?: (at: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+interface Piece {
+  text: string;
+  /** Outbound sample range relative to the utterance start; end < 0 until synthesized. */
+  start: number;
+  end: number;
+  /** From a cache: audio given, no TTS. */
+  audio?: AudioChunk[];
+}
+
+export class Utterance {
+  readonly id: string;
+  readonly timings: SpeechTimings = {};
+  private readonly opts: UtteranceOptions;
+  private readonly abort = new AbortController();
+  private readonly splitter = new TextSplitter();
+  private readonly pieces: Piece[] = [];
+  private readonly outRate: number;
+  private readonly format: AudioFormat;
+  private next = 0;
+  private queuedSamples = 0;
+  private readonly baseSamples: number;
+  private ended = false;
+  private working = false;
+  private wake: (() => void) | undefined;
+  private confirmedPieces = 0;
+  private finishedResolve!: () => void;
+  private synthResolve!: () => void;
+  /** Resolves when all text has been synthesized and queued on the leg (or the utterance was cancelled). */
+  readonly synthesized: Promise<void>;
+  /** Resolves when the caller has heard the end (end mark echoed / playback idle) or the utterance was cancelled. */
+  readonly finished: Promise<void>;
+  private isFinished = false;
+  cancelled = false;
+  /** The session has put this utterance's text in the LLM history (so a barge-in edits it rather than adds). */
+  replyPushed = false;
+  /** Audio collected for caching (only when asked). */
+  private collect: AudioChunk[] | undefined;
+
+  constructor(opts: UtteranceOptions) {
+    this.opts = opts;
+    this.id = opts.id;
+    this.format = opts.leg.info.outboundFormat;
+    this.outRate = this.format.sampleRate;
+    this.baseSamples = opts.leg.playedSamples + opts.leg.pendingSamples;
+    this.synthesized = new Promise((r) => {
+      this.synthResolve = r;
+    });
+    this.finished = new Promise((r) => {
+      this.finishedResolve = r;
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Keep the audio of this utterance (greeting cache). */
+  collectAudio(): void {
+    this.collect = [];
+  }
+
+  get collectedAudio(): AudioChunk[] | undefined {
+    return this.collect;
+  }
+
+  /** Streamed LLM text. */
+  pushText(delta: string): void {
+    if (this.cancelled || this.ended) return;
+    for (const p of this.splitter.push(delta)) this.addPiece(p);
+  }
+
+  /** Text known in full (greeting, filler, menu reply). */
+  say(text: string): void {
+    this.pushText(text.endsWith(' ') ? text : `${text} `);
+  }
+
+  /** Audio already synthesized (greeting cache): played as one piece with its text. */
+  playCached(text: string, audio: AudioChunk[]): void {
+    if (this.cancelled || this.ended) return;
+    this.pieces.push({ text, start: -1, end: -1, audio });
+    this.kick();
+  }
+
+  /** No more text. */
+  end(): void {
+    if (this.ended) return;
+    const rest = this.splitter.flush();
+    if (rest) this.addPiece(rest);
+    this.ended = true;
+    this.kick();
+  }
+
+  /** Stop synthesis now (barge-in, hangup); the caller clears the leg. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.ended = true;
+    this.abort.abort();
+    this.wake?.();
+    this.synthResolve();
+    this.markFinished();
+  }
+
+  /** All text given to this utterance so far (what it meant to say). */
+  get fullText(): string {
+    return this.pieces.map((p) => p.text).join(' ');
+  }
+
+  get hasText(): boolean {
+    return this.pieces.length > 0;
+  }
+
+  /** Samples of this utterance the caller has heard. */
+  heardSamples(): number {
+    const played = this.opts.leg.playedSamples - this.baseSamples;
+    let confirmed = 0;
+    if (this.confirmedPieces > 0) {
+      const p = this.pieces[this.confirmedPieces - 1];
+      if (p && p.end >= 0) confirmed = p.end;
+    }
+    return Math.max(0, played, confirmed);
+  }
+
+  /**
+   * What the caller heard: whole pieces before the playout point, then the words of the piece in progress in
+   * proportion to its samples (TTS here gives no word timings), cut at a word boundary.
+   */
+  heardText(): string {
+    const heard = this.heardSamples();
+    const out: string[] = [];
+    for (const p of this.pieces) {
+      if (p.end < 0 || p.start >= heard) break;
+      if (p.end <= heard) {
+        out.push(p.text);
+        continue;
+      }
+      const frac = (heard - p.start) / Math.max(1, p.end - p.start);
+      const words = p.text.split(/\s+/);
+      const n = Math.floor(words.length * frac);
+      if (n > 0) out.push(words.slice(0, n).join(' '));
+      break;
+    }
+    return out.join(' ');
+  }
+
+  /** The leg echoed a mark of ours. */
+  onMark(name: string, played: boolean): void {
+    if (!name.startsWith(`${this.id}:`)) return;
+    const tag = name.slice(this.id.length + 1);
+    if (tag === 'end') {
+      this.markFinished();
+      return;
+    }
+    const i = Number(tag);
+    if (played && Number.isInteger(i) && i + 1 > this.confirmedPieces) this.confirmedPieces = i + 1;
+  }
+
+  /** The leg played everything queued. */
+  onPlaybackIdle(): void {
+    if (this.ended && !this.working && this.next >= this.pieces.length) this.markFinished();
+  }
+
+  get isDone(): boolean {
+    return this.isFinished;
+  }
+
+  private markFinished(): void {
+    if (this.isFinished) return;
+    this.isFinished = true;
+    this.finishedResolve();
+  }
+
+  private addPiece(raw: string): void {
+    const text = speakable(raw);
+    if (!text) return;
+    this.pieces.push({ text, start: -1, end: -1 });
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.wake) {
+      const w = this.wake;
+      this.wake = undefined;
+      w();
+    }
+    if (!this.working) {
+      this.working = true;
+      void this.work();
+    }
+  }
+
+  /** One worker per utterance: pieces are synthesized in order, each streamed to the leg as its audio arrives. */
+  private async work(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.cancelled) break;
+        const piece = this.pieces[this.next];
+        if (!piece) {
+          if (this.ended) break;
+          await new Promise<void>((r) => {
+            this.wake = r;
+          });
+          continue;
+        }
+        piece.start = this.queuedSamples;
+        if (piece.audio) {
+          for (const chunk of piece.audio) this.send(chunk);
+        } else {
+          await this.synthesize(piece.text);
+        }
+        if (this.cancelled) break;
+        piece.end = this.queuedSamples;
+        this.opts.leg.mark(`${this.id}:${this.next}`);
+        this.next++;
+      }
+    } catch (err) {
+      if (!this.cancelled) this.opts.onError?.(err);
+    } finally {
+      this.working = false;
+      if (!this.cancelled) {
+        this.opts.leg.mark(`${this.id}:end`);
+        // Nothing was queued at all: nothing to wait for.
+        if (this.queuedSamples === 0) this.markFinished();
+      }
+      this.synthResolve();
+    }
+  }
+
+  private async synthesize(text: string): Promise<void> {
+    const timing = {};
+    const req: TtsRequest = { ...this.opts.request, text, format: this.format };
+    for await (const chunk of this.opts.tts.synthesize(req, this.abort.signal, timing)) {
+      if (this.cancelled) return;
+      if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
+      this.send(chunk);
+    }
+  }
+
+  private send(chunk: AudioChunk): void {
+    if (chunk.data.byteLength === 0 || this.opts.leg.closed) return;
+    this.opts.leg.play(chunk);
+    if (this.timings.firstAudioAt === undefined) {
+      this.timings.firstAudioAt = this.opts.now();
+      this.opts.onFirstAudio?.(this.timings.firstAudioAt);
+    }
+    const n = chunk.data.byteLength / bytesPerSample(chunk.format);
+    this.queuedSamples += Math.round((n * this.outRate) / chunk.format.sampleRate);
+    this.opts.onAudio?.(chunk);
+    this.collect?.push(chunk);
+  }
+
+  /** Samples queued by this utterance (outbound rate). */
+  get samplesQueued(): number {
+    return this.queuedSamples;
+  }
+}

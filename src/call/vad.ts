@@ -1,0 +1,97 @@
+/**
+ * Voice activity for the session: a detector gives a speech probability per inbound frame; SpeechGate turns those
+ * into onset / offset events with hysteresis, timed on the audio clock (ms of caller audio received), not the wall
+ * clock, so replays at any speed give the same turns.
+ */
+export interface VadLike {
+  /** Speech probability 0..1 for one frame of PCM16 at the rate given to the factory. */
+  process(frame: Int16Array): number;
+  close?(): void;
+}
+
+export type VadFactory = (sampleRate: number) => Promise<VadLike>;
+
+/**
+ * Energy detector: frame RMS in dBFS mapped to 0..1 (-50 dBFS -> 0, -30 dBFS -> 1). Deterministic and cheap; the
+ * fallback when the WebRTC VAD cannot load, and what the scripted tests and the latency bench use.
+ */
+export class EnergyVad implements VadLike {
+  process(frame: Int16Array): number {
+    const n = frame.length;
+    if (n === 0) return 0;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const s = frame[i]!;
+      sum += s * s;
+    }
+    const rms = Math.sqrt(sum / n) / 32768;
+    const db = rms > 0 ? 20 * Math.log10(rms) : -120;
+    const p = (db + 50) / 20;
+    return p < 0 ? 0 : p > 1 ? 1 : p;
+  }
+}
+
+export const energyVadFactory: VadFactory = async () => new EnergyVad();
+
+export interface SpeechGateOptions {
+  /** Probability at or above which a frame counts as speech. */
+  threshold: number;
+  /** Speech must last this long before an onset is reported, ms (filters clicks). */
+  onsetMs: number;
+  /** Silence must last this long before an offset is reported, ms. */
+  hangoverMs: number;
+}
+
+export interface SpeechGateEvents {
+  /** `atMs`: audio time of the first speech frame of the run. */
+  onSpeechStart(atMs: number): void;
+  /** `atMs`: audio time just after the last speech frame; `speechMs`: length of the run. */
+  onSpeechEnd(atMs: number, speechMs: number): void;
+}
+
+export class SpeechGate {
+  speaking = false;
+  /** Audio time of the current run's first speech frame (valid while a run is in progress). */
+  runStartMs = 0;
+  private lastSpeechEndMs = 0;
+  private pendingStartMs = -1;
+  private readonly opts: SpeechGateOptions;
+  private readonly events: SpeechGateEvents;
+
+  constructor(opts: SpeechGateOptions, events: SpeechGateEvents) {
+    this.opts = opts;
+    this.events = events;
+  }
+
+  /** One frame starting at audio time `atMs`, `frameMs` long, with speech probability `p`. */
+  push(atMs: number, frameMs: number, p: number): void {
+    const speech = p >= this.opts.threshold;
+    if (speech) {
+      this.lastSpeechEndMs = atMs + frameMs;
+      if (!this.speaking) {
+        if (this.pendingStartMs < 0) this.pendingStartMs = atMs;
+        if (atMs + frameMs - this.pendingStartMs >= this.opts.onsetMs) {
+          this.speaking = true;
+          this.runStartMs = this.pendingStartMs;
+          this.pendingStartMs = -1;
+          this.events.onSpeechStart(this.runStartMs);
+        }
+      }
+      return;
+    }
+    if (!this.speaking) {
+      // A blip shorter than onsetMs followed by silence: forget it.
+      if (this.pendingStartMs >= 0 && atMs - this.lastSpeechEndMs >= this.opts.hangoverMs) this.pendingStartMs = -1;
+      return;
+    }
+    if (atMs + frameMs - this.lastSpeechEndMs >= this.opts.hangoverMs) {
+      this.speaking = false;
+      this.events.onSpeechEnd(this.lastSpeechEndMs, this.lastSpeechEndMs - this.runStartMs);
+    }
+  }
+
+  /** Length of the run in progress at audio time `atMs`, ms (0 when not speaking). */
+  speechMs(atMs: number): number {
+    return this.speaking ? atMs - this.runStartMs : 0;
+  }
+}

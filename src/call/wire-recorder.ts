@@ -1,0 +1,71 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Opt-in wire recording (settings.recordWire): every raw inbound WebSocket message of a call, one JSON line each
+ * with its arrival time, so `voice-engine replay call.jsonl` reproduces the call exactly.
+ *   {"t":12.5,"text":"{\"event\":\"media\",...}"}   text frame, t = ms since the first message
+ *   {"t":20.1,"bin":"<base64>"}                     binary frame
+ * The first line is a header: {"wire":1,"protocol":"twilio","callId":"..."}.
+ * Writes go through a stream (no sync I/O); the gateway calls record() for each message it receives.
+ */
+export class WireRecorder {
+  readonly file: string;
+  private readonly out: WriteStream;
+  private t0 = -1;
+  private closed = false;
+
+  constructor(dir: string, callId: string, protocol: string) {
+    mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, `${callId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.jsonl`);
+    this.out = createWriteStream(this.file);
+    this.out.on('error', () => undefined);
+    this.out.write(`${JSON.stringify({ wire: 1, protocol, callId })}\n`);
+  }
+
+  record(data: string | Uint8Array, atMs: number): void {
+    if (this.closed) return;
+    if (this.t0 < 0) this.t0 = atMs;
+    const t = Math.round((atMs - this.t0) * 10) / 10;
+    const line =
+      typeof data === 'string'
+        ? `{"t":${t},"text":${JSON.stringify(data)}}\n`
+        : `{"t":${t},"bin":"${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}"}\n`;
+    this.out.write(line);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((r) => this.out.end(r));
+  }
+}
+
+export interface WireLine {
+  t: number;
+  text?: string;
+  bin?: string;
+}
+
+/** Parse a wire recording: header plus messages; bad lines are skipped and counted. */
+export function parseWireRecording(jsonl: string): { protocol?: string; callId?: string; messages: WireLine[]; skipped: number } {
+  const messages: WireLine[] = [];
+  let protocol: string | undefined;
+  let callId: string | undefined;
+  let skipped = 0;
+  for (const line of jsonl.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      if (o.wire !== undefined) {
+        protocol = typeof o.protocol === 'string' ? o.protocol : undefined;
+        callId = typeof o.callId === 'string' ? o.callId : undefined;
+      } else if (typeof o.t === 'number' && (typeof o.text === 'string' || typeof o.bin === 'string')) {
+        messages.push(o as unknown as WireLine);
+      } else skipped++;
+    } catch {
+      skipped++;
+    }
+  }
+  return { protocol, callId, messages, skipped };
+}

@@ -1,0 +1,70 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { McpServerConfig } from '../call/assistant.js';
+import type { Tool, ToolResult } from './types.js';
+
+/**
+ * MCP tools (assistant.precall.mcpServers): one client per server per call, over streamable HTTP or stdio. The
+ * server's tools are listed once at call start and offered to the LLM with their own JSON schemas.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+const MAX_RESULT_CHARS = 4000;
+
+export interface McpConnection {
+  readonly server: string;
+  readonly tools: Tool[];
+  close(): Promise<void>;
+}
+
+export async function connectMcp(cfg: McpServerConfig): Promise<McpConnection> {
+  const client = new Client({ name: 'voice-engine', version: '0.1.0' });
+  let transport: StreamableHTTPClientTransport | StdioClientTransport;
+  if (cfg.transport === 'http') {
+    if (!cfg.url) throw new Error(`MCP server ${cfg.name}: url is required for the http transport`);
+    transport = new StreamableHTTPClientTransport(new URL(cfg.url), {
+      requestInit: cfg.headers ? { headers: cfg.headers } : undefined,
+    });
+  } else {
+    if (!cfg.command) throw new Error(`MCP server ${cfg.name}: command is required for the stdio transport`);
+    transport = new StdioClientTransport({ command: cfg.command, args: cfg.args ?? [], stderr: 'ignore' });
+  }
+  await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
+  const listed = await client.listTools(undefined, { timeout: CONNECT_TIMEOUT_MS });
+  const allow = cfg.tools ? new Set(cfg.tools) : undefined;
+  const tools: Tool[] = [];
+  for (const t of listed.tools) {
+    if (allow && !allow.has(t.name)) continue;
+    tools.push({
+      name: t.name,
+      description: t.description ?? `${t.name} (MCP server ${cfg.name})`,
+      parameters: (t.inputSchema as Record<string, unknown>) ?? { type: 'object', properties: {} },
+      async run(args, ctx): Promise<ToolResult> {
+        try {
+          const res = await client.callTool({ name: t.name, arguments: args }, undefined, { signal: ctx.signal });
+          const parts: string[] = [];
+          const content = Array.isArray(res.content) ? res.content : [];
+          for (const c of content as { type: string; text?: string }[]) {
+            if (c.type === 'text' && typeof c.text === 'string') parts.push(c.text);
+          }
+          if (parts.length === 0 && res.structuredContent !== undefined) parts.push(JSON.stringify(res.structuredContent));
+          let text = parts.join('\n');
+          if (text.length > MAX_RESULT_CHARS) text = `${text.slice(0, MAX_RESULT_CHARS)}…`;
+          return { ok: res.isError !== true, content: text };
+        } catch (err) {
+          return { ok: false, content: JSON.stringify({ error: (err as Error).message }) };
+        }
+      },
+    });
+  }
+  let closed = false;
+  return {
+    server: cfg.name,
+    tools,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close().catch(() => undefined);
+    },
+  };
+}

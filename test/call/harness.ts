@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ScriptedAsr, type ScriptedAsrOptions, ScriptedLlm, type ScriptedLlmOptions, ScriptedTts, type ScriptedTtsOptions, scriptedRegistry } from '../../bench/scripted.js';
+import type { Assistant, AssistantConfig } from '../../src/call/assistant.js';
+import type { CallPatch, CallSink, CallSummary, SessionDeps } from '../../src/call/deps.js';
+import { CallSession } from '../../src/call/session.js';
+import { energyVadFactory } from '../../src/call/vad.js';
+import { silentLogger } from '../../src/log.js';
+import { createToolRegistry } from '../../src/tools/registry.js';
+import { FakeLeg } from './fake-leg.js';
+
+export class MemorySink implements CallSink {
+  readonly events: { type: string; data: Record<string, unknown> }[] = [];
+  record: CallPatch = {};
+  event(type: string, data: Record<string, unknown>): void {
+    this.events.push({ type, data });
+  }
+  update(patch: CallPatch): void {
+    Object.assign(this.record, patch);
+  }
+  of(type: string): Record<string, unknown>[] {
+    return this.events.filter((e) => e.type === type).map((e) => e.data);
+  }
+  states(): string[] {
+    return this.of('state').map((d) => String(d.state));
+  }
+}
+
+export function assistant(config: AssistantConfig, id = 'ag_test'): Assistant {
+  return { id, assistantApiKey: 'ast_test', tenantId: 't1', config, version: 1, createdAt: '', updatedAt: '' };
+}
+
+export interface HarnessOptions {
+  config: AssistantConfig;
+  asr: ScriptedAsrOptions;
+  llm: ScriptedLlmOptions;
+  tts?: ScriptedTtsOptions;
+  ttsFallback?: ScriptedTtsOptions;
+  deps?: Partial<SessionDeps>;
+}
+
+export function harness(o: HarnessOptions) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 've-call-'));
+  const leg = new FakeLeg();
+  const sink = new MemorySink();
+  const asr = new ScriptedAsr(o.asr);
+  const llm = new ScriptedLlm(o.llm);
+  const tts = new ScriptedTts(o.tts);
+  const ttsFallback = o.ttsFallback ? new ScriptedTts({ id: 'fallback-tts', ...o.ttsFallback }) : undefined;
+  const ended: CallSummary[] = [];
+  const session = new CallSession({
+    leg,
+    assistant: assistant(o.config),
+    deps: {
+      providers: scriptedRegistry({ asr, llm, tts, ttsFallback }),
+      tools: createToolRegistry(),
+      sink,
+      logger: silentLogger,
+      dataDir,
+      createVad: energyVadFactory,
+      onEnded: (s) => ended.push(s),
+      ...o.deps,
+    },
+  });
+  return {
+    leg,
+    sink,
+    asr,
+    llm,
+    tts,
+    ttsFallback,
+    session,
+    ended,
+    dataDir,
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+    /** Wait until `cond` holds, polling every 10 ms (bounded: fails the test rather than hanging). */
+    async until(cond: () => boolean, what: string, maxMs = 8000): Promise<void> {
+      const start = Date.now();
+      while (!cond()) {
+        if (Date.now() - start > maxMs) throw new Error(`timed out waiting for: ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
