@@ -1,0 +1,121 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { OutboundDialer, MessageSender } from '../channels/types.js';
+import type { EngineConfig } from '../config.js';
+import { newId } from '../store/ids.js';
+import type { Store, WebhookEventType } from '../store/index.js';
+import type { Logger } from '../log.js';
+import { installErrorHandler } from './error-handler.js';
+import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.js';
+import { registerDocs } from './docs.js';
+import { businessRoutes } from './business.js';
+import { publicRoutes } from './routes/public.js';
+import { adminRoutes } from './routes/admin.js';
+import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js';
+import { errorBody } from '../errors.js';
+import './context.js';
+
+/** What the provider registry offers the API (src/providers/registry.ts `Catalog`, typed structurally here). */
+export interface CatalogLike {
+  providers(kind: 'asr' | 'llm' | 'tts'): Promise<Array<{ id: string }>>;
+  models(kind: 'asr' | 'llm' | 'tts', provider?: string): Promise<object[]>;
+  voices(provider?: string): Promise<object[]>;
+  /** null when the config names only known things, else a message naming the unknown provider, model or voice. */
+  validate(kind: 'asr' | 'llm' | 'tts', cfg: never): Promise<string | null>;
+}
+
+export interface ToolCatalogLike {
+  catalog(): Array<{ name: string; description: string; parameters: Record<string, unknown> }>;
+}
+
+export interface LiveCalls {
+  activeCalls(): number;
+  draining(): boolean;
+  applyAssistantChange?(assistantId: string): void;
+}
+
+export interface AppDeps {
+  config: EngineConfig;
+  store: Store;
+  logger: Logger;
+  providers?: { catalog: CatalogLike };
+  tools?: ToolCatalogLike;
+  /** Route plugins registered after authentication (e.g. the RAG routes); `request.tenant` is set for them. */
+  extraRoutes?: FastifyPluginAsync[];
+  live?: LiveCalls;
+  /** Places outbound calls; when given, the app runs the persisted outbound queue (src/channels/worker.ts). */
+  dialer?: OutboundDialer;
+  /** Sends WhatsApp messages (POST /api/v1/whatsapp/send). */
+  messenger?: MessageSender;
+  /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */
+  webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  /** Replaces the in-process token bucket, e.g. with one shared by all engine processes. */
+  rateLimiter?: RateLimiter;
+}
+
+/** Everything route plugins get: the deps plus what buildApp derived from them. */
+export interface RouteDeps extends AppDeps {
+  rateLimiter: RateLimiter;
+  outbound?: OutboundWorker;
+}
+
+/** Paths that are never rate limited or authenticated: load balancer probes and the API docs. */
+const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml))(\/|\?|$)/;
+
+/**
+ * The control API (DESIGN.md 5) as a Fastify instance that does not listen: the composition root or a test calls
+ * `listen()`. Media WebSocket endpoints are attached by the gateway to the same server.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => newId('req', 9),
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error naming the field, not silently dropped; defaults stay documentation so a
+        // stored assistant keeps only what the user set (defaults can then improve without a migration).
+        removeAdditional: false,
+        useDefaults: false,
+        coerceTypes: 'array',
+        allErrors: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // Response schemas document the API (OpenAPI); serialization stays JSON.stringify so no field is ever dropped.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  const base = app as unknown as FastifyInstance;
+  installErrorHandler(base);
+
+  const rateLimiter = deps.rateLimiter ?? createTokenBucketLimiter(deps.config.rateLimitPerMinute);
+  const outbound = deps.dialer
+    ? createOutboundWorker({
+        store: deps.store,
+        dialer: deps.dialer,
+        logger: deps.logger,
+        ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      })
+    : undefined;
+  const rd: RouteDeps = { ...deps, rateLimiter, ...(outbound ? { outbound } : {}) };
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (UNLIMITED.test(request.url)) return;
+    const r = await rateLimiter.take(`ip:${request.ip}`);
+    if (!r.ok) {
+      reply.header('retry-after', String(r.retryAfterSec));
+      return reply.status(429).send(errorBody('RATE_LIMITED', `Too many requests; retry after ${r.retryAfterSec} s`));
+    }
+  });
+
+  await registerDocs(base);
+  await app.register(publicRoutes(rd));
+  await app.register(adminRoutes(rd));
+  await app.register(businessRoutes(rd));
+
+  if (outbound) {
+    app.addHook('onReady', async () => outbound.start());
+    app.addHook('onClose', async () => outbound.stop());
+  }
+  return base;
+}

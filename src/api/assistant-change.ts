@@ -1,0 +1,69 @@
+import type { Assistant, AssistantConfig } from '../call/assistant.js';
+import { EngineError, type ErrorCode } from '../errors.js';
+import type { RouteDeps } from './app.js';
+
+const PROVIDER_KINDS = ['asr', 'llm', 'tts'] as const;
+
+/** PATCH semantics: top-level fields replace; runtime blocks (objects) merge one level deep. */
+export function mergeConfig(cur: AssistantConfig, patch: Partial<AssistantConfig>): AssistantConfig {
+  const out: Record<string, unknown> = { ...cur };
+  for (const [k, v] of Object.entries(patch)) {
+    const prev = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? { ...(prev as object), ...(v as object) }
+        : v;
+  }
+  return out as AssistantConfig;
+}
+
+/**
+ * Checks provider / model / voice names against the live catalog (422 naming the unknown one). Only the blocks in
+ * `kinds` are checked, so an assistant saved before a provider was removed can still be edited elsewhere.
+ */
+export async function validateAgainstCatalog(
+  deps: RouteDeps,
+  cfg: AssistantConfig,
+  kinds: ReadonlyArray<'asr' | 'llm' | 'tts'> = PROVIDER_KINDS,
+): Promise<void> {
+  const catalog = deps.providers?.catalog;
+  if (!catalog) return;
+  for (const kind of kinds) {
+    const block = cfg[kind];
+    if (!block) continue;
+    if (block.provider) {
+      const known = await catalog.providers(kind);
+      if (!known.some((p) => p.id === block.provider)) {
+        throw new EngineError(
+          'UNKNOWN_PROVIDER',
+          `Unknown ${kind} provider '${block.provider}' (known: ${known.map((p) => p.id).join(', ')})`,
+          { kind, field: `${kind}.provider`, value: block.provider },
+        );
+      }
+    }
+    const msg = await catalog.validate(kind, block as never);
+    if (msg) {
+      const code: ErrorCode = /voice/i.test(msg) ? 'UNKNOWN_VOICE' : /model/i.test(msg) ? 'UNKNOWN_MODEL' : 'UNKNOWN_PROVIDER';
+      throw new EngineError(code, msg, { kind });
+    }
+  }
+}
+
+/** Validates, stores (bumping the version) and tells live calls on this process; other processes poll the version. */
+export async function saveAssistant(
+  deps: RouteDeps,
+  assistant: Assistant,
+  next: AssistantConfig,
+  kinds?: ReadonlyArray<'asr' | 'llm' | 'tts'>,
+): Promise<Assistant> {
+  await validateAgainstCatalog(deps, next, kinds);
+  const saved = await deps.store.assistants.update(assistant.tenantId, assistant.id, next);
+  if (!saved) throw new EngineError('ASSISTANT_NOT_FOUND');
+  deps.live?.applyAssistantChange?.(saved.id);
+  return saved;
+}
+
+/** Which provider kinds a patch touches. */
+export function kindsIn(patch: object): Array<'asr' | 'llm' | 'tts'> {
+  return PROVIDER_KINDS.filter((k) => k in patch);
+}

@@ -1,0 +1,85 @@
+/**
+ * Integrations a tenant can enable (issue 7, "each provider and tool integration is a plugin"). Prices are in
+ * cents, debited from the account credit on purchase. `config` lists the fields the configuration route accepts;
+ * fields marked secret are never returned by the API.
+ */
+export interface PluginSpec {
+  id: string;
+  name: string;
+  kind: 'telephony' | 'messaging' | 'asr' | 'llm' | 'tts' | 'tool';
+  priceCents: number;
+  description: string;
+  config: Array<{ name: string; required: boolean; secret?: boolean; description: string }>;
+}
+
+export const PLUGINS: readonly PluginSpec[] = [
+  {
+    id: 'twilio',
+    name: 'Twilio voice',
+    kind: 'telephony',
+    priceCents: 0,
+    description: 'Outbound calls through Twilio Programmable Voice (Media Streams)',
+    config: [
+      { name: 'accountSid', required: true, description: 'Twilio Account SID (AC…)' },
+      { name: 'authToken', required: true, secret: true, description: 'Twilio auth token' },
+      { name: 'fromNumber', required: true, description: 'Caller id for outbound calls (E.164)' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.twilio.com)' },
+    ],
+  },
+  {
+    id: 'whatsapp',
+    name: 'WhatsApp (Twilio)',
+    kind: 'messaging',
+    priceCents: 500,
+    description: 'Send WhatsApp messages through Twilio',
+    config: [
+      { name: 'accountSid', required: true, description: 'Twilio Account SID' },
+      { name: 'authToken', required: true, secret: true, description: 'Twilio auth token' },
+      { name: 'fromNumber', required: true, description: 'WhatsApp-enabled sender (E.164)' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.twilio.com)' },
+    ],
+  },
+  {
+    id: 'deepgram',
+    name: 'Deepgram ASR / TTS',
+    kind: 'asr',
+    priceCents: 0,
+    description: 'Streaming speech recognition and Aura voices',
+    config: [{ name: 'apiKey', required: false, secret: true, description: 'Own key (else the engine key)' }],
+  },
+  {
+    id: 'openai',
+    name: 'OpenAI (or compatible)',
+    kind: 'llm',
+    priceCents: 0,
+    description: 'Chat completions, speech, transcription, embeddings',
+    config: [{ name: 'apiKey', required: false, secret: true, description: 'Own key (else the engine key)' }],
+  },
+  {
+    id: 'elevenlabs',
+    name: 'ElevenLabs TTS',
+    kind: 'tts',
+    priceCents: 1000,
+    description: 'Low-latency streaming voices',
+    config: [{ name: 'apiKey', required: false, secret: true, description: 'Own key (else the engine key)' }],
+  },
+  {
+    id: 'mcp',
+    name: 'MCP tools',
+    kind: 'tool',
+    priceCents: 0,
+    description: 'Tools from Model Context Protocol servers (assistant precall.mcpServers)',
+    config: [],
+  },
+];
+
+export function pluginSpec(id: string): PluginSpec | undefined {
+  return PLUGINS.find((p) => p.id === id);
+}
+
+/** The instance config as the API shows it: secrets masked. */
+export function maskConfig(spec: PluginSpec, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const f of spec.config) if (f.secret && typeof out[f.name] === 'string') out[f.name] = '********';
+  return out;
+}

@@ -1,0 +1,187 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { EngineError } from '../../errors.js';
+import type { RouteDeps } from '../app.js';
+import { tenantAssistant } from '../auth.js';
+import { checkIpEntry } from '../ip-allowlist.js';
+import { responses } from '../schemas.js';
+
+const IpsSchema = Type.Object(
+  { entries: Type.Array(Type.String({ description: 'IPv4/IPv6 address or CIDR' }), { maxItems: 500 }) },
+  { additionalProperties: false },
+);
+const LimitsSchema = Type.Object(
+  {
+    maxConcurrent: Type.Optional(Type.Integer({ minimum: 0, description: 'Calls ringing or in progress at once' })),
+    maxPerHour: Type.Optional(Type.Integer({ minimum: 0 })),
+    maxPerDay: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+const RouteSchema = Type.Object({
+  number: Type.String(),
+  assistantId: Type.String(),
+  assistantApiKey: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+});
+const KeySchema = Type.Object({
+  id: Type.String(),
+  label: Type.String(),
+  prefix: Type.String(),
+  createdAt: Type.String(),
+  revokedAt: Type.Optional(Type.String()),
+  lastUsedAt: Type.Optional(Type.String()),
+});
+
+/** /api/v1/account: allowlist, call limits, number routing, the tenant's own keys and credit. */
+export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
+  const tags = ['account'];
+  const s = deps.store;
+  return async (app) => {
+    app.get(
+      '/api/v1/account/allowed-ips',
+      { schema: { tags, summary: 'IP allowlist (empty = any IP)', response: responses(IpsSchema) } },
+      async (req) => ({ status: 'success' as const, data: { entries: await s.account.getAllowedIps(req.tenant.id) } }),
+    );
+    app.put(
+      '/api/v1/account/allowed-ips',
+      { schema: { tags, summary: 'Replace the IP allowlist', body: IpsSchema, response: responses(IpsSchema) } },
+      async (req) => {
+        const bad = req.body.entries.map((e, i) => ({ i, msg: checkIpEntry(e.trim()) })).filter((x) => x.msg);
+        if (bad.length > 0) {
+          throw new EngineError(
+            'VALIDATION_FAILED',
+            bad.map((b) => `body.entries.${b.i} ${b.msg}`).join('; '),
+            bad.map((b) => ({ in: 'body', field: `entries.${b.i}`, instancePath: `/entries/${b.i}`, message: b.msg })),
+          );
+        }
+        const entries = req.body.entries.map((e) => e.trim());
+        await s.account.setAllowedIps(req.tenant.id, entries);
+        return { status: 'success' as const, data: { entries } };
+      },
+    );
+    app.get(
+      '/api/v1/account/call-limits',
+      {
+        schema: {
+          tags,
+          summary: 'Call limits and current usage',
+          response: responses(Type.Object({ limits: LimitsSchema, active: Type.Integer(), lastHour: Type.Integer(), lastDay: Type.Integer() })),
+        },
+      },
+      async (req) => {
+        const now = Date.now();
+        return {
+          status: 'success' as const,
+          data: {
+            limits: await s.account.getCallLimits(req.tenant.id),
+            active: await s.calls.countActive(req.tenant.id),
+            lastHour: await s.calls.countSince(req.tenant.id, new Date(now - 3_600_000).toISOString()),
+            lastDay: await s.calls.countSince(req.tenant.id, new Date(now - 86_400_000).toISOString()),
+          },
+        };
+      },
+    );
+    app.put(
+      '/api/v1/account/call-limits',
+      { schema: { tags, summary: 'Set call limits (absent = unlimited)', body: LimitsSchema, response: responses(LimitsSchema) } },
+      async (req) => {
+        await s.account.setCallLimits(req.tenant.id, req.body);
+        return { status: 'success' as const, data: req.body };
+      },
+    );
+    app.get(
+      '/api/v1/account/number-routing',
+      { schema: { tags, summary: 'Called number -> assistant', response: responses(Type.Array(RouteSchema)) } },
+      async (req) => ({
+        status: 'success' as const,
+        data: (await s.numberRouting.list(req.tenant.id)).map((r) => ({ number: r.number, assistantId: r.assistantId, createdAt: r.createdAt })),
+      }),
+    );
+    app.put(
+      '/api/v1/account/number-routing',
+      {
+        schema: {
+          tags,
+          summary: 'Route a called number to one of your assistants',
+          body: Type.Object(
+            { number: Type.String({ minLength: 2, maxLength: 32 }), assistantApiKey: Type.String({ description: 'ast_… or ag_…' }) },
+            { additionalProperties: false },
+          ),
+          response: responses(RouteSchema),
+        },
+      },
+      async (req) => {
+        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
+        const r = await s.numberRouting.set(req.tenant.id, req.body.number, a.id);
+        if (!r) throw new EngineError('CONFLICT', `Number ${req.body.number} is routed by another account`);
+        return {
+          status: 'success' as const,
+          data: { number: r.number, assistantId: r.assistantId, assistantApiKey: a.assistantApiKey, createdAt: r.createdAt },
+        };
+      },
+    );
+    app.delete(
+      '/api/v1/account/number-routing/:number',
+      {
+        schema: {
+          tags,
+          summary: 'Remove a number route',
+          params: Type.Object({ number: Type.String() }),
+          response: responses(Type.Object({ deleted: Type.Boolean() })),
+        },
+      },
+      async (req) => {
+        if (!(await s.numberRouting.delete(req.tenant.id, req.params.number))) {
+          throw new EngineError('NOT_FOUND', 'Number route not found');
+        }
+        return { status: 'success' as const, data: { deleted: true } };
+      },
+    );
+    app.get(
+      '/api/v1/account/api-keys',
+      { schema: { tags, summary: 'Your portal API keys (never the secrets)', response: responses(Type.Array(KeySchema)) } },
+      async (req) => ({
+        status: 'success' as const,
+        data: (await s.apiKeys.list(req.tenant.id)).map(({ tenantId: _t, ...k }) => k),
+      }),
+    );
+    app.post(
+      '/api/v1/account/api-keys',
+      {
+        schema: {
+          tags,
+          summary: 'Issue another key (e.g. label test); the secret is shown once',
+          body: Type.Object({ label: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+          response: responses(Type.Object({ portalApiKey: Type.String(), key: KeySchema }), 201),
+        },
+      },
+      async (req, reply) => {
+        const { key, secret } = await s.apiKeys.create(req.tenant.id, { label: req.body.label ?? 'test' });
+        reply.status(201);
+        const { tenantId: _t, ...k } = key;
+        return { status: 'success' as const, data: { portalApiKey: secret, key: k } };
+      },
+    );
+    app.delete(
+      '/api/v1/account/api-keys/:keyId',
+      {
+        schema: {
+          tags,
+          summary: 'Revoke a key',
+          params: Type.Object({ keyId: Type.String() }),
+          response: responses(Type.Object({ revoked: Type.Boolean() })),
+        },
+      },
+      async (req) => {
+        if (!(await s.apiKeys.revoke(req.tenant.id, req.params.keyId))) throw new EngineError('NOT_FOUND', 'Key not found');
+        return { status: 'success' as const, data: { revoked: true } };
+      },
+    );
+    app.get(
+      '/api/v1/account/credit',
+      { schema: { tags, summary: 'Account credit', response: responses(Type.Object({ creditCents: Type.Integer() })) } },
+      async (req) => ({ status: 'success' as const, data: { creditCents: await s.account.getCredit(req.tenant.id) } }),
+    );
+  };
+}

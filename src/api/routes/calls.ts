@@ -1,0 +1,232 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type TSchema, Type } from 'typebox';
+import { EngineError } from '../../errors.js';
+import type { CallRecord } from '../../store/index.js';
+import type { RouteDeps } from '../app.js';
+import { tenantAssistant } from '../auth.js';
+import { startOutbound } from '../outbound-start.js';
+import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
+
+const Status = Type.Union(
+  ['queued', 'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer', 'canceled'].map((s) => Type.Literal(s)),
+);
+const Events = Type.Array(Obj);
+export const CallSchema = Type.Object({
+  id: Type.String({ description: 'c_…' }),
+  assistantId: Type.String(),
+  direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
+  status: Status,
+  from: Type.Optional(Type.String()),
+  to: Type.Optional(Type.String()),
+  protocol: Type.Optional(Type.String()),
+  providerCallId: Type.Optional(Type.String()),
+  metadata: Obj,
+  createdAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  endedAt: Type.Optional(Type.String()),
+  endReason: Type.Optional(Type.String()),
+  durationMs: Type.Optional(Type.Integer()),
+  recordingUrl: Type.Optional(Type.String()),
+  summary: Type.Optional(Type.String()),
+  structuredOutput: Type.Optional(Type.Unknown()),
+  structuredOutputError: Type.Optional(Type.String()),
+  transcript: Events,
+  turns: Events,
+  toolCalls: Events,
+  dtmf: Events,
+  incidents: Events,
+});
+
+/** API view of a call: the recording as an authenticated URL, never a server path. */
+export function callView(c: CallRecord) {
+  const { tenantId: _t, recordingPath, ...rest } = c;
+  return { ...rest, ...(recordingPath ? { recordingUrl: `/api/v1/calls/${c.id}/recording` } : {}) };
+}
+
+const Queued = Type.Object({ call_id: Type.String(), status: Type.Literal('queued') });
+const Meta = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
+
+/** Calls (list, detail, recording) and outbound calls in both reference styles, plus WhatsApp send. */
+export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
+  const tags = ['calls'];
+  const s = deps.store;
+  return async (app) => {
+    app.get(
+      '/api/v1/calls',
+      {
+        schema: {
+          tags,
+          summary: 'List calls, newest first',
+          querystring: Type.Intersect([
+            RangeQuery,
+            Type.Object({
+              direction: Type.Optional(Type.Union([Type.Literal('inbound'), Type.Literal('outbound')])),
+              status: Type.Optional(Status),
+              assistantId: Type.Optional(Type.String()),
+            }),
+          ]),
+          response: responses(page(CallSchema)),
+        },
+      },
+      async (req) => {
+        const q = req.query as { from?: string; to?: string; direction?: 'inbound' | 'outbound'; status?: CallRecord['status']; assistantId?: string; cursor?: string; limit?: number };
+        const r = await s.calls.list(req.tenant.id, {
+          ...q,
+          ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
+          ...(q.to ? { to: new Date(q.to).toISOString() } : {}),
+        });
+        return { status: 'success' as const, data: { rows: r.rows.map(callView), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) } };
+      },
+    );
+    app.get(
+      '/api/v1/calls/:callId',
+      { schema: { tags, summary: 'A call with transcript, turns, tools, DTMF, incidents', params: Type.Object({ callId: Type.String() }), response: responses(CallSchema) } },
+      async (req) => {
+        const c = await s.calls.get(req.tenant.id, req.params.callId);
+        if (!c) throw new EngineError('CALL_NOT_FOUND');
+        return { status: 'success' as const, data: callView(c) };
+      },
+    );
+    app.get(
+      '/api/v1/calls/:callId/recording',
+      {
+        schema: {
+          tags,
+          summary: 'Download the call recording (WAV)',
+          params: Type.Object({ callId: Type.String() }),
+          response: { 200: Type.String({ description: 'audio/wav', format: 'binary' }), '4xx': ErrorSchema } as Record<string, TSchema>,
+        },
+      },
+      async (req, reply) => {
+        const c = await s.calls.get(req.tenant.id, req.params.callId);
+        if (!c) throw new EngineError('CALL_NOT_FOUND');
+        if (!c.recordingPath) throw new EngineError('NOT_FOUND', 'This call has no recording');
+        // Recordings live under DATA_DIR; a path outside it (corrupt row) is refused rather than served.
+        const file = path.resolve(deps.config.dataDir, c.recordingPath);
+        if (!file.startsWith(path.resolve(deps.config.dataDir) + path.sep)) throw new EngineError('NOT_FOUND', 'Recording unavailable');
+        const st = await stat(file).catch(() => undefined);
+        if (!st?.isFile()) throw new EngineError('NOT_FOUND', 'Recording file is missing');
+        reply.header('content-type', file.endsWith('.wav') ? 'audio/wav' : 'application/octet-stream');
+        reply.header('content-length', String(st.size));
+        reply.header('content-disposition', `attachment; filename="${c.id}${path.extname(file)}"`);
+        return reply.send(createReadStream(file));
+      },
+    );
+    app.post(
+      '/api/v1/calls/initiate',
+      {
+        schema: {
+          tags,
+          summary: 'Start an outbound call (CallAI style)',
+          body: Type.Object({
+            agent_id: Type.String({ description: 'ag_… (the assistant key ast_… is accepted too)' }),
+            to_number: Type.String({ minLength: 2, maxLength: 32 }),
+            from_number: Type.Optional(Type.String({ maxLength: 32 })),
+            metadata: Meta,
+          }),
+          response: responses(Queued),
+        },
+      },
+      async (req) => {
+        const a = await tenantAssistant(s, req, req.body.agent_id);
+        const id = await startOutbound(deps, req, {
+          assistant: a,
+          to: req.body.to_number,
+          ...(req.body.from_number ? { from: req.body.from_number } : {}),
+          ...(req.body.metadata ? { metadata: req.body.metadata } : {}),
+        });
+        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
+      },
+    );
+    app.post(
+      '/webhook/outbound_call',
+      {
+        schema: {
+          tags,
+          summary: 'Start an outbound call (AI4CALL style)',
+          body: Type.Object({
+            assistantApiKey: Type.String(),
+            phoneNumber: Type.String({ minLength: 2, maxLength: 32 }),
+            fromNumber: Type.Optional(Type.String({ maxLength: 32 })),
+            variables: Meta,
+            metadata: Meta,
+          }),
+          response: responses(Queued),
+        },
+      },
+      async (req) => {
+        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
+        const id = await startOutbound(deps, req, {
+          assistant: a,
+          to: req.body.phoneNumber,
+          ...(req.body.fromNumber ? { from: req.body.fromNumber } : {}),
+          metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
+        });
+        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
+      },
+    );
+    app.post(
+      '/webhook/outbound_call_pbx',
+      {
+        schema: {
+          tags,
+          summary: 'Start an outbound call through your PBX (Asterisk ARI or FreeSWITCH ESL plugin)',
+          body: Type.Object({
+            assistantApiKey: Type.String(),
+            destination: Type.String({ minLength: 2, maxLength: 64, description: 'Number or extension' }),
+            pbx: Type.Union([Type.Literal('asterisk'), Type.Literal('freeswitch')]),
+            callerId: Type.Optional(Type.String({ maxLength: 64 })),
+            variables: Meta,
+            metadata: Meta,
+          }),
+          response: responses(Queued),
+        },
+      },
+      async (req) => {
+        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
+        const id = await startOutbound(deps, req, {
+          assistant: a,
+          to: req.body.destination,
+          channel: req.body.pbx,
+          ...(req.body.callerId ? { from: req.body.callerId } : {}),
+          metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
+        });
+        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
+      },
+    );
+    app.post(
+      '/api/v1/whatsapp/send',
+      {
+        schema: {
+          tags: ['messaging'],
+          summary: 'Send a WhatsApp message (whatsapp plugin)',
+          body: Type.Object(
+            {
+              to: Type.String({ minLength: 2, maxLength: 32 }),
+              text: Type.String({ minLength: 1, maxLength: 4096 }),
+              mediaUrl: Type.Optional(Type.String()),
+            },
+            { additionalProperties: false },
+          ),
+          response: responses(Type.Object({ messageId: Type.String(), status: Type.String() })),
+        },
+      },
+      async (req) => {
+        if (!deps.messenger) throw new EngineError('UNAVAILABLE', 'WhatsApp sending is not configured in this engine');
+        const r = await deps.messenger.send({
+          tenantId: req.tenant.id,
+          to: req.body.to,
+          text: req.body.text,
+          ...(req.body.mediaUrl ? { mediaUrl: req.body.mediaUrl } : {}),
+        });
+        const row = { direction: 'outbound', channel: 'whatsapp', to: req.body.to, messageId: r.providerMessageId, status: r.status, chars: req.body.text.length };
+        await s.analytics.record(req.tenant.id, 'sms', row);
+        await deps.webhooks?.enqueue(req.tenant.id, 'whatsapp.message', row);
+        return { status: 'success' as const, data: { messageId: r.providerMessageId, status: r.status } };
+      },
+    );
+  };
+}

@@ -1,0 +1,46 @@
+import type { Assistant } from '../call/assistant.js';
+
+/** One outbound call to place. `callId` is already persisted (status queued). */
+export interface DialRequest {
+  callId: string;
+  tenantId: string;
+  assistant: Assistant;
+  to: string;
+  from?: string;
+  /** 'twilio' | 'asterisk' | 'freeswitch' … (the tenant's channel plugin). */
+  channel: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface DialResult {
+  /** The carrier's id for the call (Twilio CallSid, ARI channel id, FreeSWITCH uuid). */
+  providerCallId: string;
+  status?: 'queued' | 'ringing';
+}
+
+/**
+ * Places outbound calls. A dialer throws DialError with `retryable` when trying again later may work (carrier 5xx,
+ * network), and a plain error otherwise.
+ */
+export interface OutboundDialer {
+  dial(req: DialRequest): Promise<DialResult>;
+}
+
+export class DialError extends Error {
+  readonly retryable: boolean;
+  readonly statusCode?: number;
+  constructor(message: string, retryable: boolean, statusCode?: number) {
+    super(message);
+    this.name = 'DialError';
+    this.retryable = retryable;
+    this.statusCode = statusCode;
+  }
+}
+
+/** Sends one WhatsApp message through the tenant's messaging plugin. */
+export interface MessageSender {
+  send(req: { tenantId: string; to: string; text: string; from?: string; mediaUrl?: string }): Promise<{
+    providerMessageId: string;
+    status: string;
+  }>;
+}

@@ -1,0 +1,147 @@
+import { checkCallLimit } from '../api/call-limits.js';
+import type { Logger } from '../log.js';
+import type { Store, WebhookEventType } from '../store/index.js';
+import { DialError, type OutboundDialer } from './types.js';
+
+export interface OutboundWorker {
+  start(): void;
+  /** Stops polling and waits for the dial in progress, if any. */
+  stop(): Promise<void>;
+  /** Something was queued: look now instead of at the next poll. */
+  poke(): void;
+  /** Processes every due job once (tests, and the poll). */
+  drain(): Promise<void>;
+}
+
+export interface OutboundWorkerOptions {
+  store: Store;
+  dialer: OutboundDialer;
+  logger: Logger;
+  webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  /** Poll period for jobs queued by other processes or due for retry, ms. */
+  pollMs?: number;
+  /** A dial that takes longer than this is assumed dead and retaken (by any process), ms. */
+  leaseMs?: number;
+  /** Wait before retrying a dial refused by the concurrent-call limit or a retryable carrier error, ms. */
+  retryDelayMs?: number;
+  maxAttempts?: number;
+}
+
+/**
+ * Drains the persisted outbound queue (store.outbound): claim a job (leased, so several engine processes can share
+ * the queue), re-check the concurrent-call limit, dial, and record the outcome on the call. A failed call gets
+ * status `failed`, its reason, and a `call.failed` webhook.
+ */
+export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorker {
+  const { store, dialer, logger } = opts;
+  const pollMs = opts.pollMs ?? 1000;
+  const leaseMs = opts.leaseMs ?? 60_000;
+  const retryDelayMs = opts.retryDelayMs ?? 15_000;
+  const maxAttempts = opts.maxAttempts ?? 3;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = true;
+  let halting = false;
+
+  async function fail(tenantId: string, callId: string, reason: string): Promise<void> {
+    await store.calls.update(callId, { status: 'failed', endReason: reason, endedAt: new Date().toISOString() });
+    await store.calls.appendEvent(callId, 'state', { status: 'failed', reason });
+    await opts.webhooks?.enqueue(tenantId, 'call.failed', { callId, direction: 'outbound', reason }).catch((err: unknown) => {
+      logger.warn({ err, callId }, 'call.failed webhook not queued');
+    });
+  }
+
+  async function one(): Promise<boolean> {
+    const job = await store.outbound.claimNext(Date.now(), leaseMs);
+    if (!job) return false;
+    const log = logger.child({ callId: job.callId, tenantId: job.tenantId });
+    try {
+      const assistant = await store.assistants.get(job.tenantId, job.assistantId);
+      if (!assistant) {
+        await store.outbound.finish(job.id, 'failed', 'assistant deleted');
+        await fail(job.tenantId, job.callId, 'Assistant was deleted before dialing');
+        return true;
+      }
+      const limit = await checkCallLimit(store, job.tenantId, { concurrentOnly: true });
+      if (!limit.ok) {
+        if (job.attempts >= maxAttempts) {
+          await store.outbound.finish(job.id, 'failed', limit.reason);
+          await fail(job.tenantId, job.callId, limit.reason);
+        } else {
+          await store.outbound.retryAt(job.id, Date.now() + retryDelayMs, limit.reason);
+        }
+        return true;
+      }
+      const r = await dialer.dial({
+        callId: job.callId,
+        tenantId: job.tenantId,
+        assistant,
+        to: job.to,
+        ...(job.from ? { from: job.from } : {}),
+        channel: job.channel,
+        metadata: job.metadata,
+      });
+      await store.calls.update(job.callId, { status: r.status ?? 'ringing', providerCallId: r.providerCallId });
+      await store.calls.appendEvent(job.callId, 'state', { status: r.status ?? 'ringing', providerCallId: r.providerCallId });
+      await store.outbound.finish(job.id, 'done');
+      log.info({ providerCallId: r.providerCallId }, 'outbound call dialed');
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      if (err instanceof DialError && err.retryable && job.attempts < maxAttempts) {
+        log.warn({ err: msg, attempt: job.attempts }, 'dial failed, will retry');
+        await store.outbound.retryAt(job.id, Date.now() + retryDelayMs * 2 ** (job.attempts - 1), msg);
+      } else {
+        log.warn({ err: msg }, 'dial failed');
+        await store.outbound.finish(job.id, 'failed', msg);
+        await fail(job.tenantId, job.callId, msg);
+      }
+    }
+    return true;
+  }
+
+  async function drain(): Promise<void> {
+    do {
+      again = false;
+      try {
+        while (!halting && (await one())) {
+          // one job at a time: a dial is a few hundred ms and the queue is shared with other processes
+        }
+      } catch (err) {
+        logger.error({ err }, 'outbound queue error');
+      }
+    } while (again);
+  }
+
+  function kick(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = drain().finally(() => {
+      running = undefined;
+    });
+  }
+
+  return {
+    start() {
+      if (timer) return;
+      stopped = false;
+      halting = false;
+      timer = setInterval(kick, pollMs);
+      timer.unref();
+      kick();
+    },
+    async stop() {
+      stopped = true;
+      halting = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+    poke() {
+      if (!stopped) kick();
+    },
+    drain,
+  };
+}

@@ -1,0 +1,147 @@
+import type { Logger } from '../log.js';
+import type { Store, WebhookDelivery, WebhookEndpoint, WebhookEventType } from '../store/index.js';
+import { signPayload } from './signature.js';
+
+export interface WebhookDispatcher {
+  /** Persists the event for every subscribed endpoint (the outbox); delivery happens in the background. */
+  enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void>;
+  start(): void;
+  /** Stops polling and waits for in-flight deliveries (each bounded by the timeout). Undelivered events stay queued. */
+  stop(): Promise<void>;
+  /** Sends everything due now (tests, and the poll). */
+  flush(): Promise<void>;
+}
+
+export interface WebhookDispatcherOptions {
+  store: Store;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** Poll period for due retries and for events queued by other processes, ms. */
+  pollMs?: number;
+  /** Per-request timeout, ms: a dead endpoint costs at most this per attempt and never blocks a call. */
+  timeoutMs?: number;
+  /** Attempts before a delivery is marked dead. */
+  maxAttempts?: number;
+  /** Backoff: baseDelayMs * 2^(attempt-1), capped, ±20 % jitter so retries from many events spread out. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Deliveries sent at once. */
+  concurrency?: number;
+}
+
+/**
+ * At-least-once webhook delivery from the persisted outbox (store.webhooks). Each event keeps one id across
+ * retries (X-Webhook-Id) so receivers can deduplicate. Headers:
+ *   X-Webhook-Id, X-Webhook-Event, X-Webhook-Timestamp, X-Webhook-Attempt, X-Webhook-Signature (see signature.ts).
+ * Any 2xx is success; anything else (or a timeout) is retried with exponential backoff until maxAttempts.
+ */
+export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
+  const { store, logger } = opts;
+  const doFetch = opts.fetch ?? fetch;
+  const pollMs = opts.pollMs ?? 1000;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const maxAttempts = opts.maxAttempts ?? 8;
+  const baseDelayMs = opts.baseDelayMs ?? 5_000;
+  const maxDelayMs = opts.maxDelayMs ?? 3_600_000;
+  const concurrency = opts.concurrency ?? 4;
+  // A crashed process's lease expires after this; a live one always finishes (timeout) well before.
+  const leaseMs = timeoutMs + 5_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let halting = true;
+
+  async function deliver(d: WebhookDelivery & { endpoint: WebhookEndpoint }): Promise<void> {
+    const body = JSON.stringify(d.payload);
+    const t = Math.floor(Date.now() / 1000);
+    const attempt = d.attempts + 1;
+    const started = performance.now();
+    let ok = false;
+    let statusCode: number | undefined;
+    let error: string | undefined;
+    try {
+      const res = await doFetch(d.endpoint.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'voice-engine-webhooks/1',
+          'x-webhook-id': d.eventId,
+          'x-webhook-event': d.type,
+          'x-webhook-timestamp': String(t),
+          'x-webhook-attempt': String(attempt),
+          'x-webhook-signature': signPayload(d.endpoint.secret, body, t),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      statusCode = res.status;
+      ok = res.status >= 200 && res.status < 300;
+      if (!ok) error = `HTTP ${res.status}`;
+      await res.body?.cancel().catch(() => undefined);
+    } catch (err) {
+      error = (err as Error).name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (err as Error).message;
+    }
+    const durationMs = performance.now() - started;
+    const result = { ok, durationMs, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
+    if (ok) {
+      await store.webhooks.recordAttempt(d.id, result, { delivered: true });
+    } else if (attempt >= maxAttempts) {
+      logger.warn({ endpointId: d.endpoint.id, eventId: d.eventId, error }, 'webhook delivery dead after retries');
+      await store.webhooks.recordAttempt(d.id, result, { dead: true });
+    } else {
+      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+      await store.webhooks.recordAttempt(d.id, result, { nextAttemptAt: Date.now() + Math.round(delay) });
+    }
+  }
+
+  async function drain(): Promise<void> {
+    do {
+      again = false;
+      try {
+        for (;;) {
+          const batch = await store.webhooks.claimDue(Date.now(), concurrency, leaseMs);
+          if (batch.length === 0) break;
+          await Promise.all(batch.map((d) => deliver(d).catch((err: unknown) => logger.error({ err }, 'webhook delivery error'))));
+          if (halting && timer === undefined) break;
+        }
+      } catch (err) {
+        logger.error({ err }, 'webhook outbox error');
+      }
+    } while (again);
+  }
+
+  function kick(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = drain().finally(() => {
+      running = undefined;
+    });
+  }
+
+  return {
+    async enqueue(tenantId, type, payload) {
+      await store.webhooks.enqueue(tenantId, type, payload);
+      if (!halting) kick();
+    },
+    start() {
+      if (timer) return;
+      halting = false;
+      timer = setInterval(kick, pollMs);
+      timer.unref();
+      kick();
+    },
+    async stop() {
+      halting = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+    async flush() {
+      await running;
+      await drain();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type AppDeps, buildApp, type CatalogLike } from '../../src/api/app.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+export interface Tenant {
+  id: string;
+  email: string;
+  key: string;
+  keyId: string;
+  h: Record<string, string>;
+}
+
+export interface Harness {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  dir: string;
+  a: Tenant;
+  b: Tenant;
+  applied: string[];
+  call(method: string, p: string, opts?: { headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** A small provider catalog with the shape of src/providers/registry.ts, for catalog routes and validation. */
+export const fakeCatalog: CatalogLike = {
+  async providers(kind) {
+    const ids = { asr: ['offline', 'deepgram'], llm: ['rules', 'openai'], tts: ['offline', 'elevenlabs'] }[kind];
+    return ids.map((id) => ({ id, name: id, configured: id === 'offline' || id === 'rules' }));
+  },
+  async models(kind, provider) {
+    const all: Record<string, string[]> = { deepgram: ['nova-3'], openai: ['gpt-4o-mini'], offline: ['pocketsphinx'], rules: ['rules'], elevenlabs: ['eleven_flash_v2_5'] };
+    return (provider ? (all[provider] ?? []) : Object.values(all).flat()).map((id) => ({ id, kind }));
+  },
+  async voices() {
+    return [{ id: 'rachel', provider: 'elevenlabs' }, { id: 'kal', provider: 'offline' }];
+  },
+  async validate(kind, cfg) {
+    const c = cfg as { provider?: string; model?: string; voice?: string };
+    if (c.model && !['nova-3', 'gpt-4o-mini', 'pocketsphinx', 'rules', 'eleven_flash_v2_5'].includes(c.model)) return `Unknown ${kind} model '${c.model}'`;
+    if (kind === 'tts' && c.voice && !['rachel', 'kal'].includes(c.voice)) return `Unknown voice '${c.voice}'`;
+    return null;
+  },
+};
+
+export async function startHarness(extra: Partial<AppDeps> = {}, env: Record<string, string> = {}): Promise<Harness> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'api-'));
+  const store = openStore({ dataDir: dir });
+  const config = loadConfig({ DATA_DIR: dir, RATE_LIMIT_PER_MINUTE: '100000', ADMIN_API_KEY: 'admin-secret', ...env });
+  const applied: string[] = [];
+  const app = await buildApp({
+    config,
+    store,
+    logger: silentLogger,
+    providers: { catalog: fakeCatalog },
+    tools: { catalog: () => [{ name: 'end_call', description: 'Hang up', parameters: { type: 'object', properties: {} } }] },
+    live: { activeCalls: () => 0, draining: () => false, applyAssistantChange: (id) => applied.push(id) },
+    ...extra,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const mk = async (email: string): Promise<Tenant> => {
+    const t = await store.tenants.create({ email });
+    const { key, secret } = await store.apiKeys.create(t.id);
+    return { id: t.id, email, key: secret, keyId: key.id, h: { 'x-client-email': email, 'x-portal-api-key': secret } };
+  };
+  const a = await mk('a@example.com');
+  const b = await mk('b@example.com');
+  return {
+    url,
+    app,
+    store,
+    dir,
+    a,
+    b,
+    applied,
+    async call(method, p, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(url + p, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // non-JSON (HTML, YAML, audio)
+      }
+      return { status: res.status, body, headers: res.headers };
+    },
+    async close() {
+      await app.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
