@@ -13,6 +13,8 @@ export interface Chunk {
   end: number;
   /** Heading path ("Shipping > International"), the FAQ pair id, or '' */
   section: string;
+  /** The heading path alone ('' for FAQ pairs and records): context worth indexing with the chunk's text */
+  heading: string;
 }
 
 export interface ChunkOptions {
@@ -41,7 +43,7 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
   /** cur holds only the overlap carried from the previous chunk */
   let carried = false;
 
-  const emit = (pieces: Piece[], sec: string) => {
+  const emit = (pieces: Piece[], sec: string, heading: string) => {
     if (pieces.length === 0) return;
     chunks.push({
       index: chunks.length,
@@ -49,13 +51,14 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
       start: pieces[0]!.start,
       end: pieces[pieces.length - 1]!.end,
       section: sec,
+      heading,
     });
   };
   /** Close the current chunk; with `carry`, the next one starts with the tail of this one. */
   const flush = (carry: boolean) => {
     const last = cur[cur.length - 1];
     const hasBody = cur.some((p) => p.verbatim);
-    emit(cur, section);
+    emit(cur, section, section);
     cur = [];
     curLen = 0;
     if (carry && hasBody && last && last.verbatim && overlap > 0) {
@@ -95,7 +98,7 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
     }
     if (b.kind === 'qa') {
       flush(false);
-      emit([{ text: b.text, start: b.start, end: b.end, verbatim: false }], b.label ?? section);
+      emit([{ text: b.text, start: b.start, end: b.end, verbatim: false }], b.label ?? section, '');
       continue;
     }
     const verbatim = b.kind === 'paragraph';

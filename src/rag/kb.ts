@@ -276,7 +276,7 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       .column(VECTOR_COLUMN)
       .distanceType('cosine')
       .where(where)
-      .select(HIT_COLUMNS)
+      .select([...HIT_COLUMNS, '_distance'])
       .limit(limit)
       .toArray();
     // Rows written without a vector (before an embedder was configured) have a null distance: skip them.
@@ -290,9 +290,9 @@ export class LanceKnowledgeBase implements KnowledgeBase {
   }
 }
 
-/** What gets embedded: the section gives a continuation chunk its context. */
+/** What gets embedded and indexed: the heading path gives a continuation chunk its context. */
 function embedText(c: Chunk): string {
-  return c.section && !c.text.startsWith(c.section) ? `${c.section}\n${c.text}` : c.text;
+  return c.heading && !c.text.startsWith(c.heading) ? `${c.heading}\n${c.text}` : c.text;
 }
 
 function toRow(info: DocumentInfo, c: Chunk, vector: Float32Array | null | undefined, vectorDim: number | undefined): ChunkRow {
@@ -314,7 +314,7 @@ function toRow(info: DocumentInfo, c: Chunk, vector: Float32Array | null | undef
     char_end: c.end,
     section: c.section,
     text: c.text,
-    fts: c.section && !c.text.startsWith(c.section) ? `${c.section}\n${c.text}` : c.text,
+    fts: embedText(c),
   };
   if (vectorDim) row.vector = vector ?? null;
   return row;
