@@ -55,7 +55,7 @@ const MIN_TONE_ENERGY = WIN * DBM0_RMS ** 2 * 10 ** (-42 / 10);
 const NORMAL_TWIST = 10 ** (6 / 10);
 const REVERSE_TWIST = 10 ** (10 / 10);
 const RELATIVE_PEAK = 10 ** (6 / 10);
-const TONE_TO_TOTAL = 0.75;
+const TONE_TO_TOTAL = 0.85;
 const HARMONIC = 10 ** (-15 / 10);
 const COARSE_DEVIATION = 0.05;
 const MAX_DEVIATION = 0.025;
@@ -69,11 +69,37 @@ const OMEGA = Float64Array.from(FREQS, (f) => (2 * Math.PI * f) / RATE);
 const COEF = Float64Array.from(OMEGA, (w) => 2 * Math.cos(w));
 const COS_W = Float64Array.from(OMEGA, (w) => Math.cos(w));
 const SIN_W = Float64Array.from(OMEGA, (w) => Math.sin(w));
-/** r = e^{-j w HOP}: rotation of a sub-block's DFT value to the window start, and r^2 */
-const R1_RE = Float64Array.from(OMEGA, (w) => Math.cos(w * HOP));
-const R1_IM = Float64Array.from(OMEGA, (w) => -Math.sin(w * HOP));
-const R2_RE = Float64Array.from(OMEGA, (w) => Math.cos(2 * w * HOP));
-const R2_IM = Float64Array.from(OMEGA, (w) => -Math.sin(2 * w * HOP));
+/**
+ * Rotations that turn the three sub-blocks' Goertzel outputs into the exact DFT value of the window, phase-referenced
+ * to the window's first sample: a Goertzel output is e^{j w (HOP-1)} times the sub-block's DFT value, and sub-block i
+ * starts i * HOP samples into the window. Ri = e^{-j w (HOP-1)} * e^{-j w i HOP}.
+ */
+const ROT_RE = new Float64Array(SUBS * 8);
+const ROT_IM = new Float64Array(SUBS * 8);
+for (let i = 0; i < SUBS; i++) {
+  for (let k = 0; k < 8; k++) {
+    const p = -OMEGA[k]! * (HOP - 1 + i * HOP);
+    ROT_RE[i * 8 + k] = Math.cos(p);
+    ROT_IM[i * 8 + k] = Math.sin(p);
+  }
+}
+/**
+ * Leakage between the two tones of each digit: a tone of complex amplitude a at column frequency adds a * S into the
+ * row bin, with S = sum_{n<WIN} e^{j (w_col - w_row) n}; the row tone adds a * conj(S) into the column bin. The
+ * nearest pair (941 / 1209 Hz) is only 3.4 bins apart, where the rectangular window's side lobes are -21 dB: enough
+ * to move a tone's measured energy by +/-20% as the two phases beat. Solving the 2x2 system removes it.
+ */
+const LEAK_RE = new Float64Array(16);
+const LEAK_IM = new Float64Array(16);
+for (let r = 0; r < 4; r++) {
+  for (let c = 0; c < 4; c++) {
+    const d = OMEGA[4 + c]! - OMEGA[r]!;
+    for (let n = 0; n < WIN; n++) {
+      LEAK_RE[r * 4 + c]! += Math.cos(d * n);
+      LEAK_IM[r * 4 + c]! += Math.sin(d * n);
+    }
+  }
+}
 const HANN = Float64Array.from({ length: WIN }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (n + 0.5)) / WIN));
 
 const TWO_PI = 2 * Math.PI;
@@ -236,12 +262,20 @@ export class DtmfDetector {
     const haveprev = this.subsDone > SUBS;
     const energy = this.energy;
     for (let k = 0; k < 8; k++) {
+      const aRe = this.subRe[oa + k]!;
+      const aIm = this.subIm[oa + k]!;
       const bRe = this.subRe[ob + k]!;
       const bIm = this.subIm[ob + k]!;
       const cRe = this.subRe[oc + k]!;
       const cIm = this.subIm[oc + k]!;
-      const re = this.subRe[oa + k]! + R1_RE[k]! * bRe - R1_IM[k]! * bIm + R2_RE[k]! * cRe - R2_IM[k]! * cIm;
-      const im = this.subIm[oa + k]! + R1_RE[k]! * bIm + R1_IM[k]! * bRe + R2_RE[k]! * cIm + R2_IM[k]! * cRe;
+      const r0 = ROT_RE[k]!;
+      const i0 = ROT_IM[k]!;
+      const r1 = ROT_RE[8 + k]!;
+      const i1 = ROT_IM[8 + k]!;
+      const r2 = ROT_RE[16 + k]!;
+      const i2 = ROT_IM[16 + k]!;
+      const re = aRe * r0 - aIm * i0 + bRe * r1 - bIm * i1 + cRe * r2 - cIm * i2;
+      const im = aRe * i0 + aIm * r0 + bRe * i1 + bIm * r1 + cRe * i2 + cIm * r2;
       this.prevRe[k] = this.curRe[k]!;
       this.prevIm[k] = this.curIm[k]!;
       this.curRe[k] = re;
@@ -272,12 +306,31 @@ export class DtmfDetector {
     if (Math.abs(devRow) > COARSE_DEVIATION || Math.abs(devCol) > COARSE_DEVIATION) return -1;
     this.devRow = devRow;
     this.devCol = devCol;
-    // undo the scalloping loss of an off-bin tone so twist and energy ratio are measured on true tone energy
-    eRow /= scallopGain(dRow);
-    eCol /= scallopGain(dCol);
+    // true tone energies: remove the cross-leakage between the two tones, then undo the scalloping loss of an
+    // off-bin tone, so that twist and the energy ratio are measured on the tones themselves
+    const li = row * 4 + (col - 4);
+    const sRe = LEAK_RE[li]!;
+    const sIm = LEAK_IM[li]!;
+    const wrRe = this.curRe[row]!;
+    const wrIm = this.curIm[row]!;
+    const wcRe = this.curRe[col]!;
+    const wcIm = this.curIm[col]!;
+    const det = WIN * WIN - (sRe * sRe + sIm * sIm);
+    // a_row = (N W_row - S W_col) / det ; a_col = (N W_col - conj(S) W_row) / det
+    const arRe = (WIN * wrRe - (sRe * wcRe - sIm * wcIm)) / det;
+    const arIm = (WIN * wrIm - (sRe * wcIm + sIm * wcRe)) / det;
+    const acRe = (WIN * wcRe - (sRe * wrRe + sIm * wrIm)) / det;
+    const acIm = (WIN * wcIm - (sRe * wrIm - sIm * wrRe)) / det;
+    const gRow = scallopGain(dRow);
+    const gCol = scallopGain(dCol);
+    eRow = (2 * WIN * (arRe * arRe + arIm * arIm)) / gRow;
+    eCol = (2 * WIN * (acRe * acRe + acIm * acIm)) / gCol;
+    // Energy of the fitted two-tone signal over the window, beat (cross) term included, as the window's total
+    // energy includes it too: 2 Re(conj(a) W) per tone (least-squares projection).
+    const model = (2 * (arRe * wrRe + arIm * wrIm)) / gRow + (2 * (acRe * wcRe + acIm * wcIm)) / gCol;
 
     if (eCol > eRow * NORMAL_TWIST || eRow > eCol * REVERSE_TWIST) return -1;
-    if (eRow + eCol < TONE_TO_TOTAL * total) return -1;
+    if (model < TONE_TO_TOTAL * total) return -1;
     if (!this.harmonicsClean(row, col, eRow, eCol)) return -1;
     return (row << 2) | (col - 4);
   }

@@ -90,7 +90,7 @@ describe('voice-engine dtmf', () => {
   });
 
   it('prints nothing and exits 0 for a WAV without digits', async () => {
-    expect(await main(['dtmf', join(CASES, 'talkoff-speech-6-fr.wav')])).toBe(0);
+    expect(await main(['dtmf', join(CASES, 'talkoff-speech-06-fr-p60.wav')])).toBe(0);
     expect(out).toBe('');
   });
 
