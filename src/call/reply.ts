@@ -33,6 +33,7 @@ export async function runReply(s: CallSession, tm: TurnMarks): Promise<void> {
       if (!u.hasText) {
         u.say(PHRASES.apology);
         s.addTranscript('assistant', PHRASES.apology);
+        s.history.push({ role: 'assistant', content: PHRASES.apology });
         u.replyPushed = true;
       }
     }

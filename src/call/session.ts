@@ -331,7 +331,11 @@ export class CallSession implements MediaLegHandler {
     if (this.vad) {
       const p = this.vad.process(pcm);
       this.gate.push(t - frameMs, frameMs, p);
-      if (this.gate.speaking && this.interruptible && this.gate.speechMs(t) >= this.bargeInSpeechMs) this.checkBargeIn('vad');
+      // Sustained speech counts from the later of its onset and the agent starting to speak.
+      const u = this.current;
+      if (this.gate.speaking && u && this.interruptible && t - Math.max(this.gate.runStartMs, u.startedAt) >= this.bargeInSpeechMs) {
+        this.checkBargeIn('vad');
+      }
     }
     const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
     if (this.asr) this.asr.write(bytes);
@@ -767,6 +771,8 @@ export class CallSession implements MediaLegHandler {
   }
 
   private async transferNow(target: string, mode: TransferMode, summary?: string): Promise<void> {
+    this.ending = true;
+    if (!this.endReason) this.endReason = 'transferred';
     this.setState('transferring', mode);
     this.transferredTo = target;
     this.deps.sink.event('state', { state: 'transferring', target, mode, atMs: Math.round(this.elapsedMs) });
@@ -786,6 +792,8 @@ export class CallSession implements MediaLegHandler {
   private async hangupNow(reason: string): Promise<void> {
     if (this.finalized) return;
     this.ending = true;
+    // The leg reports its own stop while hanging up; the reason on record is ours.
+    if (!this.endReason) this.endReason = reason;
     try {
       await this.leg.hangup(reason);
     } catch (err) {
@@ -846,7 +854,6 @@ export class CallSession implements MediaLegHandler {
     const max = this.config.settings?.silenceReprompts ?? 2;
     if (this.reprompts < max) {
       this.reprompts++;
-      this.deps.sink.event('state', { state: 'listening', reason: 'silence_reprompt', reprompt: this.reprompts });
       this.sayAside(PHRASES.reprompt, 'silence_reprompt');
       return;
     }

@@ -43,6 +43,8 @@ interface Piece {
 export class Utterance {
   readonly id: string;
   readonly timings: SpeechTimings = {};
+  /** Session clock at creation: caller speech counts toward a barge-in only from here. */
+  readonly startedAt: number;
   private readonly opts: UtteranceOptions;
   private readonly abort = new AbortController();
   private readonly splitter = new TextSplitter();
@@ -75,6 +77,7 @@ export class Utterance {
     this.format = opts.leg.info.outboundFormat;
     this.outRate = this.format.sampleRate;
     this.baseSamples = opts.leg.playedSamples + opts.leg.pendingSamples;
+    this.startedAt = opts.now();
     this.synthesized = new Promise((r) => {
       this.synthResolve = r;
     });
