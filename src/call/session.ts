@@ -779,7 +779,13 @@ export class CallSession implements MediaLegHandler {
     try {
       await this.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
     } catch (err) {
+      // E.g. Twilio: no transfer message on the socket (REST call update instead). Record it and end the stream,
+      // which hands the call back to the platform (Twilio runs the TwiML after <Connect>).
       this.deps.sink.event('incident', { kind: 'transfer', message: (err as Error).message, target });
+      this.endReason = 'transfer_failed';
+      this.transferredTo = undefined;
+      await this.hangupNow('transfer_failed');
+      return;
     }
     await this.finalize('transferred');
   }

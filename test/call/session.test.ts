@@ -63,7 +63,7 @@ describe('CallSession with a fake leg and scripted providers', () => {
     expect(metricsEvent).toBeDefined();
     x.leg.stop('caller-hangup');
     const summary = await x.session.done;
-    expect(summary.endReason).toBe('caller_hangup');
+    expect(summary.endReason).toBe('caller-hangup');
     expect(x.sink.record.status).toBe('ended');
     expect(summary.recordingPath && existsSync(summary.recordingPath)).toBe(true);
     const wav = readFileSync(summary.recordingPath!);
