@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALAW_8K, MULAW_8K, PCM_16K, PCM_24K, PCM_8K } from '../../src/audio/format.js';
+import { ALAW_8K, MULAW_8K, PCM_8K, PCM_16K, PCM_24K } from '../../src/audio/format.js';
 import { FrameSlicer, frameBytes } from '../../src/audio/frames.js';
 
 function ramp(n: number): Uint8Array {
