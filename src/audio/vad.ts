@@ -53,6 +53,12 @@ export const VAD_DEFAULTS = {
   windowMs: 100,
 } as const;
 
+/**
+ * WebRTC VAD starts from a default noise model and calls the first ~70 ms of any input speech (measured on
+ * noise, hum and silence-with-noise clips); decisions are ignored for this long after creation or reset, ms.
+ */
+const WARMUP_MS = 100;
+
 /** Bytes of the wasm-side frame buffer: 10 ms at 16 kHz, int16. */
 const SUB_BYTES = 160 * 2;
 
@@ -178,7 +184,7 @@ export class WebRtcVad implements Vad {
     const base = this.#ptr >> 1;
     for (let off = 0; off < frame.length; off += sub) {
       for (let i = 0; i < sub; i++) heap[base + i] = frame[off + i]!;
-      const voiced = this.#mod._fvad_process(this.#handle, this.#ptr, sub) === 1 ? 1 : 0;
+      const voiced = this.#mod._fvad_process(this.#handle, this.#ptr, sub) === 1 && this.#timeMs >= WARMUP_MS ? 1 : 0;
       this.#step(voiced);
     }
     return this.#prob;
