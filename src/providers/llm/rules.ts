@@ -57,7 +57,7 @@ function matchRule(rules: readonly Rule[], regexes: readonly (RegExp | undefined
 /** First one or two sentences, for speaking a knowledge hit. */
 export function leadSentences(text: string, max = 2): string {
   const sentences = text.replace(/\s+/g, ' ').trim().match(/[^.!?]+[.!?]+|[^.!?]+$/g) ?? [];
-  return sentences.slice(0, max).join(' ').trim();
+  return sentences.slice(0, max).map((s) => s.trim()).join(' ');
 }
 
 function acknowledge(toolMessage: Extract<ChatMessage, { role: 'tool' }>): string {
