@@ -48,7 +48,10 @@ export const fakeCatalog: CatalogLike = {
   },
 };
 
-export async function startHarness(extra: Partial<AppDeps> = {}, env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  extra: Partial<AppDeps> | ((store: Store) => Partial<AppDeps>) = {},
+  env: Record<string, string> = {},
+): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'api-'));
   const store = openStore({ dataDir: dir });
   const config = loadConfig({ DATA_DIR: dir, RATE_LIMIT_PER_MINUTE: '100000', ADMIN_API_KEY: 'admin-secret', ...env });
@@ -60,7 +63,7 @@ export async function startHarness(extra: Partial<AppDeps> = {}, env: Record<str
     providers: { catalog: fakeCatalog },
     tools: { catalog: () => [{ name: 'end_call', description: 'Hang up', parameters: { type: 'object', properties: {} } }] },
     live: { activeCalls: () => 0, draining: () => false, applyAssistantChange: (id) => applied.push(id) },
-    ...extra,
+    ...(typeof extra === 'function' ? extra(store) : extra),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();

@@ -1,0 +1,233 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChannelDialer } from '../../src/channels/dialer.js';
+import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
+import { silentLogger } from '../../src/log.js';
+import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
+import { startTwilioFake } from '../channels/twilio-fake.js';
+import { type Harness, startHarness } from './harness.js';
+
+const creds = { sid: 'ACfeedfeedfeedfeedfeedfeedfeedfeed', token: 'tw_token' };
+let h: Harness;
+let twilio: Awaited<ReturnType<typeof startTwilioFake>>;
+let ast: { id: string; assistantApiKey: string };
+const webhookEvents: Array<[string, string, Record<string, unknown>]> = [];
+
+beforeAll(async () => {
+  twilio = await startTwilioFake(creds);
+  h = await startHarness((store) => ({
+    dialer: createChannelDialer({ store, publicUrl: 'https://engine.example.com' }),
+    messenger: createTwilioWhatsApp({ store }),
+    webhooks: { enqueue: async (t, type, p) => void webhookEvents.push([t, type, p]) },
+  }));
+  ast = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { name: 'Caller' } })).body.data;
+});
+afterAll(async () => {
+  await h.close();
+  await twilio.close();
+});
+
+async function settled(id: string, tenant = h.a) {
+  // The worker dials in the background; poll the API until the call leaves 'queued' without a carrier id.
+  for (;;) {
+    const r = await h.call('GET', `/api/v1/calls/${id}`, { headers: tenant.h });
+    if (r.body.data.providerCallId || r.body.data.status !== 'queued') return r.body.data;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+async function setupTwilioPlugin() {
+  expect((await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } })).status).toBe(200);
+  const cfg = await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
+    headers: h.a.h,
+    body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: twilio.url },
+  });
+  expect(cfg.status).toBe(200);
+  expect(cfg.body.data.config.authToken).toBe('********');
+}
+
+describe('outbound calls', () => {
+  it('fails clearly (call.failed) when the twilio plugin is not configured', async () => {
+    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: ast.id, to_number: '+15551234567' } });
+    expect(r.status).toBe(200);
+    const call = await settled(r.body.data.call_id);
+    expect(call.status).toBe('failed');
+    expect(call.endReason).toMatch(/twilio plugin/);
+    expect(webhookEvents.some(([t, type, p]) => t === h.a.id && type === 'call.failed' && p.callId === call.id)).toBe(true);
+  });
+
+  it('CallAI calls/initiate answers {status:success,data:{call_id,status:queued}} and dials Twilio with TwiML', async () => {
+    await setupTwilioPlugin();
+    twilio.requests.length = 0;
+    const r = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: { authorization: `Bearer ${h.a.key}` },
+      body: { agent_id: ast.id, to_number: '+15551234567', metadata: { name: 'Ann' } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ status: 'success', data: { call_id: expect.stringMatching(/^c_/), status: 'queued' } });
+    const call = await settled(r.body.data.call_id);
+    expect(call.providerCallId).toMatch(/^CA/);
+    expect(call.metadata).toEqual({ name: 'Ann' });
+    expect(call.direction).toBe('outbound');
+    const req = twilio.requests[0]!;
+    expect(req.form.To).toBe('+15551234567');
+    expect(req.form.Twiml).toContain(`wss://engine.example.com/media/twilio/${ast.assistantApiKey}`);
+    expect(req.form.Twiml).toContain(`<Parameter name="callId" value="${call.id}"/>`);
+  });
+
+  it('AI4CALL /webhook/outbound_call and /webhook/outbound_call_pbx', async () => {
+    const r = await h.call('POST', '/webhook/outbound_call', {
+      headers: h.a.h,
+      body: { assistantApiKey: ast.assistantApiKey, phoneNumber: '+15557654321', variables: { order: '42' } },
+    });
+    expect(r.status).toBe(200);
+    const call = await settled(r.body.data.call_id);
+    expect(call.providerCallId).toMatch(/^CA/);
+    expect(call.metadata).toEqual({ order: '42' });
+    const p = await h.call('POST', '/webhook/outbound_call_pbx', {
+      headers: h.a.h,
+      body: { assistantApiKey: ast.assistantApiKey, destination: '1001', pbx: 'asterisk' },
+    });
+    expect(p.status).toBe(200);
+    const pc = await settled(p.body.data.call_id);
+    expect(pc.status).toBe('failed');
+    expect(pc.protocol).toBe('asterisk');
+    const bad = await h.call('POST', '/webhook/outbound_call_pbx', { headers: h.a.h, body: { assistantApiKey: ast.assistantApiKey, destination: '1', pbx: 'x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toContain('pbx');
+  });
+
+  it('refuses over the call limit with 429 CALL_LIMIT_REACHED and leaves no call behind', async () => {
+    const before = (await h.call('GET', '/api/v1/calls?limit=500', { headers: h.a.h })).body.data.rows.length;
+    expect((await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: { maxPerHour: 0 } })).status).toBe(200);
+    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: ast.id, to_number: '+15551234567' } });
+    expect(r.status).toBe(429);
+    expect(r.body.error.code).toBe('CALL_LIMIT_REACHED');
+    expect(r.body.error.message).toMatch(/per hour/);
+    const after = (await h.call('GET', '/api/v1/calls?limit=500', { headers: h.a.h })).body.data.rows.length;
+    expect(after).toBe(before);
+    const limits = await h.call('GET', '/api/v1/account/call-limits', { headers: h.a.h });
+    expect(limits.body.data).toMatchObject({ limits: { maxPerHour: 0 }, active: expect.any(Number), lastHour: before });
+    await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: {} });
+  });
+
+  it("applies the assistant's number validation, and rejects unknown assistants", async () => {
+    const b = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { precall: { numberValidation: { enabled: true, allowedPrefixes: ['+44'] } } } })).body.data;
+    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: b.id, to_number: '+15551234567' } });
+    expect(r.status).toBe(422);
+    const u = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: 'ag_nope', to_number: '+15551234567' } });
+    expect(u.status).toBe(404);
+    expect(u.body.error.code).toBe('ASSISTANT_NOT_FOUND');
+  });
+
+  it('answers 503 when no outbound channel is configured in the engine', async () => {
+    const h2 = await startHarness();
+    try {
+      const a = (await h2.call('POST', '/api/v1/assistants', { headers: h2.a.h, body: {} })).body.data;
+      const r = await h2.call('POST', '/api/v1/calls/initiate', { headers: h2.a.h, body: { agent_id: a.id, to_number: '+15551234567' } });
+      expect(r.status).toBe(503);
+    } finally {
+      await h2.close();
+    }
+  });
+});
+
+describe('call records', () => {
+  it('lists with filters and serves details with transcript, turns, tools, dtmf, structured output', async () => {
+    const c = await h.store.calls.create({ tenantId: h.a.id, assistantId: ast.id, direction: 'inbound', from: '+1999', protocol: 'twilio' });
+    await h.store.calls.appendEvent(c.id, 'transcript', { role: 'assistant', text: 'Hello' });
+    await h.store.calls.appendEvent(c.id, 'turn', { index: 0, latencyMs: 640 });
+    await h.store.calls.appendEvent(c.id, 'tool', { name: 'end_call' });
+    await h.store.calls.appendEvent(c.id, 'dtmf', { digit: '1' });
+    await h.store.calls.update(c.id, { status: 'completed', structuredOutput: { intent: 'sales' }, summary: 'Short call' });
+    const g = await h.call('GET', `/api/v1/calls/${c.id}`, { headers: h.a.h });
+    expect(g.body.data).toMatchObject({
+      id: c.id,
+      status: 'completed',
+      transcript: [{ role: 'assistant', text: 'Hello' }],
+      turns: [{ latencyMs: 640 }],
+      toolCalls: [{ name: 'end_call' }],
+      dtmf: [{ digit: '1' }],
+      structuredOutput: { intent: 'sales' },
+      summary: 'Short call',
+    });
+    expect(g.body.data).not.toHaveProperty('tenantId');
+    const inbound = await h.call('GET', '/api/v1/calls?direction=inbound', { headers: h.a.h });
+    expect(inbound.body.data.rows.map((r: { id: string }) => r.id)).toEqual([c.id]);
+    const done = await h.call('GET', `/api/v1/calls?status=completed&assistantId=${ast.id}`, { headers: h.a.h });
+    expect(done.body.data.rows).toHaveLength(1);
+    const future = await h.call('GET', '/api/v1/calls?from=2999-01-01T00:00:00Z', { headers: h.a.h });
+    expect(future.body.data.rows).toHaveLength(0);
+    const badDate = await h.call('GET', '/api/v1/calls?from=yesterday', { headers: h.a.h });
+    expect(badDate.status).toBe(400);
+    expect((await h.call('GET', '/api/v1/calls/c_missing', { headers: h.a.h })).body.error.code).toBe('CALL_NOT_FOUND');
+  });
+
+  it('downloads the recording behind auth', async () => {
+    const c = await h.store.calls.create({ tenantId: h.a.id, assistantId: ast.id, direction: 'inbound' });
+    expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
+    mkdirSync(path.join(h.dir, 'recordings'), { recursive: true });
+    const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(40, 1)]);
+    writeFileSync(path.join(h.dir, 'recordings', `${c.id}.wav`), wav);
+    await h.store.calls.update(c.id, { recordingPath: `recordings/${c.id}.wav` });
+    const detail = await h.call('GET', `/api/v1/calls/${c.id}`, { headers: h.a.h });
+    expect(detail.body.data.recordingUrl).toBe(`/api/v1/calls/${c.id}/recording`);
+    const res = await fetch(`${h.url}/api/v1/calls/${c.id}/recording`, { headers: h.a.h });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/wav');
+    expect(Buffer.from(await res.arrayBuffer()).equals(wav)).toBe(true);
+    expect((await fetch(`${h.url}/api/v1/calls/${c.id}/recording`)).status).toBe(401);
+    // A path escaping DATA_DIR is never served.
+    await h.store.calls.update(c.id, { recordingPath: '../../etc/passwd' });
+    expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
+  });
+});
+
+describe('whatsapp', () => {
+  it('sends through the tenant plugin, records an sms analytics row and a whatsapp.message event', async () => {
+    const none = await h.call('POST', '/api/v1/whatsapp/send', { headers: h.a.h, body: { to: '+15551234567', text: 'hi' } });
+    expect(none.status).toBe(422);
+    await h.store.account.addCredit(h.a.id, 500);
+    expect((await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'whatsapp' } })).status).toBe(200);
+    await h.call('PUT', '/api/v1/account/plugins/configuration/whatsapp', {
+      headers: h.a.h,
+      body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550002222', baseUrl: twilio.url },
+    });
+    const r = await h.call('POST', '/api/v1/whatsapp/send', { headers: h.a.h, body: { to: '+15551234567', text: 'Your order shipped' } });
+    expect(r.status).toBe(200);
+    expect(r.body.data.messageId).toMatch(/^SM/);
+    const sms = await h.call('GET', '/api/v1/account/analytics/sms', { headers: h.a.h });
+    expect(sms.body.data.rows[0]).toMatchObject({ channel: 'whatsapp', to: '+15551234567', messageId: r.body.data.messageId, kind: 'sms' });
+    expect(webhookEvents.some(([, type]) => type === 'whatsapp.message')).toBe(true);
+  });
+});
+
+describe('webhook endpoints through the API with the real dispatcher', () => {
+  it('CRUD, signed delivery, attempts visible under /deliveries', async () => {
+    const { startReceiver } = await import('../webhooks/receiver.js');
+    const rx = await startReceiver([500]);
+    const created = await h.call('POST', '/api/v1/webhooks', { headers: h.a.h, body: { url: rx.url, events: ['call.ended'] } });
+    expect(created.status).toBe(201);
+    expect(created.body.data.secret).toMatch(/^whsec_/);
+    const id = created.body.data.id as string;
+    const got = await h.call('GET', `/api/v1/webhooks/${id}`, { headers: h.a.h });
+    expect(got.body.data).not.toHaveProperty('secret');
+    const bad = await h.call('POST', '/api/v1/webhooks', { headers: h.a.h, body: { url: 'ftp://x', events: ['call.exploded'] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['url', 'events.0']));
+    const d = createWebhookDispatcher({ store: h.store, logger: silentLogger, pollMs: 10, baseDelayMs: 10 });
+    d.start();
+    await d.enqueue(h.a.id, 'call.ended', { callId: 'c_x' });
+    await rx.waitFor(2);
+    await d.stop();
+    const del = await h.call('GET', `/api/v1/webhooks/${id}/deliveries`, { headers: h.a.h });
+    expect(del.body.data.rows.map((a: { ok: boolean }) => a.ok)).toEqual([true, false]);
+    const p = await h.call('PATCH', `/api/v1/webhooks/${id}`, { headers: h.a.h, body: { enabled: false } });
+    expect(p.body.data.enabled).toBe(false);
+    expect((await h.call('GET', '/api/v1/webhooks', { headers: h.a.h })).body.data).toHaveLength(1);
+    expect((await h.call('DELETE', `/api/v1/webhooks/${id}`, { headers: h.a.h })).status).toBe(200);
+    expect((await h.call('GET', `/api/v1/webhooks/${id}`, { headers: h.a.h })).status).toBe(404);
+    await rx.close();
+  });
+});
