@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateDtmf } from '../../src/audio/dtmf.js';
+import { encodeWav } from '../../src/audio/wav.js';
 import { main } from '../../src/cli/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -11,28 +12,13 @@ const CASES = join(ROOT, 'fixtures', 'dtmf', 'cases');
 const tmp = mkdtempSync(join(tmpdir(), 'dtmf-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** PCM16 WAV with `channels` interleaved channels; channel 0 carries `pcm`, the others a different digit. */
+/** PCM16 WAV with `channels` interleaved channels; channel 0 carries `pcm`, the others `other`. */
 function pcmWav(pcm: Int16Array, rate: number, channels: number, other?: Int16Array): Buffer {
-  const data = Buffer.alloc(pcm.length * 2 * channels);
+  const inter = new Int16Array(pcm.length * channels);
   for (let i = 0; i < pcm.length; i++) {
-    for (let ch = 0; ch < channels; ch++)
-      data.writeInt16LE(ch === 0 ? pcm[i]! : (other?.[i] ?? 0), (i * channels + ch) * 2);
+    for (let ch = 0; ch < channels; ch++) inter[i * channels + ch] = ch === 0 ? pcm[i]! : (other?.[i] ?? 0);
   }
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2 * channels, 28);
-  h.writeUInt16LE(2 * channels, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  return Buffer.from(encodeWav(inter, rate, channels));
 }
 
 let out = '';
@@ -102,10 +88,14 @@ describe('voice-engine dtmf', () => {
       'empty.wav': Buffer.alloc(0),
       'text.wav': Buffer.from('hello, not a wav file\n'),
       'no-samples.wav': pcmWav(new Int16Array(0), 8000, 1),
-      'float.wav': (() => {
+      'mp3-tag.wav': (() => {
         const b = pcmWav(new Int16Array(100), 8000, 1);
-        b.writeUInt16LE(3, 20);
-        b.writeUInt16LE(32, 34);
+        b.writeUInt16LE(0x55, 20);
+        return b;
+      })(),
+      'rate-7hz.wav': (() => {
+        const b = pcmWav(new Int16Array(100), 8000, 1);
+        b.writeUInt32LE(7, 24);
         return b;
       })(),
     };
@@ -118,12 +108,12 @@ describe('voice-engine dtmf', () => {
       expect(code, name).not.toBe(0);
       expect(out, name).toBe('');
       expect(err.trim().split('\n').length, name).toBe(1);
-      expect(err, name).toMatch(/^voice-engine dtmf: .*(truncated|empty|not a WAV|no audio|unsupported)/);
+      expect(err, name).toMatch(/^voice-engine dtmf: .*(truncated|empty|not a WAV|no audio|unsupported|format)/);
       expect(err, name).not.toMatch(/\n\s+at /);
     }
     err = '';
     expect(await main(['dtmf', join(tmp, 'missing.wav')])).not.toBe(0);
-    expect(err).toMatch(/no such file/);
+    expect(err).toMatch(/cannot read .*missing.wav: ENOENT/);
     err = '';
     expect(await main(['dtmf'])).toBe(2);
     expect(err).toMatch(/usage/);
