@@ -285,6 +285,10 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       .map((r: Record<string, unknown>) => toHit(r, 1 - Number(r._distance)));
   }
 
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
   async close(): Promise<void> {
     await this.store.close();
   }

@@ -181,6 +181,16 @@ export class TableStore {
     });
   }
 
+  /** Runs the maintenance that writes have scheduled, now, and waits for it. */
+  async flush(): Promise<void> {
+    const pending = [...this.timers.keys()];
+    for (const tenantId of pending) {
+      clearTimeout(this.timers.get(tenantId));
+      this.timers.delete(tenantId);
+      await this.optimizeNow(tenantId);
+    }
+  }
+
   /** Runs pending maintenance now, then releases the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

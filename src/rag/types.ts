@@ -82,6 +82,8 @@ export interface KnowledgeBase {
   listCollections(tenantId: string): Promise<Array<{ name: string; documents: number; chunks: number }>>;
   search(tenantId: string, collections: string | string[], query: string, opts?: SearchOptions): Promise<SearchHit[]>;
   estimate(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<Estimate>;
+  /** Runs pending index maintenance (compaction, index update) now instead of after the debounce delay. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
