@@ -130,7 +130,12 @@ export async function run(ctx: BenchContext) {
     await ftsKb.close();
 
     ctx.progress('rag: ingesting again with the hashed embedder (256 dims) for hybrid');
-    const hyKb = await openKnowledgeBase({ uri: path.join(dir, 'hybrid'), logger: silentLogger, embed: createHashedEmbedder(256) });
+    const hyKb = await openKnowledgeBase({
+      uri: path.join(dir, 'hybrid'),
+      logger: silentLogger,
+      embed: createHashedEmbedder(256),
+      vectorIndexMinRows: flagNumber(ctx.args, 'vector-index-min-rows', 10_000),
+    });
     const hy = await ingest(hyKb, docs, faq);
     ctx.progress(`rag: ${hy.chunks} chunks, ${Math.round(hy.perS)} chunks/s; ${n} hybrid queries`);
     const hybridMs = await latency(hyKb, queries, n, 'hybrid');

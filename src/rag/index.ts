@@ -14,7 +14,7 @@ export async function openKnowledgeBase(opts: KnowledgeBaseOptions): Promise<Kno
   const store = await TableStore.open(opts.uri, opts.logger, {
     vectorDim: opts.embed?.dimensions,
     optimizeDelayMs: opts.optimizeDelayMs ?? 1000,
-    vectorIndexMinRows: opts.vectorIndexMinRows ?? 50_000,
+    vectorIndexMinRows: opts.vectorIndexMinRows ?? 10_000,
   });
   return new LanceKnowledgeBase(store, opts);
 }

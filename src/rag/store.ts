@@ -143,13 +143,21 @@ export class TableStore {
     return run;
   }
 
-  /** After the first write: the BM25 index. Stemming and stopwords match the query processing in text.ts. */
+  /**
+   * After the first write: the BM25 index (stemming and stopwords to match the query processing in text.ts), and
+   * scalar indices for the filters every query and write uses (collection: few distinct values -> bitmap; doc_id:
+   * many -> btree).
+   */
   async ensureFtsIndex(t: TenantTable): Promise<void> {
     const indices = await t.table.listIndices();
-    if (indices.some((i) => i.columns.includes(FTS_COLUMN))) return;
-    await t.table.createIndex(FTS_COLUMN, {
-      config: lancedb.Index.fts({ language: 'English', stem: true, removeStopWords: true, lowercase: true, asciiFolding: true, withPosition: false }),
-    });
+    const has = (col: string) => indices.some((i) => i.columns.includes(col));
+    if (!has(FTS_COLUMN)) {
+      await t.table.createIndex(FTS_COLUMN, {
+        config: lancedb.Index.fts({ language: 'English', stem: true, removeStopWords: true, lowercase: true, asciiFolding: true, withPosition: false }),
+      });
+    }
+    if (!has('collection')) await t.table.createIndex('collection', { config: lancedb.Index.bitmap() });
+    if (!has('doc_id')) await t.table.createIndex('doc_id', { config: lancedb.Index.btree() });
   }
 
   /** Debounced background maintenance after writes. */

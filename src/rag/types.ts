@@ -103,6 +103,10 @@ export interface KnowledgeBaseOptions {
   embedBatch?: number;
   /** Background index maintenance delay after the last write, ms. Default 1000. */
   optimizeDelayMs?: number;
-  /** Build an ANN vector index once a tenant's table has this many chunks (flat search is exact and fast below). */
+  /**
+   * Build an IVF-PQ vector index once a tenant's table has this many chunks. Default 10,000: below it flat search
+   * is exact and fast enough; at 10k chunks x 256 dims the index halves vector latency (bench/rag.ts), and
+   * refineFactor keeps recall equal to flat search on the FAQ fixture.
+   */
   vectorIndexMinRows?: number;
 }

@@ -188,6 +188,33 @@ describe('hybrid retrieval with the in-process hashed embedder', () => {
   });
 });
 
+describe('index maintenance as a collection grows', () => {
+  it('builds the vector index once the table crosses the threshold; retrieval keeps finding the right chunk', async () => {
+    const t = await tempDir();
+    const kb = await openKnowledgeBase({ uri: t.dir, logger: silentLogger, embed: createHashedEmbedder(64), vectorIndexMinRows: 300 });
+    try {
+      const rows = Array.from({ length: 320 }, (_, i) => `${i === 0 ? 'id' : `r${i}`},${i === 0 ? 'question,answer' : `What is item ${i}?,Item ${i} is the model qz${i} lantern.`}`);
+      await kb.upsertDocument('t', 'big', { name: 'items.csv', content: rows.join('\n') });
+      await kb.flush();
+      const lance = await import('@lancedb/lancedb');
+      const db = await lance.connect(t.dir);
+      const names = await db.tableNames();
+      expect(names).toHaveLength(1);
+      const table = await db.openTable(names[0]!);
+      const indexed = (await table.listIndices()).map((i) => `${i.columns.join(',')}:${i.indexType}`).sort();
+      table.close();
+      db.close();
+      expect(indexed).toEqual(['collection:Bitmap', 'doc_id:BTree', 'fts:FTS', 'vector:IvfPq']);
+      for (const i of [7, 150, 311]) {
+        expect((await kb.search('t', 'big', `model qz${i} lantern`, { topK: 1, mode: 'hybrid' }))[0]?.section).toBe(`r${i}`);
+      }
+    } finally {
+      await kb.close();
+      await t.cleanup();
+    }
+  });
+});
+
 describe('a failed embedding leaves the collection as it was', () => {
   it('writes nothing when the provider fails part-way through a document', async () => {
     const t = await tempDir();
