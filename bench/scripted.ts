@@ -363,9 +363,10 @@ export function scriptedRegistry(p: ScriptedProviders): ProviderRegistryLike {
             hooks?.onIncident?.({
               kind: 'tts',
               provider: p.tts.id,
-              code: err instanceof ProviderError ? err.code : undefined,
+              code: err instanceof ProviderError ? err.code : 'server',
+              action: 'fallback',
+              attempt: 1,
               message: (err as Error).message,
-              fallbackTo: fb.id,
             });
             yield* fb.synthesize(req, signal, timing);
           }

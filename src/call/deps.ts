@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from './assistant.js';
-import type { AsrProvider, KnowledgeHit, LlmProvider, ProviderError, TtsProvider } from '../providers/types.js';
+import type { ProviderHooks } from '../providers/resilience.js';
+import type { AsrProvider, KnowledgeHit, LlmProvider, TtsProvider } from '../providers/types.js';
 import type { ToolRegistry } from '../tools/types.js';
 import type { VadFactory } from './vad.js';
 
@@ -27,22 +28,9 @@ export interface CallSink {
   update(patch: CallPatch): void;
 }
 
-/** A provider failure or fallback, reported by the provider registry's resilience wrapper. */
-export interface ProviderIncident {
-  kind: 'asr' | 'llm' | 'tts' | 'embed';
-  provider: string;
-  code?: string;
-  message: string;
-  /** The provider the wrapper fell back to, if any. */
-  fallbackTo?: string;
-  error?: ProviderError;
-}
+export type { Incident, ProviderHooks } from '../providers/resilience.js';
 
-export interface ProviderHooks {
-  onIncident?(incident: ProviderIncident): void;
-}
-
-/** The part of the providers engineer's registry (src/providers/registry.ts) the session uses. */
+/** The part of the provider registry (src/providers/registry.ts) the session uses. */
 export interface ProviderRegistryLike {
   asr(cfg: AsrConfig | undefined, hooks?: ProviderHooks): AsrProvider;
   llm(cfg: LlmConfig | undefined, hooks?: ProviderHooks): LlmProvider;

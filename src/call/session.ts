@@ -6,7 +6,7 @@ import { ProviderError } from '../providers/types.js';
 import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
 import type { CallTools, ToolContext } from '../tools/types.js';
 import type { Assistant, AssistantConfig } from './assistant.js';
-import type { CallSummary, ProviderHooks, ProviderIncident, SessionDeps, TranscriptEntry } from './deps.js';
+import type { CallSummary, Incident, ProviderHooks, SessionDeps, TranscriptEntry } from './deps.js';
 import { DtmfInput, type MenuAction } from './dtmf-input.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
 import { type TurnMarks, turnMetrics } from './metrics.js';
@@ -224,13 +224,14 @@ export class CallSession implements MediaLegHandler {
 
   /* ------------------------------------------------------------------ providers */
 
-  private incident(i: ProviderIncident): void {
+  /** A provider retry / fallback / failure (from the registry's resilience wrapper, or seen here). */
+  private incident(i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string }): void {
     this.deps.sink.event('incident', {
       kind: i.kind,
       provider: i.provider,
-      code: i.code ?? (i.error instanceof ProviderError ? i.error.code : undefined),
+      code: i.code,
+      action: i.action,
       message: i.message,
-      fallbackTo: i.fallbackTo,
       turn: this.turn,
       atMs: Math.round(this.elapsedMs),
     });
@@ -277,8 +278,9 @@ export class CallSession implements MediaLegHandler {
     this.incident({
       kind: 'asr',
       provider: this.asrProvider?.id ?? this.config.asr?.provider ?? 'asr',
+      code: err instanceof ProviderError ? err.code : undefined,
+      action: 'failed',
       message: (err as Error)?.message ?? String(err),
-      error: err instanceof ProviderError ? err : undefined,
     });
     if (this.ending) return;
     if (this.asrFailures <= 1) {
@@ -397,7 +399,7 @@ export class CallSession implements MediaLegHandler {
         break;
       case 'error':
         if (ev.fatal) this.asrFailed(ev.error);
-        else this.incident({ kind: 'asr', provider: ev.error.provider, code: ev.error.code, message: ev.error.message });
+        else this.incident({ kind: 'asr', provider: ev.error.provider, code: ev.error.code, action: 'retry', message: ev.error.message });
         break;
       case 'closed':
         if (!this.ending && this.asr) this.asrFailed(new Error('ASR stream closed'));
@@ -637,8 +639,9 @@ export class CallSession implements MediaLegHandler {
         this.incident({
           kind: 'tts',
           provider: this.tts.id,
+          code: err instanceof ProviderError ? err.code : undefined,
+          action: 'failed',
           message: (err as Error)?.message ?? String(err),
-          error: err instanceof ProviderError ? err : undefined,
         });
       },
     });

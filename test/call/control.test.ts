@@ -190,7 +190,7 @@ describe('provider failures mid-call', () => {
     await x.leg.caller('silence', 300);
     await x.until(() => x.session.state === 'listening' && (x.ttsFallback?.texts.length ?? 0) > 0, 'fallback spoke');
     expect(x.ttsFallback!.texts[0]).toBe('Hi, how can I help?');
-    expect(x.sink.of('incident')[0]).toMatchObject({ kind: 'tts', provider: 'scripted-tts', fallbackTo: 'fallback-tts' });
+    expect(x.sink.of('incident')[0]).toMatchObject({ kind: 'tts', provider: 'scripted-tts', action: 'fallback', code: 'server' });
     expect(x.leg.count('play')).toBeGreaterThan(0);
   });
 

@@ -1,0 +1,101 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { attachGateway, type Gateway } from '../telephony/gateway.js';
+import type { MediaLeg } from '../telephony/leg.js';
+import { createToolRegistry } from '../tools/registry.js';
+import type { Assistant } from './assistant.js';
+import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
+import { CallSession } from './session.js';
+
+/**
+ * A single-assistant engine in this process: HTTP server + media gateway + call sessions, no store and no API.
+ * `voice-engine replay` (when no --url is given), the latency bench and the gateway-level session tests use it.
+ * Every stream gets `assistant`, whatever key it presents. The full engine is src/engine.ts (createEngine); this is
+ * the one place to swap to it when replay needs tenants and the store.
+ */
+export interface LocalEngineOptions {
+  assistant: Assistant;
+  providers: ProviderRegistryLike;
+  logger: Logger;
+  dataDir: string;
+  host?: string;
+  /** Extra session deps (createVad, retriever, now...). */
+  deps?: Partial<SessionDeps>;
+  /** Pacing lead of the gateway, ms. */
+  leadMs?: number;
+}
+
+export interface LocalCall {
+  session: CallSession;
+  leg: MediaLeg;
+  events: { type: string; data: Record<string, unknown>; at: number }[];
+  record: CallPatch;
+  summary?: CallSummary;
+}
+
+export interface LocalEngine {
+  readonly port: number;
+  url(protocol: string): string;
+  readonly calls: LocalCall[];
+  readonly gateway: Gateway;
+  /** Resolves with the next call's summary once it has ended. */
+  nextEnded(): Promise<LocalCall>;
+  close(): Promise<void>;
+}
+
+export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngine> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const calls: LocalCall[] = [];
+  const waiters: ((c: LocalCall) => void)[] = [];
+  const tools = createToolRegistry();
+  const gateway = attachGateway(server, {
+    logger: o.logger,
+    limits: o.leadMs !== undefined ? { leadMs: o.leadMs } : undefined,
+    resolve: async () => ({ ok: true, call: { tenantId: o.assistant.tenantId, assistant: o.assistant } }),
+    onCall: (leg, call) => {
+      const c: LocalCall = { leg, events: [], record: {}, session: undefined as unknown as CallSession };
+      const sink: CallSink = {
+        event: (type, data) => c.events.push({ type, data, at: performance.now() }),
+        update: (patch) => Object.assign(c.record, patch),
+      };
+      c.session = new CallSession({
+        leg,
+        assistant: call.assistant,
+        deps: {
+          providers: o.providers,
+          tools,
+          sink,
+          logger: o.logger,
+          dataDir: o.dataDir,
+          ...o.deps,
+          onEnded: (s) => {
+            c.summary = s;
+            o.deps?.onEnded?.(s);
+            call.release?.();
+            const w = waiters.shift();
+            if (w) w(c);
+          },
+        },
+      });
+      calls.push(c);
+      void c.session.start();
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, o.host ?? '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: (protocol) => `ws://${o.host ?? '127.0.0.1'}:${port}/media/${protocol}`,
+    calls,
+    gateway,
+    nextEnded: () => new Promise((r) => waiters.push(r)),
+    async close() {
+      await gateway.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
