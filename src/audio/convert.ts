@@ -60,6 +60,9 @@ export class AudioConverter {
   private carry = -1;
   private encoded: Uint8Array;
   private lastView: Uint8Array = EMPTY_BYTES;
+  /** Exact-length views, kept while chunk sizes repeat (they do: 20 ms frames), so no view is made per call. */
+  private pcmView: Int16Array;
+  private encodedView: Uint8Array;
 
   constructor(from: AudioFormat, to: AudioFormat) {
     this.from = from;
@@ -69,6 +72,8 @@ export class AudioConverter {
     this.pcm = new Int16Array(960); // 20 ms at 48 kHz; grows on demand
     this.pcmBytes = new Uint8Array(this.pcm.buffer);
     this.encoded = new Uint8Array(960);
+    this.pcmView = this.pcm.subarray(0, 0);
+    this.encodedView = this.encoded.subarray(0, 0);
   }
 
   /** Convert the next chunk. Returns a view into an internal buffer, valid until the next call. */
@@ -86,10 +91,24 @@ export class AudioConverter {
     return this.encode(this.resampler.flush());
   }
 
-  private ensurePcm(samples: number): void {
-    if (this.pcm.length >= samples) return;
-    this.pcm = new Int16Array(samples);
-    this.pcmBytes = new Uint8Array(this.pcm.buffer);
+  /** A view of the first `samples` of the decode buffer (grown if needed). */
+  private pcmOf(samples: number): Int16Array {
+    if (this.pcm.length < samples) {
+      this.pcm = new Int16Array(samples);
+      this.pcmBytes = new Uint8Array(this.pcm.buffer);
+    }
+    if (this.pcmView.length !== samples || this.pcmView.buffer !== this.pcm.buffer) {
+      this.pcmView = this.pcm.subarray(0, samples);
+    }
+    return this.pcmView;
+  }
+
+  private encodedOf(bytes: number): Uint8Array {
+    if (this.encoded.length < bytes) this.encoded = new Uint8Array(bytes);
+    if (this.encodedView.length !== bytes || this.encodedView.buffer !== this.encoded.buffer) {
+      this.encodedView = this.encoded.subarray(0, bytes);
+    }
+    return this.encodedView;
   }
 
   private decode(input: Uint8Array): Int16Array {
@@ -98,7 +117,7 @@ export class AudioConverter {
       const hasCarry = this.carry >= 0 ? 1 : 0;
       const total = input.length + hasCarry;
       const n = total >> 1;
-      this.ensurePcm(n);
+      const view = this.pcmOf(n);
       const bytes = this.pcmBytes;
       if (hasCarry && n > 0) bytes[0] = this.carry;
       // Copy the bytes that complete whole samples; keep an odd last byte for the next call.
@@ -106,19 +125,17 @@ export class AudioConverter {
       if (take > 0) bytes.set(take === input.length ? input : input.subarray(0, take), hasCarry);
       if (total & 1) this.carry = input.length > 0 ? input[input.length - 1]! : this.carry;
       else this.carry = -1;
-      return this.pcm.subarray(0, n);
+      return view;
     }
-    this.ensurePcm(input.length);
-    const dst = this.pcm;
+    const dst = this.pcmOf(input.length);
     return enc === 'mulaw' ? mulawDecode(input, dst) : alawDecode(input, dst);
   }
 
   private encode(pcm: Int16Array): Uint8Array {
     const enc = this.to.encoding;
     if (enc === 'pcm16') return this.bytesView(pcm);
-    if (this.encoded.length < pcm.length) this.encoded = new Uint8Array(pcm.length);
-    const out = enc === 'mulaw' ? mulawEncode(pcm, this.encoded) : alawEncode(pcm, this.encoded);
-    return this.cached(out);
+    const dst = this.encodedOf(pcm.length);
+    return enc === 'mulaw' ? mulawEncode(pcm, dst) : alawEncode(pcm, dst);
   }
 
   /** A bytes view of `pcm`, reusing the previous view object when it covers the same memory. */
@@ -127,12 +144,5 @@ export class AudioConverter {
     if (v.buffer === pcm.buffer && v.byteOffset === pcm.byteOffset && v.length === pcm.byteLength) return v;
     this.lastView = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
     return this.lastView;
-  }
-
-  private cached(view: Uint8Array): Uint8Array {
-    const v = this.lastView;
-    if (v.buffer === view.buffer && v.byteOffset === view.byteOffset && v.length === view.length) return v;
-    this.lastView = view;
-    return view;
   }
 }

@@ -117,6 +117,10 @@ describe('AudioConverter', () => {
     const b = c.convert(new Uint8Array(320));
     expect(b).toBe(a);
     expect(a.length).toBe(160);
+    const up = new AudioConverter(MULAW_8K, PCM_16K);
+    const x = up.convert(new Uint8Array(160).fill(0xff));
+    expect(up.convert(new Uint8Array(160).fill(0xff))).toBe(x);
+    expect(x.length).toBe(640);
   });
 });
 
