@@ -55,7 +55,10 @@ function paragraph(rnd: () => number, doc: number, i: number): string {
   while (len < 560) {
     const n = 8 + Math.floor(rnd() * 8);
     const words: string[] = [];
-    for (let k = 0; k < n; k++) words.push(rnd() < 0.15 ? `x${Math.floor(rnd() * 20000).toString(36)}` : WORDS[Math.floor(rnd() * WORDS.length)]!);
+    for (let k = 0; k < n; k++)
+      words.push(
+        rnd() < 0.15 ? `x${Math.floor(rnd() * 20000).toString(36)}` : WORDS[Math.floor(rnd() * WORDS.length)]!,
+      );
     const s = `${words.join(' ')}.`;
     parts.push(s[0]!.toUpperCase() + s.slice(1));
     len += s.length + 1;
@@ -80,16 +83,26 @@ function percentile(sorted: number[], p: number): number {
 }
 const round = (x: number) => Math.round(x * 100) / 100;
 
-async function ingest(kb: KnowledgeBase, docs: { name: string; text: string }[], faq: string): Promise<{ chunks: number; perS: number }> {
+async function ingest(
+  kb: KnowledgeBase,
+  docs: { name: string; text: string }[],
+  faq: string,
+): Promise<{ chunks: number; perS: number }> {
   const t0 = performance.now();
   let chunks = 0;
-  for (const d of docs) chunks += (await kb.upsertDocument('bench', 'kb', { name: d.name, content: d.text, mime: 'text/plain' })).chunks;
+  for (const d of docs)
+    chunks += (await kb.upsertDocument('bench', 'kb', { name: d.name, content: d.text, mime: 'text/plain' })).chunks;
   chunks += (await kb.upsertDocument('bench', 'kb', { name: 'faq.csv', content: faq })).chunks;
   await kb.flush();
   return { chunks, perS: chunks / ((performance.now() - t0) / 1000) };
 }
 
-async function latency(kb: KnowledgeBase, queries: string[], n: number, mode: SearchMode): Promise<{ p50: number; p99: number }> {
+async function latency(
+  kb: KnowledgeBase,
+  queries: string[],
+  n: number,
+  mode: SearchMode,
+): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < 20; i++) await kb.search('bench', 'kb', queries[i % queries.length]!, { topK: 3, mode });
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -103,7 +116,13 @@ async function latency(kb: KnowledgeBase, queries: string[], n: number, mode: Se
 
 async function recallAt3(kb: KnowledgeBase, questions: Question[], mode: SearchMode): Promise<number> {
   let hit = 0;
-  for (const { q, id } of questions) if ((await kb.search('bench', 'kb', q, { topK: 3, mode })).some((h) => h.documentName === 'faq.csv' && h.section === id)) hit++;
+  for (const { q, id } of questions)
+    if (
+      (await kb.search('bench', 'kb', q, { topK: 3, mode })).some(
+        (h) => h.documentName === 'faq.csv' && h.section === id,
+      )
+    )
+      hit++;
   return Math.round((hit / questions.length) * 1000) / 1000;
 }
 
@@ -153,7 +172,13 @@ export async function run(ctx: BenchContext) {
       vector_ms: vectorMs,
       ingest_chunks_per_s: Math.round(fts.perS),
       ingest_hybrid_chunks_per_s: Math.round(hy.perS),
-      recall_at_3: { fts: ftsRecall, vector: vectorRecall, hybrid: hybridRecall, questions: questions.length, distractor_chunks: fts.chunks - 56 },
+      recall_at_3: {
+        fts: ftsRecall,
+        vector: vectorRecall,
+        hybrid: hybridRecall,
+        questions: questions.length,
+        distractor_chunks: fts.chunks - 56,
+      },
       embedder: 'in-process hashed bag-of-words, 256 dims (no model)',
     };
   } finally {

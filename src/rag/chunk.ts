@@ -61,7 +61,7 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
     emit(cur, section, section);
     cur = [];
     curLen = 0;
-    if (carry && hasBody && last && last.verbatim && overlap > 0) {
+    if (carry && hasBody && last?.verbatim && overlap > 0) {
       const tail = last.text.length <= overlap ? last : tailOf(last, overlap);
       if (tail) {
         cur.push(tail);
@@ -150,7 +150,12 @@ function splitLong(b: Block, maxChars: number, overlap: number): Piece[] {
     let to = Math.min(t.length, from + maxChars);
     if (to < t.length) {
       const window = t.slice(from, to);
-      const lastSentence = Math.max(window.lastIndexOf('. '), window.lastIndexOf('! '), window.lastIndexOf('? '), window.lastIndexOf('\n'));
+      const lastSentence = Math.max(
+        window.lastIndexOf('. '),
+        window.lastIndexOf('! '),
+        window.lastIndexOf('? '),
+        window.lastIndexOf('\n'),
+      );
       if (lastSentence > maxChars / 2) to = from + lastSentence + 1;
       else {
         const space = window.lastIndexOf(' ');
@@ -158,7 +163,13 @@ function splitLong(b: Block, maxChars: number, overlap: number): Piece[] {
       }
     }
     const text = t.slice(from, to).trim();
-    if (text) out.push({ text, start: b.start + from + (t.slice(from, to).length - t.slice(from, to).trimStart().length), end: b.start + to - (t.slice(from, to).length - t.slice(from, to).trimEnd().length), verbatim });
+    if (text)
+      out.push({
+        text,
+        start: b.start + from + (t.slice(from, to).length - t.slice(from, to).trimStart().length),
+        end: b.start + to - (t.slice(from, to).length - t.slice(from, to).trimEnd().length),
+        verbatim,
+      });
     if (to >= t.length) break;
     // Step back by the overlap, to a word boundary, but always move forward.
     let next = Math.max(from + 1, to - overlap);

@@ -20,7 +20,8 @@ export function parseCsv(text: string): CsvRecord[] | null {
   let fieldWasQuoted = false;
   const endRecord = (end: number) => {
     fields.push(field);
-    if (!(fields.length === 1 && fields[0] === '' && !fieldWasQuoted)) records.push({ fields, start: recordStart, end });
+    if (!(fields.length === 1 && fields[0] === '' && !fieldWasQuoted))
+      records.push({ fields, start: recordStart, end });
     fields = [];
     field = '';
     fieldWasQuoted = false;

@@ -5,7 +5,11 @@
  */
 export const RRF_K = 60;
 
-export function rrfFuse<T>(lists: readonly (readonly T[])[], key: (item: T) => string, k = RRF_K): { item: T; score: number }[] {
+export function rrfFuse<T>(
+  lists: readonly (readonly T[])[],
+  key: (item: T) => string,
+  k = RRF_K,
+): { item: T; score: number }[] {
   const acc = new Map<string, { item: T; score: number }>();
   for (const list of lists) {
     list.forEach((item, i) => {

@@ -5,17 +5,68 @@
  */
 import type { Block } from './blocks.js';
 
-const TOKEN = /<!--[\s\S]*?-->|<(script|style|noscript|template|svg)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<!?[^>]*>|[^<]+|</g;
+const TOKEN =
+  /<!--[\s\S]*?-->|<(script|style|noscript|template|svg)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<!?[^>]*>|[^<]+|</g;
 
 const BLOCK_TAGS = new Set([
-  'address', 'article', 'aside', 'blockquote', 'br', 'dd', 'details', 'div', 'dl', 'dt', 'fieldset', 'figcaption',
-  'figure', 'footer', 'form', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre', 'section', 'summary', 'table',
-  'tbody', 'td', 'tfoot', 'th', 'thead', 'tr', 'ul', 'title', 'body', 'html', 'head',
+  'address',
+  'article',
+  'aside',
+  'blockquote',
+  'br',
+  'dd',
+  'details',
+  'div',
+  'dl',
+  'dt',
+  'fieldset',
+  'figcaption',
+  'figure',
+  'footer',
+  'form',
+  'header',
+  'hr',
+  'li',
+  'main',
+  'nav',
+  'ol',
+  'p',
+  'pre',
+  'section',
+  'summary',
+  'table',
+  'tbody',
+  'td',
+  'tfoot',
+  'th',
+  'thead',
+  'tr',
+  'ul',
+  'title',
+  'body',
+  'html',
+  'head',
 ]);
 
 const ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', ndash: '–', mdash: '—', hellip: '…', copy: '©',
-  reg: '®', euro: '€', pound: '£', rsquo: '’', lsquo: '‘', rdquo: '”', ldquo: '“', trade: '™',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  ndash: '–',
+  mdash: '—',
+  hellip: '…',
+  copy: '©',
+  reg: '®',
+  euro: '€',
+  pound: '£',
+  rsquo: '’',
+  lsquo: '‘',
+  rdquo: '”',
+  ldquo: '“',
+  trade: '™',
 };
 
 export function decodeEntities(s: string): string {
@@ -40,7 +91,11 @@ export function htmlToBlocks(html: string): { text: string; blocks: Block[] } {
     if (text) text += '\n\n';
     const start = text.length;
     text += t;
-    blocks.push(heading ? { kind: 'heading', text: t, start, end: text.length, level: heading } : { kind: 'paragraph', text: t, start, end: text.length });
+    blocks.push(
+      heading
+        ? { kind: 'heading', text: t, start, end: text.length, level: heading }
+        : { kind: 'paragraph', text: t, start, end: text.length },
+    );
   };
   for (const m of html.matchAll(TOKEN)) {
     const tok = m[0];

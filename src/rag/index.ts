@@ -6,9 +6,19 @@ import { LanceKnowledgeBase } from './kb.js';
 import { TableStore } from './store.js';
 import type { KnowledgeBase, KnowledgeBaseOptions } from './types.js';
 
-export type { DocumentInfo, DocumentInput, Estimate, KnowledgeBase, KnowledgeBaseOptions, RetrievalEvent, SearchHit, SearchMode, SearchOptions } from './types.js';
-export { createRetriever, type Retriever } from './retriever.js';
 export { createHashedEmbedder } from './hashed-embedder.js';
+export { createRetriever, type Retriever } from './retriever.js';
+export type {
+  DocumentInfo,
+  DocumentInput,
+  Estimate,
+  KnowledgeBase,
+  KnowledgeBaseOptions,
+  RetrievalEvent,
+  SearchHit,
+  SearchMode,
+  SearchOptions,
+} from './types.js';
 
 export async function openKnowledgeBase(opts: KnowledgeBaseOptions): Promise<KnowledgeBase> {
   const store = await TableStore.open(opts.uri, opts.logger, {

@@ -6,11 +6,20 @@ import { createHash } from 'node:crypto';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EmbedProvider } from '../providers/types.js';
-import { chunkBlocks, type Chunk } from './chunk.js';
+import { type Chunk, chunkBlocks } from './chunk.js';
 import { embeddingCostUsd, estimateTokens } from './estimate.js';
 import { rrfFuse } from './fuse.js';
 import { parseDocument } from './parse.js';
-import { type ChunkRow, DOC_COLUMNS, FTS_COLUMN, HIT_COLUMNS, sqlString, TableStore, type TenantTable, VECTOR_COLUMN } from './store.js';
+import {
+  type ChunkRow,
+  DOC_COLUMNS,
+  FTS_COLUMN,
+  HIT_COLUMNS,
+  sqlString,
+  TableStore,
+  type TenantTable,
+  VECTOR_COLUMN,
+} from './store.js';
 import { ftsQueryText } from './text.js';
 import type {
   DocumentInfo,
@@ -32,7 +41,10 @@ const MAX_CHUNKS_PER_DOCUMENT = 50_000;
 
 export function assertCollectionName(name: string): void {
   if (!COLLECTION_NAME.test(name)) {
-    throw new EngineError('VALIDATION_FAILED', 'A collection name is 1-64 characters: letters, digits, _ . - (not first)');
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      'A collection name is 1-64 characters: letters, digits, _ . - (not first)',
+    );
   }
 }
 
@@ -55,13 +67,21 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     this.embedBatch = Math.max(1, opts.embedBatch ?? 64);
   }
 
-  private async prepare(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<{ chunks: Chunk[]; mime: string; characters: number; bytes: number }> {
+  private async prepare(input: {
+    content: Uint8Array | string;
+    mime?: string;
+    name?: string;
+  }): Promise<{ chunks: Chunk[]; mime: string; characters: number; bytes: number }> {
     const bytes = typeof input.content === 'string' ? Buffer.byteLength(input.content) : input.content.byteLength;
-    if (bytes > this.maxBytes) throw new EngineError('PAYLOAD_TOO_LARGE', `The document is ${bytes} bytes; the limit is ${this.maxBytes}`);
+    if (bytes > this.maxBytes)
+      throw new EngineError('PAYLOAD_TOO_LARGE', `The document is ${bytes} bytes; the limit is ${this.maxBytes}`);
     const parsed = await parseDocument(input);
     const chunks = chunkBlocks(parsed.blocks, this.chunkOpts);
     if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
-      throw new EngineError('PAYLOAD_TOO_LARGE', `The document makes ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`);
+      throw new EngineError(
+        'PAYLOAD_TOO_LARGE',
+        `The document makes ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`,
+      );
     }
     return { chunks, mime: parsed.mime, characters: parsed.text.length, bytes };
   }
@@ -70,7 +90,13 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     const { chunks, characters } = await this.prepare(input);
     const tokens = chunks.reduce((n, c) => n + estimateTokens(c.text), 0);
     const model = this.embedder?.model;
-    return { characters, tokens, chunks: chunks.length, embeddingModel: model, embeddingCostUsd: this.embedder ? embeddingCostUsd(model, tokens) : 0 };
+    return {
+      characters,
+      tokens,
+      chunks: chunks.length,
+      embeddingModel: model,
+      embeddingCostUsd: this.embedder ? embeddingCostUsd(model, tokens) : 0,
+    };
   }
 
   async upsertDocument(
@@ -81,14 +107,17 @@ export class LanceKnowledgeBase implements KnowledgeBase {
   ): Promise<DocumentInfo> {
     assertCollectionName(collection);
     const name = doc.name.trim();
-    if (!name || name.length > 256) throw new EngineError('VALIDATION_FAILED', 'A document needs a name of 1-256 characters');
+    if (!name || name.length > 256)
+      throw new EngineError('VALIDATION_FAILED', 'A document needs a name of 1-256 characters');
     const metadata = doc.metadata ?? {};
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new EngineError('VALIDATION_FAILED', `metadata.${k} must be a string`);
     }
     // Everything that can fail on bad input or a provider happens before the first write.
     const { chunks, mime, characters, bytes } = await this.prepare({ content: doc.content, mime: doc.mime, name });
-    const hash = createHash('sha256').update(typeof doc.content === 'string' ? Buffer.from(doc.content) : doc.content).digest('hex');
+    const hash = createHash('sha256')
+      .update(typeof doc.content === 'string' ? Buffer.from(doc.content) : doc.content)
+      .digest('hex');
     onProgress?.({ chunksDone: 0, chunksTotal: chunks.length });
     const vectors = this.embedder ? await this.embedChunks(chunks, onProgress) : undefined;
 
@@ -97,7 +126,8 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       const previous = await this.findExisting(t, collection, hash, name);
       const now = new Date().toISOString();
       const info: DocumentInfo = {
-        id: previous?.id ?? `doc_${createHash('sha256').update(`${collection}\u0000${hash}`).digest('hex').slice(0, 16)}`,
+        id:
+          previous?.id ?? `doc_${createHash('sha256').update(`${collection}\u0000${hash}`).digest('hex').slice(0, 16)}`,
         collection,
         name,
         mime,
@@ -109,23 +139,33 @@ export class LanceKnowledgeBase implements KnowledgeBase {
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
-      const rows = chunks.map((c, i) => toRow(info, c, t.vectorDim && vectors?.[i]?.length === t.vectorDim ? vectors[i] : null, t.vectorDim));
+      const rows = chunks.map((c, i) =>
+        toRow(info, c, t.vectorDim && vectors?.[i]?.length === t.vectorDim ? vectors[i] : null, t.vectorDim),
+      );
       // One commit: insert/update this document's chunks and delete its chunks that the new version no longer has.
       await t.table
         .mergeInsert('id')
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete({ where: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}` })
+        .whenNotMatchedBySourceDelete({
+          where: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}`,
+        })
         .execute(TableStore.toArrow(rows, t.schema));
       await this.store.ensureFtsIndex(t);
       this.store.scheduleOptimize(tenantId);
       onProgress?.({ chunksDone: chunks.length, chunksTotal: chunks.length });
-      this.logger.info({ tenantId, collection, documentId: info.id, chunks: chunks.length, replaced: Boolean(previous) }, 'rag: document indexed');
+      this.logger.info(
+        { tenantId, collection, documentId: info.id, chunks: chunks.length, replaced: Boolean(previous) },
+        'rag: document indexed',
+      );
       return info;
     });
   }
 
-  private async embedChunks(chunks: Chunk[], onProgress?: (p: { chunksDone: number; chunksTotal: number }) => void): Promise<Float32Array[]> {
+  private async embedChunks(
+    chunks: Chunk[],
+    onProgress?: (p: { chunksDone: number; chunksTotal: number }) => void,
+  ): Promise<Float32Array[]> {
     const embedder = this.embedder!;
     const out: Float32Array[] = [];
     for (let i = 0; i < chunks.length; i += this.embedBatch) {
@@ -137,7 +177,10 @@ export class LanceKnowledgeBase implements KnowledgeBase {
         throw new EngineError('PROVIDER_ERROR', `Embedding with ${embedder.id} failed: ${(err as Error).message}`);
       }
       if (vecs.length !== batch.length || vecs.some((v) => v.length !== embedder.dimensions)) {
-        throw new EngineError('PROVIDER_ERROR', `Embedding with ${embedder.id} returned the wrong number or size of vectors`);
+        throw new EngineError(
+          'PROVIDER_ERROR',
+          `Embedding with ${embedder.id} returned the wrong number or size of vectors`,
+        );
       }
       out.push(...vecs);
       onProgress?.({ chunksDone: out.length, chunksTotal: chunks.length });
@@ -145,10 +188,17 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     return out;
   }
 
-  private async findExisting(t: TenantTable, collection: string, hash: string, name: string): Promise<DocumentInfo | undefined> {
+  private async findExisting(
+    t: TenantTable,
+    collection: string,
+    hash: string,
+    name: string,
+  ): Promise<DocumentInfo | undefined> {
     const rows = await t.table
       .query()
-      .where(`collection = ${sqlString(collection)} AND chunk_index = 0 AND (doc_hash = ${sqlString(hash)} OR doc_name = ${sqlString(name)})`)
+      .where(
+        `collection = ${sqlString(collection)} AND chunk_index = 0 AND (doc_hash = ${sqlString(hash)} OR doc_name = ${sqlString(name)})`,
+      )
       .select(DOC_COLUMNS)
       .toArray();
     const docs = rows.map(toDocumentInfo);
@@ -159,8 +209,14 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     assertCollectionName(collection);
     const t = await this.store.get(tenantId);
     if (!t) return [];
-    const rows = await t.table.query().where(`collection = ${sqlString(collection)} AND chunk_index = 0`).select(DOC_COLUMNS).toArray();
-    return rows.map(toDocumentInfo).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    const rows = await t.table
+      .query()
+      .where(`collection = ${sqlString(collection)} AND chunk_index = 0`)
+      .select(DOC_COLUMNS)
+      .toArray();
+    return rows
+      .map(toDocumentInfo)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
   }
 
   async getDocument(tenantId: string, collection: string, id: string): Promise<DocumentInfo | undefined> {
@@ -206,30 +262,52 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     return [...acc.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async search(tenantId: string, collections: string | string[], query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+  async search(
+    tenantId: string,
+    collections: string | string[],
+    query: string,
+    opts: SearchOptions = {},
+  ): Promise<SearchHit[]> {
     const started = performance.now();
     const names = [...new Set(Array.isArray(collections) ? collections : [collections])];
     if (names.length === 0) throw new EngineError('VALIDATION_FAILED', 'Search needs at least one collection');
     for (const c of names) assertCollectionName(c);
     const q = query.trim();
     if (!q) throw new EngineError('VALIDATION_FAILED', 'The query is empty');
-    if (q.length > MAX_QUERY_CHARS) throw new EngineError('VALIDATION_FAILED', `The query is longer than ${MAX_QUERY_CHARS} characters`);
+    if (q.length > MAX_QUERY_CHARS)
+      throw new EngineError('VALIDATION_FAILED', `The query is longer than ${MAX_QUERY_CHARS} characters`);
     const topK = Math.min(Math.max(1, Math.floor(opts.topK ?? 5)), MAX_TOP_K);
     const requested: SearchMode = opts.mode ?? 'auto';
     if ((requested === 'vector' || requested === 'hybrid') && !this.embedder) {
-      throw new EngineError('UNPROCESSABLE', `Search mode '${requested}' needs an embedding provider; none is configured`);
+      throw new EngineError(
+        'UNPROCESSABLE',
+        `Search mode '${requested}' needs an embedding provider; none is configured`,
+      );
     }
     const t = await this.store.get(tenantId);
     const vectorsUsable = Boolean(this.embedder && t?.vectorDim === this.embedder.dimensions);
-    const mode: Exclude<SearchMode, 'auto'> = requested === 'auto' ? (vectorsUsable ? 'hybrid' : 'fts') : vectorsUsable || requested === 'fts' ? requested : 'fts';
+    const mode: Exclude<SearchMode, 'auto'> =
+      requested === 'auto'
+        ? vectorsUsable
+          ? 'hybrid'
+          : 'fts'
+        : vectorsUsable || requested === 'fts'
+          ? requested
+          : 'fts';
     let hits: SearchHit[] = [];
     if (t) {
-      const where = names.length === 1 ? `collection = ${sqlString(names[0]!)}` : `collection IN (${names.map(sqlString).join(', ')})`;
+      const where =
+        names.length === 1
+          ? `collection = ${sqlString(names[0]!)}`
+          : `collection IN (${names.map(sqlString).join(', ')})`;
       if (mode === 'fts') hits = await this.ftsSearch(t, where, q, topK);
       else if (mode === 'vector') hits = await this.vectorSearch(t, where, q, topK);
       else {
         const depth = Math.max(topK * 3, 10);
-        const [fts, vec] = await Promise.all([this.ftsSearch(t, where, q, depth), this.vectorSearch(t, where, q, depth)]);
+        const [fts, vec] = await Promise.all([
+          this.ftsSearch(t, where, q, depth),
+          this.vectorSearch(t, where, q, depth),
+        ]);
         hits = rrfFuse([fts, vec], (h) => `${h.collection}\u0000${h.documentId}\u0000${h.chunkIndex}`)
           .slice(0, topK)
           .map(({ item, score }) => ({ ...item, score }));
@@ -267,7 +345,10 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     try {
       [vec] = await this.embedder!.embed([query]);
     } catch (err) {
-      throw new EngineError('PROVIDER_ERROR', `Embedding the query with ${this.embedder!.id} failed: ${(err as Error).message}`);
+      throw new EngineError(
+        'PROVIDER_ERROR',
+        `Embedding the query with ${this.embedder!.id} failed: ${(err as Error).message}`,
+      );
     }
     if (!vec) return [];
     const rows = await t.table
@@ -301,7 +382,12 @@ function embedText(c: Chunk): string {
   return c.heading && !c.text.startsWith(c.heading) ? `${c.heading}\n${c.text}` : c.text;
 }
 
-function toRow(info: DocumentInfo, c: Chunk, vector: Float32Array | null | undefined, vectorDim: number | undefined): ChunkRow {
+function toRow(
+  info: DocumentInfo,
+  c: Chunk,
+  vector: Float32Array | null | undefined,
+  vectorDim: number | undefined,
+): ChunkRow {
   const row: ChunkRow = {
     id: `${info.collection}/${info.id}/${c.index}`,
     collection: info.collection,

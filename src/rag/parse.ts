@@ -25,7 +25,14 @@ const MIME_FORMAT: Record<string, DocFormat> = {
 };
 
 const EXT_FORMAT: Record<string, DocFormat> = {
-  txt: 'text', text: 'text', md: 'markdown', markdown: 'markdown', html: 'html', htm: 'html', pdf: 'pdf', csv: 'csv',
+  txt: 'text',
+  text: 'text',
+  md: 'markdown',
+  markdown: 'markdown',
+  html: 'html',
+  htm: 'html',
+  pdf: 'pdf',
+  csv: 'csv',
   json: 'json',
 };
 
@@ -36,7 +43,11 @@ export function detectFormat(input: { content: Uint8Array | string; mime?: strin
   const mime = (input.mime ?? '').split(';')[0]!.trim().toLowerCase();
   if (!GENERIC.has(mime)) {
     const f = MIME_FORMAT[mime];
-    if (!f) throw new EngineError('UNSUPPORTED_MEDIA_TYPE', `Unsupported document type '${mime}'; supported: ${Object.keys(MIME_FORMAT).join(', ')}`);
+    if (!f)
+      throw new EngineError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Unsupported document type '${mime}'; supported: ${Object.keys(MIME_FORMAT).join(', ')}`,
+      );
     return f;
   }
   const ext = /\.([a-z0-9]+)$/i.exec(input.name ?? '')?.[1]?.toLowerCase();
@@ -45,7 +56,10 @@ export function detectFormat(input: { content: Uint8Array | string; mime?: strin
     if (!f) throw new EngineError('UNSUPPORTED_MEDIA_TYPE', `Unsupported document extension '.${ext}'`);
     return f;
   }
-  const head = typeof input.content === 'string' ? input.content.slice(0, 64) : Buffer.from(input.content.subarray(0, 64)).toString('latin1');
+  const head =
+    typeof input.content === 'string'
+      ? input.content.slice(0, 64)
+      : Buffer.from(input.content.subarray(0, 64)).toString('latin1');
   if (head.startsWith('%PDF-')) return 'pdf';
   const t = head.trimStart().toLowerCase();
   if (t.startsWith('<!doctype html') || t.startsWith('<html')) return 'html';
@@ -67,7 +81,11 @@ function decodeText(content: Uint8Array | string): string {
   return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
-export async function parseDocument(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<ParsedDocument> {
+export async function parseDocument(input: {
+  content: Uint8Array | string;
+  mime?: string;
+  name?: string;
+}): Promise<ParsedDocument> {
   const format = detectFormat(input);
   let parsed: { text: string; blocks: Block[] };
   if (format === 'pdf') {
@@ -132,7 +150,10 @@ function csvBlocks(text: string): Block[] {
   for (const row of rows.slice(1)) {
     const f = row.fields;
     if (f.length !== header.length) {
-      throw new EngineError('VALIDATION_FAILED', `Malformed CSV: row at offset ${row.start} has ${f.length} fields, header has ${header.length}`);
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `Malformed CSV: row at offset ${row.start} has ${f.length} fields, header has ${header.length}`,
+      );
     }
     const label = id >= 0 ? f[id]!.trim() : undefined;
     if (q >= 0 && a >= 0) {
@@ -206,7 +227,7 @@ function flatten(v: unknown, path: string, out: string[]): void {
   if (v === null || typeof v !== 'object') {
     out.push(path ? `${path}: ${String(v)}` : String(v));
   } else if (Array.isArray(v)) {
-    v.forEach((x, i) => flatten(x, path ? `${path}[${i}]` : `[${i}]`, out));
+    for (let i = 0; i < v.length; i++) flatten(v[i], path ? `${path}[${i}]` : `[${i}]`, out);
   } else {
     for (const [k, x] of Object.entries(v)) flatten(x, path ? `${path}.${k}` : k, out);
   }

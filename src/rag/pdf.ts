@@ -17,6 +17,9 @@ export async function pdfToBlocks(bytes: Uint8Array): Promise<{ text: string; bl
   } catch (err) {
     throw new EngineError('VALIDATION_FAILED', `The PDF could not be read: ${(err as Error).message}`);
   }
-  const text = pages.map((p) => p.trim()).filter(Boolean).join('\n\n');
+  const text = pages
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join('\n\n');
   return { text, blocks: paragraphBlocks(text, 0, text.length) };
 }

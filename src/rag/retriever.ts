@@ -38,7 +38,12 @@ export function createRetriever(kb: KnowledgeBase, tenantId: string, rag: RagCon
   const run = (key: string, terms: string[], query: string, prefetch: boolean): Entry => {
     const entry: Entry = {
       terms: new Set(terms),
-      result: kb.search(tenantId, collections, query, { topK, scoreThreshold: rag?.scoreThreshold, mode: 'auto', prefetch }),
+      result: kb.search(tenantId, collections, query, {
+        topK,
+        scoreThreshold: rag?.scoreThreshold,
+        mode: 'auto',
+        prefetch,
+      }),
     };
     // A failed retrieval is not cached: the next turn tries again.
     entry.result.catch(() => {
@@ -94,7 +99,11 @@ export function createRetriever(kb: KnowledgeBase, tenantId: string, rag: RagCon
       if (entry) stats.cacheHits++;
       else entry = run(key, terms, query, false);
       const hits = await entry.result;
-      return hits.map((h) => ({ text: h.text, score: h.score, source: h.section ? `${h.documentName} › ${h.section}` : h.documentName }));
+      return hits.map((h) => ({
+        text: h.text,
+        score: h.score,
+        source: h.section ? `${h.documentName} › ${h.section}` : h.documentName,
+      }));
     },
     prefetch(partialQuery: string): void {
       if (collections.length === 0) return;

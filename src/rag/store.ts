@@ -40,20 +40,55 @@ export interface ChunkRow {
 }
 
 export const DOC_COLUMNS = [
-  'collection', 'doc_id', 'doc_name', 'doc_mime', 'doc_hash', 'doc_bytes', 'doc_chars', 'doc_chunks', 'doc_meta',
-  'created_at', 'updated_at',
+  'collection',
+  'doc_id',
+  'doc_name',
+  'doc_mime',
+  'doc_hash',
+  'doc_bytes',
+  'doc_chars',
+  'doc_chunks',
+  'doc_meta',
+  'created_at',
+  'updated_at',
 ];
-export const HIT_COLUMNS = ['id', 'collection', 'doc_id', 'doc_name', 'chunk_index', 'char_start', 'char_end', 'section', 'text'];
+export const HIT_COLUMNS = [
+  'id',
+  'collection',
+  'doc_id',
+  'doc_name',
+  'chunk_index',
+  'char_start',
+  'char_end',
+  'section',
+  'text',
+];
 
 function schemaFor(vectorDim: number | undefined): Schema {
   const s = (n: string) => new Field(n, new Utf8(), false);
   const i = (n: string) => new Field(n, new Int32(), false);
   const fields: Field[] = [
-    s('id'), s('collection'), s('doc_id'), s('doc_name'), s('doc_mime'), s('doc_hash'), i('doc_bytes'), i('doc_chars'),
-    i('doc_chunks'), s('doc_meta'), s('created_at'), s('updated_at'), i('chunk_index'), i('char_start'), i('char_end'),
-    s('section'), s('text'), s(FTS_COLUMN),
+    s('id'),
+    s('collection'),
+    s('doc_id'),
+    s('doc_name'),
+    s('doc_mime'),
+    s('doc_hash'),
+    i('doc_bytes'),
+    i('doc_chars'),
+    i('doc_chunks'),
+    s('doc_meta'),
+    s('created_at'),
+    s('updated_at'),
+    i('chunk_index'),
+    i('char_start'),
+    i('char_end'),
+    s('section'),
+    s('text'),
+    s(FTS_COLUMN),
   ];
-  if (vectorDim) fields.push(new Field(VECTOR_COLUMN, new FixedSizeList(vectorDim, new Field('item', new Float32(), true)), true));
+  if (vectorDim)
+    fields.push(new Field(VECTOR_COLUMN, new FixedSizeList(vectorDim, new Field('item', new Float32(), true)), true));
   return new Schema(fields);
 }
 
@@ -80,7 +115,11 @@ export class TableStore {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
-  private constructor(db: lancedb.Connection, logger: Logger, opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number }) {
+  private constructor(
+    db: lancedb.Connection,
+    logger: Logger,
+    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number },
+  ) {
     this.db = db;
     this.logger = logger;
     this.vectorDim = opts.vectorDim;
@@ -88,7 +127,11 @@ export class TableStore {
     this.vectorIndexMinRows = opts.vectorIndexMinRows;
   }
 
-  static async open(uri: string, logger: Logger, opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number }): Promise<TableStore> {
+  static async open(
+    uri: string,
+    logger: Logger,
+    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number },
+  ): Promise<TableStore> {
     return new TableStore(await lancedb.connect(uri), logger, opts);
   }
 
@@ -125,7 +168,9 @@ export class TableStore {
   async getOrCreate(tenantId: string): Promise<TenantTable> {
     const existing = await this.get(tenantId);
     if (existing) return existing;
-    const table = await this.db.createEmptyTable(this.tableName(tenantId), schemaFor(this.vectorDim), { existOk: true });
+    const table = await this.db.createEmptyTable(this.tableName(tenantId), schemaFor(this.vectorDim), {
+      existOk: true,
+    });
     const t = await describe(table);
     this.handles.set(tenantId, Promise.resolve(t));
     return t;
@@ -153,7 +198,14 @@ export class TableStore {
     const has = (col: string) => indices.some((i) => i.columns.includes(col));
     if (!has(FTS_COLUMN)) {
       await t.table.createIndex(FTS_COLUMN, {
-        config: lancedb.Index.fts({ language: 'English', stem: true, removeStopWords: true, lowercase: true, asciiFolding: true, withPosition: false }),
+        config: lancedb.Index.fts({
+          language: 'English',
+          stem: true,
+          removeStopWords: true,
+          lowercase: true,
+          asciiFolding: true,
+          withPosition: false,
+        }),
       });
     }
     if (!has('collection')) await t.table.createIndex('collection', { config: lancedb.Index.bitmap() });
@@ -167,7 +219,9 @@ export class TableStore {
     if (prev) clearTimeout(prev);
     const timer = setTimeout(() => {
       this.timers.delete(tenantId);
-      void this.optimizeNow(tenantId).catch((err: unknown) => this.logger.warn({ err, tenantId }, 'rag: index maintenance failed'));
+      void this.optimizeNow(tenantId).catch((err: unknown) =>
+        this.logger.warn({ err, tenantId }, 'rag: index maintenance failed'),
+      );
     }, this.optimizeDelayMs);
     timer.unref();
     this.timers.set(tenantId, timer);
@@ -207,7 +261,9 @@ export class TableStore {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const tenantId of pending) {
-      await this.optimizeNow(tenantId).catch((err: unknown) => this.logger.warn({ err, tenantId }, 'rag: index maintenance failed'));
+      await this.optimizeNow(tenantId).catch((err: unknown) =>
+        this.logger.warn({ err, tenantId }, 'rag: index maintenance failed'),
+      );
     }
     await Promise.all([...this.locks.values()]);
     for (const h of this.handles.values()) (await h.catch(() => undefined))?.table.close();

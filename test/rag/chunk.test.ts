@@ -7,10 +7,16 @@ const sentence = (i: number) => `Sentence number ${i} says something about tents
 
 describe('chunkBlocks', () => {
   it('starts a chunk at every heading and names its section with the heading path', async () => {
-    const md = '# Guide\n\nIntro text.\n\n## Returns\n\nReturn within 30 days.\n\n### Sale items\n\nWithin 14 days.\n\n## Rentals\n\nBikes by the day.\n';
+    const md =
+      '# Guide\n\nIntro text.\n\n## Returns\n\nReturn within 30 days.\n\n### Sale items\n\nWithin 14 days.\n\n## Rentals\n\nBikes by the day.\n';
     const doc = await parseDocument({ content: md, mime: 'text/markdown' });
     const chunks = chunkBlocks(doc.blocks);
-    expect(chunks.map((c) => c.section)).toEqual(['Guide', 'Guide > Returns', 'Guide > Returns > Sale items', 'Guide > Rentals']);
+    expect(chunks.map((c) => c.section)).toEqual([
+      'Guide',
+      'Guide > Returns',
+      'Guide > Returns > Sale items',
+      'Guide > Rentals',
+    ]);
     expect(chunks[1]!.text).toBe('Returns\n\nReturn within 30 days.');
     expect(md.slice(chunks[2]!.start, chunks[2]!.end)).toBe('### Sale items\n\nWithin 14 days.');
     expect(chunks.map((c) => c.index)).toEqual([0, 1, 2, 3]);
@@ -18,7 +24,11 @@ describe('chunkBlocks', () => {
 
   it('packs paragraphs up to maxChars and carries an overlap into the next chunk of the section', () => {
     const text = Array.from({ length: 12 }, (_, i) => sentence(i)).join('\n\n');
-    const doc = { blocks: text.split('\n\n').map((t) => ({ kind: 'paragraph', text: t, start: text.indexOf(t), end: text.indexOf(t) + t.length }) as Block) };
+    const doc = {
+      blocks: text
+        .split('\n\n')
+        .map((t) => ({ kind: 'paragraph', text: t, start: text.indexOf(t), end: text.indexOf(t) + t.length }) as Block),
+    };
     const chunks = chunkBlocks(doc.blocks, { maxChars: 200, overlapChars: 60 });
     expect(chunks.length).toBeGreaterThan(3);
     for (const c of chunks) expect(c.text.length).toBeLessThanOrEqual(200);
@@ -34,7 +44,10 @@ describe('chunkBlocks', () => {
 
   it('cuts a paragraph longer than maxChars at sentence ends, with overlapping pieces whose offsets match the source', () => {
     const para = Array.from({ length: 30 }, (_, i) => sentence(i)).join(' ');
-    const chunks = chunkBlocks([{ kind: 'paragraph', text: para, start: 0, end: para.length }], { maxChars: 300, overlapChars: 80 });
+    const chunks = chunkBlocks([{ kind: 'paragraph', text: para, start: 0, end: para.length }], {
+      maxChars: 300,
+      overlapChars: 80,
+    });
     expect(chunks.length).toBeGreaterThan(5);
     for (const c of chunks) {
       expect(c.text.length).toBeLessThanOrEqual(300);

@@ -1,7 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { parseCsv } from '../../src/rag/csv.js';
 
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -22,6 +22,7 @@ export function faqFixture(): { csv: string; ids: string[]; questions: LabelledQ
   const rows = parseCsv(csv)!;
   const idCol = rows[0]!.fields.indexOf('id');
   const ids = rows.slice(1).map((r) => r.fields[idCol]!);
-  const questions = (JSON.parse(fixture('questions.json').toString('utf8')) as { questions: LabelledQuestion[] }).questions;
+  const questions = (JSON.parse(fixture('questions.json').toString('utf8')) as { questions: LabelledQuestion[] })
+    .questions;
   return { csv, ids, questions };
 }

@@ -64,11 +64,14 @@ describe('hybrid retrieval with embeddings from a loopback OpenAI fake', () => {
   it('recall@3 on the paraphrased FAQ questions, per mode', async () => {
     const recall = async (mode: 'fts' | 'vector' | 'hybrid') => {
       let at3 = 0;
-      for (const { q, id } of questions) if ((await kb.search('t1', 'faq', q, { topK: 3, mode })).some((h) => h.section === id)) at3++;
+      for (const { q, id } of questions)
+        if ((await kb.search('t1', 'faq', q, { topK: 3, mode })).some((h) => h.section === id)) at3++;
       return at3 / questions.length;
     };
     const r = { fts: await recall('fts'), vector: await recall('vector'), hybrid: await recall('hybrid') };
-    console.log(`FAQ fixture recall@3 with the OpenAI fake's embeddings: fts ${r.fts.toFixed(3)} vector ${r.vector.toFixed(3)} hybrid ${r.hybrid.toFixed(3)}`);
+    console.log(
+      `FAQ fixture recall@3 with the OpenAI fake's embeddings: fts ${r.fts.toFixed(3)} vector ${r.vector.toFixed(3)} hybrid ${r.hybrid.toFixed(3)}`,
+    );
     // The fake's vectors are a raw bag of words (no stemming, no synonyms): weak alone, and fusing them with BM25
     // must lift them well above the vector list on its own. test/rag/kb.test.ts checks hybrid with a better embedder.
     expect(r.fts).toBeGreaterThanOrEqual(0.8);

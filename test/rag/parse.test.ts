@@ -37,7 +37,14 @@ describe('parseDocument', () => {
     const doc = await parseDocument({ content: src, name: 'policies.md' });
     expect(doc.mime).toBe('text/markdown');
     const headings = doc.blocks.filter((b) => b.kind === 'heading').map((b) => `${b.level}:${b.text}`);
-    expect(headings).toEqual(['1:Bluefin Outdoor Supply policies', '2:Returns', '2:Rentals', '3:Bikes', '3:Kayaks', '2:Privacy']);
+    expect(headings).toEqual([
+      '1:Bluefin Outdoor Supply policies',
+      '2:Returns',
+      '2:Rentals',
+      '3:Bikes',
+      '3:Kayaks',
+      '2:Privacy',
+    ]);
     for (const b of doc.blocks.filter((x) => x.kind === 'paragraph')) expect(src.slice(b.start, b.end)).toBe(b.text);
     expect(doc.blocks.some((b) => b.text.startsWith('```') && b.text.includes('Deposit: 200 dollars'))).toBe(true);
   });
@@ -47,7 +54,11 @@ describe('parseDocument', () => {
     expect(doc.text).not.toMatch(/analytics|font-family|summer sale|<\w/);
     expect(doc.text).toContain('Monday–Friday: 9 am – 7 pm');
     expect(doc.text).toContain('behind the building & there are two EV chargers');
-    expect(doc.blocks.filter((b) => b.kind === 'heading').map((b) => b.text)).toEqual(['Visit our store', 'Opening hours', 'Getting here']);
+    expect(doc.blocks.filter((b) => b.kind === 'heading').map((b) => b.text)).toEqual([
+      'Visit our store',
+      'Opening hours',
+      'Getting here',
+    ]);
     for (const b of doc.blocks) expect(doc.text.slice(b.start, b.end)).toBe(b.text);
   });
 
@@ -63,8 +74,14 @@ describe('parseDocument', () => {
   });
 
   it('CSV without question/answer columns: one record per row', async () => {
-    const doc = await parseDocument({ content: 'sku,name,price\nA1,"Tent, 2 person",199\nB2,"Stove ""Mini""",49\n', mime: 'text/csv' });
-    expect(doc.blocks.map((b) => b.text)).toEqual(['sku: A1\nname: Tent, 2 person\nprice: 199', 'sku: B2\nname: Stove "Mini"\nprice: 49']);
+    const doc = await parseDocument({
+      content: 'sku,name,price\nA1,"Tent, 2 person",199\nB2,"Stove ""Mini""",49\n',
+      mime: 'text/csv',
+    });
+    expect(doc.blocks.map((b) => b.text)).toEqual([
+      'sku: A1\nname: Tent, 2 person\nprice: 199',
+      'sku: B2\nname: Stove "Mini"\nprice: 49',
+    ]);
   });
 
   it('JSON: FAQ arrays become pairs, everything else path: value records', async () => {
@@ -87,7 +104,10 @@ describe('parseDocument', () => {
   });
 
   it('PDF: text of every page, in order', async () => {
-    const pdf = makePdf([['Warranty terms', 'Bluefin gear has a lifetime warranty.'], ['Page two talks about kayak paddles.']]);
+    const pdf = makePdf([
+      ['Warranty terms', 'Bluefin gear has a lifetime warranty.'],
+      ['Page two talks about kayak paddles.'],
+    ]);
     const doc = await parseDocument({ content: pdf, name: 'terms.pdf' });
     expect(doc.mime).toBe('application/pdf');
     expect(doc.text).toMatch(/Warranty terms[\s\S]*lifetime warranty[\s\S]*kayak paddles/);
@@ -95,9 +115,15 @@ describe('parseDocument', () => {
 
   it('malformed input is VALIDATION_FAILED with a clear message', async () => {
     await rejects(parseDocument({ content: '{"a": ', mime: 'application/json' }), 'VALIDATION_FAILED');
-    expect((await rejects(parseDocument({ content: 'question,answer\n"open,quote', mime: 'text/csv' }), 'VALIDATION_FAILED')).message).toMatch(/never closed/);
+    expect(
+      (await rejects(parseDocument({ content: 'question,answer\n"open,quote', mime: 'text/csv' }), 'VALIDATION_FAILED'))
+        .message,
+    ).toMatch(/never closed/);
     await rejects(parseDocument({ content: 'question,answer\na,b,c\n', mime: 'text/csv' }), 'VALIDATION_FAILED');
-    await rejects(parseDocument({ content: new Uint8Array([0xff, 0xfe, 0x00, 0x41]), mime: 'text/plain' }), 'VALIDATION_FAILED');
+    await rejects(
+      parseDocument({ content: new Uint8Array([0xff, 0xfe, 0x00, 0x41]), mime: 'text/plain' }),
+      'VALIDATION_FAILED',
+    );
     await rejects(parseDocument({ content: '%PDF-1.4\nthis is not a pdf', name: 'x.pdf' }), 'VALIDATION_FAILED');
     await rejects(parseDocument({ content: 'hello', mime: 'application/pdf' }), 'VALIDATION_FAILED');
     await rejects(parseDocument({ content: '   \n\n ', mime: 'text/plain' }), 'VALIDATION_FAILED');

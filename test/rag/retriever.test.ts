@@ -22,7 +22,8 @@ describe('createRetriever (per-call retrieval)', () => {
 
   /** Waits (up to 10 s) until a retrieval for `query` has been logged: prefetches are real LanceDB queries. */
   const settled = async (query: string) => {
-    for (let i = 0; i < 1000 && !events.some((e) => e.query === query); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && !events.some((e) => e.query === query); i++)
+      await new Promise((r) => setTimeout(r, 10));
   };
 
   it('returns KnowledgeHits for the call, honouring topK and the tenant', async () => {

@@ -21,7 +21,9 @@ const DocumentInfoSchema = Type.Object({
   collection: Type.String(),
   name: Type.String(),
   mime: Type.String(),
-  hash: Type.String({ description: 'sha256 of the uploaded bytes; re-uploading the same content replaces the document' }),
+  hash: Type.String({
+    description: 'sha256 of the uploaded bytes; re-uploading the same content replaces the document',
+  }),
   bytes: Type.Integer(),
   characters: Type.Integer(),
   chunks: Type.Integer(),
@@ -36,7 +38,9 @@ const JsonDocument = Type.Object(
     text: Type.Optional(Type.String({ description: 'Document text (plain, Markdown, HTML, CSV or JSON as text)' })),
     content: Type.Optional(Type.String({ description: 'Document content; base64 when encoding is base64 (e.g. PDF)' })),
     encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')], { default: 'utf8' })),
-    mime: Type.Optional(Type.String({ description: 'text/plain, text/markdown, text/html, application/pdf, text/csv, application/json' })),
+    mime: Type.Optional(
+      Type.String({ description: 'text/plain, text/markdown, text/html, application/pdf, text/csv, application/json' }),
+    ),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false },
@@ -146,13 +150,24 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
         }
         return { name: field('name') ?? part!.filename ?? 'document', mime: part!.mimetype, content, metadata };
       }
-      const body = request.body as { name: string; text?: string; content?: string; encoding?: string; mime?: string; metadata?: Record<string, string> } | undefined;
-      if (!body || typeof body !== 'object') throw new EngineError('VALIDATION_FAILED', 'Send a multipart file or a JSON body {name, text}');
+      const body = request.body as
+        | {
+            name: string;
+            text?: string;
+            content?: string;
+            encoding?: string;
+            mime?: string;
+            metadata?: Record<string, string>;
+          }
+        | undefined;
+      if (!body || typeof body !== 'object')
+        throw new EngineError('VALIDATION_FAILED', 'Send a multipart file or a JSON body {name, text}');
       const raw = body.text ?? body.content;
       if (raw === undefined) throw new EngineError('VALIDATION_FAILED', 'body.text or body.content is required');
       let content: Uint8Array | string = raw;
       if (body.encoding === 'base64') {
-        if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(raw)) throw new EngineError('VALIDATION_FAILED', 'body.content is not valid base64');
+        if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(raw))
+          throw new EngineError('VALIDATION_FAILED', 'body.content is not valid base64');
         content = Buffer.from(raw, 'base64');
       }
       return { name: body.name, mime: body.mime, content, metadata: body.metadata };
@@ -161,27 +176,45 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
     app.post(
       '/api/v1/rag/collections/:name/documents',
       {
-        schema: { tags, summary: 'Upload a document (created, or replaced when the same content or name exists)', params: CollectionParams, body: UploadBody, response: responses(DocumentInfoSchema, 201) },
+        schema: {
+          tags,
+          summary: 'Upload a document (created, or replaced when the same content or name exists)',
+          params: CollectionParams,
+          body: UploadBody,
+          response: responses(DocumentInfoSchema, 201),
+        },
         // JSON bodies carry base64 content: 4/3 of the byte limit plus room for the other fields.
         bodyLimit: Math.ceil(maxBytes * 1.4) + 64 * 1024,
       },
       async (request, reply) => {
         const doc = await readDocument(request);
         let lastLogged = 0;
-        const info = await kb.upsertDocument(request.tenant.id, request.params.name, doc, ({ chunksDone, chunksTotal }) => {
-          // Large uploads report progress in the log every quarter.
-          if (chunksTotal >= 200 && chunksDone - lastLogged >= chunksTotal / 4) {
-            lastLogged = chunksDone;
-            request.log.info({ chunksDone, chunksTotal, collection: request.params.name }, 'rag: indexing');
-          }
-        });
+        const info = await kb.upsertDocument(
+          request.tenant.id,
+          request.params.name,
+          doc,
+          ({ chunksDone, chunksTotal }) => {
+            // Large uploads report progress in the log every quarter.
+            if (chunksTotal >= 200 && chunksDone - lastLogged >= chunksTotal / 4) {
+              lastLogged = chunksDone;
+              request.log.info({ chunksDone, chunksTotal, collection: request.params.name }, 'rag: indexing');
+            }
+          },
+        );
         return reply.status(201).send({ status: 'success' as const, data: info });
       },
     );
 
     app.get(
       '/api/v1/rag/collections/:name/documents',
-      { schema: { tags, summary: 'Documents of a collection', params: CollectionParams, response: responses(Type.Array(DocumentInfoSchema)) } },
+      {
+        schema: {
+          tags,
+          summary: 'Documents of a collection',
+          params: CollectionParams,
+          response: responses(Type.Array(DocumentInfoSchema)),
+        },
+      },
       async (request) => {
         const docs = await kb.listDocuments(request.tenant.id, request.params.name);
         if (docs.length === 0) throw new EngineError('COLLECTION_NOT_FOUND', `No collection '${request.params.name}'`);
@@ -194,7 +227,11 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
       { schema: { tags, summary: 'One document', params: DocumentParams, response: responses(DocumentInfoSchema) } },
       async (request) => {
         const doc = await kb.getDocument(request.tenant.id, request.params.name, request.params.id);
-        if (!doc) throw new EngineError('DOCUMENT_NOT_FOUND', `No document '${request.params.id}' in collection '${request.params.name}'`);
+        if (!doc)
+          throw new EngineError(
+            'DOCUMENT_NOT_FOUND',
+            `No document '${request.params.id}' in collection '${request.params.name}'`,
+          );
         return { status: 'success' as const, data: doc };
       },
     );
@@ -211,7 +248,11 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
       },
       async (request) => {
         const deleted = await kb.deleteDocument(request.tenant.id, request.params.name, request.params.id);
-        if (!deleted) throw new EngineError('DOCUMENT_NOT_FOUND', `No document '${request.params.id}' in collection '${request.params.name}'`);
+        if (!deleted)
+          throw new EngineError(
+            'DOCUMENT_NOT_FOUND',
+            `No document '${request.params.id}' in collection '${request.params.name}'`,
+          );
         return { status: 'success' as const, data: { id: request.params.id, deleted } };
       },
     );
@@ -219,7 +260,12 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
     app.post(
       '/api/v1/rag/documents/estimate',
       {
-        schema: { tags, summary: 'Characters, tokens, chunks and embedding cost of a document, before indexing', body: UploadBody, response: responses(EstimateSchema) },
+        schema: {
+          tags,
+          summary: 'Characters, tokens, chunks and embedding cost of a document, before indexing',
+          body: UploadBody,
+          response: responses(EstimateSchema),
+        },
         bodyLimit: Math.ceil(maxBytes * 1.4) + 64 * 1024,
       },
       async (request) => {
@@ -242,7 +288,8 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
       async (request) => {
         const { name } = request.params;
         const collections = await kb.listCollections(request.tenant.id);
-        if (!collections.some((c) => c.name === name)) throw new EngineError('COLLECTION_NOT_FOUND', `No collection '${name}'`);
+        if (!collections.some((c) => c.name === name))
+          throw new EngineError('COLLECTION_NOT_FOUND', `No collection '${name}'`);
         const { query, topK, scoreThreshold, mode } = request.body;
         const hits = await kb.search(request.tenant.id, name, query, { topK: topK ?? 5, scoreThreshold, mode });
         return { status: 'success' as const, data: { query, hits } };
@@ -251,7 +298,13 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
 
     app.get(
       '/api/v1/catalog/rag/collections',
-      { schema: { tags: ['catalog', ...tags], summary: 'Knowledge-base collections with document and chunk counts', response: responses(Type.Array(CollectionSchema)) } },
+      {
+        schema: {
+          tags: ['catalog', ...tags],
+          summary: 'Knowledge-base collections with document and chunk counts',
+          response: responses(Type.Array(CollectionSchema)),
+        },
+      },
       async (request) => ({ status: 'success' as const, data: await kb.listCollections(request.tenant.id) }),
     );
   };
