@@ -8,7 +8,7 @@
  * bank. Each window is a "hit" for digit d when:
  *   - both the strongest row and the strongest column tone exceed MIN_TONE_ENERGY (about -42 dBm0 per tone);
  *   - twist (high group minus low group) is within [-10, +6] dB (Q.24 requires accepting +4 / -8 dB);
- *   - the other three tones of each group are 6 dB below the strongest (relative-peak check);
+ *   - the other three bins of each group are 8 dB below the tone, once the two tones' leakage is removed;
  *   - the fitted two-tone signal carries at least TONE_TO_TOTAL = 85% of the window energy (talk-off: speech and
  *     music spread energy over more partials). Tone amplitudes come from a 2x2 solve that removes the leakage of
  *     each tone into the other's bin, corrected for the scalloping loss of an off-bin tone; without that the
@@ -56,7 +56,7 @@ const WIN = HOP * SUBS;
 const MIN_TONE_ENERGY = WIN * DBM0_RMS ** 2 * 10 ** (-42 / 10);
 const NORMAL_TWIST = 10 ** (6 / 10);
 const REVERSE_TWIST = 10 ** (10 / 10);
-const RELATIVE_PEAK = 10 ** (6 / 10);
+const RELATIVE_PEAK = 10 ** (8 / 10);
 const TONE_TO_TOTAL = 0.85;
 const HARMONIC = 10 ** (-15 / 10);
 const COARSE_DEVIATION = 0.05;
@@ -86,19 +86,21 @@ for (let i = 0; i < SUBS; i++) {
   }
 }
 /**
- * Leakage between the two tones of each digit: a tone of complex amplitude a at column frequency adds a * S into the
- * row bin, with S = sum_{n<WIN} e^{j (w_col - w_row) n}; the row tone adds a * conj(S) into the column bin. The
- * nearest pair (941 / 1209 Hz) is only 3.4 bins apart, where the rectangular window's side lobes are -21 dB: enough
- * to move a tone's measured energy by +/-20% as the two phases beat. Solving the 2x2 system removes it.
+ * Leakage between bins: a tone of complex amplitude a at the frequency of bin j adds a * S(j, k) into bin k, with
+ * S(j, k) = sum_{n<WIN} e^{j (w_j - w_k) n} (index j * 8 + k). The nearest row/column pair (941 / 1209 Hz) is only
+ * 3.4 bins apart, where the rectangular window's side lobes are -21 dB: enough to move the weaker tone's measured
+ * energy by +/-20% as the two phases beat, and to lift a neighbouring bin near the relative-peak limit under
+ * reverse twist. Solving the 2x2 system for the two tones, and subtracting their predicted leakage from the other
+ * bins, removes both effects.
  */
-const LEAK_RE = new Float64Array(16);
-const LEAK_IM = new Float64Array(16);
-for (let r = 0; r < 4; r++) {
-  for (let c = 0; c < 4; c++) {
-    const d = OMEGA[4 + c]! - OMEGA[r]!;
+const LEAK_RE = new Float64Array(64);
+const LEAK_IM = new Float64Array(64);
+for (let j = 0; j < 8; j++) {
+  for (let k = 0; k < 8; k++) {
+    const d = OMEGA[j]! - OMEGA[k]!;
     for (let n = 0; n < WIN; n++) {
-      LEAK_RE[r * 4 + c]! += Math.cos(d * n);
-      LEAK_IM[r * 4 + c]! += Math.sin(d * n);
+      LEAK_RE[j * 8 + k]! += Math.cos(d * n);
+      LEAK_IM[j * 8 + k]! += Math.sin(d * n);
     }
   }
 }
@@ -293,8 +295,6 @@ export class DtmfDetector {
     let eRow = energy[row]!;
     let eCol = energy[col]!;
     if (eRow < MIN_TONE_ENERGY || eCol < MIN_TONE_ENERGY) return -1;
-    for (let k = 0; k < 4; k++) if (k !== row && energy[k]! * RELATIVE_PEAK > eRow) return -1;
-    for (let k = 4; k < 8; k++) if (k !== col && energy[k]! * RELATIVE_PEAK > eCol) return -1;
 
     // Frequency offset from the phase advance over one hop: arg(W_t conj W_{t-1}) = (w + delta) * HOP.
     let dRow = 0;
@@ -310,7 +310,8 @@ export class DtmfDetector {
     this.devCol = devCol;
     // true tone energies: remove the cross-leakage between the two tones, then undo the scalloping loss of an
     // off-bin tone, so that twist and the energy ratio are measured on the tones themselves
-    const li = row * 4 + (col - 4);
+    // S = leakage of the column tone into the row bin; the row tone leaks conj(S) into the column bin
+    const li = col * 8 + row;
     const sRe = LEAK_RE[li]!;
     const sIm = LEAK_IM[li]!;
     const wrRe = this.curRe[row]!;
@@ -331,6 +332,17 @@ export class DtmfDetector {
     // energy includes it too: 2 Re(conj(a) W) per tone (least-squares projection).
     const model = (2 * (arRe * wrRe + arIm * wrIm)) / gRow + (2 * (acRe * wcRe + acIm * wcIm)) / gCol;
 
+    // relative peak: every other bin of each group, after removing the two tones' leakage, 8 dB below its tone
+    for (let k = 0; k < 8; k++) {
+      if (k === row || k === col) continue;
+      const lr = row * 8 + k;
+      const lc = col * 8 + k;
+      const re =
+        this.curRe[k]! - (arRe * LEAK_RE[lr]! - arIm * LEAK_IM[lr]!) - (acRe * LEAK_RE[lc]! - acIm * LEAK_IM[lc]!);
+      const im =
+        this.curIm[k]! - (arRe * LEAK_IM[lr]! + arIm * LEAK_RE[lr]!) - (acRe * LEAK_IM[lc]! + acIm * LEAK_RE[lc]!);
+      if (((2 * (re * re + im * im)) / WIN) * RELATIVE_PEAK > (k < 4 ? eRow : eCol)) return -1;
+    }
     if (eCol > eRow * NORMAL_TWIST || eRow > eCol * REVERSE_TWIST) return -1;
     if (model < TONE_TO_TOTAL * total) return -1;
     if (!this.harmonicsClean(row, col, eRow, eCol)) return -1;
