@@ -1,18 +1,18 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { OutboundDialer, MessageSender } from '../channels/types.js';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { MessageSender, OutboundDialer } from '../channels/types.js';
+import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
+import { errorBody } from '../errors.js';
+import type { Logger } from '../log.js';
 import { newId } from '../store/ids.js';
 import type { Store, WebhookEventType } from '../store/index.js';
-import type { Logger } from '../log.js';
+import { businessRoutes } from './business.js';
+import { registerDocs } from './docs.js';
 import { installErrorHandler } from './error-handler.js';
 import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.js';
-import { registerDocs } from './docs.js';
-import { businessRoutes } from './business.js';
-import { publicRoutes } from './routes/public.js';
 import { adminRoutes } from './routes/admin.js';
-import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js';
-import { errorBody } from '../errors.js';
+import { publicRoutes } from './routes/public.js';
 import './context.js';
 
 /** What the provider registry offers the API (src/providers/registry.ts `Catalog`, typed structurally here). */

@@ -31,20 +31,13 @@ export async function validateAgainstCatalog(
   for (const kind of kinds) {
     const block = cfg[kind];
     if (!block) continue;
-    if (block.provider) {
-      const known = await catalog.providers(kind);
-      if (!known.some((p) => p.id === block.provider)) {
-        throw new EngineError(
-          'UNKNOWN_PROVIDER',
-          `Unknown ${kind} provider '${block.provider}' (known: ${known.map((p) => p.id).join(', ')})`,
-          { kind, field: `${kind}.provider`, value: block.provider },
-        );
-      }
-    }
     const msg = await catalog.validate(kind, block as never);
     if (msg) {
-      const code: ErrorCode = /voice/i.test(msg) ? 'UNKNOWN_VOICE' : /model/i.test(msg) ? 'UNKNOWN_MODEL' : 'UNKNOWN_PROVIDER';
-      throw new EngineError(code, msg, { kind });
+      // The catalog's message names what is unknown; its first noun says which code (provider, model or voice).
+      const what = /\b(provider|model|voice)\b/i.exec(msg)?.[1]?.toLowerCase();
+      const code: ErrorCode =
+        what === 'voice' ? 'UNKNOWN_VOICE' : what === 'model' ? 'UNKNOWN_MODEL' : 'UNKNOWN_PROVIDER';
+      throw new EngineError(code, msg, { kind, field: `${kind}.${what ?? 'provider'}` });
     }
   }
 }

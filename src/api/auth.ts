@@ -19,7 +19,10 @@ export async function authenticate(store: Store, request: FastifyRequest): Promi
   const email = typeof h['x-client-email'] === 'string' ? h['x-client-email'] : undefined;
   const secret = headerKey ?? bearer;
   if (!secret) {
-    throw new EngineError('UNAUTHORIZED', 'Missing credentials: send x-client-email + x-portal-api-key, or Authorization: Bearer <portalApiKey>');
+    throw new EngineError(
+      'UNAUTHORIZED',
+      'Missing credentials: send x-client-email + x-portal-api-key, or Authorization: Bearer <portalApiKey>',
+    );
   }
   if (headerKey && !email) throw new EngineError('UNAUTHORIZED', 'x-portal-api-key needs x-client-email');
   const match = await store.apiKeys.verify(secret);
@@ -78,6 +81,8 @@ export async function ensureFirstTenant(
   if ((await store.tenants.count()) > 0) return undefined;
   const tenant = await store.tenants.create({ email });
   const { secret } = await store.apiKeys.create(tenant.id, { label: 'production' });
-  print(`First tenant created: email=${email} portalApiKey=${secret} (shown once; set PORTAL_API_KEY to choose your own)`);
+  print(
+    `First tenant created: email=${email} portalApiKey=${secret} (shown once; set PORTAL_API_KEY to choose your own)`,
+  );
   return { tenantId: tenant.id, created: true };
 }

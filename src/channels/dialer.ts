@@ -3,9 +3,13 @@ import { createTwilioDialer, type TwilioCredentials } from './twilio.js';
 import { DialError, type OutboundDialer } from './types.js';
 
 /** Reads a purchased plugin's configuration as Twilio credentials. */
-export async function pluginCredentials(store: Store, tenantId: string, pluginId: string): Promise<TwilioCredentials | undefined> {
+export async function pluginCredentials(
+  store: Store,
+  tenantId: string,
+  pluginId: string,
+): Promise<TwilioCredentials | undefined> {
   const p = await store.account.getPlugin(tenantId, pluginId);
-  if (!p || p.status !== 'active') return undefined;
+  if (p?.status !== 'active') return undefined;
   const c = p.config;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return {

@@ -65,7 +65,10 @@ export function createTwilioDialer(opts: TwilioDialerOptions): OutboundDialer {
       if (!opts.publicUrl) throw new DialError('PUBLIC_URL is not set: Twilio cannot reach the media endpoint', false);
       const creds = await opts.credentials(req.tenantId);
       if (!creds?.accountSid || !creds.authToken || !(req.from ?? creds.fromNumber)) {
-        throw new DialError('The twilio plugin is not purchased or not configured (accountSid, authToken, fromNumber)', false);
+        throw new DialError(
+          'The twilio plugin is not purchased or not configured (accountSid, authToken, fromNumber)',
+          false,
+        );
       }
       const body = await twilioPost(
         creds,

@@ -12,7 +12,10 @@ export function createTwilioWhatsApp(opts: { store: Store; fetch?: typeof fetch 
     async send(req) {
       const creds = await pluginCredentials(opts.store, req.tenantId, 'whatsapp');
       if (!creds?.accountSid || !creds.authToken || !(req.from ?? creds.fromNumber)) {
-        throw new EngineError('UNPROCESSABLE', 'The whatsapp plugin is not purchased or not configured (accountSid, authToken, fromNumber)');
+        throw new EngineError(
+          'UNPROCESSABLE',
+          'The whatsapp plugin is not purchased or not configured (accountSid, authToken, fromNumber)',
+        );
       }
       const form: Record<string, string> = { To: wa(req.to), From: wa(req.from ?? creds.fromNumber), Body: req.text };
       if (req.mediaUrl) form.MediaUrl = req.mediaUrl;

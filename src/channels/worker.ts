@@ -47,9 +47,11 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
   async function fail(tenantId: string, callId: string, reason: string): Promise<void> {
     await store.calls.update(callId, { status: 'failed', endReason: reason, endedAt: new Date().toISOString() });
     await store.calls.appendEvent(callId, 'state', { status: 'failed', reason });
-    await opts.webhooks?.enqueue(tenantId, 'call.failed', { callId, direction: 'outbound', reason }).catch((err: unknown) => {
-      logger.warn({ err, callId }, 'call.failed webhook not queued');
-    });
+    await opts.webhooks
+      ?.enqueue(tenantId, 'call.failed', { callId, direction: 'outbound', reason })
+      .catch((err: unknown) => {
+        logger.warn({ err, callId }, 'call.failed webhook not queued');
+      });
   }
 
   async function one(): Promise<boolean> {
@@ -83,7 +85,10 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
         metadata: job.metadata,
       });
       await store.calls.update(job.callId, { status: r.status ?? 'ringing', providerCallId: r.providerCallId });
-      await store.calls.appendEvent(job.callId, 'state', { status: r.status ?? 'ringing', providerCallId: r.providerCallId });
+      await store.calls.appendEvent(job.callId, 'state', {
+        status: r.status ?? 'ringing',
+        providerCallId: r.providerCallId,
+      });
       await store.outbound.finish(job.id, 'done');
       log.info({ providerCallId: r.providerCallId }, 'outbound call dialed');
     } catch (err) {

@@ -2,13 +2,17 @@ import { loadConfig } from '../config.js';
 import { openStore } from '../store/index.js';
 import { CliError, flagString, parseArgs } from './args.js';
 
-const USAGE = 'tenants add <email> [--label L] | tenants list | tenants key <email> [--label L] | tenants revoke <email> <keyId>';
+const USAGE =
+  'tenants add <email> [--label L] | tenants list | tenants key <email> [--label L] | tenants revoke <email> <keyId>';
 
 /**
  * Tenant management on the local store (DATA_DIR/engine.db), for operators with shell access. A new key is printed
  * once on stdout and never again (only its hash is stored).
  */
-export async function run(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+export async function run(
+  argv: string[],
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<number> {
   const args = parseArgs(argv);
   const [sub, email, keyId] = args.positional;
   const label = flagString(args, 'label');
@@ -18,14 +22,22 @@ export async function run(argv: string[], out: (line: string) => void = (l) => p
     if (sub === 'list') {
       for (const t of await store.tenants.list()) {
         const keys = (await store.apiKeys.list(t.id)).filter((k) => !k.revokedAt);
-        out(JSON.stringify({ id: t.id, email: t.email, creditCents: t.creditCents, keys: keys.map((k) => ({ id: k.id, label: k.label, prefix: k.prefix })) }));
+        out(
+          JSON.stringify({
+            id: t.id,
+            email: t.email,
+            creditCents: t.creditCents,
+            keys: keys.map((k) => ({ id: k.id, label: k.label, prefix: k.prefix })),
+          }),
+        );
       }
       return 0;
     }
     if (!email) throw new CliError(`usage: ${USAGE}`, 2);
     if (sub === 'add') {
       if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new CliError(`'${email}' is not an email address`, 2);
-      if (await store.tenants.getByEmail(email)) throw new CliError(`a tenant with email ${email} exists (use: tenants key ${email})`);
+      if (await store.tenants.getByEmail(email))
+        throw new CliError(`a tenant with email ${email} exists (use: tenants key ${email})`);
       const t = await store.tenants.create({ email });
       const { secret, key } = await store.apiKeys.create(t.id, { label: label ?? 'production' });
       out(JSON.stringify({ tenantId: t.id, email: t.email, keyId: key.id, portalApiKey: secret }));

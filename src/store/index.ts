@@ -9,9 +9,9 @@ import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
 import { sqliteWebhooks } from './sqlite/webhooks.js';
 import type { Store } from './types.js';
 
+export { normalizeNumber } from './sqlite/account.js';
 export type * from './types.js';
 export { ACTIVE_CALL_STATUSES, CALL_STATUSES, WEBHOOK_EVENT_TYPES } from './types.js';
-export { normalizeNumber } from './sqlite/account.js';
 
 /** The embedded store: one SQLite file, DATA_DIR/engine.db (or an explicit file, ':memory:' for throwaway use). */
 export function openStore(opts: { dataDir: string } | { file: string }): Store {

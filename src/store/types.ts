@@ -54,7 +54,10 @@ export interface AssistantsRepo {
   getByKey(tenantId: string, assistantApiKey: string): Promise<Assistant | undefined>;
   /** By `ast_…` key or `ag_…` id across tenants: only for the media gateway, which has no tenant yet. */
   find(idOrKey: string): Promise<Assistant | undefined>;
-  list(tenantId: string, page?: { cursor?: string; limit?: number }): Promise<{ rows: Assistant[]; nextCursor?: string }>;
+  list(
+    tenantId: string,
+    page?: { cursor?: string; limit?: number },
+  ): Promise<{ rows: Assistant[]; nextCursor?: string }>;
   /** Replaces the config and bumps `version`. Returns undefined when the assistant is not the tenant's. */
   update(tenantId: string, id: string, config: AssistantConfig): Promise<Assistant | undefined>;
   delete(tenantId: string, id: string): Promise<boolean>;
@@ -207,7 +210,11 @@ export interface AccountRepo {
   getPlugin(tenantId: string, pluginId: string): Promise<PluginInstance | undefined>;
   /** Debits the price and activates the plugin in one transaction; 'insufficient' leaves everything unchanged. */
   purchasePlugin(tenantId: string, pluginId: string, priceCents: number): Promise<'ok' | 'insufficient'>;
-  configurePlugin(tenantId: string, pluginId: string, config: Record<string, unknown>): Promise<PluginInstance | undefined>;
+  configurePlugin(
+    tenantId: string,
+    pluginId: string,
+    config: Record<string, unknown>,
+  ): Promise<PluginInstance | undefined>;
   getCredit(tenantId: string): Promise<number>;
   /** Adds credit and records a recharge analytics row. */
   addCredit(tenantId: string, cents: number, note?: string): Promise<number>;
@@ -284,7 +291,11 @@ export interface WebhooksRepo {
    * Takes up to `limit` due deliveries and leases them until `now + leaseMs` (their nextAttemptAt moves), so two
    * processes sharing the store do not send the same attempt twice; a crash mid-send just lets the lease expire.
    */
-  claimDue(now: number, limit: number, leaseMs: number): Promise<Array<WebhookDelivery & { endpoint: WebhookEndpoint }>>;
+  claimDue(
+    now: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<Array<WebhookDelivery & { endpoint: WebhookEndpoint }>>;
   recordAttempt(
     deliveryId: string,
     attempt: { ok: boolean; statusCode?: number; error?: string; durationMs: number },

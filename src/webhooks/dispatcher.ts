@@ -102,7 +102,9 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
         for (;;) {
           const batch = await store.webhooks.claimDue(Date.now(), concurrency, leaseMs);
           if (batch.length === 0) break;
-          await Promise.all(batch.map((d) => deliver(d).catch((err: unknown) => logger.error({ err }, 'webhook delivery error'))));
+          await Promise.all(
+            batch.map((d) => deliver(d).catch((err: unknown) => logger.error({ err }, 'webhook delivery error'))),
+          );
           if (halting && timer === undefined) break;
         }
       } catch (err) {

@@ -32,7 +32,12 @@ describe('assistants CRUD', () => {
     });
     expect(p.status).toBe(200);
     expect(p.body.data.version).toBe(2);
-    expect(p.body.data.config).toMatchObject({ name: 'Desk', prompt: 'You help.', firstMessage: 'Hello!', settings: { silenceTimeoutMs: 5000 } });
+    expect(p.body.data.config).toMatchObject({
+      name: 'Desk',
+      prompt: 'You help.',
+      firstMessage: 'Hello!',
+      settings: { silenceTimeoutMs: 5000 },
+    });
     expect(h.applied).toContain(a.id);
     expect(await h.store.assistants.getVersion(a.id)).toBe(2);
 
@@ -62,38 +67,66 @@ describe('assistants CRUD', () => {
     const fields = r.body.error.details.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['colour', 'settings.silenceTimeoutMs', 'tts.speed']));
     expect(r.body.error.message).toContain('settings.silenceTimeoutMs');
-    const notJson = await fetch(`${h.url}/api/v1/assistants`, { method: 'POST', headers: { ...h.a.h, 'content-type': 'application/json' }, body: '{' });
+    const notJson = await fetch(`${h.url}/api/v1/assistants`, {
+      method: 'POST',
+      headers: { ...h.a.h, 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { status: string }).status).toBe('error');
   });
 
   it('validates providers, models and voices against the catalog (422 naming them)', async () => {
     const a = await create();
-    const up = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, { headers: h.a.h, body: { provider: 'acme' } });
+    const up = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, {
+      headers: h.a.h,
+      body: { provider: 'acme' },
+    });
     expect(up.status).toBe(422);
     expect(up.body.error.code).toBe('UNKNOWN_PROVIDER');
     expect(up.body.error.message).toContain("'acme'");
-    const um = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/llm`, { headers: h.a.h, body: { provider: 'openai', model: 'gpt-9' } });
+    const um = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/asr`, {
+      headers: h.a.h,
+      body: { provider: 'deepgram', model: 'nova-9' },
+    });
     expect(um.status).toBe(422);
     expect(um.body.error.code).toBe('UNKNOWN_MODEL');
-    expect(um.body.error.message).toContain('gpt-9');
-    const uv = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, { headers: h.a.h, body: { provider: 'elevenlabs', voice: 'nobody' } });
+    expect(um.body.error.message).toContain('nova-9');
+    const fb = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/llm`, {
+      headers: h.a.h,
+      body: { fallback: ['skynet'] },
+    });
+    expect(fb.status).toBe(422);
+    expect(fb.body.error.code).toBe('UNKNOWN_PROVIDER');
+    const uv = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, {
+      headers: h.a.h,
+      body: { provider: 'elevenlabs', voice: 'nobody' },
+    });
     expect(uv.status).toBe(422);
     expect(uv.body.error.code).toBe('UNKNOWN_VOICE');
-    const onCreate = await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { asr: { provider: 'nope' } } });
+    const onCreate = await h.call('POST', '/api/v1/assistants', {
+      headers: h.a.h,
+      body: { asr: { provider: 'nope' } },
+    });
     expect(onCreate.status).toBe(422);
     // Nothing was changed by the refused patches.
     expect(await h.store.assistants.getVersion(a.id)).toBe(1);
-    const ok = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, { headers: h.a.h, body: { provider: 'elevenlabs', voice: 'rachel' } });
+    const ok = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/tts`, {
+      headers: h.a.h,
+      body: { provider: 'elevenlabs', voice: '21m00Tcm4TlvDq8ikWAM' },
+    });
     expect(ok.status).toBe(200);
-    expect(ok.body.data).toEqual({ provider: 'elevenlabs', voice: 'rachel' });
+    expect(ok.body.data).toEqual({ provider: 'elevenlabs', voice: '21m00Tcm4TlvDq8ikWAM' });
   });
 });
 
 describe('prompt and runtime blocks', () => {
   it('reads and patches the prompt', async () => {
     const a = await create();
-    const r = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/prompt`, { headers: h.a.h, body: { firstMessage: 'Hi {{name}}' } });
+    const r = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/prompt`, {
+      headers: h.a.h,
+      body: { firstMessage: 'Hi {{name}}' },
+    });
     expect(r.body.data).toEqual({ prompt: 'You help.', firstMessage: 'Hi {{name}}' });
     const g = await h.call('GET', `/api/v1/assistants/${a.assistantApiKey}/prompt`, { headers: h.a.h });
     expect(g.body.data).toEqual({ prompt: 'You help.', firstMessage: 'Hi {{name}}' });
@@ -105,7 +138,7 @@ describe('prompt and runtime blocks', () => {
       settings: { maxDurationSec: 600 },
       asr: { provider: 'deepgram', model: 'nova-3', keyterms: ['Acme'] },
       llm: { provider: 'rules', rules: [{ keywords: ['hours'], reply: 'We open at 9.' }] },
-      tts: { provider: 'offline', voice: 'kal' },
+      tts: { provider: 'offline', voice: 'espeak:en-gb' },
       dtmf: { terminator: '*', menu: { '1': { reply: 'Sales' } } },
       rag: { collections: ['faq'], topK: 4 },
       tools: { builtins: ['end_call'] },
@@ -124,9 +157,15 @@ describe('prompt and runtime blocks', () => {
     }
     expect(await h.store.assistants.getVersion(a.id)).toBe(version);
     // Merge: a second settings patch keeps the first field.
-    const s = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/settings`, { headers: h.a.h, body: { recordAudio: false } });
+    const s = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/settings`, {
+      headers: h.a.h,
+      body: { recordAudio: false },
+    });
     expect(s.body.data).toEqual({ maxDurationSec: 600, recordAudio: false });
-    const bad = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/dtmf`, { headers: h.a.h, body: { terminator: '##' } });
+    const bad = await h.call('PATCH', `/api/v1/assistants/${a.assistantApiKey}/runtime/dtmf`, {
+      headers: h.a.h,
+      body: { terminator: '##' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].field).toBe('terminator');
   });
@@ -137,13 +176,21 @@ describe('prompt and runtime blocks', () => {
     const sc = await h.call('PATCH', `${base}/hangup/save-conversation`, { headers: h.a.h, body: { summary: false } });
     expect(sc.body.data).toEqual({ summary: false });
     const schema = { type: 'object', properties: { name: { type: 'string' } } };
-    expect((await h.call('PATCH', `${base}/hangup/schema`, { headers: h.a.h, body: schema })).body.data).toEqual(schema);
+    expect((await h.call('PATCH', `${base}/hangup/schema`, { headers: h.a.h, body: schema })).body.data).toEqual(
+      schema,
+    );
     expect((await h.call('GET', `${base}/hangup/schema`, { headers: h.a.h })).body.data).toEqual(schema);
-    const nv = await h.call('PATCH', `${base}/precall/number-validation`, { headers: h.a.h, body: { enabled: true, allowedPrefixes: ['+1'] } });
+    const nv = await h.call('PATCH', `${base}/precall/number-validation`, {
+      headers: h.a.h,
+      body: { enabled: true, allowedPrefixes: ['+1'] },
+    });
     expect(nv.body.data).toEqual({ enabled: true, allowedPrefixes: ['+1'] });
     const mcp = { mcpServers: [{ name: 'crm', transport: 'http', url: 'http://127.0.0.1:9/mcp' }] };
     expect((await h.call('PATCH', `${base}/precall/mcp-config`, { headers: h.a.h, body: mcp })).body.data).toEqual(mcp);
-    const badMcp = await h.call('PATCH', `${base}/precall/mcp-config`, { headers: h.a.h, body: { mcpServers: [{ name: 'x', transport: 'carrier-pigeon' }] } });
+    const badMcp = await h.call('PATCH', `${base}/precall/mcp-config`, {
+      headers: h.a.h,
+      body: { mcpServers: [{ name: 'x', transport: 'carrier-pigeon' }] },
+    });
     expect(badMcp.status).toBe(400);
     const whole = await h.call('GET', `/api/v1/assistants/${a.assistantApiKey}`, { headers: h.a.h });
     expect(whole.body.data.config.hangup).toEqual({ saveConversation: { summary: false }, schema });

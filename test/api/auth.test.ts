@@ -13,14 +13,21 @@ afterAll(async () => h.close());
 describe('business auth', () => {
   it('accepts AI4CALL headers and CallAI bearer', async () => {
     expect((await h.call('GET', '/api/v1/assistants', { headers: h.a.h })).status).toBe(200);
-    expect((await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${h.a.key}` } })).status).toBe(200);
+    expect(
+      (await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${h.a.key}` } })).status,
+    ).toBe(200);
   });
 
   it('refuses missing, wrong, mismatched and revoked credentials with 401 in the error shape', async () => {
     const missing = await h.call('GET', '/api/v1/assistants');
     expect(missing.status).toBe(401);
-    expect(missing.body).toEqual({ status: 'error', error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Missing') } });
-    const wrong = await h.call('GET', '/api/v1/assistants', { headers: { ...h.a.h, 'x-portal-api-key': `${h.a.key}x` } });
+    expect(missing.body).toEqual({
+      status: 'error',
+      error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Missing') },
+    });
+    const wrong = await h.call('GET', '/api/v1/assistants', {
+      headers: { ...h.a.h, 'x-portal-api-key': `${h.a.key}x` },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('UNAUTHORIZED');
     // A valid key presented with another tenant's email.
@@ -38,7 +45,9 @@ describe('business auth', () => {
     const keys = await h.call('GET', '/api/v1/account/api-keys', { headers: h.a.h });
     expect(keys.body.data.map((k: { label: string }) => k.label)).toEqual(['production', 'test']);
     expect(JSON.stringify(keys.body)).not.toContain(created.body.data.portalApiKey);
-    expect((await h.call('DELETE', `/api/v1/account/api-keys/${created.body.data.key.id}`, { headers: h.a.h })).status).toBe(200);
+    expect(
+      (await h.call('DELETE', `/api/v1/account/api-keys/${created.body.data.key.id}`, { headers: h.a.h })).status,
+    ).toBe(200);
     expect((await h.call('GET', '/api/v1/assistants', { headers: second })).status).toBe(401);
     expect((await h.call('GET', '/api/v1/assistants', { headers: h.a.h })).status).toBe(200);
     // Tenant B cannot revoke tenant A's key.
@@ -49,7 +58,9 @@ describe('business auth', () => {
     const ok = await h.call('POST', '/api/v1/auth/portal/login', { body: { email: h.a.email, portalApiKey: h.a.key } });
     expect(ok.status).toBe(200);
     expect(ok.body.data).toMatchObject({ tenantId: h.a.id, email: h.a.email });
-    const bad = await h.call('POST', '/api/v1/auth/portal/login', { body: { email: h.b.email, portalApiKey: h.a.key } });
+    const bad = await h.call('POST', '/api/v1/auth/portal/login', {
+      body: { email: h.b.email, portalApiKey: h.a.key },
+    });
     expect(bad.status).toBe(401);
     const invalid = await h.call('POST', '/api/v1/auth/portal/login', { body: { email: h.a.email } });
     expect(invalid.status).toBe(400);
@@ -67,15 +78,23 @@ describe('business auth', () => {
 describe('admin tenants', () => {
   it('needs ADMIN_API_KEY, creates tenants whose key works, issues and revokes keys, recharges', async () => {
     expect((await h.call('GET', '/api/v1/admin/tenants')).status).toBe(401);
-    expect((await h.call('GET', '/api/v1/admin/tenants', { headers: { 'x-admin-api-key': 'wrong' } })).status).toBe(401);
+    expect((await h.call('GET', '/api/v1/admin/tenants', { headers: { 'x-admin-api-key': 'wrong' } })).status).toBe(
+      401,
+    );
     // A tenant key is not an admin key.
-    expect((await h.call('GET', '/api/v1/admin/tenants', { headers: { authorization: `Bearer ${h.a.key}` } })).status).toBe(401);
+    expect(
+      (await h.call('GET', '/api/v1/admin/tenants', { headers: { authorization: `Bearer ${h.a.key}` } })).status,
+    ).toBe(401);
     const admin = { 'x-admin-api-key': 'admin-secret' };
     const c = await h.call('POST', '/api/v1/admin/tenants', { headers: admin, body: { email: 'new@example.com' } });
     expect(c.status).toBe(201);
     const key = c.body.data.portalApiKey as string;
-    expect((await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
-    expect((await h.call('POST', '/api/v1/admin/tenants', { headers: admin, body: { email: 'new@example.com' } })).status).toBe(409);
+    expect((await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+      200,
+    );
+    expect(
+      (await h.call('POST', '/api/v1/admin/tenants', { headers: admin, body: { email: 'new@example.com' } })).status,
+    ).toBe(409);
     const bad = await h.call('POST', '/api/v1/admin/tenants', { headers: admin, body: { email: 'not-an-email' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].field).toBe('email');
@@ -86,9 +105,16 @@ describe('admin tenants', () => {
     expect(k2.status).toBe(201);
     const got = await h.call('GET', `/api/v1/admin/tenants/${tid}`, { headers: admin });
     expect(got.body.data.keys).toHaveLength(2);
-    expect((await h.call('DELETE', `/api/v1/admin/tenants/${tid}/keys/${c.body.data.key.id}`, { headers: admin })).status).toBe(200);
-    expect((await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
-    const credit = await h.call('POST', `/api/v1/admin/tenants/${tid}/credit`, { headers: admin, body: { amountCents: 1500 } });
+    expect(
+      (await h.call('DELETE', `/api/v1/admin/tenants/${tid}/keys/${c.body.data.key.id}`, { headers: admin })).status,
+    ).toBe(200);
+    expect((await h.call('GET', '/api/v1/assistants', { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+      401,
+    );
+    const credit = await h.call('POST', `/api/v1/admin/tenants/${tid}/credit`, {
+      headers: admin,
+      body: { amountCents: 1500 },
+    });
     expect(credit.body.data.creditCents).toBe(1500);
     expect((await h.call('GET', '/api/v1/admin/tenants/t_missing', { headers: admin })).status).toBe(404);
   });
@@ -148,10 +174,20 @@ describe('rate limit and IP allowlist', () => {
   });
 
   it('enforces the allowlist on business routes (IPv4, CIDR, IPv6) and validates entries', async () => {
-    const bad = await h.call('PUT', '/api/v1/account/allowed-ips', { headers: h.b.h, body: { entries: ['10.0.0.0/33', 'nope'] } });
+    const bad = await h.call('PUT', '/api/v1/account/allowed-ips', {
+      headers: h.b.h,
+      body: { entries: ['10.0.0.0/33', 'nope'] },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(['entries.0', 'entries.1']);
-    expect((await h.call('PUT', '/api/v1/account/allowed-ips', { headers: h.b.h, body: { entries: ['10.0.0.0/8', '2001:db8::/32'] } })).status).toBe(200);
+    expect(
+      (
+        await h.call('PUT', '/api/v1/account/allowed-ips', {
+          headers: h.b.h,
+          body: { entries: ['10.0.0.0/8', '2001:db8::/32'] },
+        })
+      ).status,
+    ).toBe(200);
     const blocked = await h.call('GET', '/api/v1/assistants', { headers: h.b.h });
     expect(blocked.status).toBe(403);
     expect(blocked.body.error.code).toBe('IP_NOT_ALLOWED');
@@ -160,7 +196,10 @@ describe('rate limit and IP allowlist', () => {
     // Locked out over HTTP; the operator fixes it in the store, then the loopback CIDR is allowed.
     await h.store.account.setAllowedIps(h.b.id, ['127.0.0.0/8', '::1']);
     expect((await h.call('GET', '/api/v1/assistants', { headers: h.b.h })).status).toBe(200);
-    expect((await h.call('GET', '/api/v1/account/allowed-ips', { headers: h.b.h })).body.data.entries).toEqual(['127.0.0.0/8', '::1']);
+    expect((await h.call('GET', '/api/v1/account/allowed-ips', { headers: h.b.h })).body.data.entries).toEqual([
+      '127.0.0.0/8',
+      '::1',
+    ]);
     await h.store.account.setAllowedIps(h.b.id, []);
   });
 });

@@ -38,7 +38,9 @@ async function settled(id: string, tenant = h.a) {
 }
 
 async function setupTwilioPlugin() {
-  expect((await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } })).status).toBe(200);
+  expect(
+    (await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } })).status,
+  ).toBe(200);
   const cfg = await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
     headers: h.a.h,
     body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: twilio.url },
@@ -49,12 +51,17 @@ async function setupTwilioPlugin() {
 
 describe('outbound calls', () => {
   it('fails clearly (call.failed) when the twilio plugin is not configured', async () => {
-    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: ast.id, to_number: '+15551234567' } });
+    const r = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: h.a.h,
+      body: { agent_id: ast.id, to_number: '+15551234567' },
+    });
     expect(r.status).toBe(200);
     const call = await settled(r.body.data.call_id);
     expect(call.status).toBe('failed');
     expect(call.endReason).toMatch(/twilio plugin/);
-    expect(webhookEvents.some(([t, type, p]) => t === h.a.id && type === 'call.failed' && p.callId === call.id)).toBe(true);
+    expect(webhookEvents.some(([t, type, p]) => t === h.a.id && type === 'call.failed' && p.callId === call.id)).toBe(
+      true,
+    );
   });
 
   it('CallAI calls/initiate answers {status:success,data:{call_id,status:queued}} and dials Twilio with TwiML', async () => {
@@ -93,15 +100,23 @@ describe('outbound calls', () => {
     const pc = await settled(p.body.data.call_id);
     expect(pc.status).toBe('failed');
     expect(pc.protocol).toBe('asterisk');
-    const bad = await h.call('POST', '/webhook/outbound_call_pbx', { headers: h.a.h, body: { assistantApiKey: ast.assistantApiKey, destination: '1', pbx: 'x' } });
+    const bad = await h.call('POST', '/webhook/outbound_call_pbx', {
+      headers: h.a.h,
+      body: { assistantApiKey: ast.assistantApiKey, destination: '1', pbx: 'x' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toContain('pbx');
   });
 
   it('refuses over the call limit with 429 CALL_LIMIT_REACHED and leaves no call behind', async () => {
     const before = (await h.call('GET', '/api/v1/calls?limit=500', { headers: h.a.h })).body.data.rows.length;
-    expect((await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: { maxPerHour: 0 } })).status).toBe(200);
-    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: ast.id, to_number: '+15551234567' } });
+    expect(
+      (await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: { maxPerHour: 0 } })).status,
+    ).toBe(200);
+    const r = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: h.a.h,
+      body: { agent_id: ast.id, to_number: '+15551234567' },
+    });
     expect(r.status).toBe(429);
     expect(r.body.error.code).toBe('CALL_LIMIT_REACHED');
     expect(r.body.error.message).toMatch(/per hour/);
@@ -113,10 +128,21 @@ describe('outbound calls', () => {
   });
 
   it("applies the assistant's number validation, and rejects unknown assistants", async () => {
-    const b = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { precall: { numberValidation: { enabled: true, allowedPrefixes: ['+44'] } } } })).body.data;
-    const r = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: b.id, to_number: '+15551234567' } });
+    const b = (
+      await h.call('POST', '/api/v1/assistants', {
+        headers: h.a.h,
+        body: { precall: { numberValidation: { enabled: true, allowedPrefixes: ['+44'] } } },
+      })
+    ).body.data;
+    const r = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: h.a.h,
+      body: { agent_id: b.id, to_number: '+15551234567' },
+    });
     expect(r.status).toBe(422);
-    const u = await h.call('POST', '/api/v1/calls/initiate', { headers: h.a.h, body: { agent_id: 'ag_nope', to_number: '+15551234567' } });
+    const u = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: h.a.h,
+      body: { agent_id: 'ag_nope', to_number: '+15551234567' },
+    });
     expect(u.status).toBe(404);
     expect(u.body.error.code).toBe('ASSISTANT_NOT_FOUND');
   });
@@ -125,7 +151,10 @@ describe('outbound calls', () => {
     const h2 = await startHarness();
     try {
       const a = (await h2.call('POST', '/api/v1/assistants', { headers: h2.a.h, body: {} })).body.data;
-      const r = await h2.call('POST', '/api/v1/calls/initiate', { headers: h2.a.h, body: { agent_id: a.id, to_number: '+15551234567' } });
+      const r = await h2.call('POST', '/api/v1/calls/initiate', {
+        headers: h2.a.h,
+        body: { agent_id: a.id, to_number: '+15551234567' },
+      });
       expect(r.status).toBe(503);
     } finally {
       await h2.close();
@@ -135,12 +164,22 @@ describe('outbound calls', () => {
 
 describe('call records', () => {
   it('lists with filters and serves details with transcript, turns, tools, dtmf, structured output', async () => {
-    const c = await h.store.calls.create({ tenantId: h.a.id, assistantId: ast.id, direction: 'inbound', from: '+1999', protocol: 'twilio' });
+    const c = await h.store.calls.create({
+      tenantId: h.a.id,
+      assistantId: ast.id,
+      direction: 'inbound',
+      from: '+1999',
+      protocol: 'twilio',
+    });
     await h.store.calls.appendEvent(c.id, 'transcript', { role: 'assistant', text: 'Hello' });
     await h.store.calls.appendEvent(c.id, 'turn', { index: 0, latencyMs: 640 });
     await h.store.calls.appendEvent(c.id, 'tool', { name: 'end_call' });
     await h.store.calls.appendEvent(c.id, 'dtmf', { digit: '1' });
-    await h.store.calls.update(c.id, { status: 'completed', structuredOutput: { intent: 'sales' }, summary: 'Short call' });
+    await h.store.calls.update(c.id, {
+      status: 'completed',
+      structuredOutput: { intent: 'sales' },
+      summary: 'Short call',
+    });
     const g = await h.call('GET', `/api/v1/calls/${c.id}`, { headers: h.a.h });
     expect(g.body.data).toMatchObject({
       id: c.id,
@@ -186,19 +225,33 @@ describe('call records', () => {
 
 describe('whatsapp', () => {
   it('sends through the tenant plugin, records an sms analytics row and a whatsapp.message event', async () => {
-    const none = await h.call('POST', '/api/v1/whatsapp/send', { headers: h.a.h, body: { to: '+15551234567', text: 'hi' } });
+    const none = await h.call('POST', '/api/v1/whatsapp/send', {
+      headers: h.a.h,
+      body: { to: '+15551234567', text: 'hi' },
+    });
     expect(none.status).toBe(422);
     await h.store.account.addCredit(h.a.id, 500);
-    expect((await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'whatsapp' } })).status).toBe(200);
+    expect(
+      (await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'whatsapp' } }))
+        .status,
+    ).toBe(200);
     await h.call('PUT', '/api/v1/account/plugins/configuration/whatsapp', {
       headers: h.a.h,
       body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550002222', baseUrl: twilio.url },
     });
-    const r = await h.call('POST', '/api/v1/whatsapp/send', { headers: h.a.h, body: { to: '+15551234567', text: 'Your order shipped' } });
+    const r = await h.call('POST', '/api/v1/whatsapp/send', {
+      headers: h.a.h,
+      body: { to: '+15551234567', text: 'Your order shipped' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.data.messageId).toMatch(/^SM/);
     const sms = await h.call('GET', '/api/v1/account/analytics/sms', { headers: h.a.h });
-    expect(sms.body.data.rows[0]).toMatchObject({ channel: 'whatsapp', to: '+15551234567', messageId: r.body.data.messageId, kind: 'sms' });
+    expect(sms.body.data.rows[0]).toMatchObject({
+      channel: 'whatsapp',
+      to: '+15551234567',
+      messageId: r.body.data.messageId,
+      kind: 'sms',
+    });
     expect(webhookEvents.some(([, type]) => type === 'whatsapp.message')).toBe(true);
   });
 });
@@ -207,15 +260,23 @@ describe('webhook endpoints through the API with the real dispatcher', () => {
   it('CRUD, signed delivery, attempts visible under /deliveries', async () => {
     const { startReceiver } = await import('../webhooks/receiver.js');
     const rx = await startReceiver([500]);
-    const created = await h.call('POST', '/api/v1/webhooks', { headers: h.a.h, body: { url: rx.url, events: ['call.ended'] } });
+    const created = await h.call('POST', '/api/v1/webhooks', {
+      headers: h.a.h,
+      body: { url: rx.url, events: ['call.ended'] },
+    });
     expect(created.status).toBe(201);
     expect(created.body.data.secret).toMatch(/^whsec_/);
     const id = created.body.data.id as string;
     const got = await h.call('GET', `/api/v1/webhooks/${id}`, { headers: h.a.h });
     expect(got.body.data).not.toHaveProperty('secret');
-    const bad = await h.call('POST', '/api/v1/webhooks', { headers: h.a.h, body: { url: 'ftp://x', events: ['call.exploded'] } });
+    const bad = await h.call('POST', '/api/v1/webhooks', {
+      headers: h.a.h,
+      body: { url: 'ftp://x', events: ['call.exploded'] },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['url', 'events.0']));
+    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(
+      expect.arrayContaining(['url', 'events.0']),
+    );
     const d = createWebhookDispatcher({ store: h.store, logger: silentLogger, pollMs: 10, baseDelayMs: 10 });
     d.start();
     await d.enqueue(h.a.id, 'call.ended', { callId: 'c_x' });

@@ -5,7 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp, type CatalogLike } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
+import { type Catalog, ProviderCatalog } from '../../src/providers/catalog.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { createToolRegistry } from '../../src/tools/registry.js';
+
+/** Compile-time check: the registry's Catalog satisfies what the API needs. */
+export const catalogFits = (c: Catalog): CatalogLike => c;
 
 export interface Tenant {
   id: string;
@@ -23,30 +28,14 @@ export interface Harness {
   a: Tenant;
   b: Tenant;
   applied: string[];
-  call(method: string, p: string, opts?: { headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    p: string,
+    opts?: { headers?: Record<string, string>; body?: unknown },
+    // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field in the tests
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
-
-/** A small provider catalog with the shape of src/providers/registry.ts, for catalog routes and validation. */
-export const fakeCatalog: CatalogLike = {
-  async providers(kind) {
-    const ids = { asr: ['offline', 'deepgram'], llm: ['rules', 'openai'], tts: ['offline', 'elevenlabs'] }[kind];
-    return ids.map((id) => ({ id, name: id, configured: id === 'offline' || id === 'rules' }));
-  },
-  async models(kind, provider) {
-    const all: Record<string, string[]> = { deepgram: ['nova-3'], openai: ['gpt-4o-mini'], offline: ['pocketsphinx'], rules: ['rules'], elevenlabs: ['eleven_flash_v2_5'] };
-    return (provider ? (all[provider] ?? []) : Object.values(all).flat()).map((id) => ({ id, kind }));
-  },
-  async voices() {
-    return [{ id: 'rachel', provider: 'elevenlabs' }, { id: 'kal', provider: 'offline' }];
-  },
-  async validate(kind, cfg) {
-    const c = cfg as { provider?: string; model?: string; voice?: string };
-    if (c.model && !['nova-3', 'gpt-4o-mini', 'pocketsphinx', 'rules', 'eleven_flash_v2_5'].includes(c.model)) return `Unknown ${kind} model '${c.model}'`;
-    if (kind === 'tts' && c.voice && !['rachel', 'kal'].includes(c.voice)) return `Unknown voice '${c.voice}'`;
-    return null;
-  },
-};
 
 export async function startHarness(
   extra: Partial<AppDeps> | ((store: Store) => Partial<AppDeps>) = {},
@@ -60,8 +49,9 @@ export async function startHarness(
     config,
     store,
     logger: silentLogger,
-    providers: { catalog: fakeCatalog },
-    tools: { catalog: () => [{ name: 'end_call', description: 'Hang up', parameters: { type: 'object', properties: {} } }] },
+    // The real provider catalog (no keys: curated lists, no network) and the real tool registry.
+    providers: { catalog: new ProviderCatalog(config, silentLogger) },
+    tools: createToolRegistry(),
     live: { activeCalls: () => 0, draining: () => false, applyAssistantChange: (id) => applied.push(id) },
     ...(typeof extra === 'function' ? extra(store) : extra),
   });
@@ -86,7 +76,11 @@ export async function startHarness(
     async call(method, p, opts = {}) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       if (opts.body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(url + p, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+      const res = await fetch(url + p, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      });
       const text = await res.text();
       let body: unknown = text;
       try {

@@ -21,19 +21,40 @@ beforeAll(async () => {
     messenger: createTwilioWhatsApp({ store }),
   }));
   doc = (await h.call('GET', '/openapi.json')).body;
-  const ast = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { name: 'A-secret-assistant', prompt: 'A prompt' } })).body.data;
+  const ast = (
+    await h.call('POST', '/api/v1/assistants', {
+      headers: h.a.h,
+      body: { name: 'A-secret-assistant', prompt: 'A prompt' },
+    })
+  ).body.data;
   A.assistantId = ast.id;
   A.assistantApiKey = ast.assistantApiKey;
-  const call = await h.store.calls.create({ tenantId: h.a.id, assistantId: ast.id, direction: 'inbound', from: '+15550009999' });
+  const call = await h.store.calls.create({
+    tenantId: h.a.id,
+    assistantId: ast.id,
+    direction: 'inbound',
+    from: '+15550009999',
+  });
   await h.store.calls.update(call.id, { recordingPath: 'recordings/a.wav' });
   A.callId = call.id;
-  const wh = (await h.call('POST', '/api/v1/webhooks', { headers: h.a.h, body: { url: 'http://127.0.0.1:9/a', events: ['call.ended'] } })).body.data;
+  const wh = (
+    await h.call('POST', '/api/v1/webhooks', {
+      headers: h.a.h,
+      body: { url: 'http://127.0.0.1:9/a', events: ['call.ended'] },
+    })
+  ).body.data;
   A.webhookId = wh.id;
   A.keyId = h.a.keyId;
-  await h.call('PUT', '/api/v1/account/number-routing', { headers: h.a.h, body: { number: '+15550001234', assistantApiKey: ast.assistantApiKey } });
+  await h.call('PUT', '/api/v1/account/number-routing', {
+    headers: h.a.h,
+    body: { number: '+15550001234', assistantApiKey: ast.assistantApiKey },
+  });
   A.number = '+15550001234';
   await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } });
-  await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', { headers: h.a.h, body: { accountSid: 'AC-A-sid', fromNumber: '+15550007777' } });
+  await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
+    headers: h.a.h,
+    body: { accountSid: 'AC-A-sid', fromNumber: '+15550007777' },
+  });
   await h.store.analytics.record(h.a.id, 'rag', { query: 'A-secret-query' });
 });
 afterAll(async () => h.close());
@@ -88,7 +109,18 @@ function operations(): Array<[string, string]> {
 }
 
 it('tenant B can read or change nothing of tenant A, on every route', async () => {
-  const secrets = [A.assistantId!, A.assistantApiKey!, A.callId!, A.webhookId!, A.keyId!, 'A-secret-assistant', 'A-secret-query', 'AC-A-sid', h.a.id, h.a.email];
+  const secrets = [
+    A.assistantId!,
+    A.assistantApiKey!,
+    A.callId!,
+    A.webhookId!,
+    A.keyId!,
+    'A-secret-assistant',
+    'A-secret-query',
+    'AC-A-sid',
+    h.a.id,
+    h.a.email,
+  ];
   const checked: string[] = [];
   for (const [method, path] of operations()) {
     if (PUBLIC.has(path) || isAdmin(path)) continue;
@@ -96,9 +128,18 @@ it('tenant B can read or change nothing of tenant A, on every route', async () =
     const body = bodyFor(method, path);
     const r = await h.call(method.toUpperCase(), url, { headers: h.b.h, ...(body !== undefined ? { body } : {}) });
     const text = JSON.stringify(r.body);
-    for (const s of secrets) expect(text.includes(s), `${method} ${path} leaked ${s}: ${text.slice(0, 200)}`).toBe(false);
+    for (const s of secrets)
+      expect(text.includes(s), `${method} ${path} leaked ${s}: ${text.slice(0, 200)}`).toBe(false);
     // A route naming one of A's resources must refuse (4xx); the plugin routes name B's own (unpurchased) instance.
-    const namesA = /\{(assistantApiKey|callId|id|keyId|number)\}/.test(path) || ['/api/v1/calls/initiate', '/webhook/outbound_call', '/webhook/outbound_call_pbx', '/api/v1/account/number-routing'].includes(path) && method !== 'get';
+    const namesA =
+      /\{(assistantApiKey|callId|id|keyId|number)\}/.test(path) ||
+      ([
+        '/api/v1/calls/initiate',
+        '/webhook/outbound_call',
+        '/webhook/outbound_call_pbx',
+        '/api/v1/account/number-routing',
+      ].includes(path) &&
+        method !== 'get');
     if (namesA) expect(r.status, `${method} ${path} -> ${r.status}`).toBeGreaterThanOrEqual(400);
     expect(r.status, `${method} ${path}`).toBeLessThan(500);
     checked.push(`${method} ${path}`);
@@ -111,7 +152,10 @@ it('tenant B can read or change nothing of tenant A, on every route', async () =
   expect((await h.call('GET', `/api/v1/webhooks/${A.webhookId}`, { headers: h.a.h })).body.data.enabled).toBe(true);
   expect((await h.call('GET', `/api/v1/calls/${A.callId}`, { headers: h.a.h })).status).toBe(200);
   expect((await h.store.numberRouting.resolve(A.number!))?.tenantId).toBe(h.a.id);
-  expect((await h.store.account.getPlugin(h.a.id, 'twilio'))?.config).toEqual({ accountSid: 'AC-A-sid', fromNumber: '+15550007777' });
+  expect((await h.store.account.getPlugin(h.a.id, 'twilio'))?.config).toEqual({
+    accountSid: 'AC-A-sid',
+    fromNumber: '+15550007777',
+  });
   expect((await h.call('GET', '/api/v1/assistants', { headers: h.a.h })).status).toBe(200);
   // B's outbound attempts with A's assistant created no call anywhere.
   expect((await h.store.calls.list(h.b.id, {})).rows).toEqual([]);

@@ -21,9 +21,23 @@ const REQUIRED = [
   'delete /api/v1/assistants/{assistantApiKey}',
   'get /api/v1/assistants/{assistantApiKey}/prompt',
   'patch /api/v1/assistants/{assistantApiKey}/prompt',
-  ...['settings', 'tts', 'asr', 'llm', 'dtmf', 'rag', 'tools', 'hangup', 'hangup/save-conversation', 'hangup/schema', 'precall/number-validation', 'precall/mcp-config'].flatMap(
-    (b) => [`get /api/v1/assistants/{assistantApiKey}/runtime/${b}`, `patch /api/v1/assistants/{assistantApiKey}/runtime/${b}`],
-  ),
+  ...[
+    'settings',
+    'tts',
+    'asr',
+    'llm',
+    'dtmf',
+    'rag',
+    'tools',
+    'hangup',
+    'hangup/save-conversation',
+    'hangup/schema',
+    'precall/number-validation',
+    'precall/mcp-config',
+  ].flatMap((b) => [
+    `get /api/v1/assistants/{assistantApiKey}/runtime/${b}`,
+    `patch /api/v1/assistants/{assistantApiKey}/runtime/${b}`,
+  ]),
   'get /api/v1/catalog/providers/{kind}',
   'get /api/v1/catalog/providers/tts/voices',
   'get /api/v1/catalog/providers/{kind}/models',
@@ -50,7 +64,9 @@ const REQUIRED = [
   'get /api/v1/calls/{callId}',
   'get /api/v1/calls/{callId}/recording',
   'post /api/v1/whatsapp/send',
-  ...['calls', 'calls-outbound', 'recharges', 'rag', 'sms', 'tool-responses', 'pre-call'].map((k) => `get /api/v1/account/analytics/${k}`),
+  ...['calls', 'calls-outbound', 'recharges', 'rag', 'sms', 'tool-responses', 'pre-call'].map(
+    (k) => `get /api/v1/account/analytics/${k}`,
+  ),
   'get /api/v1/webhooks',
   'post /api/v1/webhooks',
   'get /api/v1/webhooks/{id}',
@@ -77,7 +93,10 @@ it('covers every required route, each with response schemas and parameter schema
       expect(Object.keys(op.responses ?? {}).length, `${m} ${p}`).toBeGreaterThan(0);
       for (const name of p.match(/\{(\w+)\}/g) ?? []) {
         const params = (op.parameters ?? []) as OpenAPIV3.ParameterObject[];
-        expect(params.some((x) => x.in === 'path' && `{${x.name}}` === name), `${m} ${p} ${name}`).toBe(true);
+        expect(
+          params.some((x) => x.in === 'path' && `{${x.name}}` === name),
+          `${m} ${p} ${name}`,
+        ).toBe(true);
       }
       if (m === 'post' || m === 'put' || m === 'patch') {
         expect(op.requestBody, `${m} ${p} body schema`).toBeDefined();

@@ -54,7 +54,12 @@ describe('call limits and number routing', () => {
     const t = await store.tenants.create({ email: 'a@x' });
     expect(await checkCallLimit(store, t.id)).toEqual({ ok: true });
     await store.account.setCallLimits(t.id, { maxConcurrent: 1, maxPerHour: 2 });
-    const c = await store.calls.create({ tenantId: t.id, assistantId: 'ag', direction: 'inbound', status: 'in-progress' });
+    const c = await store.calls.create({
+      tenantId: t.id,
+      assistantId: 'ag',
+      direction: 'inbound',
+      status: 'in-progress',
+    });
     const r = await checkCallLimit(store, t.id);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toMatch(/Concurrent/);

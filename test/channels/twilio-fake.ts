@@ -21,16 +21,27 @@ export async function startTwilioFake(creds: { sid: string; token: string }) {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    requests.push({ path: req.url ?? '', authorization: req.headers.authorization ?? '', contentType: req.headers['content-type'] ?? '', form });
+    requests.push({
+      path: req.url ?? '',
+      authorization: req.headers.authorization ?? '',
+      contentType: req.headers['content-type'] ?? '',
+      form,
+    });
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const expected = `Basic ${Buffer.from(`${creds.sid}:${creds.token}`).toString('base64')}`;
     const m = /^\/2010-04-01\/Accounts\/([^/]+)\/(Calls|Messages)\.json$/.exec(req.url ?? '');
-    if (req.method !== 'POST' || !m) return send(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
+    if (req.method !== 'POST' || !m)
+      return send(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
     if (req.headers.authorization !== expected || m[1] !== creds.sid) {
-      return send(401, { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
+      return send(401, {
+        code: 20003,
+        message: 'Authenticate',
+        more_info: 'https://www.twilio.com/docs/errors/20003',
+        status: 401,
+      });
     }
     const fail = failNext.shift();
     if (fail) return send(fail, { code: 20500, message: 'Internal Server Error', status: fail });
@@ -38,10 +49,22 @@ export async function startTwilioFake(creds: { sid: string; token: string }) {
       if (!form.To || !form.From || !(form.Twiml || form.Url)) {
         return send(400, { code: 21201, message: 'No To, From or Twiml/Url', status: 400 });
       }
-      return send(201, { sid: `CA${randomBytes(16).toString('hex')}`, account_sid: creds.sid, to: form.To, from: form.From, status: 'queued' });
+      return send(201, {
+        sid: `CA${randomBytes(16).toString('hex')}`,
+        account_sid: creds.sid,
+        to: form.To,
+        from: form.From,
+        status: 'queued',
+      });
     }
     if (!form.To || !form.Body) return send(400, { code: 21602, message: 'Message body is required', status: 400 });
-    return send(201, { sid: `SM${randomBytes(16).toString('hex')}`, to: form.To, from: form.From, body: form.Body, status: 'queued' });
+    return send(201, {
+      sid: `SM${randomBytes(16).toString('hex')}`,
+      to: form.To,
+      from: form.From,
+      body: form.Body,
+      status: 'queued',
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -17,7 +17,15 @@ beforeAll(async () => {
 });
 afterAll(async () => fake.close());
 
-const assistant = { id: 'ag_1', assistantApiKey: 'ast_KEY', tenantId: 't1', config: {}, version: 1, createdAt: '', updatedAt: '' } as Assistant;
+const assistant = {
+  id: 'ag_1',
+  assistantApiKey: 'ast_KEY',
+  tenantId: 't1',
+  config: {},
+  version: 1,
+  createdAt: '',
+  updatedAt: '',
+} as Assistant;
 
 describe('twiml', () => {
   it('connects a media stream to our endpoint with the call id parameter, escaped', () => {
@@ -32,12 +40,24 @@ describe('twilio dialer', () => {
   const dialer = () =>
     createTwilioDialer({
       publicUrl: 'https://engine.example.com',
-      credentials: async () => ({ accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: fake.url }),
+      credentials: async () => ({
+        accountSid: creds.sid,
+        authToken: creds.token,
+        fromNumber: '+15550001111',
+        baseUrl: fake.url,
+      }),
     });
 
   it('POSTs Calls.json with basic auth, To/From and TwiML, returns the CallSid', async () => {
     fake.requests.length = 0;
-    const r = await dialer().dial({ callId: 'c_42', tenantId: 't1', assistant, to: '+15552223333', channel: 'twilio', metadata: {} });
+    const r = await dialer().dial({
+      callId: 'c_42',
+      tenantId: 't1',
+      assistant,
+      to: '+15552223333',
+      channel: 'twilio',
+      metadata: {},
+    });
     expect(r.providerCallId).toMatch(/^CA[0-9a-f]{32}$/);
     const req = fake.requests[0]!;
     expect(req.path).toBe(`/2010-04-01/Accounts/${creds.sid}/Calls.json`);
@@ -53,15 +73,21 @@ describe('twilio dialer', () => {
       publicUrl: 'https://e.example',
       credentials: async () => ({ accountSid: creds.sid, authToken: 'wrong', fromNumber: '+1555', baseUrl: fake.url }),
     });
-    const e1 = await bad.dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} }).catch((e: unknown) => e);
+    const e1 = await bad
+      .dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} })
+      .catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(DialError);
     expect((e1 as DialError).retryable).toBe(false);
     expect((e1 as DialError).message).toContain('20003');
     fake.failNext.push(503);
-    const e2 = await dialer().dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} }).catch((e: unknown) => e);
+    const e2 = await dialer()
+      .dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} })
+      .catch((e: unknown) => e);
     expect((e2 as DialError).retryable).toBe(true);
     const none = createTwilioDialer({ publicUrl: 'https://e.example', credentials: async () => undefined });
-    await expect(none.dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} })).rejects.toThrow(/plugin/);
+    await expect(
+      none.dial({ callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} }),
+    ).rejects.toThrow(/plugin/);
   });
 });
 
@@ -71,7 +97,12 @@ describe('outbound worker over the persisted queue', () => {
     const t = await store.tenants.create({ email: 'a@x' });
     const a = await store.assistants.create(t.id, {});
     await store.account.purchasePlugin(t.id, 'twilio', 0);
-    await store.account.configurePlugin(t.id, 'twilio', { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: fake.url });
+    await store.account.configurePlugin(t.id, 'twilio', {
+      accountSid: creds.sid,
+      authToken: creds.token,
+      fromNumber: '+15550001111',
+      baseUrl: fake.url,
+    });
     const events: Array<[string, Record<string, unknown>]> = [];
     const worker = createOutboundWorker({
       store,
@@ -80,7 +111,12 @@ describe('outbound worker over the persisted queue', () => {
       retryDelayMs: 0,
       webhooks: { enqueue: async (_t, type, p) => void events.push([type, p]) },
     });
-    const call = await store.calls.create({ tenantId: t.id, assistantId: a.id, direction: 'outbound', to: '+15552223333' });
+    const call = await store.calls.create({
+      tenantId: t.id,
+      assistantId: a.id,
+      direction: 'outbound',
+      to: '+15552223333',
+    });
     await store.outbound.enqueue({ tenantId: t.id, callId: call.id, assistantId: a.id, to: '+15552223333' });
     fake.failNext.push(503);
     await worker.drain();
@@ -106,12 +142,21 @@ describe('whatsapp', () => {
     const wa = createTwilioWhatsApp({ store });
     await expect(wa.send({ tenantId: t.id, to: '+1555', text: 'hi' })).rejects.toThrow(/not purchased/);
     await store.account.purchasePlugin(t.id, 'whatsapp', 0);
-    await store.account.configurePlugin(t.id, 'whatsapp', { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550009999', baseUrl: fake.url });
+    await store.account.configurePlugin(t.id, 'whatsapp', {
+      accountSid: creds.sid,
+      authToken: creds.token,
+      fromNumber: '+15550009999',
+      baseUrl: fake.url,
+    });
     fake.requests.length = 0;
     const r = await wa.send({ tenantId: t.id, to: '+15552223333', text: 'Your booking is confirmed' });
     expect(r.providerMessageId).toMatch(/^SM/);
     expect(fake.requests[0]?.path).toBe(`/2010-04-01/Accounts/${creds.sid}/Messages.json`);
-    expect(fake.requests[0]?.form).toMatchObject({ To: 'whatsapp:+15552223333', From: 'whatsapp:+15550009999', Body: 'Your booking is confirmed' });
+    expect(fake.requests[0]?.form).toMatchObject({
+      To: 'whatsapp:+15552223333',
+      From: 'whatsapp:+15550009999',
+      Body: 'Your booking is confirmed',
+    });
     store.close();
   });
 });

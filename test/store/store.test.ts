@@ -71,7 +71,12 @@ describe('calls', () => {
     await store.calls.appendEvent(c.id, 'tool', { name: 'end_call', args: {} });
     await store.calls.appendEvent(c.id, 'dtmf', { digit: '5' });
     await store.calls.appendEvent(c.id, 'incident', { kind: 'tts', action: 'fallback' });
-    await store.calls.update(c.id, { status: 'completed', structuredOutput: { name: 'Ann' }, summary: 'ok', durationMs: 5000 });
+    await store.calls.update(c.id, {
+      status: 'completed',
+      structuredOutput: { name: 'Ann' },
+      summary: 'ok',
+      durationMs: 5000,
+    });
     const got = await store.calls.get(t.id, c.id);
     expect(got?.transcript).toEqual([expect.objectContaining({ role: 'user', text: 'hello' })]);
     expect(got?.turns[0]?.llmFirstTokenMs).toBe(120);
@@ -87,7 +92,12 @@ describe('calls', () => {
   it('lists newest first with filters and cursor', async () => {
     const t = await store.tenants.create({ email: 'a@x' });
     for (let i = 0; i < 5; i++) {
-      await store.calls.create({ tenantId: t.id, assistantId: 'ag_1', direction: i % 2 ? 'outbound' : 'inbound', to: String(i) });
+      await store.calls.create({
+        tenantId: t.id,
+        assistantId: 'ag_1',
+        direction: i % 2 ? 'outbound' : 'inbound',
+        to: String(i),
+      });
     }
     const p1 = await store.calls.list(t.id, { limit: 2 });
     expect(p1.rows.map((r) => r.to)).toEqual(['4', '3']);
@@ -101,7 +111,7 @@ describe('calls', () => {
 });
 
 describe('account', () => {
-  it('routes numbers per tenant and refuses another tenant\'s number', async () => {
+  it("routes numbers per tenant and refuses another tenant's number", async () => {
     const a = await store.tenants.create({ email: 'a@x' });
     const b = await store.tenants.create({ email: 'b@x' });
     expect(await store.numberRouting.set(a.id, '+1 (555) 010-2000', 'ag_a')).toMatchObject({ number: '+15550102000' });

@@ -49,7 +49,11 @@ describe('dispatcher', () => {
     expect(got.headers['x-webhook-id']).toMatch(/^evt_/);
     expect(got.headers['x-webhook-timestamp']).toMatch(/^\d+$/);
     const body = JSON.parse(got.body);
-    expect(body).toMatchObject({ id: got.headers['x-webhook-id'], type: 'call.ended', data: { callId: 'c_1', summary: 'ok' } });
+    expect(body).toMatchObject({
+      id: got.headers['x-webhook-id'],
+      type: 'call.ended',
+      data: { callId: 'c_1', summary: 'ok' },
+    });
     expect(rx.received).toHaveLength(1);
     await rx.close();
   });
@@ -79,7 +83,10 @@ describe('dispatcher', () => {
     const good = await startReceiver();
     const t = await store.tenants.create({ email: 'a@x' });
     // Port 9 on loopback: connection refused at once.
-    const dead = await store.webhooks.createEndpoint(t.id, { url: 'http://127.0.0.1:9/hook', events: ['call.started'] });
+    const dead = await store.webhooks.createEndpoint(t.id, {
+      url: 'http://127.0.0.1:9/hook',
+      events: ['call.started'],
+    });
     await store.webhooks.createEndpoint(t.id, { url: good.url, events: ['call.started'] });
     const d = createWebhookDispatcher({ store, logger: silentLogger, maxAttempts: 2, baseDelayMs: 1 });
     await d.enqueue(t.id, 'call.started', { callId: 'c_2' });

@@ -24,7 +24,8 @@ export async function startReceiver(script: number[] = []) {
     received,
     script,
     /** Resolves once `n` requests arrived (no timing assumption: the test's own timeout bounds it). */
-    waitFor: (n: number) => new Promise<void>((resolve) => (received.length >= n ? resolve() : waiters.push({ n, resolve }))),
+    waitFor: (n: number) =>
+      new Promise<void>((resolve) => (received.length >= n ? resolve() : waiters.push({ n, resolve }))),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

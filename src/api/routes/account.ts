@@ -66,7 +66,14 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         schema: {
           tags,
           summary: 'Call limits and current usage',
-          response: responses(Type.Object({ limits: LimitsSchema, active: Type.Integer(), lastHour: Type.Integer(), lastDay: Type.Integer() })),
+          response: responses(
+            Type.Object({
+              limits: LimitsSchema,
+              active: Type.Integer(),
+              lastHour: Type.Integer(),
+              lastDay: Type.Integer(),
+            }),
+          ),
         },
       },
       async (req) => {
@@ -84,7 +91,14 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.put(
       '/api/v1/account/call-limits',
-      { schema: { tags, summary: 'Set call limits (absent = unlimited)', body: LimitsSchema, response: responses(LimitsSchema) } },
+      {
+        schema: {
+          tags,
+          summary: 'Set call limits (absent = unlimited)',
+          body: LimitsSchema,
+          response: responses(LimitsSchema),
+        },
+      },
       async (req) => {
         await s.account.setCallLimits(req.tenant.id, req.body);
         return { status: 'success' as const, data: req.body };
@@ -95,7 +109,11 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       { schema: { tags, summary: 'Called number -> assistant', response: responses(Type.Array(RouteSchema)) } },
       async (req) => ({
         status: 'success' as const,
-        data: (await s.numberRouting.list(req.tenant.id)).map((r) => ({ number: r.number, assistantId: r.assistantId, createdAt: r.createdAt })),
+        data: (await s.numberRouting.list(req.tenant.id)).map((r) => ({
+          number: r.number,
+          assistantId: r.assistantId,
+          createdAt: r.createdAt,
+        })),
       }),
     );
     app.put(
@@ -105,7 +123,10 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           tags,
           summary: 'Route a called number to one of your assistants',
           body: Type.Object(
-            { number: Type.String({ minLength: 2, maxLength: 32 }), assistantApiKey: Type.String({ description: 'ast_… or ag_…' }) },
+            {
+              number: Type.String({ minLength: 2, maxLength: 32 }),
+              assistantApiKey: Type.String({ description: 'ast_… or ag_…' }),
+            },
             { additionalProperties: false },
           ),
           response: responses(RouteSchema),
@@ -117,7 +138,12 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         if (!r) throw new EngineError('CONFLICT', `Number ${req.body.number} is routed by another account`);
         return {
           status: 'success' as const,
-          data: { number: r.number, assistantId: r.assistantId, assistantApiKey: a.assistantApiKey, createdAt: r.createdAt },
+          data: {
+            number: r.number,
+            assistantId: r.assistantId,
+            assistantApiKey: a.assistantApiKey,
+            createdAt: r.createdAt,
+          },
         };
       },
     );
@@ -140,7 +166,13 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/account/api-keys',
-      { schema: { tags, summary: 'Your portal API keys (never the secrets)', response: responses(Type.Array(KeySchema)) } },
+      {
+        schema: {
+          tags,
+          summary: 'Your portal API keys (never the secrets)',
+          response: responses(Type.Array(KeySchema)),
+        },
+      },
       async (req) => ({
         status: 'success' as const,
         data: (await s.apiKeys.list(req.tenant.id)).map(({ tenantId: _t, ...k }) => k),
@@ -174,13 +206,16 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        if (!(await s.apiKeys.revoke(req.tenant.id, req.params.keyId))) throw new EngineError('NOT_FOUND', 'Key not found');
+        if (!(await s.apiKeys.revoke(req.tenant.id, req.params.keyId)))
+          throw new EngineError('NOT_FOUND', 'Key not found');
         return { status: 'success' as const, data: { revoked: true } };
       },
     );
     app.get(
       '/api/v1/account/credit',
-      { schema: { tags, summary: 'Account credit', response: responses(Type.Object({ creditCents: Type.Integer() })) } },
+      {
+        schema: { tags, summary: 'Account credit', response: responses(Type.Object({ creditCents: Type.Integer() })) },
+      },
       async (req) => ({ status: 'success' as const, data: { creditCents: await s.account.getCredit(req.tenant.id) } }),
     );
   };

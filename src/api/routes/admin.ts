@@ -69,7 +69,15 @@ export function adminRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/admin/tenants/:tenantId',
-      { schema: { tags, security, summary: 'Get a tenant with its keys', params: TenantId, response: responses(Type.Object({ tenant: TenantSchema, keys: Type.Array(KeySchema) })) } },
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Get a tenant with its keys',
+          params: TenantId,
+          response: responses(Type.Object({ tenant: TenantSchema, keys: Type.Array(KeySchema) })),
+        },
+      },
       async (req) => {
         const t = await tenant(req.params.tenantId);
         return { status: 'success' as const, data: { tenant: t, keys: await deps.store.apiKeys.list(t.id) } };
@@ -120,7 +128,10 @@ export function adminRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           summary: 'Recharge a tenant (recorded in analytics/recharges)',
           params: TenantId,
           body: Type.Object(
-            { amountCents: Type.Integer({ minimum: 1, maximum: 100_000_000 }), note: Type.Optional(Type.String({ maxLength: 200 })) },
+            {
+              amountCents: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
+              note: Type.Optional(Type.String({ maxLength: 200 })),
+            },
             { additionalProperties: false },
           ),
           response: responses(Type.Object({ creditCents: Type.Integer() })),

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { AnalyticsKind, CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
 import { Obj, page, RangeQuery, responses } from '../schemas.js';
@@ -54,7 +53,14 @@ export function analyticsRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     ] as const) {
       app.get(
         `/api/v1/account/analytics/${name}`,
-        { schema: { tags, summary: `${direction ? 'Outbound calls' : 'Calls'}, one flat row each`, querystring: RangeQuery, response: responses(page(Obj)) } },
+        {
+          schema: {
+            tags,
+            summary: `${direction ? 'Outbound calls' : 'Calls'}, one flat row each`,
+            querystring: RangeQuery,
+            response: responses(page(Obj)),
+          },
+        },
         async (req) => {
           const q = req.query;
           const from = iso(q.from);
@@ -66,14 +72,24 @@ export function analyticsRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             ...(q.limit ? { limit: q.limit } : {}),
             ...(direction ? { direction } : {}),
           });
-          return { status: 'success' as const, data: { rows: r.rows.map(flatCall), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) } };
+          return {
+            status: 'success' as const,
+            data: { rows: r.rows.map(flatCall), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) },
+          };
         },
       );
     }
     for (const [name, kind] of Object.entries(KINDS)) {
       app.get(
         `/api/v1/account/analytics/${name}`,
-        { schema: { tags, summary: `${name} events, one flat row each`, querystring: RangeQuery, response: responses(page(Obj)) } },
+        {
+          schema: {
+            tags,
+            summary: `${name} events, one flat row each`,
+            querystring: RangeQuery,
+            response: responses(page(Obj)),
+          },
+        },
         async (req) => {
           const q = req.query;
           const from = iso(q.from);
@@ -86,7 +102,8 @@ export function analyticsRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           });
           const rows = r.rows.map((x) => {
             const flat: Record<string, unknown> = { id: x.id, at: x.at, kind: name };
-            for (const [k, v] of Object.entries(x.data)) flat[k] = v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
+            for (const [k, v] of Object.entries(x.data))
+              flat[k] = v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
             return flat;
           });
           return { status: 'success' as const, data: { rows, ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) } };

@@ -32,12 +32,26 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       '/api/v1/assistants',
-      { schema: { tags, summary: 'List assistants', querystring: PageQuery, response: responses(page(AssistantSchema)) } },
+      {
+        schema: {
+          tags,
+          summary: 'List assistants',
+          querystring: PageQuery,
+          response: responses(page(AssistantSchema)),
+        },
+      },
       async (req) => ({ status: 'success' as const, data: await deps.store.assistants.list(req.tenant.id, req.query) }),
     );
     app.post(
       '/api/v1/assistants',
-      { schema: { tags, summary: 'Create an assistant', body: AssistantConfigSchema, response: responses(AssistantSchema, 201) } },
+      {
+        schema: {
+          tags,
+          summary: 'Create an assistant',
+          body: AssistantConfigSchema,
+          response: responses(AssistantSchema, 201),
+        },
+      },
       async (req, reply) => {
         await validateAgainstCatalog(deps, req.body);
         const a = await deps.store.assistants.create(req.tenant.id, req.body);
@@ -47,7 +61,9 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/assistants/:assistantApiKey',
-      { schema: { tags, summary: 'Get an assistant', params: AssistantKeyParams, response: responses(AssistantSchema) } },
+      {
+        schema: { tags, summary: 'Get an assistant', params: AssistantKeyParams, response: responses(AssistantSchema) },
+      },
       async (req) => ({
         status: 'success' as const,
         data: view(await tenantAssistant(deps.store, req, req.params.assistantApiKey)),
@@ -89,7 +105,14 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/assistants/:assistantApiKey/prompt',
-      { schema: { tags, summary: 'Get prompt and first message', params: AssistantKeyParams, response: responses(PromptSchema) } },
+      {
+        schema: {
+          tags,
+          summary: 'Get prompt and first message',
+          params: AssistantKeyParams,
+          response: responses(PromptSchema),
+        },
+      },
       async (req) => {
         const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
         return {

@@ -11,7 +11,9 @@ import { startOutbound } from '../outbound-start.js';
 import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
 
 const Status = Type.Union(
-  ['queued', 'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer', 'canceled'].map((s) => Type.Literal(s)),
+  ['queued', 'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer', 'canceled'].map((s) =>
+    Type.Literal(s),
+  ),
 );
 const Events = Type.Array(Obj);
 export const CallSchema = Type.Object({
@@ -72,18 +74,36 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const q = req.query as { from?: string; to?: string; direction?: 'inbound' | 'outbound'; status?: CallRecord['status']; assistantId?: string; cursor?: string; limit?: number };
+        const q = req.query as {
+          from?: string;
+          to?: string;
+          direction?: 'inbound' | 'outbound';
+          status?: CallRecord['status'];
+          assistantId?: string;
+          cursor?: string;
+          limit?: number;
+        };
         const r = await s.calls.list(req.tenant.id, {
           ...q,
           ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
           ...(q.to ? { to: new Date(q.to).toISOString() } : {}),
         });
-        return { status: 'success' as const, data: { rows: r.rows.map(callView), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) } };
+        return {
+          status: 'success' as const,
+          data: { rows: r.rows.map(callView), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) },
+        };
       },
     );
     app.get(
       '/api/v1/calls/:callId',
-      { schema: { tags, summary: 'A call with transcript, turns, tools, DTMF, incidents', params: Type.Object({ callId: Type.String() }), response: responses(CallSchema) } },
+      {
+        schema: {
+          tags,
+          summary: 'A call with transcript, turns, tools, DTMF, incidents',
+          params: Type.Object({ callId: Type.String() }),
+          response: responses(CallSchema),
+        },
+      },
       async (req) => {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
@@ -97,7 +117,10 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           tags,
           summary: 'Download the call recording (WAV)',
           params: Type.Object({ callId: Type.String() }),
-          response: { 200: Type.String({ description: 'audio/wav', format: 'binary' }), '4xx': ErrorSchema } as Record<string, TSchema>,
+          response: { 200: Type.String({ description: 'audio/wav', format: 'binary' }), '4xx': ErrorSchema } as Record<
+            string,
+            TSchema
+          >,
         },
       },
       async (req, reply) => {
@@ -106,7 +129,8 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         if (!c.recordingPath) throw new EngineError('NOT_FOUND', 'This call has no recording');
         // Recordings live under DATA_DIR; a path outside it (corrupt row) is refused rather than served.
         const file = path.resolve(deps.config.dataDir, c.recordingPath);
-        if (!file.startsWith(path.resolve(deps.config.dataDir) + path.sep)) throw new EngineError('NOT_FOUND', 'Recording unavailable');
+        if (!file.startsWith(path.resolve(deps.config.dataDir) + path.sep))
+          throw new EngineError('NOT_FOUND', 'Recording unavailable');
         const st = await stat(file).catch(() => undefined);
         if (!st?.isFile()) throw new EngineError('NOT_FOUND', 'Recording file is missing');
         reply.header('content-type', file.endsWith('.wav') ? 'audio/wav' : 'application/octet-stream');
@@ -222,7 +246,14 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           text: req.body.text,
           ...(req.body.mediaUrl ? { mediaUrl: req.body.mediaUrl } : {}),
         });
-        const row = { direction: 'outbound', channel: 'whatsapp', to: req.body.to, messageId: r.providerMessageId, status: r.status, chars: req.body.text.length };
+        const row = {
+          direction: 'outbound',
+          channel: 'whatsapp',
+          to: req.body.to,
+          messageId: r.providerMessageId,
+          status: r.status,
+          chars: req.body.text.length,
+        };
         await s.analytics.record(req.tenant.id, 'sms', row);
         await deps.webhooks?.enqueue(req.tenant.id, 'whatsapp.message', row);
         return { status: 'success' as const, data: { messageId: r.providerMessageId, status: r.status } };

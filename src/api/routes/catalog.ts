@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
+import { defaultBuiltins } from '../../tools/builtins.js';
 import type { CatalogLike, RouteDeps } from '../app.js';
 import { tenantAssistant } from '../auth.js';
 import { AssistantKeyParams, responses } from '../schemas.js';
@@ -19,7 +20,10 @@ const ToolItem = Type.Object({
 const HANGUP_OPTIONS = {
   actions: [
     { id: 'end_call', description: 'The agent ends the call (tool or end phrase), optionally after goodbyeMessage' },
-    { id: 'transfer_call', description: 'Transfer to one of hangup.transferTargets (cold, or warm with a spoken summary)' },
+    {
+      id: 'transfer_call',
+      description: 'Transfer to one of hangup.transferTargets (cold, or warm with a spoken summary)',
+    },
     { id: 'redirect', description: 'After the agent hangs up, send the call to hangup.redirect (protocol permitting)' },
   ],
   saveConversation: { enabled: 'store transcript and recording', summary: 'write a summary after the call' },
@@ -38,8 +42,18 @@ export function catalogRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       '/api/v1/catalog/providers/:kind',
-      { schema: { tags, summary: 'Providers of a kind', params: Type.Object({ kind: Kind }), response: responses(Type.Array(Item)) } },
-      async (req) => ({ status: 'success' as const, data: (await need(deps).providers(req.params.kind)) as Array<Record<string, unknown>> }),
+      {
+        schema: {
+          tags,
+          summary: 'Providers of a kind',
+          params: Type.Object({ kind: Kind }),
+          response: responses(Type.Array(Item)),
+        },
+      },
+      async (req) => ({
+        status: 'success' as const,
+        data: (await need(deps).providers(req.params.kind)) as Array<Record<string, unknown>>,
+      }),
     );
     app.get(
       '/api/v1/catalog/providers/:kind/models',
@@ -60,12 +74,23 @@ export function catalogRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     app.get(
       '/api/v1/catalog/providers/tts/voices',
       { schema: { tags, summary: 'TTS voices', querystring: ProviderQuery, response: responses(Type.Array(Item)) } },
-      async (req) => ({ status: 'success' as const, data: (await need(deps).voices(req.query.provider)) as Array<Record<string, unknown>> }),
+      async (req) => ({
+        status: 'success' as const,
+        data: (await need(deps).voices(req.query.provider)) as Array<Record<string, unknown>>,
+      }),
     );
     app.get(
       '/api/v1/catalog/tools',
       { schema: { tags, summary: 'Tools the engine offers', response: responses(Type.Array(ToolItem)) } },
-      async () => ({ status: 'success' as const, data: deps.tools?.catalog() ?? [] }),
+      async () => ({
+        status: 'success' as const,
+        data: (deps.tools?.catalog() ?? []).map((t) => ({
+          name: t.name,
+          description: t.description,
+          parameters: t.parameters,
+          source: 'builtin',
+        })),
+      }),
     );
     app.get(
       '/api/v1/catalog/hangup',
@@ -74,19 +99,46 @@ export function catalogRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/catalog/assistants/:assistantApiKey/asr/models',
-      { schema: { tags, summary: "Models of the assistant's ASR provider", params: AssistantKeyParams, response: responses(Type.Array(Item)) } },
+      {
+        schema: {
+          tags,
+          summary: "Models of the assistant's ASR provider",
+          params: AssistantKeyParams,
+          response: responses(Type.Array(Item)),
+        },
+      },
       async (req) => {
         const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
-        return { status: 'success' as const, data: (await need(deps).models('asr', a.config.asr?.provider ?? 'offline')) as Array<Record<string, unknown>> };
+        return {
+          status: 'success' as const,
+          data: (await need(deps).models('asr', a.config.asr?.provider ?? 'offline')) as Array<Record<string, unknown>>,
+        };
       },
     );
     app.get(
       '/api/v1/catalog/assistants/:assistantApiKey/tools',
-      { schema: { tags, summary: 'Tools this assistant offers', params: AssistantKeyParams, response: responses(Type.Array(ToolItem)) } },
+      {
+        schema: {
+          tags,
+          summary: 'Tools this assistant offers',
+          params: AssistantKeyParams,
+          response: responses(Type.Array(ToolItem)),
+        },
+      },
       async (req) => {
         const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
-        const enabled = new Set(a.config.tools?.builtins ?? []);
-        const builtins = (deps.tools?.catalog() ?? []).filter((t) => enabled.has(t.name)).map((t) => ({ ...t, source: 'builtin' }));
+        // Same default as the call's tool set (src/tools/registry.ts) when the assistant does not list built-ins.
+        const cfg = a.config;
+        const enabled = new Set(
+          cfg.tools?.builtins ??
+            defaultBuiltins(
+              (cfg.hangup?.transferTargets?.length ?? 0) > 0,
+              (cfg.rag?.collections?.length ?? 0) > 0 && cfg.rag?.mode !== 'automatic',
+            ),
+        );
+        const builtins = (deps.tools?.catalog() ?? [])
+          .filter((t) => enabled.has(t.name))
+          .map((t) => ({ name: t.name, description: t.description, parameters: t.parameters, source: 'builtin' }));
         const http = (a.config.tools?.http ?? []).map((t) => ({
           name: t.name,
           description: t.description,
@@ -98,7 +150,14 @@ export function catalogRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/catalog/assistants/:assistantApiKey/pre-call',
-      { schema: { tags, summary: "The assistant's pre-call checks and MCP servers", params: AssistantKeyParams, response: responses(Item) } },
+      {
+        schema: {
+          tags,
+          summary: "The assistant's pre-call checks and MCP servers",
+          params: AssistantKeyParams,
+          response: responses(Item),
+        },
+      },
       async (req) => {
         const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
         return {

@@ -13,7 +13,12 @@ const SpecSchema = Type.Object({
   priceCents: Type.Integer(),
   description: Type.String(),
   config: Type.Array(
-    Type.Object({ name: Type.String(), required: Type.Boolean(), secret: Type.Optional(Type.Boolean()), description: Type.String() }),
+    Type.Object({
+      name: Type.String(),
+      required: Type.Boolean(),
+      secret: Type.Optional(Type.Boolean()),
+      description: Type.String(),
+    }),
   ),
 });
 const InstanceSchema = Type.Object({
@@ -69,7 +74,10 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           const r = await s.account.purchasePlugin(req.tenant.id, spec.id, spec.priceCents);
           if (r === 'insufficient') {
             const credit = await s.account.getCredit(req.tenant.id);
-            throw new EngineError('INSUFFICIENT_CREDIT', `Plugin '${spec.id}' costs ${spec.priceCents} cents; credit is ${credit}`);
+            throw new EngineError(
+              'INSUFFICIENT_CREDIT',
+              `Plugin '${spec.id}' costs ${spec.priceCents} cents; credit is ${credit}`,
+            );
           }
         }
         return {
@@ -83,7 +91,14 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.get(
       '/api/v1/account/plugins/configuration/:pluginId',
-      { schema: { tags, summary: "A plugin instance's configuration (secrets masked)", params: PluginId, response: responses(InstanceSchema) } },
+      {
+        schema: {
+          tags,
+          summary: "A plugin instance's configuration (secrets masked)",
+          params: PluginId,
+          response: responses(InstanceSchema),
+        },
+      },
       async (req) => {
         const i = await s.account.getPlugin(req.tenant.id, req.params.pluginId);
         if (!i) throw new EngineError('NOT_FOUND', `Plugin '${req.params.pluginId}' is not purchased`);
@@ -110,7 +125,12 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           throw new EngineError(
             'VALIDATION_FAILED',
             `Unknown field(s) for plugin '${spec.id}': ${unknown.join(', ')}`,
-            unknown.map((f) => ({ in: 'body', field: f, instancePath: `/${f}`, message: 'is not a field of this plugin' })),
+            unknown.map((f) => ({
+              in: 'body',
+              field: f,
+              instancePath: `/${f}`,
+              message: 'is not a field of this plugin',
+            })),
           );
         }
         const saved = await s.account.configurePlugin(req.tenant.id, spec.id, { ...cur.config, ...req.body });

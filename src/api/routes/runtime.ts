@@ -47,11 +47,37 @@ const NumberValidationSchema = Type.Object(
 const McpConfigSchema = Type.Object({ mcpServers: Type.Array(McpServerSchema) }, { additionalProperties: false });
 
 /** Sub-resources of a block: `block.key`, merged (objects) or replaced (a JSON schema, a list). */
-const SUBS: Array<{ path: string; block: 'hangup' | 'precall'; key: string; schema: TSchema; merge: boolean; wrap?: string }> = [
-  { path: 'hangup/save-conversation', block: 'hangup', key: 'saveConversation', schema: SaveConversationSchema, merge: true },
+const SUBS: Array<{
+  path: string;
+  block: 'hangup' | 'precall';
+  key: string;
+  schema: TSchema;
+  merge: boolean;
+  wrap?: string;
+}> = [
+  {
+    path: 'hangup/save-conversation',
+    block: 'hangup',
+    key: 'saveConversation',
+    schema: SaveConversationSchema,
+    merge: true,
+  },
   { path: 'hangup/schema', block: 'hangup', key: 'schema', schema: Obj, merge: false },
-  { path: 'precall/number-validation', block: 'precall', key: 'numberValidation', schema: NumberValidationSchema, merge: true },
-  { path: 'precall/mcp-config', block: 'precall', key: 'mcpServers', schema: McpConfigSchema, merge: false, wrap: 'mcpServers' },
+  {
+    path: 'precall/number-validation',
+    block: 'precall',
+    key: 'numberValidation',
+    schema: NumberValidationSchema,
+    merge: true,
+  },
+  {
+    path: 'precall/mcp-config',
+    block: 'precall',
+    key: 'mcpServers',
+    schema: McpConfigSchema,
+    merge: false,
+    wrap: 'mcpServers',
+  },
 ];
 
 /**
@@ -64,13 +90,27 @@ export function runtimeRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     for (const block of RUNTIME_BLOCKS) {
       const url = `/api/v1/assistants/:assistantApiKey/runtime/${block}`;
       const schema = BLOCK_SCHEMAS[block];
-      app.get(url, { schema: { tags, summary: `Get the ${block} block`, params: AssistantKeyParams, response: responses(schema) } }, async (req) => {
-        const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
-        return { status: 'success' as const, data: a.config[block] ?? {} };
-      });
+      app.get(
+        url,
+        {
+          schema: { tags, summary: `Get the ${block} block`, params: AssistantKeyParams, response: responses(schema) },
+        },
+        async (req) => {
+          const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
+          return { status: 'success' as const, data: a.config[block] ?? {} };
+        },
+      );
       app.patch(
         url,
-        { schema: { tags, summary: `Update the ${block} block (fields merge)`, params: AssistantKeyParams, body: schema, response: responses(schema) } },
+        {
+          schema: {
+            tags,
+            summary: `Update the ${block} block (fields merge)`,
+            params: AssistantKeyParams,
+            body: schema,
+            response: responses(schema),
+          },
+        },
         async (req) => {
           const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
           const patch = { [block]: req.body as object } as Partial<AssistantConfig>;
@@ -86,13 +126,32 @@ export function runtimeRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         const v = (cfg[sub.block] as Record<string, unknown> | undefined)?.[sub.key];
         return sub.wrap ? { [sub.wrap]: v ?? [] } : (v ?? {});
       };
-      app.get(url, { schema: { tags, summary: `Get ${sub.block}.${sub.key}`, params: AssistantKeyParams, response: responses(sub.schema) } }, async (req) => {
-        const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
-        return { status: 'success' as const, data: read(a.config) };
-      });
+      app.get(
+        url,
+        {
+          schema: {
+            tags,
+            summary: `Get ${sub.block}.${sub.key}`,
+            params: AssistantKeyParams,
+            response: responses(sub.schema),
+          },
+        },
+        async (req) => {
+          const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
+          return { status: 'success' as const, data: read(a.config) };
+        },
+      );
       app.patch(
         url,
-        { schema: { tags, summary: `Update ${sub.block}.${sub.key}`, params: AssistantKeyParams, body: sub.schema, response: responses(sub.schema) } },
+        {
+          schema: {
+            tags,
+            summary: `Update ${sub.block}.${sub.key}`,
+            params: AssistantKeyParams,
+            body: sub.schema,
+            response: responses(sub.schema),
+          },
+        },
         async (req) => {
           const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
           const body = req.body as Record<string, unknown>;

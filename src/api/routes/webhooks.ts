@@ -5,9 +5,12 @@ import type { WebhookEndpoint } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
 import { PageQuery, page, responses } from '../schemas.js';
 
-const EventType = Type.Union(
-  [Type.Literal('call.started'), Type.Literal('call.ended'), Type.Literal('call.failed'), Type.Literal('whatsapp.message')],
-);
+const EventType = Type.Union([
+  Type.Literal('call.started'),
+  Type.Literal('call.ended'),
+  Type.Literal('call.failed'),
+  Type.Literal('whatsapp.message'),
+]);
 const Url = Type.String({ pattern: '^https?://', maxLength: 2000 });
 const EndpointSchema = Type.Object({
   id: Type.String(),
@@ -110,15 +113,31 @@ export function webhookRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.delete(
       '/api/v1/webhooks/:id',
-      { schema: { tags, summary: 'Delete an endpoint (its pending deliveries are dropped)', params: Id, response: responses(Type.Object({ deleted: Type.Boolean() })) } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete an endpoint (its pending deliveries are dropped)',
+          params: Id,
+          response: responses(Type.Object({ deleted: Type.Boolean() })),
+        },
+      },
       async (req) => {
-        if (!(await w.deleteEndpoint(req.tenant.id, req.params.id))) throw new EngineError('NOT_FOUND', 'Webhook endpoint not found');
+        if (!(await w.deleteEndpoint(req.tenant.id, req.params.id)))
+          throw new EngineError('NOT_FOUND', 'Webhook endpoint not found');
         return { status: 'success' as const, data: { deleted: true } };
       },
     );
     app.get(
       '/api/v1/webhooks/:id/deliveries',
-      { schema: { tags, summary: 'Delivery attempts, newest first', params: Id, querystring: PageQuery, response: responses(page(AttemptSchema)) } },
+      {
+        schema: {
+          tags,
+          summary: 'Delivery attempts, newest first',
+          params: Id,
+          querystring: PageQuery,
+          response: responses(page(AttemptSchema)),
+        },
+      },
       async (req) => {
         await mine(req.tenant.id, req.params.id);
         return { status: 'success' as const, data: await w.listAttempts(req.tenant.id, req.params.id, req.query) };

@@ -79,7 +79,9 @@ export function sqliteAccount(db: Db): AccountRepo {
     `INSERT INTO account_settings (tenant_id, call_limits) VALUES (?, ?)
      ON CONFLICT(tenant_id) DO UPDATE SET call_limits = excluded.call_limits`,
   );
-  const plugins = db.prepare<[string], PluginRow>('SELECT * FROM plugin_instances WHERE tenant_id = ? ORDER BY plugin_id');
+  const plugins = db.prepare<[string], PluginRow>(
+    'SELECT * FROM plugin_instances WHERE tenant_id = ? ORDER BY plugin_id',
+  );
   const plugin = db.prepare<[string, string], PluginRow>(
     'SELECT * FROM plugin_instances WHERE tenant_id = ? AND plugin_id = ?',
   );
@@ -92,9 +94,7 @@ export function sqliteAccount(db: Db): AccountRepo {
     'UPDATE plugin_instances SET config = ?, updated_at = ? WHERE tenant_id = ? AND plugin_id = ?',
   );
   const credit = db.prepare<[string], { credit_cents: number }>('SELECT credit_cents FROM tenants WHERE id = ?');
-  const debit = db.prepare(
-    'UPDATE tenants SET credit_cents = credit_cents - ? WHERE id = ? AND credit_cents >= ?',
-  );
+  const debit = db.prepare('UPDATE tenants SET credit_cents = credit_cents - ? WHERE id = ? AND credit_cents >= ?');
   const add = db.prepare('UPDATE tenants SET credit_cents = credit_cents + ? WHERE id = ?');
   const recharge = db.prepare("INSERT INTO analytics_events (tenant_id, kind, at, data) VALUES (?, 'recharge', ?, ?)");
 

@@ -1,7 +1,13 @@
+import type { Statement } from 'better-sqlite3';
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
-import { ACTIVE_CALL_STATUSES, type CallEventType, type CallRecord, type CallsRepo, type CallStatus } from '../types.js';
-import type { Statement } from 'better-sqlite3';
+import {
+  ACTIVE_CALL_STATUSES,
+  type CallEventType,
+  type CallRecord,
+  type CallStatus,
+  type CallsRepo,
+} from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
 interface Row {
@@ -53,7 +59,9 @@ export function sqliteCalls(db: Db): CallsRepo {
        provider_call_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byId = db.prepare<[string, string], Row>('SELECT rowid AS seq, * FROM calls WHERE tenant_id = ? AND id = ?');
-  const events = db.prepare<[string], EventRow>('SELECT type, at, data FROM call_events WHERE call_id = ? ORDER BY seq');
+  const events = db.prepare<[string], EventRow>(
+    'SELECT type, at, data FROM call_events WHERE call_id = ? ORDER BY seq',
+  );
   const addEvent = db.prepare('INSERT INTO call_events (call_id, type, at, data) VALUES (?, ?, ?, ?)');
   const active = db.prepare<[string], { n: number }>(
     `SELECT COUNT(*) AS n FROM calls WHERE tenant_id = ? AND status IN (${ACTIVE_CALL_STATUSES.map((s) => `'${s}'`).join(',')})`,
@@ -124,13 +132,17 @@ export function sqliteCalls(db: Db): CallsRepo {
       return r && toRecord(r);
     },
     async update(id, patch) {
-      const keys = (Object.keys(PATCH_COLUMNS) as Array<keyof typeof PATCH_COLUMNS>).filter((k) => patch[k] !== undefined);
+      const keys = (Object.keys(PATCH_COLUMNS) as Array<keyof typeof PATCH_COLUMNS>).filter(
+        (k) => patch[k] !== undefined,
+      );
       if (keys.length === 0) return;
       // One prepared statement per distinct set of patched fields, cached: a call patches the same few shapes.
       const sig = keys.join(',');
       let stmt = updates.get(sig);
       if (!stmt) {
-        stmt = db.prepare<unknown[]>(`UPDATE calls SET ${keys.map((k) => `${PATCH_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`);
+        stmt = db.prepare<unknown[]>(
+          `UPDATE calls SET ${keys.map((k) => `${PATCH_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+        );
         updates.set(sig, stmt);
       }
       const values = keys.map((k) => (k === 'structuredOutput' ? JSON.stringify(patch[k]) : patch[k]));

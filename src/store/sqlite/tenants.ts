@@ -1,5 +1,5 @@
-import type { ApiKeyRecord, ApiKeysRepo, Tenant, TenantsRepo } from '../types.js';
 import { hashSecret, newId, newSecret, sameHash } from '../ids.js';
+import type { ApiKeyRecord, ApiKeysRepo, Tenant, TenantsRepo } from '../types.js';
 import { type Db, nowIso } from './database.js';
 
 interface TenantRow {
@@ -21,9 +21,7 @@ export function toTenant(r: TenantRow): Tenant {
 }
 
 export function sqliteTenants(db: Db): TenantsRepo {
-  const insert = db.prepare(
-    'INSERT INTO tenants (id, email, name, credit_cents, created_at) VALUES (?, ?, ?, ?, ?)',
-  );
+  const insert = db.prepare('INSERT INTO tenants (id, email, name, credit_cents, created_at) VALUES (?, ?, ?, ?, ?)');
   const byId = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE id = ?');
   const byEmail = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE email = ?');
   const all = db.prepare<[], TenantRow>('SELECT * FROM tenants ORDER BY rowid');
@@ -78,7 +76,10 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
   const insert = db.prepare(
     'INSERT INTO api_keys (id, tenant_id, label, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare<[Buffer], KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string }>(
+  const byHash = db.prepare<
+    [Buffer],
+    KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string }
+  >(
     `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
   );

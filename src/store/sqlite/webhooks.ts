@@ -74,7 +74,9 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
     `INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, description, enabled, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const getEp = db.prepare<[string, string], EndpointRow>('SELECT * FROM webhook_endpoints WHERE tenant_id = ? AND id = ?');
+  const getEp = db.prepare<[string, string], EndpointRow>(
+    'SELECT * FROM webhook_endpoints WHERE tenant_id = ? AND id = ?',
+  );
   const listEp = db.prepare<[string], EndpointRow>(
     'SELECT * FROM webhook_endpoints WHERE tenant_id = ? ORDER BY rowid',
   );
@@ -82,7 +84,9 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
     'UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?',
   );
   const delEp = db.prepare('DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?');
-  const delPending = db.prepare("UPDATE webhook_deliveries SET status = 'dead', last_error = 'endpoint deleted' WHERE endpoint_id = ? AND status = 'pending'");
+  const delPending = db.prepare(
+    "UPDATE webhook_deliveries SET status = 'dead', last_error = 'endpoint deleted' WHERE endpoint_id = ? AND status = 'pending'",
+  );
   const insertDel = db.prepare(
     `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, type, payload, status, attempts, next_attempt_at, created_at)
      VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
@@ -123,7 +127,16 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
       const e = toEndpoint(ep);
       if (!e.enabled || !e.events.includes(type)) continue;
       const eventId = newId('evt', 12);
-      insertDel.run(newId('dlv', 12), tenantId, e.id, eventId, type, JSON.stringify({ id: eventId, type, createdAt: created, data: payload }), now, created);
+      insertDel.run(
+        newId('dlv', 12),
+        tenantId,
+        e.id,
+        eventId,
+        type,
+        JSON.stringify({ id: eventId, type, createdAt: created, data: payload }),
+        now,
+        created,
+      );
       n++;
     }
     return n;
