@@ -358,6 +358,7 @@ export class WireLeg implements MediaLeg, Paced {
       this.sendDueMarks();
       if (this.isClosed) return;
     }
+    this.sendDueMarks();
     if (!this.adapter.marks) this.resolveMarksByClock(now);
     this.checkIdle(now);
   }
