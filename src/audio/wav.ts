@@ -138,7 +138,10 @@ function firstChannel(data: Uint8Array, enc: WavEncoding, channels: number, fram
  */
 export function readWav(buf: Uint8Array): WavData {
   if (buf.length === 0) throw new WavError('empty file');
-  if (buf.length < 12 || fourcc(buf, 0) !== 'RIFF') throw new WavError('not a WAV file (no RIFF header)');
+  const magic = buf.length >= 4 ? fourcc(buf, 0) : '';
+  if (magic === 'RIFX') throw new WavError('big-endian WAV (RIFX) is not supported');
+  if (magic === 'RF64') throw new WavError('64-bit WAV (RF64) is not supported');
+  if (buf.length < 12 || magic !== 'RIFF') throw new WavError('not a WAV file (no RIFF header)');
   const form = fourcc(buf, 8);
   if (form !== 'WAVE') throw new WavError(`not a WAV file (RIFF form type '${form}', expected 'WAVE')`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

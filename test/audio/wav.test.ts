@@ -196,6 +196,14 @@ describe('bad WAV input -> WavError with an exact message', () => {
     expectWavError(() => readWav(new TextEncoder().encode('RIFF')), 'not a WAV file (no RIFF header)');
     const avi = new TextEncoder().encode('RIFF\x04\x00\x00\x00AVI ');
     expectWavError(() => readWav(avi), "not a WAV file (RIFF form type 'AVI ', expected 'WAVE')");
+    expectWavError(
+      () => readWav(new TextEncoder().encode('RF64\xff\xff\xff\xffWAVE')),
+      '64-bit WAV (RF64) is not supported',
+    );
+    expectWavError(
+      () => readWav(new TextEncoder().encode('RIFX\x00\x00\x00\x04WAVE')),
+      'big-endian WAV (RIFX) is not supported',
+    );
   });
 
   it('truncated data chunk', () => {
