@@ -60,16 +60,26 @@ async function timeIt(rounds: number, fn: () => Promise<void>): Promise<number> 
 async function llmFigures(rounds: number) {
   const words = 300;
   const fake = await startOpenAiFake({ chat: { text: Array.from({ length: words }, (_, i) => `word${i}`).join(' ') } });
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   try {
     const raw = await timeIt(rounds, async () => {
-      const res = await fetch(`${fake.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' }, body });
+      const res = await fetch(`${fake.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+        body,
+      });
       const text = await res.text();
       for (const line of text.split('\n')) if (line.startsWith('data: {')) JSON.parse(line.slice(6));
     });
     const llm = resilientLlm([new OpenAiLlm({ apiKey: 'sk-test', baseURL: `${fake.url}/v1` })]);
     const adapter = await timeIt(rounds, async () => {
-      for await (const _ of llm.stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal)) void _;
+      for await (const _ of llm.stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal))
+        void _;
     });
     return { raw, adapter, chunks: words + 3 };
   } finally {
@@ -84,7 +94,11 @@ async function ttsFigures(rounds: number) {
   try {
     const url = `${fake.url}/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream?output_format=ulaw_8000`;
     const raw = await timeIt(rounds, async () => {
-      const res = await fetch(url, { method: 'POST', headers: { 'xi-api-key': 'xi-test', 'content-type': 'application/json' }, body: JSON.stringify({ text, model_id: 'eleven_flash_v2_5' }) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'xi-api-key': 'xi-test', 'content-type': 'application/json' },
+        body: JSON.stringify({ text, model_id: 'eleven_flash_v2_5' }),
+      });
       for await (const _ of res.body as unknown as AsyncIterable<Uint8Array>) void _;
     });
     const tts = resilientTts([new ElevenLabsTts({ apiKey: 'xi-test', baseUrl: fake.url })]);
@@ -105,7 +119,9 @@ async function asrFigures(rounds: number) {
   const query = 'model=nova-3&encoding=mulaw&sample_rate=8000&interim_results=false';
   try {
     const raw = await timeIt(rounds, async () => {
-      const ws = new WebSocket(`${fake.url.replace('http', 'ws')}/v1/listen?${query}`, { headers: { authorization: 'Token dg-test' } });
+      const ws = new WebSocket(`${fake.url.replace('http', 'ws')}/v1/listen?${query}`, {
+        headers: { authorization: 'Token dg-test' },
+      });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       let finals = 0;
       const done = new Promise<void>((resolve) =>
@@ -141,7 +157,8 @@ export async function measureAdapterOverhead(rounds = 15): Promise<AdapterOverhe
   const llm = await llmFigures(rounds);
   const tts = await ttsFigures(rounds);
   const asr = await asrFigures(rounds);
-  const per = (f: { raw: number; adapter: number; chunks: number }) => round3(Math.max(0, f.adapter - f.raw) / f.chunks);
+  const per = (f: { raw: number; adapter: number; chunks: number }) =>
+    round3(Math.max(0, f.adapter - f.raw) / f.chunks);
   return {
     asr_ms_per_chunk: per(asr),
     llm_ms_per_chunk: per(llm),
@@ -173,11 +190,16 @@ export const WER_SENTENCES = [
 /** Word error rate: word-level Levenshtein distance / reference length. */
 export function wordErrorRate(ref: string, hyp: string): { errors: number; words: number } {
   const r = ref.toLowerCase().split(/\s+/).filter(Boolean);
-  const h = hyp.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
+  const h = hyp
+    .toLowerCase()
+    .replace(/[^a-z' ]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
   let prev = Array.from({ length: h.length + 1 }, (_, j) => j);
   for (let i = 1; i <= r.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= h.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
+    for (let j = 1; j <= h.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
     prev = cur;
   }
   return { errors: prev[h.length]!, words: r.length };
@@ -195,7 +217,9 @@ async function transcribeChunks(chunks: AudioChunk[], to: AudioFormat): Promise<
   return texts.join(' ');
 }
 
-export async function measureOfflineAsrAccuracy(): Promise<Record<string, { wer: number; words: number }> | { skipped: string }> {
+export async function measureOfflineAsrAccuracy(): Promise<
+  Record<string, { wer: number; words: number }> | { skipped: string }
+> {
   if (!(await offlineAsrAvailable())) return { skipped: 'pocketsphinx not installed' };
   const cases: [string, OfflineTts, string | undefined, AudioFormat][] = [
     ['flite_16k', new OfflineTts({ engine: 'flite' }), 'kal16', PCM_16K],
@@ -209,7 +233,8 @@ export async function measureOfflineAsrAccuracy(): Promise<Record<string, { wer:
     let words = 0;
     for (const sentence of WER_SENTENCES) {
       const chunks: AudioChunk[] = [];
-      for await (const c of tts.synthesize({ text: sentence, voice, format }, new AbortController().signal)) chunks.push(c);
+      for await (const c of tts.synthesize({ text: sentence, voice, format }, new AbortController().signal))
+        chunks.push(c);
       const w = wordErrorRate(sentence, await transcribeChunks(chunks, format));
       errors += w.errors;
       words += w.words;

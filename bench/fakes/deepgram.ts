@@ -13,7 +13,18 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { chunks, closeServer, type Fault, type FakeLatency, type FakeServer, listen, readBody, record, sleep, synthAudio } from './common.js';
+import {
+  chunks,
+  closeServer,
+  type FakeLatency,
+  type FakeServer,
+  type Fault,
+  listen,
+  readBody,
+  record,
+  sleep,
+  synthAudio,
+} from './common.js';
 
 export interface DeepgramFakeOptions extends FakeLatency {
   apiKey?: string;
@@ -49,7 +60,9 @@ function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
 
 function authorized(req: IncomingMessage, apiKey: string): boolean {
   if (req.headers.authorization === `Token ${apiKey}`) return true;
-  const proto = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  const proto = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((s) => s.trim());
   return proto[0] === 'token' && proto[1] === apiKey;
 }
 
@@ -75,7 +88,14 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     },
   };
 
-  function results(text: string, startS: number, durS: number, isFinal: boolean, speechFinal: boolean, fromFinalize = false) {
+  function results(
+    text: string,
+    startS: number,
+    durS: number,
+    isFinal: boolean,
+    speechFinal: boolean,
+    fromFinalize = false,
+  ) {
     const words = text.split(/\s+/).filter(Boolean);
     const per = words.length ? durS / words.length : 0;
     return {
@@ -101,7 +121,11 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
           },
         ],
       },
-      metadata: { request_id: randomUUID(), model_info: { name: 'nova-3', version: 'fake', arch: 'fake' }, model_uuid: randomUUID() },
+      metadata: {
+        request_id: randomUUID(),
+        model_info: { name: 'nova-3', version: 'fake', arch: 'fake' },
+        model_uuid: randomUUID(),
+      },
     };
   }
 
@@ -215,7 +239,10 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     const rate = Number(q.get('sample_rate') ?? (encoding === 'mulaw' ? 8000 : 24000));
     await sleep(fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0));
     const audio = synthAudio(text, encoding, rate);
-    res.writeHead(200, { 'content-type': encoding === 'mulaw' ? 'audio/basic' : 'audio/l16', 'dg-model-name': q.get('model') ?? 'aura-2-thalia-en' });
+    res.writeHead(200, {
+      'content-type': encoding === 'mulaw' ? 'audio/basic' : 'audio/l16',
+      'dg-model-name': q.get('model') ?? 'aura-2-thalia-en',
+    });
     const parts = chunks(audio, Math.round((rate * (encoding === 'pcm16' ? 2 : 1)) / 10));
     for (let i = 0; i < parts.length; i++) {
       if (res.destroyed) return;

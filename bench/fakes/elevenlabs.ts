@@ -8,7 +8,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { chunks, closeServer, type Fault, type FakeLatency, type FakeServer, listen, readBody, record, sleep, synthAudio } from './common.js';
+import {
+  chunks,
+  closeServer,
+  type FakeLatency,
+  type FakeServer,
+  type Fault,
+  listen,
+  readBody,
+  record,
+  sleep,
+  synthAudio,
+} from './common.js';
 
 export interface ElevenLabsFakeOptions extends FakeLatency {
   apiKey?: string;
@@ -31,15 +42,25 @@ function parseFormat(f: string | null): { encoding: 'pcm16' | 'mulaw'; rate: num
   return m ? { encoding: 'pcm16', rate: Number(m[1]) } : undefined;
 }
 
-function sendErr(res: ServerResponse, status: number, statusCode: string, message: string, headers: Record<string, string> = {}) {
+function sendErr(
+  res: ServerResponse,
+  status: number,
+  statusCode: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ detail: { status: statusCode, message } }));
 }
 
 function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
-  const body = JSON.stringify({ detail: { status: status === 429 ? 'too_many_concurrent_requests' : 'internal_error', message: 'rejected' } });
+  const body = JSON.stringify({
+    detail: { status: status === 429 ? 'too_many_concurrent_requests' : 'internal_error', message: 'rejected' },
+  });
   const extra = status === 429 ? `Retry-After: ${retryAfterS ?? 1}\r\n` : '';
-  socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${body}`,
+  );
 }
 
 export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): Promise<ElevenLabsFake> {
@@ -65,7 +86,9 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
     const fault = fake.faults.shift();
     if (fault === 'unauthorized') return sendErr(res, 401, 'invalid_api_key', 'Invalid API key');
     if (fault === 'rate_limited')
-      return sendErr(res, 429, 'too_many_concurrent_requests', 'Too many concurrent requests', { 'retry-after': String(options.retryAfterS ?? 1) });
+      return sendErr(res, 429, 'too_many_concurrent_requests', 'Too many concurrent requests', {
+        'retry-after': String(options.retryAfterS ?? 1),
+      });
     if (fault === 'server_error') return sendErr(res, 500, 'internal_error', 'Internal error');
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const fmt = parseFormat(q.get('output_format'));
@@ -77,8 +100,14 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
       return sendErr(res, 422, 'invalid_json', 'Body is not JSON');
     }
     await sleep(fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0));
-    res.writeHead(200, { 'content-type': fmt.encoding === 'mulaw' ? 'audio/basic' : 'audio/pcm', 'transfer-encoding': 'chunked' });
-    const parts = chunks(synthAudio(text, fmt.encoding, fmt.rate), Math.round((fmt.rate * (fmt.encoding === 'pcm16' ? 2 : 1)) / 10));
+    res.writeHead(200, {
+      'content-type': fmt.encoding === 'mulaw' ? 'audio/basic' : 'audio/pcm',
+      'transfer-encoding': 'chunked',
+    });
+    const parts = chunks(
+      synthAudio(text, fmt.encoding, fmt.rate),
+      Math.round((fmt.rate * (fmt.encoding === 'pcm16' ? 2 : 1)) / 10),
+    );
     for (let i = 0; i < parts.length; i++) {
       if (res.destroyed) return;
       if (i > 0) await sleep(options.chunkMs ?? 0);
@@ -104,7 +133,13 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
     const generate = (text: string) => {
       queue = queue.then(async () => {
         if (!text.trim() || ws.readyState !== ws.OPEN) return;
-        await sleep(generations === 0 ? (fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0)) : (options.chunkMs ?? 0));
+        await sleep(
+          generations === 0
+            ? fault === 'slow_first_byte'
+              ? (options.slowFirstByteMs ?? 2000)
+              : (options.firstByteMs ?? 0)
+            : (options.chunkMs ?? 0),
+        );
         generations++;
         if (ws.readyState !== ws.OPEN) return;
         if (fault === 'malformed' && generations === 1) {
@@ -119,7 +154,11 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
             audio: audio.toString('base64'),
             isFinal: null,
             normalizedAlignment: null,
-            alignment: { chars, charStartTimesMs: chars.map((_, i) => Math.round(i * per)), charDurationsMs: chars.map(() => Math.round(per)) },
+            alignment: {
+              chars,
+              charStartTimesMs: chars.map((_, i) => Math.round(i * per)),
+              charDurationsMs: chars.map(() => Math.round(per)),
+            },
           }),
         );
         if (fault === 'drop' && generations === 1) ws.terminate();
@@ -181,7 +220,13 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          voices: (options.voices ?? DEFAULT_VOICES).map((v) => ({ ...v, category: 'premade', labels: v.labels ?? {}, preview_url: null, settings: null })),
+          voices: (options.voices ?? DEFAULT_VOICES).map((v) => ({
+            ...v,
+            category: 'premade',
+            labels: v.labels ?? {},
+            preview_url: null,
+            settings: null,
+          })),
         }),
       );
       return;

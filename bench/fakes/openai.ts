@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import {
   chunks,
   closeServer,
-  type Fault,
   type FakeLatency,
   type FakeServer,
+  type Fault,
   listen,
   readBody,
   record,
@@ -37,9 +37,19 @@ export interface OpenAiFake extends FakeServer {
   options: OpenAiFakeOptions;
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify({ error: { message, type: code === 'invalid_api_key' ? 'invalid_request_error' : code, param: null, code } }));
+  res.end(
+    JSON.stringify({
+      error: { message, type: code === 'invalid_api_key' ? 'invalid_request_error' : code, param: null, code },
+    }),
+  );
 }
 
 /** Deterministic embedding: hashed bag of words, L2-normalised. */
@@ -73,7 +83,9 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       return 'handled';
     }
     if (fault === 'rate_limited') {
-      sendError(res, 429, 'rate_limit_exceeded', 'Rate limit reached.', { 'retry-after': String(options.retryAfterS ?? 1) });
+      sendError(res, 429, 'rate_limit_exceeded', 'Rate limit reached.', {
+        'retry-after': String(options.retryAfterS ?? 1),
+      });
       return 'handled';
     }
     if (fault === 'server_error') {
@@ -87,7 +99,12 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
   async function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, fault?: Fault) {
     const script = typeof options.chat === 'function' ? options.chat(body) : (options.chat ?? { text: 'Hello there.' });
     const model = String(body.model ?? 'gpt-4o-mini');
-    const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model };
+    const base = {
+      id: 'chatcmpl-fake',
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model,
+    };
     if (!body.stream) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
@@ -101,24 +118,49 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const frames: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }];
+    const frames: unknown[] = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+    ];
     for (const piece of (script.text ?? '').match(/\S+\s*/g) ?? []) {
       frames.push({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
     }
     (script.toolCalls ?? []).forEach((tc, index) => {
       frames.push({
         ...base,
-        choices: [{ index: 0, delta: { tool_calls: [{ index, id: `call_${index}`, type: 'function', function: { name: tc.name, arguments: '' } }] }, finish_reason: null }],
+        choices: [
+          {
+            index: 0,
+            delta: {
+              tool_calls: [
+                { index, id: `call_${index}`, type: 'function', function: { name: tc.name, arguments: '' } },
+              ],
+            },
+            finish_reason: null,
+          },
+        ],
       });
       const half = Math.ceil(tc.arguments.length / 2);
       for (const part of [tc.arguments.slice(0, half), tc.arguments.slice(half)]) {
-        if (part) frames.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: part } }] }, finish_reason: null }] });
+        if (part)
+          frames.push({
+            ...base,
+            choices: [
+              { index: 0, delta: { tool_calls: [{ index, function: { arguments: part } }] }, finish_reason: null },
+            ],
+          });
       }
     });
-    frames.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: script.toolCalls?.length ? 'tool_calls' : 'stop' }] });
+    frames.push({
+      ...base,
+      choices: [{ index: 0, delta: {}, finish_reason: script.toolCalls?.length ? 'tool_calls' : 'stop' }],
+    });
     const opts = body.stream_options as { include_usage?: boolean } | undefined;
     if (opts?.include_usage) {
-      frames.push({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: frames.length, total_tokens: 12 + frames.length } });
+      frames.push({
+        ...base,
+        choices: [],
+        usage: { prompt_tokens: 12, completion_tokens: frames.length, total_tokens: 12 + frames.length },
+      });
     }
     for (let i = 0; i < frames.length; i++) {
       if (res.destroyed) return;
@@ -144,7 +186,10 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       return;
     }
     const audio = synthAudio(String(body.input ?? ''), 'pcm16', 24000);
-    res.writeHead(200, { 'content-type': format === 'pcm' ? 'audio/pcm' : 'audio/wav', 'transfer-encoding': 'chunked' });
+    res.writeHead(200, {
+      'content-type': format === 'pcm' ? 'audio/pcm' : 'audio/wav',
+      'transfer-encoding': 'chunked',
+    });
     // 100 ms of 24 kHz PCM16 per chunk
     const parts = chunks(audio, 4800);
     for (let i = 0; i < parts.length; i++) {
@@ -166,7 +211,8 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       return;
     }
     const audioBytes = raw.length - riff;
-    const text = typeof options.transcript === 'function' ? options.transcript(audioBytes) : (options.transcript ?? 'hello world');
+    const text =
+      typeof options.transcript === 'function' ? options.transcript(audioBytes) : (options.transcript ?? 'hello world');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ text }));
   }
@@ -182,7 +228,11 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
         model: body.model,
         data: input.map((t, index) => {
           const v = fakeEmbedding(t, dims);
-          return { object: 'embedding', index, embedding: b64 ? Buffer.from(v.buffer).toString('base64') : Array.from(v) };
+          return {
+            object: 'embedding',
+            index,
+            embedding: b64 ? Buffer.from(v.buffer).toString('base64') : Array.from(v),
+          };
         }),
         usage: { prompt_tokens: input.length, total_tokens: input.length },
       }),
@@ -206,8 +256,19 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       else if (req.method === 'POST' && path === '/v1/embeddings') embeddings(res, body);
       else if (req.method === 'GET' && path === '/v1/models') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        const ids = options.models ?? ['gpt-4o-mini', 'gpt-4o', 'whisper-1', 'gpt-4o-mini-tts', 'text-embedding-3-small'];
-        res.end(JSON.stringify({ object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) }));
+        const ids = options.models ?? [
+          'gpt-4o-mini',
+          'gpt-4o',
+          'whisper-1',
+          'gpt-4o-mini-tts',
+          'text-embedding-3-small',
+        ];
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
+          }),
+        );
       } else sendError(res, 404, 'not_found', `Unknown path ${path}`);
     } catch (err) {
       if (!res.headersSent) sendError(res, 400, 'invalid_request_error', (err as Error).message);

@@ -36,7 +36,10 @@ export async function run(argv: string[]): Promise<number> {
   const registry = createProviderRegistry(loadConfig(), process.env.LOG_LEVEL ? createLogger() : silentLogger);
   const problem = await registry.catalog.validate('asr', { provider, model });
   if (problem) throw new CliError(problem, 2);
-  const asr = registry.asr({ provider, model }, { onIncident: (i) => process.stderr.write(`incident: ${i.provider} ${i.code}: ${i.action}\n`) });
+  const asr = registry.asr(
+    { provider, model },
+    { onIncident: (i) => process.stderr.write(`incident: ${i.provider} ${i.code}: ${i.action}\n`) },
+  );
   const utterances: { text: string; words: Word[] }[] = [];
   let fatal: ProviderError | undefined;
   const onEvent = (e: AsrEvent) => {
@@ -45,19 +48,25 @@ export async function run(argv: string[]): Promise<number> {
   };
   let stream: Awaited<ReturnType<typeof asr.open>>;
   try {
-    stream = await asr.open({ format: pcmFormat(sampleRate), model, language: flagString(args, 'language'), interimResults: false }, onEvent);
+    stream = await asr.open(
+      { format: pcmFormat(sampleRate), model, language: flagString(args, 'language'), interimResults: false },
+      onEvent,
+    );
   } catch (err) {
     if (err instanceof ProviderError) throw new CliError(err.message);
     throw err;
   }
   const frame = (sampleRate / 1000) * 20;
   const bytes = int16ToBytes(samples);
-  for (let i = 0; i < samples.length; i += frame) stream.write(bytes.subarray(i * 2, Math.min(samples.length, i + frame) * 2));
+  for (let i = 0; i < samples.length; i += frame)
+    stream.write(bytes.subarray(i * 2, Math.min(samples.length, i + frame) * 2));
   stream.finalize();
   await stream.close();
   if (fatal && utterances.length === 0) throw new CliError(fatal.message);
   if (args.flags.json === true) {
-    process.stdout.write(`${JSON.stringify({ file, provider: asr.id, duration_ms: wav.durationMs, text: utterances.map((u) => u.text).join(' '), utterances })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ file, provider: asr.id, duration_ms: wav.durationMs, text: utterances.map((u) => u.text).join(' '), utterances })}\n`,
+    );
   } else {
     process.stdout.write(`${utterances.map((u) => u.text).join('\n')}\n`);
   }

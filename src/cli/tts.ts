@@ -23,7 +23,11 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = process.env.LOG_LEVEL ? createLogger() : silentLogger;
   const registry = createProviderRegistry(config, logger);
-  const problem = await registry.catalog.validate('tts', { provider, voice: flagString(args, 'voice'), model: flagString(args, 'model') });
+  const problem = await registry.catalog.validate('tts', {
+    provider,
+    voice: flagString(args, 'voice'),
+    model: flagString(args, 'model'),
+  });
   if (problem) throw new CliError(problem, 2);
   const incidents: string[] = [];
   const tts = registry.tts(
@@ -39,7 +43,11 @@ export async function run(argv: string[]): Promise<number> {
     // the first chunk fixes the output rate (the provider's real rate unless --rate); later chunks follow it
     outRate ||= rate || chunk.format.sampleRate;
     const target = pcmFormat(outRate);
-    if (!converter || converter.from.encoding !== chunk.format.encoding || converter.from.sampleRate !== chunk.format.sampleRate) {
+    if (
+      !converter ||
+      converter.from.encoding !== chunk.format.encoding ||
+      converter.from.sampleRate !== chunk.format.sampleRate
+    ) {
       converter = new AudioConverter(chunk.format, target);
     }
     parts.push(pcmBytesToInt16(converter.convert(chunk.data)).slice());
@@ -55,7 +63,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   await writeWavFile(out, pcm, outRate);
   for (const i of incidents) process.stderr.write(`incident: ${i}\n`);
-  const firstByte = timing.firstByteAt && timing.requestSentAt ? Math.round(timing.firstByteAt - timing.requestSentAt) : undefined;
+  const firstByte =
+    timing.firstByteAt && timing.requestSentAt ? Math.round(timing.firstByteAt - timing.requestSentAt) : undefined;
   process.stdout.write(
     `${JSON.stringify({ file: out, provider: tts.id, sample_rate: outRate, duration_ms: Math.round((total * 1000) / outRate), first_byte_ms: firstByte })}\n`,
   );

@@ -6,7 +6,7 @@
  */
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import OpenAI from 'openai';
-import { type AudioFormat, MULAW_8K, PCM_16K, PCM_24K, PCM_8K, formatName, pcmFormat } from '../audio/format.js';
+import { type AudioFormat, formatName, MULAW_8K, PCM_8K, PCM_16K, PCM_24K, pcmFormat } from '../audio/format.js';
 import type { EngineConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { offlineAsrAvailable } from './asr/offline.js';
@@ -52,7 +52,10 @@ export interface Catalog {
   models(kind: CatalogKind, provider?: string): Promise<ModelInfo[]>;
   voices(provider?: string): Promise<VoiceInfo[]>;
   /** null when the config names known providers / models / voices, else a message naming the unknown one. */
-  validate(kind: CatalogKind, cfg: { provider?: string; model?: string; voice?: string; fallback?: string[] }): Promise<string | null>;
+  validate(
+    kind: CatalogKind,
+    cfg: { provider?: string; model?: string; voice?: string; fallback?: string[] },
+  ): Promise<string | null>;
 }
 
 interface ProviderSpec {
@@ -72,27 +75,124 @@ const MANY = ['multi', 'en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'hi', 'ja', 'ko
 
 export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
   asr: [
-    { id: 'deepgram', name: 'Deepgram (live streaming)', offline: false, formats: [MULAW_8K, PCM_16K, PCM_8K], languages: MANY, models: ['nova-3', 'nova-3-medical', 'nova-2', 'nova-2-phonecall', 'enhanced', 'base'] },
-    { id: 'openai', name: 'OpenAI transcription (per utterance)', offline: false, formats: [PCM_16K, PCM_8K, MULAW_8K], languages: MANY, models: ['gpt-4o-mini-transcribe', 'gpt-4o-transcribe', 'whisper-1'], openModels: true },
-    { id: 'offline', name: 'PocketSphinx (embedded, demo grade)', offline: true, formats: [PCM_16K, PCM_8K, MULAW_8K], languages: EN, models: ['pocketsphinx-en-us'], note: 'good on clear synthetic speech, poor on 8 kHz phone audio' },
+    {
+      id: 'deepgram',
+      name: 'Deepgram (live streaming)',
+      offline: false,
+      formats: [MULAW_8K, PCM_16K, PCM_8K],
+      languages: MANY,
+      models: ['nova-3', 'nova-3-medical', 'nova-2', 'nova-2-phonecall', 'enhanced', 'base'],
+    },
+    {
+      id: 'openai',
+      name: 'OpenAI transcription (per utterance)',
+      offline: false,
+      formats: [PCM_16K, PCM_8K, MULAW_8K],
+      languages: MANY,
+      models: ['gpt-4o-mini-transcribe', 'gpt-4o-transcribe', 'whisper-1'],
+      openModels: true,
+    },
+    {
+      id: 'offline',
+      name: 'PocketSphinx (embedded, demo grade)',
+      offline: true,
+      formats: [PCM_16K, PCM_8K, MULAW_8K],
+      languages: EN,
+      models: ['pocketsphinx-en-us'],
+      note: 'good on clear synthetic speech, poor on 8 kHz phone audio',
+    },
   ],
   llm: [
-    { id: 'openai', name: 'OpenAI chat completions (and compatible servers)', offline: false, formats: [], languages: MANY, models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1', 'gpt-4.1-nano'], openModels: true },
-    { id: 'rules', name: 'Rules agent (deterministic, not a language model)', offline: true, formats: [], languages: ['any'], models: ['rules'], note: 'keyword / regex / DTMF rules, knowledge-base answers' },
+    {
+      id: 'openai',
+      name: 'OpenAI chat completions (and compatible servers)',
+      offline: false,
+      formats: [],
+      languages: MANY,
+      models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1', 'gpt-4.1-nano'],
+      openModels: true,
+    },
+    {
+      id: 'rules',
+      name: 'Rules agent (deterministic, not a language model)',
+      offline: true,
+      formats: [],
+      languages: ['any'],
+      models: ['rules'],
+      note: 'keyword / regex / DTMF rules, knowledge-base answers',
+    },
   ],
   tts: [
-    { id: 'elevenlabs', name: 'ElevenLabs', offline: false, formats: [MULAW_8K, PCM_16K, PCM_24K, PCM_8K], languages: MANY, models: ['eleven_flash_v2_5', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v3'] },
-    { id: 'openai', name: 'OpenAI speech', offline: false, formats: [PCM_24K], languages: MANY, models: ['gpt-4o-mini-tts', 'tts-1', 'tts-1-hd'], openModels: true },
-    { id: 'deepgram', name: 'Deepgram Aura', offline: false, formats: [MULAW_8K, PCM_8K, PCM_16K, PCM_24K], languages: ['en', 'es'], models: ['aura-2', 'aura'] },
-    { id: 'offline', name: 'flite / espeak-ng (embedded)', offline: true, formats: [PCM_16K, pcmFormat(22050)], languages: ['en', 'multi (espeak-ng)'], models: ['flite', 'espeak-ng'], note: 'espeak-ng wasm is GPL-3.0' },
+    {
+      id: 'elevenlabs',
+      name: 'ElevenLabs',
+      offline: false,
+      formats: [MULAW_8K, PCM_16K, PCM_24K, PCM_8K],
+      languages: MANY,
+      models: ['eleven_flash_v2_5', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v3'],
+    },
+    {
+      id: 'openai',
+      name: 'OpenAI speech',
+      offline: false,
+      formats: [PCM_24K],
+      languages: MANY,
+      models: ['gpt-4o-mini-tts', 'tts-1', 'tts-1-hd'],
+      openModels: true,
+    },
+    {
+      id: 'deepgram',
+      name: 'Deepgram Aura',
+      offline: false,
+      formats: [MULAW_8K, PCM_8K, PCM_16K, PCM_24K],
+      languages: ['en', 'es'],
+      models: ['aura-2', 'aura'],
+    },
+    {
+      id: 'offline',
+      name: 'flite / espeak-ng (embedded)',
+      offline: true,
+      formats: [PCM_16K, pcmFormat(22050)],
+      languages: ['en', 'multi (espeak-ng)'],
+      models: ['flite', 'espeak-ng'],
+      note: 'espeak-ng wasm is GPL-3.0',
+    },
   ],
 };
 
 const CURATED_VOICES: VoiceInfo[] = [
-  { id: '21m00Tcm4TlvDq8ikWAM', name: 'Rachel', provider: 'elevenlabs', language: 'en', gender: 'female', source: 'curated' },
-  { id: 'pNInz6obpgDQGcFmaJgB', name: 'Adam', provider: 'elevenlabs', language: 'en', gender: 'male', source: 'curated' },
-  { id: 'EXAVITQu4vr4xnSDxMaL', name: 'Sarah', provider: 'elevenlabs', language: 'en', gender: 'female', source: 'curated' },
-  { id: 'JBFqnCBsd6RMkjVDRZzb', name: 'George', provider: 'elevenlabs', language: 'en', gender: 'male', source: 'curated' },
+  {
+    id: '21m00Tcm4TlvDq8ikWAM',
+    name: 'Rachel',
+    provider: 'elevenlabs',
+    language: 'en',
+    gender: 'female',
+    source: 'curated',
+  },
+  {
+    id: 'pNInz6obpgDQGcFmaJgB',
+    name: 'Adam',
+    provider: 'elevenlabs',
+    language: 'en',
+    gender: 'male',
+    source: 'curated',
+  },
+  {
+    id: 'EXAVITQu4vr4xnSDxMaL',
+    name: 'Sarah',
+    provider: 'elevenlabs',
+    language: 'en',
+    gender: 'female',
+    source: 'curated',
+  },
+  {
+    id: 'JBFqnCBsd6RMkjVDRZzb',
+    name: 'George',
+    provider: 'elevenlabs',
+    language: 'en',
+    gender: 'male',
+    source: 'curated',
+  },
   ...OPENAI_TTS_VOICES.map((v) => ({ id: v, name: v, provider: 'openai', source: 'curated' as const })),
   ...['thalia', 'andromeda', 'helena', 'apollo', 'arcas', 'aries', 'asteria', 'luna', 'orion', 'zeus'].map((v) => ({
     id: `aura-2-${v}-en`,
@@ -101,8 +201,20 @@ const CURATED_VOICES: VoiceInfo[] = [
     language: 'en',
     source: 'curated' as const,
   })),
-  ...FLITE_VOICES.map((v) => ({ id: v, name: `flite ${v}`, provider: 'offline', language: 'en', source: 'curated' as const })),
-  ...['en-us', 'en-gb', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'hi'].map((v) => ({ id: `espeak:${v}`, name: `espeak-ng ${v}`, provider: 'offline', language: v, source: 'curated' as const })),
+  ...FLITE_VOICES.map((v) => ({
+    id: v,
+    name: `flite ${v}`,
+    provider: 'offline',
+    language: 'en',
+    source: 'curated' as const,
+  })),
+  ...['en-us', 'en-gb', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'hi'].map((v) => ({
+    id: `espeak:${v}`,
+    name: `espeak-ng ${v}`,
+    provider: 'offline',
+    language: v,
+    source: 'curated' as const,
+  })),
 ];
 
 const TTL_MS = 5 * 60_000;
@@ -151,8 +263,18 @@ export class ProviderCatalog implements Catalog {
         configured = await offlineAsrAvailable();
         if (!configured) note = 'not installed: apt-get install pocketsphinx pocketsphinx-en-us';
       }
-      if (s.id === 'offline' && kind === 'tts' && !(await which('flite'))) note = 'flite not installed: using espeak-ng wasm (GPL-3.0)';
-      out.push({ id: s.id, kind, name: s.name, configured, offline: s.offline, formats: s.formats.map(formatName), languages: s.languages, ...(note ? { note } : {}) });
+      if (s.id === 'offline' && kind === 'tts' && !(await which('flite')))
+        note = 'flite not installed: using espeak-ng wasm (GPL-3.0)';
+      out.push({
+        id: s.id,
+        kind,
+        name: s.name,
+        configured,
+        offline: s.offline,
+        formats: s.formats.map(formatName),
+        languages: s.languages,
+        ...(note ? { note } : {}),
+      });
     }
     return out;
   }
@@ -175,12 +297,19 @@ export class ProviderCatalog implements Catalog {
         try {
           const all = await this.openAiModels();
           const mine = all.filter((id) =>
-            kind === 'asr' ? /whisper|transcribe/.test(id) : kind === 'tts' ? /tts/.test(id) : !/whisper|transcribe|tts|embedding|dall-e|moderation|image|audio|realtime/.test(id),
+            kind === 'asr'
+              ? /whisper|transcribe/.test(id)
+              : kind === 'tts'
+                ? /tts/.test(id)
+                : !/whisper|transcribe|tts|embedding|dall-e|moderation|image|audio|realtime/.test(id),
           );
           out.push(...mine.map((id) => ({ id, provider: s.id, kind, source: 'live' as const })));
           continue;
         } catch (err) {
-          this.logger.warn({ provider: 'openai', err: (err as Error).message }, 'live model list failed; using the curated list');
+          this.logger.warn(
+            { provider: 'openai', err: (err as Error).message },
+            'live model list failed; using the curated list',
+          );
         }
       }
       out.push(...s.models.map((id) => ({ id, provider: s.id, kind, source: 'curated' as const })));
@@ -195,7 +324,12 @@ export class ProviderCatalog implements Catalog {
     if ((!provider || provider === 'elevenlabs') && el.apiKey) {
       try {
         const voices = await this.cached('elevenlabs:voices', async () => {
-          const client = new ElevenLabsClient({ apiKey: el.apiKey, baseUrl: el.baseUrl, maxRetries: 0, timeoutInSeconds: 5 });
+          const client = new ElevenLabsClient({
+            apiKey: el.apiKey,
+            baseUrl: el.baseUrl,
+            maxRetries: 0,
+            timeoutInSeconds: 5,
+          });
           const res = await client.voices.getAll();
           return res.voices.map((v) => ({
             id: v.voiceId,
@@ -209,7 +343,10 @@ export class ProviderCatalog implements Catalog {
         out.push(...voices);
         liveEleven = true;
       } catch (err) {
-        this.logger.warn({ provider: 'elevenlabs', err: (err as Error).message }, 'live voice list failed; using the curated list');
+        this.logger.warn(
+          { provider: 'elevenlabs', err: (err as Error).message },
+          'live voice list failed; using the curated list',
+        );
       }
     }
     for (const v of CURATED_VOICES) {
@@ -220,7 +357,10 @@ export class ProviderCatalog implements Catalog {
     return out;
   }
 
-  async validate(kind: CatalogKind, cfg: { provider?: string; model?: string; voice?: string; fallback?: string[] }): Promise<string | null> {
+  async validate(
+    kind: CatalogKind,
+    cfg: { provider?: string; model?: string; voice?: string; fallback?: string[] },
+  ): Promise<string | null> {
     const specs = PROVIDERS[kind] ?? [];
     for (const id of [cfg.provider, ...(cfg.fallback ?? [])]) {
       if (id !== undefined && !specs.some((s) => s.id === id)) {
@@ -230,7 +370,8 @@ export class ProviderCatalog implements Catalog {
     const spec = specs.find((s) => s.id === (cfg.provider ?? (kind === 'llm' ? 'rules' : 'offline')))!;
     if (cfg.model && !spec.openModels && !(kind === 'tts' && spec.id === 'deepgram')) {
       const known = (await this.models(kind, spec.id)).map((m) => m.id);
-      if (!known.includes(cfg.model)) return `unknown ${kind} model '${cfg.model}' for provider '${spec.id}' (known: ${known.join(', ')})`;
+      if (!known.includes(cfg.model))
+        return `unknown ${kind} model '${cfg.model}' for provider '${spec.id}' (known: ${known.join(', ')})`;
     }
     if (cfg.voice && kind === 'tts') {
       const voices = await this.voices(spec.id);

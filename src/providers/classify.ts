@@ -3,7 +3,7 @@
  * code, so that retry and fallback are decided in one place (src/providers/resilience.ts). Messages are scrubbed
  * of secrets: no API key ever reaches an error message or a log line.
  */
-import { type ProviderErrorCode, ProviderError, type ProviderKind } from './types.js';
+import { ProviderError, type ProviderErrorCode, type ProviderKind } from './types.js';
 
 /** Replace every occurrence of a secret in `text`. */
 export function scrub(text: string, secrets: readonly (string | undefined)[]): string {
@@ -82,12 +82,21 @@ export function classify(err: unknown, ctx: ClassifyContext): ProviderError {
     );
   }
   if (e.name === 'APIConnectionTimeoutError' || e.name?.includes('Timeout') || e.code === 'ETIMEDOUT') {
-    return new ProviderError({ ...base, code: 'timeout', message: `${ctx.provider} ${ctx.kind}: timed out` }, { cause: err });
+    return new ProviderError(
+      { ...base, code: 'timeout', message: `${ctx.provider} ${ctx.kind}: timed out` },
+      { cause: err },
+    );
   }
   if (err instanceof SyntaxError || /JSON|Unexpected (token|end)/i.test(message)) {
-    return new ProviderError({ ...base, code: 'malformed', message: `${ctx.provider} ${ctx.kind}: malformed response: ${message}` }, { cause: err });
+    return new ProviderError(
+      { ...base, code: 'malformed', message: `${ctx.provider} ${ctx.kind}: malformed response: ${message}` },
+      { cause: err },
+    );
   }
-  return new ProviderError({ ...base, code: 'connection', message: `${ctx.provider} ${ctx.kind}: ${message}` }, { cause: err });
+  return new ProviderError(
+    { ...base, code: 'connection', message: `${ctx.provider} ${ctx.kind}: ${message}` },
+    { cause: err },
+  );
 }
 
 export function unavailable(provider: string, kind: ProviderKind, message: string): ProviderError {

@@ -13,11 +13,18 @@ import type { Logger } from '../log.js';
 import { DeepgramAsr } from './asr/deepgram.js';
 import { OfflineAsr } from './asr/offline.js';
 import { OpenAiAsr } from './asr/openai.js';
-import { type Catalog, type CatalogKind, ProviderCatalog, PROVIDERS } from './catalog.js';
+import { type Catalog, type CatalogKind, PROVIDERS, ProviderCatalog } from './catalog.js';
 import { OpenAiEmbed } from './embed/openai.js';
 import { OpenAiLlm } from './llm/openai.js';
 import { RulesLlm } from './llm/rules.js';
-import { type ProviderHooks, type ResilienceOptions, resilientAsr, resilientEmbed, resilientLlm, resilientTts } from './resilience.js';
+import {
+  type ProviderHooks,
+  type ResilienceOptions,
+  resilientAsr,
+  resilientEmbed,
+  resilientLlm,
+  resilientTts,
+} from './resilience.js';
 import { DeepgramTts } from './tts/deepgram.js';
 import { ElevenLabsTts } from './tts/elevenlabs.js';
 import { OfflineTts } from './tts/offline.js';
@@ -58,14 +65,19 @@ function bareTts(p: TtsProvider): TtsProvider {
     formats: p.formats,
     synthesize: (req, signal, timing) => p.synthesize({ ...req, model: undefined, voice: undefined }, signal, timing),
   };
-  if (p.openTextStream) out.openTextStream = (req, signal) => p.openTextStream!({ ...req, model: undefined, voice: undefined }, signal);
+  if (p.openTextStream)
+    out.openTextStream = (req, signal) => p.openTextStream!({ ...req, model: undefined, voice: undefined }, signal);
   return out;
 }
 function bareAsr(p: AsrProvider): AsrProvider {
   return { id: p.id, formats: p.formats, open: (o, cb, signal) => p.open({ ...o, model: undefined }, cb, signal) };
 }
 
-export function createProviderRegistry(config: EngineConfig, logger: Logger, options: RegistryOptions = {}): ProviderRegistry {
+export function createProviderRegistry(
+  config: EngineConfig,
+  logger: Logger,
+  options: RegistryOptions = {},
+): ProviderRegistry {
   const catalog = new ProviderCatalog(config, logger);
   const { deepgram, openai, elevenlabs } = config.providers;
 
@@ -114,7 +126,12 @@ export function createProviderRegistry(config: EngineConfig, logger: Logger, opt
   function ttsAdapter(id: string, cfg: TtsConfig): TtsProvider {
     switch (id) {
       case 'elevenlabs':
-        return new ElevenLabsTts({ apiKey: elevenlabs.apiKey, baseUrl: elevenlabs.baseUrl, model: cfg.model, voice: cfg.voice });
+        return new ElevenLabsTts({
+          apiKey: elevenlabs.apiKey,
+          baseUrl: elevenlabs.baseUrl,
+          model: cfg.model,
+          voice: cfg.voice,
+        });
       case 'openai':
         return new OpenAiTts({ apiKey: openai.apiKey, baseURL: openai.baseUrl, model: cfg.model, voice: cfg.voice });
       case 'deepgram':
@@ -137,7 +154,11 @@ export function createProviderRegistry(config: EngineConfig, logger: Logger, opt
       const ids = chainIds('llm', cfg.provider, cfg.fallback);
       // the rules agent keeps the assistant's rules and fallback reply even as a fallback
       return resilientLlm(
-        ids.map((id, i) => (i === 0 ? llmAdapter(id, cfg) : bareLlm(llmAdapter(id, { rules: cfg.rules, fallbackReply: cfg.fallbackReply })))),
+        ids.map((id, i) =>
+          i === 0
+            ? llmAdapter(id, cfg)
+            : bareLlm(llmAdapter(id, { rules: cfg.rules, fallbackReply: cfg.fallbackReply })),
+        ),
         resilience(hooks),
       );
     },

@@ -60,7 +60,8 @@ export interface ResilienceOptions extends ProviderHooks {
   random?: () => number;
 }
 
-type Required_ = Required<Omit<ResilienceOptions, 'onIncident' | 'logger'>> & Pick<ResilienceOptions, 'onIncident' | 'logger'>;
+type Required_ = Required<Omit<ResilienceOptions, 'onIncident' | 'logger'>> &
+  Pick<ResilienceOptions, 'onIncident' | 'logger'>;
 
 function withDefaults(o: ResilienceOptions): Required_ {
   return {
@@ -129,7 +130,13 @@ interface StreamLink<T> {
 }
 
 /** Shared by LLM and TTS: run the chain, retrying / falling back only before the first event is delivered. */
-async function* chainStream<T>(kind: ProviderKind, chain: StreamLink<T>[], signal: AbortSignal, timing: Timing, o: Required_): AsyncGenerator<T> {
+async function* chainStream<T>(
+  kind: ProviderKind,
+  chain: StreamLink<T>[],
+  signal: AbortSignal,
+  timing: Timing,
+  o: Required_,
+): AsyncGenerator<T> {
   for (let p = 0; p < chain.length; p++) {
     const link = chain[p]!;
     for (let attempt = 1; ; attempt++) {
@@ -145,7 +152,13 @@ async function* chainStream<T>(kind: ProviderKind, chain: StreamLink<T>[], signa
           it.next(),
           o.firstByteTimeoutMs,
           () => ctrl.abort(),
-          () => new ProviderError({ provider: link.id, kind, code: 'timeout', message: `${link.id} ${kind}: no first byte in ${o.firstByteTimeoutMs} ms` }),
+          () =>
+            new ProviderError({
+              provider: link.id,
+              kind,
+              code: 'timeout',
+              message: `${link.id} ${kind}: no first byte in ${o.firstByteTimeoutMs} ms`,
+            }),
         );
         if (first.done) {
           finished = true;
@@ -194,7 +207,13 @@ async function* chainStream<T>(kind: ProviderKind, chain: StreamLink<T>[], signa
       }
     }
   }
-  throw new ProviderError({ provider: 'none', kind, code: 'unavailable', message: `no ${kind} provider configured`, retryable: false });
+  throw new ProviderError({
+    provider: 'none',
+    kind,
+    code: 'unavailable',
+    message: `no ${kind} provider configured`,
+    retryable: false,
+  });
 }
 
 /* ---------------------------------------------------------------- LLM */
@@ -311,7 +330,8 @@ export function resilientTts(chain: TtsProvider[], opts: ResilienceOptions = {})
   };
   if (first?.openTextStream) {
     const open = first.openTextStream.bind(first);
-    provider.openTextStream = (request, signal) => new FallbackTextStream(open(request, signal), chain.slice(1), request, first.id, signal, o);
+    provider.openTextStream = (request, signal) =>
+      new FallbackTextStream(open(request, signal), chain.slice(1), request, first.id, signal, o);
   }
   return provider;
 }
@@ -356,7 +376,13 @@ class FallbackAsrStream implements AsrStream {
               ctrl.abort();
               opened.then((s) => s.close()).catch(() => {});
             },
-            () => new ProviderError({ provider: provider.id, kind: 'asr', code: 'timeout', message: `${provider.id} asr: no connection in ${this.o.connectTimeoutMs} ms` }),
+            () =>
+              new ProviderError({
+                provider: provider.id,
+                kind: 'asr',
+                code: 'timeout',
+                message: `${provider.id} asr: no connection in ${this.o.connectTimeoutMs} ms`,
+              }),
           );
           this.current = stream;
           this.index = p;
@@ -385,18 +411,39 @@ class FallbackAsrStream implements AsrStream {
         }
       }
     }
-    throw new ProviderError({ provider: 'none', kind: 'asr', code: 'unavailable', message: 'no asr provider configured', retryable: false });
+    throw new ProviderError({
+      provider: 'none',
+      kind: 'asr',
+      code: 'unavailable',
+      message: 'no asr provider configured',
+      retryable: false,
+    });
   }
 
   private handle(from: number, e: AsrEvent): void {
     if (from !== this.index && this.current) return; // a stale provider after a switch
     if (e.type === 'error' && e.fatal && !this.closed && from < this.chain.length - 1) {
-      report(this.o, { kind: 'asr', provider: this.chain[from]!.id, code: e.error.code, action: 'fallback', attempt: 1, message: e.error.message });
+      report(this.o, {
+        kind: 'asr',
+        provider: this.chain[from]!.id,
+        code: e.error.code,
+        action: 'fallback',
+        attempt: 1,
+        message: e.error.message,
+      });
       this.failover(from + 1);
       return;
     }
     if (e.type === 'closed' && this.switching) return;
-    if (e.type === 'error' && e.fatal) report(this.o, { kind: 'asr', provider: this.chain[from]!.id, code: e.error.code, action: 'failed', attempt: 1, message: e.error.message });
+    if (e.type === 'error' && e.fatal)
+      report(this.o, {
+        kind: 'asr',
+        provider: this.chain[from]!.id,
+        code: e.error.code,
+        action: 'failed',
+        attempt: 1,
+        message: e.error.message,
+      });
     this.onEvent(e);
   }
 
@@ -415,7 +462,11 @@ class FallbackAsrStream implements AsrStream {
       },
       (err: unknown) => {
         this.switching = false;
-        this.onEvent({ type: 'error', error: classify(err, { provider: this.chain[next]?.id ?? 'none', kind: 'asr' }), fatal: true });
+        this.onEvent({
+          type: 'error',
+          error: classify(err, { provider: this.chain[next]?.id ?? 'none', kind: 'asr' }),
+          fatal: true,
+        });
         this.onEvent({ type: 'closed' });
       },
     );
@@ -429,7 +480,8 @@ class FallbackAsrStream implements AsrStream {
     }
     this.pending.push(audio.slice());
     this.pendingBytes += audio.length;
-    while (this.pendingBytes > FAILOVER_BUFFER_BYTES && this.pending.length > 1) this.pendingBytes -= this.pending.shift()!.length;
+    while (this.pendingBytes > FAILOVER_BUFFER_BYTES && this.pending.length > 1)
+      this.pendingBytes -= this.pending.shift()!.length;
   }
 
   finalize(): void {

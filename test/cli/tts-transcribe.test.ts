@@ -44,7 +44,16 @@ describe('voice-engine tts / transcribe', () => {
     await fake.close();
   });
   beforeEach(() => {
-    for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'DEEPGRAM_API_KEY', 'DEEPGRAM_BASE_URL', 'ELEVENLABS_API_KEY', 'ELEVENLABS_BASE_URL', 'LOG_LEVEL']) vi.stubEnv(k, '');
+    for (const k of [
+      'OPENAI_API_KEY',
+      'OPENAI_BASE_URL',
+      'DEEPGRAM_API_KEY',
+      'DEEPGRAM_BASE_URL',
+      'ELEVENLABS_API_KEY',
+      'ELEVENLABS_BASE_URL',
+      'LOG_LEVEL',
+    ])
+      vi.stubEnv(k, '');
     return () => vi.unstubAllEnvs();
   });
 
@@ -60,16 +69,19 @@ describe('voice-engine tts / transcribe', () => {
     expect(wav.durationMs).toBeGreaterThan(1000);
   });
 
-  it.skipIf(!has('flite') || !has('pocketsphinx_continuous'))('transcribe works offline with no keys (speak-then-transcribe loop)', async () => {
-    const file = path.join(dir, 'loop.wav');
-    await capture(() => tts(['book a table for two', '-o', file]));
-    const { code, out } = await capture(() => transcribe([file, '--json']));
-    expect(code).toBe(0);
-    const report = JSON.parse(out) as { provider: string; text: string; utterances: { words: unknown[] }[] };
-    expect(report.provider).toBe('offline');
-    expect(report.text).toContain('table for two');
-    expect(report.utterances[0]!.words.length).toBeGreaterThan(2);
-  });
+  it.skipIf(!has('flite') || !has('pocketsphinx_continuous'))(
+    'transcribe works offline with no keys (speak-then-transcribe loop)',
+    async () => {
+      const file = path.join(dir, 'loop.wav');
+      await capture(() => tts(['book a table for two', '-o', file]));
+      const { code, out } = await capture(() => transcribe([file, '--json']));
+      expect(code).toBe(0);
+      const report = JSON.parse(out) as { provider: string; text: string; utterances: { words: unknown[] }[] };
+      expect(report.provider).toBe('offline');
+      expect(report.text).toContain('table for two');
+      expect(report.utterances[0]!.words.length).toBeGreaterThan(2);
+    },
+  );
 
   it('tts on a configured cloud provider (ElevenLabs fake via ELEVENLABS_BASE_URL), resampled with --rate', async () => {
     vi.stubEnv('ELEVENLABS_API_KEY', 'xi-test');
@@ -85,7 +97,9 @@ describe('voice-engine tts / transcribe', () => {
 
   it('user errors are CliErrors with a clear message', async () => {
     await expect(tts(['hello'])).rejects.toThrow(/-o out.wav/);
-    await expect(tts(['hello', '-o', path.join(dir, 'x.wav'), '--provider', 'acme'])).rejects.toThrow(/unknown tts provider 'acme'/);
+    await expect(tts(['hello', '-o', path.join(dir, 'x.wav'), '--provider', 'acme'])).rejects.toThrow(
+      /unknown tts provider 'acme'/,
+    );
     const err = await transcribe([path.join(dir, 'missing.wav')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).message).toContain('cannot read');

@@ -12,7 +12,8 @@ function until(events: AsrEvent[], pred: (e: AsrEvent[]) => boolean, ms = 5000):
     const start = Date.now();
     const tick = () => {
       if (pred(events)) return resolve();
-      if (Date.now() - start > ms) return reject(new Error(`condition not met; events: ${JSON.stringify(events.map((e) => e.type))}`));
+      if (Date.now() - start > ms)
+        return reject(new Error(`condition not met; events: ${JSON.stringify(events.map((e) => e.type))}`));
       setTimeout(tick, 10);
     };
     tick();
@@ -22,7 +23,11 @@ function until(events: AsrEvent[], pred: (e: AsrEvent[]) => boolean, ms = 5000):
 describe('deepgram live asr against the loopback fake', () => {
   let fake: DeepgramFake;
   beforeEach(async () => {
-    fake = await startDeepgramFake({ transcripts: ['hello world', 'book a table'], utteranceMs: 200, slowFirstByteMs: 1500 });
+    fake = await startDeepgramFake({
+      transcripts: ['hello world', 'book a table'],
+      utteranceMs: 200,
+      slowFirstByteMs: 1500,
+    });
   });
   afterEach(() => fake.close());
   const dg = (over: Partial<ConstructorParameters<typeof DeepgramAsr>[0]> = {}) =>
@@ -30,9 +35,20 @@ describe('deepgram live asr against the loopback fake', () => {
 
   it('passes mu-law 8 kHz through and maps Results / SpeechStarted / UtteranceEnd; KeepAlive in silence; CloseStream', async () => {
     const events: AsrEvent[] = [];
-    const stream = await dg().open({ format: MULAW_8K, keyterms: ['Acme', 'booking'], utteranceEndMs: 1000, endpointingMs: 250 }, (e) => events.push(e));
+    const stream = await dg().open(
+      { format: MULAW_8K, keyterms: ['Acme', 'booking'], utteranceEndMs: 1000, endpointingMs: 250 },
+      (e) => events.push(e),
+    );
     const q = fake.requests[0]!.query;
-    expect(q).toMatchObject({ encoding: 'mulaw', sample_rate: '8000', interim_results: 'true', vad_events: 'true', utterance_end_ms: '1000', endpointing: '250', keyterm: 'Acme,booking' });
+    expect(q).toMatchObject({
+      encoding: 'mulaw',
+      sample_rate: '8000',
+      interim_results: 'true',
+      vad_events: 'true',
+      utterance_end_ms: '1000',
+      endpointing: '250',
+      keyterm: 'Acme,booking',
+    });
     expect(fake.requests[0]!.headers.authorization).toBe('Token dg-test');
     for (let i = 0; i < 10; i++) stream.write(FRAME); // 200 ms = one scripted utterance
     await until(events, (es) => es.some((e) => e.type === 'utterance_end'));
@@ -84,7 +100,10 @@ describe('deepgram live asr against the loopback fake', () => {
 
   it('401 at connect is an auth error (not retried); no key in the message', async () => {
     const incidents: Incident[] = [];
-    const asr = resilientAsr([dg({ apiKey: 'dg-wrong-key' })], { baseDelayMs: 5, onIncident: (i) => incidents.push(i) });
+    const asr = resilientAsr([dg({ apiKey: 'dg-wrong-key' })], {
+      baseDelayMs: 5,
+      onIncident: (i) => incidents.push(i),
+    });
     const err = await asr.open({ format: MULAW_8K }, () => {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).code).toBe('auth');
@@ -96,7 +115,10 @@ describe('deepgram live asr against the loopback fake', () => {
     fake.faults.push('rate_limited', 'server_error');
     const incidents: Incident[] = [];
     const events: AsrEvent[] = [];
-    const stream = await resilientAsr([dg()], { baseDelayMs: 5, onIncident: (i) => incidents.push(i) }).open({ format: MULAW_8K }, (e) => events.push(e));
+    const stream = await resilientAsr([dg()], { baseDelayMs: 5, onIncident: (i) => incidents.push(i) }).open(
+      { format: MULAW_8K },
+      (e) => events.push(e),
+    );
     expect(incidents.map((i) => `${i.action}:${i.code}`)).toEqual(['retry:rate_limited', 'retry:server']);
     for (let i = 0; i < 10; i++) stream.write(FRAME);
     await until(events, (es) => es.some((e) => e.type === 'final'));
@@ -107,7 +129,11 @@ describe('deepgram live asr against the loopback fake', () => {
     fake.faults.push('slow_first_byte');
     const incidents: Incident[] = [];
     const events: AsrEvent[] = [];
-    const chain = resilientAsr([dg(), dg({ model: 'nova-2' })], { connectTimeoutMs: 300, maxRetries: 0, onIncident: (i) => incidents.push(i) });
+    const chain = resilientAsr([dg(), dg({ model: 'nova-2' })], {
+      connectTimeoutMs: 300,
+      maxRetries: 0,
+      onIncident: (i) => incidents.push(i),
+    });
     const stream = await chain.open({ format: MULAW_8K }, (e) => events.push(e));
     expect(incidents).toMatchObject([{ provider: 'deepgram', code: 'timeout', action: 'fallback' }]);
     for (let i = 0; i < 10; i++) stream.write(FRAME);

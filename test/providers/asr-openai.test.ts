@@ -6,7 +6,7 @@ import { OpenAiAsr } from '../../src/providers/asr/openai.js';
 import { OpenAiEmbed } from '../../src/providers/embed/openai.js';
 import { resilientEmbed } from '../../src/providers/resilience.js';
 import { OfflineTts } from '../../src/providers/tts/offline.js';
-import { type AsrEvent, ProviderError } from '../../src/providers/types.js';
+import type { AsrEvent, ProviderError } from '../../src/providers/types.js';
 
 /** Two espeak-ng (in-process wasm) sentences as 8 kHz mu-law 20 ms frames with 1.2 s of silence after each. */
 async function speechFrames(): Promise<Uint8Array[]> {
@@ -15,7 +15,8 @@ async function speechFrames(): Promise<Uint8Array[]> {
   for (const text of ['Book a table for two.', 'What time do you open?']) {
     const conv = new AudioConverter(pcmFormat(22050), MULAW_8K);
     const parts: number[] = [];
-    for await (const c of tts.synthesize({ text, format: MULAW_8K }, new AbortController().signal)) parts.push(...conv.convert(c.data));
+    for await (const c of tts.synthesize({ text, format: MULAW_8K }, new AbortController().signal))
+      parts.push(...conv.convert(c.data));
     for (let i = 0; i < 9600; i++) parts.push(0xff);
     for (let i = 0; i + 160 <= parts.length; i += 160) frames.push(Uint8Array.from(parts.slice(i, i + 160)));
   }
@@ -27,14 +28,20 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
   let frames: Uint8Array[];
   beforeAll(async () => {
     let n = 0;
-    fake = await startOpenAiFake({ transcript: () => ['book a table for two', 'what time do you open'][n++ % 2]!, retryAfterS: 0.05 });
+    fake = await startOpenAiFake({
+      transcript: () => ['book a table for two', 'what time do you open'][n++ % 2]!,
+      retryAfterS: 0.05,
+    });
     frames = await speechFrames();
   });
   afterAll(() => fake.close());
 
   it('segments with the VAD and posts one WAV per utterance; finals in order with word timings', async () => {
     const events: AsrEvent[] = [];
-    const stream = await new OpenAiAsr({ apiKey: 'sk-test', baseURL: `${fake.url}/v1` }).open({ format: MULAW_8K, keyterms: ['table'] }, (e) => events.push(e));
+    const stream = await new OpenAiAsr({ apiKey: 'sk-test', baseURL: `${fake.url}/v1` }).open(
+      { format: MULAW_8K, keyterms: ['table'] },
+      (e) => events.push(e),
+    );
     for (const f of frames) stream.write(f);
     await stream.close();
     const posts = fake.requests.filter((r) => r.path === '/v1/audio/transcriptions');
@@ -42,7 +49,10 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
     expect(posts[0]!.headers.authorization).toBe('Bearer sk-test');
     expect(String(posts[0]!.headers['content-type'])).toContain('multipart/form-data');
     const finals = events.filter((e) => e.type === 'final');
-    expect(finals.map((e) => (e.type === 'final' ? e.text : ''))).toEqual(['book a table for two', 'what time do you open']);
+    expect(finals.map((e) => (e.type === 'final' ? e.text : ''))).toEqual([
+      'book a table for two',
+      'what time do you open',
+    ]);
     expect(events.filter((e) => e.type === 'speech_started').length).toBe(2);
     const second = finals[1]!;
     if (second.type === 'final') expect(second.words[0]!.startMs).toBeGreaterThan(1000);
@@ -51,7 +61,10 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
 
   it('a wrong key is a fatal auth error event (so a fallback chain can switch provider)', async () => {
     const events: AsrEvent[] = [];
-    const stream = await new OpenAiAsr({ apiKey: 'sk-bad-key', baseURL: `${fake.url}/v1` }).open({ format: MULAW_8K }, (e) => events.push(e));
+    const stream = await new OpenAiAsr({ apiKey: 'sk-bad-key', baseURL: `${fake.url}/v1` }).open(
+      { format: MULAW_8K },
+      (e) => events.push(e),
+    );
     for (const f of frames.slice(0, frames.length / 2)) stream.write(f);
     await stream.close();
     const err = events.find((e) => e.type === 'error');
@@ -60,7 +73,9 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
   });
 
   it('embeddings: base64 decoded to Float32Array, 429 retried', async () => {
-    const embed = resilientEmbed(new OpenAiEmbed({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, dimensions: 32 }), { baseDelayMs: 5 });
+    const embed = resilientEmbed(new OpenAiEmbed({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, dimensions: 32 }), {
+      baseDelayMs: 5,
+    });
     fake.faults.push('rate_limited');
     const [a, b, c] = await embed.embed(['opening hours monday', 'opening hours', 'parking garage']);
     expect(a).toBeInstanceOf(Float32Array);

@@ -7,7 +7,15 @@ import { type LlmEvent, type LlmProvider, ProviderError, type Timing } from '../
 
 async function collect(p: LlmProvider, signal = new AbortController().signal, timing?: Timing): Promise<LlmEvent[]> {
   const out: LlmEvent[] = [];
-  for await (const e of p.stream({ messages: [{ role: 'user', content: 'hi' }], tools: [{ name: 'book', description: 'd', parameters: { type: 'object' } }] }, signal, timing)) out.push(e);
+  for await (const e of p.stream(
+    {
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ name: 'book', description: 'd', parameters: { type: 'object' } }],
+    },
+    signal,
+    timing,
+  ))
+    out.push(e);
   return out;
 }
 
@@ -20,7 +28,9 @@ describe('openai llm against the loopback fake', () => {
   beforeAll(async () => {
     fake = await startOpenAiFake({
       chat: (body) =>
-        body.tools ? { text: 'Booking that now.', toolCalls: [{ name: 'book', arguments: '{"day":"monday","time":"10:00"}' }] } : { text: 'plain' },
+        body.tools
+          ? { text: 'Booking that now.', toolCalls: [{ name: 'book', arguments: '{"day":"monday","time":"10:00"}' }] }
+          : { text: 'plain' },
       slowFirstByteMs: 1500,
       retryAfterS: 0.05,
     });
@@ -34,7 +44,10 @@ describe('openai llm against the loopback fake', () => {
     expect(text(events)).toBe('Booking that now.');
     expect(events.filter((e) => e.type === 'text').length).toBe(3);
     const call = events.find((e) => e.type === 'tool_call');
-    expect(call).toEqual({ type: 'tool_call', call: { id: 'call_0', name: 'book', arguments: '{"day":"monday","time":"10:00"}' } });
+    expect(call).toEqual({
+      type: 'tool_call',
+      call: { id: 'call_0', name: 'book', arguments: '{"day":"monday","time":"10:00"}' },
+    });
     expect(events.find((e) => e.type === 'usage')).toMatchObject({ type: 'usage', promptTokens: 12 });
     expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'tool_calls' });
     expect(timing.requestSentAt).toBeLessThanOrEqual(timing.firstByteAt!);
@@ -46,14 +59,23 @@ describe('openai llm against the loopback fake', () => {
 
   it('sends jsonSchema as response_format json_schema', async () => {
     const events: LlmEvent[] = [];
-    for await (const e of llm.stream({ messages: [{ role: 'user', content: 'x' }], jsonSchema: { type: 'object' } }, new AbortController().signal)) events.push(e);
-    expect(JSON.parse(fake.requests.at(-1)!.body!).response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' }, strict: false } });
+    for await (const e of llm.stream(
+      { messages: [{ role: 'user', content: 'x' }], jsonSchema: { type: 'object' } },
+      new AbortController().signal,
+    ))
+      events.push(e);
+    expect(JSON.parse(fake.requests.at(-1)!.body!).response_format).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'output', schema: { type: 'object' }, strict: false },
+    });
   });
 
   it('401 is a typed auth error, not retried, and no key in the message', async () => {
     const bad = new OpenAiLlm({ apiKey: 'sk-wrong-key', baseURL: `${fake.url}/v1` });
     const incidents: Incident[] = [];
-    const err = await collect(resilientLlm([bad], { ...fast, onIncident: (i) => incidents.push(i) })).catch((e: unknown) => e);
+    const err = await collect(resilientLlm([bad], { ...fast, onIncident: (i) => incidents.push(i) })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).code).toBe('auth');
     expect((err as ProviderError).message).not.toContain('sk-wrong-key');
@@ -71,7 +93,11 @@ describe('openai llm against the loopback fake', () => {
   it('a slow first byte times out and falls back to the rules agent', async () => {
     fake.faults.push('slow_first_byte', 'slow_first_byte', 'slow_first_byte');
     const incidents: Incident[] = [];
-    const chain = resilientLlm([llm, new RulesLlm({ fallbackReply: 'Fallback here.' })], { ...fast, maxRetries: 0, onIncident: (i) => incidents.push(i) });
+    const chain = resilientLlm([llm, new RulesLlm({ fallbackReply: 'Fallback here.' })], {
+      ...fast,
+      maxRetries: 0,
+      onIncident: (i) => incidents.push(i),
+    });
     const events = await collect(chain);
     expect(text(events)).toBe('Fallback here.');
     expect(incidents).toMatchObject([{ provider: 'openai', code: 'timeout', action: 'fallback' }]);
@@ -83,10 +109,10 @@ describe('openai llm against the loopback fake', () => {
     const incidents: Incident[] = [];
     const seen: LlmEvent[] = [];
     const err = await (async () => {
-      for await (const e of resilientLlm([llm, new RulesLlm()], { ...fast, onIncident: (i) => incidents.push(i) }).stream(
-        { messages: [{ role: 'user', content: 'hi' }] },
-        new AbortController().signal,
-      ))
+      for await (const e of resilientLlm([llm, new RulesLlm()], {
+        ...fast,
+        onIncident: (i) => incidents.push(i),
+      }).stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal))
         seen.push(e);
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);

@@ -8,7 +8,10 @@ async function run(llm: RulesLlm, req: LlmRequest): Promise<{ text: string; delt
   const deltas = events.filter((e) => e.type === 'text');
   return { text: deltas.map((e) => (e.type === 'text' ? e.delta : '')).join(''), deltas: deltas.length, events };
 }
-const user = (content: string): ChatMessage[] => [{ role: 'system', content: 'You book tables.' }, { role: 'user', content }];
+const user = (content: string): ChatMessage[] => [
+  { role: 'system', content: 'You book tables.' },
+  { role: 'user', content },
+];
 
 const llm = new RulesLlm({
   rules: [
@@ -58,10 +61,16 @@ describe('rules agent (deterministic, not a language model)', () => {
 
   it('no rule: answers from the knowledge base when a hit scores, else asks to rephrase', async () => {
     const kb = async (q: string): Promise<KnowledgeHit[]> =>
-      q.includes('parking') ? [{ text: 'Parking is free behind the building. It has 40 spaces. Vans use the side lot.', score: 0.8 }] : [];
+      q.includes('parking')
+        ? [{ text: 'Parking is free behind the building. It has 40 spaces. Vans use the side lot.', score: 0.8 }]
+        : [];
     const strict = new RulesLlm({ minKnowledgeScore: 0.5 });
-    expect((await run(strict, { messages: user('is there parking?'), knowledge: kb })).text).toBe('Parking is free behind the building. It has 40 spaces.');
-    expect((await run(strict, { messages: user('do you have wifi?'), knowledge: kb })).text).toBe("Sorry, I didn't catch that. Could you say it another way?");
+    expect((await run(strict, { messages: user('is there parking?'), knowledge: kb })).text).toBe(
+      'Parking is free behind the building. It has 40 spaces.',
+    );
+    expect((await run(strict, { messages: user('do you have wifi?'), knowledge: kb })).text).toBe(
+      "Sorry, I didn't catch that. Could you say it another way?",
+    );
     const picky = new RulesLlm({ minKnowledgeScore: 0.9, fallbackReply: 'Pardon?' });
     expect((await run(picky, { messages: user('is there parking?'), knowledge: kb })).text).toBe('Pardon?');
   });
@@ -87,7 +96,15 @@ describe('rules agent (deterministic, not a language model)', () => {
     const a = await run(llm, { messages, jsonSchema: schema });
     const b = await run(llm, { messages, jsonSchema: schema });
     expect(a.text).toBe(b.text);
-    expect(JSON.parse(a.text)).toEqual({ name: 'Ana Lopez', email: 'ana@example.com', phone: '5551234567', people: 3, confirmed: true, day: 'friday', notes: [] });
+    expect(JSON.parse(a.text)).toEqual({
+      name: 'Ana Lopez',
+      email: 'ana@example.com',
+      phone: '5551234567',
+      people: 3,
+      confirmed: true,
+      day: 'friday',
+      notes: [],
+    });
   });
 
   it('abort before start throws an aborted error', async () => {

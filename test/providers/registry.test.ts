@@ -16,16 +16,24 @@ describe('registry with no keys (embedded defaults)', () => {
     expect(reg.tts().id).toBe('offline');
     expect(reg.embed()).toBeUndefined();
     const tts = await reg.catalog.providers('tts');
-    expect(tts.find((p) => p.id === 'elevenlabs')).toMatchObject({ configured: false, offline: false, formats: ['mulaw_8000', 'pcm16_16000', 'pcm16_24000', 'pcm16_8000'] });
+    expect(tts.find((p) => p.id === 'elevenlabs')).toMatchObject({
+      configured: false,
+      offline: false,
+      formats: ['mulaw_8000', 'pcm16_16000', 'pcm16_24000', 'pcm16_8000'],
+    });
     expect(tts.find((p) => p.id === 'offline')).toMatchObject({ configured: true, offline: true });
     expect((await reg.catalog.providers('llm')).map((p) => p.id)).toEqual(['openai', 'rules']);
   });
 
   it('a cloud provider without a key falls back to the embedded one, reported as an incident', async () => {
     const incidents: Incident[] = [];
-    const llm = reg.llm({ provider: 'openai', fallbackReply: 'No model here.' }, { onIncident: (i) => incidents.push(i) });
+    const llm = reg.llm(
+      { provider: 'openai', fallbackReply: 'No model here.' },
+      { onIncident: (i) => incidents.push(i) },
+    );
     let text = '';
-    for await (const e of llm.stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal)) if (e.type === 'text') text += e.delta;
+    for await (const e of llm.stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal))
+      if (e.type === 'text') text += e.delta;
     expect(text).toBe('No model here.');
     expect(incidents).toMatchObject([{ kind: 'llm', provider: 'openai', code: 'unavailable', action: 'fallback' }]);
   });
@@ -34,10 +42,20 @@ describe('registry with no keys (embedded defaults)', () => {
     expect((await reg.catalog.models('asr', 'deepgram')).map((m) => m.id)).toContain('nova-3');
     expect((await reg.catalog.models('llm', 'openai'))[0]!.source).toBe('curated');
     expect((await reg.catalog.voices('elevenlabs')).map((v) => v.name)).toContain('Rachel');
-    expect(await reg.catalog.validate('tts', { provider: 'elevenlabs', voice: '21m00Tcm4TlvDq8ikWAM', model: 'eleven_flash_v2_5' })).toBeNull();
+    expect(
+      await reg.catalog.validate('tts', {
+        provider: 'elevenlabs',
+        voice: '21m00Tcm4TlvDq8ikWAM',
+        model: 'eleven_flash_v2_5',
+      }),
+    ).toBeNull();
     expect(await reg.catalog.validate('tts', { provider: 'acme' })).toContain("unknown tts provider 'acme'");
-    expect(await reg.catalog.validate('asr', { provider: 'deepgram', model: 'nova-9' })).toContain("unknown asr model 'nova-9'");
-    expect(await reg.catalog.validate('tts', { provider: 'openai', voice: 'nobody' })).toContain("unknown voice 'nobody'");
+    expect(await reg.catalog.validate('asr', { provider: 'deepgram', model: 'nova-9' })).toContain(
+      "unknown asr model 'nova-9'",
+    );
+    expect(await reg.catalog.validate('tts', { provider: 'openai', voice: 'nobody' })).toContain(
+      "unknown voice 'nobody'",
+    );
     expect(await reg.catalog.validate('llm', { provider: 'openai', model: 'llama3.1:8b' })).toBeNull(); // compatible servers name their own
     expect(await reg.catalog.validate('asr', { provider: 'deepgram', fallback: ['nope'] })).toContain("'nope'");
   });
@@ -48,8 +66,12 @@ describe('registry with keys pointing at the loopback fakes', () => {
   let eleven: ElevenLabsFake;
   let deepgram: DeepgramFake;
   beforeAll(async () => {
-    openai = await startOpenAiFake({ models: ['gpt-4o-mini', 'llama3.1:8b', 'whisper-1', 'tts-1', 'text-embedding-3-small'] });
-    eleven = await startElevenLabsFake({ voices: [{ voice_id: 'abcdefghijklmnopqrst', name: 'Custom Clone', labels: { gender: 'female' } }] });
+    openai = await startOpenAiFake({
+      models: ['gpt-4o-mini', 'llama3.1:8b', 'whisper-1', 'tts-1', 'text-embedding-3-small'],
+    });
+    eleven = await startElevenLabsFake({
+      voices: [{ voice_id: 'abcdefghijklmnopqrst', name: 'Custom Clone', labels: { gender: 'female' } }],
+    });
     deepgram = await startDeepgramFake();
   });
   afterAll(async () => {
@@ -74,9 +96,20 @@ describe('registry with keys pointing at the loopback fakes', () => {
     expect((await reg.catalog.models('llm', 'openai')).map((m) => m.id)).toEqual(['gpt-4o-mini', 'llama3.1:8b']);
     expect((await reg.catalog.models('asr', 'openai')).map((m) => m.id)).toEqual(['whisper-1']);
     const voices = await reg.catalog.voices('elevenlabs');
-    expect(voices).toEqual([{ id: 'abcdefghijklmnopqrst', name: 'Custom Clone', provider: 'elevenlabs', gender: 'female', language: undefined, source: 'live' }]);
+    expect(voices).toEqual([
+      {
+        id: 'abcdefghijklmnopqrst',
+        name: 'Custom Clone',
+        provider: 'elevenlabs',
+        gender: 'female',
+        language: undefined,
+        source: 'live',
+      },
+    ]);
     expect(await reg.catalog.validate('tts', { provider: 'elevenlabs', voice: 'Custom Clone' })).toBeNull();
-    expect(await reg.catalog.validate('tts', { provider: 'elevenlabs', voice: '21m00Tcm4TlvDq8ikWAM' })).toContain('unknown voice');
+    expect(await reg.catalog.validate('tts', { provider: 'elevenlabs', voice: '21m00Tcm4TlvDq8ikWAM' })).toContain(
+      'unknown voice',
+    );
     expect(eleven.requests.find((r) => r.path === '/v1/voices')!.headers['xi-api-key']).toBe('xi-test');
     expect(reg.embed()?.id).toBe('openai');
     expect((await reg.catalog.providers('asr')).find((p) => p.id === 'deepgram')!.configured).toBe(true);
@@ -84,10 +117,14 @@ describe('registry with keys pointing at the loopback fakes', () => {
 
   it('tts elevenlabs -> openai -> offline: a 401 at ElevenLabs falls back to OpenAI without the ElevenLabs voice', async () => {
     const incidents: Incident[] = [];
-    const tts = registry().tts({ provider: 'elevenlabs', voice: 'abcdefghijklmnopqrst' }, { onIncident: (i) => incidents.push(i) });
+    const tts = registry().tts(
+      { provider: 'elevenlabs', voice: 'abcdefghijklmnopqrst' },
+      { onIncident: (i) => incidents.push(i) },
+    );
     eleven.faults.push('unauthorized');
     const rates = new Set<number>();
-    for await (const c of tts.synthesize({ text: 'Hello.', format: MULAW_8K }, new AbortController().signal)) rates.add(c.format.sampleRate);
+    for await (const c of tts.synthesize({ text: 'Hello.', format: MULAW_8K }, new AbortController().signal))
+      rates.add(c.format.sampleRate);
     expect([...rates]).toEqual([24000]);
     expect(incidents).toMatchObject([{ kind: 'tts', provider: 'elevenlabs', code: 'auth', action: 'fallback' }]);
     expect(JSON.parse(openai.requests.at(-1)!.body!).voice).toBe('alloy');

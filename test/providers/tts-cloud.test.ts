@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeepgramFake, startDeepgramFake } from '../../bench/fakes/deepgram.js';
 import { type ElevenLabsFake, startElevenLabsFake } from '../../bench/fakes/elevenlabs.js';
 import { type OpenAiFake, startOpenAiFake } from '../../bench/fakes/openai.js';
-import { MULAW_8K, PCM_16K, type AudioChunk } from '../../src/audio/format.js';
+import { type AudioChunk, MULAW_8K, PCM_16K } from '../../src/audio/format.js';
 import { type Incident, resilientTts } from '../../src/providers/resilience.js';
 import { DeepgramTts } from '../../src/providers/tts/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
@@ -77,7 +77,10 @@ describe('elevenlabs tts against the loopback fake', () => {
   it('stream-input failing before audio falls back to the next provider with the whole text', async () => {
     fake.faults.push('server_error');
     const incidents: Incident[] = [];
-    const chain = resilientTts([tts, new ElevenLabsTts({ apiKey: 'xi-test', baseUrl: fake.url, voice: 'pNInz6obpgDQGcFmaJgB' })], { ...fast, onIncident: (i) => incidents.push(i) });
+    const chain = resilientTts(
+      [tts, new ElevenLabsTts({ apiKey: 'xi-test', baseUrl: fake.url, voice: 'pNInz6obpgDQGcFmaJgB' })],
+      { ...fast, onIncident: (i) => incidents.push(i) },
+    );
     const stream = chain.openTextStream!({ format: MULAW_8K }, signal());
     stream.pushText('Hello ');
     stream.pushText('again.');
@@ -91,15 +94,27 @@ describe('elevenlabs tts against the loopback fake', () => {
     const incidents: Incident[] = [];
     const openai = await startOpenAiFake();
     try {
-      const chain = resilientTts([tts, new OpenAiTts({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` })], { ...fast, maxRetries: 1, onIncident: (i) => incidents.push(i) });
+      const chain = resilientTts([tts, new OpenAiTts({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` })], {
+        ...fast,
+        maxRetries: 1,
+        onIncident: (i) => incidents.push(i),
+      });
       fake.faults.push('rate_limited');
-      expect((await bytes(chain.synthesize({ text: 'One.', format: MULAW_8K }, signal()))).chunks[0]!.format).toEqual(MULAW_8K);
+      expect((await bytes(chain.synthesize({ text: 'One.', format: MULAW_8K }, signal()))).chunks[0]!.format).toEqual(
+        MULAW_8K,
+      );
       fake.faults.push('unauthorized');
-      expect((await bytes(chain.synthesize({ text: 'Two.', format: MULAW_8K }, signal()))).chunks[0]!.format.sampleRate).toBe(24000);
+      expect(
+        (await bytes(chain.synthesize({ text: 'Two.', format: MULAW_8K }, signal()))).chunks[0]!.format.sampleRate,
+      ).toBe(24000);
       fake.faults.push('slow_first_byte', 'slow_first_byte');
-      expect((await bytes(chain.synthesize({ text: 'Three.', format: MULAW_8K }, signal()))).chunks[0]!.format.sampleRate).toBe(24000);
+      expect(
+        (await bytes(chain.synthesize({ text: 'Three.', format: MULAW_8K }, signal()))).chunks[0]!.format.sampleRate,
+      ).toBe(24000);
       fake.faults.push('drop');
-      const err = await bytes(chain.synthesize({ text: 'Four is longer.', format: MULAW_8K }, signal())).catch((e: unknown) => e);
+      const err = await bytes(chain.synthesize({ text: 'Four is longer.', format: MULAW_8K }, signal())).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ProviderError);
       expect(incidents.map((i) => `${i.action}:${i.code}`)).toEqual([
         'retry:rate_limited',
@@ -132,18 +147,30 @@ describe('openai and deepgram tts against the loopback fakes', () => {
     const { total, chunks } = await bytes(tts.synthesize({ text: 'Hello', voice: 'nova', format: MULAW_8K }, signal()));
     expect(total).toBe(24000 * 2 * 0.3);
     expect(chunks[0]!.format).toEqual({ encoding: 'pcm16', sampleRate: 24000, channels: 1 });
-    expect(JSON.parse(openai.requests.at(-1)!.body!)).toMatchObject({ input: 'Hello', voice: 'nova', response_format: 'pcm' });
+    expect(JSON.parse(openai.requests.at(-1)!.body!)).toMatchObject({
+      input: 'Hello',
+      voice: 'nova',
+      response_format: 'pcm',
+    });
     expect(openai.requests.at(-1)!.headers.authorization).toBe('Bearer sk-test');
   });
 
   it('deepgram aura: mulaw 8 kHz with Token auth; 500 is retried; abort stops it', async () => {
     const incidents: Incident[] = [];
-    const tts: TtsProvider = resilientTts([new DeepgramTts({ apiKey: 'dg-test', baseUrl: deepgram.url })], { ...fast, onIncident: (i) => incidents.push(i) });
+    const tts: TtsProvider = resilientTts([new DeepgramTts({ apiKey: 'dg-test', baseUrl: deepgram.url })], {
+      ...fast,
+      onIncident: (i) => incidents.push(i),
+    });
     deepgram.faults.push('server_error');
     const { total } = await bytes(tts.synthesize({ text: 'Hello world', format: MULAW_8K }, signal()));
     expect(total).toBe(8000 * 0.66);
     const req = deepgram.requests.at(-1)!;
-    expect(req.query).toMatchObject({ model: 'aura-2-thalia-en', encoding: 'mulaw', sample_rate: '8000', container: 'none' });
+    expect(req.query).toMatchObject({
+      model: 'aura-2-thalia-en',
+      encoding: 'mulaw',
+      sample_rate: '8000',
+      container: 'none',
+    });
     expect(req.headers.authorization).toBe('Token dg-test');
     expect(incidents.map((i) => `${i.action}:${i.code}`)).toEqual(['retry:server']);
     deepgram.faults.push('slow_first_byte');

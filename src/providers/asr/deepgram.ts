@@ -13,9 +13,17 @@
  * {"type":"CloseStream"}; server messages Results / UtteranceEnd / SpeechStarted / Metadata.
  */
 import { DeepgramClient } from '@deepgram/sdk';
-import { type AudioFormat, MULAW_8K, PCM_16K, PCM_8K, bytesPerMs } from '../../audio/format.js';
+import { type AudioFormat, bytesPerMs, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
 import { classify, codeForStatus, unavailable } from '../classify.js';
-import { type AsrEvent, type AsrOptions, type AsrProvider, type AsrStream, ProviderError, type Timing, type Word } from '../types.js';
+import {
+  type AsrEvent,
+  type AsrOptions,
+  type AsrProvider,
+  type AsrStream,
+  ProviderError,
+  type Timing,
+  type Word,
+} from '../types.js';
 
 export interface DeepgramAsrOptions {
   apiKey?: string;
@@ -64,7 +72,12 @@ function encodingParam(f: AudioFormat): string {
   return f.encoding === 'pcm16' ? 'linear16' : f.encoding;
 }
 
-function endpoints(baseUrl: string | undefined): { base: string; production: string; agent: string; agentRest: string } {
+function endpoints(baseUrl: string | undefined): {
+  base: string;
+  production: string;
+  agent: string;
+  agentRest: string;
+} {
   const http = (baseUrl ?? 'https://api.deepgram.com').replace(/^ws/, 'http').replace(/\/+$/, '');
   const ws = http.replace(/^http/, 'ws');
   return { base: http, production: ws, agent: ws, agentRest: http };
@@ -119,7 +132,13 @@ class DeepgramStream implements AsrStream {
     const message = String(e?.error?.message ?? e?.message ?? raw);
     const status = /server response: (\d{3})/.exec(message)?.[1];
     if (status) {
-      return new ProviderError({ provider: 'deepgram', kind: 'asr', code: codeForStatus(Number(status)), status: Number(status), message: `deepgram asr: HTTP ${status} at connect` });
+      return new ProviderError({
+        provider: 'deepgram',
+        kind: 'asr',
+        code: codeForStatus(Number(status)),
+        status: Number(status),
+        message: `deepgram asr: HTTP ${status} at connect`,
+      });
     }
     return classify(new Error(message), { provider: 'deepgram', kind: 'asr', secrets: [this.opts.apiKey] });
   }
@@ -155,19 +174,27 @@ class DeepgramStream implements AsrStream {
     }
     if (socket.readyState !== OPEN) {
       socket.close();
-      throw new ProviderError({ provider: 'deepgram', kind: 'asr', code: 'connection', message: 'deepgram asr: socket closed while opening' });
+      throw new ProviderError({
+        provider: 'deepgram',
+        kind: 'asr',
+        code: 'connection',
+        message: 'deepgram asr: socket closed while opening',
+      });
     }
     this.socket = socket;
     this.offsetMs = this.sentBytes / this.bytesPerMs;
     const keepAliveMs = this.opts.keepAliveMs ?? 4000;
     this.lastWriteAt = performance.now();
     // One timer per call (not per frame): KeepAlive only when the caller's audio has stopped flowing.
-    this.keepAlive ??= setInterval(() => {
-      if (this.socket?.readyState === OPEN && performance.now() - this.lastWriteAt >= keepAliveMs) {
-        this.socket.sendKeepAlive({ type: 'KeepAlive' });
-        this.lastWriteAt = performance.now();
-      }
-    }, Math.max(50, keepAliveMs / 2));
+    this.keepAlive ??= setInterval(
+      () => {
+        if (this.socket?.readyState === OPEN && performance.now() - this.lastWriteAt >= keepAliveMs) {
+          this.socket.sendKeepAlive({ type: 'KeepAlive' });
+          this.lastWriteAt = performance.now();
+        }
+      },
+      Math.max(50, keepAliveMs / 2),
+    );
     this.keepAlive.unref();
   }
 
@@ -183,7 +210,16 @@ class DeepgramStream implements AsrStream {
 
   private onMessage(m: DgMessage): void {
     if (!m || typeof m !== 'object' || typeof m.type !== 'string') {
-      this.onEvent({ type: 'error', error: new ProviderError({ provider: 'deepgram', kind: 'asr', code: 'malformed', message: 'deepgram asr: unparseable message' }), fatal: false });
+      this.onEvent({
+        type: 'error',
+        error: new ProviderError({
+          provider: 'deepgram',
+          kind: 'asr',
+          code: 'malformed',
+          message: 'deepgram asr: unparseable message',
+        }),
+        fatal: false,
+      });
       return;
     }
     this.timing.firstByteAt ??= performance.now();
@@ -192,17 +228,30 @@ class DeepgramStream implements AsrStream {
         const alt = m.channel?.alternatives?.[0];
         const text = alt?.transcript ?? '';
         if (m.is_final) {
-          if (text || m.speech_final) this.onEvent({ type: 'final', text, words: this.words(alt?.words), confidence: alt?.confidence, speechFinal: m.speech_final === true });
+          if (text || m.speech_final)
+            this.onEvent({
+              type: 'final',
+              text,
+              words: this.words(alt?.words),
+              confidence: alt?.confidence,
+              speechFinal: m.speech_final === true,
+            });
         } else if (text) {
           this.onEvent({ type: 'partial', text, words: this.words(alt?.words), confidence: alt?.confidence });
         }
         return;
       }
       case 'SpeechStarted':
-        this.onEvent({ type: 'speech_started', atMs: m.timestamp === undefined ? undefined : Math.round(m.timestamp * 1000 + this.offsetMs) });
+        this.onEvent({
+          type: 'speech_started',
+          atMs: m.timestamp === undefined ? undefined : Math.round(m.timestamp * 1000 + this.offsetMs),
+        });
         return;
       case 'UtteranceEnd':
-        this.onEvent({ type: 'utterance_end', lastWordEndMs: m.last_word_end === undefined ? undefined : Math.round(m.last_word_end * 1000 + this.offsetMs) });
+        this.onEvent({
+          type: 'utterance_end',
+          lastWordEndMs: m.last_word_end === undefined ? undefined : Math.round(m.last_word_end * 1000 + this.offsetMs),
+        });
         return;
       default:
         return; // Metadata and future message types
@@ -243,7 +292,13 @@ class DeepgramStream implements AsrStream {
     this.reconnecting = false;
     if (this.closed || this.closing) return this.finish();
     const error =
-      last ?? new ProviderError({ provider: 'deepgram', kind: 'asr', code: 'connection', message: `deepgram asr: socket closed (${code ?? 'no code'}) and did not reconnect` });
+      last ??
+      new ProviderError({
+        provider: 'deepgram',
+        kind: 'asr',
+        code: 'connection',
+        message: `deepgram asr: socket closed (${code ?? 'no code'}) and did not reconnect`,
+      });
     this.onEvent({ type: 'error', error, fatal: true });
     this.finish();
   }

@@ -17,9 +17,17 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { AudioConverter } from '../../audio/convert.js';
-import { type AudioFormat, MULAW_8K, PCM_16K, PCM_8K } from '../../audio/format.js';
+import { type AudioFormat, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
 import { unavailable } from '../classify.js';
-import { type AsrEvent, type AsrOptions, type AsrProvider, type AsrStream, ProviderError, type Timing, type Word } from '../types.js';
+import {
+  type AsrEvent,
+  type AsrOptions,
+  type AsrProvider,
+  type AsrStream,
+  ProviderError,
+  type Timing,
+  type Word,
+} from '../types.js';
 import { which } from '../which.js';
 
 export const POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
@@ -50,7 +58,20 @@ export class OfflineAsr implements AsrProvider {
     const dir = this.opts.modelDir ?? POCKETSPHINX_MODEL_DIR;
     if (!(await offlineAsrAvailable(dir))) throw unavailable(this.id, 'asr', OFFLINE_ASR_HINT);
     const stdbuf = await which('stdbuf');
-    const args = ['-infile', '/dev/stdin', '-hmm', `${dir}/en-us`, '-lm', `${dir}/en-us.lm.bin`, '-dict', `${dir}/cmudict-en-us.dict`, '-logfn', '/dev/null', '-time', 'yes'];
+    const args = [
+      '-infile',
+      '/dev/stdin',
+      '-hmm',
+      `${dir}/en-us`,
+      '-lm',
+      `${dir}/en-us.lm.bin`,
+      '-dict',
+      `${dir}/cmudict-en-us.dict`,
+      '-logfn',
+      '/dev/null',
+      '-time',
+      'yes',
+    ];
     const script = `cat | exec ${stdbuf ? 'stdbuf -oL ' : ''}pocketsphinx_continuous "$@"`;
     const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'], signal });
     const stream = new PocketsphinxStream(child, options.format, onEvent);
@@ -73,7 +94,6 @@ class PocketsphinxStream implements AsrStream {
   private hypothesis: string | undefined;
   private words: Word[] = [];
   private closed = false;
-  private exited = false;
   private readonly exit: Promise<void>;
   private spawnError: Error | undefined;
 
@@ -94,11 +114,16 @@ class PocketsphinxStream implements AsrStream {
         this.spawnError = err;
       });
       child.on('close', (code) => {
-        this.exited = true;
         if (!this.closed) {
           this.onEvent({
             type: 'error',
-            error: new ProviderError({ provider: 'offline', kind: 'asr', code: 'server', message: `offline asr: pocketsphinx exited (${code ?? this.spawnError?.message})`, retryable: false }),
+            error: new ProviderError({
+              provider: 'offline',
+              kind: 'asr',
+              code: 'server',
+              message: `offline asr: pocketsphinx exited (${code ?? this.spawnError?.message})`,
+              retryable: false,
+            }),
             fatal: true,
           });
         }
@@ -115,7 +140,17 @@ class PocketsphinxStream implements AsrStream {
     return new Promise((resolve, reject) => {
       if (this.child.pid) return resolve();
       this.child.once('spawn', () => resolve());
-      this.child.once('error', (err) => reject(new ProviderError({ provider: 'offline', kind: 'asr', code: 'unavailable', message: `${OFFLINE_ASR_HINT} (${err.message})`, retryable: false })));
+      this.child.once('error', (err) =>
+        reject(
+          new ProviderError({
+            provider: 'offline',
+            kind: 'asr',
+            code: 'unavailable',
+            message: `${OFFLINE_ASR_HINT} (${err.message})`,
+            retryable: false,
+          }),
+        ),
+      );
     });
   }
 
@@ -141,7 +176,13 @@ class PocketsphinxStream implements AsrStream {
     }
     const [, token, start, end, prob] = m;
     const word = cleanWord(token!);
-    if (word) this.words.push({ word, startMs: Math.round(Number(start) * 1000), endMs: Math.round(Number(end) * 1000), confidence: Math.min(1, Number(prob)) });
+    if (word)
+      this.words.push({
+        word,
+        startMs: Math.round(Number(start) * 1000),
+        endMs: Math.round(Number(end) * 1000),
+        confidence: Math.min(1, Number(prob)),
+      });
     if (token === '</s>' && this.hypothesis !== undefined) {
       const words = this.words;
       const text = this.hypothesis;

@@ -9,7 +9,7 @@
  */
 import OpenAI, { toFile } from 'openai';
 import { AudioConverter, pcmBytesToInt16 } from '../../audio/convert.js';
-import { type AudioFormat, MULAW_8K, PCM_16K, PCM_8K } from '../../audio/format.js';
+import { type AudioFormat, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
 import { createVad, type Vad } from '../../audio/vad.js';
 import { encodeWav } from '../../audio/wav.js';
 import { classify, unavailable } from '../classify.js';
@@ -32,7 +32,13 @@ export class OpenAiAsr implements AsrProvider {
   private readonly client: OpenAI | undefined;
 
   constructor(private readonly opts: OpenAiAsrOptions) {
-    if (opts.apiKey || opts.baseURL) this.client = new OpenAI({ apiKey: opts.apiKey ?? 'none', baseURL: opts.baseURL, maxRetries: 0, timeout: 30_000 });
+    if (opts.apiKey || opts.baseURL)
+      this.client = new OpenAI({
+        apiKey: opts.apiKey ?? 'none',
+        baseURL: opts.baseURL,
+        maxRetries: 0,
+        timeout: 30_000,
+      });
   }
 
   async open(options: AsrOptions, onEvent: (event: AsrEvent) => void): Promise<AsrStream> {
@@ -143,7 +149,11 @@ class UtteranceStream implements AsrStream {
       if (this.ctrl.signal.aborted) return;
       const error = classify(err, { provider: 'openai', kind: 'asr', secrets: [this.opts.apiKey] });
       // one utterance lost on a transient error; a key or request the server refuses will fail every time
-      this.onEvent({ type: 'error', error, fatal: error.code === 'auth' || error.code === 'bad_request' || error.code === 'unavailable' });
+      this.onEvent({
+        type: 'error',
+        error,
+        fatal: error.code === 'auth' || error.code === 'bad_request' || error.code === 'unavailable',
+      });
     }
   }
 

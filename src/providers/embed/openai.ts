@@ -26,7 +26,13 @@ export class OpenAiEmbed implements EmbedProvider {
   constructor(private readonly opts: OpenAiEmbedOptions) {
     this.model = opts.model ?? OPENAI_EMBED_MODEL;
     this.dimensions = opts.dimensions ?? OPENAI_EMBED_DIMENSIONS;
-    if (opts.apiKey || opts.baseURL) this.client = new OpenAI({ apiKey: opts.apiKey ?? 'none', baseURL: opts.baseURL, maxRetries: 0, timeout: 60_000 });
+    if (opts.apiKey || opts.baseURL)
+      this.client = new OpenAI({
+        apiKey: opts.apiKey ?? 'none',
+        baseURL: opts.baseURL,
+        maxRetries: 0,
+        timeout: 60_000,
+      });
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
@@ -34,11 +40,17 @@ export class OpenAiEmbed implements EmbedProvider {
     if (texts.length === 0) return [];
     try {
       // base64 halves the response size; the SDK decodes it to number[]
-      const res = await this.client.embeddings.create({ model: this.model, input: texts, dimensions: this.dimensions, encoding_format: 'base64' }, { signal });
+      const res = await this.client.embeddings.create(
+        { model: this.model, input: texts, dimensions: this.dimensions, encoding_format: 'base64' },
+        { signal },
+      );
       const out = new Array<Float32Array>(texts.length);
       for (const d of res.data) {
         const e = d.embedding as unknown;
-        out[d.index] = typeof e === 'string' ? new Float32Array(new Uint8Array(Buffer.from(e, 'base64')).buffer) : Float32Array.from(e as number[]);
+        out[d.index] =
+          typeof e === 'string'
+            ? new Float32Array(new Uint8Array(Buffer.from(e, 'base64')).buffer)
+            : Float32Array.from(e as number[]);
       }
       return out;
     } catch (err) {

@@ -4,9 +4,20 @@
  * retry and fallback live in src/providers/resilience.ts.
  */
 import OpenAI from 'openai';
-import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
 import { abortedError, classify, unavailable } from '../classify.js';
-import { type ChatMessage, type LlmEvent, type LlmProvider, type LlmRequest, ProviderError, type Timing } from '../types.js';
+import {
+  type ChatMessage,
+  type LlmEvent,
+  type LlmProvider,
+  type LlmRequest,
+  ProviderError,
+  type Timing,
+} from '../types.js';
 
 export interface OpenAiLlmOptions {
   apiKey?: string;
@@ -24,7 +35,11 @@ export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessage
           ? {
               role: 'assistant',
               content: m.content || null,
-              tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+              tool_calls: m.toolCalls.map((c) => ({
+                id: c.id,
+                type: 'function',
+                function: { name: c.name, arguments: c.arguments },
+              })),
             }
           : { role: 'assistant', content: m.content };
       case 'tool':
@@ -46,7 +61,12 @@ export class OpenAiLlm implements LlmProvider {
     this.model = opts.model ?? OPENAI_DEFAULT_LLM_MODEL;
     // A base URL without a key is a local OpenAI-compatible server that does not check keys.
     if (opts.apiKey || opts.baseURL) {
-      this.client = new OpenAI({ apiKey: opts.apiKey ?? 'none', baseURL: opts.baseURL, maxRetries: 0, timeout: 60_000 });
+      this.client = new OpenAI({
+        apiKey: opts.apiKey ?? 'none',
+        baseURL: opts.baseURL,
+        maxRetries: 0,
+        timeout: 60_000,
+      });
     }
   }
 
@@ -62,10 +82,16 @@ export class OpenAiLlm implements LlmProvider {
     if (request.temperature !== undefined) params.temperature = request.temperature;
     if (request.maxTokens !== undefined) params.max_completion_tokens = request.maxTokens;
     if (request.tools?.length) {
-      params.tools = request.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+      params.tools = request.tools.map((t) => ({
+        type: 'function',
+        function: { name: t.name, description: t.description, parameters: t.parameters },
+      }));
     }
     if (request.jsonSchema) {
-      params.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: request.jsonSchema, strict: false } };
+      params.response_format = {
+        type: 'json_schema',
+        json_schema: { name: 'output', schema: request.jsonSchema, strict: false },
+      };
     }
     const ctx = { provider: this.id, kind: 'llm' as const, secrets: [this.secret] };
     // Tool-call deltas arrive as fragments keyed by index; assembled here and emitted whole at finish.
@@ -77,14 +103,22 @@ export class OpenAiLlm implements LlmProvider {
       for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
         timing.firstByteAt ??= performance.now();
         if (chunk.usage) {
-          yield { type: 'usage', promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+          yield {
+            type: 'usage',
+            promptTokens: chunk.usage.prompt_tokens,
+            completionTokens: chunk.usage.completion_tokens,
+          };
         }
         const choice = chunk.choices?.[0];
         if (!choice) continue;
         const delta = choice.delta;
         if (delta?.content) yield { type: 'text', delta: delta.content };
         for (const tc of delta?.tool_calls ?? []) {
-          const slot = (calls[tc.index] ??= { id: '', name: '', arguments: '' });
+          let slot = calls[tc.index];
+          if (!slot) {
+            slot = { id: '', name: '', arguments: '' };
+            calls[tc.index] = slot;
+          }
           if (tc.id) slot.id = tc.id;
           if (tc.function?.name) slot.name += tc.function.name;
           if (tc.function?.arguments) slot.arguments += tc.function.arguments;
@@ -92,7 +126,11 @@ export class OpenAiLlm implements LlmProvider {
         if (choice.finish_reason) {
           finishReason = choice.finish_reason;
           for (const [i, c] of calls.entries()) {
-            if (c) yield { type: 'tool_call', call: { id: c.id || `call_${i}`, name: c.name, arguments: c.arguments || '{}' } };
+            if (c)
+              yield {
+                type: 'tool_call',
+                call: { id: c.id || `call_${i}`, name: c.name, arguments: c.arguments || '{}' },
+              };
           }
           calls.length = 0;
         }
@@ -103,7 +141,12 @@ export class OpenAiLlm implements LlmProvider {
     }
     if (finishReason === undefined) {
       // A dropped connection can end the SSE body without an error; a stream without finish_reason is truncated.
-      throw new ProviderError({ provider: this.id, kind: 'llm', code: 'connection', message: 'openai llm: stream ended before finish_reason' });
+      throw new ProviderError({
+        provider: this.id,
+        kind: 'llm',
+        code: 'connection',
+        message: 'openai llm: stream ended before finish_reason',
+      });
     }
     timing.doneAt = performance.now();
     yield { type: 'done', finishReason };

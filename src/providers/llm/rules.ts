@@ -43,7 +43,8 @@ function matchRule(rules: readonly Rule[], regexes: readonly (RegExp | undefined
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     if (dtmf !== undefined) {
-      if (rule.dtmf !== undefined && rule.dtmf.toUpperCase() === dtmf) return { rule, groups: [dtmf], named: { digits: dtmf } };
+      if (rule.dtmf !== undefined && rule.dtmf.toUpperCase() === dtmf)
+        return { rule, groups: [dtmf], named: { digits: dtmf } };
       continue;
     }
     if (rule.keywords?.some((k) => k && lower.includes(k.toLowerCase()))) return { rule, groups: [text], named: {} };
@@ -56,8 +57,15 @@ function matchRule(rules: readonly Rule[], regexes: readonly (RegExp | undefined
 
 /** First one or two sentences, for speaking a knowledge hit. */
 export function leadSentences(text: string, max = 2): string {
-  const sentences = text.replace(/\s+/g, ' ').trim().match(/[^.!?]+[.!?]+|[^.!?]+$/g) ?? [];
-  return sentences.slice(0, max).map((s) => s.trim()).join(' ');
+  const sentences =
+    text
+      .replace(/\s+/g, ' ')
+      .trim()
+      .match(/[^.!?]+[.!?]+|[^.!?]+$/g) ?? [];
+  return sentences
+    .slice(0, max)
+    .map((s) => s.trim())
+    .join(' ');
 }
 
 function acknowledge(toolMessage: Extract<ChatMessage, { role: 'tool' }>): string {
@@ -117,11 +125,15 @@ export class RulesLlm implements LlmProvider {
         const text = last?.role === 'user' ? last.content : '';
         const match = text ? matchRule(this.rules, this.regexes, text) : undefined;
         if (match) {
-          if (match.rule.reply) yield* speak(match.rule.reply.replace(/\$(\d)/g, (_, d: string) => match.groups[Number(d)] ?? ''));
+          if (match.rule.reply)
+            yield* speak(match.rule.reply.replace(/\$(\d)/g, (_, d: string) => match.groups[Number(d)] ?? ''));
           if (match.rule.tool) {
             timing.firstByteAt ??= performance.now();
             const args = { ...(match.rule.toolArgs ?? {}), ...match.named };
-            yield { type: 'tool_call', call: { id: `call_rules_${++this.calls}`, name: match.rule.tool, arguments: JSON.stringify(args) } };
+            yield {
+              type: 'tool_call',
+              call: { id: `call_rules_${++this.calls}`, name: match.rule.tool, arguments: JSON.stringify(args) },
+            };
           }
         } else {
           let answer: string | undefined;
@@ -136,7 +148,11 @@ export class RulesLlm implements LlmProvider {
       }
     }
     const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
-    yield { type: 'usage', promptTokens: request.messages.reduce((n, m) => n + words(m.content), 0), completionTokens: words(out) };
+    yield {
+      type: 'usage',
+      promptTokens: request.messages.reduce((n, m) => n + words(m.content), 0),
+      completionTokens: words(out),
+    };
     timing.doneAt = performance.now();
     yield { type: 'done', finishReason: 'stop' };
   }

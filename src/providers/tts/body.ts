@@ -5,7 +5,11 @@
 import type { AudioChunk, AudioFormat } from '../../audio/format.js';
 import type { Timing } from '../types.js';
 
-export async function* audioChunks(body: AsyncIterable<Uint8Array>, format: AudioFormat, timing: Timing): AsyncGenerator<AudioChunk> {
+export async function* audioChunks(
+  body: AsyncIterable<Uint8Array>,
+  format: AudioFormat,
+  timing: Timing,
+): AsyncGenerator<AudioChunk> {
   const align = format.encoding === 'pcm16' ? 2 : 1;
   let carry: number | undefined;
   for await (const piece of body) {

@@ -4,7 +4,7 @@
  * otherwise.
  */
 import { DeepgramClient } from '@deepgram/sdk';
-import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K, PCM_24K, PCM_8K } from '../../audio/format.js';
+import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_8K, PCM_16K, PCM_24K } from '../../audio/format.js';
 import { abortedError, classify, unavailable } from '../classify.js';
 import type { Timing, TtsProvider, TtsRequest } from '../types.js';
 import { audioChunks } from './body.js';
@@ -26,12 +26,19 @@ export class DeepgramTts implements TtsProvider {
     if (opts.apiKey) {
       const http = (opts.baseUrl ?? 'https://api.deepgram.com').replace(/^ws/, 'http').replace(/\/+$/, '');
       const ws = http.replace(/^http/, 'ws');
-      this.client = new DeepgramClient({ apiKey: opts.apiKey, environment: { base: http, production: ws, agent: ws, agentRest: http }, maxRetries: 0 });
+      this.client = new DeepgramClient({
+        apiKey: opts.apiKey,
+        environment: { base: http, production: ws, agent: ws, agentRest: http },
+        maxRetries: 0,
+      });
     }
   }
 
   private pick(want: AudioFormat): AudioFormat {
-    return this.formats.find((f) => f.encoding === want.encoding && f.sampleRate === want.sampleRate) ?? (want.encoding === 'pcm16' ? PCM_24K : MULAW_8K);
+    return (
+      this.formats.find((f) => f.encoding === want.encoding && f.sampleRate === want.sampleRate) ??
+      (want.encoding === 'pcm16' ? PCM_24K : MULAW_8K)
+    );
   }
 
   async *synthesize(request: TtsRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<AudioChunk> {

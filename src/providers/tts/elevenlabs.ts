@@ -10,7 +10,15 @@
  */
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import WebSocket from 'ws';
-import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K, PCM_24K, PCM_8K, pcmFormat } from '../../audio/format.js';
+import {
+  type AudioChunk,
+  type AudioFormat,
+  MULAW_8K,
+  PCM_8K,
+  PCM_16K,
+  PCM_24K,
+  pcmFormat,
+} from '../../audio/format.js';
 import { abortedError, classify, codeForStatus, scrub, unavailable } from '../classify.js';
 import { ProviderError, type Timing, type TtsProvider, type TtsRequest, type TtsTextStream } from '../types.js';
 import { audioChunks } from './body.js';
@@ -85,7 +93,12 @@ class StreamInput implements TtsTextStream {
   private wake: (() => void) | undefined;
   private ended = false;
 
-  constructor(base: string, private readonly opts: ElevenLabsTtsOptions, request: Omit<TtsRequest, 'text'>, signal: AbortSignal) {
+  constructor(
+    base: string,
+    private readonly opts: ElevenLabsTtsOptions,
+    request: Omit<TtsRequest, 'text'>,
+    signal: AbortSignal,
+  ) {
     const { param, format } = elevenLabsFormat(request.format);
     this.format = format;
     this.audio = this.iterate();
@@ -94,14 +107,21 @@ class StreamInput implements TtsTextStream {
       return;
     }
     const voice = encodeURIComponent(request.voice ?? opts.voice ?? ELEVENLABS_DEFAULT_VOICE);
-    const q = new URLSearchParams({ model_id: request.model ?? opts.model ?? ELEVENLABS_DEFAULT_MODEL, output_format: param });
+    const q = new URLSearchParams({
+      model_id: request.model ?? opts.model ?? ELEVENLABS_DEFAULT_MODEL,
+      output_format: param,
+    });
     if (request.language) q.set('language_code', request.language.slice(0, 2));
     const url = `${base.replace(/^http/, 'ws')}/v1/text-to-speech/${voice}/stream-input?${q}`;
     this.timing.requestSentAt = performance.now();
     const ws = new WebSocket(url, { headers: { 'xi-api-key': opts.apiKey } });
     this.ws = ws;
     ws.on('open', () => {
-      const bos = { text: ' ', voice_settings: { stability: 0.5, similarity_boost: 0.8, ...(request.speed ? { speed: request.speed } : {}) }, xi_api_key: opts.apiKey };
+      const bos = {
+        text: ' ',
+        voice_settings: { stability: 0.5, similarity_boost: 0.8, ...(request.speed ? { speed: request.speed } : {}) },
+        xi_api_key: opts.apiKey,
+      };
       ws.send(JSON.stringify(bos));
       for (const m of this.outbox.splice(0)) ws.send(m);
     });
@@ -126,8 +146,24 @@ class StreamInput implements TtsTextStream {
     ws.on('close', (code, reason) => {
       if (this.done) return;
       const why = scrub(reason.toString(), [opts.apiKey]);
-      if (code === 1008) this.fail(new ProviderError({ provider: 'elevenlabs', kind: 'tts', code: 'auth', message: `elevenlabs tts: closed 1008 ${why}` }));
-      else this.fail(new ProviderError({ provider: 'elevenlabs', kind: 'tts', code: 'connection', message: `elevenlabs tts: socket closed (${code}) before isFinal` }));
+      if (code === 1008)
+        this.fail(
+          new ProviderError({
+            provider: 'elevenlabs',
+            kind: 'tts',
+            code: 'auth',
+            message: `elevenlabs tts: closed 1008 ${why}`,
+          }),
+        );
+      else
+        this.fail(
+          new ProviderError({
+            provider: 'elevenlabs',
+            kind: 'tts',
+            code: 'connection',
+            message: `elevenlabs tts: socket closed (${code}) before isFinal`,
+          }),
+        );
     });
     signal.addEventListener('abort', () => this.close(), { once: true });
   }
@@ -137,13 +173,27 @@ class StreamInput implements TtsTextStream {
     try {
       msg = JSON.parse(text) as typeof msg;
     } catch {
-      this.fail(new ProviderError({ provider: 'elevenlabs', kind: 'tts', code: 'malformed', message: 'elevenlabs tts: unparseable stream-input message' }));
+      this.fail(
+        new ProviderError({
+          provider: 'elevenlabs',
+          kind: 'tts',
+          code: 'malformed',
+          message: 'elevenlabs tts: unparseable stream-input message',
+        }),
+      );
       this.ws?.terminate();
       return;
     }
     if (msg.error) {
       const code = /api_key|auth|quota/.test(msg.error) ? 'auth' : 'bad_request';
-      this.fail(new ProviderError({ provider: 'elevenlabs', kind: 'tts', code, message: `elevenlabs tts: ${msg.error}: ${scrub(String(msg.message ?? ''), [this.opts.apiKey])}` }));
+      this.fail(
+        new ProviderError({
+          provider: 'elevenlabs',
+          kind: 'tts',
+          code,
+          message: `elevenlabs tts: ${msg.error}: ${scrub(String(msg.message ?? ''), [this.opts.apiKey])}`,
+        }),
+      );
       return;
     }
     if (msg.audio) {

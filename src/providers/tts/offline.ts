@@ -37,7 +37,8 @@ function espeakWorker(): Promise<EspeakWorker> {
 
 /** Reads a RIFF/WAVE header from the front of `buf`: the sample rate and where the samples start. */
 function wavHeader(buf: Buffer): { rate: number; dataOffset: number } | undefined {
-  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') return undefined;
+  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE')
+    return undefined;
   let off = 12;
   let rate = 0;
   while (off + 8 <= buf.length) {
@@ -77,9 +78,15 @@ export class OfflineTts implements TtsProvider {
     timing.doneAt = performance.now();
   }
 
-  private async *flite(request: TtsRequest, voice: string | undefined, signal: AbortSignal, timing: Timing): AsyncGenerator<AudioChunk> {
+  private async *flite(
+    request: TtsRequest,
+    voice: string | undefined,
+    signal: AbortSignal,
+    timing: Timing,
+  ): AsyncGenerator<AudioChunk> {
     const v = voice && (FLITE_VOICES as readonly string[]).includes(voice) ? voice : 'kal16';
-    const stretch = request.speed && request.speed !== 1 ? ['--setf', `duration_stretch=${(1 / request.speed).toFixed(3)}`] : [];
+    const stretch =
+      request.speed && request.speed !== 1 ? ['--setf', `duration_stretch=${(1 / request.speed).toFixed(3)}`] : [];
     // flite cannot write to a Node stdio socket (/dev/stdout is a socketpair), so each sentence goes through a temp
     // WAV file; a sentence at a time so the first audio leaves after the first sentence, not the whole text.
     for (const sentence of splitSentences(request.text)) {
@@ -88,11 +95,23 @@ export class OfflineTts implements TtsProvider {
       try {
         await new Promise<void>((resolve, reject) => {
           // -t: the text is one argument (no shell)
-          execFile('flite', ['-voice', v, ...stretch, '-t', sentence, '-o', file], { signal, timeout: 30_000 }, (err) => (err ? reject(err) : resolve()));
+          execFile(
+            'flite',
+            ['-voice', v, ...stretch, '-t', sentence, '-o', file],
+            { signal, timeout: 30_000 },
+            (err) => (err ? reject(err) : resolve()),
+          );
         });
         const wav = await readFile(file);
         const h = wavHeader(wav);
-        if (!h) throw new ProviderError({ provider: this.id, kind: 'tts', code: 'malformed', message: 'offline tts: flite wrote no WAV', retryable: false });
+        if (!h)
+          throw new ProviderError({
+            provider: this.id,
+            kind: 'tts',
+            code: 'malformed',
+            message: 'offline tts: flite wrote no WAV',
+            retryable: false,
+          });
         const format = pcmFormat(h.rate);
         const data = wav.subarray(h.dataOffset, h.dataOffset + ((wav.length - h.dataOffset) & ~1));
         const step = h.rate * 2 * 0.2; // 200 ms chunks, views over the file buffer
@@ -103,19 +122,34 @@ export class OfflineTts implements TtsProvider {
       } catch (err) {
         if (signal.aborted) throw abortedError(this.id, 'tts');
         if (err instanceof ProviderError) throw err;
-        throw new ProviderError({ provider: this.id, kind: 'tts', code: 'server', message: `offline tts: flite failed: ${(err as Error).message}`, retryable: false });
+        throw new ProviderError({
+          provider: this.id,
+          kind: 'tts',
+          code: 'server',
+          message: `offline tts: flite failed: ${(err as Error).message}`,
+          retryable: false,
+        });
       } finally {
         rm(file, { force: true }).catch(() => {});
       }
     }
   }
 
-  private async *espeak(request: TtsRequest, voice: string | undefined, signal: AbortSignal, timing: Timing): AsyncGenerator<AudioChunk> {
+  private async *espeak(
+    request: TtsRequest,
+    voice: string | undefined,
+    signal: AbortSignal,
+    timing: Timing,
+  ): AsyncGenerator<AudioChunk> {
     let worker: EspeakWorker;
     try {
       worker = await espeakWorker();
     } catch (err) {
-      throw unavailable(this.id, 'tts', `offline tts: espeak-ng wasm failed to load (${(err as Error).message}); install flite: apt-get install flite`);
+      throw unavailable(
+        this.id,
+        'tts',
+        `offline tts: espeak-ng wasm failed to load (${(err as Error).message}); install flite: apt-get install flite`,
+      );
     }
     if (signal.aborted) throw abortedError(this.id, 'tts');
     const name = voice?.startsWith('espeak:') ? voice.slice(7) : (request.language?.toLowerCase() ?? 'en-us');

@@ -15,7 +15,19 @@ export interface OpenAiTtsOptions {
   voice?: string;
 }
 
-export const OPENAI_TTS_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'nova', 'onyx', 'sage', 'shimmer', 'verse'] as const;
+export const OPENAI_TTS_VOICES = [
+  'alloy',
+  'ash',
+  'ballad',
+  'coral',
+  'echo',
+  'fable',
+  'nova',
+  'onyx',
+  'sage',
+  'shimmer',
+  'verse',
+] as const;
 
 export class OpenAiTts implements TtsProvider {
   readonly id = 'openai';
@@ -24,7 +36,12 @@ export class OpenAiTts implements TtsProvider {
 
   constructor(private readonly opts: OpenAiTtsOptions) {
     if (opts.apiKey || opts.baseURL) {
-      this.client = new OpenAI({ apiKey: opts.apiKey ?? 'none', baseURL: opts.baseURL, maxRetries: 0, timeout: 60_000 });
+      this.client = new OpenAI({
+        apiKey: opts.apiKey ?? 'none',
+        baseURL: opts.baseURL,
+        maxRetries: 0,
+        timeout: 60_000,
+      });
     }
   }
 
