@@ -25,6 +25,7 @@ export async function openKnowledgeBase(opts: KnowledgeBaseOptions): Promise<Kno
     vectorDim: opts.embed?.dimensions,
     optimizeDelayMs: opts.optimizeDelayMs ?? 1000,
     vectorIndexMinRows: opts.vectorIndexMinRows ?? 10_000,
+    readConsistencyS: opts.readConsistencyS ?? 1,
   });
   return new LanceKnowledgeBase(store, opts);
 }

@@ -130,9 +130,11 @@ export class TableStore {
   static async open(
     uri: string,
     logger: Logger,
-    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number },
+    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number; readConsistencyS: number },
   ): Promise<TableStore> {
-    return new TableStore(await lancedb.connect(uri), logger, opts);
+    // Several engine processes may share one store (DESIGN.md 9): re-check a table for other writers' commits at
+    // most every readConsistencyS seconds (one version check, not one per query).
+    return new TableStore(await lancedb.connect(uri, { readConsistencyInterval: opts.readConsistencyS }), logger, opts);
   }
 
   tableName(tenantId: string): string {

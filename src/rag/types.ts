@@ -103,6 +103,8 @@ export interface KnowledgeBaseOptions {
   embedBatch?: number;
   /** Background index maintenance delay after the last write, ms. Default 1000. */
   optimizeDelayMs?: number;
+  /** How stale a read may be with respect to other processes' writes, seconds. Default 1. */
+  readConsistencyS?: number;
   /**
    * Build an IVF-PQ vector index once a tenant's table has this many chunks. Default 10,000: below it flat search
    * is exact and fast enough; at 10k chunks x 256 dims the index halves vector latency (bench/rag.ts), and

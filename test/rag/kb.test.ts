@@ -292,6 +292,25 @@ describe('index maintenance as a collection grows', () => {
   });
 });
 
+describe('two engine processes sharing one LanceDB store', () => {
+  it('a reader sees documents another connection wrote after it opened the table', async () => {
+    const t = await tempDir();
+    const a = await openKnowledgeBase({ uri: t.dir, logger: silentLogger, readConsistencyS: 0 });
+    const b = await openKnowledgeBase({ uri: t.dir, logger: silentLogger, readConsistencyS: 0 });
+    try {
+      await a.upsertDocument('t', 'c', { name: 'one.txt', content: 'The heron trail is open.' });
+      expect((await b.search('t', 'c', 'heron trail'))[0]?.documentName).toBe('one.txt');
+      await a.upsertDocument('t', 'c', { name: 'two.txt', content: 'The osprey trail is closed.' });
+      expect((await b.search('t', 'c', 'osprey')).map((h) => h.documentName)).toEqual(['two.txt']);
+      expect((await b.listCollections('t'))[0]).toEqual({ name: 'c', documents: 2, chunks: 2 });
+    } finally {
+      await a.close();
+      await b.close();
+      await t.cleanup();
+    }
+  });
+});
+
 describe('a failed embedding leaves the collection as it was', () => {
   it('writes nothing when the provider fails part-way through a document', async () => {
     const t = await tempDir();
