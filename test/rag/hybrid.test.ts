@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAiFake, startOpenAiFake } from '../../bench/fakes/openai.js';
 import { EngineError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import { OpenAiEmbed } from '../../src/providers/embed/openai.js';
 import { type KnowledgeBase, openKnowledgeBase, type RetrievalEvent } from '../../src/rag/index.js';
 import { faqFixture, tempDir } from './helpers.js';
-import { openAiEmbedder } from './openai-embedder.js';
 
 /**
  * Hybrid retrieval through a loopback fake of OpenAI's /v1/embeddings (bench/fakes/openai.ts: hashed bag-of-words
- * vectors) with the real openai SDK on the client side.
+ * vectors) with the engine's OpenAI embed provider (src/providers/embed/openai.ts, the real openai SDK).
  */
 describe('hybrid retrieval with embeddings from a loopback OpenAI fake', () => {
   let fake: OpenAiFake;
@@ -24,7 +24,12 @@ describe('hybrid retrieval with embeddings from a loopback OpenAI fake', () => {
     kb = await openKnowledgeBase({
       uri: t.dir,
       logger: silentLogger,
-      embed: openAiEmbedder(`${fake.url}/v1`, 'sk-test', 'text-embedding-3-small', 256),
+      embed: new OpenAiEmbed({
+        baseURL: `${fake.url}/v1`,
+        apiKey: 'sk-test',
+        model: 'text-embedding-3-small',
+        dimensions: 256,
+      }),
       embedBatch: 20,
       onRetrieval: (e) => events.push(e),
     });
