@@ -84,9 +84,8 @@ function design(L: number, M: number, fromRate: number, toRate: number): Design 
   const N = K * L;
   const h = new Float64Array(N);
   const i0Beta = besselI0(beta);
-  for (let n = 0; n < N; n++) {
+  for (let n = 0; n < taps0; n++) {
     const t = n - center;
-    if (n >= taps0) break;
     const sinc = t === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * t) / (Math.PI * t);
     const r = t / center;
     const w = besselI0(beta * Math.sqrt(Math.max(0, 1 - r * r))) / i0Beta;
