@@ -151,3 +151,40 @@ describe('deepgram live asr against the loopback fake', () => {
     await stream.close();
   });
 });
+
+describe('asr fallback chain mid-stream', () => {
+  it('a primary that cannot reconnect hands the stream to the next provider; later audio reaches it', async () => {
+    const primary = await startDeepgramFake({ transcripts: ['from primary'], utteranceMs: 200 });
+    const backup = await startDeepgramFake({ transcripts: ['from backup'], utteranceMs: 200 });
+    try {
+      const events: AsrEvent[] = [];
+      const incidents: Incident[] = [];
+      const chain = resilientAsr(
+        [
+          new DeepgramAsr({ apiKey: 'dg-test', baseUrl: primary.url, maxReconnects: 1 }),
+          new DeepgramAsr({ apiKey: 'dg-test', baseUrl: backup.url }),
+        ],
+        { baseDelayMs: 5, onIncident: (i) => incidents.push(i) },
+      );
+      const stream = await chain.open({ format: MULAW_8K }, (e) => events.push(e));
+      for (let i = 0; i < 10; i++) stream.write(FRAME);
+      await until(events, (es) => es.some((e) => e.type === 'final'));
+      primary.faults.push('server_error', 'server_error');
+      for (const s of primary.sockets) s.terminate();
+      await until(events, () => incidents.some((i) => i.action === 'fallback'));
+      for (let i = 0; i < 10; i++) stream.write(FRAME);
+      await until(events, (es) => es.filter((e) => e.type === 'final').length === 2);
+      expect(events.filter((e) => e.type === 'final').map((e) => (e.type === 'final' ? e.text : ''))).toEqual([
+        'from primary',
+        'from backup',
+      ]);
+      expect(incidents).toMatchObject([{ provider: 'deepgram', code: 'server', action: 'fallback' }]);
+      expect(events.some((e) => e.type === 'closed')).toBe(false);
+      await stream.close();
+      expect(backup.audioBytes).toBe(10 * 160);
+    } finally {
+      await primary.close();
+      await backup.close();
+    }
+  });
+});
