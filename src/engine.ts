@@ -1,0 +1,285 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import { ensureFirstTenant } from './api/auth.js';
+import { checkCallLimit } from './api/call-limits.js';
+import { isIpAllowed } from './api/ip-allowlist.js';
+import { resolveByNumber } from './api/number-routing.js';
+import { ragRoutes } from './api/routes/rag.js';
+import type { Assistant } from './call/assistant.js';
+import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
+import { CallSession } from './call/session.js';
+import { pluginCredentials } from './channels/dialer.js';
+import { createChannelDialer } from './channels/dialer.js';
+import { createTwilioWhatsApp } from './channels/whatsapp.js';
+import type { EngineConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
+import { openStore, type CallStatus, type Store } from './store/index.js';
+import { attachGateway, type Gateway, type ResolvedCall, type ResolveRequest, type ResolveResult } from './telephony/gateway.js';
+import type { MediaLeg } from './telephony/leg.js';
+import { createToolRegistry } from './tools/registry.js';
+import type { ToolRegistry } from './tools/types.js';
+import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
+
+/**
+ * The composition root (STYLE.md 10): wires config, store, providers, knowledge base, tools, webhooks, the control
+ * API and the media gateway onto one HTTP server. Nothing else constructs these; tests and `voice-engine serve`
+ * call createEngine().
+ *
+ *   telephony ──ws──▶ gateway ──resolve()──▶ store (assistant, IP allowlist, call limits, call record)
+ *                        └──onCall(leg)──▶ CallSession ──▶ providers / tools / knowledge base
+ *                                              └── CallSink ──▶ store.calls (written as the call goes)
+ *                                              └── onEnded ──▶ webhooks outbox (call.ended)
+ *
+ * The process holds only live-call state (DESIGN.md 9): assistants are read from the store per call and re-read
+ * between turns when their version changes, so a change made through any engine process reaches every live call.
+ */
+export interface EngineOptions {
+  config: EngineConfig;
+  logger?: Logger;
+  /** Replaces the provider registry (tests and benches with fakes). */
+  providers?: ProviderRegistry;
+  /** Where the first-start key banner goes (stdout by default). */
+  print?: (line: string) => void;
+  /** Grace period for calls in progress on close(), ms. */
+  drainTimeoutMs?: number;
+}
+
+export interface Engine {
+  readonly config: EngineConfig;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly providers: ProviderRegistry;
+  readonly kb: KnowledgeBase;
+  readonly tools: ToolRegistry;
+  readonly webhooks: WebhookDispatcher;
+  readonly app: FastifyInstance;
+  readonly gateway: Gateway;
+  /** Live sessions in this process, by store call id. */
+  readonly sessions: ReadonlyMap<string, CallSession>;
+  /** The first tenant's id, when this start created or found it from PORTAL_* settings. */
+  readonly firstTenantId?: string;
+  listen(opts?: { port?: number; host?: string }): Promise<{ port: number; url: string }>;
+  /** Stop taking new calls (health answers 503), let calls in progress finish, then shut down. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface CallBinding {
+  recordId: string;
+  tenantId: string;
+  metadata: Record<string, unknown>;
+}
+
+export async function createEngine(opts: EngineOptions): Promise<Engine> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  await mkdir(config.dataDir, { recursive: true });
+  const store = openStore({ dataDir: config.dataDir });
+  const first = await ensureFirstTenant(store, config, opts.print ?? ((l) => process.stdout.write(`${l}\n`)));
+  const providers = opts.providers ?? createProviderRegistry(config, logger);
+  const kb = await openKnowledgeBase({
+    uri: path.join(config.dataDir, 'lancedb'),
+    embed: providers.embed(),
+    logger,
+    onRetrieval: (e) => {
+      store.analytics
+        .record(e.tenantId, 'rag', {
+          collections: e.collections.join(','),
+          query: e.query,
+          hits: e.hits,
+          topScore: e.topScore ?? null,
+          ms: Math.round(e.ms * 100) / 100,
+          mode: e.mode,
+        })
+        .catch((err: unknown) => logger.warn({ err }, 'rag analytics write failed'));
+    },
+  });
+  const tools = createToolRegistry();
+  const webhooks = createWebhookDispatcher({ store, logger });
+  const sessions = new Map<string, CallSession>();
+  const bindings = new WeakMap<ResolvedCall, CallBinding>();
+  let draining = false;
+  // The gateway is attached after the app exists (it shares the app's HTTP server); `live` reads it lazily.
+  let gateway: Gateway | undefined;
+
+  const app = await buildApp({
+    config,
+    store,
+    logger,
+    providers,
+    tools,
+    extraRoutes: [ragRoutes(kb)],
+    webhooks,
+    dialer: createChannelDialer({ store, publicUrl: config.publicUrl }),
+    messenger: createTwilioWhatsApp({ store }),
+    live: {
+      activeCalls: () => gateway?.activeCalls ?? 0,
+      draining: () => draining,
+      // Sessions poll the assistant version between turns; nothing to push.
+      applyAssistantChange: () => {},
+    },
+  });
+
+  async function resolve(req: ResolveRequest): Promise<ResolveResult> {
+    const key = req.pathKey ?? req.paramKey;
+    let assistant: Assistant | undefined;
+    if (key) {
+      assistant = await store.assistants.find(key);
+      if (!assistant) return { ok: false, code: 4003, reason: 'assistant key wrong or revoked' };
+    } else if (req.to) {
+      assistant = await resolveByNumber(store, req.to);
+    }
+    if (!assistant) {
+      return { ok: false, code: 4001, reason: 'no assistant: no key in the path or start message, no number routing' };
+    }
+    const tenantId = assistant.tenantId;
+    if (!(await isIpAllowed(store, tenantId, req.remoteAddress))) {
+      return { ok: false, code: 4003, reason: 'not allowed from this IP address' };
+    }
+    // An outbound call we dialed carries its record id as a custom parameter (src/channels/twiml.ts).
+    const knownId = req.customParameters.callId;
+    let record = knownId ? await store.calls.get(tenantId, knownId) : undefined;
+    if (record && record.status !== 'completed' && record.status !== 'failed') {
+      await store.calls.update(record.id, { status: 'in-progress', startedAt: new Date().toISOString() });
+    } else {
+      const limit = await checkCallLimit(store, tenantId);
+      if (!limit.ok) return { ok: false, code: 4030, reason: limit.reason };
+      record = await store.calls.create({
+        tenantId,
+        assistantId: assistant.id,
+        direction: 'inbound',
+        status: 'in-progress',
+        from: req.from,
+        to: req.to,
+        protocol: req.protocol,
+        metadata: { ...req.customParameters },
+      });
+      await store.calls.update(record.id, { startedAt: new Date().toISOString() });
+    }
+    const twilio = req.protocol === 'twilio' ? await pluginCredentials(store, tenantId, 'twilio') : undefined;
+    const call: ResolvedCall = { tenantId, assistant, ...(twilio?.authToken ? { twilioAuthToken: twilio.authToken } : {}) };
+    bindings.set(call, { recordId: record.id, tenantId, metadata: record.metadata });
+    return { ok: true, call };
+  }
+
+  function onCall(leg: MediaLeg, call: ResolvedCall): void {
+    const binding = bindings.get(call);
+    if (!binding) {
+      void leg.hangup('internal: unresolved call');
+      return;
+    }
+    const { recordId, tenantId } = binding;
+    const log = logger.child({ callId: recordId, protocol: leg.info.protocol });
+    // Writes are ordered per call and never block the media path; a failed write is logged, not thrown.
+    let writes: Promise<unknown> = Promise.resolve();
+    const enqueueWrite = (fn: () => Promise<unknown>) => {
+      writes = writes.then(fn).catch((err: unknown) => log.warn({ err }, 'call record write failed'));
+    };
+    void store.calls.update(recordId, { providerCallId: leg.info.callId });
+    const sink: CallSink = {
+      event: (type, data) => enqueueWrite(() => store.calls.appendEvent(recordId, type, data)),
+      update: (patch: CallPatch) =>
+        enqueueWrite(() => store.calls.update(recordId, { ...patch, status: patch.status as CallStatus | undefined })),
+    };
+    let version = call.assistant.version;
+    const assistantId = call.assistant.id;
+    const loadAssistant = async (): Promise<Assistant | undefined> => {
+      const v = await store.assistants.getVersion(assistantId);
+      if (v === undefined || v === version) return undefined;
+      const next = await store.assistants.get(tenantId, assistantId);
+      if (next) version = next.version;
+      return next;
+    };
+    const rag = call.assistant.config.rag;
+    const session = new CallSession({
+      leg,
+      assistant: call.assistant,
+      variables: Object.fromEntries(
+        Object.entries(binding.metadata).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      ),
+      deps: {
+        providers,
+        tools,
+        sink,
+        logger: log,
+        dataDir: config.dataDir,
+        retriever: rag?.collections?.length ? createRetriever(kb, tenantId, rag) : undefined,
+        loadAssistant,
+        onEnded: (summary: CallSummary) => {
+          sessions.delete(recordId);
+          call.release?.();
+          enqueueWrite(async () => {
+            await store.calls.update(recordId, {
+              status: summary.endReason.startsWith('error') ? 'failed' : 'completed',
+            });
+            await webhooks.enqueue(tenantId, summary.endReason.startsWith('error') ? 'call.failed' : 'call.ended', {
+              call_id: recordId,
+              assistant_id: assistantId,
+              ...summary,
+              recording_url: summary.recordingPath ? `/api/v1/calls/${recordId}/recording` : undefined,
+            });
+          });
+        },
+      },
+    });
+    sessions.set(recordId, session);
+    enqueueWrite(() =>
+      webhooks.enqueue(tenantId, 'call.started', {
+        call_id: recordId,
+        assistant_id: assistantId,
+        protocol: leg.info.protocol,
+        from: leg.info.from,
+        to: leg.info.to,
+      }),
+    );
+    session.start().catch((err: unknown) => {
+      log.error({ err }, 'call session failed to start');
+      void leg.hangup('error: session start failed');
+    });
+  }
+
+  gateway = attachGateway(app.server, { resolve, onCall, logger });
+  webhooks.start();
+
+  let closing: Promise<void> | undefined;
+  const engine: Engine = {
+    config,
+    logger,
+    store,
+    providers,
+    kb,
+    tools,
+    webhooks,
+    app,
+    gateway,
+    sessions,
+    firstTenantId: first?.tenantId,
+    async listen(o = {}) {
+      const host = o.host ?? config.host;
+      await app.listen({ port: o.port ?? config.port, host });
+      const port = (app.server.address() as AddressInfo).port;
+      const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      return { port, url: `http://${shown}:${port}` };
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        gateway?.drain();
+        const deadline = Date.now() + (opts.drainTimeoutMs ?? 0);
+        while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        await gateway?.close();
+        await Promise.allSettled([...sessions.values()].map((s) => s.done));
+        await webhooks.stop();
+        await app.close();
+        await kb.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+  return engine;
+}
