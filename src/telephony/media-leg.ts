@@ -374,14 +374,7 @@ export class WireLeg implements MediaLeg, Paced {
   }
 
   private sendAudio(bytes: Uint8Array): void {
-    const buffered = this.transport.bufferedAmount;
-    if (buffered > this.maxBufferedBytes) {
-      // A peer that does not read: drop rather than grow memory; far beyond, give up on the call.
-      this.stats.dropped++;
-      this.warnOnce('backpressure', 'peer not reading: outbound audio dropped');
-      if (buffered > this.maxBufferedBytes * 4) this.closeWith(CloseCode.PROTOCOL, 'peer not reading');
-      return;
-    }
+    if (this.backpressured()) return;
     this.transport.send(this.adapter.encodeAudio(bytes));
     this.stats.framesOut++;
   }
@@ -435,12 +428,21 @@ export class WireLeg implements MediaLeg, Paced {
     if (this.isClosed) return;
     const msg = this.adapter.encodeEvent(event);
     if (msg === undefined) return;
-    if (this.transport.bufferedAmount > this.maxBufferedBytes) {
-      this.stats.dropped++;
-      this.warnOnce('backpressure', 'peer not reading: outbound event dropped');
-      return;
-    }
+    if (this.backpressured()) return;
     this.transport.send(msg);
+  }
+
+  /**
+   * A peer that does not read (STYLE.md 6): past maxBufferedBytes in ws.bufferedAmount, outbound audio and events
+   * are dropped and counted rather than grown in memory; past 4x (control messages still queue), the call closes.
+   */
+  private backpressured(): boolean {
+    const buffered = this.transport.bufferedAmount;
+    if (buffered <= this.maxBufferedBytes) return false;
+    this.stats.dropped++;
+    this.warnOnce('backpressure', 'peer not reading: outbound dropped');
+    if (buffered > this.maxBufferedBytes * 4) this.closeWith(CloseCode.PROTOCOL, 'peer not reading');
+    return true;
   }
 
   async hangup(reason: string): Promise<void> {

@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode } from '../../src/telephony/close-codes.js';
+import { twilioSignature } from '../../src/telephony/twilio-signature.js';
+import { assistant, eventually, loadFixture, render, startServer, type TestServer, testAudio, WireClient } from './helpers.js';
+
+const twilio = loadFixture('twilio');
+let srv: TestServer | undefined;
+afterEach(async () => {
+  await srv?.close();
+  srv = undefined;
+});
+
+function twilioStart(client: WireClient): void {
+  for (const step of twilio.start) client.send(render(step, { seq: 1 }));
+}
+
+describe('gateway routing', () => {
+  it('answers 404 to other paths and unknown protocols, and keeps serving', async () => {
+    srv = await startServer();
+    for (const p of ['/other', '/media', '/media/sip', '/media/twilio/a/b']) {
+      const c = new WireClient(`${srv.url}${p}`);
+      await expect(c.opened).rejects.toThrow('HTTP 404');
+    }
+    expect(srv.gateway.stats().notFound).toBe(4);
+    const ok = new WireClient(`${srv.url}/media/twilio`);
+    await ok.opened;
+    twilioStart(ok);
+    await srv.nextCall();
+    expect(srv.gateway.activeCalls).toBe(1);
+    ok.close();
+    await ok.closed;
+    await eventually(() => srv!.gateway.activeCalls === 0, 'call end');
+    expect(srv.released).toBe(1);
+  });
+
+  it('passes the path key, the start key and the called number to resolve, and closes with its code', async () => {
+    const seen: unknown[] = [];
+    srv = await startServer({
+      resolve: async (req) => {
+        seen.push({ pathKey: req.pathKey, paramKey: req.paramKey, to: req.to });
+        if (req.pathKey === 'ast_bad') return { ok: false, code: CloseCode.FORBIDDEN, reason: 'assistant key wrong or revoked' };
+        return { ok: false, code: CloseCode.NO_ASSISTANT, reason: 'no assistant for this stream' };
+      },
+    });
+    const a = new WireClient(`${srv.url}/media/telnyx/ast_bad`);
+    await a.opened;
+    for (const step of loadFixture('telnyx').start) a.send(render(step));
+    expect(await a.closed).toEqual({ code: 4003, reason: 'assistant key wrong or revoked' });
+    const b = new WireClient(`${srv.url}/media/telnyx`);
+    await b.opened;
+    for (const step of loadFixture('telnyx').start) b.send(render(step));
+    expect(await b.closed).toEqual({ code: 4001, reason: 'no assistant for this stream' });
+    expect(seen).toEqual([
+      { pathKey: 'ast_bad', paramKey: 'ast_param', to: '+13122020000' },
+      { pathKey: undefined, paramKey: 'ast_param', to: '+13122020000' },
+    ]);
+    expect(srv.calls.length).toBe(0);
+  });
+
+  it('buffers audio that arrives while the assistant is being resolved', async () => {
+    let letGo: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      letGo = r;
+    });
+    srv = await startServer({
+      resolve: async () => {
+        await gate;
+        return { ok: true, call: { tenantId: 't', assistant: assistant() } };
+      },
+    });
+    const c = new WireClient(`${srv.url}${twilio.path}`);
+    await c.opened;
+    twilioStart(c);
+    const audio = testAudio(480);
+    for (let i = 0; i < 3; i++) c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
+    const callP = srv.nextCall();
+    await new Promise((r) => setTimeout(r, 30));
+    letGo();
+    const call = await callP;
+    await expect.poll(() => call.audio.length).toBe(3);
+    expect(Buffer.concat(call.audio)).toEqual(Buffer.from(audio));
+    c.close();
+  });
+});
+
+describe('X-Twilio-Signature', () => {
+  const token = 'twilio-auth-token-123';
+  const start = async (headers: Record<string, string>) => {
+    srv ??= await startServer({
+      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), twilioAuthToken: token } }),
+    });
+    const c = new WireClient(`${srv.url}/media/twilio/ast_k`, undefined, headers);
+    await c.opened;
+    twilioStart(c);
+    return c;
+  };
+
+  it('accepts the wss:// and the https:// reading of the URL, refuses a bad or missing one with 4003', async () => {
+    srv = await startServer({
+      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), twilioAuthToken: token } }),
+    });
+    const host = new URL(srv.url).host;
+    const wss = await start({ 'X-Twilio-Signature': twilioSignature(token, `wss://${host}/media/twilio/ast_k`) });
+    const https = await start({ 'X-Twilio-Signature': twilioSignature(token, `https://${host}/media/twilio/ast_k`) });
+    await eventually(() => srv!.calls.length === 2, 'two signed calls');
+    const bad = await start({ 'X-Twilio-Signature': twilioSignature('other-token', `wss://${host}/media/twilio/ast_k`) });
+    expect(await bad.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
+    const missing = await start({});
+    expect(await missing.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
+    expect(srv.calls.length).toBe(2);
+    expect(wss.closeCode).toBeUndefined();
+    expect(https.closeCode).toBeUndefined();
+    wss.close();
+    https.close();
+  });
+});
+
+describe('echo mode', () => {
+  it('plays the caller audio back, paced, byte for byte (Twilio)', async () => {
+    srv = await startServer({
+      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant({ mode: 'echo' }) } }),
+    });
+    const c = new WireClient(`${srv.url}/media/twilio`);
+    await c.opened;
+    twilioStart(c);
+    const audio = testAudio(160 * 10, 4);
+    for (let i = 0; i < 10; i++) c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
+    const [pre, post] = twilio.out.audio.split('$PAYLOAD');
+    await c.until((r) => r.length >= 10, 'ten echoed frames');
+    const back = c.texts().map((t) => {
+      expect(t.startsWith(pre!) && t.endsWith(post!)).toBe(true);
+      return Buffer.from(t.slice(pre!.length, t.length - post!.length), 'base64');
+    });
+    expect(Buffer.concat(back)).toEqual(Buffer.from(audio));
+    c.close();
+  });
+});
+
+describe('drain and close', () => {
+  it('drain refuses new streams with 4050 and keeps existing ones; close ends them with 4050', async () => {
+    srv = await startServer();
+    const a = new WireClient(`${srv.url}/media/twilio`);
+    await a.opened;
+    twilioStart(a);
+    const call = await srv.nextCall();
+    srv.gateway.drain();
+    const b = new WireClient(`${srv.url}/media/twilio`);
+    await b.opened;
+    expect((await b.closed).code).toBe(4050);
+    // the existing call still carries audio
+    a.send(render(twilio.media, { seq: 2, payload: testAudio(160) }));
+    await expect.poll(() => call.audio.length).toBe(1);
+    await srv.gateway.close();
+    expect((await a.closed).code).toBe(4050);
+    expect(call.stops.length).toBe(1);
+  });
+});
