@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CALLS_DIR, loadScenario } from '../../fixtures/scenario.js';
 import { resample } from '../../src/audio/resample.js';
-import { createVad, VAD_DEFAULTS, type Vad, type VadOptions, WebRtcVad } from '../../src/audio/vad.js';
+import { createVad, VAD_DEFAULTS, type Vad, type VadOptions, type WebRtcVad } from '../../src/audio/vad.js';
 import { readWavFile } from '../../src/audio/wav.js';
 
 /** The committed clips are 8 kHz mu-law (fixtures/generate.ts): the VAD sees telephone audio, as in a call. */
@@ -117,7 +117,9 @@ describe('VAD on speech (8 kHz mu-law, line noise, flite + espeak-ng voices)', (
     for (const e of short.ends) expect(e.firedMs - e.atMs).toBeLessThan(220);
     const slow = await trace(pcm, { minSpeechMs: 300 });
     expect(slow.starts).toHaveLength(segments.length);
-    slow.starts.forEach((st, i) => expect(st.firedMs - segments[i]!.startMs).toBeGreaterThanOrEqual(300));
+    slow.starts.forEach((st, i) => {
+      expect(st.firedMs - segments[i]!.startMs).toBeGreaterThanOrEqual(300);
+    });
   });
 
   it('works the same on 10, 20 and 30 ms frames', async () => {
@@ -131,7 +133,9 @@ describe('VAD on speech (8 kHz mu-law, line noise, flite + espeak-ng voices)', (
     const { segments, pcm } = speechClip();
     const t = await trace(resample(pcm, 8000, 16000), { sampleRate: 16000 });
     expect(t.starts).toHaveLength(segments.length);
-    segments.forEach((s, i) => expect(t.starts[i]!.firedMs - s.startMs).toBeLessThanOrEqual(200));
+    segments.forEach((s, i) => {
+      expect(t.starts[i]!.firedMs - s.startMs).toBeLessThanOrEqual(200);
+    });
   });
 });
 
@@ -214,7 +218,9 @@ describe('VAD lifecycle', () => {
       for (let i = 0; i < vads.length; i += 2) vads[i]!.process(pcm.subarray(off, off + 160));
       for (let i = 1; i < vads.length; i += 2) vads[i]!.process(new Int16Array(160));
     }
-    vads.forEach((v, i) => expect(v.speaking).toBe(i % 2 === 0));
+    vads.forEach((v, i) => {
+      expect(v.speaking).toBe(i % 2 === 0);
+    });
     for (const v of vads) {
       (v as WebRtcVad).close();
       (v as WebRtcVad).close();
