@@ -204,7 +204,13 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
     res.end();
   }
 
-  function transcription(res: ServerResponse, raw: Buffer) {
+  /** Multipart form fields as text (the fake only needs the small ones: model, stream, language, prompt). */
+  function formField(raw: Buffer, name: string): string | undefined {
+    const m = new RegExp(`name="${name}"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r]*)\r\n`).exec(raw.toString('latin1'));
+    return m?.[1];
+  }
+
+  async function transcription(res: ServerResponse, raw: Buffer) {
     const riff = raw.indexOf('RIFF');
     if (riff < 0) {
       sendError(res, 400, 'invalid_value', 'Invalid file format.');
@@ -213,8 +219,20 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
     const audioBytes = raw.length - riff;
     const text =
       typeof options.transcript === 'function' ? options.transcript(audioBytes) : (options.transcript ?? 'hello world');
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ text }));
+    if (formField(raw, 'stream') !== 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ text }));
+      return;
+    }
+    // Streaming transcription (gpt-4o-transcribe family): SSE deltas, then done
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const piece of text.match(/\S+\s*/g) ?? []) {
+      if (res.destroyed) return;
+      res.write(`data: ${JSON.stringify({ type: 'transcript.text.delta', delta: piece })}\n\n`);
+      await sleep(options.chunkMs ?? 0);
+    }
+    res.write(`data: ${JSON.stringify({ type: 'transcript.text.done', text })}\n\n`);
+    res.end();
   }
 
   function embeddings(res: ServerResponse, body: Record<string, unknown>) {
@@ -252,7 +270,7 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       if (isJson && raw.length) body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
       if (req.method === 'POST' && path === '/v1/chat/completions') await chat(req, res, body, fault);
       else if (req.method === 'POST' && path === '/v1/audio/speech') await speech(req, res, body, fault);
-      else if (req.method === 'POST' && path === '/v1/audio/transcriptions') transcription(res, raw);
+      else if (req.method === 'POST' && path === '/v1/audio/transcriptions') await transcription(res, raw);
       else if (req.method === 'POST' && path === '/v1/embeddings') embeddings(res, body);
       else if (req.method === 'GET' && path === '/v1/models') {
         res.writeHead(200, { 'content-type': 'application/json' });

@@ -54,9 +54,25 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
       'what time do you open',
     ]);
     expect(events.filter((e) => e.type === 'speech_started').length).toBe(2);
+    // gpt-4o-mini-transcribe streams: deltas arrive as growing partials before each final
+    expect(events.filter((e) => e.type === 'partial').map((e) => (e.type === 'partial' ? e.text : ''))).toContain(
+      'book a table',
+    );
     const second = finals[1]!;
     if (second.type === 'final') expect(second.words[0]!.startMs).toBeGreaterThan(1000);
     expect(events.at(-1)).toEqual({ type: 'closed' });
+  });
+
+  it('whisper-1 (and compatible servers) answer one JSON object: finals only', async () => {
+    const events: AsrEvent[] = [];
+    const stream = await new OpenAiAsr({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, model: 'whisper-1' }).open(
+      { format: MULAW_8K },
+      (e) => events.push(e),
+    );
+    for (const f of frames) stream.write(f);
+    await stream.close();
+    expect(events.filter((e) => e.type === 'final').length).toBe(2);
+    expect(events.some((e) => e.type === 'partial')).toBe(false);
   });
 
   it('a wrong key is a fatal auth error event (so a fallback chain can switch provider)', async () => {

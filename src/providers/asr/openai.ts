@@ -4,7 +4,9 @@
  *
  * The API is not a live stream, so this adapter segments: audio (any engine format) is converted to 16 kHz PCM16,
  * the WebRTC VAD (src/audio/vad.ts) marks speech start / end, and each utterance (with 300 ms of pre-roll) is sent
- * as a WAV file. finalize() cuts the current utterance at once. Word timings are spread evenly over the utterance
+ * as a WAV file. finalize() cuts the current utterance at once. With gpt-4o(-mini)-transcribe the response is
+ * streamed (`stream: true`: SSE transcript.text.delta / transcript.text.done), which gives partials; whisper-1 and
+ * most compatible servers answer one JSON object. Word timings are spread evenly over the utterance
  * (the json response has none); the transcript is exact.
  */
 import OpenAI, { toFile } from 'openai';
@@ -25,6 +27,8 @@ const RATE = 16_000;
 const PRE_ROLL = RATE * 0.3; // samples kept before speech start
 const MAX_UTTERANCE = RATE * 30; // a longer utterance is cut here (the API limit is far above)
 const SUB = 160; // 10 ms at 16 kHz: the VAD's step
+/** Models that stream transcript deltas (OpenAI speech-to-text guide, "Streaming the transcription"). */
+const STREAMING_MODEL = /^gpt-4o.*transcribe/;
 
 export class OpenAiAsr implements AsrProvider {
   readonly id = 'openai';
@@ -125,17 +129,35 @@ class UtteranceStream implements AsrStream {
     this.timing.requestSentAt ??= performance.now();
     try {
       const file = await toFile(encodeWav(segment, RATE), 'utterance.wav', { type: 'audio/wav' });
-      const res = await this.client.audio.transcriptions.create(
-        {
-          file,
-          model: this.options.model ?? this.opts.model ?? 'gpt-4o-mini-transcribe',
-          ...(this.options.language ? { language: this.options.language.slice(0, 2) } : {}),
-          ...(this.options.keyterms?.length ? { prompt: this.options.keyterms.join(', ') } : {}),
-        },
-        { signal: this.ctrl.signal },
-      );
-      this.timing.firstByteAt ??= performance.now();
-      const text = (res.text ?? '').trim();
+      const model = this.options.model ?? this.opts.model ?? 'gpt-4o-mini-transcribe';
+      const params = {
+        file,
+        model,
+        ...(this.options.language ? { language: this.options.language.slice(0, 2) } : {}),
+        ...(this.options.keyterms?.length ? { prompt: this.options.keyterms.join(', ') } : {}),
+      };
+      let text: string;
+      if (STREAMING_MODEL.test(model) && this.options.interimResults !== false) {
+        // gpt-4o(-mini)-transcribe stream text deltas (SSE): each becomes a partial, `done` the final text
+        const events = await this.client.audio.transcriptions.create(
+          { ...params, stream: true },
+          { signal: this.ctrl.signal },
+        );
+        let partial = '';
+        let done: string | undefined;
+        for await (const ev of events) {
+          this.timing.firstByteAt ??= performance.now();
+          if (ev.type === 'transcript.text.delta') {
+            partial += ev.delta;
+            if (partial.trim()) this.onEvent({ type: 'partial', text: partial.trim(), words: [] });
+          } else if (ev.type === 'transcript.text.done') done = ev.text;
+        }
+        text = (done ?? partial).trim();
+      } else {
+        const res = await this.client.audio.transcriptions.create(params, { signal: this.ctrl.signal });
+        this.timing.firstByteAt ??= performance.now();
+        text = (res.text ?? '').trim();
+      }
       const durMs = (segment.length * 1000) / RATE;
       const tokens = text.split(/\s+/).filter(Boolean);
       const words: Word[] = tokens.map((word, i) => ({
