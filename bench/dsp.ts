@@ -2,7 +2,7 @@
  * `voice-engine bench dsp` (DESIGN.md section 7): each per-frame DSP stage as a multiple of real time on one core.
  *
  * Every stage runs on prebuilt inputs in 20 ms frames, the way a call feeds it: warm up (so the JIT has compiled
- * the hot loop), then repeat passes over the input for about 1 s of CPU time (`--fast`: 0.2 s).
+ * the hot loop), then repeat passes over the input for about 1 s of CPU time (`--fast`: 0.2 s, `--seconds S`).
  * x_realtime = seconds of audio processed / CPU seconds used (process.cpuUsage: user + system, which also
  * charges GC helper threads, so the figure is conservative). DTMF and VAD are imported dynamically: if one is
  * missing or its API differs, that stage reports x_realtime null with the error instead of a number.
@@ -99,7 +99,9 @@ interface VadModule {
 }
 
 export async function run(ctx: BenchContext): Promise<DspResult> {
-  const budget = ctx.args.flags.fast === true ? 0.2 : 1;
+  // --seconds S sets the CPU time per stage; --fast is 0.2 s.
+  const seconds = Number(ctx.args.flags.seconds);
+  const budget = Number.isFinite(seconds) && seconds > 0 ? seconds : ctx.args.flags.fast === true ? 0.2 : 1;
   const results: StageResult[] = [];
   const pcm8 = testSignal(8000, INPUT_SECONDS);
   const pcm16 = testSignal(16000, INPUT_SECONDS);
