@@ -1,4 +1,6 @@
 import type { Store } from '../store/index.js';
+import { type AriConfig, createAsteriskDialer } from './asterisk.js';
+import { createFreeswitchDialer, type FreeswitchConfig } from './freeswitch.js';
 import { createTwilioDialer, type TwilioCredentials } from './twilio.js';
 import { DialError, type OutboundDialer } from './types.js';
 
@@ -20,9 +22,22 @@ export async function pluginCredentials(
   };
 }
 
+/** A purchased plugin's configuration as plain strings (numbers kept as strings), or undefined. */
+async function pluginStrings(
+  store: Store,
+  tenantId: string,
+  pluginId: string,
+): Promise<Record<string, string> | undefined> {
+  const p = await store.account.getPlugin(tenantId, pluginId);
+  if (p?.status !== 'active') return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p.config)) if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);
+  return out;
+}
+
 /**
- * The engine's outbound dialer: routes each call to the channel it names, with the tenant's own credentials
- * (plugin configuration). Asterisk ARI and FreeSWITCH ESL channels are not built yet and refuse clearly.
+ * The engine's outbound dialer: routes each call to the channel it names (twilio, asterisk, freeswitch), with the
+ * tenant's own credentials (its plugin configuration).
  */
 export function createChannelDialer(opts: { store: Store; publicUrl?: string; fetch?: typeof fetch }): OutboundDialer {
   const twilio = createTwilioDialer({
@@ -30,9 +45,27 @@ export function createChannelDialer(opts: { store: Store; publicUrl?: string; fe
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     credentials: (tenantId) => pluginCredentials(opts.store, tenantId, 'twilio'),
   });
+  const asterisk = createAsteriskDialer({
+    ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    config: async (tenantId) => {
+      const c = await pluginStrings(opts.store, tenantId, 'asterisk');
+      return c && (c as unknown as AriConfig);
+    },
+  });
+  const freeswitch = createFreeswitchDialer({
+    ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    config: async (tenantId) => {
+      const c = await pluginStrings(opts.store, tenantId, 'freeswitch');
+      if (!c) return undefined;
+      return { ...(c as unknown as FreeswitchConfig), ...(c.port ? { port: Number(c.port) } : {}) };
+    },
+  });
   return {
     async dial(req) {
       if (req.channel === 'twilio') return twilio.dial(req);
+      if (req.channel === 'asterisk') return asterisk.dial(req);
+      if (req.channel === 'freeswitch') return freeswitch.dial(req);
       throw new DialError(`Outbound channel '${req.channel}' is not available in this engine`, false);
     },
   };
