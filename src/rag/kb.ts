@@ -314,7 +314,8 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       }
       if (opts.scoreThreshold !== undefined) hits = hits.filter((h) => h.score >= opts.scoreThreshold!);
     }
-    this.onRetrieval?.({
+    if (this.embedder && t && !vectorsUsable) this.warnNoVectors(tenantId, t.vectorDim);
+    const event: RetrievalEvent = {
       tenantId,
       collections: names,
       query: q,
@@ -323,8 +324,22 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       ms: performance.now() - started,
       mode,
       ...(opts.prefetch ? { prefetch: true } : {}),
-    });
+    };
+    this.logger.debug(event, 'rag: retrieval');
+    this.onRetrieval?.(event);
     return hits;
+  }
+
+  private readonly warnedNoVectors = new Set<string>();
+
+  /** Once per tenant: the table predates the embedder (or another model's size), so retrieval stays full-text. */
+  private warnNoVectors(tenantId: string, tableDim: number | undefined): void {
+    if (this.warnedNoVectors.has(tenantId)) return;
+    this.warnedNoVectors.add(tenantId);
+    this.logger.warn(
+      { tenantId, tableDim, embedderDim: this.embedder?.dimensions },
+      'rag: this knowledge base has no vectors of the configured embedder size; searching full-text only (re-create the collections to add vectors)',
+    );
   }
 
   private async ftsSearch(t: TenantTable, where: string, query: string, limit: number): Promise<SearchHit[]> {
