@@ -244,6 +244,10 @@ class FallbackTextStream implements TtsTextStream {
   private endWaiters: (() => void)[] = [];
   private closed = false;
   private readonly ctrl = new AbortController();
+  /** Rejects firstByteTimeoutMs after end() if no audio came: a silent provider must not hang the turn. */
+  private readonly deadline: Promise<never>;
+  private expire: (err: ProviderError) => void = () => {};
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly inner: TtsTextStream,
@@ -254,6 +258,10 @@ class FallbackTextStream implements TtsTextStream {
     private readonly o: Required_,
   ) {
     signal.addEventListener('abort', () => this.close(), { once: true });
+    this.deadline = new Promise<never>((_, reject) => {
+      this.expire = reject;
+    });
+    this.deadline.catch(() => {});
     this.audio = this.run();
   }
 
@@ -267,12 +275,26 @@ class FallbackTextStream implements TtsTextStream {
     if (this.ended) return;
     this.ended = true;
     this.inner.end();
+    const ms = this.o.firstByteTimeoutMs;
+    if (ms > 0 && Number.isFinite(ms) && this.timing.firstByteAt === undefined) {
+      this.timer = setTimeout(() => {
+        this.expire(
+          new ProviderError({
+            provider: this.primaryId,
+            kind: 'tts',
+            code: 'timeout',
+            message: `${this.primaryId} tts: no audio ${ms} ms after the end of the text`,
+          }),
+        );
+      }, ms);
+    }
     for (const w of this.endWaiters.splice(0)) w();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.timer);
     this.ctrl.abort();
     this.inner.close();
     for (const w of this.endWaiters.splice(0)) w();
@@ -280,16 +302,25 @@ class FallbackTextStream implements TtsTextStream {
 
   private async *run(): AsyncGenerator<AudioChunk> {
     let delivered = false;
+    const it = this.inner.audio[Symbol.asyncIterator]();
     try {
-      for await (const chunk of this.inner.audio) {
+      for (;;) {
+        const next = it.next();
+        const r = delivered ? await next : await Promise.race([next, this.deadline]);
+        if (r.done) break;
+        if (!delivered) {
+          delivered = true;
+          clearTimeout(this.timer);
+        }
         Object.assign(this.timing, this.inner.timing);
-        delivered = true;
-        yield chunk;
+        yield r.value;
       }
       Object.assign(this.timing, this.inner.timing);
       return;
     } catch (raw) {
+      clearTimeout(this.timer);
       if (this.closed) return;
+      if (!delivered) this.inner.close(); // a timed-out provider is abandoned
       const err = classify(raw, { provider: this.primaryId, kind: 'tts' });
       const base = { kind: 'tts' as const, provider: this.primaryId, code: err.code, attempt: 1, message: err.message };
       if (delivered || this.rest.length === 0) {

@@ -90,6 +90,21 @@ describe('elevenlabs tts against the loopback fake', () => {
     expect(incidents).toMatchObject([{ provider: 'elevenlabs', code: 'server', action: 'fallback' }]);
   });
 
+  it('stream-input silent after the end of the text times out and falls back (never hangs)', async () => {
+    fake.faults.push('slow_first_byte');
+    const incidents: Incident[] = [];
+    const chain = resilientTts([tts, new ElevenLabsTts({ apiKey: 'xi-test', baseUrl: fake.url })], {
+      ...fast,
+      onIncident: (i) => incidents.push(i),
+    });
+    const stream = chain.openTextStream!({ format: MULAW_8K }, signal());
+    stream.pushText('Are you there?');
+    stream.end();
+    const { total } = await bytes(stream.audio);
+    expect(total).toBe((8000 * ms('Are you there?')) / 1000);
+    expect(incidents).toMatchObject([{ provider: 'elevenlabs', code: 'timeout', action: 'fallback' }]);
+  });
+
   it('HTTP faults: 429 retried after Retry-After, 401 falls back, slow first byte times out, drop after first byte fails', async () => {
     const incidents: Incident[] = [];
     const openai = await startOpenAiFake();
