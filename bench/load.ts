@@ -1,6 +1,225 @@
+/**
+ * `voice-engine bench load [--json] [--calls N] [--duration S] [--ramp 100,200,500]` (DESIGN.md section 7).
+ *
+ * ENGINE side in this process: an http server on 127.0.0.1:0 with the media gateway, whose resolver returns an
+ * echo-mode assistant for every call (audio in is played back through the normal outbound path: 20 ms framing,
+ * shared-clock pacing). CLIENT side in a separate process (bench/load-client.ts, forked): N concurrent Twilio
+ * calls, each streaming 20 ms frames in real time and receiving the paced echo.
+ *
+ * Figures:
+ * - lag_ms: inbound lag, measured on the ENGINE side: the time the session receives frame i (the echo tap, after
+ *   the wire parse, base64 decode and re-chunking) minus the time the client's schedule said frame i is sent
+ *   (t0 + 20 ms x i), with the two processes' clocks aligned by an IPC ping (offset error well under 0.1 ms).
+ *   It includes the client's own send lateness (reported apart as client_send_late_ms_p99), so it is what a
+ *   platform sending on time would see at worst. The first second of each call (JIT warm-up) is not sampled.
+ * - jitter_ms.p99: |inter-arrival - 20 ms| of the returned frames at the client.
+ * - dropped_frames: frames the engine dropped (queue full, peer not reading) + frames sent that never came back.
+ * - cpu_pct (100 = one core) and rss_mb of the engine process over the streaming window; per call as well.
+ * - max_calls_under_20ms_p99: the largest N run (with --ramp, each N in turn) whose lag p99 <= 20 ms and with no
+ *   dropped frames; null when none passed.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Assistant } from '../src/call/assistant.js';
+import { flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
-import { CliError } from '../src/cli/args.js';
+import { silentLogger } from '../src/log.js';
+import { attachGateway } from '../src/telephony/gateway.js';
+import type { MediaLeg } from '../src/telephony/leg.js';
 
-export async function run(_ctx: BenchContext): Promise<{ suite: string }> {
-  throw new CliError("bench suite 'load' is not built yet in this version", 3);
+interface ClientResult {
+  frames_sent: number;
+  frames_received: number;
+  closed_early: number;
+  not_connected: number;
+  jitter_p50: number;
+  jitter_p99: number;
+  client_send_late_p99: number;
+}
+
+export interface LoadRun {
+  calls: number;
+  duration_s: number;
+  lag_ms: { p50: number; p99: number; max: number };
+  jitter_ms: { p50: number; p99: number };
+  dropped_frames: number;
+  frames_sent: number;
+  frames_returned: number;
+  cpu_pct: number;
+  rss_mb: number;
+  cpu_pct_per_call: number;
+  rss_mb_per_call: number;
+  pacer_max_tick_late_ms: number;
+  client_send_late_ms_p99: number;
+  calls_failed: number;
+}
+
+const WARMUP_FRAMES = 50;
+
+const ECHO: Assistant = {
+  id: 'ag_load',
+  assistantApiKey: 'ast_load',
+  tenantId: 't_load',
+  config: { mode: 'echo' },
+  version: 1,
+  createdAt: new Date(0).toISOString(),
+  updatedAt: new Date(0).toISOString(),
+};
+
+function round(n: number, d = 2): number {
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The client script next to this file, with this file's extension (.ts under tsx, .js from dist). */
+function clientPath(): string {
+  const self = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(self), `load-client${path.extname(self)}`);
+}
+
+function request<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: { type: string }) => {
+      if (m.type === type) {
+        child.off('message', onMsg);
+        resolve(m as T);
+      }
+    };
+    child.on('message', onMsg);
+    child.once('exit', (code) => reject(new Error(`load client exited with ${code}`)));
+    child.send(msg);
+  });
+}
+
+async function runOnce(calls: number, durationS: number, progress: (l: string) => void): Promise<LoadRun> {
+  const frames = Math.round((durationS * 1000) / 20);
+  // Inbound lag samples, one slot per frame per call, allocated once (no per-frame allocation in the tap).
+  const lags = new Float64Array(calls * frames);
+  let nLags = 0;
+  let offset = 0; // client clock - engine clock, ms
+  const t0ByLeg = new WeakMap<MediaLeg, number>();
+
+  const server = http.createServer((_q, s) => s.end());
+  const gateway = attachGateway(server, {
+    logger: silentLogger,
+    limits: { idleTimeoutMs: 120_000 },
+    resolve: async () => ({ ok: true, call: { tenantId: 't_load', assistant: ECHO } }),
+    onCall: () => {},
+    echoTap: (leg, wire) => {
+      let t0 = t0ByLeg.get(leg);
+      if (t0 === undefined) {
+        t0 = Number(leg.info.customParameters.t0) - offset;
+        t0ByLeg.set(leg, t0);
+      }
+      const idx = (wire[0]! << 16) | (wire[1]! << 8) | wire[2]!;
+      // The first second of each call is warm-up (JIT, connection setup), not steady state: not sampled.
+      if (idx >= WARMUP_FRAMES && idx < frames && nLags < lags.length) lags[nLags++] = wallNow() - (t0 + idx * 20);
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+
+  const child = fork(clientPath(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // Clock alignment: the child's wall clock at the midpoint of an IPC round trip.
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const a = wallNow();
+    const { now } = await request<{ now: number }>(child, { type: 'ping' }, 'clock');
+    const b = wallNow();
+    if (b - a < best) {
+      best = b - a;
+      offset = now - (a + b) / 2;
+    }
+  }
+
+  progress(`load: ${calls} calls x ${durationS} s (client pid ${child.pid})`);
+  const rss0 = process.memoryUsage().rss;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const result = await request<ClientResult>(child, { type: 'run', port, calls, durationS }, 'result');
+  const wallMs = performance.now() - wall0;
+  const cpu = process.cpuUsage(cpu0);
+  const rss = process.memoryUsage().rss;
+  const stats = gateway.stats();
+  await gateway.close();
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+  child.kill();
+
+  const sorted = lags.subarray(0, nLags).sort();
+  const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
+  const engineDropped = stats.dropped;
+  const lost = Math.max(0, result.frames_sent - result.frames_received);
+  return {
+    calls,
+    duration_s: durationS,
+    lag_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[nLags - 1] ?? 0) },
+    jitter_ms: { p50: round(result.jitter_p50), p99: round(result.jitter_p99) },
+    dropped_frames: engineDropped + lost,
+    frames_sent: result.frames_sent,
+    frames_returned: result.frames_received,
+    cpu_pct: round(cpuPct, 1),
+    rss_mb: round(rss / 2 ** 20, 1),
+    cpu_pct_per_call: round(cpuPct / calls, 3),
+    rss_mb_per_call: round(Math.max(0, rss - rss0) / 2 ** 20 / calls, 3),
+    pacer_max_tick_late_ms: round(stats.pacerMaxLateMs),
+    client_send_late_ms_p99: round(result.client_send_late_p99),
+    calls_failed: result.closed_early + result.not_connected,
+  };
+}
+
+export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
+  const calls = flagNumber(ctx.args, 'calls', 100);
+  const durationS = flagNumber(ctx.args, 'duration', 10);
+  const ramp = (flagString(ctx.args, 'ramp') ?? '')
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+  const plan = ramp.length > 0 ? ramp : [calls];
+  const runs: LoadRun[] = [];
+  for (const n of plan) {
+    const r = await runOnce(n, durationS, ctx.progress);
+    ctx.progress(`  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, cpu ${r.cpu_pct}%`);
+    runs.push(r);
+  }
+  const main = runs[runs.length - 1]!;
+  const passing = runs.filter((r) => r.lag_ms.p99 <= 20 && r.dropped_frames === 0 && r.calls_failed === 0);
+  return {
+    suite: 'load',
+    ...main,
+    max_calls_under_20ms_p99: passing.length ? Math.max(...passing.map((r) => r.calls)) : null,
+    runs: runs.length > 1 ? runs : undefined,
+    method:
+      'engine: echo-mode assistants behind the real gateway; client: separate process, Twilio protocol, 20 ms mu-law frames in real time; lag = engine receive - client schedule (IPC-aligned clocks); jitter = |inter-arrival - 20 ms| of returned frames',
+  };
+}
+
+export function table(result: Record<string, unknown>): string[][] {
+  const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
+  return [
+    ['calls', 'lag p50 ms', 'lag p99 ms', 'jitter p99 ms', 'dropped', 'cpu %', 'rss MB', 'cpu %/call', 'max calls p99<=20'],
+    [
+      String(r.calls),
+      String(r.lag_ms.p50),
+      String(r.lag_ms.p99),
+      String(r.jitter_ms.p99),
+      String(r.dropped_frames),
+      String(r.cpu_pct),
+      String(r.rss_mb),
+      String(r.cpu_pct_per_call),
+      String(r.max_calls_under_20ms_p99),
+    ],
+  ];
 }

@@ -1,0 +1,178 @@
+/**
+ * The client side of `bench load`, run as a SEPARATE process (child_process.fork) so that the caller's CPU is not
+ * the engine's: N concurrent Twilio-protocol calls against 127.0.0.1, each streaming 20 ms mu-law frames in real
+ * time on its own schedule (starts spread over 20 ms, as real calls are not phase-aligned) and receiving the
+ * paced echo back.
+ *
+ * Each frame carries its index in its first 3 bytes (base64 of 3 bytes is 4 characters, so the payload is those 4
+ * characters + a constant tail: no encoding per frame). The engine reads the index to measure inbound lag against
+ * this schedule; this side measures the inter-arrival of returned frames (jitter vs 20 ms) and counts frames that
+ * never came back. One timer drives every call.
+ *
+ * IPC: parent -> {type:'run', port, calls, durationS}; child -> {type:'clock', now} on {type:'ping'};
+ * child -> {type:'result', ...} at the end.
+ */
+import WebSocket from 'ws';
+
+interface RunMsg {
+  type: 'run';
+  port: number;
+  calls: number;
+  durationS: number;
+}
+
+const FRAME_MS = 20;
+const TAIL = Buffer.alloc(157, 0x55).toString('base64'); // 157 bytes after the 3-byte index (160 in all)
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function indexB64(i: number): string {
+  return Buffer.from([(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]).toString('base64');
+}
+
+function decodeIndex(msg: string): number {
+  const at = msg.indexOf('"payload":"');
+  if (at < 0) return -1;
+  const b = Buffer.from(msg.slice(at + 11, at + 15), 'base64');
+  return b.length < 3 ? -1 : (b[0]! << 16) | (b[1]! << 8) | b[2]!;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+class Call {
+  ws: WebSocket;
+  sent = 0;
+  received = 0;
+  lastArrival = -1;
+  open = false;
+  closedEarly = false;
+  readonly t0: number;
+  private readonly sid: string;
+  private readonly seen: Uint8Array;
+
+  constructor(
+    readonly id: number,
+    port: number,
+    t0: number,
+    readonly frames: number,
+    private readonly jitter: number[],
+  ) {
+    this.t0 = t0;
+    this.sid = `MZ${id.toString(16).padStart(32, '0')}`;
+    this.seen = new Uint8Array(frames);
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/media/twilio/ast_load`, { perMessageDeflate: false });
+    this.ws.on('open', () => {
+      this.open = true;
+      this.ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
+      this.ws.send(
+        JSON.stringify({
+          event: 'start',
+          sequenceNumber: '1',
+          streamSid: this.sid,
+          start: {
+            streamSid: this.sid,
+            accountSid: 'AC0',
+            callSid: `CA${id}`,
+            tracks: ['inbound'],
+            customParameters: { t0: String(t0) },
+            mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          },
+        }),
+      );
+    });
+    this.ws.on('message', (data: Buffer) => {
+      const t = now();
+      const idx = decodeIndex(data.toString('latin1'));
+      if (idx < 0 || idx >= this.frames || this.seen[idx]) return;
+      this.seen[idx] = 1;
+      this.received++;
+      if (this.lastArrival >= 0) this.jitter.push(Math.abs(t - this.lastArrival - FRAME_MS));
+      this.lastArrival = t;
+    });
+    this.ws.on('close', () => {
+      if (this.sent < this.frames) this.closedEarly = true;
+      this.open = false;
+    });
+    this.ws.on('error', () => {});
+  }
+
+  /** Sends every frame due by `t`; returns how late the latest one was (ms). */
+  pump(t: number): number {
+    if (!this.open) return 0;
+    let late = 0;
+    while (this.sent < this.frames) {
+      const due = this.t0 + this.sent * FRAME_MS;
+      if (due > t) break;
+      late = t - due;
+      const i = this.sent++;
+      this.ws.send(
+        `{"event":"media","sequenceNumber":"${i + 2}","streamSid":"${this.sid}","media":{"track":"inbound","chunk":"${i + 1}","timestamp":"${i * FRAME_MS}","payload":"${indexB64(i)}${TAIL}"}}`,
+      );
+    }
+    return late;
+  }
+}
+
+async function run(msg: RunMsg): Promise<void> {
+  const frames = Math.round((msg.durationS * 1000) / FRAME_MS);
+  const jitter: number[] = [];
+  const lateness: number[] = [];
+  // Connect first, then start streaming 500 ms later, so connection setup does not count as lag.
+  const start = now() + 500 + Math.min(2000, msg.calls * 2);
+  const calls: Call[] = [];
+  for (let i = 0; i < msg.calls; i++) {
+    calls.push(new Call(i, msg.port, start + (i * FRAME_MS) / msg.calls, frames, jitter));
+  }
+  const end = start + frames * FRAME_MS + FRAME_MS;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const t = now();
+      let worst = 0;
+      for (const c of calls) {
+        const l = c.pump(t);
+        if (l > worst) worst = l;
+      }
+      if (t >= start) lateness.push(worst);
+      if (t >= end) resolve();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+  // Let the paced echo drain (the engine holds at most its lead), then hang up.
+  await new Promise((r) => setTimeout(r, 500));
+  let sent = 0;
+  let received = 0;
+  let closedEarly = 0;
+  let notConnected = 0;
+  for (const c of calls) {
+    sent += c.sent;
+    received += c.received;
+    if (c.closedEarly) closedEarly++;
+    if (c.sent === 0) notConnected++;
+    c.ws.close();
+  }
+  const j = Float64Array.from(jitter).sort();
+  const l = Float64Array.from(lateness).sort();
+  process.send?.({
+    type: 'result',
+    frames_sent: sent,
+    frames_received: received,
+    closed_early: closedEarly,
+    not_connected: notConnected,
+    jitter_p50: percentile(j, 50),
+    jitter_p99: percentile(j, 99),
+    client_send_late_p99: percentile(l, 99),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  process.exit(0);
+}
+
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'ping') process.send?.({ type: 'clock', now: now() });
+  else if (m.type === 'run') void run(m as RunMsg);
+});
