@@ -143,8 +143,12 @@ async function run(msg: RunMsg): Promise<void> {
     };
     tick();
   });
-  // Let the paced echo drain (the engine holds at most its lead), then hang up.
-  await new Promise((r) => setTimeout(r, 500));
+  // Let the paced echo drain (the engine holds its lead plus whatever a stall queued), then hang up: until every
+  // frame is back, or 5 s.
+  const drainEnd = now() + 5000;
+  while (now() < drainEnd && calls.some((c) => c.open && c.received < c.sent)) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   let sent = 0;
   let received = 0;
   let closedEarly = 0;

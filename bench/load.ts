@@ -46,6 +46,7 @@ export interface LoadRun {
   lag_ms: { p50: number; p99: number; max: number };
   jitter_ms: { p50: number; p99: number };
   dropped_frames: number;
+  engine_dropped_frames: number;
   frames_sent: number;
   frames_returned: number;
   cpu_pct: number;
@@ -168,6 +169,7 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
     lag_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[nLags - 1] ?? 0) },
     jitter_ms: { p50: round(result.jitter_p50), p99: round(result.jitter_p99) },
     dropped_frames: engineDropped + lost,
+    engine_dropped_frames: engineDropped,
     frames_sent: result.frames_sent,
     frames_returned: result.frames_received,
     cpu_pct: round(cpuPct, 1),
