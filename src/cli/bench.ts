@@ -3,6 +3,7 @@
  * and progress to stderr; without it, a table. Each suite lives in bench/<suite>.ts and returns its result object;
  * this file prints it and saves it under bench/results/ with the machine description.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,16 @@ export function machineDescription() {
   };
 }
 
+/** The package root (the folder holding our package.json), from src/cli under tsx or dist/src/cli when built. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bench'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}
+
 function renderTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
@@ -58,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const mod = await loaders[suite]();
   const result = await mod.run({ args, progress: (line) => process.stderr.write(`${line}\n`) });
   const machine = machineDescription();
-  const dir = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bench/results');
+  const dir = path.join(packageRoot(), 'bench', 'results');
   try {
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, `${suite}.json`), `${JSON.stringify({ ...result, machine }, null, 2)}\n`);
