@@ -373,7 +373,11 @@ export function resilientTts(chain: TtsProvider[], opts: ResilienceOptions = {})
 const FAILOVER_BUFFER_BYTES = 320_000;
 
 class FallbackAsrStream implements AsrStream {
-  readonly timing: Timing = {};
+  private readonly idleTiming: Timing = {};
+  /** The current provider's marks (request sent, first result, done). */
+  get timing(): Timing {
+    return this.current?.timing ?? this.idleTiming;
+  }
   private current: AsrStream | undefined;
   private index = 0;
   private pending: Uint8Array[] = [];
@@ -417,7 +421,6 @@ class FallbackAsrStream implements AsrStream {
           );
           this.current = stream;
           this.index = p;
-          Object.assign(this.timing, stream.timing);
           return;
         } catch (raw) {
           const err = classify(raw, { provider: provider.id, kind: 'asr' });
