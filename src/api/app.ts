@@ -8,12 +8,12 @@ import type { Logger } from '../log.js';
 import { newId } from '../store/ids.js';
 import type { Store, WebhookEventType } from '../store/index.js';
 import { businessRoutes } from './business.js';
+import type { TenantContext } from './context.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandler } from './error-handler.js';
 import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { publicRoutes } from './routes/public.js';
-import './context.js';
 
 /** What the provider registry offers the API (src/providers/registry.ts `Catalog`, typed structurally here). */
 export interface CatalogLike {
@@ -59,6 +59,11 @@ export interface RouteDeps extends AppDeps {
   outbound?: OutboundWorker;
 }
 
+/** Assistant keys and other secrets in URLs, shown by their first characters only in logs. */
+export function maskUrl(url: string): string {
+  return url.replace(/\b(ast|vek|whsec)_([A-Za-z0-9_-]{4})[A-Za-z0-9_-]*/g, '$1_$2…');
+}
+
 /** Paths that are never rate limited or authenticated: load balancer probes and the API docs. */
 const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml))(\/|\?|$)/;
 
@@ -70,6 +75,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     requestIdHeader: 'x-request-id',
+    // Fastify's default request log prints the raw URL, which carries assistant keys (ast_…) in AI4CALL paths;
+    // one structured line per request is written in onResponse below with keys masked.
+    disableRequestLogging: true,
     genReqId: () => newId('req', 9),
     ajv: {
       customOptions: {
@@ -85,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Response schemas document the API (OpenAPI); serialization stays JSON.stringify so no field is ever dropped.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   const base = app as unknown as FastifyInstance;
+  // Declared up front so every request object has the same shape; set by auth in the business scope.
+  app.decorateRequest('tenant', null as unknown as TenantContext);
   installErrorHandler(base);
 
   const rateLimiter = deps.rateLimiter ?? createTokenBucketLimiter(deps.config.rateLimitPerMinute);
@@ -106,6 +116,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reply.header('retry-after', String(r.retryAfterSec));
       return reply.status(429).send(errorBody('RATE_LIMITED', `Too many requests; retry after ${r.retryAfterSec} s`));
     }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: maskUrl(request.url),
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.tenant ? { tenantId: request.tenant.id } : {}),
+      },
+      'request',
+    );
   });
 
   await registerDocs(base);
