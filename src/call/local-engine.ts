@@ -39,7 +39,7 @@ export interface LocalEngine {
   url(protocol: string): string;
   readonly calls: LocalCall[];
   readonly gateway: Gateway;
-  /** Resolves with the next call's summary once it has ended. */
+  /** The next ended call (in order of ending) not yet returned, waiting for one if need be. */
   nextEnded(): Promise<LocalCall>;
   close(): Promise<void>;
 }
@@ -50,6 +50,7 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
   });
   const calls: LocalCall[] = [];
   const waiters: ((c: LocalCall) => void)[] = [];
+  const endedQueue: LocalCall[] = [];
   const tools = createToolRegistry();
   const gateway = attachGateway(server, {
     logger: o.logger,
@@ -58,7 +59,10 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
     onCall: (leg, call) => {
       const c: LocalCall = { leg, events: [], record: {}, session: undefined as unknown as CallSession };
       const sink: CallSink = {
-        event: (type, data) => c.events.push({ type, data, at: performance.now() }),
+        event: (type, data) => {
+          c.events.push({ type, data, at: performance.now() });
+          o.logger.debug({ callId: leg.info.callId, event: type, ...data }, 'call event');
+        },
         update: (patch) => Object.assign(c.record, patch),
       };
       c.session = new CallSession({
@@ -77,6 +81,7 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
             call.release?.();
             const w = waiters.shift();
             if (w) w(c);
+            else endedQueue.push(c);
           },
         },
       });
@@ -91,7 +96,10 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
     url: (protocol) => `ws://${o.host ?? '127.0.0.1'}:${port}/media/${protocol}`,
     calls,
     gateway,
-    nextEnded: () => new Promise((r) => waiters.push(r)),
+    nextEnded: () => {
+      const done = endedQueue.shift();
+      return done ? Promise.resolve(done) : new Promise((r) => waiters.push(r));
+    },
     async close() {
       await gateway.close();
       server.closeAllConnections();

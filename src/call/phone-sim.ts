@@ -19,6 +19,11 @@ export interface PhoneSimOptions {
   from?: string;
   to?: string;
   customParameters?: Record<string, string>;
+  /**
+   * Raw replay of a wire recording: no start message and no mark echoes of ours (the recording holds the
+   * platform's own), messages go out with sendRaw().
+   */
+  raw?: boolean;
 }
 
 export type SimEvent =
@@ -57,6 +62,7 @@ export class PhoneSim {
   private streamSid = '';
   private readonly closedP: Promise<{ code: number; reason: string }>;
   closed = false;
+  private raw = false;
   private readonly pcmScratch = new Int16Array(160);
   private readonly nativeFrame = Buffer.alloc(320);
   /** Listeners for tests/bench: called on each event as it happens. */
@@ -87,6 +93,11 @@ export class PhoneSim {
       ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
     });
     const sim = new PhoneSim(ws, o.protocol);
+    if (o.raw) {
+      sim.raw = true;
+      sim.t0 = performance.now();
+      return sim;
+    }
     const callId = o.callId ?? `CA${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
     if (o.protocol === 'twilio') {
       sim.streamSid = `MZ${callId.slice(2)}`;
@@ -260,6 +271,7 @@ export class PhoneSim {
     const dueMs = Math.max(at, this.playoutEndMs);
     const ev: SimEvent = { type: 'mark', name, at };
     this.push(ev);
+    if (this.raw) return;
     const timer = setTimeout(() => {
       this.pendingMarks = this.pendingMarks.filter((p) => p.timer !== timer);
       ev.echoedAt = this.nowMs();
@@ -269,7 +281,7 @@ export class PhoneSim {
   }
 
   private echoMark(name: string): void {
-    if (this.closed) return;
+    if (this.closed || this.raw) return;
     if (this.protocol === 'twilio') {
       this.ws.send(JSON.stringify({ event: 'mark', sequenceNumber: String(++this.seq), streamSid: this.streamSid, mark: { name } }));
     } else this.ws.send(JSON.stringify({ type: 'mark', name }));

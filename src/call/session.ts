@@ -13,6 +13,7 @@ import { type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import { extractStructured, summarize } from './post-call.js';
 import { StereoCallRecorder } from './recorder.js';
+import { ToneGuard } from './tone-guard.js';
 import { runReply } from './reply.js';
 import { Utterance } from './speech.js';
 import { type TurnCommit, TurnDetector } from './turns.js';
@@ -63,7 +64,9 @@ export interface CallSessionOptions {
   variables?: Record<string, string>;
 }
 
-type PendingAction = { type: 'hangup'; reason: string } | { type: 'transfer'; target: string; mode: TransferMode; summary?: string };
+type PendingAction =
+  | { type: 'hangup'; reason: string; by: string }
+  | { type: 'transfer'; target: string; mode: TransferMode; summary?: string; by: string };
 
 const MAX_ASR_BACKLOG_FRAMES = 100; // 2 s of 20 ms frames kept while the ASR stream opens
 
@@ -99,6 +102,10 @@ export class CallSession implements MediaLegHandler {
   private asrUsesWire = false;
   private asrFailures = 0;
   private pcmView: Uint8Array | undefined;
+  /** DTMF tones kept from the VAD and ASR (8 kHz lines). */
+  private readonly toneGuard: ToneGuard | undefined;
+  private silencePcm = new Int16Array(160);
+  private silenceWire = new Uint8Array(0);
   private vad: VadLike | undefined;
   private readonly gate: SpeechGate;
   private readonly turns: TurnDetector;
@@ -121,6 +128,8 @@ export class CallSession implements MediaLegHandler {
   private finalized = false;
   private endReason = '';
   private transferredTo: string | undefined;
+  private endedBy = '';
+  private bargeIns = 0;
   private resolveDone!: (s: CallSummary) => void;
   private readonly inRate: number;
   private bargeInSpeechMs = 200;
@@ -150,13 +159,21 @@ export class CallSession implements MediaLegHandler {
     this.hooks = { onIncident: (i) => this.incident(i) };
     this.gate = new SpeechGate(
       { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
-      { onSpeechStart: (at) => this.onSpeechStart(at), onSpeechEnd: (at) => this.turns.speechEnded(at) },
+      {
+        onSpeechStart: (at) => this.onSpeechStart(at),
+        onSpeechEnd: (at) => {
+          this.turns.speechEnded(at);
+          // Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize).
+          this.asr?.finalize();
+        },
+      },
     );
     this.turns = new TurnDetector(this.endpointing(), this.now, { onCommit: (c) => this.onCommit(c) });
     this.dtmf = new DtmfInput(this.config.dtmf, {
       onMenu: (d, a) => this.onMenu(d, a),
       onDigits: (d, reason) => this.onDigits(d, reason),
     });
+    this.toneGuard = this.inRate === 8000 && this.config.dtmf?.enabled !== false ? new ToneGuard() : undefined;
     this.recorder = this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(this.inRate);
     this.applySettings();
     this.leg.setHandler(this);
@@ -330,6 +347,16 @@ export class CallSession implements MediaLegHandler {
     this.recorder?.callerFrame(pcm);
     const t = this.now();
     const frameMs = (pcm.length * 1000) / this.inRate;
+    if (this.toneGuard?.push(pcm)) {
+      // A key press on the line: silence for the VAD and the recognizer (the digit comes as a DTMF event).
+      if (this.toneGuard.takeStarted()) {
+        const wasSpeaking = this.gate.speaking;
+        this.gate.cancelRun();
+        if (wasSpeaking && this.state === 'user_speaking' && !this.turns.text) this.turns.reset();
+      }
+      pcm = this.silentPcm(pcm.length);
+      wire = this.silentWire(wire.length);
+    }
     if (this.vad) {
       const p = this.vad.process(pcm);
       this.gate.push(t - frameMs, frameMs, p);
@@ -342,6 +369,19 @@ export class CallSession implements MediaLegHandler {
     const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
     if (this.asr) this.asr.write(bytes);
     else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(Uint8Array.from(bytes));
+  }
+
+  private silentPcm(n: number): Int16Array {
+    if (this.silencePcm.length < n) this.silencePcm = new Int16Array(n);
+    return this.silencePcm.subarray(0, n);
+  }
+
+  private silentWire(n: number): Uint8Array {
+    if (this.silenceWire.length < n) {
+      const enc = this.leg.info.inboundFormat.encoding;
+      this.silenceWire = new Uint8Array(n).fill(enc === 'mulaw' ? 0xff : enc === 'alaw' ? 0xd5 : 0);
+    }
+    return this.silenceWire.subarray(0, n);
   }
 
   /** A byte view of the leg's PCM frame, re-made only when the leg hands over a different buffer. */
@@ -441,6 +481,7 @@ export class CallSession implements MediaLegHandler {
     this.leg.clear();
     this.recorder?.agentCleared();
     const heard = u.heardText();
+    this.bargeIns++;
     const marks = this.currentTurn;
     if (marks) marks.interrupted = true;
     this.deps.sink.event('state', {
@@ -531,7 +572,7 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     if (action.transferTo) {
-      this.requestTransfer(action.transferTo, 'cold');
+      this.requestTransfer(action.transferTo, 'cold', undefined, 'dtmf_menu');
       this.speakAndAct(action.reply ?? PHRASES.transferring);
       return;
     }
@@ -672,6 +713,7 @@ export class CallSession implements MediaLegHandler {
     const a = this.pendingAction;
     if (a) {
       this.pendingAction = undefined;
+      if (!this.endedBy) this.endedBy = a.by;
       if (a.type === 'hangup') await this.hangupNow(a.reason);
       else await this.transferNow(a.target, a.mode, a.summary);
       return;
@@ -752,9 +794,9 @@ export class CallSession implements MediaLegHandler {
       signal,
       logger: this.deps.logger,
       endCall: (reason) => {
-        this.pendingAction = { type: 'hangup', reason };
+        this.pendingAction = { type: 'hangup', reason, by: 'end_call' };
       },
-      transfer: (target, mode, summary) => this.requestTransfer(target, mode, summary),
+      transfer: (target, mode, summary) => this.requestTransfer(target, mode, summary, 'transfer_call'),
       sendDtmf: (digits) => this.leg.sendDtmf(digits),
       search: this.deps.retriever ? (q) => this.deps.retriever!.search(q) : undefined,
       transferTargets: this.config.hangup?.transferTargets ?? [],
@@ -769,8 +811,8 @@ export class CallSession implements MediaLegHandler {
     this.toolCalls.push({ name, ok });
   }
 
-  private requestTransfer(target: string, mode: TransferMode, summary?: string): void {
-    this.pendingAction = { type: 'transfer', target, mode, summary };
+  private requestTransfer(target: string, mode: TransferMode, summary: string | undefined, by: string): void {
+    this.pendingAction = { type: 'transfer', target, mode, summary, by };
   }
 
   private async transferNow(target: string, mode: TransferMode, summary?: string): Promise<void> {
@@ -782,8 +824,18 @@ export class CallSession implements MediaLegHandler {
     try {
       await this.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
     } catch (err) {
-      // E.g. Twilio: no transfer message on the socket (REST call update instead). Record it and end the stream,
-      // which hands the call back to the platform (Twilio runs the TwiML after <Connect>).
+      // E.g. Twilio: no transfer message on the socket; the platform's REST API does it (deps.transferCall), and
+      // the media stream ends. Without it, record the failure and end the stream, which hands the call back to
+      // the platform (Twilio runs the TwiML after <Connect>).
+      if (this.deps.transferCall) {
+        try {
+          await this.deps.transferCall(this.leg.info, target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
+          await this.hangupNow('transferred');
+          return;
+        } catch (restErr) {
+          err = restErr;
+        }
+      }
       this.deps.sink.event('incident', { kind: 'transfer', message: (err as Error).message, target });
       this.endReason = 'transfer_failed';
       this.transferredTo = undefined;
@@ -819,6 +871,7 @@ export class CallSession implements MediaLegHandler {
     if (this.ending || this.finalized) return;
     this.ending = true;
     this.endReason = reason;
+    if (!this.endedBy) this.endedBy = reason === 'silence_timeout' ? 'silence' : reason;
     this.turns.close();
     this.dtmf.close();
     this.disarmSilence();
@@ -877,6 +930,8 @@ export class CallSession implements MediaLegHandler {
     this.finalized = true;
     this.ending = true;
     if (!this.endReason) this.endReason = reason;
+    // Nothing of ours ended it: the caller (or the platform) did.
+    if (!this.endedBy) this.endedBy = 'caller';
     const endReason = this.endReason;
     this.setState('ended', endReason);
     if (this.maxTimer) clearTimeout(this.maxTimer);
@@ -936,6 +991,8 @@ export class CallSession implements MediaLegHandler {
       structuredOutput: structured.error ? undefined : structured.value,
       structuredOutputError: structured.error,
       transferredTo: this.transferredTo,
+      endedBy: this.endedBy,
+      bargeIns: this.bargeIns,
       digits: this.digits,
       toolCalls: this.toolCalls,
     };

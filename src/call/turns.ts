@@ -154,7 +154,8 @@ export class TurnDetector {
         this.timer = setTimeout(() => this.fire(), this.cfg.maxDelayMs - (this.now() - this.speechEndAt));
         return;
       }
-      this.reset();
+      // Noise, or a slow recognizer: nothing to commit yet. The end of speech is kept, so a late final commits at
+      // once and the turn's endpointing figure shows the real wait.
       return;
     }
     const commit: TurnCommit = {

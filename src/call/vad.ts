@@ -90,6 +90,12 @@ export class SpeechGate {
     }
   }
 
+  /** Forget the run in progress without reporting its end (it was a DTMF tone, not speech). */
+  cancelRun(): void {
+    this.speaking = false;
+    this.pendingStartMs = -1;
+  }
+
   /** Length of the run in progress at audio time `atMs`, ms (0 when not speaking). */
   speechMs(atMs: number): number {
     return this.speaking ? atMs - this.runStartMs : 0;

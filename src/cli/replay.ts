@@ -1,5 +1,359 @@
-import { CliError } from './args.js';
+/**
+ * `voice-engine replay <file.wav|file.jsonl> [--protocol twilio|native] [--url ws://...] [--assistant KEY] [--fast]
+ *  [--out agent.wav] [--json] [--scenario fixtures/calls/x.json]` (DESIGN.md section 3).
+ *
+ * Streams a caller recording over a REAL WebSocket exactly as the telephony platform would (20 ms frames, real-time
+ * pacing, DTMF heard in the recording sent as the protocol's DTMF events, marks echoed after playout, clear
+ * honoured), against `--url` or an in-process engine. With a scenario (the fixture's sibling .json, or --scenario)
+ * the in-process engine uses its assistant and the run is checked against its `expect` block: exit 1 and a list of
+ * what failed. A wire recording (.jsonl, settings.recordWire) is replayed message by message with its timing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DtmfDetector } from '../audio/dtmf.js';
+import { linearToMulaw } from '../audio/g711.js';
+import { resample } from '../audio/resample.js';
+import { encodeWav, readWav } from '../audio/wav.js';
+import type { Assistant, AssistantConfig } from '../call/assistant.js';
+import type { ProviderRegistryLike } from '../call/deps.js';
+import { type LocalEngine, startLocalEngine } from '../call/local-engine.js';
+import { PhoneSim, type SimProtocol } from '../call/phone-sim.js';
+import { parseWireRecording } from '../call/wire-recorder.js';
+import { loadConfig } from '../config.js';
+import { createLogger, silentLogger } from '../log.js';
+import { createProviderRegistry } from '../providers/registry.js';
+import { CliError, flagString, parseArgs } from './args.js';
+import { checkExpectations, type ExpectLike, type ReplayOutcome } from './replay-check.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError("'replay' is not built yet in this version", 3);
+const FRAME = 160; // 20 ms at 8 kHz
+/** After the recording ends: keep the line open (silence) until the agent has been quiet this long, ms. */
+const TAIL_QUIET_MS = 2500;
+/** ...but never longer than this after the recording, ms. */
+const TAIL_MAX_MS = 30_000;
+/** Frame energy (dBFS) above which the caller counts as speaking (for client-side latency and --fast). */
+const SPEECH_DB = -38;
+
+interface ScenarioLike {
+  assistant: AssistantConfig;
+  expect: ExpectLike;
+  name?: string;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function loadScenarioFile(file: string): Promise<ScenarioLike> {
+  let json: { assistant?: AssistantConfig; expect?: ExpectLike; name?: string };
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+  if (!json || typeof json !== 'object' || typeof json.assistant !== 'object') throw new CliError(`${file}: not a scenario (no assistant)`);
+  return { assistant: json.assistant, expect: json.expect ?? {}, name: json.name };
+}
+
+/** The recording as 20 ms mu-law frames at 8 kHz, plus the PCM for DTMF detection. */
+async function loadFrames(file: string): Promise<{ mulaw: Uint8Array; pcm: Int16Array; durationMs: number }> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let wav: ReturnType<typeof readWav>;
+  try {
+    wav = readWav(buf);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+  const pcm = wav.sampleRate === 8000 ? wav.samples : resample(wav.samples, wav.sampleRate, 8000);
+  const n = Math.ceil(pcm.length / FRAME) * FRAME;
+  const mulaw = new Uint8Array(n).fill(0xff);
+  for (let i = 0; i < pcm.length; i++) mulaw[i] = linearToMulaw(pcm[i]!);
+  return { mulaw, pcm, durationMs: (pcm.length / 8000) * 1000 };
+}
+
+function frameDb(pcm: Int16Array, off: number): number {
+  let sum = 0;
+  const end = Math.min(pcm.length, off + FRAME);
+  for (let i = off; i < end; i++) sum += pcm[i]! * pcm[i]!;
+  const rms = Math.sqrt(sum / Math.max(1, end - off)) / 32768;
+  return rms > 0 ? 20 * Math.log10(rms) : -120;
+}
+
+const sleepUntil = async (t: number): Promise<void> => {
+  const wait = t - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+};
+
+/** The engine to call: the one place that would swap to src/engine.ts createEngine() for tenant-aware replays. */
+async function inProcessEngine(config: AssistantConfig, dataDir: string, json: boolean): Promise<LocalEngine> {
+  const logger = process.env.LOG_LEVEL ? createLogger(process.env.LOG_LEVEL) : silentLogger;
+  const providers: ProviderRegistryLike = createProviderRegistry(loadConfig(), json ? silentLogger : logger);
+  const now = new Date().toISOString();
+  const assistant: Assistant = {
+    id: 'ag_replay',
+    assistantApiKey: 'ast_replay',
+    tenantId: 'replay',
+    config,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return startLocalEngine({
+    assistant,
+    providers,
+    logger,
+    dataDir,
+    deps: {
+      // Replay plays the platform: a REST transfer (Twilio call update) is accepted as the platform would.
+      transferCall: async () => undefined,
+    },
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['json', 'fast']);
+  const file = args.positional[0];
+  if (!file) throw new CliError('replay needs a file: voice-engine replay <file.wav|file.jsonl>', 2);
+  const json = args.flags.json === true;
+  const fast = args.flags.fast === true;
+  const url = flagString(args, 'url');
+  const key = flagString(args, 'assistant');
+  const out = flagString(args, 'out');
+  const log = (line: string): void => {
+    if (!json) process.stdout.write(`${line}\n`);
+  };
+
+  const isWire = file.endsWith('.jsonl');
+  const wire = isWire ? parseWireRecording(await readFile(file, 'utf8').catch((e: Error) => Promise.reject(new CliError(e.message)))) : undefined;
+  const protocolFlag = flagString(args, 'protocol');
+  const protocol = (protocolFlag ?? wire?.protocol ?? 'twilio') as string;
+  if (!isWire && protocol !== 'twilio' && protocol !== 'native') {
+    throw new CliError(`--protocol ${protocol}: WAV replay speaks twilio or native (a .jsonl wire recording replays any protocol)`, 2);
+  }
+
+  let scenarioPath = flagString(args, 'scenario');
+  if (!scenarioPath && !isWire) {
+    const sibling = file.replace(/\.wav$/i, '.json');
+    if (sibling !== file && (await exists(sibling))) scenarioPath = sibling;
+  }
+  const scenario = scenarioPath ? await loadScenarioFile(scenarioPath) : undefined;
+
+  let engine: LocalEngine | undefined;
+  let tmpDir: string | undefined;
+  let target = url;
+  if (!target) {
+    tmpDir = process.env.DATA_DIR ? undefined : mkdtempSync(path.join(os.tmpdir(), 've-replay-'));
+    engine = await inProcessEngine(scenario?.assistant ?? {}, process.env.DATA_DIR ?? tmpDir!, json);
+    target = engine.url(protocol);
+  } else if (key) {
+    target = `${target.replace(/\/$/, '')}/${encodeURIComponent(key)}`;
+  }
+
+  const started = performance.now();
+  let sim: PhoneSim;
+  try {
+    sim = await PhoneSim.connect({
+      url: target,
+      protocol: (protocol === 'native' ? 'native' : 'twilio') as SimProtocol,
+      raw: isWire,
+      from: '+15550001000',
+      to: '+15550002000',
+      customParameters: key ? { assistantApiKey: key } : {},
+    });
+  } catch (err) {
+    await engine?.close();
+    throw new CliError(`cannot connect to ${target}: ${(err as Error).message}`);
+  }
+  if (!json) {
+    log(`replay ${file} over ${protocol} to ${url ? target : 'an in-process engine'}${fast ? ' (fast)' : ''}${scenarioPath ? `, scenario ${scenarioPath}` : ''}`);
+  }
+
+  const speechEnds: number[] = [];
+  let audioMs = 0;
+  if (wire) {
+    for (const m of wire.messages) {
+      if (sim.closed) break;
+      if (!fast) await sleepUntil(started + m.t);
+      sim.sendRaw(m.text ?? Buffer.from(m.bin!, 'base64'));
+      audioMs = m.t;
+    }
+  } else {
+    const { mulaw, pcm, durationMs } = await loadFrames(file);
+    audioMs = durationMs;
+    const dtmf = new DtmfDetector({ onDigit: (e) => sim.sendDtmf(e.digit) });
+    let speaking = false;
+    let lastSpeechAt = -1e9;
+    let clock = performance.now();
+    const frames = mulaw.length / FRAME;
+    for (let i = 0; i < frames; i++) {
+      if (sim.closed) break;
+      const off = i * FRAME;
+      const loud = frameDb(pcm, off) >= SPEECH_DB;
+      const t = sim.nowMs();
+      if (loud) {
+        speaking = true;
+        lastSpeechAt = t;
+      } else if (speaking && t - lastSpeechAt > 200) {
+        speaking = false;
+        speechEnds.push(lastSpeechAt + 20);
+      }
+      sim.sendFrame(mulaw.subarray(off, off + FRAME));
+      dtmf.push(pcm.subarray(off, Math.min(pcm.length, off + FRAME)));
+      // --fast skips through the caller's silence while nothing is pending (agent quiet, no reply expected);
+      // everything else runs in real time, so turn-taking is the same as in a real call.
+      const idle = !loud && !sim.agentPlaying && t - lastSpeechAt > TAIL_QUIET_MS && t - sim.lastAgentAudioAt > TAIL_QUIET_MS;
+      clock += 20;
+      if (fast && idle) clock = performance.now();
+      else await sleepUntil(clock);
+    }
+    dtmf.flush();
+    // Keep the line open with silence until the agent is done (or the engine hangs up).
+    const silence = new Uint8Array(FRAME).fill(0xff);
+    const tailStart = performance.now();
+    clock = performance.now();
+    while (!sim.closed && performance.now() - tailStart < TAIL_MAX_MS) {
+      const t = sim.nowMs();
+      const quiet = !sim.agentPlaying && t - Math.max(sim.lastAgentAudioAt, lastSpeechAt) > TAIL_QUIET_MS;
+      const waitingForSilenceHangup = scenario?.expect.hangup === 'silence';
+      if (quiet && !waitingForSilenceHangup) break;
+      sim.sendFrame(silence);
+      clock += 20;
+      await sleepUntil(clock);
+    }
+  }
+  const hungUpByEngine = sim.closed;
+  if (!sim.closed) await sim.stop();
+  let call: Awaited<ReturnType<LocalEngine['nextEnded']>> | undefined;
+  if (engine) {
+    let timer: NodeJS.Timeout | undefined;
+    call = await Promise.race([
+      engine.nextEnded(),
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), 20_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  const totalMs = sim.nowMs();
+
+  const outcome: ReplayOutcome = buildOutcome(sim, call, speechEnds, hungUpByEngine);
+  const check = scenario ? checkExpectations(scenario.expect, outcome) : undefined;
+
+  let outPath: string | undefined;
+  if (out) {
+    const track = sim.agentTrack(Math.max(totalMs, audioMs));
+    await writeFile(out, encodeWav(track, sim.sampleRate));
+    outPath = out;
+  }
+  await engine?.close();
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+
+  const report = {
+    file,
+    protocol,
+    engine: url ? target : 'in-process',
+    scenario: scenarioPath,
+    durationMs: Math.round(totalMs),
+    endedBy: outcome.endedBy,
+    endReason: outcome.endReason,
+    turns: outcome.turns,
+    bargeIns: outcome.bargeIns,
+    clears: sim.events.filter((e) => e.type === 'clear').length,
+    digits: outcome.digits,
+    tools: outcome.tools,
+    transcript: outcome.transcript,
+    latency: outcome.latency,
+    expectations: check,
+    out: outPath,
+  };
+  if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else {
+    for (const line of outcome.transcript) {
+      const lat = line.latency ? `   (${line.latency})` : '';
+      log(`  [${(line.atMs / 1000).toFixed(1).padStart(5)}s] ${line.role === 'user' ? 'caller' : 'agent '}: ${line.text}${line.interrupted ? ' [cut off]' : ''}${lat}`);
+    }
+    log(`ended by ${outcome.endedBy}${outcome.endReason ? ` (${outcome.endReason})` : ''} after ${(totalMs / 1000).toFixed(1)} s; turns ${outcome.turns ?? '?'}, barge-ins ${outcome.bargeIns ?? '?'}, clears ${report.clears}`);
+    if (outcome.latency.voiceToVoiceMs.length) {
+      log(`voice-to-voice ms: ${outcome.latency.voiceToVoiceMs.map((v) => Math.round(v)).join(', ')}`);
+    }
+    if (outPath) log(`agent audio written to ${outPath}`);
+    if (check) log(check.ok ? `expectations met (${check.checked.join(', ')})` : `EXPECTATIONS FAILED:\n  - ${check.failures.join('\n  - ')}`);
+  }
+  return check && !check.ok ? 1 : 0;
+}
+
+function buildOutcome(sim: PhoneSim, call: Awaited<ReturnType<LocalEngine['nextEnded']>> | undefined, speechEnds: number[], hungUpByEngine: boolean): ReplayOutcome {
+  // Client-side voice-to-voice: end of each caller speech run -> first agent audio after it (what a caller hears).
+  const clientV2V: number[] = [];
+  const starts = sim.agent.map((p) => p.startMs);
+  for (const end of speechEnds) {
+    const next = starts.find((s) => s > end);
+    if (next !== undefined && next - end < 10_000) clientV2V.push(next - end);
+  }
+  if (call?.summary) {
+    const s = call.summary;
+    const metrics = new Map<number, Record<string, unknown>>();
+    for (const e of call.events) if (e.type === 'turn') metrics.set(Number(e.data.turn), e.data);
+    const seenTurns = new Set<number>();
+    const transcript = s.transcript.map((t) => {
+      let latency: string | undefined;
+      if (t.role === 'user' && !seenTurns.has(t.turn)) {
+        seenTurns.add(t.turn);
+        const m = metrics.get(t.turn);
+        if (m) {
+          const parts = [
+            m.endpointingMs !== undefined ? `endpointing ${Math.round(Number(m.endpointingMs))} ms` : '',
+            m.llmFirstTokenMs !== undefined ? `llm ${Math.round(Number(m.llmFirstTokenMs))} ms` : '',
+            m.ttsFirstByteMs !== undefined ? `tts ${Math.round(Number(m.ttsFirstByteMs))} ms` : '',
+            m.voiceToVoiceMs !== undefined ? `voice-to-voice ${Math.round(Number(m.voiceToVoiceMs))} ms` : '',
+          ].filter(Boolean);
+          latency = parts.join(', ');
+        }
+      }
+      return { role: t.role, text: t.text, turn: t.turn, atMs: t.atMs, interrupted: t.interrupted, latency };
+    });
+    return {
+      endedBy: s.endedBy,
+      endReason: s.endReason,
+      turns: s.turns,
+      bargeIns: s.bargeIns,
+      digits: s.digits,
+      tools: s.toolCalls.map((c) => c.name),
+      transcript,
+      agentText: s.transcript.filter((t) => t.role === 'assistant').map((t) => t.text),
+      latency: {
+        voiceToVoiceMs: [...metrics.values()].map((m) => Number(m.voiceToVoiceMs)).filter((v) => Number.isFinite(v)),
+        endpointingMs: [...metrics.values()].map((m) => Number(m.endpointingMs)).filter((v) => Number.isFinite(v)),
+        clientVoiceToVoiceMs: clientV2V,
+      },
+    };
+  }
+  // Remote engine: only what the wire shows (native sends transcripts and metrics; Twilio only audio and marks).
+  const transcript = sim.events
+    .filter((e): e is Extract<typeof e, { type: 'transcript' }> => e.type === 'transcript')
+    .map((e) => ({ role: e.role as 'user' | 'assistant', text: e.text, turn: e.turn, atMs: Math.round(e.at), interrupted: undefined, latency: undefined }));
+  const hang = sim.events.find((e) => e.type === 'hangup' || e.type === 'transfer');
+  const closed = sim.events.find((e) => e.type === 'closed');
+  return {
+    endedBy: hang?.type === 'transfer' ? 'transfer_call' : hungUpByEngine ? 'engine' : 'caller',
+    endReason: hang?.type === 'hangup' ? hang.reason : closed?.type === 'closed' ? closed.reason : undefined,
+    turns: transcript.length ? Math.max(0, ...transcript.map((t) => t.turn)) : undefined,
+    bargeIns: undefined,
+    digits: undefined,
+    tools: undefined,
+    transcript,
+    agentText: transcript.length ? transcript.filter((t) => t.role === 'assistant').map((t) => t.text) : undefined,
+    latency: { voiceToVoiceMs: [], endpointingMs: [], clientVoiceToVoiceMs: clientV2V },
+  };
 }
