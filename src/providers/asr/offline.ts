@@ -74,7 +74,7 @@ export class OfflineAsr implements AsrProvider {
     ];
     const script = `cat | exec ${stdbuf ? 'stdbuf -oL ' : ''}pocketsphinx_continuous "$@"`;
     const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'], signal });
-    const stream = new PocketsphinxStream(child, options.format, onEvent);
+    const stream = new PocketsphinxStream(child, options.format, onEvent, signal);
     await stream.started();
     return stream;
   }
@@ -101,6 +101,7 @@ class PocketsphinxStream implements AsrStream {
     private readonly child: ChildProcessWithoutNullStreams,
     format: AudioFormat,
     private readonly onEvent: (e: AsrEvent) => void,
+    private readonly signal?: AbortSignal,
   ) {
     this.converter = new AudioConverter(format, PCM_16K);
     this.silence = new Uint8Array(32_000); // 1 s of 16 kHz PCM16: enough for the recognizer's end-of-utterance
@@ -114,7 +115,8 @@ class PocketsphinxStream implements AsrStream {
         this.spawnError = err;
       });
       child.on('close', (code) => {
-        if (!this.closed) {
+        // killed by our own abort signal: a close, not a failure
+        if (!this.closed && !this.signal?.aborted) {
           this.onEvent({
             type: 'error',
             error: new ProviderError({
