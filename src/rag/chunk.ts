@@ -30,6 +30,7 @@ interface Piece {
   end: number;
   /** Whether `text` is the document slice [start, end) (overlap can only be taken from such pieces). */
   verbatim: boolean;
+  isHeading?: boolean;
 }
 
 export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): Chunk[] {
@@ -40,6 +41,8 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
   let section = '';
   let cur: Piece[] = [];
   let curLen = 0;
+  /** Level of the latest heading */
+  let headingLevel = 0;
   /** cur holds only the overlap carried from the previous chunk */
   let carried = false;
 
@@ -86,12 +89,19 @@ export function chunkBlocks(blocks: readonly Block[], opts: ChunkOptions = {}): 
 
   for (const b of blocks) {
     if (b.kind === 'heading') {
-      flush(false);
       const level = Math.min(Math.max(b.level ?? 1, 1), 6);
+      // A heading straight followed by a deeper one ("## Rentals" then "### Bikes") is no chunk of its own: it
+      // lives on in the section path of the chunks under it.
+      if (cur.length === 1 && cur[0]!.isHeading && level > headingLevel) {
+        cur = [];
+        curLen = 0;
+      }
+      flush(false);
+      headingLevel = level;
       headings.length = level - 1;
       headings[level - 1] = b.text.trim();
       section = headings.filter(Boolean).join(' > ');
-      cur.push({ text: b.text.trim(), start: b.start, end: b.end, verbatim: false });
+      cur.push({ text: b.text.trim(), start: b.start, end: b.end, verbatim: false, isHeading: true });
       curLen = b.text.length;
       carried = false;
       continue;

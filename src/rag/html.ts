@@ -1,12 +1,12 @@
 /**
  * HTML to text blocks without a DOM: a tokenizer over tags and text that drops script/style, breaks blocks at
- * block-level tags and turns h1-h6 into heading blocks. Offsets refer to the extracted text (blocks joined by a
+ * block-level tags and turns h1-h6 into heading blocks. Navigation menus (nav) are boilerplate and dropped too. Offsets refer to the extracted text (blocks joined by a
  * blank line), which is what the chunks quote.
  */
 import type { Block } from './blocks.js';
 
 const TOKEN =
-  /<!--[\s\S]*?-->|<(script|style|noscript|template|svg)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<!?[^>]*>|[^<]+|</g;
+  /<!--[\s\S]*?-->|<(script|style|noscript|template|svg|nav)\b[^>]*>[\s\S]*?<\/\1\s*>|<\/?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>|<!?[^>]*>|[^<]+|</g;
 
 const BLOCK_TAGS = new Set([
   'address',

@@ -77,6 +77,7 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       throw new EngineError('PAYLOAD_TOO_LARGE', `The document is ${bytes} bytes; the limit is ${this.maxBytes}`);
     const parsed = await parseDocument(input);
     const chunks = chunkBlocks(parsed.blocks, this.chunkOpts);
+    if (chunks.length === 0) throw new EngineError('VALIDATION_FAILED', 'The document contains no text');
     if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
       throw new EngineError(
         'PAYLOAD_TOO_LARGE',

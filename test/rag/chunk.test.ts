@@ -22,6 +22,17 @@ describe('chunkBlocks', () => {
     expect(chunks.map((c) => c.index)).toEqual([0, 1, 2, 3]);
   });
 
+  it('folds a heading followed directly by a deeper one into the section path, not a chunk of its own', async () => {
+    const md = '## Rentals\n\n### Bikes\n\nBy the day.\n\n### Kayaks\n\nBy the hour.\n\n## Empty\n\n## Last\n\nEnd.\n';
+    const chunks = chunkBlocks((await parseDocument({ content: md, mime: 'text/markdown' })).blocks);
+    expect(chunks.map((c) => [c.section, c.text])).toEqual([
+      ['Rentals > Bikes', 'Bikes\n\nBy the day.'],
+      ['Rentals > Kayaks', 'Kayaks\n\nBy the hour.'],
+      ['Empty', 'Empty'],
+      ['Last', 'Last\n\nEnd.'],
+    ]);
+  });
+
   it('packs paragraphs up to maxChars and carries an overlap into the next chunk of the section', () => {
     const text = Array.from({ length: 12 }, (_, i) => sentence(i)).join('\n\n');
     const doc = {

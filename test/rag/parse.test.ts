@@ -51,7 +51,7 @@ describe('parseDocument', () => {
 
   it('HTML: drops script, style, comments and nav markup, decodes entities, keeps headings', async () => {
     const doc = await parseDocument({ content: fixture('store.html'), mime: 'text/html' });
-    expect(doc.text).not.toMatch(/analytics|font-family|summer sale|<\w/);
+    expect(doc.text).not.toMatch(/analytics|font-family|summer sale|Home Shop|<\w/);
     expect(doc.text).toContain('Monday–Friday: 9 am – 7 pm');
     expect(doc.text).toContain('behind the building & there are two EV chargers');
     expect(doc.blocks.filter((b) => b.kind === 'heading').map((b) => b.text)).toEqual([
