@@ -1,7 +1,7 @@
 /**
- * HTML to text blocks without a DOM: a tokenizer over tags and text that drops script/style, breaks blocks at
- * block-level tags and turns h1-h6 into heading blocks. Navigation menus (nav) are boilerplate and dropped too. Offsets refer to the extracted text (blocks joined by a
- * blank line), which is what the chunks quote.
+ * HTML to text blocks without a DOM: a tokenizer over tags and text that drops script, style and nav (menus are
+ * boilerplate), breaks blocks at block-level tags and turns h1-h6 into heading blocks. Offsets refer to the
+ * extracted text (blocks joined by a blank line), which is what the chunks quote.
  */
 import type { Block } from './blocks.js';
 
