@@ -166,7 +166,11 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
   return {
     calls,
     duration_s: durationS,
-    lag_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[nLags - 1] ?? 0) },
+    lag_ms: {
+      p50: round(percentile(sorted, 50)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted[nLags - 1] ?? 0),
+    },
     jitter_ms: { p50: round(result.jitter_p50), p99: round(result.jitter_p99) },
     dropped_frames: engineDropped + lost,
     engine_dropped_frames: engineDropped,
@@ -193,7 +197,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   const runs: LoadRun[] = [];
   for (const n of plan) {
     const r = await runOnce(n, durationS, ctx.progress);
-    ctx.progress(`  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, cpu ${r.cpu_pct}%`);
+    ctx.progress(
+      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, cpu ${r.cpu_pct}%`,
+    );
     runs.push(r);
   }
   const main = runs[runs.length - 1]!;
@@ -211,7 +217,17 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
 export function table(result: Record<string, unknown>): string[][] {
   const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
   return [
-    ['calls', 'lag p50 ms', 'lag p99 ms', 'jitter p99 ms', 'dropped', 'cpu %', 'rss MB', 'cpu %/call', 'max calls p99<=20'],
+    [
+      'calls',
+      'lag p50 ms',
+      'lag p99 ms',
+      'jitter p99 ms',
+      'dropped',
+      'cpu %',
+      'rss MB',
+      'cpu %/call',
+      'max calls p99<=20',
+    ],
     [
       String(r.calls),
       String(r.lag_ms.p50),

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assistant, eventually, loadFixture, render, startServer, type TestServer, testAudio, WireClient } from './helpers.js';
+import {
+  assistant,
+  eventually,
+  loadFixture,
+  render,
+  startServer,
+  type TestServer,
+  testAudio,
+  WireClient,
+} from './helpers.js';
 
 /**
  * Bad input on any endpoint is counted and logged once, then skipped or answered with a clean close code, and
@@ -14,7 +23,13 @@ let keepGoodAlive: NodeJS.Timeout;
 
 beforeAll(async () => {
   srv = await startServer({
-    limits: { maxMessageBytes: 8192, maxMessagesPerSecond: 100, maxMalformed: 5, idleTimeoutMs: 400, maxBufferedBytes: 64 * 1024 },
+    limits: {
+      maxMessageBytes: 8192,
+      maxMessagesPerSecond: 100,
+      maxMalformed: 5,
+      idleTimeoutMs: 400,
+      maxBufferedBytes: 64 * 1024,
+    },
     resolve: async (req) => ({
       ok: true,
       call: { tenantId: 't', assistant: assistant({ mode: req.pathKey === 'echo' ? 'echo' : 'agent' }) },

@@ -48,7 +48,12 @@ function outbound(fx: WireFixture, received: Received[]): { frames: Buffer[]; lo
     if (r.binary) {
       frames.push(r.binary);
       log.push('audio');
-    } else if (r.text !== undefined && fx.out.audio !== '$BINARY' && r.text.startsWith(pre!) && r.text.endsWith(post!)) {
+    } else if (
+      r.text !== undefined &&
+      fx.out.audio !== '$BINARY' &&
+      r.text.startsWith(pre!) &&
+      r.text.endsWith(post!)
+    ) {
       frames.push(Buffer.from(r.text.slice(pre!.length, r.text.length - post!.length), 'base64'));
       log.push('audio');
     } else {
@@ -67,7 +72,8 @@ for (const protocol of Object.keys(PROTOCOLS)) {
       const req = srv.resolves[srv.resolves.length - 1]!;
       expect(req.protocol).toBe(protocol);
       for (const [k, v] of Object.entries(fx.expectResolve)) expect(req[k as keyof typeof req]).toBe(v);
-      for (const [k, v] of Object.entries(fx.expectInfo)) expect(call.leg.info[k as keyof typeof call.leg.info]).toEqual(v);
+      for (const [k, v] of Object.entries(fx.expectInfo))
+        expect(call.leg.info[k as keyof typeof call.leg.info]).toEqual(v);
       expect(call.leg.info.protocol).toBe(protocol);
       if (fx.expectFirst) {
         await client.until((r) => r.length > 0, 'first message');
@@ -153,7 +159,8 @@ for (const protocol of Object.keys(PROTOCOLS)) {
       expect(call.leg.pendingSamples).toBe(0);
       // The platform's reaction to clear, as the protocol specifies it.
       if (fx.out.clearReply) client.send(render(fx.out.clearReply, { seq: seq.n++, pending: 'utt-2' }));
-      if (fx.out.echoesPendingMarksOnClear && fx.markEcho) client.send(render(fx.markEcho, { seq: seq.n++, name: 'utt-2' }));
+      if (fx.out.echoesPendingMarksOnClear && fx.markEcho)
+        client.send(render(fx.markEcho, { seq: seq.n++, name: 'utt-2' }));
       // Nothing more is sent after the clear, and the late echo changes nothing.
       call.leg.mark('after');
       client.send(render(fx.dtmf, { seq: seq.n++ }));

@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/telephony/close-codes.js';
 import { twilioSignature } from '../../src/telephony/twilio-signature.js';
-import { assistant, eventually, loadFixture, render, startServer, type TestServer, testAudio, WireClient } from './helpers.js';
+import {
+  assistant,
+  eventually,
+  loadFixture,
+  render,
+  startServer,
+  type TestServer,
+  testAudio,
+  WireClient,
+} from './helpers.js';
 
 const twilio = loadFixture('twilio');
 let srv: TestServer | undefined;
@@ -38,7 +47,8 @@ describe('gateway routing', () => {
     srv = await startServer({
       resolve: async (req) => {
         seen.push({ pathKey: req.pathKey, paramKey: req.paramKey, to: req.to });
-        if (req.pathKey === 'ast_bad') return { ok: false, code: CloseCode.FORBIDDEN, reason: 'assistant key wrong or revoked' };
+        if (req.pathKey === 'ast_bad')
+          return { ok: false, code: CloseCode.FORBIDDEN, reason: 'assistant key wrong or revoked' };
         return { ok: false, code: CloseCode.NO_ASSISTANT, reason: 'no assistant for this stream' };
       },
     });
@@ -72,7 +82,8 @@ describe('gateway routing', () => {
     await c.opened;
     twilioStart(c);
     const audio = testAudio(480);
-    for (let i = 0; i < 3; i++) c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
+    for (let i = 0; i < 3; i++)
+      c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
     const callP = srv.nextCall();
     await new Promise((r) => setTimeout(r, 30));
     letGo();
@@ -103,7 +114,9 @@ describe('X-Twilio-Signature', () => {
     const wss = await start({ 'X-Twilio-Signature': twilioSignature(token, `wss://${host}/media/twilio/ast_k`) });
     const https = await start({ 'X-Twilio-Signature': twilioSignature(token, `https://${host}/media/twilio/ast_k`) });
     await eventually(() => srv!.calls.length === 2, 'two signed calls');
-    const bad = await start({ 'X-Twilio-Signature': twilioSignature('other-token', `wss://${host}/media/twilio/ast_k`) });
+    const bad = await start({
+      'X-Twilio-Signature': twilioSignature('other-token', `wss://${host}/media/twilio/ast_k`),
+    });
     expect(await bad.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
     const missing = await start({});
     expect(await missing.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
@@ -124,7 +137,8 @@ describe('echo mode', () => {
     await c.opened;
     twilioStart(c);
     const audio = testAudio(160 * 10, 4);
-    for (let i = 0; i < 10; i++) c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
+    for (let i = 0; i < 10; i++)
+      c.send(render(twilio.media, { seq: i + 2, payload: audio.subarray(i * 160, i * 160 + 160) }));
     const [pre, post] = twilio.out.audio.split('$PAYLOAD');
     await c.until((r) => r.length >= 10, 'ten echoed frames');
     const back = c.texts().map((t) => {

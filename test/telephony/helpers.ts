@@ -169,7 +169,8 @@ export class WireClient {
   /** Resolves once `pred` holds over what was received (or the socket closed: then it rejects). */
   async until(pred: (r: Received[]) => boolean, what = 'condition'): Promise<void> {
     while (!pred(this.received)) {
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode} ${this.closeReason}) before ${what}`);
+      if (this.closeCode !== undefined)
+        throw new Error(`socket closed (${this.closeCode} ${this.closeReason}) before ${what}`);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }

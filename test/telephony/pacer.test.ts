@@ -27,30 +27,33 @@ async function manualCall(protocol: string, leadMs: number) {
 }
 
 describe('shared pacer', () => {
-  it.each([40, 80, 120])('stays within the %d ms lead of real time, never bursts, and ends with everything sent', async (lead) => {
-    const { clock, pacer, call, client } = await manualCall('twilio', lead);
-    const frames = 100; // 2 s of mu-law
-    const t0 = clock.t;
-    call.leg.play({ format: call.leg.info.outboundFormat, data: testAudio(160 * frames) });
-    const maxAhead = lead / 20 + 1;
-    for (let step = 0; step <= 250; step++) {
-      const elapsed = clock.t - t0;
-      const sent = call.leg.stats.framesOut;
-      const heardFrames = Math.min(frames, elapsed / 20);
-      // never more than lead/20 + 1 frames ahead of the caller's ear...
-      expect(sent - heardFrames).toBeLessThanOrEqual(maxAhead);
-      // ...and never late: everything due by now has been sent
-      expect(sent).toBeGreaterThanOrEqual(Math.min(frames, Math.floor(elapsed / 20)));
-      // the leg knows what was heard: exactly the simulated elapsed time, in samples
-      expect(call.leg.playedSamples).toBe(Math.min(160 * frames, Math.round(elapsed * 8)));
-      clock.t += 10;
-      pacer.tick();
-    }
-    expect(call.leg.stats.framesOut).toBe(frames);
-    expect(call.idle).toBe(1);
-    await client.until((r) => r.length >= frames, 'all frames at the client');
-    client.close();
-  });
+  it.each([40, 80, 120])(
+    'stays within the %d ms lead of real time, never bursts, and ends with everything sent',
+    async (lead) => {
+      const { clock, pacer, call, client } = await manualCall('twilio', lead);
+      const frames = 100; // 2 s of mu-law
+      const t0 = clock.t;
+      call.leg.play({ format: call.leg.info.outboundFormat, data: testAudio(160 * frames) });
+      const maxAhead = lead / 20 + 1;
+      for (let step = 0; step <= 250; step++) {
+        const elapsed = clock.t - t0;
+        const sent = call.leg.stats.framesOut;
+        const heardFrames = Math.min(frames, elapsed / 20);
+        // never more than lead/20 + 1 frames ahead of the caller's ear...
+        expect(sent - heardFrames).toBeLessThanOrEqual(maxAhead);
+        // ...and never late: everything due by now has been sent
+        expect(sent).toBeGreaterThanOrEqual(Math.min(frames, Math.floor(elapsed / 20)));
+        // the leg knows what was heard: exactly the simulated elapsed time, in samples
+        expect(call.leg.playedSamples).toBe(Math.min(160 * frames, Math.round(elapsed * 8)));
+        clock.t += 10;
+        pacer.tick();
+      }
+      expect(call.leg.stats.framesOut).toBe(frames);
+      expect(call.idle).toBe(1);
+      await client.until((r) => r.length >= frames, 'all frames at the client');
+      client.close();
+    },
+  );
 
   it('clear stops within the lead: nothing more is sent, and playedSamples freezes at what was heard', async () => {
     const { clock, pacer, call, client, fx } = await manualCall('twilio', 80);
@@ -98,8 +101,18 @@ describe('shared pacer', () => {
 
   it('one timer for all calls: the pacer runs only while legs exist', async () => {
     const pacer = new Pacer({ tickMs: 10 });
-    const leg = { pumps: 0, pump() { this.pumps++; } };
-    const other = { pumps: 0, pump() { this.pumps++; } };
+    const leg = {
+      pumps: 0,
+      pump() {
+        this.pumps++;
+      },
+    };
+    const other = {
+      pumps: 0,
+      pump() {
+        this.pumps++;
+      },
+    };
     pacer.add(leg);
     pacer.add(other);
     expect(pacer.size).toBe(2);
