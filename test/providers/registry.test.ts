@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeepgramFake, startDeepgramFake } from '../../bench/fakes/deepgram.js';
 import { type ElevenLabsFake, startElevenLabsFake } from '../../bench/fakes/elevenlabs.js';
@@ -140,5 +142,40 @@ describe('registry with keys pointing at the loopback fakes', () => {
     for (let i = 0; i < 50; i++) stream.write(new Uint8Array(160).fill(0xff));
     await stream.close();
     expect(texts).toEqual(['hello world']);
+  });
+
+  it('secrets never reach the logs: incidents from a rejected key are logged without it', async () => {
+    let logged = '';
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logged += String(chunk);
+        cb();
+      },
+    });
+    const logger = pino({ level: 'debug' }, sink);
+    const reg = createProviderRegistry(
+      loadConfig({
+        OPENAI_API_KEY: 'sk-very-secret-key-123',
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ELEVENLABS_API_KEY: 'xi-very-secret-key-456',
+        ELEVENLABS_BASE_URL: eleven.url,
+      }),
+      logger,
+      { resilience: { baseDelayMs: 5 } },
+    );
+    let text = '';
+    for await (const e of reg
+      .llm({ provider: 'openai' })
+      .stream({ messages: [{ role: 'user', content: 'hi' }] }, new AbortController().signal)) {
+      if (e.type === 'text') text += e.delta;
+    }
+    for await (const _ of reg
+      .tts({ provider: 'elevenlabs' })
+      .synthesize({ text: 'Hi.', format: MULAW_8K }, new AbortController().signal))
+      void _;
+    expect(text.length).toBeGreaterThan(0); // answered by the rules fallback
+    expect(logged).toContain('provider incident');
+    expect(logged).not.toContain('sk-very-secret-key-123');
+    expect(logged).not.toContain('xi-very-secret-key-456');
   });
 });
