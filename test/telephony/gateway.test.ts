@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/telephony/close-codes.js';
+import { Pacer } from '../../src/telephony/pacer.js';
 import { twilioSignature } from '../../src/telephony/twilio-signature.js';
 import {
   assistant,
@@ -147,6 +148,32 @@ describe('echo mode', () => {
     });
     expect(Buffer.concat(back)).toEqual(Buffer.from(audio));
     c.close();
+  });
+});
+
+describe('leaks', () => {
+  it('200 short calls leave no call, no paced leg and no connection behind', async () => {
+    const pacer = new Pacer({ tickMs: 10 });
+    srv = await startServer({
+      pacer,
+      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant({ mode: 'echo' }) } }),
+    });
+    for (let batch = 0; batch < 10; batch++) {
+      const clients = Array.from({ length: 20 }, () => new WireClient(`${srv!.url}/media/twilio`));
+      await Promise.all(clients.map((c) => c.opened));
+      for (const c of clients) {
+        twilioStart(c);
+        for (let i = 0; i < 8; i++) c.send(render(twilio.media, { seq: i + 2, payload: testAudio(160, i) }));
+      }
+      await Promise.all(clients.map((c) => c.until((r) => r.length > 0, 'echo')));
+      for (const c of clients) c.close();
+      await Promise.all(clients.map((c) => c.closed));
+    }
+    await eventually(() => srv!.gateway.stats().connections === 0, 'connections closed');
+    expect(srv.gateway.activeCalls).toBe(0);
+    expect(pacer.size).toBe(0);
+    expect(srv.gateway.stats().accepted).toBe(200);
+    pacer.stop();
   });
 });
 
