@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { MessageSender, OutboundDialer } from '../channels/types.js';
 import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
@@ -77,7 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     // Fastify's default request log prints the raw URL, which carries assistant keys (ast_…) in AI4CALL paths;
     // one structured line per request is written in onResponse below with keys masked.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => newId('req', 9),
     ajv: {
       customOptions: {
