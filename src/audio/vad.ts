@@ -96,27 +96,27 @@ function loadFvad(): Promise<LoadedFvad> {
     const jsPath = createRequire(import.meta.url).resolve('@echogarden/fvad-wasm');
     const bytes = await readFile(jsPath.replace(/fvad\.js$/, 'fvad.wasm'));
     let memory: WasmMemory | undefined;
-    const mod = await fvadFactory({
-      // The Emscripten build does not export its heap views; instantiate it here to keep its memory.
-      instantiateWasm(imports, receive) {
-        wasm.instantiate(bytes, imports).then(
-          ({ instance, module }) => {
+    const mod = await new Promise<FvadModule>((resolve, reject) => {
+      fvadFactory({
+        // The Emscripten build does not export its heap views; instantiate it here to keep its memory.
+        instantiateWasm(imports, receive) {
+          wasm.instantiate(bytes, imports).then(({ instance, module }) => {
             for (const value of Object.values(instance.exports)) {
               if (value instanceof wasm.Memory) memory = value;
             }
             receive(instance, module);
-          },
-          (err: unknown) => {
-            loading = undefined;
-            throw err;
-          },
-        );
-        return {};
-      },
+          }, reject);
+          return {};
+        },
+      }).then(resolve, reject);
     });
     if (!memory) throw new Error('fvad-wasm: no exported memory');
     return { mod, memory };
   })();
+  // A failed load (missing or corrupt wasm) is reported to every waiting caller, and the next call retries.
+  loading.catch(() => {
+    loading = undefined;
+  });
   return loading;
 }
 
