@@ -32,10 +32,13 @@ function indexB64(i: number): string {
   return Buffer.from([(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]).toString('base64');
 }
 
-function decodeIndex(msg: string): number {
-  const at = msg.indexOf('"payload":"');
-  if (at < 0) return -1;
-  const b = Buffer.from(msg.slice(at + 11, at + 15), 'base64');
+const PAYLOAD_KEY = Buffer.from('"payload":"');
+
+/** The frame index from the first 4 base64 characters of the payload, read in place (no string of the message). */
+function decodeIndex(msg: Buffer): number {
+  const at = msg.indexOf(PAYLOAD_KEY);
+  if (at < 0 || at + 15 > msg.length) return -1;
+  const b = Buffer.from(msg.toString('latin1', at + 11, at + 15), 'base64');
   return b.length < 3 ? -1 : (b[0]! << 16) | (b[1]! << 8) | b[2]!;
 }
 
@@ -87,7 +90,7 @@ class Call {
     });
     this.ws.on('message', (data: Buffer) => {
       const t = now();
-      const idx = decodeIndex(data.toString('latin1'));
+      const idx = decodeIndex(data);
       if (idx < 0 || idx >= this.frames || this.seen[idx]) return;
       this.seen[idx] = 1;
       this.received++;

@@ -15,12 +15,15 @@
  * - jitter_ms.p99: |inter-arrival - 20 ms| of the returned frames at the client.
  * - dropped_frames: frames the engine dropped (queue full, peer not reading) + frames sent that never came back.
  * - cpu_pct (100 = one core) and rss_mb of the engine process over the streaming window; per call as well.
+ * - cpu_capacity_calls_per_core: 100 / cpu_pct_per_call, the CPU-bound ceiling of one engine core; with
+ *   loadavg_1m it separates "the engine is too slow" from "the machine was busy with other work".
  * - max_calls_under_20ms_p99: the largest N run (with --ramp, each N in turn) whose lag p99 <= 20 ms and with no
  *   dropped frames; null when none passed.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assistant } from '../src/call/assistant.js';
@@ -56,6 +59,9 @@ export interface LoadRun {
   pacer_max_tick_late_ms: number;
   client_send_late_ms_p99: number;
   calls_failed: number;
+  cpu_capacity_calls_per_core: number | null;
+  /** 1-minute load average of the machine before and after the run (other work competes for the cores). */
+  loadavg_1m: [number, number];
 }
 
 const WARMUP_FRAMES = 50;
@@ -146,6 +152,7 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
   }
 
   progress(`load: ${calls} calls x ${durationS} s (client pid ${child.pid})`);
+  const load0 = os.loadavg()[0]!;
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
@@ -183,6 +190,9 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
     pacer_max_tick_late_ms: round(stats.pacerMaxLateMs),
     client_send_late_ms_p99: round(result.client_send_late_p99),
     calls_failed: result.closed_early + result.not_connected,
+    // CPU-bound capacity of one core at this cost per call: independent of how busy the machine was, unlike lag.
+    cpu_capacity_calls_per_core: cpuPct > 0 ? Math.floor((100 * calls) / cpuPct) : null,
+    loadavg_1m: [round(load0, 1), round(os.loadavg()[0]!, 1)],
   };
 }
 
