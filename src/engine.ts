@@ -86,6 +86,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     embed: providers.embed(),
     logger,
     onRetrieval: (e) => {
+      // Speculative lookups on ASR partials are not retrievals the caller's turn used.
+      if (e.prefetch) return;
       store.analytics
         .record(e.tenantId, 'rag', {
           collections: e.collections.join(','),
