@@ -29,8 +29,17 @@ import {
 export interface DeepgramFakeOptions extends FakeLatency {
   apiKey?: string;
   transcripts?: string[];
-  /** Audio that makes one utterance, ms. */
+  /** Audio that makes one utterance, ms (segmentation 'duration'). */
   utteranceMs?: number;
+  /**
+   * 'duration' (default): every utteranceMs of audio is one utterance, whatever it contains.
+   * 'energy': utterances are the loud stretches of the audio, like a real recognizer: SpeechStarted at the first
+   * loud frame, an interim after 500 ms of speech, the final (speech_final) `endpointing` ms (query parameter,
+   * Deepgram's default 10) after the last loud frame plus firstByteMs, UtteranceEnd after utterance_end_ms.
+   */
+  segmentation?: 'duration' | 'energy';
+  /** Mean absolute sample value above which a frame is speech (segmentation 'energy'). */
+  speechThreshold?: number;
 }
 
 export interface DeepgramFake extends FakeServer {
@@ -57,6 +66,13 @@ function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
+
+/** ITU-T G.711 mu-law -> linear, for the fake's energy segmentation. */
+const MULAW_TABLE = Int16Array.from({ length: 256 }, (_, i) => {
+  const u = ~i & 0xff;
+  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
+  return u & 0x80 ? 0x84 - t : t - 0x84;
+});
 
 function authorized(req: IncomingMessage, apiKey: string): boolean {
   if (req.headers.authorization === `Token ${apiKey}`) return true;
@@ -151,17 +167,74 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       if (fault === 'drop' && resultsSent === 1) setImmediate(() => ws.terminate());
       if (fault === 'malformed' && resultsSent === 1) ws.send('{"type":"Results","channel":');
     };
-    const finalUtterance = (fromFinalize: boolean) => {
+    /** Sends the final for [uttStart, endBytes) after the scripted latency; state moves on at once. */
+    const finalUtterance = (fromFinalize: boolean, endBytes = received, delayMs = 0) => {
       const text = transcripts[transcriptIndex++ % transcripts.length]!;
       const startS = uttStart / bytesPerMs / 1000;
-      const durS = (received - uttStart) / bytesPerMs / 1000;
-      send(results(text, startS, durS, true, !fromFinalize, fromFinalize));
-      if (utteranceEnd && !fromFinalize) send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: startS + durS });
+      const durS = (endBytes - uttStart) / bytesPerMs / 1000;
       uttStart = received;
       sentInterim = false;
       sentStart = false;
-      afterResult();
+      const emit = () => {
+        send(results(text, startS, durS, true, !fromFinalize, fromFinalize));
+        if (utteranceEnd && !fromFinalize && !energy)
+          send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: startS + durS });
+        afterResult();
+      };
+      if (delayMs > 0) setTimeout(emit, delayMs);
+      else emit();
     };
+    const sendInterim = (startBytes: number, endBytes: number) => {
+      sentInterim = true;
+      const text = transcripts[transcriptIndex % transcripts.length]!;
+      const words = text.split(/\s+/);
+      const half = words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
+      send(results(half, startBytes / bytesPerMs / 1000, (endBytes - startBytes) / bytesPerMs / 1000, false, false));
+    };
+    // segmentation 'energy' state (bytes in this connection)
+    const energy = options.segmentation === 'energy';
+    const endpointingMs =
+      q.get('endpointing') === 'false' ? Number.POSITIVE_INFINITY : Number(q.get('endpointing') ?? 10);
+    const utteranceEndMs = Number(q.get('utterance_end_ms') ?? 1000);
+    const threshold = options.speechThreshold ?? 300;
+    let inSpeech = false;
+    let lastLoud = 0;
+    let awaitingUtteranceEnd = false;
+    const level = (data: Buffer): number => {
+      let sum = 0;
+      if (bytesPerSample === 2) {
+        const n = data.length >> 1;
+        for (let i = 0; i < n; i++) sum += Math.abs(data.readInt16LE(i * 2));
+        return n ? sum / n : 0;
+      }
+      for (let i = 0; i < data.length; i++) sum += Math.abs(MULAW_TABLE[data[i]!]!);
+      return data.length ? sum / data.length : 0;
+    };
+    const onEnergy = (data: Buffer) => {
+      const loud = level(data) > threshold;
+      if (loud) {
+        if (!inSpeech) {
+          inSpeech = true;
+          uttStart = received - data.length;
+          sentInterim = false;
+          if (vad) send({ type: 'SpeechStarted', channel: [0], timestamp: uttStart / bytesPerMs / 1000 });
+        }
+        lastLoud = received;
+        awaitingUtteranceEnd = false;
+        if (interim && !sentInterim && (received - uttStart) / bytesPerMs >= 500) sendInterim(uttStart, received);
+        return;
+      }
+      const silentMs = (received - lastLoud) / bytesPerMs;
+      if (inSpeech && silentMs >= endpointingMs) {
+        inSpeech = false;
+        awaitingUtteranceEnd = utteranceEnd;
+        finalUtterance(false, lastLoud, options.firstByteMs ?? 0);
+      } else if (awaitingUtteranceEnd && silentMs >= utteranceEndMs) {
+        awaitingUtteranceEnd = false;
+        send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: lastLoud / bytesPerMs / 1000 });
+      }
+    };
+    let finalizing = false;
     ws.on('message', async (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
         let msg: { type?: string };
@@ -171,12 +244,16 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
           ws.close(1008, 'DATA-0000: invalid JSON');
           return;
         }
+        const pending = energy ? inSpeech : received > uttStart;
         if (msg.type === 'KeepAlive') fake.keepAlives++;
         else if (msg.type === 'Finalize') {
           fake.finalizes++;
-          if (received > uttStart) finalUtterance(true);
+          if (pending) {
+            inSpeech = false;
+            finalUtterance(true);
+          }
         } else if (msg.type === 'CloseStream') {
-          if (received > uttStart) finalUtterance(true);
+          if (pending) finalUtterance(true);
           send({
             type: 'Metadata',
             transaction_key: 'deprecated',
@@ -192,20 +269,20 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       }
       received += data.length;
       fake.audioBytes += data.length;
+      if (energy) {
+        onEnergy(data);
+        return;
+      }
       const inUtt = (received - uttStart) / bytesPerMs;
       if (vad && !sentStart) {
         sentStart = true;
         send({ type: 'SpeechStarted', channel: [0], timestamp: uttStart / bytesPerMs / 1000 });
       }
-      if (interim && !sentInterim && inUtt >= utteranceMs / 2) {
-        sentInterim = true;
-        const text = transcripts[transcriptIndex % transcripts.length]!;
-        const words = text.split(/\s+/);
-        const half = words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
-        send(results(half, uttStart / bytesPerMs / 1000, inUtt / 1000, false, false));
-      }
-      if (inUtt >= utteranceMs) {
+      if (interim && !sentInterim && inUtt >= utteranceMs / 2) sendInterim(uttStart, received);
+      if (inUtt >= utteranceMs && !finalizing) {
+        finalizing = true;
         await sleep(options.firstByteMs ?? 0);
+        finalizing = false;
         finalUtterance(false);
       }
     });

@@ -188,3 +188,45 @@ describe('asr fallback chain mid-stream', () => {
     }
   });
 });
+
+describe('deepgram fake with energy segmentation (what the latency bench uses)', () => {
+  it('utterances follow the loud stretches: SpeechStarted, interim, final at endpointing, UtteranceEnd', async () => {
+    const fake = await startDeepgramFake({ transcripts: ['first', 'second'], segmentation: 'energy' });
+    try {
+      const events: AsrEvent[] = [];
+      const stream = await new DeepgramAsr({ apiKey: 'dg-test', baseUrl: fake.url }).open(
+        { format: MULAW_8K, endpointingMs: 100, utteranceEndMs: 1000 },
+        (e) => events.push(e),
+      );
+      const LOUD = new Uint8Array(160).fill(0x80); // mu-law near full scale
+      const write = (frame: Uint8Array, n: number) => {
+        for (let i = 0; i < n; i++) stream.write(frame);
+      };
+      write(FRAME, 25); // 500 ms of silence: nothing is heard
+      write(LOUD, 30); // 600 ms of speech
+      write(FRAME, 60); // 1.2 s of silence: final after 100 ms, UtteranceEnd after 1000 ms
+      write(LOUD, 10);
+      write(FRAME, 10);
+      await until(events, (es) => es.filter((e) => e.type === 'final').length === 2);
+      expect(events.map((e) => e.type)).toEqual([
+        'speech_started',
+        'partial',
+        'final',
+        'utterance_end',
+        'speech_started',
+        'final',
+      ]);
+      const [s1, , f1] = events;
+      expect(s1).toEqual({ type: 'speech_started', atMs: 500 });
+      if (f1?.type === 'final') {
+        expect(f1).toMatchObject({ text: 'first', speechFinal: true });
+        expect(f1.words[0]!.startMs).toBe(500);
+        expect(f1.words.at(-1)!.endMs).toBe(1100);
+      }
+      expect(events[3]).toEqual({ type: 'utterance_end', lastWordEndMs: 1100 });
+      await stream.close();
+    } finally {
+      await fake.close();
+    }
+  });
+});
