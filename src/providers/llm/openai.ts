@@ -55,8 +55,11 @@ export class OpenAiLlm implements LlmProvider {
   private readonly client: OpenAI | undefined;
   private readonly secret: string | undefined;
   private readonly model: string;
+  /** A base URL other than api.openai.com: an OpenAI-compatible server. */
+  private readonly compatible: boolean;
 
   constructor(opts: OpenAiLlmOptions) {
+    this.compatible = opts.baseURL !== undefined && !/^https:\/\/api\.openai\.com/.test(opts.baseURL);
     this.secret = opts.apiKey;
     this.model = opts.model ?? OPENAI_DEFAULT_LLM_MODEL;
     // A base URL without a key is a local OpenAI-compatible server that does not check keys.
@@ -80,7 +83,11 @@ export class OpenAiLlm implements LlmProvider {
       stream_options: { include_usage: true },
     };
     if (request.temperature !== undefined) params.temperature = request.temperature;
-    if (request.maxTokens !== undefined) params.max_completion_tokens = request.maxTokens;
+    if (request.maxTokens !== undefined) {
+      // OpenAI renamed max_tokens; many compatible servers (Ollama, llama.cpp, older vLLM) only know the old name
+      if (this.compatible) params.max_tokens = request.maxTokens;
+      else params.max_completion_tokens = request.maxTokens;
+    }
     if (request.tools?.length) {
       params.tools = request.tools.map((t) => ({
         type: 'function',
