@@ -13,6 +13,7 @@ import { registerDocs } from './docs.js';
 import { installErrorHandler } from './error-handler.js';
 import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
+import { carrierRoutes } from './routes/carrier.js';
 import { publicRoutes } from './routes/public.js';
 
 /** What the provider registry offers the API (src/providers/registry.ts `Catalog`, typed structurally here). */
@@ -134,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerDocs(base);
   await app.register(publicRoutes(rd));
   await app.register(adminRoutes(rd));
+  await app.register(carrierRoutes(rd));
   await app.register(businessRoutes(rd));
 
   if (outbound) {

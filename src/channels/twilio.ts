@@ -58,6 +58,11 @@ export async function twilioPost(
   return body;
 }
 
+/** Where Twilio reports an outbound call's final status (src/api/routes/carrier.ts). */
+export function twilioStatusUrl(publicUrl: string, callId: string): string {
+  return `${publicUrl.replace(/\/$/, '')}/webhook/twilio/status/${encodeURIComponent(callId)}`;
+}
+
 /** Outbound calls through Twilio Programmable Voice: Calls.json with inline TwiML that connects a Media Stream. */
 export function createTwilioDialer(opts: TwilioDialerOptions): OutboundDialer {
   return {
@@ -77,6 +82,9 @@ export function createTwilioDialer(opts: TwilioDialerOptions): OutboundDialer {
           To: req.to,
           From: req.from ?? creds.fromNumber,
           Twiml: connectStreamTwiml(opts.publicUrl, req.assistant.assistantApiKey, req.callId),
+          // Final status (completed, busy, no-answer, failed, canceled) comes back signed to /webhook/twilio/status.
+          StatusCallback: twilioStatusUrl(opts.publicUrl, req.callId),
+          StatusCallbackMethod: 'POST',
         },
         opts.fetch,
         opts.timeoutMs,

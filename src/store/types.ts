@@ -163,6 +163,8 @@ export interface CallFilter {
 export interface CallsRepo {
   create(input: CallCreate): Promise<CallRecord>;
   get(tenantId: string, id: string): Promise<CallRecord | undefined>;
+  /** By id across tenants: only for carrier callbacks (signed by the carrier), which carry no tenant. */
+  find(id: string): Promise<CallRecord | undefined>;
   update(id: string, patch: CallPatch): Promise<void>;
   appendEvent(id: string, type: CallEventType, data: Record<string, unknown>): Promise<void>;
   list(tenantId: string, filter: CallFilter): Promise<{ rows: CallRecord[]; nextCursor?: string }>;

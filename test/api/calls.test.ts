@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChannelDialer } from '../../src/channels/dialer.js';
+import { twilioPostSignature } from '../../src/channels/twilio-status.js';
 import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
 import { silentLogger } from '../../src/log.js';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
@@ -16,11 +17,14 @@ const webhookEvents: Array<[string, string, Record<string, unknown>]> = [];
 
 beforeAll(async () => {
   twilio = await startTwilioFake(creds);
-  h = await startHarness((store) => ({
-    dialer: createChannelDialer({ store, publicUrl: 'https://engine.example.com' }),
-    messenger: createTwilioWhatsApp({ store }),
-    webhooks: { enqueue: async (t, type, p) => void webhookEvents.push([t, type, p]) },
-  }));
+  h = await startHarness(
+    (store) => ({
+      dialer: createChannelDialer({ store, publicUrl: 'https://engine.example.com' }),
+      messenger: createTwilioWhatsApp({ store }),
+      webhooks: { enqueue: async (t, type, p) => void webhookEvents.push([t, type, p]) },
+    }),
+    { PUBLIC_URL: 'https://engine.example.com' },
+  );
   ast = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { name: 'Caller' } })).body.data;
 });
 afterAll(async () => {
@@ -81,6 +85,41 @@ describe('outbound calls', () => {
     expect(req.form.To).toBe('+15551234567');
     expect(req.form.Twiml).toContain(`wss://engine.example.com/media/twilio/${ast.assistantApiKey}`);
     expect(req.form.Twiml).toContain(`<Parameter name="callId" value="${call.id}"/>`);
+  });
+
+  it('takes the signed Twilio status callback: never answered -> no-answer + call.failed; bad signature -> 403', async () => {
+    twilio.requests.length = 0;
+    const r = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: h.a.h,
+      body: { agent_id: ast.id, to_number: '+15550000001' },
+    });
+    const call = await settled(r.body.data.call_id);
+    const form = twilio.requests[0]!.form;
+    const callbackUrl = `https://engine.example.com/webhook/twilio/status/${call.id}`;
+    expect(form.StatusCallback).toBe(callbackUrl);
+    const params = { AccountSid: creds.sid, CallSid: call.providerCallId, CallStatus: 'no-answer', CallDuration: '0' };
+    const post = (sig: string) =>
+      fetch(`${h.url}/webhook/twilio/status/${call.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig },
+        body: new URLSearchParams(params).toString(),
+      });
+    const forged = await post(twilioPostSignature('not-the-token', callbackUrl, params));
+    expect(forged.status).toBe(403);
+    expect((await h.call('GET', `/api/v1/calls/${call.id}`, { headers: h.a.h })).body.data.status).toBe('queued');
+    const ok = await post(twilioPostSignature(creds.token, callbackUrl, params));
+    expect(ok.status).toBe(200);
+    const after = (await h.call('GET', `/api/v1/calls/${call.id}`, { headers: h.a.h })).body.data;
+    expect(after).toMatchObject({ status: 'no-answer', endReason: 'carrier: no-answer', durationMs: 0 });
+    expect(
+      webhookEvents.some(([, type, p]) => type === 'call.failed' && p.callId === call.id && p.reason === 'no-answer'),
+    ).toBe(true);
+    const unknown = await fetch(`${h.url}/webhook/twilio/status/c_nope`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(unknown.status).toBe(403);
   });
 
   it('AI4CALL /webhook/outbound_call and /webhook/outbound_call_pbx', async () => {

@@ -160,3 +160,20 @@ describe('whatsapp', () => {
     store.close();
   });
 });
+
+describe('twilio request signature', () => {
+  it("reproduces Twilio's published vector (twilio-csharp RequestValidatorTest)", async () => {
+    const { twilioPostSignature, verifyTwilioPost } = await import('../../src/channels/twilio-status.js');
+    const url = 'https://mycompany.com/myapp.php?foo=1&bar=2';
+    const params = {
+      CallSid: 'CA1234567890ABCDE',
+      Caller: '+14158675309',
+      Digits: '1234',
+      From: '+14158675309',
+      To: '+18005551212',
+    };
+    expect(twilioPostSignature('12345', url, params)).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
+    expect(verifyTwilioPost('12345', ['https://other/', url], params, 'RSOYDt4T1cUTdK1PDd93/VVr8B8=')).toBe(true);
+    expect(verifyTwilioPost('12345', [url], { ...params, Digits: '9' }, 'RSOYDt4T1cUTdK1PDd93/VVr8B8=')).toBe(false);
+  });
+});

@@ -59,6 +59,7 @@ export function sqliteCalls(db: Db): CallsRepo {
        provider_call_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byId = db.prepare<[string, string], Row>('SELECT rowid AS seq, * FROM calls WHERE tenant_id = ? AND id = ?');
+  const anyById = db.prepare<[string], Row>('SELECT rowid AS seq, * FROM calls WHERE id = ?');
   const events = db.prepare<[string], EventRow>(
     'SELECT type, at, data FROM call_events WHERE call_id = ? ORDER BY seq',
   );
@@ -129,6 +130,10 @@ export function sqliteCalls(db: Db): CallsRepo {
     },
     async get(tenantId, id) {
       const r = byId.get(tenantId, id);
+      return r && toRecord(r);
+    },
+    async find(id) {
+      const r = anyById.get(id);
       return r && toRecord(r);
     },
     async update(id, patch) {
