@@ -153,7 +153,11 @@ export class OfflineTts implements TtsProvider {
     }
     if (signal.aborted) throw abortedError(this.id, 'tts');
     const name = voice?.startsWith('espeak:') ? voice.slice(7) : (request.language?.toLowerCase() ?? 'en-us');
-    worker.set_voice(name);
+    try {
+      worker.set_voice(name);
+    } catch {
+      worker.set_voice('en-us'); // an unknown voice or language: speak rather than fail the turn
+    }
     worker.set_rate(Math.round(175 * (request.speed ?? 1)));
     const format = pcmFormat(ESPEAK_RATE);
     // The wasm engine is synchronous: synthesize a sentence at a time so that audio starts after the first one
