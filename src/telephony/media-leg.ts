@@ -270,6 +270,10 @@ export class WireLeg implements MediaLeg, Paced {
         this.converters.set(key, conv);
       }
       data = conv.convert(data);
+    } else if (this.outBps === 2 && (data.length & 1) === 1) {
+      // Half a sample would shift every later frame by one byte: drop it (converters carry it; identity cannot).
+      data = data.subarray(0, data.length - 1);
+      this.warnOnce('odd-play', 'play(): odd-length PCM16 chunk, last byte dropped');
     }
     const written = this.ring.write(data);
     if (written < data.length) {
@@ -365,7 +369,9 @@ export class WireLeg implements MediaLeg, Paced {
 
   /**
    * A partial message goes out when a mark waits on it (the audio before a mark must be sent for the mark to be),
-   * or when the platform has run dry (holding it back would only add silence).
+   * or when the platform has run dry (holding it back would only add silence). Where the protocol needs whole
+   * frames it is padded with silence: a TTS slower than real time therefore gets short silences between its chunks
+   * instead of a stall.
    */
   private partialDue(now: number, avail: number): boolean {
     const next = this.marks.find((m) => !m.sent);
