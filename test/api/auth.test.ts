@@ -173,6 +173,27 @@ describe('rate limit and IP allowlist', () => {
     }
   });
 
+  it('limits per account too (shared limiter behind the RateLimiter interface)', async () => {
+    const taken: string[] = [];
+    const h2 = await startHarness({
+      rateLimiter: {
+        async take(key) {
+          taken.push(key);
+          return key.startsWith('acct:') ? { ok: false, retryAfterSec: 7 } : { ok: true };
+        },
+      },
+    });
+    try {
+      const r = await h2.call('GET', '/api/v1/assistants', { headers: h2.a.h });
+      expect(r.status).toBe(429);
+      expect(r.headers.get('retry-after')).toBe('7');
+      expect(r.body.error.code).toBe('RATE_LIMITED');
+      expect(taken).toEqual(['ip:127.0.0.1', `acct:${h2.a.id}`]);
+    } finally {
+      await h2.close();
+    }
+  });
+
   it('enforces the allowlist on business routes (IPv4, CIDR, IPv6) and validates entries', async () => {
     const bad = await h.call('PUT', '/api/v1/account/allowed-ips', {
       headers: h.b.h,

@@ -83,7 +83,11 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
     `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
   );
-  const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+  // last_used_at is for humans ("is this key still used?"): refreshed at most once a minute, so authenticating a
+  // request is a read, not a write, on the hot path.
+  const touch = db.prepare(
+    'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+  );
   const list = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY rowid');
   const revoke = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL');
   return {
@@ -99,7 +103,8 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
       const h = hashSecret(secret);
       const r = byHash.get(h);
       if (!r || !sameHash(r.hash, h)) return undefined;
-      touch.run(nowIso(), r.id);
+      const now = Date.now();
+      touch.run(new Date(now).toISOString(), r.id, new Date(now - 60_000).toISOString());
       return {
         keyId: r.id,
         tenant: toTenant({
