@@ -62,6 +62,12 @@ export interface ScriptedAsrOptions {
   segmentGapMs?: number;
   /** Frame RMS (dBFS) at and above which audio is speech. */
   thresholdDb?: number;
+  /**
+   * Instead of `script`: the final text of a segment from its length (ms), the partial being `partialText`. For
+   * concurrent calls sharing one provider (the latency bench), where a script order would be ambiguous.
+   */
+  textFor?: (segmentMs: number) => string;
+  partialText?: string;
   /** Throw (fatal error event) after this many segments: ASR failure mid-call. */
   failAfterSegments?: number;
   formats?: AudioFormat[];
@@ -73,7 +79,8 @@ export class ScriptedAsr implements AsrProvider {
   /** Shared across reopened streams: the script position survives a reconnect. */
   next = 0;
   opened = 0;
-  readonly opts: Required<Omit<ScriptedAsrOptions, 'failAfterSegments' | 'formats'>> & { failAfterSegments?: number };
+  readonly opts: Required<Omit<ScriptedAsrOptions, 'failAfterSegments' | 'formats' | 'textFor' | 'partialText'>> &
+    Pick<ScriptedAsrOptions, 'failAfterSegments' | 'textFor' | 'partialText'>;
 
   constructor(opts: ScriptedAsrOptions) {
     this.formats = opts.formats ?? [MULAW_8K, PCM_16K];
@@ -84,6 +91,8 @@ export class ScriptedAsr implements AsrProvider {
       segmentGapMs: opts.segmentGapMs ?? 100,
       thresholdDb: opts.thresholdDb ?? -40,
       failAfterSegments: opts.failAfterSegments,
+      textFor: opts.textFor,
+      partialText: opts.partialText,
     };
   }
 
@@ -125,7 +134,7 @@ class ScriptedAsrStream implements AsrStream {
       if (!this.inSpeech) {
         this.inSpeech = true;
         this.speechStartAt = now - frameMs;
-        this.utt = this.p.take();
+        this.utt = this.p.opts.textFor ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' } : this.p.take();
         this.onEvent({ type: 'speech_started' });
         const utt = this.utt;
         if (utt?.text) {
@@ -141,9 +150,10 @@ class ScriptedAsrStream implements AsrStream {
     if (this.inSpeech && now - this.lastSpeechAt >= this.p.opts.segmentGapMs) {
       this.inSpeech = false;
       if (this.partialTimer) clearTimeout(this.partialTimer);
-      const utt = this.utt;
+      let utt = this.utt;
       this.utt = undefined;
       this.segments++;
+      if (this.p.opts.textFor) utt = { text: this.p.opts.textFor(this.lastSpeechAt - this.speechStartAt) };
       const fail = this.p.opts.failAfterSegments !== undefined && this.segments > this.p.opts.failAfterSegments;
       // lastSpeechAt is the arrival of the last loud frame: its audio ended then.
       const wait = this.lastSpeechAt + this.p.opts.finalLatencyMs - now;

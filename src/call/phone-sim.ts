@@ -67,6 +67,8 @@ export class PhoneSim {
   private readonly nativeFrame = Buffer.alloc(320);
   /** Listeners for tests/bench: called on each event as it happens. */
   onEvent?: (e: SimEvent) => void;
+  /** Called on each agent audio message, with its arrival time (ms on the call timeline). */
+  onAgentAudio?: (atMs: number) => void;
 
   private constructor(ws: WebSocket, protocol: SimProtocol) {
     this.ws = ws;
@@ -260,6 +262,7 @@ export class PhoneSim {
 
   private agentAudio(pcm: Int16Array): void {
     const now = this.nowMs();
+    this.onAgentAudio?.(now);
     if (this.firstAgentAudioAt < 0) this.firstAgentAudioAt = now;
     this.lastAgentAudioAt = now;
     const start = Math.max(now, this.playoutEndMs);

@@ -69,6 +69,8 @@ type PendingAction =
   | { type: 'transfer'; target: string; mode: TransferMode; summary?: string; by: string };
 
 const MAX_ASR_BACKLOG_FRAMES = 100; // 2 s of 20 ms frames kept while the ASR stream opens
+/** Extra sustained speech needed for a barge-in while the recognizer has given no words, ms. */
+const NO_WORDS_EXTRA_MS = 500;
 
 export class CallSession implements MediaLegHandler {
   readonly leg: MediaLeg;
@@ -133,6 +135,8 @@ export class CallSession implements MediaLegHandler {
   private resolveDone!: (s: CallSummary) => void;
   private readonly inRate: number;
   private bargeInSpeechMs = 200;
+  /** The caller's current speech began while the agent was talking and has not barged in. */
+  private overlapTurn = false;
   private interruptible = true;
 
   constructor(opts: CallSessionOptions) {
@@ -362,8 +366,13 @@ export class CallSession implements MediaLegHandler {
       this.gate.push(t - frameMs, frameMs, p);
       // Sustained speech counts from the later of its onset and the agent starting to speak.
       const u = this.current;
-      if (this.gate.speaking && u && this.interruptible && t - Math.max(this.gate.runStartMs, u.startedAt) >= this.bargeInSpeechMs) {
-        this.checkBargeIn('vad');
+      if (this.gate.speaking && u && this.interruptible) {
+        const sustained = this.gate.voicedSince(u.startedAt);
+        // Words that are not a backchannel cut in at bargeInMinSpeechMs; speech the recognizer has not put into
+        // words yet must last longer, so "uh-huh" / "okay" (0.2-0.5 s) and noise do not cut the agent off.
+        const words = this.turns.text;
+        const needed = words && !isBackchannel(words) ? this.bargeInSpeechMs : this.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
+        if (sustained >= needed) this.checkBargeIn('vad');
       }
     }
     const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
@@ -416,6 +425,9 @@ export class CallSession implements MediaLegHandler {
   private onSpeechStart(_at: number): void {
     if (this.ending) return;
     this.disarmSilence();
+    // Speech that starts while the agent talks is a backchannel unless it grows into a barge-in.
+    const agentTalking = this.current !== undefined && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
+    this.overlapTurn = agentTalking;
     this.turns.speechStarted();
     if (this.state === 'listening') this.setState('user_speaking', 'speech_start');
   }
@@ -455,7 +467,12 @@ export class CallSession implements MediaLegHandler {
       this.disarmSilence();
       this.setState('user_speaking', 'asr_words');
     }
-    if (this.interruptible && !isBackchannel(text)) this.checkBargeIn('asr');
+    // Words cut the agent off only while the VAD hears the caller now and for long enough: a late final of
+    // something said earlier (a slow recognizer) is not an interruption.
+    const u = this.current;
+    if (this.interruptible && u && this.gate.speaking && !isBackchannel(text) && this.gate.voicedSince(u.startedAt) >= this.bargeInSpeechMs) {
+      this.checkBargeIn('asr');
+    }
   }
 
   /**
@@ -469,7 +486,8 @@ export class CallSession implements MediaLegHandler {
     if (this.state !== 'agent_speaking' && this.state !== 'greeting' && this.state !== 'thinking') return;
     const words = this.turns.text;
     if (words && isBackchannel(words)) return;
-    if (by === 'vad' && !this.gate.speaking) return;
+    if (!this.gate.speaking) return;
+    this.overlapTurn = false;
     this.bargeIn(by);
   }
 
@@ -537,9 +555,16 @@ export class CallSession implements MediaLegHandler {
   private onCommit(c: TurnCommit): void {
     if (this.ending) return;
     const speaking = this.current && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
-    if (speaking) {
-      // Not interrupted (backchannel, or interruptions off): a backchannel is dropped, anything else waits its turn.
-      if (!isBackchannel(c.text)) this.queuedCommit = c;
+    if (this.overlapTurn || speaking) {
+      this.overlapTurn = false;
+      // Said over the agent without cutting it off: a backchannel ("uh-huh") or noise, dropped. With
+      // interruptions off, real words wait for the agent to finish instead.
+      if (!this.interruptible && !isBackchannel(c.text)) {
+        if (speaking) this.queuedCommit = c;
+        else void this.userTurn(c.text, { speechEndAt: c.speechEndAt, asrFinalAt: c.asrFinalAt, committedAt: c.committedAt });
+      } else {
+        this.deps.sink.event('transcript', { role: 'user', text: c.text, turn: this.turn, backchannel: true, atMs: Math.round(this.elapsedMs) });
+      }
       return;
     }
     if (isBackchannel(c.text) && this.state !== 'user_speaking' && this.state !== 'listening') return;
@@ -946,7 +971,9 @@ export class CallSession implements MediaLegHandler {
     const asr = this.asr;
     this.asr = undefined;
     this.asrBacklog = undefined;
-    await Promise.allSettled([asr?.close(), this.toolsReady?.then(() => this.tools?.close())]);
+    // Closing the recognizer can take a while (an offline one decodes its backlog); the record does not wait.
+    void asr?.close().catch(() => undefined);
+    void this.toolsReady?.then(() => this.tools?.close()).catch(() => undefined);
     this.vad?.close?.();
 
     let recordingPath: string | undefined;

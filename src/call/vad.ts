@@ -96,6 +96,11 @@ export class SpeechGate {
     this.pendingStartMs = -1;
   }
 
+  /** Voiced length of the run in progress counted from `fromMs` (to its last voiced frame; hangover excluded). */
+  voicedSince(fromMs: number): number {
+    return this.speaking ? this.lastSpeechEndMs - Math.max(this.runStartMs, fromMs) : 0;
+  }
+
   /** Length of the run in progress at audio time `atMs`, ms (0 when not speaking). */
   speechMs(atMs: number): number {
     return this.speaking ? atMs - this.runStartMs : 0;
