@@ -290,13 +290,16 @@ export interface WebhooksRepo {
   /** Writes one pending delivery per enabled endpoint subscribed to `type`; returns how many. */
   enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<number>;
   /**
-   * Takes up to `limit` due deliveries and leases them until `now + leaseMs` (their nextAttemptAt moves), so two
-   * processes sharing the store do not send the same attempt twice; a crash mid-send just lets the lease expire.
+   * Takes up to `limit` due deliveries, at most one per endpoint and none for `busyEndpoints`, and leases them until
+   * `now + leaseMs` (their nextAttemptAt moves), so two processes sharing the store do not send the same attempt
+   * twice; a crash mid-send just lets the lease expire. One per endpoint keeps a slow endpoint from taking every
+   * delivery slot (and keeps each endpoint's events roughly in order).
    */
   claimDue(
     now: number,
     limit: number,
     leaseMs: number,
+    busyEndpoints?: ReadonlySet<string>,
   ): Promise<Array<WebhookDelivery & { endpoint: WebhookEndpoint }>>;
   recordAttempt(
     deliveryId: string,

@@ -25,7 +25,7 @@ export interface WebhookDispatcherOptions {
   /** Backoff: baseDelayMs * 2^(attempt-1), capped, ±20 % jitter so retries from many events spread out. */
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Deliveries sent at once. */
+  /** Deliveries in flight at once (at most one per endpoint). */
   concurrency?: number;
 }
 
@@ -43,7 +43,7 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
   const maxAttempts = opts.maxAttempts ?? 8;
   const baseDelayMs = opts.baseDelayMs ?? 5_000;
   const maxDelayMs = opts.maxDelayMs ?? 3_600_000;
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = opts.concurrency ?? 8;
   // A crashed process's lease expires after this; a live one always finishes (timeout) well before.
   const leaseMs = timeoutMs + 5_000;
   let timer: NodeJS.Timeout | undefined;
@@ -95,22 +95,33 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
     }
   }
 
-  async function drain(): Promise<void> {
-    do {
-      again = false;
-      try {
-        for (;;) {
-          const batch = await store.webhooks.claimDue(Date.now(), concurrency, leaseMs);
-          if (batch.length === 0) break;
-          await Promise.all(
-            batch.map((d) => deliver(d).catch((err: unknown) => logger.error({ err }, 'webhook delivery error'))),
-          );
-          if (halting && timer === undefined) break;
-        }
-      } catch (err) {
-        logger.error({ err }, 'webhook outbox error');
+  /** Endpoints with a delivery in flight in this process, and the deliveries themselves. */
+  const busy = new Set<string>();
+  const inflight = new Set<Promise<void>>();
+
+  /**
+   * Fills free delivery slots with due deliveries (one per endpoint at a time) and returns how many it started.
+   * A slot that frees up pumps again, so a slow endpoint only ever holds its own slot.
+   */
+  async function pump(): Promise<number> {
+    let started = 0;
+    while (inflight.size < concurrency) {
+      const batch = await store.webhooks.claimDue(Date.now(), concurrency - inflight.size, leaseMs, busy);
+      if (batch.length === 0) break;
+      for (const d of batch) {
+        busy.add(d.endpoint.id);
+        const p: Promise<void> = deliver(d)
+          .catch((err: unknown) => logger.error({ err }, 'webhook delivery error'))
+          .finally(() => {
+            busy.delete(d.endpoint.id);
+            inflight.delete(p);
+            if (!halting) kick();
+          });
+        inflight.add(p);
+        started++;
       }
-    } while (again);
+    }
+    return started;
   }
 
   function kick(): void {
@@ -118,7 +129,16 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
       again = true;
       return;
     }
-    running = drain().finally(() => {
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await pump();
+        } catch (err) {
+          logger.error({ err }, 'webhook outbox error');
+        }
+      } while (again && !halting);
+    })().finally(() => {
       running = undefined;
     });
   }
@@ -140,10 +160,16 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
       if (timer) clearInterval(timer);
       timer = undefined;
       await running;
+      await Promise.all([...inflight]);
     },
     async flush() {
       await running;
-      await drain();
+      // Until nothing is due and nothing is in flight (a finished delivery may make the same endpoint's next due).
+      for (;;) {
+        const started = await pump();
+        if (started === 0 && inflight.size === 0) break;
+        await Promise.race([...inflight]);
+      }
     },
   };
 }

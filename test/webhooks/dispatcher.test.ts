@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -99,6 +101,33 @@ describe('dispatcher', () => {
     expect(at.rows).toHaveLength(2);
     expect(at.rows.every((a) => !a.ok && a.error)).toBe(true);
     expect((await store.webhooks.getDelivery(at.rows[0]!.deliveryId))?.status).toBe('dead');
+    await good.close();
+  });
+
+  it('a hanging endpoint holds one delivery slot, never the others', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    let hung = 0;
+    const hang = createServer(() => {
+      hung++; // never answers
+    });
+    hang.on('connection', (c) => sockets.add(c));
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const good = await startReceiver();
+    const t = await store.tenants.create({ email: 'a@x' });
+    await store.webhooks.createEndpoint(t.id, {
+      url: `http://127.0.0.1:${(hang.address() as AddressInfo).port}/`,
+      events: ['call.ended'],
+    });
+    await store.webhooks.createEndpoint(t.id, { url: good.url, events: ['call.ended'] });
+    const d = createWebhookDispatcher({ store, logger: silentLogger, concurrency: 2, timeoutMs: 60_000, pollMs: 10 });
+    // Three events: each goes to both endpoints; the hanging one's three deliveries come first in the outbox.
+    for (let i = 0; i < 3; i++) await d.enqueue(t.id, 'call.ended', { callId: `c_${i}` });
+    d.start();
+    await good.waitFor(3);
+    expect(hung).toBe(1);
+    for (const c of sockets) c.destroy();
+    await d.stop();
+    hang.close();
     await good.close();
   });
 

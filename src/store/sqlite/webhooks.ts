@@ -92,7 +92,7 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
      VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
   );
   const due = db.prepare<[number, number], DeliveryRow>(
-    "SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+    "SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?",
   );
   const lease = db.prepare(
     "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ?",
@@ -141,10 +141,15 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
     }
     return n;
   });
-  const claim = db.transaction((now: number, limit: number, leaseMs: number) => {
+  const claim = db.transaction((now: number, limit: number, leaseMs: number, busy: ReadonlySet<string>) => {
     const out: Array<WebhookDelivery & { endpoint: WebhookEndpoint }> = [];
-    for (const r of due.all(now, limit)) {
+    const taken = new Set(busy);
+    // Scan a few times `limit` rows: several due events of one endpoint should not hide other endpoints' events.
+    for (const r of due.all(now, limit * 8)) {
+      if (out.length >= limit) break;
+      if (taken.has(r.endpoint_id)) continue;
       if (lease.run(now + leaseMs, r.id, r.next_attempt_at).changes === 0) continue;
+      taken.add(r.endpoint_id);
       const ep = epById.get(r.endpoint_id);
       if (!ep) continue;
       out.push({ ...toDelivery(r), endpoint: toEndpoint(ep) });
@@ -223,8 +228,8 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
     async enqueue(tenantId, type, payload) {
       return enqueue(tenantId, type, payload);
     },
-    async claimDue(now, limit, leaseMs) {
-      return claim(now, limit, leaseMs);
+    async claimDue(now, limit, leaseMs, busyEndpoints = new Set<string>()) {
+      return claim(now, limit, leaseMs, busyEndpoints);
     },
     async recordAttempt(id, a, next) {
       record(id, a, next);
