@@ -358,7 +358,7 @@ export class WireLeg implements MediaLeg, Paced {
       if (this.outFormat.encoding === 'pcm16' && (len & 1) === 1) len--; // never half a sample
       this.sendAudio(this.frame.subarray(0, len));
       this.writtenSamples += n / this.outBps;
-      this.playEnd = (this.playEnd > now ? this.playEnd : now) + len / this.outBytesPerMs;
+      this.playEnd = Math.max(this.playEnd, now) + len / this.outBytesPerMs;
       this.sendDueMarks();
       if (this.isClosed) return;
     }

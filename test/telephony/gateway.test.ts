@@ -151,6 +151,38 @@ describe('echo mode', () => {
   });
 });
 
+describe('internal errors', () => {
+  it('a session that throws closes only its own call with 4500', async () => {
+    srv = await startServer({
+      resolve: async (req) => ({
+        ok: true,
+        call: { tenantId: 't', assistant: assistant({ mode: req.pathKey === 'echo' ? 'echo' : 'agent' }) },
+      }),
+      onCall: (leg) => {
+        leg.setHandler({
+          onAudio: () => {
+            throw new Error('session bug');
+          },
+          onDtmf: () => {},
+          onMark: () => {},
+          onStop: () => {},
+        });
+      },
+    });
+    const good = new WireClient(`${srv.url}/media/twilio/echo`);
+    await good.opened;
+    twilioStart(good);
+    const bad = new WireClient(`${srv.url}/media/twilio/x`);
+    await bad.opened;
+    twilioStart(bad);
+    bad.send(render(twilio.media, { seq: 2, payload: testAudio(160) }));
+    expect(await bad.closed).toEqual({ code: 4500, reason: 'internal error' });
+    for (let i = 0; i < 7; i++) good.send(render(twilio.media, { seq: i + 2, payload: testAudio(160, i) }));
+    await good.until((r) => r.length >= 7, 'echo on the good call');
+    good.close();
+  });
+});
+
 describe('leaks', () => {
   it('200 short calls leave no call, no paced leg and no connection behind', async () => {
     const pacer = new Pacer({ tickMs: 10 });
