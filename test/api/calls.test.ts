@@ -131,6 +131,17 @@ describe('outbound calls', () => {
     const call = await settled(r.body.data.call_id);
     expect(call.providerCallId).toMatch(/^CA/);
     expect(call.metadata).toEqual({ order: '42' });
+    const alias = await h.call('POST', '/webhook/outbound_call', {
+      headers: h.a.h,
+      body: { assistantApiKey: ast.assistantApiKey, phone_number: '+15557654322' },
+    });
+    expect((await settled(alias.body.data.call_id)).to).toBe('+15557654322');
+    const none = await h.call('POST', '/webhook/outbound_call', {
+      headers: h.a.h,
+      body: { assistantApiKey: ast.assistantApiKey },
+    });
+    expect(none.status).toBe(400);
+    expect(none.body.error.details[0].field).toBe('phoneNumber');
     const p = await h.call('POST', '/webhook/outbound_call_pbx', {
       headers: h.a.h,
       body: { assistantApiKey: ast.assistantApiKey, destination: '1001', pbx: 'asterisk' },

@@ -99,6 +99,10 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       async (req) => {
         const a = await tenantAssistant(deps.store, req, req.params.assistantApiKey);
         await deps.store.assistants.delete(req.tenant.id, a.id);
+        // Numbers routed to it would otherwise resolve to nothing; free them for another assistant.
+        for (const r of await deps.store.numberRouting.list(req.tenant.id)) {
+          if (r.assistantId === a.id) await deps.store.numberRouting.delete(req.tenant.id, r.number);
+        }
         deps.live?.applyAssistantChange?.(a.id);
         return { status: 'success' as const, data: { deleted: true, id: a.id } };
       },

@@ -173,7 +173,13 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           summary: 'Start an outbound call (AI4CALL style)',
           body: Type.Object({
             assistantApiKey: Type.String(),
-            phoneNumber: Type.String({ minLength: 2, maxLength: 32 }),
+            phoneNumber: Type.Optional(
+              Type.String({ minLength: 2, maxLength: 32, description: 'Number to call (E.164)' }),
+            ),
+            phone_number: Type.Optional(
+              Type.String({ minLength: 2, maxLength: 32, description: 'Alias of phoneNumber' }),
+            ),
+            to_number: Type.Optional(Type.String({ minLength: 2, maxLength: 32, description: 'Alias of phoneNumber' })),
             fromNumber: Type.Optional(Type.String({ maxLength: 32 })),
             variables: Meta,
             metadata: Meta,
@@ -182,10 +188,22 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
+        // Integrations written against other platforms name the number differently; all three are accepted.
+        const to = req.body.phoneNumber ?? req.body.phone_number ?? req.body.to_number;
+        if (!to) {
+          throw new EngineError('VALIDATION_FAILED', 'body.phoneNumber is required', [
+            {
+              in: 'body',
+              field: 'phoneNumber',
+              instancePath: '',
+              message: "must have required property 'phoneNumber'",
+            },
+          ]);
+        }
         const a = await tenantAssistant(s, req, req.body.assistantApiKey);
         const id = await startOutbound(deps, req, {
           assistant: a,
-          to: req.body.phoneNumber,
+          to,
           ...(req.body.fromNumber ? { from: req.body.fromNumber } : {}),
           metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
         });
