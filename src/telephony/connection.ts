@@ -8,6 +8,7 @@ import type { GatewayDeps, GatewayLimits, ResolvedCall } from './gateway.js';
 import { createConverter, createInbandDtmf } from './inband-dtmf.js';
 import { WireLeg } from './media-leg.js';
 import type { Pacer } from './pacer.js';
+import { TELNYX_TOKEN_HEADER, verifyStreamToken } from './stream-auth.js';
 import { verifyTwilioSignature } from './twilio-signature.js';
 
 /**
@@ -196,6 +197,14 @@ export class MediaConnection implements InboundSink {
               this.close(CloseCode.FORBIDDEN, 'invalid X-Twilio-Signature');
               return;
             }
+          }
+          if (
+            res.call.telnyxStreamToken !== undefined &&
+            this.protocol === 'telnyx' &&
+            !verifyStreamToken(res.call.telnyxStreamToken, this.req.headers, TELNYX_TOKEN_HEADER)
+          ) {
+            this.close(CloseCode.FORBIDDEN, 'invalid x-telnyx-streaming-auth-token');
+            return;
           }
           this.goLive(meta, res.call);
         },

@@ -36,6 +36,8 @@ export interface ResolvedCall {
   assistant: Assistant;
   /** Set when the tenant configured Twilio: X-Twilio-Signature is then verified on twilio streams. */
   twilioAuthToken?: string;
+  /** Set when the tenant configured a Telnyx stream_auth_token: the x-telnyx-streaming-auth-token header must match. */
+  telnyxStreamToken?: string;
   /** Called once when the call ends (call-limit slot). */
   release?(): void;
 }

@@ -90,6 +90,7 @@ interface PendingMark {
 
 const FRAME_MS = 20;
 const MAX_CLEARED_NAMES = 256;
+const MAX_PENDING_MARKS = 1024;
 const SILENCE: Record<AudioFormat['encoding'], number> = { pcm16: 0, mulaw: 0xff, alaw: 0xd5 };
 
 export class WireLeg implements MediaLeg, Paced {
@@ -286,6 +287,12 @@ export class WireLeg implements MediaLeg, Paced {
 
   mark(name: string): void {
     if (this.isClosed) return;
+    if (this.marks.length >= MAX_PENDING_MARKS) {
+      // Bounded like every queue: a platform that never echoes cannot grow this without limit.
+      const oldest = this.marks.shift()!;
+      this.warnOnce('marks-full', 'too many pending marks: the oldest resolved as not played');
+      this.handler?.onMark(oldest.name, false);
+    }
     this.marks.push({ name, pos: this.writtenSamples + this.ring.length / this.outBps, sent: false });
     this.busy = true;
     this.pump(this.pacer.now());

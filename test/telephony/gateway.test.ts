@@ -129,6 +129,29 @@ describe('X-Twilio-Signature', () => {
   });
 });
 
+describe('Telnyx stream_auth_token', () => {
+  it('accepts the matching x-telnyx-streaming-auth-token header and refuses others with 4003', async () => {
+    srv = await startServer({
+      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), telnyxStreamToken: 's3cret' } }),
+    });
+    const telnyx = loadFixture('telnyx');
+    const open = async (headers: Record<string, string>) => {
+      const c = new WireClient(`${srv!.url}/media/telnyx`, undefined, headers);
+      await c.opened;
+      for (const step of telnyx.start) c.send(render(step));
+      return c;
+    };
+    const ok = await open({ 'x-telnyx-streaming-auth-token': 's3cret' });
+    await srv.nextCall();
+    expect(ok.closeCode).toBeUndefined();
+    const bad = await open({ 'x-telnyx-streaming-auth-token': 's3cre' });
+    expect(await bad.closed).toEqual({ code: 4003, reason: 'invalid x-telnyx-streaming-auth-token' });
+    const none = await open({});
+    expect((await none.closed).code).toBe(4003);
+    ok.close();
+  });
+});
+
 describe('echo mode', () => {
   it('plays the caller audio back, paced, byte for byte (Twilio)', async () => {
     srv = await startServer({
