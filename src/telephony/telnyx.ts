@@ -12,6 +12,7 @@ import {
   validDigit,
 } from './adapter.js';
 import { Base64Decoder, toBase64 } from './base64.js';
+import { Reorderer } from './reorder.js';
 
 /**
  * Telnyx media streaming, bidirectional RTP mode, PROTOCOLS.md "telnyx". snake_case; stream_id at the top level;
@@ -19,7 +20,7 @@ import { Base64Decoder, toBase64 } from './base64.js';
  * at stream start by `stream_bidirectional_codec` / `_sampling_rate`, which the socket does not repeat: we assume it
  * equals the inbound codec (PCMU 8 kHz by default), and the stream URL may say otherwise with
  * `?bidirectional_codec=PCMA&bidirectional_sampling_rate=16000`. Marks echoed when played and on clear.
- * Frames may arrive out of order (Telnyx says so): sequence gaps are counted, not reordered.
+ * Frames may arrive out of order (Telnyx says so): a reorder buffer of 3 frames releases them in media.chunk order.
  */
 function codecFormat(encoding: string | undefined, rate: number): AudioFormat | undefined {
   switch ((encoding ?? '').toUpperCase()) {
@@ -53,6 +54,9 @@ export const createTelnyxAdapter: AdapterFactory = ({ query }) => {
   let swapOut = false;
   let swapBuf = new Uint8Array(0);
   const outSwap = new Uint8Array(2048);
+  // Frames are released in media.chunk order, up to 3 held (60 ms) while one is missing.
+  let current: InboundSink | undefined;
+  const reorder = new Reorderer(3, (bytes) => current?.audio(bytes));
 
   const adapter: ProtocolAdapter = {
     name: 'telnyx',
@@ -105,9 +109,10 @@ export const createTelnyxAdapter: AdapterFactory = ({ query }) => {
           if (media.track === 'outbound') return;
           const bytes = b64.decode(media.payload);
           if (!bytes) return sink.malformed('media payload is not base64');
-          if (!swapIn) return sink.audio(bytes);
+          current = sink;
+          if (!swapIn) return reorder.push(counter(media.chunk), bytes);
           if (swapBuf.length < bytes.length) swapBuf = new Uint8Array(bytes.length * 2);
-          return sink.audio(swap16(bytes, swapBuf));
+          return reorder.push(counter(media.chunk), swap16(bytes, swapBuf));
         }
         case 'dtmf': {
           const d = obj(m.dtmf).digit;

@@ -93,6 +93,17 @@ describe('telnyx', () => {
   });
 });
 
+describe('telnyx order', () => {
+  it('re-orders media by chunk (Telnyx does not guarantee order)', async () => {
+    const { c, call, fx } = await open('telnyx');
+    const frames = [1, 2, 3, 4].map((i) => testAudio(160, i));
+    for (const i of [0, 2, 1, 3]) c.send(render(fx.media, { seq: i + 2, chunk: i + 1, payload: frames[i] }));
+    await expect.poll(() => call.audio.length).toBe(4);
+    expect(call.audio.map((a) => Buffer.from(a))).toEqual(frames.map((f) => Buffer.from(f)));
+    c.close();
+  });
+});
+
 describe('jambonz', () => {
   it('sends the sample -1 as -2 (0xFFFF is its in-band mark)', async () => {
     const { c, call } = await open('jambonz');
