@@ -17,6 +17,11 @@ export interface EngineConfig {
     elevenlabs: { apiKey?: string; baseUrl?: string };
   };
   rateLimitPerMinute: number;
+  /**
+   * TRUST_PROXY: behind a load balancer, which X-Forwarded-For hops to believe for the client IP (IP allowlist,
+   * rate limits): 'true' (all), a hop count, or comma-separated proxy IPs/CIDRs. Unset: the socket peer.
+   */
+  trustProxy?: boolean | number | string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -40,6 +45,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       elevenlabs: { apiKey: opt(env.ELEVENLABS_API_KEY), baseUrl: opt(env.ELEVENLABS_BASE_URL) },
     },
     rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
+    ...(opt(env.TRUST_PROXY) === undefined
+      ? {}
+      : {
+          trustProxy:
+            env.TRUST_PROXY === 'true'
+              ? true
+              : /^\d+$/.test(env.TRUST_PROXY!)
+                ? Number(env.TRUST_PROXY)
+                : env.TRUST_PROXY,
+        }),
     ...overrides,
   };
 }

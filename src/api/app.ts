@@ -76,6 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     requestIdHeader: 'x-request-id',
+    // A hop count is documented by Fastify (proxy-addr) though its typings list only boolean | string.
+    ...(deps.config.trustProxy !== undefined ? { trustProxy: deps.config.trustProxy as boolean | string } : {}),
     // Fastify's default request log prints the raw URL, which carries assistant keys (ast_…) in AI4CALL paths;
     // one structured line per request is written in onResponse below with keys masked.
     logController: new LogController({ disableRequestLogging: true }),

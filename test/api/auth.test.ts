@@ -223,4 +223,28 @@ describe('rate limit and IP allowlist', () => {
     ]);
     await h.store.account.setAllowedIps(h.b.id, []);
   });
+
+  it('behind a trusted proxy, checks the client IP from X-Forwarded-For', async () => {
+    const h2 = await startHarness({}, { TRUST_PROXY: '127.0.0.1' });
+    try {
+      await h2.store.account.setAllowedIps(h2.a.id, ['203.0.113.0/24']);
+      const ok = await h2.call('GET', '/api/v1/assistants', {
+        headers: { ...h2.a.h, 'x-forwarded-for': '203.0.113.9' },
+      });
+      expect(ok.status).toBe(200);
+      const no = await h2.call('GET', '/api/v1/assistants', {
+        headers: { ...h2.a.h, 'x-forwarded-for': '198.51.100.1' },
+      });
+      expect(no.status).toBe(403);
+    } finally {
+      await h2.close();
+    }
+    // Without TRUST_PROXY the header is ignored: a client cannot claim an allowed address.
+    await h.store.account.setAllowedIps(h.b.id, ['203.0.113.0/24']);
+    const spoof = await h.call('GET', '/api/v1/assistants', {
+      headers: { ...h.b.h, 'x-forwarded-for': '203.0.113.9' },
+    });
+    expect(spoof.status).toBe(403);
+    await h.store.account.setAllowedIps(h.b.id, []);
+  });
 });
