@@ -38,6 +38,8 @@ export interface InboundSink {
   /** The platform confirmed a clear (Plivo clearedAudio, Vonage websocket:cleared). */
   cleared(): void;
   stop(reason: string): void;
+  /** The platform asks us to pause (true) or resume (false) sending audio (Asterisk MEDIA_XOFF / MEDIA_XON). */
+  flow(paused: boolean): void;
   /** Bad input: counted, logged once per call, skipped (or the call closed past the tolerated count). */
   malformed(reason: string): void;
 }

@@ -103,12 +103,15 @@ export const createAsteriskAdapter: AdapterFactory = ({ query }) => {
           return id ? sink.mark(id) : undefined;
         }
         case 'MEDIA_XOFF':
+          // Asterisk's queue passed 900 frames (about 18 s): hold our audio until XON.
+          return sink.flow(true);
         case 'MEDIA_XON':
+          return sink.flow(false);
         case 'QUEUE_DRAINED':
         case 'STATUS':
         case 'MEDIA_BUFFERING_COMPLETED':
         case 'ERROR':
-          // Flow control and reports: our pacing keeps Asterisk's queue near `leadMs`, far below its 900-frame XOFF.
+          // Reports: nothing to do (our pacing keeps Asterisk's queue near `leadMs`, far below its XOFF level).
           return;
         default:
           return sink.malformed(`unknown event ${JSON.stringify(m.event ?? obj(m).command)}`);

@@ -285,6 +285,10 @@ export class MediaConnection implements InboundSink {
     this.leg?.receiveCleared();
   }
 
+  flow(paused: boolean): void {
+    this.leg?.setPaused(paused);
+  }
+
   stop(reason: string): void {
     if (this.state === State.Resolving) {
       this.stopReason = reason;

@@ -133,6 +133,7 @@ export class WireLeg implements MediaLeg, Paced {
   private readonly clearedNames = new Set<string>();
   private clearSent = false;
   private busy = false;
+  private paused = false;
   private warned = new Set<string>();
 
   constructor(opts: LegOptions) {
@@ -345,9 +346,15 @@ export class WireLeg implements MediaLeg, Paced {
     return est;
   }
 
+  /** Platform flow control: while paused nothing is sent (audio waits in the bounded ring). */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.pump(this.pacer.now());
+  }
+
   /** Called by the shared pacer (and right after play/mark): send what is due so as to stay `leadMs` ahead. */
   pump(now: number): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.paused) return;
     while (this.playEnd - now < this.leadMs) {
       const avail = this.ring.length;
       if (avail === 0) break;

@@ -146,6 +146,19 @@ describe('asterisk', () => {
     expect(c.texts()).toContain('{"command":"HANGUP"}');
   });
 
+  it('holds audio between MEDIA_XOFF and MEDIA_XON', async () => {
+    const { c, call } = await open('asterisk');
+    c.send('MEDIA_XOFF channel_id:1761245643.1');
+    c.send('DTMF_END digit:1 channel_id:1761245643.1');
+    await expect.poll(() => call.dtmf.length).toBe(1);
+    call.leg.play({ format: call.leg.info.outboundFormat, data: testAudio(160 * 3) });
+    expect(call.leg.stats.framesOut).toBe(0);
+    c.send('MEDIA_XON channel_id:1761245643.1');
+    await expect.poll(() => call.leg.stats.framesOut).toBe(3);
+    await c.until((r) => r.filter((x) => x.binary).length === 3, 'three frames');
+    c.close();
+  });
+
   it('parses plain control lines', () => {
     expect(parsePlain('MEDIA_MARK_PROCESSED utt-1')).toEqual({ event: 'MEDIA_MARK_PROCESSED', id: 'utt-1' });
     expect(parsePlain('DTMF_END digit:5 channel_id:1.2')).toEqual({ event: 'DTMF_END', digit: '5', channel_id: '1.2' });
