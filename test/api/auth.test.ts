@@ -201,11 +201,17 @@ describe('rate limit and IP allowlist', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(['entries.0', 'entries.1']);
+    const lockout = await h.call('PUT', '/api/v1/account/allowed-ips', {
+      headers: h.b.h,
+      body: { entries: ['10.0.0.0/8', '2001:db8::/32'] },
+    });
+    expect(lockout.status).toBe(422);
+    expect(lockout.body.error.message).toContain('127.0.0.1');
     expect(
       (
         await h.call('PUT', '/api/v1/account/allowed-ips', {
           headers: h.b.h,
-          body: { entries: ['10.0.0.0/8', '2001:db8::/32'] },
+          body: { entries: ['10.0.0.0/8', '2001:db8::/32'], force: true },
         })
       ).status,
     ).toBe(200);

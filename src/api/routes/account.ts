@@ -3,11 +3,20 @@ import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { RouteDeps } from '../app.js';
 import { tenantAssistant } from '../auth.js';
-import { checkIpEntry } from '../ip-allowlist.js';
+import { checkIpEntry, ipMatches } from '../ip-allowlist.js';
 import { responses } from '../schemas.js';
 
 const IpsSchema = Type.Object(
   { entries: Type.Array(Type.String({ description: 'IPv4/IPv6 address or CIDR' }), { maxItems: 500 }) },
+  { additionalProperties: false },
+);
+const IpsPut = Type.Object(
+  {
+    entries: Type.Array(Type.String({ description: 'IPv4/IPv6 address or CIDR' }), { maxItems: 500 }),
+    force: Type.Optional(
+      Type.Boolean({ description: 'Save even though the list excludes the IP making this request (locks it out)' }),
+    ),
+  },
   { additionalProperties: false },
 );
 const LimitsSchema = Type.Object(
@@ -45,7 +54,7 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     );
     app.put(
       '/api/v1/account/allowed-ips',
-      { schema: { tags, summary: 'Replace the IP allowlist', body: IpsSchema, response: responses(IpsSchema) } },
+      { schema: { tags, summary: 'Replace the IP allowlist', body: IpsPut, response: responses(IpsSchema) } },
       async (req) => {
         const bad = req.body.entries.map((e, i) => ({ i, msg: checkIpEntry(e.trim()) })).filter((x) => x.msg);
         if (bad.length > 0) {
@@ -56,6 +65,13 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           );
         }
         const entries = req.body.entries.map((e) => e.trim());
+        // The usual way to lose access to an account: an allowlist without the caller's own address.
+        if (!req.body.force && !ipMatches(entries, req.ip)) {
+          throw new EngineError(
+            'UNPROCESSABLE',
+            `This list does not include your current IP ${req.ip}: add it, or send "force": true to lock it out`,
+          );
+        }
         await s.account.setAllowedIps(req.tenant.id, entries);
         return { status: 'success' as const, data: { entries } };
       },
