@@ -65,8 +65,11 @@ export function maskUrl(url: string): string {
   return url.replace(/\b(ast|vek|whsec)_([A-Za-z0-9_-]{4})[A-Za-z0-9_-]*/g, '$1_$2…');
 }
 
-/** Paths that are never rate limited or authenticated: load balancer probes and the API docs. */
-const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml))(\/|\?|$)/;
+/**
+ * Paths outside the per-IP rate limit: load balancer probes, the API docs, and carrier callbacks (signed by the
+ * carrier, and a busy outbound campaign's status callbacks all come from a few carrier IPs).
+ */
+const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
 
 /**
  * The control API (DESIGN.md 5) as a Fastify instance that does not listen: the composition root or a test calls
