@@ -132,6 +132,8 @@ async function run(msg: RunMsg): Promise<void> {
     calls.push(new Call(i, msg.port, start + (i * FRAME_MS) / msg.calls, frames, jitter));
   }
   const end = start + frames * FRAME_MS + FRAME_MS;
+  const cpu0 = process.cpuUsage();
+  const wall0 = now();
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const t = now();
@@ -146,6 +148,8 @@ async function run(msg: RunMsg): Promise<void> {
     };
     tick();
   });
+  const cpu = process.cpuUsage(cpu0);
+  const clientCpuPct = ((cpu.user + cpu.system) / 1000 / (now() - wall0)) * 100;
   // Let the paced echo drain (the engine holds its lead plus whatever a stall queued), then hang up: until every
   // frame is back, or 5 s.
   const drainEnd = now() + 5000;
@@ -174,6 +178,7 @@ async function run(msg: RunMsg): Promise<void> {
     jitter_p50: percentile(j, 50),
     jitter_p99: percentile(j, 99),
     client_send_late_p99: percentile(l, 99),
+    client_cpu_pct: clientCpuPct,
   });
   await new Promise((r) => setTimeout(r, 200));
   process.exit(0);

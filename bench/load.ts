@@ -41,6 +41,7 @@ interface ClientResult {
   jitter_p50: number;
   jitter_p99: number;
   client_send_late_p99: number;
+  client_cpu_pct: number;
 }
 
 export interface LoadRun {
@@ -58,6 +59,8 @@ export interface LoadRun {
   rss_mb_per_call: number;
   pacer_max_tick_late_ms: number;
   client_send_late_ms_p99: number;
+  /** CPU of the load-generating client process (100 = one core): on a 2-core box it competes with the engine. */
+  client_cpu_pct: number;
   calls_failed: number;
   cpu_capacity_calls_per_core: number | null;
   /** 1-minute load average of the machine before and after the run (other work competes for the cores). */
@@ -189,6 +192,7 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
     rss_mb_per_call: round(Math.max(0, rss - rss0) / 2 ** 20 / calls, 3),
     pacer_max_tick_late_ms: round(stats.pacerMaxLateMs),
     client_send_late_ms_p99: round(result.client_send_late_p99),
+    client_cpu_pct: round(result.client_cpu_pct, 1),
     calls_failed: result.closed_early + result.not_connected,
     // CPU-bound capacity of one core at this cost per call: independent of how busy the machine was, unlike lag.
     cpu_capacity_calls_per_core: cpuPct > 0 ? Math.floor((100 * calls) / cpuPct) : null,
