@@ -58,6 +58,8 @@ export class MediaConnection implements InboundSink {
   private loggedMalformed = false;
   private callId: string | undefined;
   private inPcm16 = false;
+  /** When resolution started (pacer clock, ms); -1 when not resolving. */
+  resolvingSince = -1;
 
   constructor(
     private readonly ws: WebSocket,
@@ -75,6 +77,10 @@ export class MediaConnection implements InboundSink {
 
   get live(): boolean {
     return this.state === State.Live;
+  }
+
+  get resolving(): boolean {
+    return this.state === State.Resolving;
   }
 
   get legStats() {
@@ -164,6 +170,7 @@ export class MediaConnection implements InboundSink {
       return;
     }
     this.state = State.Resolving;
+    this.resolvingSince = this.shared.pacer.now();
     this.callId = meta.callId;
     this.inPcm16 = meta.inboundFormat.encoding === 'pcm16';
     const { deps } = this.shared;
@@ -213,6 +220,7 @@ export class MediaConnection implements InboundSink {
   }
 
   private goLive(meta: StartMeta, call: ResolvedCall): void {
+    this.resolvingSince = -1;
     const { limits, pacer, logger } = this.shared;
     const ws = this.ws;
     this.leg = new WireLeg({

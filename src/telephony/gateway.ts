@@ -57,6 +57,8 @@ export interface GatewayLimits {
   maxMalformed: number;
   /** Outbound pacing lead, ms. */
   leadMs: number;
+  /** ms allowed for deps.resolve() before the stream is closed with 4500 (Exotel gives up after 10 s). */
+  resolveTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<GatewayLimits> = Object.freeze({
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: Readonly<GatewayLimits> = Object.freeze({
   maxBufferedBytes: 256 * 1024,
   maxMalformed: 20,
   leadMs: 80,
+  resolveTimeoutMs: 5000,
 });
 
 export interface GatewayDeps {
@@ -195,11 +198,15 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
     () => {
       const now = pacer.now();
       for (const c of conns) {
-        if (now - c.lastMessageAt > limits.idleTimeoutMs)
+        if (now - c.lastMessageAt > limits.idleTimeoutMs) {
           c.close(CloseCode.IDLE, `no message for ${limits.idleTimeoutMs} ms`);
+        } else if (c.resolving && now - c.resolvingSince > limits.resolveTimeoutMs) {
+          logger.error({ protocol: c.protocol }, 'assistant resolution timed out');
+          c.close(CloseCode.INTERNAL, 'assistant resolution timed out');
+        }
       }
     },
-    Math.min(1000, Math.max(50, limits.idleTimeoutMs / 4)),
+    Math.min(1000, Math.max(50, Math.min(limits.idleTimeoutMs, limits.resolveTimeoutMs) / 4)),
   );
   sweep.unref();
 

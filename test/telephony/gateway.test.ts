@@ -68,6 +68,14 @@ describe('gateway routing', () => {
     expect(srv.calls.length).toBe(0);
   });
 
+  it('closes 4500 when resolve() never answers', async () => {
+    srv = await startServer({ limits: { resolveTimeoutMs: 200 }, resolve: () => new Promise(() => {}) });
+    const c = new WireClient(`${srv.url}/media/twilio`);
+    await c.opened;
+    twilioStart(c);
+    expect(await c.closed).toEqual({ code: 4500, reason: 'assistant resolution timed out' });
+  });
+
   it('buffers audio that arrives while the assistant is being resolved', async () => {
     let letGo: () => void = () => {};
     const gate = new Promise<void>((r) => {
