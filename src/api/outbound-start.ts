@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { Assistant } from '../call/assistant.js';
 import { EngineError } from '../errors.js';
 import { normalizeNumber } from '../store/index.js';
@@ -19,16 +20,56 @@ export function checkNumber(a: Assistant, to: string): void {
   }
 }
 
+/** How long an Idempotency-Key is remembered, ms (a day: longer than any client's retry policy). */
+const IDEMPOTENCY_TTL_MS = 86_400_000;
+
+/** The optional `Idempotency-Key` request header, documented on every outbound route. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'Retrying with the same key within 24 h answers the same call_id instead of dialing again',
+    }),
+  ),
+});
+
 /**
  * Queues an outbound call: limits first (a refusal leaves nothing behind), then the call record (status queued)
- * and the persisted queue job; the worker dials it. Returns the call id.
+ * and the persisted queue job; the worker dials it. With an Idempotency-Key, a repeated request answers the call
+ * the first one created (`replayed`), so a CRM retrying a timed-out request never dials twice.
  */
 export async function startOutbound(
   deps: RouteDeps,
   req: FastifyRequest,
   input: { assistant: Assistant; to: string; from?: string; channel?: string; metadata?: Record<string, unknown> },
-): Promise<string> {
+): Promise<{ callId: string; replayed: boolean }> {
   if (!deps.outbound) throw new EngineError('UNAVAILABLE', 'Outbound calling is not configured in this engine');
+  const raw = req.headers['idempotency-key'];
+  const key = typeof raw === 'string' && raw.length > 0 ? raw : undefined;
+  if (key) {
+    const c = await deps.store.outbound.claimIdempotencyKey(req.tenant.id, key, IDEMPOTENCY_TTL_MS);
+    if (!c.ok) {
+      if (c.callId) return { callId: c.callId, replayed: true };
+      throw new EngineError('CONFLICT', 'A request with this Idempotency-Key is still being processed');
+    }
+  }
+  try {
+    const callId = await queueCall(deps, req, input);
+    if (key) await deps.store.outbound.bindIdempotencyKey(req.tenant.id, key, callId);
+    return { callId, replayed: false };
+  } catch (err) {
+    if (key) await deps.store.outbound.releaseIdempotencyKey(req.tenant.id, key);
+    throw err;
+  }
+}
+
+async function queueCall(
+  deps: RouteDeps,
+  req: FastifyRequest,
+  input: { assistant: Assistant; to: string; from?: string; channel?: string; metadata?: Record<string, unknown> },
+): Promise<string> {
+  const outbound = deps.outbound!;
   if (normalizeNumber(input.to).replace('+', '').length < 2) {
     throw new EngineError('VALIDATION_FAILED', `'${input.to}' is not a phone number`, [
       { in: 'body', field: 'to_number', instancePath: '/to_number', message: 'is not a phone number' },
@@ -56,6 +97,6 @@ export async function startOutbound(
     channel: input.channel ?? 'twilio',
     metadata: input.metadata ?? {},
   });
-  deps.outbound.poke();
+  outbound.poke();
   return call.id;
 }

@@ -363,6 +363,18 @@ export interface OutboundRepo {
   /** Puts a job back (e.g. call limit reached) to try again at `at` (epoch ms). */
   retryAt(id: string, at: number, error?: string): Promise<void>;
   get(id: string): Promise<OutboundJob | undefined>;
+  /**
+   * Idempotency-Key support for outbound requests: the first claim of (tenant, key) within `ttlMs` wins
+   * (`{ok: true}`); later ones get the call it produced (`callId`), or no callId while the first is still in flight.
+   */
+  claimIdempotencyKey(
+    tenantId: string,
+    key: string,
+    ttlMs: number,
+  ): Promise<{ ok: true } | { ok: false; callId?: string }>;
+  bindIdempotencyKey(tenantId: string, key: string, callId: string): Promise<void>;
+  /** Forget a claim whose request failed, so a retry can go through. */
+  releaseIdempotencyKey(tenantId: string, key: string): Promise<void>;
 }
 
 export interface Store {

@@ -122,6 +122,39 @@ describe('outbound calls', () => {
     expect(unknown.status).toBe(403);
   });
 
+  it('answers a retried request with the same Idempotency-Key with the same call, dialing once', async () => {
+    twilio.requests.length = 0;
+    const before = (await h.store.calls.list(h.a.id, { limit: 500 })).rows.length;
+    const send = (key: string) =>
+      h.call('POST', '/api/v1/calls/initiate', {
+        headers: { ...h.a.h, 'idempotency-key': key },
+        body: { agent_id: ast.id, to_number: '+15550000002' },
+      });
+    const first = await send('order-42');
+    const again = await send('order-42');
+    expect(again.status).toBe(200);
+    expect(again.body.data.call_id).toBe(first.body.data.call_id);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    await settled(first.body.data.call_id);
+    expect((await h.store.calls.list(h.a.id, { limit: 500 })).rows.length).toBe(before + 1);
+    expect(twilio.requests.filter((r) => r.path.endsWith('/Calls.json'))).toHaveLength(1);
+    // The same key is another tenant's own key.
+    const other = (await h.call('POST', '/api/v1/assistants', { headers: h.b.h, body: {} })).body.data;
+    const b = await h.call('POST', '/api/v1/calls/initiate', {
+      headers: { ...h.b.h, 'idempotency-key': 'order-42' },
+      body: { agent_id: other.id, to_number: '+15550000002' },
+    });
+    expect(b.body.data.call_id).not.toBe(first.body.data.call_id);
+    // A refused request does not keep the key: the retry after the refusal goes through.
+    await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: { maxPerDay: 0 } });
+    expect((await send('order-43')).status).toBe(429);
+    await h.call('PUT', '/api/v1/account/call-limits', { headers: h.a.h, body: {} });
+    const retried = await send('order-43');
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+  });
+
   it('AI4CALL /webhook/outbound_call and /webhook/outbound_call_pbx', async () => {
     const r = await h.call('POST', '/webhook/outbound_call', {
       headers: h.a.h,

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 
 let dir: string;
 let store: Store;
@@ -169,6 +171,38 @@ describe('webhooks outbox and outbound queue', () => {
     expect((await store.outbound.claimNext(now + 2000, 1000))?.attempts).toBe(2);
     await store.outbound.finish(j.id, 'done');
     expect(await store.outbound.claimNext(now + 10_000, 1000)).toBeUndefined();
+  });
+
+  it('claims idempotency keys once per tenant, binds them, releases them, and expires them', async () => {
+    expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: true });
+    expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: false });
+    expect(await store.outbound.claimIdempotencyKey('t2', 'k', 60_000)).toEqual({ ok: true });
+    await store.outbound.bindIdempotencyKey('t1', 'k', 'c_1');
+    expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: false, callId: 'c_1' });
+    await store.outbound.releaseIdempotencyKey('t2', 'k');
+    expect(await store.outbound.claimIdempotencyKey('t2', 'k', 60_000)).toEqual({ ok: true });
+    // A ttl of -1 ms: the old claim has expired.
+    expect(await store.outbound.claimIdempotencyKey('t1', 'k', -1)).toEqual({ ok: true });
+  });
+
+  it('upgrades a file written by an older version (versioned migrations)', async () => {
+    store.close();
+    const file = path.join(dir, 'old.db');
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old
+      .prepare(
+        "INSERT INTO tenants (id, email, credit_cents, created_at) VALUES ('t_old', 'old@x', 5, '2020-01-01T00:00:00.000Z')",
+      )
+      .run();
+    old.close();
+    store = openStore({ file });
+    expect((await store.tenants.get('t_old'))?.creditCents).toBe(5);
+    expect(await store.outbound.claimIdempotencyKey('t_old', 'k', 1000)).toEqual({ ok: true });
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    check.close();
   });
 
   it('keeps data across reopen (migrations are idempotent)', async () => {

@@ -7,7 +7,7 @@ import { EngineError } from '../../errors.js';
 import type { CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
 import { tenantAssistant } from '../auth.js';
-import { startOutbound } from '../outbound-start.js';
+import { IdempotencyHeaders, startOutbound } from '../outbound-start.js';
 import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
 
 const Status = Type.Union(
@@ -151,17 +151,19 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             from_number: Type.Optional(Type.String({ maxLength: 32 })),
             metadata: Meta,
           }),
+          headers: IdempotencyHeaders,
           response: responses(Queued),
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const a = await tenantAssistant(s, req, req.body.agent_id);
-        const id = await startOutbound(deps, req, {
+        const { callId: id, replayed } = await startOutbound(deps, req, {
           assistant: a,
           to: req.body.to_number,
           ...(req.body.from_number ? { from: req.body.from_number } : {}),
           ...(req.body.metadata ? { metadata: req.body.metadata } : {}),
         });
+        if (replayed) reply.header('idempotent-replayed', 'true');
         return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
       },
     );
@@ -184,10 +186,11 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             variables: Meta,
             metadata: Meta,
           }),
+          headers: IdempotencyHeaders,
           response: responses(Queued),
         },
       },
-      async (req) => {
+      async (req, reply) => {
         // Integrations written against other platforms name the number differently; all three are accepted.
         const to = req.body.phoneNumber ?? req.body.phone_number ?? req.body.to_number;
         if (!to) {
@@ -201,12 +204,13 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           ]);
         }
         const a = await tenantAssistant(s, req, req.body.assistantApiKey);
-        const id = await startOutbound(deps, req, {
+        const { callId: id, replayed } = await startOutbound(deps, req, {
           assistant: a,
           to,
           ...(req.body.fromNumber ? { from: req.body.fromNumber } : {}),
           metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
         });
+        if (replayed) reply.header('idempotent-replayed', 'true');
         return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
       },
     );
@@ -224,18 +228,20 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             variables: Meta,
             metadata: Meta,
           }),
+          headers: IdempotencyHeaders,
           response: responses(Queued),
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const a = await tenantAssistant(s, req, req.body.assistantApiKey);
-        const id = await startOutbound(deps, req, {
+        const { callId: id, replayed } = await startOutbound(deps, req, {
           assistant: a,
           to: req.body.destination,
           channel: req.body.pbx,
           ...(req.body.callerId ? { from: req.body.callerId } : {}),
           metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
         });
+        if (replayed) reply.header('idempotent-replayed', 'true');
         return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
       },
     );

@@ -151,4 +151,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX outbound_queue_due ON outbound_queue(status, next_attempt_at);
   `,
+  // 2: idempotency keys for outbound call requests (a CRM retrying a timed-out request must not dial twice)
+  `
+  CREATE TABLE idempotency_keys (
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    call_id TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+  );
+  `,
 ];

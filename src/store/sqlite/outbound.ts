@@ -51,6 +51,22 @@ export function sqliteOutbound(db: Db): OutboundRepo {
   const retry = db.prepare(
     "UPDATE outbound_queue SET status = 'queued', next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?",
   );
+  const idemExpire = db.prepare('DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND created_at < ?');
+  const idemInsert = db.prepare(
+    'INSERT INTO idempotency_keys (tenant_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  const idemGet = db.prepare<[string, string], { call_id: string | null }>(
+    'SELECT call_id FROM idempotency_keys WHERE tenant_id = ? AND key = ?',
+  );
+  const idemBind = db.prepare('UPDATE idempotency_keys SET call_id = ? WHERE tenant_id = ? AND key = ?');
+  const idemDel = db.prepare('DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ?');
+  const idemClaim = db.transaction((tenantId: string, key: string, ttlMs: number) => {
+    const now = Date.now();
+    idemExpire.run(tenantId, key, now - ttlMs);
+    if (idemInsert.run(tenantId, key, now).changes > 0) return { ok: true as const };
+    const callId = idemGet.get(tenantId, key)?.call_id;
+    return callId ? { ok: false as const, callId } : { ok: false as const };
+  });
   const claim = db.transaction((now: number, leaseMs: number) => {
     const r = next.get(now);
     if (!r || lease.run(now + leaseMs, nowIso(), r.id, r.next_attempt_at).changes === 0) return undefined;
@@ -87,6 +103,15 @@ export function sqliteOutbound(db: Db): OutboundRepo {
     async get(id) {
       const r = get.get(id);
       return r && toJob(r);
+    },
+    async claimIdempotencyKey(tenantId, key, ttlMs) {
+      return idemClaim(tenantId, key, ttlMs);
+    },
+    async bindIdempotencyKey(tenantId, key, callId) {
+      idemBind.run(callId, tenantId, key);
+    },
+    async releaseIdempotencyKey(tenantId, key) {
+      idemDel.run(tenantId, key);
     },
   };
 }
