@@ -1,6 +1,6 @@
 import { checkCallLimit } from '../api/call-limits.js';
 import type { Logger } from '../log.js';
-import type { Store, WebhookEventType } from '../store/index.js';
+import type { OutboundJob, Store, WebhookEventType } from '../store/index.js';
 import { DialError, type OutboundDialer } from './types.js';
 
 export interface OutboundWorker {
@@ -44,11 +44,19 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
   let stopped = true;
   let halting = false;
 
-  async function fail(tenantId: string, callId: string, reason: string): Promise<void> {
+  async function fail(job: OutboundJob, reason: string): Promise<void> {
+    const { tenantId, callId } = job;
     await store.calls.update(callId, { status: 'failed', endReason: reason, endedAt: new Date().toISOString() });
     await store.calls.appendEvent(callId, 'state', { status: 'failed', reason });
     await opts.webhooks
-      ?.enqueue(tenantId, 'call.failed', { callId, direction: 'outbound', reason })
+      ?.enqueue(tenantId, 'call.failed', {
+        callId,
+        assistantId: job.assistantId,
+        direction: 'outbound',
+        to: job.to,
+        metadata: job.metadata,
+        reason,
+      })
       .catch((err: unknown) => {
         logger.warn({ err, callId }, 'call.failed webhook not queued');
       });
@@ -62,14 +70,14 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
       const assistant = await store.assistants.get(job.tenantId, job.assistantId);
       if (!assistant) {
         await store.outbound.finish(job.id, 'failed', 'assistant deleted');
-        await fail(job.tenantId, job.callId, 'Assistant was deleted before dialing');
+        await fail(job, 'Assistant was deleted before dialing');
         return true;
       }
       const limit = await checkCallLimit(store, job.tenantId, { concurrentOnly: true });
       if (!limit.ok) {
         if (job.attempts >= maxAttempts) {
           await store.outbound.finish(job.id, 'failed', limit.reason);
-          await fail(job.tenantId, job.callId, limit.reason);
+          await fail(job, limit.reason);
         } else {
           await store.outbound.retryAt(job.id, Date.now() + retryDelayMs, limit.reason);
         }
@@ -99,7 +107,7 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
       } else {
         log.warn({ err: msg }, 'dial failed');
         await store.outbound.finish(job.id, 'failed', msg);
-        await fail(job.tenantId, job.callId, msg);
+        await fail(job, msg);
       }
     }
     return true;
