@@ -27,5 +27,6 @@ export class Base64Decoder {
 
 /** Base64 of a byte view without copying it first. */
 export function toBase64(bytes: Uint8Array): string {
+  if (Buffer.isBuffer(bytes)) return bytes.toString('base64');
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
 }

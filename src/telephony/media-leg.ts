@@ -123,7 +123,7 @@ export class WireLeg implements MediaLeg, Paced {
   private readonly frameDurMs: number;
   private readonly leadMs: number;
   private readonly ring: ByteRing;
-  private readonly frame: Uint8Array;
+  private readonly frame: Buffer;
   private readonly converters = new Map<string, { convert(bytes: Uint8Array): Uint8Array }>();
   private writtenSamples = 0;
   private playEnd = 0;
@@ -173,7 +173,8 @@ export class WireLeg implements MediaLeg, Paced {
     this.frameBytes = meta.outboundFrameBytes ?? bytesPerMs(this.outFormat, adapter.frameMs);
     this.frameDurMs = this.frameBytes / this.outBytesPerMs;
     this.leadMs = Math.max(opts.leadMs, this.frameDurMs);
-    this.frame = new Uint8Array(this.frameBytes);
+    // A Buffer, so that base64 encoders use it as is (no view object per frame).
+    this.frame = Buffer.alloc(this.frameBytes);
     const maxQueueMs = opts.maxQueueMs ?? 120_000;
     this.ring = new ByteRing(Math.ceil(maxQueueMs * this.outBytesPerMs), this.frameBytes * 8);
     this.playEnd = this.pacer.now();
@@ -370,7 +371,7 @@ export class WireLeg implements MediaLeg, Paced {
         this.frame.fill(SILENCE[this.outFormat.encoding], n, len);
       }
       if (this.outFormat.encoding === 'pcm16' && (len & 1) === 1) len--; // never half a sample
-      this.sendAudio(this.frame.subarray(0, len));
+      this.sendAudio(len === this.frameBytes ? this.frame : this.frame.subarray(0, len));
       this.writtenSamples += n / this.outBps;
       this.playEnd = Math.max(this.playEnd, now) + len / this.outBytesPerMs;
       this.sendDueMarks();
