@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/telephony/close-codes.js';
 import { Pacer } from '../../src/telephony/pacer.js';
@@ -211,6 +212,24 @@ describe('internal errors', () => {
     for (let i = 0; i < 7; i++) good.send(render(twilio.media, { seq: i + 2, payload: testAudio(160, i) }));
     await good.until((r) => r.length >= 7, 'echo on the good call');
     good.close();
+  });
+});
+
+describe('logging', () => {
+  it('bad input is logged once per call, however often it comes', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    srv = await startServer({ logger, limits: { maxMalformed: 100 } });
+    const c = new WireClient(`${srv.url}/media/twilio`);
+    await c.opened;
+    twilioStart(c);
+    const call = await srv.nextCall();
+    for (let i = 0; i < 30; i++) c.send(i % 2 ? '{"event":"nope"}' : 'not json');
+    c.send(render(twilio.dtmf, { seq: 3 }));
+    await expect.poll(() => call.dtmf.length).toBe(1);
+    expect(call.leg.stats.malformed).toBe(30);
+    expect(lines.filter((l) => l.includes('bad media message')).length).toBe(1);
+    c.close();
   });
 });
 
