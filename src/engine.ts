@@ -222,7 +222,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
               call_id: recordId,
               assistant_id: assistantId,
               ...summary,
-              recording_url: summary.recordingPath ? `/api/v1/calls/${recordId}/recording` : undefined,
+              recording_url: summary.recordingPath
+                ? `${config.publicUrl ?? ''}/api/v1/calls/${recordId}/recording`
+                : undefined,
             });
           });
         },

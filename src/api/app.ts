@@ -93,6 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         useDefaults: false,
         coerceTypes: 'array',
         allErrors: true,
+        // Multipart bodies are parsed and checked in their handler; their schema documents the form only and has no
+        // `type` (src/api/routes/rag.ts), which ajv's strictTypes would log at every start.
+        strictTypes: false,
       },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -46,8 +46,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./transcribe.js'),
   },
   tenants: {
-    summary: 'manage tenants: tenants add <email> (prints the new key once), tenants list',
-    usage: 'tenants <add|list> [email]',
+    summary: 'manage tenants: add <email> (prints the new key once), list, key <email>, revoke <email> <keyId>',
+    usage: 'tenants <add|list|key|revoke> [email] [keyId]',
     load: () => import('./tenants.js'),
   },
 };
