@@ -50,6 +50,12 @@ export interface ProtocolCaps {
   readonly dtmfEvents: boolean;
   /** The platform echoes marks; when false the leg resolves marks from its pacing clock. */
   readonly marks: boolean;
+  /**
+   * What the platform does with marks pending at a clear: `echoed` (Twilio, Telnyx, jambonz `cleared`, native:
+   * the leg then ignores those late echoes) or `dropped` (Plivo, Vonage, Asterisk; Exotel unconfirmed, treated
+   * as echoed, which is harmless either way). The leg resolves them played=false at the clear in both cases.
+   */
+  readonly marksOnClear: 'echoed' | 'dropped';
   /** Duration of one outbound message, ms. */
   readonly frameMs: number;
   /**

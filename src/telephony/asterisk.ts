@@ -57,6 +57,7 @@ export const createAsteriskAdapter: AdapterFactory = ({ query }) => {
     name: 'asterisk',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'dropped',
     frameMs: 20,
     padTo: -1,
     binaryAudio: true,

@@ -34,6 +34,7 @@ export const createAudioforkAdapter: AdapterFactory = ({ query }) => {
     name: 'audiofork',
     dtmfEvents: false,
     marks: false,
+    marksOnClear: 'dropped',
     frameMs: 1000,
     padTo: 0,
     binaryAudio: true,

@@ -36,6 +36,7 @@ export const createExotelAdapter: AdapterFactory = ({ query }) => {
     name: 'exotel',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'echoed',
     frameMs: 100,
     padTo: -1,
     binaryAudio: false,

@@ -36,6 +36,7 @@ export const createFreeswitchAdapter: AdapterFactory = ({ query }) => {
     name: 'freeswitch',
     dtmfEvents: false,
     marks: false,
+    marksOnClear: 'dropped',
     frameMs: 1000,
     padTo: 0,
     binaryAudio: true,

@@ -53,6 +53,7 @@ export const createJambonzAdapter: AdapterFactory = () => {
     name: 'jambonz',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'echoed',
     frameMs: 20,
     padTo: 0,
     binaryAudio: true,

@@ -318,7 +318,7 @@ export class WireLeg implements MediaLeg, Paced {
     const pending = this.marks;
     this.marks = [];
     for (const m of pending) {
-      if (fromUs && m.sent && this.adapter.marks) {
+      if (fromUs && m.sent && this.adapter.marksOnClear === 'echoed') {
         if (this.clearedNames.size >= MAX_CLEARED_NAMES) this.clearedNames.clear();
         this.clearedNames.add(m.name);
       }

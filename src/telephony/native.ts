@@ -29,6 +29,7 @@ export const createNativeAdapter: AdapterFactory = () => {
     name: 'native',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'echoed',
     frameMs: 20,
     padTo: 0,
     binaryAudio: true,

@@ -45,6 +45,7 @@ export const createPlivoAdapter: AdapterFactory = () => {
     name: 'plivo',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'dropped',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

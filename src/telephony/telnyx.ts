@@ -62,6 +62,7 @@ export const createTelnyxAdapter: AdapterFactory = ({ query }) => {
     name: 'telnyx',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'echoed',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

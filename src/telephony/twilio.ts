@@ -28,6 +28,7 @@ export const createTwilioAdapter: AdapterFactory = () => {
     name: 'twilio',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'echoed',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

@@ -28,6 +28,7 @@ export const createVonageAdapter: AdapterFactory = ({ query }) => {
     name: 'vonage',
     dtmfEvents: true,
     marks: true,
+    marksOnClear: 'dropped',
     frameMs: 20,
     padTo: -1,
     binaryAudio: true,

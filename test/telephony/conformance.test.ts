@@ -75,6 +75,9 @@ for (const protocol of Object.keys(PROTOCOLS)) {
       for (const [k, v] of Object.entries(fx.expectInfo))
         expect(call.leg.info[k as keyof typeof call.leg.info]).toEqual(v);
       expect(call.leg.info.protocol).toBe(protocol);
+      const caps = PROTOCOLS[protocol]!({ query: new URLSearchParams() });
+      expect(caps.marksOnClear === 'echoed').toBe(fx.out.echoesPendingMarksOnClear);
+      expect(call.leg.info.marks).toBe(fx.out.mark !== null);
       if (fx.expectFirst) {
         await client.until((r) => r.length > 0, 'first message');
         expect(client.received[0]!.text).toBe(fx.expectFirst);
