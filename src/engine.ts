@@ -214,6 +214,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         onEnded: (summary: CallSummary) => {
           sessions.delete(recordId);
           call.release?.();
+          // Server paths stay on the server: the webhook carries the authenticated recording URL instead.
+          const { recordingPath, wirePath: _wire, ...shared } = summary;
           enqueueWrite(async () => {
             await store.calls.update(recordId, {
               status: summary.endReason.startsWith('error') ? 'failed' : 'completed',
@@ -221,8 +223,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
             await webhooks.enqueue(tenantId, summary.endReason.startsWith('error') ? 'call.failed' : 'call.ended', {
               call_id: recordId,
               assistant_id: assistantId,
-              ...summary,
-              recording_url: summary.recordingPath
+              ...shared,
+              recording_url: recordingPath
                 ? `${config.publicUrl ?? ''}/api/v1/calls/${recordId}/recording`
                 : undefined,
             });
