@@ -33,6 +33,7 @@ const ASR_FINAL_MS = 100;
 const ASR_PARTIAL_MS = 80;
 const LLM_FIRST_TOKEN_MS = 200;
 const TTS_FIRST_BYTE_MS = 80;
+const ADAPTERS_TIMEOUT_MS = 60_000;
 
 const SENTENCES = [
   'what time do you open tomorrow',
@@ -82,7 +83,8 @@ class Caller {
     for (let i = 0; i < ms / 20; i++) {
       if (this.sim.closed) return;
       noiseFrame(this.frame, kind === 'speech');
-      if (kind === 'speech' && i === 0) this.onsetAt = performance.now();
+      // The frame sent now carries the last 20 ms of audio: its speech began 20 ms ago.
+      if (kind === 'speech' && i === 0) this.onsetAt = performance.now() - 20;
       this.sim.sendFrame(this.frame);
       if (kind === 'speech') this.lastVoicedAt = performance.now();
       this.clock += 20;
@@ -107,10 +109,12 @@ interface CallResult {
   hesitationTurns: number;
   prematureCuts: number;
   missed: number;
+  /** Per turn: kind, endpointing, overhead, the committed text. */
+  detail: { kind: string; endpointing: number; overhead: number; text: string }[];
 }
 
 async function oneCall(engine: LocalEngine, index: number, turns: number): Promise<CallResult> {
-  const res: CallResult = { endpointing: [], overhead: [], bargeIn: [], hesitationTurns: 0, prematureCuts: 0, missed: 0 };
+  const res: CallResult = { endpointing: [], overhead: [], bargeIn: [], hesitationTurns: 0, prematureCuts: 0, missed: 0, detail: [] };
   const sim = await PhoneSim.connect({ url: engine.url('twilio'), protocol: 'twilio', callId: `CAbench${index}` });
   const caller = new Caller(sim);
   let lastAgentAudioAbs = 0;
@@ -131,7 +135,6 @@ async function oneCall(engine: LocalEngine, index: number, turns: number): Promi
   for (let t = 0; t < turns && !sim.closed; t++) {
     const kind = t % 3 === 2 ? 'hesitation' : t % 3 === 1 ? 'barge' : 'plain';
     const before = commits().length;
-    const arrivalsBefore = agentArrivals.length;
     if (kind === 'hesitation') {
       res.hesitationTurns++;
       await caller.audio('speech', 500);
@@ -141,18 +144,23 @@ async function oneCall(engine: LocalEngine, index: number, turns: number): Promi
     } else {
       await caller.audio('speech', 600);
     }
-    const speechEnd = caller.lastVoicedAt + 20;
+    // A 20 ms frame is sent when its audio is complete: the speech ends at the send time of the last voiced frame.
+    const speechEnd = caller.lastVoicedAt;
     const committed = await caller.silenceUntil(() => commits().length > before, 4000);
-    const gotAudio = committed && (await caller.silenceUntil(() => agentArrivals.length > arrivalsBefore, 4000));
+    const commitAt = committed ? commits()[before]! : 0;
+    const firstAfter = (): number | undefined => agentArrivals.find((a) => a > commitAt);
+    const gotAudio = committed && (await caller.silenceUntil(() => firstAfter() !== undefined, 4000));
     if (!committed || !gotAudio) {
       res.missed++;
       continue;
     }
-    const commitAt = commits()[before]!;
-    const firstAudio = agentArrivals[arrivalsBefore]!;
+    const firstAudio = firstAfter()!;
     const endpointing = commitAt - speechEnd;
+    const overhead = firstAudio - speechEnd - endpointing - LLM_FIRST_TOKEN_MS - TTS_FIRST_BYTE_MS;
     res.endpointing.push(endpointing);
-    res.overhead.push(firstAudio - speechEnd - endpointing - LLM_FIRST_TOKEN_MS - TTS_FIRST_BYTE_MS);
+    res.overhead.push(overhead);
+    const text = String(call.events.filter((e) => e.type === 'transcript' && e.data.role === 'user').at(-1)?.data.text ?? '');
+    res.detail.push({ kind, endpointing: Math.round(endpointing), overhead: Math.round(overhead * 10) / 10, text });
     if (kind === 'barge') {
       // Talk over the long answer 500 ms into it.
       await caller.audio('silence', 500);
@@ -217,6 +225,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     hesitation_turns: results.reduce((s, r) => s + r.hesitationTurns, 0),
     premature_cuts: results.reduce((s, r) => s + r.prematureCuts, 0),
     missed: results.reduce((s, r) => s + r.missed, 0),
+    per_turn: results.flatMap((r) => r.detail),
     calls,
     providers_ms: { asr_final: ASR_FINAL_MS, asr_partial: ASR_PARTIAL_MS, llm_first_token: LLM_FIRST_TOKEN_MS, tts_first_byte: TTS_FIRST_BYTE_MS },
     settings: { endpointing: { minDelayMs: 250, maxDelayMs: 1500 }, bargeInMinSpeechMs: 100, vad: 'energy' },
@@ -224,9 +233,16 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   };
   try {
     const mod = (await import('./providers.js')) as { measureAdapterOverhead?: (rounds?: number) => Promise<unknown> };
-    if (mod.measureAdapterOverhead) {
-      ctx.progress('latency: measuring provider adapter overhead (bench/providers.ts)');
-      out.adapters = await mod.measureAdapterOverhead();
+    if (mod.measureAdapterOverhead && ctx.args.flags.adapters !== 'false') {
+      ctx.progress(`latency: measuring provider adapter overhead (bench/providers.ts, at most ${ADAPTERS_TIMEOUT_MS / 1000} s)`);
+      let timer: NodeJS.Timeout | undefined;
+      out.adapters = await Promise.race([
+        mod.measureAdapterOverhead(),
+        new Promise((r) => {
+          timer = setTimeout(() => r({ error: `measureAdapterOverhead did not finish in ${ADAPTERS_TIMEOUT_MS / 1000} s` }), ADAPTERS_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     }
   } catch (err) {
     out.adapters = { error: (err as Error).message };

@@ -46,5 +46,9 @@ export function hasVariables(text: string): boolean {
 
 /** Fill {{name}} from the call's variables; unknown names become empty (never read aloud as braces). */
 export function fillVariables(text: string, vars: Readonly<Record<string, string | undefined>>): string {
-  return text.replace(/\{\{\s*([a-zA-Z0-9_.-]+)\s*\}\}/g, (_m, name: string) => vars[name] ?? '').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/\{\{\s*([a-zA-Z0-9_.-]+)\s*\}\}/g, (_m, name: string) => vars[name] ?? '')
+    .replace(/\s+/g, ' ')
+    .replace(/ ([,.!?;:])/g, '$1')
+    .trim();
 }

@@ -5,7 +5,7 @@
 
 /** Endings after which a speaker usually goes on: conjunctions, fillers, prepositions, "my number is". */
 const TRAILING =
-  /\b(and|or|but|so|because|um+|uh+|er+|erm|hmm+|like|the|a|an|to|of|for|with|my|is|are|was|at|in|on|from|if|then|that|which|who|number|address|name|email|let me see|i mean|you know|well)$/;
+  /\b(and|or|but|so|because|um+|uh+|er+|erm|hmm+|like|the|a|an|to|of|for|with|my|your|at|in|on|from|if|then|which|who|let me see|i mean|you know|well)$|\b(number|name|address|email|code|account|it|that|this|there|here) (is|are|was|would be)$/;
 
 const QUESTION_START =
   /^(what|what's|where|where's|when|who|who's|why|how|how's|which|can|could|would|will|do|does|did|is|are|am|was|should|may|have|has)\b/;
