@@ -1,5 +1,5 @@
 /**
- * `voice-engine bench latency [--json] [--calls N] [--turns N]` (DESIGN.md section 7).
+ * `voice-engine bench latency [--json] [--calls N] [--turns N] [--adapters]` (DESIGN.md section 7).
  *
  * Scripted calls through the REAL WebSocket gateway (Twilio protocol, base64 mu-law, marks echoed after playout)
  * into real call sessions, with in-process providers of fixed, known latency (bench/scripted.ts):
@@ -19,15 +19,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { linearToMulaw } from '../src/audio/g711.js';
 import type { AssistantConfig } from '../src/call/assistant.js';
 import { type LocalEngine, startLocalEngine } from '../src/call/local-engine.js';
 import { PhoneSim } from '../src/call/phone-sim.js';
 import { energyVadFactory } from '../src/call/vad.js';
 import { flagNumber } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
-import { linearToMulaw } from '../src/audio/g711.js';
 import { silentLogger } from '../src/log.js';
-import { ScriptedAsr, ScriptedLlm, ScriptedTts, lastUser, scriptedRegistry } from './scripted.js';
+import { lastUser, ScriptedAsr, ScriptedLlm, ScriptedTts, scriptedRegistry } from './scripted.js';
 
 const ASR_FINAL_MS = 100;
 const ASR_PARTIAL_MS = 80;
@@ -54,7 +54,8 @@ interface Stats {
 
 function pct(values: number[]): Stats {
   const v = [...values].sort((a, b) => a - b);
-  const at = (p: number): number => (v.length ? v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)]! : Number.NaN);
+  const at = (p: number): number =>
+    v.length ? v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)]! : Number.NaN;
   const r = (x: number): number => Math.round(x * 10) / 10;
   return { p50: r(at(50)), p95: r(at(95)), p99: r(at(99)) };
 }
@@ -114,7 +115,15 @@ interface CallResult {
 }
 
 async function oneCall(engine: LocalEngine, index: number, turns: number): Promise<CallResult> {
-  const res: CallResult = { endpointing: [], overhead: [], bargeIn: [], hesitationTurns: 0, prematureCuts: 0, missed: 0, detail: [] };
+  const res: CallResult = {
+    endpointing: [],
+    overhead: [],
+    bargeIn: [],
+    hesitationTurns: 0,
+    prematureCuts: 0,
+    missed: 0,
+    detail: [],
+  };
   const sim = await PhoneSim.connect({ url: engine.url('twilio'), protocol: 'twilio', callId: `CAbench${index}` });
   const caller = new Caller(sim);
   let lastAgentAudioAbs = 0;
@@ -129,7 +138,8 @@ async function oneCall(engine: LocalEngine, index: number, turns: number): Promi
   };
   await caller.silenceUntil(() => engine.calls.length > index, 2000);
   const call = engine.calls[index]!;
-  const commits = (): number[] => call.events.filter((e) => e.type === 'state' && e.data.state === 'thinking').map((e) => e.at);
+  const commits = (): number[] =>
+    call.events.filter((e) => e.type === 'state' && e.data.state === 'thinking').map((e) => e.at);
   const agentQuiet = (): boolean => !sim.agentPlaying && performance.now() - lastAgentAudioAbs > 200;
 
   for (let t = 0; t < turns && !sim.closed; t++) {
@@ -159,7 +169,9 @@ async function oneCall(engine: LocalEngine, index: number, turns: number): Promi
     const overhead = firstAudio - speechEnd - endpointing - LLM_FIRST_TOKEN_MS - TTS_FIRST_BYTE_MS;
     res.endpointing.push(endpointing);
     res.overhead.push(overhead);
-    const text = String(call.events.filter((e) => e.type === 'transcript' && e.data.role === 'user').at(-1)?.data.text ?? '');
+    const text = String(
+      call.events.filter((e) => e.type === 'transcript' && e.data.role === 'user').at(-1)?.data.text ?? '',
+    );
     res.detail.push({ kind, endpointing: Math.round(endpointing), overhead: Math.round(overhead * 10) / 10, text });
     if (kind === 'barge') {
       // Talk over the long answer 500 ms into it.
@@ -193,23 +205,37 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     finalLatencyMs: ASR_FINAL_MS,
     partialAfterMs: ASR_PARTIAL_MS,
     partialText: 'hold on',
-    textFor: (ms) => (ms < 450 ? 'wait a moment please' : ms < 550 ? 'my number is' : SENTENCES[n++ % SENTENCES.length]!),
+    textFor: (ms) =>
+      ms < 450 ? 'wait a moment please' : ms < 550 ? 'my number is' : SENTENCES[n++ % SENTENCES.length]!,
   });
   const llm = new ScriptedLlm({
     firstTokenMs: LLM_FIRST_TOKEN_MS,
     tokenIntervalMs: 0,
-    respond: (m) => (lastUser(m).includes('wait a moment') ? [{ text: 'Sure, take your time.' }] : [{ text: LONG_REPLY }]),
+    respond: (m) =>
+      lastUser(m).includes('wait a moment') ? [{ text: 'Sure, take your time.' }] : [{ text: LONG_REPLY }],
   });
   const tts = new ScriptedTts({ firstByteMs: TTS_FIRST_BYTE_MS, msPerChar: 6 });
-  const config: AssistantConfig = { settings: { bargeInMinSpeechMs: 100, recordAudio: false, silenceTimeoutMs: 60_000 } };
+  const config: AssistantConfig = {
+    settings: { bargeInMinSpeechMs: 100, recordAudio: false, silenceTimeoutMs: 60_000 },
+  };
   const engine = await startLocalEngine({
-    assistant: { id: 'ag_bench', assistantApiKey: 'ast_bench', tenantId: 'bench', config, version: 1, createdAt: '', updatedAt: '' },
+    assistant: {
+      id: 'ag_bench',
+      assistantApiKey: 'ast_bench',
+      tenantId: 'bench',
+      config,
+      version: 1,
+      createdAt: '',
+      updatedAt: '',
+    },
     providers: scriptedRegistry({ asr, llm, tts }),
     logger: silentLogger,
     dataDir,
     deps: { createVad: energyVadFactory },
   });
-  ctx.progress(`latency: ${calls} concurrent calls x ${turnsPerCall} turns over ws://127.0.0.1:${engine.port}/media/twilio`);
+  ctx.progress(
+    `latency: ${calls} concurrent calls x ${turnsPerCall} turns over ws://127.0.0.1:${engine.port}/media/twilio`,
+  );
   const results = await Promise.all(Array.from({ length: calls }, (_, i) => oneCall(engine, i, turnsPerCall)));
   await engine.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -227,26 +253,43 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     missed: results.reduce((s, r) => s + r.missed, 0),
     per_turn: results.flatMap((r) => r.detail),
     calls,
-    providers_ms: { asr_final: ASR_FINAL_MS, asr_partial: ASR_PARTIAL_MS, llm_first_token: LLM_FIRST_TOKEN_MS, tts_first_byte: TTS_FIRST_BYTE_MS },
+    providers_ms: {
+      asr_final: ASR_FINAL_MS,
+      asr_partial: ASR_PARTIAL_MS,
+      llm_first_token: LLM_FIRST_TOKEN_MS,
+      tts_first_byte: TTS_FIRST_BYTE_MS,
+    },
     settings: { endpointing: { minDelayMs: 250, maxDelayMs: 1500 }, bargeInMinSpeechMs: 100, vad: 'energy' },
     targets: { overhead_p99_ms: 10, barge_in_p95_ms: 150, endpointing_p50_ms: 400 },
   };
-  try {
-    const mod = (await import('./providers.js')) as { measureAdapterOverhead?: (rounds?: number) => Promise<unknown> };
-    if (mod.measureAdapterOverhead && ctx.args.flags.adapters !== 'false') {
-      ctx.progress(`latency: measuring provider adapter overhead (bench/providers.ts, at most ${ADAPTERS_TIMEOUT_MS / 1000} s)`);
-      let timer: NodeJS.Timeout | undefined;
-      out.adapters = await Promise.race([
-        mod.measureAdapterOverhead(),
-        new Promise((r) => {
-          timer = setTimeout(() => r({ error: `measureAdapterOverhead did not finish in ${ADAPTERS_TIMEOUT_MS / 1000} s` }), ADAPTERS_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+  if (ctx.args.flags.adapters !== true)
+    out.adapters = { skipped: 'run with --adapters to include measureAdapterOverhead() from bench/providers.ts' };
+  else
+    try {
+      const mod = (await import('./providers.js')) as {
+        measureAdapterOverhead?: (rounds?: number) => Promise<unknown>;
+      };
+      // Opt-in (--adapters): on this machine the providers bench's measurement has been seen not to finish, and a
+      // pending measurement keeps the process alive after the result is printed.
+      if (mod.measureAdapterOverhead && ctx.args.flags.adapters === true) {
+        ctx.progress(
+          `latency: measuring provider adapter overhead (bench/providers.ts, at most ${ADAPTERS_TIMEOUT_MS / 1000} s)`,
+        );
+        let timer: NodeJS.Timeout | undefined;
+        out.adapters = await Promise.race([
+          mod.measureAdapterOverhead(),
+          new Promise((r) => {
+            timer = setTimeout(
+              () => r({ error: `measureAdapterOverhead did not finish in ${ADAPTERS_TIMEOUT_MS / 1000} s` }),
+              ADAPTERS_TIMEOUT_MS,
+            );
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      out.adapters = { error: (err as Error).message };
     }
-  } catch (err) {
-    out.adapters = { error: (err as Error).message };
-  }
   return out;
 }
 
@@ -267,4 +310,3 @@ export function table(r: Record<string, unknown>): string[][] {
     ['hesitations / premature cuts', `${r.hesitation_turns} / ${r.premature_cuts}`, '', '', '0 cuts'],
   ];
 }
-

@@ -134,7 +134,9 @@ class ScriptedAsrStream implements AsrStream {
       if (!this.inSpeech) {
         this.inSpeech = true;
         this.speechStartAt = now - frameMs;
-        this.utt = this.p.opts.textFor ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' } : this.p.take();
+        this.utt = this.p.opts.textFor
+          ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' }
+          : this.p.take();
         this.onEvent({ type: 'speech_started' });
         const utt = this.utt;
         if (utt?.text) {
@@ -162,7 +164,12 @@ class ScriptedAsrStream implements AsrStream {
           this.onEvent({
             type: 'error',
             fatal: true,
-            error: new ProviderError({ provider: this.p.id, kind: 'asr', code: 'connection', message: 'scripted ASR connection lost' }),
+            error: new ProviderError({
+              provider: this.p.id,
+              kind: 'asr',
+              code: 'connection',
+              message: 'scripted ASR connection lost',
+            }),
           });
           this.closed = true;
           return;
@@ -244,7 +251,13 @@ export class ScriptedLlm implements LlmProvider {
     if (timing) timing.requestSentAt = performance.now();
     await sleep(this.opts.firstTokenMs, signal);
     if (this.opts.failOnRequests.includes(n)) {
-      throw new ProviderError({ provider: this.id, kind: 'llm', code: 'server', status: 500, message: 'scripted LLM failure' });
+      throw new ProviderError({
+        provider: this.id,
+        kind: 'llm',
+        code: 'server',
+        status: 500,
+        message: 'scripted LLM failure',
+      });
     }
     if (timing) timing.firstByteAt = performance.now();
     // Structured-output / summary requests after the call: answer with what the schema wants, if scripted.
@@ -258,7 +271,10 @@ export class ScriptedLlm implements LlmProvider {
           yield { type: 'text', delta: words[i]! };
         }
       } else {
-        yield { type: 'tool_call', call: { id: `call_${n}_${++callN}`, name: step.tool, arguments: JSON.stringify(step.args ?? {}) } };
+        yield {
+          type: 'tool_call',
+          call: { id: `call_${n}_${++callN}`, name: step.tool, arguments: JSON.stringify(step.args ?? {}) },
+        };
       }
     }
     yield { type: 'done', finishReason: steps.some((s) => 'tool' in s) ? 'tool_calls' : 'stop' };
@@ -311,7 +327,13 @@ export class ScriptedTts implements TtsProvider {
     if (timing) timing.requestSentAt = performance.now();
     await sleep(this.opts.firstByteMs, signal);
     if (this.opts.failOnRequests.includes(n)) {
-      throw new ProviderError({ provider: this.id, kind: 'tts', code: 'server', status: 503, message: 'scripted TTS failure' });
+      throw new ProviderError({
+        provider: this.id,
+        kind: 'tts',
+        code: 'server',
+        status: 503,
+        message: 'scripted TTS failure',
+      });
     }
     if (timing) timing.firstByteAt = performance.now();
     const format = this.formats.find((f) => sameFormat(f, request.format)) ?? PCM_16K;

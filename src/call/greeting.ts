@@ -12,7 +12,13 @@ const MAX_ENTRY_BYTES = 60 * 24_000 * 2;
 
 const cache = new Map<string, AudioChunk[]>();
 
-export function greetingKey(assistantId: string, ttsId: string, voice: string | undefined, format: AudioFormat, text: string): string {
+export function greetingKey(
+  assistantId: string,
+  ttsId: string,
+  voice: string | undefined,
+  format: AudioFormat,
+  text: string,
+): string {
   return `${assistantId}\u0000${ttsId}\u0000${voice ?? ''}\u0000${formatName(format)}\u0000${text}`;
 }
 

@@ -92,7 +92,9 @@ export class PhoneSim {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)),
+      );
     });
     const sim = new PhoneSim(ws, o.protocol);
     if (o.raw) {
@@ -114,7 +116,11 @@ export class PhoneSim {
             accountSid: 'AC00000000000000000000000000000000',
             callSid: callId,
             tracks: ['inbound'],
-            customParameters: { ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}), ...o.customParameters },
+            customParameters: {
+              ...(o.from ? { from: o.from } : {}),
+              ...(o.to ? { to: o.to } : {}),
+              ...o.customParameters,
+            },
             mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
           },
         }),
@@ -166,7 +172,10 @@ export class PhoneSim {
       );
       return;
     }
-    const pcm = mulawDecode(mulaw, this.pcmScratch.length >= mulaw.length ? this.pcmScratch.subarray(0, mulaw.length) : undefined);
+    const pcm = mulawDecode(
+      mulaw,
+      this.pcmScratch.length >= mulaw.length ? this.pcmScratch.subarray(0, mulaw.length) : undefined,
+    );
     const out = mulaw.length * 2 === this.nativeFrame.length ? this.nativeFrame : Buffer.alloc(mulaw.length * 2);
     for (let i = 0; i < pcm.length; i++) out.writeInt16LE(pcm[i]!, i * 2);
     this.ws.send(out);
@@ -176,7 +185,12 @@ export class PhoneSim {
     if (this.closed) return;
     if (this.protocol === 'twilio') {
       this.ws.send(
-        JSON.stringify({ event: 'dtmf', sequenceNumber: String(++this.seq), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit } }),
+        JSON.stringify({
+          event: 'dtmf',
+          sequenceNumber: String(++this.seq),
+          streamSid: this.streamSid,
+          dtmf: { track: 'inbound_track', digit },
+        }),
       );
     } else this.ws.send(JSON.stringify({ type: 'dtmf', digit, durationMs: 100 }));
   }
@@ -246,7 +260,8 @@ export class PhoneSim {
         this.push({ type: 'transcript', role: String(m.role), text: String(m.text), turn: Number(m.turn), at });
         break;
       case 'event':
-        if (m.name === 'turn.metrics') this.push({ type: 'metrics', data: (m.data ?? {}) as Record<string, unknown>, at });
+        if (m.name === 'turn.metrics')
+          this.push({ type: 'metrics', data: (m.data ?? {}) as Record<string, unknown>, at });
         break;
       case 'hangup':
         this.push({ type: 'hangup', reason: String(m.reason), at });
@@ -275,18 +290,28 @@ export class PhoneSim {
     const ev: SimEvent = { type: 'mark', name, at };
     this.push(ev);
     if (this.raw) return;
-    const timer = setTimeout(() => {
-      this.pendingMarks = this.pendingMarks.filter((p) => p.timer !== timer);
-      ev.echoedAt = this.nowMs();
-      this.echoMark(name);
-    }, Math.max(0, dueMs - at));
+    const timer = setTimeout(
+      () => {
+        this.pendingMarks = this.pendingMarks.filter((p) => p.timer !== timer);
+        ev.echoedAt = this.nowMs();
+        this.echoMark(name);
+      },
+      Math.max(0, dueMs - at),
+    );
     this.pendingMarks.push({ name, dueMs, timer });
   }
 
   private echoMark(name: string): void {
     if (this.closed || this.raw) return;
     if (this.protocol === 'twilio') {
-      this.ws.send(JSON.stringify({ event: 'mark', sequenceNumber: String(++this.seq), streamSid: this.streamSid, mark: { name } }));
+      this.ws.send(
+        JSON.stringify({
+          event: 'mark',
+          sequenceNumber: String(++this.seq),
+          streamSid: this.streamSid,
+          mark: { name },
+        }),
+      );
     } else this.ws.send(JSON.stringify({ type: 'mark', name }));
   }
 

@@ -13,7 +13,12 @@ export function transcriptText(t: readonly TranscriptEntry[]): string {
   return t.map((e) => `${e.role === 'user' ? 'Caller' : 'Agent'}: ${e.text}`).join('\n');
 }
 
-async function complete(llm: LlmProvider, system: string, user: string, jsonSchema?: Record<string, unknown>): Promise<string> {
+async function complete(
+  llm: LlmProvider,
+  system: string,
+  user: string,
+  jsonSchema?: Record<string, unknown>,
+): Promise<string> {
   const signal = AbortSignal.timeout(POST_CALL_TIMEOUT_MS);
   let text = '';
   for await (const ev of llm.stream(
@@ -76,7 +81,11 @@ export function extractiveSummary(transcript: readonly TranscriptEntry[], endRea
   return `${parts.join('; ')}.`;
 }
 
-export async function summarize(llm: LlmProvider, transcript: readonly TranscriptEntry[], endReason: string): Promise<string> {
+export async function summarize(
+  llm: LlmProvider,
+  transcript: readonly TranscriptEntry[],
+  endReason: string,
+): Promise<string> {
   if (llm.id === 'rules' || transcript.length === 0) return extractiveSummary(transcript, endReason);
   try {
     const text = await complete(

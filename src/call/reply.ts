@@ -49,7 +49,9 @@ async function knowledgeFor(s: CallSession, query: string): Promise<string | und
   if (!r || !rag?.collections?.length || rag.mode === 'tool') return undefined;
   try {
     const hits = await r.search(query);
-    const top = hits.filter((h) => rag.scoreThreshold === undefined || h.score >= rag.scoreThreshold).slice(0, rag.topK ?? 3);
+    const top = hits
+      .filter((h) => rag.scoreThreshold === undefined || h.score >= rag.scoreThreshold)
+      .slice(0, rag.topK ?? 3);
     if (!top.length) return undefined;
     let text = top.map((h, i) => `[${i + 1}] ${h.text}`).join('\n');
     if (text.length > MAX_KNOWLEDGE_CHARS) text = text.slice(0, MAX_KNOWLEDGE_CHARS);
@@ -62,7 +64,8 @@ async function knowledgeFor(s: CallSession, query: string): Promise<string | und
 
 function systemPrompt(s: CallSession, knowledge: string | undefined): string {
   const parts = [
-    s.config.prompt ?? 'You are a helpful phone assistant. Keep answers short and conversational; they are spoken aloud.',
+    s.config.prompt ??
+      'You are a helpful phone assistant. Keep answers short and conversational; they are spoken aloud.',
   ];
   if (knowledge) parts.push(`Relevant knowledge for the caller's last message:\n${knowledge}`);
   return parts.join('\n\n');
@@ -128,7 +131,8 @@ async function generate(s: CallSession, u: Utterance, tm: TurnMarks): Promise<vo
 async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMarks): Promise<string> {
   const tools = await s.callTools();
   const tool = tools?.get(call.name);
-  (tm.tools ??= []).push(call.name);
+  if (!tm.tools) tm.tools = [];
+  tm.tools.push(call.name);
   const started = s.now();
   let args: Record<string, unknown> = {};
   let content: string;

@@ -13,9 +13,9 @@ import { type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import { extractStructured, summarize } from './post-call.js';
 import { StereoCallRecorder } from './recorder.js';
-import { ToneGuard } from './tone-guard.js';
 import { runReply } from './reply.js';
 import { Utterance } from './speech.js';
+import { ToneGuard } from './tone-guard.js';
 import { type TurnCommit, TurnDetector } from './turns.js';
 import { energyVadFactory, SpeechGate, type VadLike } from './vad.js';
 import { containsPhrase, isBackchannel } from './words.js';
@@ -246,7 +246,9 @@ export class CallSession implements MediaLegHandler {
   /* ------------------------------------------------------------------ providers */
 
   /** A provider retry / fallback / failure (from the registry's resilience wrapper, or seen here). */
-  private incident(i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string }): void {
+  private incident(
+    i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string },
+  ): void {
     this.deps.sink.event('incident', {
       kind: i.kind,
       provider: i.provider,
@@ -335,7 +337,11 @@ export class CallSession implements MediaLegHandler {
 
   private async openTools(): Promise<void> {
     this.tools = await this.deps.tools.forCall(this.config, this.deps.logger, (what, err) =>
-      this.deps.sink.event('incident', { kind: 'tool', provider: what, message: (err as Error)?.message ?? String(err) }),
+      this.deps.sink.event('incident', {
+        kind: 'tool',
+        provider: what,
+        message: (err as Error)?.message ?? String(err),
+      }),
     );
   }
 
@@ -377,7 +383,8 @@ export class CallSession implements MediaLegHandler {
     }
     const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
     if (this.asr) this.asr.write(bytes);
-    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(Uint8Array.from(bytes));
+    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES)
+      this.asrBacklog.push(Uint8Array.from(bytes));
   }
 
   private silentPcm(n: number): Int16Array {
@@ -426,7 +433,10 @@ export class CallSession implements MediaLegHandler {
     if (this.ending) return;
     this.disarmSilence();
     // Speech that starts while the agent talks is a backchannel unless it grows into a barge-in.
-    const agentTalking = this.current !== undefined && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
+    const agentTalking =
+      this.current !== undefined &&
+      !this.current.isDone &&
+      (this.state === 'agent_speaking' || this.state === 'greeting');
     this.overlapTurn = agentTalking;
     this.turns.speechStarted();
     if (this.state === 'listening') this.setState('user_speaking', 'speech_start');
@@ -451,7 +461,14 @@ export class CallSession implements MediaLegHandler {
         break;
       case 'error':
         if (ev.fatal) this.asrFailed(ev.error);
-        else this.incident({ kind: 'asr', provider: ev.error.provider, code: ev.error.code, action: 'retry', message: ev.error.message });
+        else
+          this.incident({
+            kind: 'asr',
+            provider: ev.error.provider,
+            code: ev.error.code,
+            action: 'retry',
+            message: ev.error.message,
+          });
         break;
       case 'closed':
         if (!this.ending && this.asr) this.asrFailed(new Error('ASR stream closed'));
@@ -470,7 +487,13 @@ export class CallSession implements MediaLegHandler {
     // Words cut the agent off only while the VAD hears the caller now and for long enough: a late final of
     // something said earlier (a slow recognizer) is not an interruption.
     const u = this.current;
-    if (this.interruptible && u && this.gate.speaking && !isBackchannel(text) && this.gate.voicedSince(u.startedAt) >= this.bargeInSpeechMs) {
+    if (
+      this.interruptible &&
+      u &&
+      this.gate.speaking &&
+      !isBackchannel(text) &&
+      this.gate.voicedSince(u.startedAt) >= this.bargeInSpeechMs
+    ) {
       this.checkBargeIn('asr');
     }
   }
@@ -521,7 +544,12 @@ export class CallSession implements MediaLegHandler {
     } else {
       this.truncateAssistant(u, heard);
     }
-    this.transitions.push({ state: 'user_speaking', from: this.state, atMs: Math.round(this.elapsedMs * 10) / 10, reason: 'barge_in' });
+    this.transitions.push({
+      state: 'user_speaking',
+      from: this.state,
+      atMs: Math.round(this.elapsedMs * 10) / 10,
+      reason: 'barge_in',
+    });
     this.state = 'user_speaking';
     this.turns.speechStarted();
     if (!this.gate.speaking) this.turns.speechEnded(this.now());
@@ -554,16 +582,28 @@ export class CallSession implements MediaLegHandler {
 
   private onCommit(c: TurnCommit): void {
     if (this.ending) return;
-    const speaking = this.current && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
+    const speaking =
+      this.current && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
     if (this.overlapTurn || speaking) {
       this.overlapTurn = false;
       // Said over the agent without cutting it off: a backchannel ("uh-huh") or noise, dropped. With
       // interruptions off, real words wait for the agent to finish instead.
       if (!this.interruptible && !isBackchannel(c.text)) {
         if (speaking) this.queuedCommit = c;
-        else void this.userTurn(c.text, { speechEndAt: c.speechEndAt, asrFinalAt: c.asrFinalAt, committedAt: c.committedAt });
+        else
+          void this.userTurn(c.text, {
+            speechEndAt: c.speechEndAt,
+            asrFinalAt: c.asrFinalAt,
+            committedAt: c.committedAt,
+          });
       } else {
-        this.deps.sink.event('transcript', { role: 'user', text: c.text, turn: this.turn, backchannel: true, atMs: Math.round(this.elapsedMs) });
+        this.deps.sink.event('transcript', {
+          role: 'user',
+          text: c.text,
+          turn: this.turn,
+          backchannel: true,
+          atMs: Math.round(this.elapsedMs),
+        });
       }
       return;
     }
@@ -612,14 +652,27 @@ export class CallSession implements MediaLegHandler {
     const tools = await this.callTools();
     const tool = tools?.get(action.tool!);
     if (!tool) {
-      this.deps.sink.event('tool', { name: action.tool, ok: false, error: 'unknown tool', turn: this.turn, source: 'dtmf' });
+      this.deps.sink.event('tool', {
+        name: action.tool,
+        ok: false,
+        error: 'unknown tool',
+        turn: this.turn,
+        source: 'dtmf',
+      });
       if (action.reply) this.speakAndAct(action.reply);
       return;
     }
     const ac = new AbortController();
     const res = await tool.run(action.toolArgs ?? {}, this.toolContext(ac.signal));
     this.toolCalls.push({ name: tool.name, ok: res.ok });
-    this.deps.sink.event('tool', { name: tool.name, arguments: action.toolArgs ?? {}, ok: res.ok, result: res.content.slice(0, 2000), turn: this.turn, source: 'dtmf' });
+    this.deps.sink.event('tool', {
+      name: tool.name,
+      arguments: action.toolArgs ?? {},
+      ok: res.ok,
+      result: res.content.slice(0, 2000),
+      turn: this.turn,
+      source: 'dtmf',
+    });
     this.speakAndAct(action.reply);
   }
 
@@ -640,7 +693,13 @@ export class CallSession implements MediaLegHandler {
   /* ------------------------------------------------------------------ turns and replies */
 
   addTranscript(role: 'user' | 'assistant', text: string, interrupted?: boolean): void {
-    const e: TranscriptEntry = { role, text, turn: this.turn, atMs: Math.round(this.elapsedMs), ...(interrupted ? { interrupted } : {}) };
+    const e: TranscriptEntry = {
+      role,
+      text,
+      turn: this.turn,
+      atMs: Math.round(this.elapsedMs),
+      ...(interrupted ? { interrupted } : {}),
+    };
     this.transcript.push(e);
     this.deps.sink.event('transcript', { ...e });
     this.leg.sendEvent({ type: 'transcript', role, text, final: true, turn: this.turn });
@@ -680,7 +739,8 @@ export class CallSession implements MediaLegHandler {
       (a) => {
         if (a && a.version !== this.assistant.version) this.pendingConfig = a;
       },
-      (err: unknown) => this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'live config poll failed'),
+      (err: unknown) =>
+        this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'live config poll failed'),
     );
   }
 
@@ -852,16 +912,22 @@ export class CallSession implements MediaLegHandler {
       // E.g. Twilio: no transfer message on the socket; the platform's REST API does it (deps.transferCall), and
       // the media stream ends. Without it, record the failure and end the stream, which hands the call back to
       // the platform (Twilio runs the TwiML after <Connect>).
+      let failure = err;
       if (this.deps.transferCall) {
         try {
-          await this.deps.transferCall(this.leg.info, target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
+          await this.deps.transferCall(
+            this.leg.info,
+            target,
+            mode,
+            summary ?? (mode === 'warm' ? this.warmSummary() : undefined),
+          );
           await this.hangupNow('transferred');
           return;
         } catch (restErr) {
-          err = restErr;
+          failure = restErr;
         }
       }
-      this.deps.sink.event('incident', { kind: 'transfer', message: (err as Error).message, target });
+      this.deps.sink.event('incident', { kind: 'transfer', message: (failure as Error).message, target });
       this.endReason = 'transfer_failed';
       this.transferredTo = undefined;
       await this.hangupNow('transfer_failed');

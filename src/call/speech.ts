@@ -1,7 +1,7 @@
 import { type AudioChunk, type AudioFormat, bytesPerSample } from '../audio/format.js';
 import type { TtsProvider, TtsRequest } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
-import { TextSplitter, speakable } from './text-split.js';
+import { speakable, TextSplitter } from './text-split.js';
 
 /**
  * One agent utterance: LLM text deltas -> clause/sentence splitter -> TTS -> MediaLeg.play, pipelined so the first

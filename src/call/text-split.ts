@@ -52,7 +52,11 @@ export class TextSplitter {
       const next = b[i + 1]!;
       if (next !== ' ' && next !== '\n') continue;
       if (c === '.' || c === '!' || c === '?' || c === '\n') {
-        if (c === '.' && (ABBREV.test(b.slice(0, i + 1)) || /\d\.$/.test(b.slice(Math.max(0, i - 1), i + 1)) && /\d/.test(b[i + 2] ?? ''))) {
+        if (
+          c === '.' &&
+          (ABBREV.test(b.slice(0, i + 1)) ||
+            (/\d\.$/.test(b.slice(Math.max(0, i - 1), i + 1)) && /\d/.test(b[i + 2] ?? '')))
+        ) {
           continue;
         }
         return i + 1;

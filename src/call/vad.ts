@@ -27,7 +27,7 @@ export class EnergyVad implements VadLike {
     const rms = Math.sqrt(sum / n) / 32768;
     const db = rms > 0 ? 20 * Math.log10(rms) : -120;
     const p = (db + 50) / 20;
-    return p < 0 ? 0 : p > 1 ? 1 : p;
+    return Math.min(1, Math.max(0, p));
   }
 }
 

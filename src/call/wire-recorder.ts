@@ -48,7 +48,12 @@ export interface WireLine {
 }
 
 /** Parse a wire recording: header plus messages; bad lines are skipped and counted. */
-export function parseWireRecording(jsonl: string): { protocol?: string; callId?: string; messages: WireLine[]; skipped: number } {
+export function parseWireRecording(jsonl: string): {
+  protocol?: string;
+  callId?: string;
+  messages: WireLine[];
+  skipped: number;
+} {
   const messages: WireLine[] = [];
   let protocol: string | undefined;
   let callId: string | undefined;

@@ -22,7 +22,14 @@ export interface ReplayOutcome {
   bargeIns?: number;
   digits?: string[];
   tools?: string[];
-  transcript: { role: 'user' | 'assistant'; text: string; turn: number; atMs: number; interrupted?: boolean; latency?: string }[];
+  transcript: {
+    role: 'user' | 'assistant';
+    text: string;
+    turn: number;
+    atMs: number;
+    interrupted?: boolean;
+    latency?: string;
+  }[];
   agentText?: string[];
   latency: { voiceToVoiceMs: number[]; endpointingMs: number[]; clientVoiceToVoiceMs: number[] };
 }
@@ -58,7 +65,10 @@ export function checkExpectations(e: ExpectLike, o: ReplayOutcome): CheckResult 
   }
   if (e.hangup !== undefined) {
     if (o.endedBy === e.hangup) checked.push(`hangup ${e.hangup}`);
-    else failures.push(`hangup: expected the call to end by ${e.hangup}, it ended by ${o.endedBy ?? 'unknown'}${o.endReason ? ` (${o.endReason})` : ''}`);
+    else
+      failures.push(
+        `hangup: expected the call to end by ${e.hangup}, it ended by ${o.endedBy ?? 'unknown'}${o.endReason ? ` (${o.endReason})` : ''}`,
+      );
   }
   const said = o.agentText?.join(' ').toLowerCase();
   for (const f of e.agentSays ?? []) {
@@ -74,13 +84,16 @@ export function checkExpectations(e: ExpectLike, o: ReplayOutcome): CheckResult 
   if (e.minTurns !== undefined || e.maxTurns !== undefined) {
     if (o.turns === undefined) unknown('turns');
     else if (o.turns < (e.minTurns ?? 0)) failures.push(`turns: expected at least ${e.minTurns}, got ${o.turns}`);
-    else if (e.maxTurns !== undefined && o.turns > e.maxTurns) failures.push(`turns: expected at most ${e.maxTurns}, got ${o.turns}`);
+    else if (e.maxTurns !== undefined && o.turns > e.maxTurns)
+      failures.push(`turns: expected at most ${e.maxTurns}, got ${o.turns}`);
     else checked.push(`turns ${o.turns}`);
   }
   if (e.minBargeIns !== undefined || e.maxBargeIns !== undefined) {
     if (o.bargeIns === undefined) unknown('barge-ins');
-    else if (o.bargeIns < (e.minBargeIns ?? 0)) failures.push(`barge-ins: expected at least ${e.minBargeIns}, got ${o.bargeIns}`);
-    else if (e.maxBargeIns !== undefined && o.bargeIns > e.maxBargeIns) failures.push(`barge-ins: expected at most ${e.maxBargeIns}, got ${o.bargeIns}`);
+    else if (o.bargeIns < (e.minBargeIns ?? 0))
+      failures.push(`barge-ins: expected at least ${e.minBargeIns}, got ${o.bargeIns}`);
+    else if (e.maxBargeIns !== undefined && o.bargeIns > e.maxBargeIns)
+      failures.push(`barge-ins: expected at most ${e.maxBargeIns}, got ${o.bargeIns}`);
     else checked.push(`barge-ins ${o.bargeIns}`);
   }
   return { ok: failures.length === 0, checked, failures };

@@ -57,7 +57,8 @@ async function loadScenarioFile(file: string): Promise<ScenarioLike> {
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`);
   }
-  if (!json || typeof json !== 'object' || typeof json.assistant !== 'object') throw new CliError(`${file}: not a scenario (no assistant)`);
+  if (!json || typeof json !== 'object' || typeof json.assistant !== 'object')
+    throw new CliError(`${file}: not a scenario (no assistant)`);
   return { assistant: json.assistant, expect: json.expect ?? {}, name: json.name };
 }
 
@@ -135,11 +136,16 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   const isWire = file.endsWith('.jsonl');
-  const wire = isWire ? parseWireRecording(await readFile(file, 'utf8').catch((e: Error) => Promise.reject(new CliError(e.message)))) : undefined;
+  const wire = isWire
+    ? parseWireRecording(await readFile(file, 'utf8').catch((e: Error) => Promise.reject(new CliError(e.message))))
+    : undefined;
   const protocolFlag = flagString(args, 'protocol');
   const protocol = (protocolFlag ?? wire?.protocol ?? 'twilio') as string;
   if (!isWire && protocol !== 'twilio' && protocol !== 'native') {
-    throw new CliError(`--protocol ${protocol}: WAV replay speaks twilio or native (a .jsonl wire recording replays any protocol)`, 2);
+    throw new CliError(
+      `--protocol ${protocol}: WAV replay speaks twilio or native (a .jsonl wire recording replays any protocol)`,
+      2,
+    );
   }
 
   let scenarioPath = flagString(args, 'scenario');
@@ -176,7 +182,9 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`cannot connect to ${target}: ${(err as Error).message}`);
   }
   if (!json) {
-    log(`replay ${file} over ${protocol} to ${url ? target : 'an in-process engine'}${fast ? ' (fast)' : ''}${scenarioPath ? `, scenario ${scenarioPath}` : ''}`);
+    log(
+      `replay ${file} over ${protocol} to ${url ? target : 'an in-process engine'}${fast ? ' (fast)' : ''}${scenarioPath ? `, scenario ${scenarioPath}` : ''}`,
+    );
   }
 
   const speechEnds: number[] = [];
@@ -212,7 +220,8 @@ export async function run(argv: string[]): Promise<number> {
       dtmf.push(pcm.subarray(off, Math.min(pcm.length, off + FRAME)));
       // --fast skips through the caller's silence while nothing is pending (agent quiet, no reply expected);
       // everything else runs in real time, so turn-taking is the same as in a real call.
-      const idle = !loud && !sim.agentPlaying && t - lastSpeechAt > TAIL_QUIET_MS && t - sim.lastAgentAudioAt > TAIL_QUIET_MS;
+      const idle =
+        !loud && !sim.agentPlaying && t - lastSpeechAt > TAIL_QUIET_MS && t - sim.lastAgentAudioAt > TAIL_QUIET_MS;
       clock += 20;
       if (fast && idle) clock = performance.now();
       else await sleepUntil(clock);
@@ -240,7 +249,7 @@ export async function run(argv: string[]): Promise<number> {
     call = await Promise.race([
       engine.nextEnded(),
       new Promise<undefined>((r) => {
-        timer = setTimeout(() => r(undefined), 20_000);
+        timer = setTimeout(() => r(undefined), 60_000);
       }),
     ]);
     clearTimeout(timer);
@@ -281,19 +290,33 @@ export async function run(argv: string[]): Promise<number> {
   else {
     for (const line of outcome.transcript) {
       const lat = line.latency ? `   (${line.latency})` : '';
-      log(`  [${(line.atMs / 1000).toFixed(1).padStart(5)}s] ${line.role === 'user' ? 'caller' : 'agent '}: ${line.text}${line.interrupted ? ' [cut off]' : ''}${lat}`);
+      log(
+        `  [${(line.atMs / 1000).toFixed(1).padStart(5)}s] ${line.role === 'user' ? 'caller' : 'agent '}: ${line.text}${line.interrupted ? ' [cut off]' : ''}${lat}`,
+      );
     }
-    log(`ended by ${outcome.endedBy}${outcome.endReason ? ` (${outcome.endReason})` : ''} after ${(totalMs / 1000).toFixed(1)} s; turns ${outcome.turns ?? '?'}, barge-ins ${outcome.bargeIns ?? '?'}, clears ${report.clears}`);
+    log(
+      `ended by ${outcome.endedBy}${outcome.endReason ? ` (${outcome.endReason})` : ''} after ${(totalMs / 1000).toFixed(1)} s; turns ${outcome.turns ?? '?'}, barge-ins ${outcome.bargeIns ?? '?'}, clears ${report.clears}`,
+    );
     if (outcome.latency.voiceToVoiceMs.length) {
       log(`voice-to-voice ms: ${outcome.latency.voiceToVoiceMs.map((v) => Math.round(v)).join(', ')}`);
     }
     if (outPath) log(`agent audio written to ${outPath}`);
-    if (check) log(check.ok ? `expectations met (${check.checked.join(', ')})` : `EXPECTATIONS FAILED:\n  - ${check.failures.join('\n  - ')}`);
+    if (check)
+      log(
+        check.ok
+          ? `expectations met (${check.checked.join(', ')})`
+          : `EXPECTATIONS FAILED:\n  - ${check.failures.join('\n  - ')}`,
+      );
   }
   return check && !check.ok ? 1 : 0;
 }
 
-function buildOutcome(sim: PhoneSim, call: Awaited<ReturnType<LocalEngine['nextEnded']>> | undefined, speechEnds: number[], hungUpByEngine: boolean): ReplayOutcome {
+function buildOutcome(
+  sim: PhoneSim,
+  call: Awaited<ReturnType<LocalEngine['nextEnded']>> | undefined,
+  speechEnds: number[],
+  hungUpByEngine: boolean,
+): ReplayOutcome {
   // Client-side voice-to-voice: end of each caller speech run -> first agent audio after it (what a caller hears).
   const clientV2V: number[] = [];
   const starts = sim.agent.map((p) => p.startMs);
@@ -342,7 +365,14 @@ function buildOutcome(sim: PhoneSim, call: Awaited<ReturnType<LocalEngine['nextE
   // Remote engine: only what the wire shows (native sends transcripts and metrics; Twilio only audio and marks).
   const transcript = sim.events
     .filter((e): e is Extract<typeof e, { type: 'transcript' }> => e.type === 'transcript')
-    .map((e) => ({ role: e.role as 'user' | 'assistant', text: e.text, turn: e.turn, atMs: Math.round(e.at), interrupted: undefined, latency: undefined }));
+    .map((e) => ({
+      role: e.role as 'user' | 'assistant',
+      text: e.text,
+      turn: e.turn,
+      atMs: Math.round(e.at),
+      interrupted: undefined,
+      latency: undefined,
+    }));
   const hang = sim.events.find((e) => e.type === 'hangup' || e.type === 'transfer');
   const closed = sim.events.find((e) => e.type === 'closed');
   return {

@@ -2,7 +2,10 @@ import type { Tool, ToolContext, ToolResult } from './types.js';
 
 /** The built-in tools (issue 6, deliverable 5). Names are stable: assistants enable them in tools.builtins. */
 
-const ok = (content: unknown): ToolResult => ({ ok: true, content: typeof content === 'string' ? content : JSON.stringify(content) });
+const ok = (content: unknown): ToolResult => ({
+  ok: true,
+  content: typeof content === 'string' ? content : JSON.stringify(content),
+});
 const fail = (message: string): ToolResult => ({ ok: false, content: JSON.stringify({ error: message }) });
 
 export const endCallTool: Tool = {
@@ -57,7 +60,9 @@ export const sendDtmfTool: Tool = {
   description: 'Send DTMF key presses to the far end (for navigating a phone menu).',
   parameters: {
     type: 'object',
-    properties: { digits: { type: 'string', pattern: '^[0-9*#A-Da-dwW]+$', description: 'Keys to press, e.g. "1" or "1234#"' } },
+    properties: {
+      digits: { type: 'string', pattern: '^[0-9*#A-Da-dwW]+$', description: 'Keys to press, e.g. "1" or "1234#"' },
+    },
     required: ['digits'],
   },
   async run(args, ctx) {

@@ -53,7 +53,12 @@ export function httpTool(cfg: HttpToolConfig): Tool {
         return { ok: true, content: content || JSON.stringify({ status: res.status }) };
       } catch (err) {
         const e = err as Error;
-        const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.name === 'AbortError' ? 'cancelled' : e.message;
+        const reason =
+          e.name === 'TimeoutError'
+            ? `timed out after ${timeoutMs} ms`
+            : e.name === 'AbortError'
+              ? 'cancelled'
+              : e.message;
         return { ok: false, content: JSON.stringify({ error: reason }) };
       }
     },

@@ -47,7 +47,8 @@ export async function connectMcp(cfg: McpServerConfig): Promise<McpConnection> {
           for (const c of content as { type: string; text?: string }[]) {
             if (c.type === 'text' && typeof c.text === 'string') parts.push(c.text);
           }
-          if (parts.length === 0 && res.structuredContent !== undefined) parts.push(JSON.stringify(res.structuredContent));
+          if (parts.length === 0 && res.structuredContent !== undefined)
+            parts.push(JSON.stringify(res.structuredContent));
           let text = parts.join('\n');
           if (text.length > MAX_RESULT_CHARS) text = `${text.slice(0, MAX_RESULT_CHARS)}…`;
           return { ok: res.isError !== true, content: text };

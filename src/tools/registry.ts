@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { ToolSpec } from '../providers/types.js';
 import { BUILTIN_TOOLS, defaultBuiltins } from './builtins.js';
 import { httpTool } from './http.js';
-import { type McpConnection, connectMcp } from './mcp.js';
+import { connectMcp, type McpConnection } from './mcp.js';
 import type { CallTools, Tool, ToolCatalogEntry, ToolRegistry } from './types.js';
 
 /**
@@ -20,13 +20,21 @@ export function createToolRegistry(): ToolRegistry {
       builtins.set(tool.name, tool);
     },
     catalog(): ToolCatalogEntry[] {
-      return [...builtins.values()].map((t) => ({ kind: 'builtin', name: t.name, description: t.description, parameters: t.parameters }));
+      return [...builtins.values()].map((t) => ({
+        kind: 'builtin',
+        name: t.name,
+        description: t.description,
+        parameters: t.parameters,
+      }));
     },
     async forCall(config: AssistantConfig, logger: Logger, onIssue): Promise<CallTools> {
       const tools = new Map<string, Tool>();
       const enabled =
         config.tools?.builtins ??
-        defaultBuiltins((config.hangup?.transferTargets?.length ?? 0) > 0, (config.rag?.collections?.length ?? 0) > 0 && config.rag?.mode !== 'automatic');
+        defaultBuiltins(
+          (config.hangup?.transferTargets?.length ?? 0) > 0,
+          (config.rag?.collections?.length ?? 0) > 0 && config.rag?.mode !== 'automatic',
+        );
       for (const name of enabled) {
         const t = builtins.get(name);
         if (t) tools.set(name, t);
@@ -47,11 +55,17 @@ export function createToolRegistry(): ToolRegistry {
         }
         connections.push(r.value);
         for (const t of r.value.tools) {
-          const name = tools.has(t.name) ? `${server.name}_${t.name}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64) : t.name;
+          const name = tools.has(t.name)
+            ? `${server.name}_${t.name}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64)
+            : t.name;
           if (!tools.has(name)) tools.set(name, name === t.name ? t : { ...t, name, run: t.run });
         }
       });
-      const specs: ToolSpec[] = [...tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+      const specs: ToolSpec[] = [...tools.values()].map((t) => ({
+        name: t.name,
+        description: t.description,
+        parameters: t.parameters,
+      }));
       let closed = false;
       return {
         specs: () => specs,

@@ -1,5 +1,5 @@
-import type { Logger } from '../log.js';
 import type { AssistantConfig } from '../call/assistant.js';
+import type { Logger } from '../log.js';
 import type { KnowledgeHit, ToolSpec } from '../providers/types.js';
 import type { TransferMode } from '../telephony/leg.js';
 

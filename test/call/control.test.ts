@@ -26,7 +26,12 @@ describe('call control', () => {
   it('DTMF menu: a menu key replies at once, another transfers', async () => {
     const x = h({
       config: {
-        dtmf: { menu: { '1': { reply: 'Our address is 1 Main Street.' }, '0': { transferTo: '+15550001111', reply: 'Connecting you to an operator.' } } },
+        dtmf: {
+          menu: {
+            '1': { reply: 'Our address is 1 Main Street.' },
+            '0': { transferTo: '+15550001111', reply: 'Connecting you to an operator.' },
+          },
+        },
       },
       asr: { script: [] },
       llm: { respond: () => [{ text: 'unused' }] },
@@ -70,7 +75,10 @@ describe('call control', () => {
       config: {},
       asr: { script: ['that is all, bye'] },
       llm: {
-        respond: (m) => (lastToolResult(m) ? [] : [{ text: 'Goodbye, have a nice day.' }, { tool: 'end_call', args: { reason: 'caller_done' } }]),
+        respond: (m) =>
+          lastToolResult(m)
+            ? []
+            : [{ text: 'Goodbye, have a nice day.' }, { tool: 'end_call', args: { reason: 'caller_done' } }],
         firstTokenMs: 10,
       },
       tts: { msPerChar: 3 },
@@ -93,7 +101,12 @@ describe('call control', () => {
       asr: { script: ['I want to buy something'] },
       llm: {
         respond: (m) =>
-          lastToolResult(m) ? [] : [{ text: 'Let me transfer you to sales.' }, { tool: 'transfer_call', args: { target: 'sales', mode: 'warm' } }],
+          lastToolResult(m)
+            ? []
+            : [
+                { text: 'Let me transfer you to sales.' },
+                { tool: 'transfer_call', args: { target: 'sales', mode: 'warm' } },
+              ],
         firstTokenMs: 10,
       },
       tts: { msPerChar: 3 },
@@ -137,7 +150,9 @@ describe('call control', () => {
     expect(s.endReason).toBe('silence_timeout');
     expect(x.tts.texts[0]).toBe('Are you still there?');
     expect(x.tts.texts.slice(1).join(' ')).toContain("I'll end the call now");
-    expect(x.sink.of('state').filter((d) => d.state === 'agent_speaking' && d.reason === 'silence_reprompt').length).toBe(1);
+    expect(
+      x.sink.of('state').filter((d) => d.state === 'agent_speaking' && d.reason === 'silence_reprompt').length,
+    ).toBe(1);
     expect(x.leg.out.at(-1)?.type).toBe('hangup');
   });
 
@@ -190,7 +205,12 @@ describe('provider failures mid-call', () => {
     await x.leg.caller('silence', 300);
     await x.until(() => x.session.state === 'listening' && (x.ttsFallback?.texts.length ?? 0) > 0, 'fallback spoke');
     expect(x.ttsFallback!.texts[0]).toBe('Hi, how can I help?');
-    expect(x.sink.of('incident')[0]).toMatchObject({ kind: 'tts', provider: 'scripted-tts', action: 'fallback', code: 'server' });
+    expect(x.sink.of('incident')[0]).toMatchObject({
+      kind: 'tts',
+      provider: 'scripted-tts',
+      action: 'fallback',
+      code: 'server',
+    });
     expect(x.leg.count('play')).toBeGreaterThan(0);
   });
 
@@ -207,10 +227,12 @@ describe('provider failures mid-call', () => {
     await x.until(() => x.asr.opened === 2 && x.session.state === 'listening', 'asr reopened');
     await x.leg.caller('speech', 300);
     await x.leg.caller('silence', 300);
-    await x.until(() => x.tts.texts.some((t) => t.includes('keypad')), 'told to use keypad').catch((e) => {
-      console.log(JSON.stringify(x.sink.events), x.tts.texts, x.asr.opened);
-      throw e;
-    });
+    await x
+      .until(() => x.tts.texts.some((t) => t.includes('keypad')), 'told to use keypad')
+      .catch((e) => {
+        console.log(JSON.stringify(x.sink.events), x.tts.texts, x.asr.opened);
+        throw e;
+      });
     const incidents = x.sink.of('incident');
     expect(incidents.length).toBe(2);
     expect(incidents[0]).toMatchObject({ kind: 'asr', provider: 'scripted-asr' });

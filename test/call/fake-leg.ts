@@ -4,9 +4,16 @@
  * echo when the audio before them has played, clear() drops the queue and resolves pending marks played=false.
  * Everything the session does to the leg is logged in `out` for assertions.
  */
-import { type AudioChunk, type AudioFormat, MULAW_8K, bytesPerSample } from '../../src/audio/format.js';
+import { type AudioChunk, type AudioFormat, bytesPerSample, MULAW_8K } from '../../src/audio/format.js';
 import { linearToMulaw, mulawDecode } from '../../src/audio/g711.js';
-import type { CallStartInfo, LegOutboundEvent, LegStats, MediaLeg, MediaLegHandler, TransferMode } from '../../src/telephony/leg.js';
+import type {
+  CallStartInfo,
+  LegOutboundEvent,
+  LegStats,
+  MediaLeg,
+  MediaLegHandler,
+  TransferMode,
+} from '../../src/telephony/leg.js';
 
 export type OutEvent =
   | { type: 'play'; samples: number; at: number }
@@ -56,7 +63,10 @@ export class FakeLeg implements MediaLeg {
 
   play(chunk: AudioChunk): void {
     if (this.closed) return;
-    const samples = Math.round((chunk.data.byteLength / bytesPerSample(chunk.format)) * (this.info.outboundFormat.sampleRate / chunk.format.sampleRate));
+    const samples = Math.round(
+      (chunk.data.byteLength / bytesPerSample(chunk.format)) *
+        (this.info.outboundFormat.sampleRate / chunk.format.sampleRate),
+    );
     this.queue.push({ samples });
     this.out.push({ type: 'play', samples, at: performance.now() });
     this.run();

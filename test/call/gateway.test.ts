@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScriptedAsr, ScriptedLlm, ScriptedTts, lastUser, scriptedRegistry } from '../../bench/scripted.js';
+import { lastUser, ScriptedAsr, ScriptedLlm, ScriptedTts, scriptedRegistry } from '../../bench/scripted.js';
 import type { AssistantConfig } from '../../src/call/assistant.js';
 import { type LocalEngine, startLocalEngine } from '../../src/call/local-engine.js';
 import { PhoneSim, type SimProtocol } from '../../src/call/phone-sim.js';
@@ -74,10 +74,10 @@ async function until(cond: () => boolean, what: string, maxMs = 10_000): Promise
 for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
   describe(`session over the ${protocol} gateway`, () => {
     it('greeting, question -> answer, barge-in with clear on the wire and the history cut to what was heard', async () => {
-      const { engine, llm } = await setup({ firstMessage: 'Hello, how can I help?', settings: { bargeInMinSpeechMs: 100 } }, [
-        'tell me a story',
-        'thanks stop',
-      ]);
+      const { engine, llm } = await setup(
+        { firstMessage: 'Hello, how can I help?', settings: { bargeInMinSpeechMs: 100 } },
+        ['tell me a story', 'thanks stop'],
+      );
       const sim = await PhoneSim.connect({ url: engine.url(protocol), protocol, customParameters: { lead: '7' } });
       await until(() => engine.calls[0]?.session.state === 'listening', 'greeting heard');
       expect(sim.firstAgentAudioAt).toBeGreaterThanOrEqual(0);
@@ -104,7 +104,9 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
       expect(ended.summary?.endReason).toBeDefined();
       expect(ended.record.status).toBe('ended');
       if (protocol === 'native') {
-        expect(sim.events.some((e) => e.type === 'transcript' && e.role === 'user' && e.text === 'tell me a story')).toBe(true);
+        expect(
+          sim.events.some((e) => e.type === 'transcript' && e.role === 'user' && e.text === 'tell me a story'),
+        ).toBe(true);
         expect(sim.events.some((e) => e.type === 'metrics')).toBe(true);
       }
     });

@@ -1,7 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ScriptedAsr, type ScriptedAsrOptions, ScriptedLlm, type ScriptedLlmOptions, ScriptedTts, type ScriptedTtsOptions, scriptedRegistry } from '../../bench/scripted.js';
+import {
+  ScriptedAsr,
+  type ScriptedAsrOptions,
+  ScriptedLlm,
+  type ScriptedLlmOptions,
+  ScriptedTts,
+  type ScriptedTtsOptions,
+  scriptedRegistry,
+} from '../../bench/scripted.js';
 import type { Assistant, AssistantConfig } from '../../src/call/assistant.js';
 import type { CallPatch, CallSink, CallSummary, SessionDeps } from '../../src/call/deps.js';
 import { CallSession } from '../../src/call/session.js';

@@ -33,9 +33,9 @@ describe('greeting cache', () => {
     expect(b.leg.count('play')).toBeGreaterThan(0);
     await b.until(() => b.session.state === 'listening', 'second greeting');
     expect(b.tts.texts).toEqual([]);
-    expect(b.leg.out.filter((e) => e.type === 'play').reduce((n, e) => n + (e.type === 'play' ? e.samples : 0), 0)).toBe(
-      a.leg.out.filter((e) => e.type === 'play').reduce((n, e) => n + (e.type === 'play' ? e.samples : 0), 0),
-    );
+    expect(
+      b.leg.out.filter((e) => e.type === 'play').reduce((n, e) => n + (e.type === 'play' ? e.samples : 0), 0),
+    ).toBe(a.leg.out.filter((e) => e.type === 'play').reduce((n, e) => n + (e.type === 'play' ? e.samples : 0), 0));
     const personal = { firstMessage: 'Hello {{name}}, welcome.' };
     for (let i = 0; i < 2; i++) {
       const c = h({ config: personal, asr: { script: [] }, llm: { respond: () => [] }, tts: { msPerChar: 2 } });
@@ -85,7 +85,12 @@ describe('after the call', () => {
       config: { hangup: { schema } },
       asr: { script: ['my order is A17'] },
       llm: {
-        respond: (m, req) => (req.jsonSchema ? [{ text: '{"order":"A17","satisfied":true}' }] : m[0]?.content.startsWith('Summarize') ? [{ text: 'Caller asked about order A17.' }] : [{ text: 'Thanks.' }]),
+        respond: (m, req) =>
+          req.jsonSchema
+            ? [{ text: '{"order":"A17","satisfied":true}' }]
+            : m[0]?.content.startsWith('Summarize')
+              ? [{ text: 'Caller asked about order A17.' }]
+              : [{ text: 'Thanks.' }],
         firstTokenMs: 5,
       },
       tts: { msPerChar: 2 },

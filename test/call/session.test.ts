@@ -22,7 +22,8 @@ function h(o: Parameters<typeof harness>[0]) {
 
 const answer = (messages: Parameters<typeof lastUser>[0]) => {
   const u = lastUser(messages).toLowerCase();
-  if (u.includes('hours')) return [{ text: 'We are open from nine to five, Monday to Friday. Is there anything else?' }];
+  if (u.includes('hours'))
+    return [{ text: 'We are open from nine to five, Monday to Friday. Is there anything else?' }];
   if (u.includes('story'))
     return [
       {
@@ -45,21 +46,34 @@ describe('CallSession with a fake leg and scripted providers', () => {
     expect(x.tts.texts[0]).toContain('Hello, thanks for calling');
     await x.leg.caller('speech', 600);
     await x.leg.caller('silence', 200);
-    await x.until(() => x.session.transcript.some((t) => t.role === 'assistant' && t.text.includes('nine to five')), 'answer');
+    await x.until(
+      () => x.session.transcript.some((t) => t.role === 'assistant' && t.text.includes('nine to five')),
+      'answer',
+    );
     await x.until(() => x.session.state === 'listening', 'answer played');
     const states = x.sink.states();
-    expect(states.slice(0, 6)).toEqual(['greeting', 'listening', 'user_speaking', 'thinking', 'agent_speaking', 'listening']);
+    expect(states.slice(0, 6)).toEqual([
+      'greeting',
+      'listening',
+      'user_speaking',
+      'thinking',
+      'agent_speaking',
+      'listening',
+    ]);
     expect(x.session.transcript.map((t) => t.role)).toEqual(['assistant', 'user', 'assistant']);
     expect(x.session.transcript[1]!.text).toBe('what are your opening hours?');
     const turn = x.sink.of('turn')[0]!;
     expect(turn.turn).toBe(1);
-    for (const k of ['endpointingMs', 'llmFirstTokenMs', 'ttsFirstByteMs', 'voiceToVoiceMs']) expect(typeof turn[k]).toBe('number');
+    for (const k of ['endpointingMs', 'llmFirstTokenMs', 'ttsFirstByteMs', 'voiceToVoiceMs'])
+      expect(typeof turn[k]).toBe('number');
     // The first sentence went to TTS on its own, before the rest of the reply.
     const full = 'We are open from nine to five, Monday to Friday. Is there anything else?';
     const firstPiece = x.tts.texts.find((t) => t.startsWith('We are open'))!;
     expect(firstPiece.length).toBeLessThan(full.length);
     expect(full.startsWith(firstPiece)).toBe(true);
-    const metricsEvent = x.leg.out.find((e) => e.type === 'event' && e.event.type === 'event' && e.event.name === 'turn.metrics');
+    const metricsEvent = x.leg.out.find(
+      (e) => e.type === 'event' && e.event.type === 'event' && e.event.name === 'turn.metrics',
+    );
     expect(metricsEvent).toBeDefined();
     x.leg.stop('caller-hangup');
     const summary = await x.session.done;

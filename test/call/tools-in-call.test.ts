@@ -82,7 +82,12 @@ describe('tools in a call', () => {
     expect(filler).toBeLessThan(answer);
     const tools = x.sink.of('tool');
     expect(tools[0]).toMatchObject({ name: 'get_balance', filler: 'Let me check that for you.' });
-    expect(tools[1]).toMatchObject({ name: 'get_balance', ok: true, arguments: { account: '123' }, result: '{"balance":"42.50"}' });
+    expect(tools[1]).toMatchObject({
+      name: 'get_balance',
+      ok: true,
+      arguments: { account: '123' },
+      result: '{"balance":"42.50"}',
+    });
     // The model saw its tool call and the result in the history.
     const second = x.llm.requests[1]!.messages;
     expect(second.at(-2)).toMatchObject({ role: 'assistant', toolCalls: [{ name: 'get_balance' }] });

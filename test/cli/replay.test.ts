@@ -40,33 +40,29 @@ const fixtures = readdirSync(CALLS)
 const haveAsr = await offlineAsrAvailable();
 
 describe.skipIf(!haveAsr)('replay of the call fixtures (offline providers)', () => {
-  it(
-    'every fixture completes and meets its expectations; --out writes the agent audio',
-    async () => {
-      expect(fixtures.length).toBeGreaterThan(0);
-      const results: Record<string, { code: number; report: Record<string, unknown> }> = {};
-      const queue = [...fixtures];
-      const worker = async (): Promise<void> => {
-        for (let f = queue.shift(); f; f = queue.shift()) {
-          const out = path.join(tmp, `${f}.agent.wav`);
-          const r = await replay([path.join(CALLS, `${f}.wav`), '--json', '--out', out]);
-          results[f] = { code: r.code, report: JSON.parse(r.out.trim().split('\n').at(-1)!) };
-        }
-      };
-      // Sessions run inside this process; the replays overlap two at a time.
-      await Promise.all([worker(), worker()]);
-      const failed = Object.entries(results)
-        .filter(([, r]) => r.code !== 0)
-        .map(([f, r]) => `${f}: ${JSON.stringify((r.report.expectations as { failures: string[] }).failures)}`);
-      expect(failed).toEqual([]);
-      for (const f of fixtures) {
-        const wav = readFileSync(path.join(tmp, `${f}.agent.wav`));
-        expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
-        expect(wav.length).toBeGreaterThan(8000); // at least the greeting
+  it('every fixture completes and meets its expectations; --out writes the agent audio', async () => {
+    expect(fixtures.length).toBeGreaterThan(0);
+    const results: Record<string, { code: number; report: Record<string, unknown> }> = {};
+    const queue = [...fixtures];
+    const worker = async (): Promise<void> => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const out = path.join(tmp, `${f}.agent.wav`);
+        const r = await replay([path.join(CALLS, `${f}.wav`), '--json', '--out', out]);
+        results[f] = { code: r.code, report: JSON.parse(r.out.trim().split('\n').at(-1)!) };
       }
-    },
-    240_000,
-  );
+    };
+    // Sessions run inside this process; the replays overlap two at a time.
+    await Promise.all([worker(), worker()]);
+    const failed = Object.entries(results)
+      .filter(([, r]) => r.code !== 0)
+      .map(([f, r]) => `${f}: ${JSON.stringify((r.report.expectations as { failures: string[] }).failures)}`);
+    expect(failed).toEqual([]);
+    for (const f of fixtures) {
+      const wav = readFileSync(path.join(tmp, `${f}.agent.wav`));
+      expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
+      expect(wav.length).toBeGreaterThan(8000); // at least the greeting
+    }
+  }, 240_000);
 });
 
 describe.skipIf(!haveAsr)('replay of a wire recording', () => {
@@ -83,11 +79,22 @@ describe.skipIf(!haveAsr)('replay of a wire recording', () => {
       event: 'start',
       sequenceNumber: String(++seq),
       streamSid: sid,
-      start: { streamSid: sid, callSid: 'CAwire', tracks: ['inbound'], customParameters: {}, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+      start: {
+        streamSid: sid,
+        callSid: 'CAwire',
+        tracks: ['inbound'],
+        customParameters: {},
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
     });
     const silence = Buffer.alloc(160, 0xff).toString('base64');
     const frame = (payload: string): void => {
-      push({ event: 'media', sequenceNumber: String(++seq), streamSid: sid, media: { track: 'inbound', chunk: String(seq), timestamp: String(t), payload } });
+      push({
+        event: 'media',
+        sequenceNumber: String(++seq),
+        streamSid: sid,
+        media: { track: 'inbound', chunk: String(seq), timestamp: String(t), payload },
+      });
       t += 20;
     };
     for (let i = 0; i < 50; i++) frame(silence);
@@ -97,7 +104,12 @@ describe.skipIf(!haveAsr)('replay of a wire recording', () => {
       for (let off = 0; off + 160 <= tone.length; off += 160) {
         frame(Buffer.from(Array.from(tone.subarray(off, off + 160), (s) => linearToMulaw(s))).toString('base64'));
       }
-      push({ event: 'dtmf', sequenceNumber: String(++seq), streamSid: sid, dtmf: { track: 'inbound_track', digit: d } });
+      push({
+        event: 'dtmf',
+        sequenceNumber: String(++seq),
+        streamSid: sid,
+        dtmf: { track: 'inbound_track', digit: d },
+      });
       for (let i = 0; i < 5; i++) frame(silence);
     }
     for (let i = 0; i < 150; i++) frame(silence);

@@ -23,14 +23,20 @@ function mcpServer(calls: McpTestServer['calls']): Server {
         description: 'Look up an order by its number',
         inputSchema: { type: 'object', properties: { order: { type: 'string' } }, required: ['order'] },
       },
-      { name: 'hidden_tool', description: 'Not offered when the assistant filters tools', inputSchema: { type: 'object', properties: {} } },
+      {
+        name: 'hidden_tool',
+        description: 'Not offered when the assistant filters tools',
+        inputSchema: { type: 'object', properties: {} },
+      },
     ],
   }));
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
     const args = (req.params.arguments ?? {}) as Record<string, unknown>;
     calls.push({ name: req.params.name, args });
     if (req.params.name === 'lookup_order') {
-      return { content: [{ type: 'text', text: JSON.stringify({ order: args.order, status: 'shipped', eta: 'Friday' }) }] };
+      return {
+        content: [{ type: 'text', text: JSON.stringify({ order: args.order, status: 'shipped', eta: 'Friday' }) }],
+      };
     }
     return { content: [{ type: 'text', text: 'unknown tool' }], isError: true };
   });

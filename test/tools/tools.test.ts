@@ -75,7 +75,10 @@ describe('HTTP tools', () => {
       body: '{"subject": "{{subject}}", "priority": {{priority}}, "tags": {{tags}}}',
       auth: { type: 'bearer', token: 'tok123' },
     });
-    const res = await t.run({ customer: 'a b', channel: 'phone', subject: 'He said "hi"', priority: 2, tags: ['x'] }, ctx());
+    const res = await t.run(
+      { customer: 'a b', channel: 'phone', subject: 'He said "hi"', priority: 2, tags: ['x'] },
+      ctx(),
+    );
     expect(res.ok).toBe(true);
     const s = seen.at(-1)!;
     expect(s.url).toBe('/tickets/a%20b');
@@ -86,13 +89,27 @@ describe('HTTP tools', () => {
   });
 
   it('GET sends arguments as a query string; basic and header auth', async () => {
-    const basic = httpTool({ type: 'http', name: 'g', description: 'd', method: 'GET', url: `${base}/q`, auth: { type: 'basic', username: 'u', password: 'p' } });
+    const basic = httpTool({
+      type: 'http',
+      name: 'g',
+      description: 'd',
+      method: 'GET',
+      url: `${base}/q`,
+      auth: { type: 'basic', username: 'u', password: 'p' },
+    });
     await basic.run({ id: 7, name: 'x y' }, ctx());
     let s = seen.at(-1)!;
     expect(s.method).toBe('GET');
     expect(s.url).toBe('/q?id=7&name=x+y');
     expect(s.headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
-    const hdr = httpTool({ type: 'http', name: 'h', description: 'd', method: 'GET', url: `${base}/h`, auth: { type: 'header', header: 'X-Api-Key', token: 'k' } });
+    const hdr = httpTool({
+      type: 'http',
+      name: 'h',
+      description: 'd',
+      method: 'GET',
+      url: `${base}/h`,
+      auth: { type: 'header', header: 'X-Api-Key', token: 'k' },
+    });
     await hdr.run({}, ctx());
     s = seen.at(-1)!;
     expect(s.headers['x-api-key']).toBe('k');
@@ -112,14 +129,19 @@ describe('HTTP tools', () => {
 
 describe('built-in tools and the registry', () => {
   it('catalog lists the built-ins with JSON-schema parameters', () => {
-    const names = createToolRegistry().catalog().map((c) => c.name);
+    const names = createToolRegistry()
+      .catalog()
+      .map((c) => c.name);
     expect(names).toEqual(['end_call', 'transfer_call', 'send_dtmf', 'search_knowledge']);
     for (const c of createToolRegistry().catalog()) expect((c.parameters as { type: string }).type).toBe('object');
   });
 
   it('transfer_call only to configured targets; send_dtmf validates digits; search_knowledge uses the retriever', async () => {
     const tools = await createToolRegistry().forCall(
-      { tools: { builtins: ['transfer_call', 'send_dtmf', 'search_knowledge'] }, hangup: { transferTargets: [{ name: 'billing', number: '+15551230000' }] } },
+      {
+        tools: { builtins: ['transfer_call', 'send_dtmf', 'search_knowledge'] },
+        hangup: { transferTargets: [{ name: 'billing', number: '+15551230000' }] },
+      },
       silentLogger,
     );
     const c = ctx({
