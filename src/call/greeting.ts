@@ -58,3 +58,37 @@ export function fillVariables(text: string, vars: Readonly<Record<string, string
     .replace(/ ([,.!?;:])/g, '$1')
     .trim();
 }
+
+/**
+ * Fill the cache ahead of the first call (engine start, assistant saved): synthesizes the first message in each
+ * wire format given, unless it is personal ({{variables}}). Failures are returned, not thrown.
+ */
+export async function warmGreeting(
+  assistant: { id: string; config: { firstMessage?: string; tts?: { voice?: string } } },
+  tts: {
+    id: string;
+    synthesize(r: { text: string; voice?: string; format: AudioFormat }, s: AbortSignal): AsyncIterable<AudioChunk>;
+  },
+  formats: readonly AudioFormat[],
+): Promise<{ cached: number; error?: string }> {
+  const text = assistant.config.firstMessage?.trim();
+  if (!text || hasVariables(text)) return { cached: 0 };
+  let cached = 0;
+  try {
+    for (const format of formats) {
+      const key = greetingKey(assistant.id, tts.id, assistant.config.tts?.voice, format, text);
+      if (cache.has(key)) continue;
+      const audio: AudioChunk[] = [];
+      for await (const c of tts.synthesize(
+        { text, voice: assistant.config.tts?.voice, format },
+        AbortSignal.timeout(30_000),
+      ))
+        audio.push(c);
+      putGreeting(key, audio);
+      cached++;
+    }
+    return { cached };
+  } catch (err) {
+    return { cached, error: (err as Error).message };
+  }
+}

@@ -18,6 +18,7 @@ import { Utterance } from './speech.js';
 import { ToneGuard } from './tone-guard.js';
 import { type TurnCommit, TurnDetector } from './turns.js';
 import { energyVadFactory, SpeechGate, type VadLike } from './vad.js';
+import { WireRecorder } from './wire-recorder.js';
 import { containsPhrase, isBackchannel } from './words.js';
 
 /**
@@ -131,6 +132,7 @@ export class CallSession implements MediaLegHandler {
   private endReason = '';
   private transferredTo: string | undefined;
   private endedBy = '';
+  private wire: WireRecorder | undefined;
   private bargeIns = 0;
   private resolveDone!: (s: CallSummary) => void;
   private readonly inRate: number;
@@ -1041,6 +1043,8 @@ export class CallSession implements MediaLegHandler {
     void asr?.close().catch(() => undefined);
     void this.toolsReady?.then(() => this.tools?.close()).catch(() => undefined);
     this.vad?.close?.();
+    const wirePath = this.wire?.file;
+    await this.wire?.close();
 
     let recordingPath: string | undefined;
     if (this.recorder && this.recorder.position > 0) {
@@ -1080,6 +1084,7 @@ export class CallSession implements MediaLegHandler {
       transcript: this.transcript,
       turns: this.turn,
       recordingPath,
+      wirePath,
       summary,
       structuredOutput: structured.error ? undefined : structured.value,
       structuredOutputError: structured.error,
@@ -1099,6 +1104,19 @@ export class CallSession implements MediaLegHandler {
 
   get isEnding(): boolean {
     return this.ending;
+  }
+
+  /**
+   * One raw inbound wire message (text or binary) with its arrival time (ms, performance.now()), for the opt-in
+   * wire recording (settings.recordWire). The gateway calls it for every message of the call, including those it
+   * received before the session existed (connected / start). A no-op unless the assistant records wire.
+   */
+  recordWire(data: string | Uint8Array, atMs: number): void {
+    if (this.config.settings?.recordWire !== true || this.finalized) return;
+    if (!this.wire) {
+      this.wire = new WireRecorder(path.join(this.deps.dataDir, 'wire'), safeName(this.callId), this.leg.info.protocol);
+    }
+    this.wire.record(data, atMs);
   }
 }
 

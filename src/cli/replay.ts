@@ -123,6 +123,18 @@ async function inProcessEngine(config: AssistantConfig, dataDir: string, json: b
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const r = await replay(argv, (line) => process.stdout.write(`${line}\n`));
+  return r.code;
+}
+
+export interface ReplayResult {
+  code: number;
+  /** The --json report object (also built without --json). */
+  report: Record<string, unknown>;
+}
+
+/** The command without the process: `print` gets each output line (one JSON line with --json). */
+export async function replay(argv: string[], print: (line: string) => void): Promise<ReplayResult> {
   const args = parseArgs(argv, ['json', 'fast']);
   const file = args.positional[0];
   if (!file) throw new CliError('replay needs a file: voice-engine replay <file.wav|file.jsonl>', 2);
@@ -132,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   const key = flagString(args, 'assistant');
   const out = flagString(args, 'out');
   const log = (line: string): void => {
-    if (!json) process.stdout.write(`${line}\n`);
+    if (!json) print(line);
   };
 
   const isWire = file.endsWith('.jsonl');
@@ -286,7 +298,7 @@ export async function run(argv: string[]): Promise<number> {
     expectations: check,
     out: outPath,
   };
-  if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  if (json) print(JSON.stringify(report));
   else {
     for (const line of outcome.transcript) {
       const lat = line.latency ? `   (${line.latency})` : '';
@@ -308,7 +320,7 @@ export async function run(argv: string[]): Promise<number> {
           : `EXPECTATIONS FAILED:\n  - ${check.failures.join('\n  - ')}`,
       );
   }
-  return check && !check.ok ? 1 : 0;
+  return { code: check && !check.ok ? 1 : 0, report };
 }
 
 function buildOutcome(

@@ -125,3 +125,28 @@ describe('after the call', () => {
     expect(x.sink.record.status).toBe('ended');
   });
 });
+
+describe('wire recording', () => {
+  it('records raw inbound messages with their times when the assistant asks for it, readable by replay', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseWireRecording } = await import('../../src/call/wire-recorder.js');
+    const x = h({ config: { settings: { recordWire: true } }, asr: { script: [] }, llm: { respond: () => [] } });
+    await x.session.start();
+    x.session.recordWire('{"event":"connected"}', 1000);
+    x.session.recordWire(new Uint8Array([1, 2, 3]), 1020.5);
+    x.leg.stop('caller-hangup');
+    const s = await x.session.done;
+    expect(s.wirePath).toBeDefined();
+    const parsed = parseWireRecording(readFileSync(s.wirePath!, 'utf8'));
+    expect(parsed.protocol).toBe('fake');
+    expect(parsed.messages).toEqual([
+      { t: 0, text: '{"event":"connected"}' },
+      { t: 20.5, bin: Buffer.from([1, 2, 3]).toString('base64') },
+    ]);
+    const off = h({ config: {}, asr: { script: [] }, llm: { respond: () => [] } });
+    await off.session.start();
+    off.session.recordWire('{}', 1);
+    off.leg.stop('caller-hangup');
+    expect((await off.session.done).wirePath).toBeUndefined();
+  });
+});

@@ -16,22 +16,12 @@ const CALLS = path.resolve('fixtures/calls');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 've-replay-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Run the CLI command in this process, capturing stdout. */
-async function replay(args: string[]): Promise<{ code: number; out: string }> {
-  const { run } = await import('../../src/cli/replay.js');
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  // Only this test's output is captured: the report is one JSON line.
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => {
-    chunks.push(typeof s === 'string' ? s : Buffer.from(s).toString());
-    return true;
-  };
-  try {
-    const code = await run(args);
-    return { code, out: chunks.join('') };
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+/** The CLI command in this process; its output lines are collected, not printed. */
+async function replay(args: string[]): Promise<{ code: number; out: string; report: Record<string, unknown> }> {
+  const mod = await import('../../src/cli/replay.js');
+  const lines: string[] = [];
+  const r = await mod.replay(args, (line) => lines.push(line));
+  return { code: r.code, out: lines.join('\n'), report: r.report };
 }
 
 const fixtures = readdirSync(CALLS)
@@ -48,7 +38,8 @@ describe.skipIf(!haveAsr)('replay of the call fixtures (offline providers)', () 
       for (let f = queue.shift(); f; f = queue.shift()) {
         const out = path.join(tmp, `${f}.agent.wav`);
         const r = await replay([path.join(CALLS, `${f}.wav`), '--json', '--out', out]);
-        results[f] = { code: r.code, report: JSON.parse(r.out.trim().split('\n').at(-1)!) };
+        results[f] = { code: r.code, report: r.report };
+        expect(JSON.parse(r.out)).toEqual(JSON.parse(JSON.stringify(r.report)));
       }
     };
     // Sessions run inside this process; the replays overlap two at a time.
