@@ -18,12 +18,65 @@ export const PLUGINS: readonly PluginSpec[] = [
     name: 'Twilio voice',
     kind: 'telephony',
     priceCents: 0,
-    description: 'Outbound calls through Twilio Programmable Voice (Media Streams)',
+    description: 'Outbound calls, hangup and transfer through Twilio Programmable Voice (Media Streams)',
     config: [
       { name: 'accountSid', required: true, description: 'Twilio Account SID (AC…)' },
       { name: 'authToken', required: true, secret: true, description: 'Twilio auth token' },
       { name: 'fromNumber', required: true, description: 'Caller id for outbound calls (E.164)' },
       { name: 'baseUrl', required: false, description: 'API base URL (default https://api.twilio.com)' },
+    ],
+  },
+  {
+    id: 'telnyx',
+    name: 'Telnyx voice',
+    kind: 'telephony',
+    priceCents: 0,
+    description: 'Hangup and transfer of Telnyx media-stream calls through Telnyx Call Control (REST)',
+    config: [
+      { name: 'apiKey', required: true, secret: true, description: 'Telnyx API key (KEY…)' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.telnyx.com)' },
+    ],
+  },
+  {
+    id: 'plivo',
+    name: 'Plivo voice',
+    kind: 'telephony',
+    priceCents: 0,
+    description: 'Hangup of Plivo audio-stream calls through the Plivo Call API (REST)',
+    config: [
+      { name: 'authId', required: true, description: 'Plivo Auth ID (MA…/SA…)' },
+      { name: 'authToken', required: true, secret: true, description: 'Plivo auth token' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.plivo.com)' },
+    ],
+  },
+  {
+    id: 'vonage',
+    name: 'Vonage voice',
+    kind: 'telephony',
+    priceCents: 0,
+    description:
+      'Hangup and transfer of Vonage websocket calls through the Voice API (JWT); the NCCO websocket headers must carry call_uuid',
+    config: [
+      { name: 'applicationId', required: true, description: 'Vonage application id' },
+      {
+        name: 'privateKey',
+        required: true,
+        secret: true,
+        description: "The application's private key (PEM; newlines may be written as \\n)",
+      },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.nexmo.com)' },
+    ],
+  },
+  {
+    id: 'jambonz',
+    name: 'jambonz',
+    kind: 'telephony',
+    priceCents: 0,
+    description: 'Hangup of jambonz calls through the jambonz REST API (live call control)',
+    config: [
+      { name: 'accountSid', required: true, description: 'jambonz account sid' },
+      { name: 'apiKey', required: true, secret: true, description: 'jambonz API key' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://jambonz.cloud/api)' },
     ],
   },
   {

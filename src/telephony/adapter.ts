@@ -56,6 +56,15 @@ export interface ProtocolCaps {
    * as echoed, which is harmless either way). The leg resolves them played=false at the clear in both cases.
    */
   readonly marksOnClear: 'echoed' | 'dropped';
+  /**
+   * How the call ends from our side (PROTOCOLS.md "Hangup / transfer"): `message` (encodeHangup's message ends it:
+   * Asterisk HANGUP, jambonz disconnect, controller JSON, native), `close` (closing the socket ends it: Twilio with no
+   * TwiML after <Connect>, Exotel's flow goes on) or `rest` (closing alone does not: Telnyx, Plivo, Vonage; the leg
+   * first asks the platform's REST API through GatewayDeps.control, then closes).
+   */
+  readonly hangupVia: 'message' | 'close' | 'rest';
+  /** `message` (encodeTransfer), `rest` (the platform's REST API through GatewayDeps.control) or `none`. */
+  readonly transferVia: 'message' | 'rest' | 'none';
   /** Duration of one outbound message, ms. */
   readonly frameMs: number;
   /**

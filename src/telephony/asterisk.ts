@@ -58,6 +58,9 @@ export const createAsteriskAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'dropped',
+    // PROTOCOLS.md: HANGUP on the socket; transfer would be ARI (REST).
+    hangupVia: 'message',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: -1,
     binaryAudio: true,

@@ -35,6 +35,9 @@ export const createAudioforkAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: false,
     marks: false,
     marksOnClear: 'dropped',
+    // PROTOCOLS.md: disconnect / transfer events to the controller.
+    hangupVia: 'message',
+    transferVia: 'message',
     frameMs: 1000,
     padTo: 0,
     binaryAudio: true,

@@ -4,9 +4,9 @@ import type { Logger } from '../log.js';
 import type { InboundSink, ProtocolAdapter, StartMeta } from './adapter.js';
 import { CloseCode, closeReason } from './close-codes.js';
 import { type EchoTap, startEcho } from './echo.js';
-import type { GatewayDeps, GatewayLimits, ResolvedCall } from './gateway.js';
+import type { CallControl, GatewayDeps, GatewayLimits, ResolvedCall } from './gateway.js';
 import { createConverter, createInbandDtmf } from './inband-dtmf.js';
-import { WireLeg } from './media-leg.js';
+import { type LegControl, WireLeg } from './media-leg.js';
 import type { Pacer } from './pacer.js';
 import { TELNYX_TOKEN_HEADER, verifyStreamToken } from './stream-auth.js';
 import { verifyTwilioSignature } from './twilio-signature.js';
@@ -242,6 +242,7 @@ export class MediaConnection implements InboundSink {
       maxBufferedBytes: limits.maxBufferedBytes,
       converter: createConverter,
       inbandDtmf: createInbandDtmf,
+      ...(this.shared.deps.control ? { control: bindControl(this.shared.deps.control, call) } : {}),
     });
     this.leg.stats.malformed = this.badCount;
     this.state = State.Live;
@@ -321,4 +322,12 @@ export class MediaConnection implements InboundSink {
       this.close(CloseCode.PROTOCOL, `protocol violation: ${reason}`);
     }
   }
+}
+
+/** The gateway's call control with this call's tenant bound: what the leg calls. */
+function bindControl(control: CallControl, call: ResolvedCall): LegControl {
+  return {
+    hangup: (info) => control.hangup(call, info),
+    transfer: (info, target, mode, summary) => control.transfer(call, info, target, mode, summary),
+  };
 }

@@ -37,6 +37,9 @@ export const createExotelAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'echoed',
+    // PROTOCOLS.md: closing hands the call to the next applet of the flow; no transfer message or REST.
+    hangupVia: 'close',
+    transferVia: 'none',
     frameMs: 100,
     padTo: -1,
     binaryAudio: false,

@@ -37,6 +37,9 @@ export const createFreeswitchAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: false,
     marks: false,
     marksOnClear: 'dropped',
+    // PROTOCOLS.md: controller JSON: uuid_kill / uuid_transfer.
+    hangupVia: 'message',
+    transferVia: 'message',
     frameMs: 1000,
     padTo: 0,
     binaryAudio: true,

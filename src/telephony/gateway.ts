@@ -7,7 +7,7 @@ import type { ProtocolAdapter } from './adapter.js';
 import { CloseCode } from './close-codes.js';
 import { type ConnectionShared, MediaConnection } from './connection.js';
 import type { EchoTap } from './echo.js';
-import type { MediaLeg } from './leg.js';
+import type { CallStartInfo, MediaLeg, TransferMode } from './leg.js';
 import { Pacer } from './pacer.js';
 import { PROTOCOLS } from './protocols.js';
 
@@ -81,6 +81,24 @@ export interface GatewayDeps {
   pacer?: Pacer;
   /** Sees each inbound wire frame of echo-mode calls (the load bench measures inbound lag with it). */
   echoTap?: EchoTap;
+  /**
+   * The platform's REST call control (src/channels/call-control.ts gatewayControl), for protocols whose socket can
+   * neither end the call nor transfer it (adapter hangupVia / transferVia 'rest'). Without it those legs close the
+   * socket on hangup and reject transfer.
+   */
+  control?: CallControl;
+}
+
+/** Results: 'done' | 'already-ended' (success) | 'unsupported' (nothing sent); a failure throws. */
+export interface CallControl {
+  hangup(call: ResolvedCall, info: CallStartInfo): Promise<'done' | 'already-ended' | 'unsupported'>;
+  transfer(
+    call: ResolvedCall,
+    info: CallStartInfo,
+    target: string,
+    mode: TransferMode,
+    summary?: string,
+  ): Promise<'done' | 'unsupported'>;
 }
 
 export interface GatewayStats {

@@ -54,6 +54,9 @@ export const createJambonzAdapter: AdapterFactory = () => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'echoed',
+    // PROTOCOLS.md: disconnect on the socket; transfer by REST call_hook.
+    hangupVia: 'message',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: 0,
     binaryAudio: true,

@@ -79,6 +79,14 @@ export interface LegOptions {
   maxQueueMs?: number;
   converter: ConverterFactory;
   inbandDtmf?: InbandDtmfFactory;
+  /** The platform's REST call control for this call (GatewayDeps.control bound to the call's tenant). */
+  control?: LegControl;
+}
+
+/** REST hangup / transfer for protocols whose socket cannot do them (adapter hangupVia / transferVia 'rest'). */
+export interface LegControl {
+  hangup(info: CallStartInfo): Promise<'done' | 'already-ended' | 'unsupported'>;
+  transfer(info: CallStartInfo, target: string, mode: TransferMode, summary?: string): Promise<'done' | 'unsupported'>;
 }
 
 interface PendingMark {
@@ -103,6 +111,8 @@ export class WireLeg implements MediaLeg, Paced {
   private readonly logger: Logger;
   private readonly maxBufferedBytes: number;
   private readonly converterFactory: ConverterFactory;
+  private readonly control: LegControl | undefined;
+  private hanging: Promise<void> | undefined;
   private isClosed = false;
   private stopped = false;
   private endReason = '';
@@ -144,6 +154,7 @@ export class WireLeg implements MediaLeg, Paced {
     this.logger = opts.logger;
     this.maxBufferedBytes = opts.maxBufferedBytes;
     this.converterFactory = opts.converter;
+    this.control = opts.control;
     this.info = {
       protocol: adapter.name,
       callId: meta.callId,
@@ -466,21 +477,69 @@ export class WireLeg implements MediaLeg, Paced {
     return true;
   }
 
-  async hangup(reason: string): Promise<void> {
-    if (this.isClosed) return;
-    const msg = this.adapter.encodeHangup(reason);
-    if (msg !== undefined) this.transport.send(msg);
-    this.closeWith(CloseCode.NORMAL, reason || 'hangup');
+  /**
+   * End the call. Where closing the socket alone does not (hangupVia 'rest': Telnyx, Plivo, Vonage), the platform's
+   * REST hangup goes first; the socket is closed whatever it answers, and a REST failure is then rethrown so the
+   * caller can record it. Concurrent calls share one attempt.
+   */
+  hangup(reason: string): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    this.hanging ??= this.hangupOnce(reason);
+    return this.hanging;
   }
 
+  private async hangupOnce(reason: string): Promise<void> {
+    let failure: unknown;
+    if (this.adapter.hangupVia === 'rest') {
+      try {
+        const r = this.control ? await this.control.hangup(this.info) : 'unsupported';
+        if (r === 'unsupported') {
+          this.warnOnce(
+            'hangup-rest',
+            `hangup: closing a ${this.adapter.name} stream may not end the call, and no REST call control is available for it`,
+          );
+        }
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (!this.isClosed) {
+      const msg = this.adapter.encodeHangup(reason);
+      if (msg !== undefined) this.transport.send(msg);
+      this.closeWith(CloseCode.NORMAL, reason || 'hangup');
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Hand the call over: the protocol's transfer message (transferVia 'message'), else the platform's REST call
+   * control ('rest'); then the stream is closed. Rejects, leaving the stream up, when neither can do it.
+   */
   async transfer(target: string, mode: TransferMode, summary?: string): Promise<void> {
     if (this.isClosed) throw new Error('transfer: the call has ended');
-    const msg = this.adapter.encodeTransfer(target, mode, summary);
-    if (msg === undefined) {
-      throw new Error(`transfer is not a ${this.adapter.name} socket message; use the platform's REST call control`);
+    if (this.adapter.transferVia === 'message') {
+      const msg = this.adapter.encodeTransfer(target, mode, summary);
+      if (msg !== undefined) {
+        this.transport.send(msg);
+        this.closeWith(CloseCode.NORMAL, 'transfer');
+        return;
+      }
     }
-    this.transport.send(msg);
-    this.closeWith(CloseCode.NORMAL, 'transfer');
+    if (this.adapter.transferVia === 'rest' && this.control) {
+      const r = await this.control.transfer(this.info, target, mode, summary);
+      if (r === 'done') {
+        this.closeWith(CloseCode.NORMAL, 'transfer');
+        return;
+      }
+      throw new Error(
+        `transfer: ${this.adapter.name} REST call control cannot transfer this call (no active plugin, no platform call id, or not supported by the platform)`,
+      );
+    }
+    throw new Error(
+      this.adapter.transferVia === 'rest'
+        ? `transfer is not a ${this.adapter.name} socket message and no REST call control is configured`
+        : `transfer is not possible on ${this.adapter.name}: no socket message and no REST call control`,
+    );
   }
 
   /** Close the socket (the gateway then calls end()). */

@@ -30,6 +30,9 @@ export const createNativeAdapter: AdapterFactory = () => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'echoed',
+    // PROTOCOLS.md: hangup / transfer messages.
+    hangupVia: 'message',
+    transferVia: 'message',
     frameMs: 20,
     padTo: 0,
     binaryAudio: true,

@@ -46,6 +46,9 @@ export const createPlivoAdapter: AdapterFactory = () => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'dropped',
+    // PROTOCOLS.md: closing runs the XML after <Stream> (keepCallAlive): REST hangup; transfer: REST, if supported.
+    hangupVia: 'rest',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

@@ -63,6 +63,9 @@ export const createTelnyxAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'echoed',
+    // PROTOCOLS.md: closing the socket does not end the call: REST hangup / transfer.
+    hangupVia: 'rest',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

@@ -29,6 +29,9 @@ export const createTwilioAdapter: AdapterFactory = () => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'echoed',
+    // PROTOCOLS.md: closing ends the <Stream>, and the call when no TwiML follows; transfer: REST call update.
+    hangupVia: 'close',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: -1,
     binaryAudio: false,

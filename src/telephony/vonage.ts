@@ -29,6 +29,9 @@ export const createVonageAdapter: AdapterFactory = ({ query }) => {
     dtmfEvents: true,
     marks: true,
     marksOnClear: 'dropped',
+    // PROTOCOLS.md: closing ends only the websocket leg: REST Voice API.
+    hangupVia: 'rest',
+    transferVia: 'rest',
     frameMs: 20,
     padTo: -1,
     binaryAudio: true,
