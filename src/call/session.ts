@@ -232,7 +232,7 @@ export class CallSession implements MediaLegHandler {
     const s = this.config.settings ?? {};
     const sensitivity = s.interruptionSensitivity ?? 0.5;
     this.interruptible = sensitivity > 0;
-    // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 3x).
+    // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 2x).
     const base = s.bargeInMinSpeechMs ?? 200;
     this.bargeInSpeechMs = sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2);
     this.turns.setConfig(this.endpointing());
