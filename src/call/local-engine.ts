@@ -86,7 +86,10 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
         },
       });
       calls.push(c);
-      void c.session.start();
+      c.session.start().catch((err: unknown) => {
+        o.logger.error({ err, callId: leg.info.callId }, 'call session failed to start');
+        void leg.hangup('error: session start failed');
+      });
     },
   });
   await new Promise<void>((r) => server.listen(0, o.host ?? '127.0.0.1', r));

@@ -185,6 +185,28 @@ export class CallSession implements MediaLegHandler {
     this.leg.setHandler(this);
   }
 
+  /**
+   * Background work of the call (turns, timers, hang-up): a failure is logged and recorded, never an unhandled
+   * rejection (which would take the whole process down).
+   */
+  private bg(p: Promise<unknown>): void {
+    p.catch((err: unknown) => this.fault(err));
+  }
+
+  private faults = 0;
+
+  private fault(err: unknown): void {
+    this.faults++;
+    if (this.faults <= 3) {
+      this.deps.logger.error({ err, callId: this.callId, state: this.state }, 'call session error');
+      this.deps.sink.event('incident', {
+        kind: 'session',
+        message: (err as Error)?.message ?? String(err),
+        atMs: Math.round(this.elapsedMs),
+      });
+    }
+  }
+
   get elapsedMs(): number {
     return this.now() - this.t0;
   }
@@ -202,10 +224,10 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     const maxSec = this.config.settings?.maxDurationSec ?? 1800;
-    this.maxTimer = setTimeout(() => void this.end('max_duration', PHRASES.maxDuration), maxSec * 1000);
+    this.maxTimer = setTimeout(() => this.bg(this.end('max_duration', PHRASES.maxDuration)), maxSec * 1000);
     // ASR, VAD and tools come up in parallel with the greeting: the caller hears it without waiting for them.
-    void this.openAsr();
-    void this.openVad();
+    this.bg(this.openAsr());
+    this.bg(this.openVad());
     this.toolsReady = this.openTools();
     const first = this.config.firstMessage?.trim();
     if (first) {
@@ -311,7 +333,7 @@ export class CallSession implements MediaLegHandler {
     if (this.asrFailures <= 1) {
       // One reopen (the registry already retried and fell back); then tell the caller, keep DTMF working.
       this.asrBacklog = [];
-      void this.openAsr();
+      this.bg(this.openAsr());
       return;
     }
     if (this.asrFailures === 2) this.sayAside(PHRASES.cantHear, 'asr_failed');
@@ -356,6 +378,15 @@ export class CallSession implements MediaLegHandler {
 
   onAudio(pcm: Int16Array, wire: Uint8Array): void {
     if (this.finalized) return;
+    try {
+      this.audioFrame(pcm, wire);
+    } catch (err) {
+      // Bad input or a bug must not take the gateway (or the process) down: counted and logged a few times.
+      this.fault(err);
+    }
+  }
+
+  private audioFrame(pcm: Int16Array, wire: Uint8Array): void {
     this.recorder?.callerFrame(pcm);
     const t = this.now();
     const frameMs = (pcm.length * 1000) / this.inRate;
@@ -412,6 +443,14 @@ export class CallSession implements MediaLegHandler {
 
   onDtmf(digit: string, source: DtmfSource, durationMs?: number): void {
     if (this.ending) return;
+    try {
+      this.dtmfKey(digit, source, durationMs);
+    } catch (err) {
+      this.fault(err);
+    }
+  }
+
+  private dtmfKey(digit: string, source: DtmfSource, durationMs?: number): void {
     this.deps.sink.event('dtmf', { digit, source, durationMs, turn: this.turn, atMs: Math.round(this.elapsedMs) });
     if (this.state === 'listening') this.armSilence();
     this.dtmf.press(digit);
@@ -426,7 +465,7 @@ export class CallSession implements MediaLegHandler {
   }
 
   onStop(reason: string): void {
-    void this.finalize(reason === 'stop' || !reason ? 'caller_hangup' : reason);
+    this.bg(this.finalize(reason === 'stop' || !reason ? 'caller_hangup' : reason));
   }
 
   /* ------------------------------------------------------------------ caller speech */
@@ -593,11 +632,13 @@ export class CallSession implements MediaLegHandler {
       if (!this.interruptible && !isBackchannel(c.text)) {
         if (speaking) this.queuedCommit = c;
         else
-          void this.userTurn(c.text, {
-            speechEndAt: c.speechEndAt,
-            asrFinalAt: c.asrFinalAt,
-            committedAt: c.committedAt,
-          });
+          this.bg(
+            this.userTurn(c.text, {
+              speechEndAt: c.speechEndAt,
+              asrFinalAt: c.asrFinalAt,
+              committedAt: c.committedAt,
+            }),
+          );
       } else {
         this.deps.sink.event('transcript', {
           role: 'user',
@@ -610,11 +651,13 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     if (isBackchannel(c.text) && this.state !== 'user_speaking' && this.state !== 'listening') return;
-    void this.userTurn(c.text, {
-      speechEndAt: c.speechEndAt,
-      asrFinalAt: c.asrFinalAt,
-      committedAt: c.committedAt,
-    });
+    this.bg(
+      this.userTurn(c.text, {
+        speechEndAt: c.speechEndAt,
+        asrFinalAt: c.asrFinalAt,
+        committedAt: c.committedAt,
+      }),
+    );
   }
 
   /* ------------------------------------------------------------------ DTMF */
@@ -624,7 +667,7 @@ export class CallSession implements MediaLegHandler {
     this.deps.sink.event('dtmf', { digits, reason, turn: this.turn + 1, collected: true });
     this.interruptForInput();
     const t = this.now();
-    void this.userTurn(`DTMF: ${digits}`, { committedAt: t, speechEndAt: t });
+    this.bg(this.userTurn(`DTMF: ${digits}`, { committedAt: t, speechEndAt: t }));
   }
 
   private onMenu(digit: string, action: MenuAction): void {
@@ -635,7 +678,7 @@ export class CallSession implements MediaLegHandler {
     this.history.push({ role: 'user', content: `DTMF: ${digit}` });
     this.deps.sink.event('dtmf', { digit, menu: true, action, turn: this.turn });
     if (action.hangup) {
-      void this.end('dtmf_menu', action.reply);
+      this.bg(this.end('dtmf_menu', action.reply));
       return;
     }
     if (action.transferTo) {
@@ -644,7 +687,7 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     if (action.tool) {
-      void this.runMenuTool(action);
+      this.bg(this.runMenuTool(action));
       return;
     }
     if (action.reply) this.speakAndAct(action.reply);
@@ -725,7 +768,7 @@ export class CallSession implements MediaLegHandler {
     this.history.push({ role: 'user', content: text });
     const end = containsPhrase(text, this.config.hangup?.endPhrases);
     if (end) {
-      void this.end('end_phrase', this.config.hangup?.goodbyeMessage ?? PHRASES.goodbye);
+      this.bg(this.end('end_phrase', this.config.hangup?.goodbyeMessage ?? PHRASES.goodbye));
       return;
     }
     const tm: TurnMarks = { turn: this.turn, ...marks };
@@ -824,7 +867,7 @@ export class CallSession implements MediaLegHandler {
   /** Speak a fixed text as an assistant turn (menu reply, greeting), then do what is pending. */
   speakAndAct(text: string | undefined, kind = 'say'): void {
     if (!text) {
-      void this.afterUtterance();
+      this.bg(this.afterUtterance());
       return;
     }
     const u = this.newUtterance(kind);
@@ -834,7 +877,7 @@ export class CallSession implements MediaLegHandler {
     this.setState('agent_speaking', kind);
     u.say(text);
     u.end();
-    void this.finishTurn(u, undefined);
+    this.bg(this.finishTurn(u, undefined));
   }
 
   /** Something the agent says outside the conversation (reprompt, apology): not sent to the LLM as history. */
@@ -847,7 +890,7 @@ export class CallSession implements MediaLegHandler {
     this.setState('agent_speaking', reason);
     u.say(text);
     u.end();
-    void this.finishTurn(u, undefined);
+    this.bg(this.finishTurn(u, undefined));
   }
 
   private speakGreeting(template: string): void {
@@ -870,7 +913,7 @@ export class CallSession implements MediaLegHandler {
         if (!u.cancelled && u.collectedAudio) putGreeting(key, u.collectedAudio);
       });
     }
-    void this.finishTurn(u, undefined);
+    this.bg(this.finishTurn(u, undefined));
   }
 
   /* ------------------------------------------------------------------ tools and call control */
@@ -1012,7 +1055,7 @@ export class CallSession implements MediaLegHandler {
       this.sayAside(PHRASES.reprompt, 'silence_reprompt');
       return;
     }
-    void this.end('silence_timeout', PHRASES.silenceGoodbye);
+    this.bg(this.end('silence_timeout', PHRASES.silenceGoodbye));
   }
 
   /* ------------------------------------------------------------------ the end */
