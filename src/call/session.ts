@@ -6,6 +6,7 @@ import { ProviderError } from '../providers/types.js';
 import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
 import type { CallTools, ToolContext } from '../tools/types.js';
 import type { Assistant, AssistantConfig } from './assistant.js';
+import { CallControl } from './control.js';
 import type { CallSummary, Incident, ProviderHooks, SessionDeps, TranscriptEntry } from './deps.js';
 import { DtmfInput, type MenuAction } from './dtmf-input.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
@@ -124,9 +125,7 @@ export class CallSession implements MediaLegHandler {
   private pendingAction: PendingAction | undefined;
   private queuedCommit: TurnCommit | undefined;
   private pendingConfig: Assistant | undefined;
-  private silenceTimer: NodeJS.Timeout | undefined;
-  private maxTimer: NodeJS.Timeout | undefined;
-  private reprompts = 0;
+  private readonly control: CallControl;
   private ending = false;
   private finalized = false;
   private endReason = '';
@@ -175,6 +174,15 @@ export class CallSession implements MediaLegHandler {
       },
     );
     this.turns = new TurnDetector(this.endpointing(), this.now, { onCommit: (c) => this.onCommit(c) });
+    this.control = new CallControl(this.config.settings, {
+      onReprompt: () => {
+        if (this.state === 'listening' && !this.ending) this.sayAside(PHRASES.reprompt, 'silence_reprompt');
+      },
+      onSilenceTimeout: () => {
+        if (this.state === 'listening') this.bg(this.end('silence_timeout', PHRASES.silenceGoodbye));
+      },
+      onMaxDuration: () => this.bg(this.end('max_duration', PHRASES.maxDuration)),
+    });
     this.dtmf = new DtmfInput(this.config.dtmf, {
       onMenu: (d, a) => this.onMenu(d, a),
       onDigits: (d, reason) => this.onDigits(d, reason),
@@ -223,8 +231,7 @@ export class CallSession implements MediaLegHandler {
       await this.end('provider_unavailable');
       return;
     }
-    const maxSec = this.config.settings?.maxDurationSec ?? 1800;
-    this.maxTimer = setTimeout(() => this.bg(this.end('max_duration', PHRASES.maxDuration)), maxSec * 1000);
+    this.control.start();
     // ASR, VAD and tools come up in parallel with the greeting: the caller hears it without waiting for them.
     this.bg(this.openAsr());
     this.bg(this.openVad());
@@ -235,7 +242,7 @@ export class CallSession implements MediaLegHandler {
       this.speakGreeting(first);
     } else {
       this.setState('listening', 'wait_for_caller');
-      this.armSilence();
+      this.control.armSilence();
     }
   }
 
@@ -247,7 +254,7 @@ export class CallSession implements MediaLegHandler {
     this.transitions.push(t);
     this.state = state;
     this.deps.sink.event('state', { ...t });
-    if (state !== 'listening') this.disarmSilence();
+    if (state !== 'listening') this.control.disarmSilence();
   }
 
   private applySettings(): void {
@@ -259,6 +266,7 @@ export class CallSession implements MediaLegHandler {
     this.bargeInSpeechMs = sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2);
     this.turns.setConfig(this.endpointing());
     this.dtmf.setConfig(this.config.dtmf);
+    this.control?.setSettings(this.config.settings);
   }
 
   private endpointing() {
@@ -452,7 +460,7 @@ export class CallSession implements MediaLegHandler {
 
   private dtmfKey(digit: string, source: DtmfSource, durationMs?: number): void {
     this.deps.sink.event('dtmf', { digit, source, durationMs, turn: this.turn, atMs: Math.round(this.elapsedMs) });
-    if (this.state === 'listening') this.armSilence();
+    if (this.state === 'listening') this.control.armSilence();
     this.dtmf.press(digit);
   }
 
@@ -472,7 +480,7 @@ export class CallSession implements MediaLegHandler {
 
   private onSpeechStart(_at: number): void {
     if (this.ending) return;
-    this.disarmSilence();
+    this.control.disarmSilence();
     // Speech that starts while the agent talks is a backchannel unless it grows into a barge-in.
     const agentTalking =
       this.current !== undefined &&
@@ -522,7 +530,7 @@ export class CallSession implements MediaLegHandler {
     const text = this.turns.text;
     if (!text) return;
     if (this.state === 'listening') {
-      this.disarmSilence();
+      this.control.disarmSilence();
       this.setState('user_speaking', 'asr_words');
     }
     // Words cut the agent off only while the VAD hears the caller now and for long enough: a late final of
@@ -723,7 +731,7 @@ export class CallSession implements MediaLegHandler {
 
   /** DTMF cuts the agent off like speech does. */
   private interruptForInput(): void {
-    this.disarmSilence();
+    this.control.disarmSilence();
     const u = this.current;
     if (u && !u.isDone) {
       u.cancel();
@@ -762,7 +770,7 @@ export class CallSession implements MediaLegHandler {
       this.tts = this.deps.providers.tts(this.config.tts, this.hooks);
     }
     this.pollConfig();
-    this.reprompts = 0;
+    this.control.callerResponded();
     this.turn++;
     this.addTranscript('user', text);
     this.history.push({ role: 'user', content: text });
@@ -861,7 +869,7 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     this.setState('listening', 'reply_done');
-    this.armSilence();
+    this.control.armSilence();
   }
 
   /** Speak a fixed text as an assistant turn (menu reply, greeting), then do what is pending. */
@@ -1010,7 +1018,7 @@ export class CallSession implements MediaLegHandler {
     if (!this.endedBy) this.endedBy = reason === 'silence_timeout' ? 'silence' : reason;
     this.turns.close();
     this.dtmf.close();
-    this.disarmSilence();
+    this.control.disarmSilence();
     const u = this.current;
     if (u && !u.isDone) {
       u.cancel();
@@ -1032,32 +1040,6 @@ export class CallSession implements MediaLegHandler {
     await this.hangupNow(reason);
   }
 
-  private armSilence(): void {
-    this.disarmSilence();
-    if (this.ending) return;
-    const ms = this.config.settings?.silenceTimeoutMs ?? 10_000;
-    this.silenceTimer = setTimeout(() => this.onSilence(), ms);
-  }
-
-  private disarmSilence(): void {
-    if (this.silenceTimer) {
-      clearTimeout(this.silenceTimer);
-      this.silenceTimer = undefined;
-    }
-  }
-
-  private onSilence(): void {
-    this.silenceTimer = undefined;
-    if (this.state !== 'listening' || this.ending) return;
-    const max = this.config.settings?.silenceReprompts ?? 2;
-    if (this.reprompts < max) {
-      this.reprompts++;
-      this.sayAside(PHRASES.reprompt, 'silence_reprompt');
-      return;
-    }
-    this.bg(this.end('silence_timeout', PHRASES.silenceGoodbye));
-  }
-
   /* ------------------------------------------------------------------ the end */
 
   /** Release everything, write the record, run the post-call work. Idempotent. */
@@ -1070,8 +1052,7 @@ export class CallSession implements MediaLegHandler {
     if (!this.endedBy) this.endedBy = 'caller';
     const endReason = this.endReason;
     this.setState('ended', endReason);
-    if (this.maxTimer) clearTimeout(this.maxTimer);
-    this.disarmSilence();
+    this.control.close();
     this.turns.close();
     this.dtmf.close();
     this.current?.cancel();
