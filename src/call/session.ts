@@ -589,6 +589,11 @@ export class CallSession implements MediaLegHandler {
       if (last?.role === 'user') {
         this.history.pop();
         this.turns.restore(last.content);
+        const i = this.transcript.findLastIndex((e) => e.role === 'user' && e.text === last.content);
+        if (i >= 0) {
+          const [gone] = this.transcript.splice(i, 1);
+          this.deps.sink.event('transcript', { ...gone, superseded: true });
+        }
       }
     } else {
       this.truncateAssistant(u, heard);

@@ -152,4 +152,28 @@ describe('CallSession with a fake leg and scripted providers', () => {
     await x.until(() => x.llm.requests.length === 1, 'llm called');
     expect(lastUser(x.llm.requests[0]!.messages)).toBe('my number is five five five one two');
   });
+
+  it('the caller goes on talking while the agent is still thinking: the reply is dropped and the turn grows', async () => {
+    const x = h({
+      config: {},
+      asr: { script: ['I want to book a table', 'for four people tonight'] },
+      llm: { respond: answer, firstTokenMs: 600 },
+      tts: { msPerChar: 5 },
+    });
+    await x.session.start();
+    await x.leg.caller('speech', 500);
+    await x.leg.caller('silence', 500);
+    await x.leg.caller('speech', 500);
+    await x.leg.caller('silence', 300);
+    await x.until(() => x.llm.requests.length === 2, 'second request');
+    expect(lastUser(x.llm.requests[0]!.messages)).toBe('I want to book a table');
+    expect(lastUser(x.llm.requests[1]!.messages)).toBe('I want to book a table for four people tonight');
+    // Nothing of the dropped reply was spoken; the history has one user message for the whole turn.
+    await x.until(() => x.session.state === 'listening', 'answer played');
+    expect(x.tts.texts.join(' ')).toBe('You said i want to book a table for four people tonight.');
+    expect(x.session.history.filter((m) => m.role === 'user')).toHaveLength(1);
+    expect(x.session.transcript.filter((t) => t.role === 'user').map((t) => t.text)).toEqual([
+      'I want to book a table for four people tonight',
+    ]);
+  });
 });
