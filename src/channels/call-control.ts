@@ -12,6 +12,7 @@ import {
   failed,
   segment,
 } from './control-request.js';
+import { transferHookUrl } from './transfer-hook.js';
 import { vonageJwt } from './vonage-jwt.js';
 
 /**
@@ -22,9 +23,10 @@ import { vonageJwt } from './vonage-jwt.js';
  *
  * `unsupported` (nothing was sent) when the tenant has no active, configured plugin for the protocol, when the
  * call carries no platform id usable on REST, or when the platform's transfer needs something we do not do:
- * - Plivo transfer needs `aleg_url`, a public URL serving XML with <Dial>; the engine serves none (an open
- *   XML-serving route would need signing to not become a dialer for anyone), so it is unsupported.
- * - jambonz transfer needs a `call_hook` URL serving a verb list: unsupported for the same reason.
+ * - Plivo transfer (`legs=aleg`, `aleg_url`) and jambonz transfer (`call_hook`) make the platform fetch the dial
+ *   instructions from a URL: the engine serves them, signed with the tenant's plugin secret
+ *   (src/channels/transfer-hook.ts, route /webhook/transfer/{plivo|jambonz}); without `publicUrl` they are
+ *   unsupported.
  * - Vonage: the call leg uuid is not on the socket; the NCCO's websocket endpoint must carry it in `headers` as
  *   `call_uuid` (or `uuid`), the uuid of the caller's leg from the answer webhook. `conversation_uuid` is NOT used:
  *   PUT /v1/calls/{uuid} takes a leg uuid, and the conversation uuid names the conversation.
@@ -77,14 +79,21 @@ interface Platform {
   defaultBase: string;
   /** The platform's call id on REST, or undefined when the socket gave none. */
   callId(info: CallStartInfo): string | undefined;
-  plan(op: Op, c: Creds, base: string, id: string, target: string): Plan;
+  plan(op: Op, c: Creds, base: string, id: string, target: Target, ctx: PlanContext): Plan;
+}
+
+type Target = { kind: 'phone' | 'sip'; value: string };
+interface PlanContext {
+  tenantId: string;
+  /** Where the platform can fetch a signed transfer document (Plivo, jambonz); undefined: they cannot transfer. */
+  publicUrl?: string;
 }
 
 const PHONE = /^\+?[0-9]{2,20}$/;
 const SIP = /^sips?:[^\s<>"'&]{3,250}$/i;
 
 /** A transfer target: E.164-ish number (spaces, dashes, dots and parentheses dropped) or a sip:/sips: URI. */
-export function normalizeTarget(target: string): { kind: 'phone' | 'sip'; value: string } | undefined {
+export function normalizeTarget(target: string): Target | undefined {
   const t = target.trim();
   if (SIP.test(t)) return { kind: 'sip', value: t };
   const n = t.replace(/[\s().-]/g, '');
@@ -115,7 +124,7 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
     plan(op, c, base, id, target) {
       let form: Record<string, string> = { Status: 'completed' };
       if (op === 'transfer') {
-        const t = normalizeTarget(target)!;
+        const t = target;
         const noun = t.kind === 'sip' ? `<Sip>${xml(t.value)}</Sip>` : `<Number>${xml(t.value)}</Number>`;
         form = { Twiml: `<Response><Dial>${noun}</Dial></Response>` };
       }
@@ -147,7 +156,7 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
     defaultBase: 'https://api.telnyx.com',
     callId: (info) => platformId(info.callId, info),
     plan(op, c, base, id, target) {
-      const t = op === 'transfer' ? normalizeTarget(target)!.value : '';
+      const t = target.value;
       return {
         req: {
           platform: 'telnyx',
@@ -170,15 +179,31 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
     required: ['authId', 'authToken'],
     defaultBase: 'https://api.plivo.com',
     callId: (info) => platformId(info.callId, info),
-    plan(op, c, base, id) {
-      if (op === 'transfer') return { unsupported: 'Plivo transfer needs a public aleg_url serving <Dial> XML' };
+    plan(op, c, base, id, target, ctx) {
+      const url = `${base}/v1/Account/${segment(c.authId!)}/Call/${segment(id)}/`;
+      const auth = basicAuth(c.authId!, c.authToken!);
+      if (op === 'transfer') {
+        if (!ctx.publicUrl) return { unsupported: 'Plivo fetches the <Dial> XML from aleg_url: PUBLIC_URL is not set' };
+        const aleg = transferHookUrl(ctx.publicUrl, 'plivo', ctx.tenantId, target.value, c.authToken!);
+        return {
+          // Transfer the caller's leg (aleg) to XML we serve, signed (src/channels/transfer-hook.ts); 202 Accepted.
+          req: {
+            platform: 'plivo',
+            op,
+            method: 'POST',
+            url,
+            ...json(auth, { legs: 'aleg', aleg_url: aleg, aleg_method: 'POST' }),
+          },
+          done: (res) => (res.status >= 200 && res.status < 300 ? 'done' : undefined),
+        };
+      }
       return {
         req: {
           platform: 'plivo',
           op,
           method: 'DELETE',
-          url: `${base}/v1/Account/${segment(c.authId!)}/Call/${segment(id)}/`,
-          headers: { authorization: basicAuth(c.authId!, c.authToken!), accept: 'application/json' },
+          url,
+          headers: { authorization: auth, accept: 'application/json' },
         },
         done: (res) =>
           res.status >= 200 && res.status < 300 ? 'done' : res.status === 404 ? 'already-ended' : undefined,
@@ -193,7 +218,7 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
     plan(op, c, base, id, target) {
       let body: unknown = { action: 'hangup' };
       if (op === 'transfer') {
-        const t = normalizeTarget(target)!;
+        const t = target;
         const endpoint =
           t.kind === 'sip' ? { type: 'sip', uri: t.value } : { type: 'phone', number: t.value.replace(/^\+/, '') };
         body = {
@@ -231,18 +256,28 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
     required: ['accountSid', 'apiKey'],
     defaultBase: 'https://jambonz.cloud/api',
     callId: (info) => platformId(info.callId, info),
-    plan(op, c, base, id) {
-      if (op === 'transfer') return { unsupported: 'jambonz transfer needs a public call_hook URL' };
+    plan(op, c, base, id, target, ctx) {
+      let body: unknown = { call_status: 'completed' };
+      if (op === 'transfer') {
+        if (!ctx.publicUrl)
+          return { unsupported: 'jambonz fetches the dial verb from call_hook: PUBLIC_URL is not set' };
+        // Redirect the call to a verb list we serve, signed (src/channels/transfer-hook.ts).
+        body = { call_hook: transferHookUrl(ctx.publicUrl, 'jambonz', ctx.tenantId, target.value, c.apiKey!) };
+      }
       return {
         req: {
           platform: 'jambonz',
           op,
           method: 'PUT',
           url: `${base}/v1/Accounts/${segment(c.accountSid!)}/Calls/${segment(id)}`,
-          ...json(`Bearer ${c.apiKey}`, { call_status: 'completed' }),
+          ...json(`Bearer ${c.apiKey}`, body),
         },
         done: (res) =>
-          res.status >= 200 && res.status < 300 ? 'done' : res.status === 404 ? 'already-ended' : undefined,
+          res.status >= 200 && res.status < 300
+            ? 'done'
+            : op === 'hangup' && res.status === 404
+              ? 'already-ended'
+              : undefined,
       };
     },
   },
@@ -251,7 +286,13 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
 /** Protocols this module can control over REST. */
 export const REST_CONTROLLED: readonly string[] = Object.freeze(Object.keys(PLATFORMS));
 
-export function createPlatformControl(opts: { store: Store; fetch?: typeof fetch; logger: Logger }): PlatformControl {
+export function createPlatformControl(opts: {
+  store: Store;
+  fetch?: typeof fetch;
+  logger: Logger;
+  /** Public base URL of this engine (PUBLIC_URL): needed for Plivo and jambonz transfer. */
+  publicUrl?: string;
+}): PlatformControl {
   const doFetch = opts.fetch ?? fetch;
 
   const credentials = async (tenantId: string, pluginId: string): Promise<Creds | undefined> => {
@@ -269,9 +310,8 @@ export function createPlatformControl(opts: { store: Store; fetch?: typeof fetch
       return 'unsupported';
     };
     if (!platform) return unsupported('no REST call control for this protocol');
-    if (op === 'transfer' && !normalizeTarget(target)) {
-      throw new CallControlError(info.protocol, op, 'the target is neither a phone number nor a sip: URI');
-    }
+    const t = op === 'transfer' ? normalizeTarget(target) : { kind: 'phone' as const, value: '' };
+    if (!t) throw new CallControlError(info.protocol, op, 'the target is neither a phone number nor a sip: URI');
     const id = platform.callId(info);
     if (!id) return unsupported('the stream carried no platform call id');
     const c = await credentials(tenantId, info.protocol);
@@ -279,7 +319,10 @@ export function createPlatformControl(opts: { store: Store; fetch?: typeof fetch
     const missing = platform.required.filter((f) => !c[f]);
     if (missing.length) return unsupported(`the ${info.protocol} plugin lacks ${missing.join(', ')}`);
     const base = (c.baseUrl ?? platform.defaultBase).replace(/\/+$/, '');
-    const plan = platform.plan(op, c, base, id, target);
+    const plan = platform.plan(op, c, base, id, t, {
+      tenantId,
+      ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    });
     if ('unsupported' in plan) return unsupported(plan.unsupported);
     const res = await controlRequest(plan.req, doFetch);
     const result = plan.done(res);

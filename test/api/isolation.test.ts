@@ -13,7 +13,13 @@ let doc: OpenAPIV3.Document;
 const A: Record<string, string> = {};
 
 // Public, or authenticated by a carrier signature instead of portal credentials (tested in calls.test.ts).
-const PUBLIC = new Set(['/health', '/api/v1/auth/portal/login', '/webhook/twilio/status/{callId}']);
+const PUBLIC = new Set([
+  '/health',
+  '/api/v1/auth/portal/login',
+  '/webhook/twilio/status/{callId}',
+  // Signed with the tenant's plugin secret (tested in transfer-hook.test.ts).
+  '/webhook/transfer/{platform}',
+]);
 const isAdmin = (p: string) => p.startsWith('/api/v1/admin/');
 
 beforeAll(async () => {

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPlatformControl, normalizeTarget, type PlatformControl } from '../../src/channels/call-control.js';
 import { CallControlError } from '../../src/channels/control-request.js';
+import { verifyTransferHook } from '../../src/channels/transfer-hook.js';
 import { vonageJwt } from '../../src/channels/vonage-jwt.js';
 import { silentLogger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -209,9 +210,28 @@ describe('plivo call API', () => {
     ]);
   });
 
-  it('transfer is unsupported (needs a public aleg_url), nothing sent', async () => {
+  it('transfers the aleg to our signed <Dial> XML URL (JSON body, 202); without PUBLIC_URL: unsupported', async () => {
+    fake.live.add('u-1');
+    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com/' });
+    expect(await withUrl.transfer(tenant, info('plivo', 'u-1'), '+1 555 123 4567', 'cold')).toBe('done');
+    const r = fake.requests[0]!;
+    expect([r.method, r.path, r.authorization, r.contentType]).toEqual([
+      'POST',
+      `/v1/Account/${creds.plivo.authId}/Call/u-1/`,
+      basic(creds.plivo.authId, creds.plivo.authToken),
+      'application/json',
+    ]);
+    const body = JSON.parse(r.body) as Record<string, string>;
+    expect(Object.keys(body)).toEqual(['legs', 'aleg_url', 'aleg_method']);
+    expect([body.legs, body.aleg_method]).toEqual(['aleg', 'POST']);
+    const url = new URL(body.aleg_url!);
+    expect(`${url.origin}${url.pathname}`).toBe('https://engine.example.com/webhook/transfer/plivo');
+    expect(url.searchParams.get('t')).toBe(tenant);
+    const q = Object.fromEntries(url.searchParams) as Record<string, string>;
+    expect(verifyTransferHook('plivo', q, creds.plivo.authToken)).toBe('+15551234567');
+    expect(verifyTransferHook('plivo', q, 'another-secret')).toBeUndefined();
     expect(await control.transfer(tenant, info('plivo', 'u-1'), '+15551234567', 'cold')).toBe('unsupported');
-    expect(fake.requests).toHaveLength(0);
+    expect(fake.requests).toHaveLength(1);
   });
 });
 
@@ -285,9 +305,29 @@ describe('jambonz REST', () => {
     ]);
   });
 
-  it('a generated call id (no callSid in the metadata) and transfer are unsupported', async () => {
-    expect(await control.hangup(tenant, info('jambonz', 'jambonz-m1x2-3'))).toBe('unsupported');
+  it('transfers by redirecting call_hook to our signed dial-verb URL; without PUBLIC_URL: unsupported', async () => {
+    fake.live.add('sid-1');
+    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    expect(await withUrl.transfer(tenant, info('jambonz', 'sid-1'), 'sip:desk@pbx.example.com', 'cold')).toBe('done');
+    const r = fake.requests[0]!;
+    expect([r.method, r.path, r.authorization]).toEqual([
+      'PUT',
+      `/v1/Accounts/${creds.jambonz.accountSid}/Calls/sid-1`,
+      `Bearer ${creds.jambonz.apiKey}`,
+    ]);
+    const body = JSON.parse(r.body) as { call_hook: string };
+    expect(Object.keys(body)).toEqual(['call_hook']);
+    const q = Object.fromEntries(new URL(body.call_hook).searchParams) as Record<string, string>;
+    expect(verifyTransferHook('jambonz', q, creds.jambonz.apiKey)).toBe('sip:desk@pbx.example.com');
+    // Signed for jambonz: not valid as a Plivo document.
+    expect(verifyTransferHook('plivo', q, creds.jambonz.apiKey)).toBeUndefined();
+    expect(fake.live.has('sid-1')).toBe(true);
     expect(await control.transfer(tenant, info('jambonz', 'sid-1'), '+15551234567', 'cold')).toBe('unsupported');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a generated call id (no callSid in the metadata) is unsupported', async () => {
+    expect(await control.hangup(tenant, info('jambonz', 'jambonz-m1x2-3'))).toBe('unsupported');
     expect(fake.requests).toHaveLength(0);
   });
 });

@@ -38,9 +38,9 @@ export function verifyJwt(token: string, key: KeyObject): Record<string, unknown
  * `/plivo`, `/vonage`, `/jambonz`: the plugins' baseUrl), answering as the real ones do (PROTOCOLS.md):
  * - twilio  POST /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json  basic; 200 call JSON; ended: 404 {code: 20404}
  * - telnyx  POST /v2/calls/{id}/actions/{hangup|transfer}        Bearer; 200 {data:{result:'ok'}}; ended: 422 90018
- * - plivo   DELETE /v1/Account/{authId}/Call/{uuid}/               basic; 204; ended: 404
+ * - plivo   DELETE|POST /v1/Account/{authId}/Call/{uuid}/          basic; 204 | 202; ended: 404
  * - vonage  PUT /v1/calls/{uuid}                                    Bearer RS256 JWT; 204; ended: 404
- * - jambonz PUT /v1/Accounts/{sid}/Calls/{callSid}                  Bearer; 202; ended: 404
+ * - jambonz PUT /v1/Accounts/{sid}/Calls/{callSid}                  Bearer; 202 (call_status / call_hook); 404
  * A call id is live until hung up; `live` holds them. `failNext` queues 5xx statuses answered before the real answer.
  */
 export async function startControlFake(creds: FakeCreds) {
@@ -140,7 +140,7 @@ export async function startControlFake(creds: FakeCreds) {
         }
         const id = decodeURIComponent(m[2]!);
         if (!live.has(id)) return send(404, { msg: 'call not found' });
-        live.delete(id);
+        if ((JSON.parse(body) as { call_status?: string }).call_status === 'completed') live.delete(id);
         return send(202);
       }
       default:

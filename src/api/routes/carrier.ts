@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { normalizeTarget } from '../../channels/call-control.js';
 import { pluginCredentials } from '../../channels/dialer.js';
+import { type HookPlatform, jambonzDialVerbs, plivoDialXml, verifyTransferHook } from '../../channels/transfer-hook.js';
 import { twilioStatusUrl } from '../../channels/twilio.js';
 import { mapTwilioStatus, verifyTwilioPost } from '../../channels/twilio-status.js';
 import { EngineError } from '../../errors.js';
@@ -75,6 +78,43 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         }
         return { status: 'success' as const, data: { status: next ?? call.status } };
       },
+    );
+
+    // Plivo (transfer aleg_url) and jambonz (call_hook) fetch a transfer's dial instructions here; the URL is
+    // minted and signed by src/channels/call-control.ts with the tenant's plugin secret (transfer-hook.ts).
+    const transferSchema = {
+      tags: ['carrier callbacks'],
+      summary: 'Transfer instructions for Plivo (<Dial> XML) or jambonz (dial verb), signed by the engine',
+      security: [],
+      params: Type.Object({ platform: Type.Union([Type.Literal('plivo'), Type.Literal('jambonz')]) }),
+      querystring: Type.Object({ t: Type.String(), to: Type.String(), exp: Type.String(), sig: Type.String() }),
+      response: {
+        200: Type.Unknown({ description: 'Plivo: application/xml <Response><Dial>; jambonz: a JSON verb list' }),
+        403: ErrorSchema,
+      } as Record<string, TSchema>,
+    };
+    const transferHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+      const { platform } = req.params as { platform: HookPlatform };
+      const q = req.query as { t: string; to: string; exp: string; sig: string };
+      const plugin = await deps.store.account.getPlugin(q.t, platform);
+      const secret = plugin?.status === 'active' ? plugin.config[platform === 'plivo' ? 'authToken' : 'apiKey'] : '';
+      const to = typeof secret === 'string' && secret ? verifyTransferHook(platform, q, secret) : undefined;
+      const target = to === undefined ? undefined : normalizeTarget(to);
+      if (!target) throw new EngineError('FORBIDDEN', 'Signature check failed');
+      if (platform === 'plivo') return reply.type('application/xml').send(plivoDialXml(target));
+      return reply.send(jambonzDialVerbs(target));
+    };
+    app.get('/webhook/transfer/:platform', { schema: transferSchema }, transferHandler);
+    app.post(
+      '/webhook/transfer/:platform',
+      {
+        schema: {
+          ...transferSchema,
+          consumes: ['application/x-www-form-urlencoded', 'application/json'],
+          body: Type.Record(Type.String(), Type.Unknown(), { description: "The platform's call parameters (unused)" }),
+        },
+      },
+      transferHandler,
     );
   };
 }

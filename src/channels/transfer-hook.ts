@@ -1,0 +1,66 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Signed transfer documents for platforms whose REST transfer fetches instructions from a URL instead of taking
+ * them inline: Plivo `aleg_url` (XML with <Dial>) and jambonz `call_hook` (a verb list with `dial`). The engine
+ * serves them at `/webhook/transfer/{plivo|jambonz}` (src/api/routes/carrier.ts). The URL names the tenant, the
+ * target and an expiry, and carries an HMAC-SHA256 over them keyed with the tenant's own plugin secret (Plivo
+ * auth token, jambonz API key), so the route cannot be used as an open dialer: only someone holding that secret can
+ * mint a URL, and one URL dials one target for TTL_S seconds.
+ */
+export type HookPlatform = 'plivo' | 'jambonz';
+
+/** Validity of a transfer URL, s: the platform fetches it right after our REST request. */
+const TTL_S = 600;
+
+function mac(secret: string, platform: HookPlatform, tenantId: string, to: string, exp: number): string {
+  return createHmac('sha256', secret).update(`${platform}\n${tenantId}\n${to}\n${exp}`).digest('hex');
+}
+
+export function transferHookUrl(
+  publicUrl: string,
+  platform: HookPlatform,
+  tenantId: string,
+  to: string,
+  secret: string,
+  nowMs = Date.now(),
+): string {
+  const exp = Math.floor(nowMs / 1000) + TTL_S;
+  const q = new URLSearchParams({ t: tenantId, to, exp: String(exp), sig: mac(secret, platform, tenantId, to, exp) });
+  return `${publicUrl.replace(/\/+$/, '')}/webhook/transfer/${platform}?${q.toString()}`;
+}
+
+/** The query's target when its signature holds and it has not expired; else undefined. */
+export function verifyTransferHook(
+  platform: HookPlatform,
+  query: { t?: string; to?: string; exp?: string; sig?: string },
+  secret: string,
+  nowMs = Date.now(),
+): string | undefined {
+  const { t, to, exp, sig } = query;
+  if (!t || !to || !exp || !sig || !/^[0-9]{1,12}$/.test(exp)) return undefined;
+  const e = Number(exp);
+  if (e * 1000 < nowMs) return undefined;
+  const want = Buffer.from(mac(secret, platform, t, to, e), 'hex');
+  const got = Buffer.from(sig, 'hex');
+  return got.length === want.length && timingSafeEqual(got, want) ? to : undefined;
+}
+
+function xml(s: string): string {
+  return s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** Plivo XML: <Dial> with <Number> (digits, no '+') or <User> for a SIP URI. */
+export function plivoDialXml(target: { kind: 'phone' | 'sip'; value: string }): string {
+  const noun =
+    target.kind === 'sip'
+      ? `<User>${xml(target.value)}</User>`
+      : `<Number>${xml(target.value.replace(/^\+/, ''))}</Number>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><Response><Dial>${noun}</Dial></Response>`;
+}
+
+/** jambonz verbs: one `dial` to a phone number or a SIP URI. */
+export function jambonzDialVerbs(target: { kind: 'phone' | 'sip'; value: string }): unknown[] {
+  const t = target.kind === 'sip' ? { type: 'sip', sipUri: target.value } : { type: 'phone', number: target.value };
+  return [{ verb: 'dial', target: [t] }];
+}
