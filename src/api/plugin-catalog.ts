@@ -42,7 +42,8 @@ export const PLUGINS: readonly PluginSpec[] = [
     name: 'Plivo voice',
     kind: 'telephony',
     priceCents: 0,
-    description: 'Hangup of Plivo audio-stream calls through the Plivo Call API (REST)',
+    description:
+      'Hangup and transfer of Plivo audio-stream calls through the Plivo Call API (transfer needs PUBLIC_URL: Plivo fetches the signed <Dial> XML from the engine)',
     config: [
       { name: 'authId', required: true, description: 'Plivo Auth ID (MA…/SA…)' },
       { name: 'authToken', required: true, secret: true, description: 'Plivo auth token' },
@@ -72,7 +73,8 @@ export const PLUGINS: readonly PluginSpec[] = [
     name: 'jambonz',
     kind: 'telephony',
     priceCents: 0,
-    description: 'Hangup of jambonz calls through the jambonz REST API (live call control)',
+    description:
+      'Hangup and transfer of jambonz calls through the jambonz REST API (transfer needs PUBLIC_URL: jambonz fetches the signed dial verb from the engine)',
     config: [
       { name: 'accountSid', required: true, description: 'jambonz account sid' },
       { name: 'apiKey', required: true, secret: true, description: 'jambonz API key' },

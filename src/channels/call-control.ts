@@ -120,7 +120,8 @@ const PLATFORMS: Readonly<Record<string, Platform>> = {
   twilio: {
     required: ['accountSid', 'authToken'],
     defaultBase: 'https://api.twilio.com',
-    callId: (info) => (/^CA[0-9a-f]{32}$/i.test(info.callId) ? info.callId : undefined),
+    // A CallSid (CA…), not the streamSid (MZ…) the adapter falls back to when the start message has no callSid.
+    callId: (info) => (/^CA[0-9a-zA-Z]+$/.test(info.callId) ? info.callId : undefined),
     plan(op, c, base, id, target) {
       let form: Record<string, string> = { Status: 'completed' };
       if (op === 'transfer') {
