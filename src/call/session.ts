@@ -1064,7 +1064,9 @@ export class CallSession implements MediaLegHandler {
     this.current = undefined;
     const endedAt = new Date().toISOString();
     const durationMs = Math.round(this.elapsedMs);
-    this.deps.sink.update({ status: 'ended', endedAt, endReason, durationMs });
+    // Store statuses (src/store CallStatus): a call that fails to start or breaks ends as 'failed'.
+    const status = endReason.startsWith('error') || endReason === 'provider_unavailable' ? 'failed' : 'completed';
+    this.deps.sink.update({ status, endedAt, endReason, durationMs });
     const asr = this.asr;
     this.asr = undefined;
     this.asrBacklog = undefined;

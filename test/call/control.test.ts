@@ -167,7 +167,7 @@ describe('call control', () => {
     const s = await x.session.done;
     expect(s.endReason).toBe('max_duration');
     expect(x.tts.texts[0]).toContain('time limit');
-    expect(x.sink.record).toMatchObject({ status: 'ended', endReason: 'max_duration' });
+    expect(x.sink.record).toMatchObject({ status: 'completed', endReason: 'max_duration' });
   });
 });
 

@@ -102,7 +102,7 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
       await sim.stop();
       const ended = await engine.nextEnded();
       expect(ended.summary?.endReason).toBeDefined();
-      expect(ended.record.status).toBe('ended');
+      expect(ended.record.status).toBe('completed');
       if (protocol === 'native') {
         expect(
           sim.events.some((e) => e.type === 'transcript' && e.role === 'user' && e.text === 'tell me a story'),

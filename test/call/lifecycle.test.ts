@@ -122,7 +122,7 @@ describe('after the call', () => {
     expect(s.structuredOutput).toBeUndefined();
     expect(s.structuredOutputError).toMatch(/does not match the schema/);
     expect(x.sink.record.structuredOutputError).toBe(s.structuredOutputError);
-    expect(x.sink.record.status).toBe('ended');
+    expect(x.sink.record.status).toBe('completed');
   });
 });
 

@@ -78,7 +78,7 @@ describe('CallSession with a fake leg and scripted providers', () => {
     x.leg.stop('caller-hangup');
     const summary = await x.session.done;
     expect(summary.endReason).toBe('caller-hangup');
-    expect(x.sink.record.status).toBe('ended');
+    expect(x.sink.record.status).toBe('completed');
     expect(summary.recordingPath && existsSync(summary.recordingPath)).toBe(true);
     const wav = readFileSync(summary.recordingPath!);
     expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
