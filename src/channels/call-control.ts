@@ -2,18 +2,10 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { ResolvedCall } from '../telephony/gateway.js';
 import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
-import {
-  basicAuth,
-  CallControlError,
-  type ControlRequest,
-  type ControlResponse,
-  controlRequest,
-  errorCode,
-  failed,
-  segment,
-} from './control-request.js';
-import { transferHookUrl } from './transfer-hook.js';
-import { vonageJwt } from './vonage-jwt.js';
+import { type Creds, normalizeTarget, type Op, PLATFORMS } from './control-platforms.js';
+import { CallControlError, controlRequest, failed } from './control-request.js';
+
+export { normalizeTarget } from './control-platforms.js';
 
 /**
  * Hangup and transfer through the telephony platform's REST call control, for wire protocols whose socket has no
@@ -22,7 +14,7 @@ import { vonageJwt } from './vonage-jwt.js';
  * tests and proxies.
  *
  * `unsupported` (nothing was sent) when the tenant has no active, configured plugin for the protocol, when the
- * call carries no platform id usable on REST, or when the platform's transfer needs something we do not do:
+ * call carries no platform id usable on REST, or when a transfer lacks what the platform needs:
  * - Plivo transfer (`legs=aleg`, `aleg_url`) and jambonz transfer (`call_hook`) make the platform fetch the dial
  *   instructions from a URL: the engine serves them, signed with the tenant's plugin secret
  *   (src/channels/transfer-hook.ts, route /webhook/transfer/{plivo|jambonz}); without `publicUrl` they are
@@ -30,8 +22,8 @@ import { vonageJwt } from './vonage-jwt.js';
  * - Vonage: the call leg uuid is not on the socket; the NCCO's websocket endpoint must carry it in `headers` as
  *   `call_uuid` (or `uuid`), the uuid of the caller's leg from the answer webhook. `conversation_uuid` is NOT used:
  *   PUT /v1/calls/{uuid} takes a leg uuid, and the conversation uuid names the conversation.
- * Warm transfer: every platform here does a cold transfer; the summary is not spoken (Twilio would need a
- * conference and a whisper URL). The session still records the summary with the call.
+ * Warm transfer: every platform here does a cold transfer and the summary is not passed on (a whisper to the
+ * human would need a conference on Twilio and a hosted whisper document elsewhere).
  * An already-ended call is success for hangup (`already-ended`). Failures throw CallControlError (status and
  * platform code only: no credentials, no response text).
  */
@@ -67,225 +59,6 @@ export function gatewayControl(pc: PlatformControl): GatewayControl {
     transfer: (call, info, target, mode, summary) => pc.transfer(call.tenantId, info, target, mode, summary),
   };
 }
-
-type Creds = Record<string, string>;
-type Op = 'hangup' | 'transfer';
-/** A request to send, or why none can be. */
-type Plan = { req: ControlRequest; done(res: ControlResponse): HangupResult | undefined } | { unsupported: string };
-
-interface Platform {
-  /** Plugin config fields that must be non-empty. */
-  required: readonly string[];
-  defaultBase: string;
-  /** The platform's call id on REST, or undefined when the socket gave none. */
-  callId(info: CallStartInfo): string | undefined;
-  plan(op: Op, c: Creds, base: string, id: string, target: Target, ctx: PlanContext): Plan;
-}
-
-type Target = { kind: 'phone' | 'sip'; value: string };
-interface PlanContext {
-  tenantId: string;
-  /** Where the platform can fetch a signed transfer document (Plivo, jambonz); undefined: they cannot transfer. */
-  publicUrl?: string;
-}
-
-const PHONE = /^\+?[0-9]{2,20}$/;
-const SIP = /^sips?:[^\s<>"'&]{3,250}$/i;
-
-/** A transfer target: E.164-ish number (spaces, dashes, dots and parentheses dropped) or a sip:/sips: URI. */
-export function normalizeTarget(target: string): Target | undefined {
-  const t = target.trim();
-  if (SIP.test(t)) return { kind: 'sip', value: t };
-  const n = t.replace(/[\s().-]/g, '');
-  return PHONE.test(n) ? { kind: 'phone', value: n } : undefined;
-}
-
-function xml(s: string): string {
-  return s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-/** Ids the adapters made up because the socket carried none (adapter.ts generatedCallId): useless on REST. */
-function platformId(id: string, info: CallStartInfo): string | undefined {
-  if (!id || id === info.streamId || id.startsWith(`${info.protocol}-`)) return undefined;
-  return id;
-}
-
-const json = (auth: string, body: unknown) => ({
-  headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
-  body: JSON.stringify(body),
-});
-
-const PLATFORMS: Readonly<Record<string, Platform>> = {
-  // POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json, form-encoded, basic AccountSid:AuthToken.
-  twilio: {
-    required: ['accountSid', 'authToken'],
-    defaultBase: 'https://api.twilio.com',
-    // A CallSid (CA…), not the streamSid (MZ…) the adapter falls back to when the start message has no callSid.
-    callId: (info) => (/^CA[0-9a-zA-Z]+$/.test(info.callId) ? info.callId : undefined),
-    plan(op, c, base, id, target) {
-      let form: Record<string, string> = { Status: 'completed' };
-      if (op === 'transfer') {
-        const t = target;
-        const noun = t.kind === 'sip' ? `<Sip>${xml(t.value)}</Sip>` : `<Number>${xml(t.value)}</Number>`;
-        form = { Twiml: `<Response><Dial>${noun}</Dial></Response>` };
-      }
-      return {
-        req: {
-          platform: 'twilio',
-          op,
-          method: 'POST',
-          url: `${base}/2010-04-01/Accounts/${segment(c.accountSid!)}/Calls/${segment(id)}.json`,
-          headers: {
-            authorization: basicAuth(c.accountSid!, c.authToken!),
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-          body: new URLSearchParams(form).toString(),
-        },
-        done: (res) =>
-          res.status >= 200 && res.status < 300
-            ? 'done'
-            : op === 'hangup' && (res.status === 404 || errorCode(res.body) === '20404')
-              ? 'already-ended'
-              : undefined,
-      };
-    },
-  },
-  // POST /v2/calls/{call_control_id}/actions/{hangup|transfer}, Bearer API key, JSON.
-  telnyx: {
-    required: ['apiKey'],
-    defaultBase: 'https://api.telnyx.com',
-    callId: (info) => platformId(info.callId, info),
-    plan(op, c, base, id, target) {
-      const t = target.value;
-      return {
-        req: {
-          platform: 'telnyx',
-          op,
-          method: 'POST',
-          url: `${base}/v2/calls/${segment(id)}/actions/${op}`,
-          ...json(`Bearer ${c.apiKey}`, op === 'transfer' ? { to: t } : {}),
-        },
-        done: (res) =>
-          res.status >= 200 && res.status < 300
-            ? 'done'
-            : op === 'hangup' && res.status === 422 && errorCode(res.body) === '90018'
-              ? 'already-ended'
-              : undefined,
-      };
-    },
-  },
-  // DELETE /v1/Account/{auth_id}/Call/{call_uuid}/, basic auth_id:auth_token; 204, 404 = already ended.
-  plivo: {
-    required: ['authId', 'authToken'],
-    defaultBase: 'https://api.plivo.com',
-    callId: (info) => platformId(info.callId, info),
-    plan(op, c, base, id, target, ctx) {
-      const url = `${base}/v1/Account/${segment(c.authId!)}/Call/${segment(id)}/`;
-      const auth = basicAuth(c.authId!, c.authToken!);
-      if (op === 'transfer') {
-        if (!ctx.publicUrl) return { unsupported: 'Plivo fetches the <Dial> XML from aleg_url: PUBLIC_URL is not set' };
-        const aleg = transferHookUrl(ctx.publicUrl, 'plivo', ctx.tenantId, target.value, c.authToken!);
-        return {
-          // Transfer the caller's leg (aleg) to XML we serve, signed (src/channels/transfer-hook.ts); 202 Accepted.
-          req: {
-            platform: 'plivo',
-            op,
-            method: 'POST',
-            url,
-            ...json(auth, { legs: 'aleg', aleg_url: aleg, aleg_method: 'POST' }),
-          },
-          done: (res) => (res.status >= 200 && res.status < 300 ? 'done' : undefined),
-        };
-      }
-      return {
-        req: {
-          platform: 'plivo',
-          op,
-          method: 'DELETE',
-          url,
-          headers: { authorization: auth, accept: 'application/json' },
-        },
-        done: (res) =>
-          res.status >= 200 && res.status < 300 ? 'done' : res.status === 404 ? 'already-ended' : undefined,
-      };
-    },
-  },
-  // PUT /v1/calls/{uuid}, Bearer application JWT (RS256), JSON.
-  vonage: {
-    required: ['applicationId', 'privateKey'],
-    defaultBase: 'https://api.nexmo.com',
-    callId: (info) => info.customParameters.call_uuid || info.customParameters.uuid || undefined,
-    plan(op, c, base, id, target) {
-      let body: unknown = { action: 'hangup' };
-      if (op === 'transfer') {
-        const t = target;
-        const endpoint =
-          t.kind === 'sip' ? { type: 'sip', uri: t.value } : { type: 'phone', number: t.value.replace(/^\+/, '') };
-        body = {
-          action: 'transfer',
-          destination: { type: 'ncco', ncco: [{ action: 'connect', endpoint: [endpoint] }] },
-        };
-      }
-      const auth = () => {
-        try {
-          return `Bearer ${vonageJwt(c.applicationId!, c.privateKey!)}`;
-        } catch {
-          throw new CallControlError('vonage', op, 'privateKey is not a valid PEM private key');
-        }
-      };
-      return {
-        req: {
-          platform: 'vonage',
-          op,
-          method: 'PUT',
-          url: `${base}/v1/calls/${segment(id)}`,
-          ...json(auth(), body),
-          refreshHeaders: () => json(auth(), body).headers,
-        },
-        done: (res) =>
-          res.status >= 200 && res.status < 300
-            ? 'done'
-            : op === 'hangup' && res.status === 404
-              ? 'already-ended'
-              : undefined,
-      };
-    },
-  },
-  // PUT /v1/Accounts/{accountSid}/Calls/{callSid}, Bearer API key, {"call_status":"completed"}.
-  jambonz: {
-    required: ['accountSid', 'apiKey'],
-    defaultBase: 'https://jambonz.cloud/api',
-    callId: (info) => platformId(info.callId, info),
-    plan(op, c, base, id, target, ctx) {
-      let body: unknown = { call_status: 'completed' };
-      if (op === 'transfer') {
-        if (!ctx.publicUrl)
-          return { unsupported: 'jambonz fetches the dial verb from call_hook: PUBLIC_URL is not set' };
-        // Redirect the call to a verb list we serve, signed (src/channels/transfer-hook.ts).
-        body = { call_hook: transferHookUrl(ctx.publicUrl, 'jambonz', ctx.tenantId, target.value, c.apiKey!) };
-      }
-      return {
-        req: {
-          platform: 'jambonz',
-          op,
-          method: 'PUT',
-          url: `${base}/v1/Accounts/${segment(c.accountSid!)}/Calls/${segment(id)}`,
-          ...json(`Bearer ${c.apiKey}`, body),
-        },
-        done: (res) =>
-          res.status >= 200 && res.status < 300
-            ? 'done'
-            : op === 'hangup' && res.status === 404
-              ? 'already-ended'
-              : undefined,
-      };
-    },
-  },
-};
-
-/** Protocols this module can control over REST. */
-export const REST_CONTROLLED: readonly string[] = Object.freeze(Object.keys(PLATFORMS));
 
 export function createPlatformControl(opts: {
   store: Store;
@@ -340,3 +113,4 @@ export function createPlatformControl(opts: {
     },
   };
 }
+
