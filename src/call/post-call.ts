@@ -1,6 +1,9 @@
 import { Value } from 'typebox/value';
+import type { Logger } from '../log.js';
 import type { LlmProvider } from '../providers/types.js';
+import type { AssistantConfig } from './assistant.js';
 import type { TranscriptEntry } from './deps.js';
+import type { StereoCallRecorder } from './recorder.js';
 
 /**
  * After the call (issue 6, deliverable 8): structured output extracted with the LLM against the assistant's JSON
@@ -97,4 +100,40 @@ export async function summarize(
   } catch {
     return extractiveSummary(transcript, endReason);
   }
+}
+
+export interface AfterCallInput {
+  llm: LlmProvider | undefined;
+  config: AssistantConfig;
+  transcript: readonly TranscriptEntry[];
+  endReason: string;
+  recorder: StereoCallRecorder | undefined;
+  recordingsDir: string;
+  /** File name (no extension) of the recording. */
+  name: string;
+  logger: Logger;
+}
+
+export interface AfterCallResult {
+  recordingPath?: string;
+  summary?: string;
+  structured: { value?: unknown; error?: string };
+}
+
+/** Recording saved, summary and structured output made, in parallel; nothing here throws. */
+export async function afterCall(i: AfterCallInput): Promise<AfterCallResult> {
+  const save = i.config.hangup?.saveConversation;
+  const schema = i.config.hangup?.schema;
+  const wantSummary = i.llm && save?.enabled !== false && save?.summary !== false;
+  const [recordingPath, summary, structured] = await Promise.all([
+    i.recorder && i.recorder.position > 0
+      ? i.recorder.save(i.recordingsDir, i.name).catch((err: unknown) => {
+          i.logger.warn({ err: (err as Error).message, name: i.name }, 'recording not saved');
+          return undefined;
+        })
+      : undefined,
+    wantSummary && i.llm ? summarize(i.llm, i.transcript, i.endReason) : undefined,
+    schema && i.llm ? extractStructured(i.llm, schema, i.transcript) : {},
+  ]);
+  return { recordingPath, summary, structured };
 }

@@ -12,7 +12,7 @@ import { DtmfInput, type MenuAction } from './dtmf-input.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
 import { type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
-import { extractStructured, summarize } from './post-call.js';
+import { afterCall } from './post-call.js';
 import { StereoCallRecorder } from './recorder.js';
 import { runReply } from './reply.js';
 import { Utterance } from './speech.js';
@@ -1077,27 +1077,16 @@ export class CallSession implements MediaLegHandler {
     const wirePath = this.wire?.file;
     await this.wire?.close();
 
-    let recordingPath: string | undefined;
-    if (this.recorder && this.recorder.position > 0) {
-      try {
-        recordingPath = await this.recorder.save(path.join(this.deps.dataDir, 'recordings'), safeName(this.callId));
-      } catch (err) {
-        this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'recording not saved');
-      }
-    }
-    let summary: string | undefined;
-    let structured: { value?: unknown; error?: string } = {};
-    const save = this.config.hangup?.saveConversation;
-    const llm = this.llm;
-    if (llm) {
-      const schema = this.config.hangup?.schema;
-      const [s, o] = await Promise.all([
-        save?.enabled === false || save?.summary === false ? undefined : summarize(llm, this.transcript, endReason),
-        schema ? extractStructured(llm, schema, this.transcript) : undefined,
-      ]);
-      summary = s;
-      if (o) structured = o;
-    }
+    const { recordingPath, summary, structured } = await afterCall({
+      llm: this.llm,
+      config: this.config,
+      transcript: this.transcript,
+      endReason,
+      recorder: this.recorder,
+      recordingsDir: path.join(this.deps.dataDir, 'recordings'),
+      name: safeName(this.callId),
+      logger: this.deps.logger,
+    });
     this.deps.sink.update({
       recordingPath,
       summary,
