@@ -479,8 +479,8 @@ export class WireLeg implements MediaLeg, Paced {
 
   /**
    * End the call. Where closing the socket alone does not (hangupVia 'rest': Telnyx, Plivo, Vonage), the platform's
-   * REST hangup goes first; the socket is closed whatever it answers, and a REST failure is then rethrown so the
-   * caller can record it. Concurrent calls share one attempt.
+   * REST hangup goes first; the socket is closed whatever it answers. Never rejects (callers fire and forget it):
+   * a REST failure is logged with the call id. Concurrent calls share one attempt.
    */
   hangup(reason: string): Promise<void> {
     if (this.isClosed) return Promise.resolve();
@@ -489,7 +489,6 @@ export class WireLeg implements MediaLeg, Paced {
   }
 
   private async hangupOnce(reason: string): Promise<void> {
-    let failure: unknown;
     if (this.adapter.hangupVia === 'rest') {
       try {
         const r = this.control ? await this.control.hangup(this.info) : 'unsupported';
@@ -500,7 +499,11 @@ export class WireLeg implements MediaLeg, Paced {
           );
         }
       } catch (err) {
-        failure = err;
+        // The call may still be up at the platform: worth an operator's attention.
+        this.logger.error(
+          { callId: this.info.callId, protocol: this.adapter.name, err: (err as Error).message },
+          'platform hangup failed; closing the stream anyway',
+        );
       }
     }
     if (!this.isClosed) {
@@ -508,7 +511,6 @@ export class WireLeg implements MediaLeg, Paced {
       if (msg !== undefined) this.transport.send(msg);
       this.closeWith(CloseCode.NORMAL, reason || 'hangup');
     }
-    if (failure !== undefined) throw failure;
   }
 
   /**

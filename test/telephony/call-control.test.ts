@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/telephony/close-codes.js';
 import type { CallControl, ResolvedCall } from '../../src/telephony/gateway.js';
@@ -194,16 +195,34 @@ describe('call control: failures and absence', () => {
     await client.closed;
   });
 
-  it('a failed REST hangup still closes the socket, then rejects with the platform error', async () => {
-    fc.seen.length = 0;
-    fc.state.hangup = async () => {
+  it('a failed REST hangup still closes the socket and resolves (callers fire and forget); the failure is logged', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const ctl = fakeControl();
+    const own = await startServer({ control: ctl.control, logger });
+    ctl.state.hangup = async () => {
       throw new Error('telnyx hangup failed: HTTP 401 (code 10009)');
     };
-    const { client, call } = await open('telnyx');
-    await expect(call.leg.hangup('bye')).rejects.toThrow('HTTP 401');
+    const fx = loadFixture('telnyx');
+    const client = new WireClient(`${own.url}${fx.path}`);
+    await client.opened;
+    const callP = own.nextCall();
+    for (const step of fx.start) client.send(render(step));
+    const call = await callP;
+    await call.leg.hangup('bye');
     expect((await client.closed).code).toBe(CloseCode.NORMAL);
     expect(call.stops).toEqual(['bye']);
-    expect(fc.seen).toHaveLength(1);
+    expect(ctl.seen).toHaveLength(1);
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 50);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        msg: 'platform hangup failed; closing the stream anyway',
+        callId: call.leg.info.callId,
+        protocol: 'telnyx',
+        err: 'telnyx hangup failed: HTTP 401 (code 10009)',
+      }),
+    ]);
+    await own.close();
   });
 
   it('concurrent hangups share one platform request; a hangup after the end sends nothing', async () => {
