@@ -56,7 +56,7 @@ export const PLUGINS: readonly PluginSpec[] = [
     kind: 'telephony',
     priceCents: 0,
     description:
-      'Hangup and transfer of Vonage websocket calls through the Voice API (JWT); the NCCO websocket headers must carry call_uuid',
+      'Hangup and transfer of Vonage websocket calls through the Voice API (JWT); the NCCO websocket endpoint must carry the caller leg uuid as call_uuid (headers or URI query)',
     config: [
       { name: 'applicationId', required: true, description: 'Vonage application id' },
       {

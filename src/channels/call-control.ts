@@ -19,8 +19,8 @@ export { normalizeTarget } from './control-platforms.js';
  *   instructions from a URL: the engine serves them, signed with the tenant's plugin secret
  *   (src/channels/transfer-hook.ts, route /webhook/transfer/{plivo|jambonz}); without `publicUrl` they are
  *   unsupported.
- * - Vonage: the call leg uuid is not on the socket; the NCCO's websocket endpoint must carry it in `headers` as
- *   `call_uuid` (or `uuid`), the uuid of the caller's leg from the answer webhook. `conversation_uuid` is NOT used:
+ * - Vonage: the call leg uuid is not on the socket; the NCCO's websocket endpoint must carry it in `headers` (or
+ *   the URI query) as `call_uuid` (or `uuid`): the uuid of the caller's leg from the answer webhook. `conversation_uuid` is NOT used:
  *   PUT /v1/calls/{uuid} takes a leg uuid, and the conversation uuid names the conversation.
  * Warm transfer: every platform here does a cold transfer and the summary is not passed on (a whisper to the
  * human would need a conference on Twilio and a hosted whisper document elsewhere).
@@ -113,4 +113,3 @@ export function createPlatformControl(opts: {
     },
   };
 }
-
