@@ -20,10 +20,12 @@ export { normalizeTarget } from './control-platforms.js';
  *   (src/channels/transfer-hook.ts, route /webhook/transfer/{plivo|jambonz}); without `publicUrl` they are
  *   unsupported.
  * - Vonage: the call leg uuid is not on the socket; the NCCO's websocket endpoint must carry it in `headers` (or
- *   the URI query) as `call_uuid` (or `uuid`): the uuid of the caller's leg from the answer webhook. `conversation_uuid` is NOT used:
- *   PUT /v1/calls/{uuid} takes a leg uuid, and the conversation uuid names the conversation.
- * Warm transfer: every platform here does a cold transfer and the summary is not passed on (a whisper to the
- * human would need a conference on Twilio and a hosted whisper document elsewhere).
+ *   the URI query) as `call_uuid` (or `uuid`): the uuid of the caller's leg from the answer webhook.
+ *   `conversation_uuid` is NOT used: PUT /v1/calls/{uuid} takes a leg uuid; the conversation uuid names the
+ *   conversation.
+ * Warm transfer: on Twilio (with `publicUrl`) the summary is whispered to the human when they answer, before the
+ * caller is connected (<Number url>, a signed <Say> document); elsewhere it is a cold transfer and the summary is
+ * not passed on.
  * An already-ended call is success for hangup (`already-ended`). Failures throw CallControlError (status and
  * platform code only: no credentials, no response text).
  */
@@ -77,7 +79,14 @@ export function createPlatformControl(opts: {
     return out;
   };
 
-  const run = async (op: Op, tenantId: string, info: CallStartInfo, target: string): Promise<HangupResult> => {
+  const run = async (
+    op: Op,
+    tenantId: string,
+    info: CallStartInfo,
+    target: string,
+    mode: TransferMode = 'cold',
+    summary?: string,
+  ): Promise<HangupResult> => {
     const platform = PLATFORMS[info.protocol];
     const unsupported = (why: string): 'unsupported' => {
       opts.logger.info({ callId: info.callId, protocol: info.protocol, op }, `platform ${op} unsupported: ${why}`);
@@ -95,6 +104,8 @@ export function createPlatformControl(opts: {
     const base = (c.baseUrl ?? platform.defaultBase).replace(/\/+$/, '');
     const plan = platform.plan(op, c, base, id, t, {
       tenantId,
+      mode,
+      ...(summary ? { summary } : {}),
       ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     });
     if ('unsupported' in plan) return unsupported(plan.unsupported);
@@ -107,8 +118,8 @@ export function createPlatformControl(opts: {
 
   return {
     hangup: (tenantId, info) => run('hangup', tenantId, info, ''),
-    async transfer(tenantId, info, target) {
-      const r = await run('transfer', tenantId, info, target);
+    async transfer(tenantId, info, target, mode, summary) {
+      const r = await run('transfer', tenantId, info, target, mode, summary);
       return r === 'unsupported' ? 'unsupported' : 'done';
     },
   };

@@ -1,4 +1,4 @@
-import type { CallStartInfo } from '../telephony/leg.js';
+import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
 import {
   basicAuth,
   CallControlError,
@@ -34,6 +34,8 @@ export interface Platform {
 export type Target = { kind: 'phone' | 'sip'; value: string };
 export interface PlanContext {
   tenantId: string;
+  mode: TransferMode;
+  summary?: string;
   /** Where the platform can fetch a signed transfer document (Plivo, jambonz); undefined: they cannot transfer. */
   publicUrl?: string;
 }
@@ -59,6 +61,9 @@ function platformId(id: string, info: CallStartInfo): string | undefined {
   return id;
 }
 
+/** Characters of a warm-transfer summary whispered to the human (about a minute of speech; keeps the URL short). */
+const MAX_WHISPER = 800;
+
 const json = (auth: string, body: unknown) => ({
   headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
   body: JSON.stringify(body),
@@ -71,11 +76,19 @@ export const PLATFORMS: Readonly<Record<string, Platform>> = {
     defaultBase: 'https://api.twilio.com',
     // A CallSid (CA…), not the streamSid (MZ…) the adapter falls back to when the start message has no callSid.
     callId: (info) => (/^CA[0-9a-zA-Z]+$/.test(info.callId) ? info.callId : undefined),
-    plan(op, c, base, id, target) {
+    plan(op, c, base, id, target, ctx) {
       let form: Record<string, string> = { Status: 'completed' };
       if (op === 'transfer') {
         const t = target;
-        const noun = t.kind === 'sip' ? `<Sip>${xml(t.value)}</Sip>` : `<Number>${xml(t.value)}</Number>`;
+        // Warm: the noun's `url` is TwiML run on the called party once they answer, before the caller is
+        // connected (Twilio <Number url> / <Sip url>): a whisper of the summary, served signed by the engine.
+        const say = ctx.mode === 'warm' ? ctx.summary?.slice(0, MAX_WHISPER) : undefined;
+        const whisper =
+          say && ctx.publicUrl
+            ? ` url="${xml(transferHookUrl(ctx.publicUrl, 'twilio', ctx.tenantId, say, c.authToken!))}"`
+            : '';
+        const noun =
+          t.kind === 'sip' ? `<Sip${whisper}>${xml(t.value)}</Sip>` : `<Number${whisper}>${xml(t.value)}</Number>`;
         form = { Twiml: `<Response><Dial>${noun}</Dial></Response>` };
       }
       return {

@@ -2,15 +2,25 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Signed transfer documents for platforms whose REST transfer fetches instructions from a URL instead of taking
- * them inline: Plivo `aleg_url` (XML with <Dial>) and jambonz `call_hook` (a verb list with `dial`). The engine
- * serves them at `/webhook/transfer/{plivo|jambonz}` (src/api/routes/carrier.ts). The URL names the tenant, the
- * target and an expiry, and carries an HMAC-SHA256 over them keyed with the tenant's own plugin secret (Plivo
- * auth token, jambonz API key), so the route cannot be used as an open dialer: only someone holding that secret can
- * mint a URL, and one URL dials one target for TTL_S seconds.
+ * them inline: Plivo `aleg_url` (XML with <Dial>), jambonz `call_hook` (a verb list with `dial`), and the Twilio
+ * warm-transfer whisper (<Number url>: TwiML with <Say> played to the human before the caller is connected). The
+ * engine serves them at `/webhook/transfer/{plivo|jambonz|twilio}` (src/api/routes/carrier.ts). The URL names the
+ * tenant, the value (the target to dial; for twilio the text to say) and an expiry, and carries an HMAC-SHA256
+ * over them keyed with the tenant's own plugin secret (Plivo / Twilio auth token, jambonz API key), so the route
+ * cannot be used as an open dialer: only someone holding that secret can mint a URL, and one URL dials one target
+ * (or says one text) for TTL_S seconds.
  */
-export type HookPlatform = 'plivo' | 'jambonz';
+export type HookPlatform = 'plivo' | 'jambonz' | 'twilio';
 
-/** Validity of a transfer URL, s: the platform fetches it right after our REST request. */
+/** The plugin config field that keys each platform's signature. */
+export const HOOK_SECRET_FIELD: Readonly<Record<HookPlatform, string>> = Object.freeze({
+  plivo: 'authToken',
+  jambonz: 'apiKey',
+  twilio: 'authToken',
+});
+
+/** Validity of a transfer URL, s: the platform fetches it right after our REST request (Twilio: once the human
+ * answers, so it covers the ringing time too). */
 const TTL_S = 600;
 
 function mac(secret: string, platform: HookPlatform, tenantId: string, to: string, exp: number): string {
@@ -63,4 +73,9 @@ export function plivoDialXml(target: { kind: 'phone' | 'sip'; value: string }): 
 export function jambonzDialVerbs(target: { kind: 'phone' | 'sip'; value: string }): unknown[] {
   const t = target.kind === 'sip' ? { type: 'sip', sipUri: target.value } : { type: 'phone', number: target.value };
   return [{ verb: 'dial', target: [t] }];
+}
+
+/** Twilio whisper: TwiML said to the human who answers a warm transfer, before the caller is connected. */
+export function twilioWhisperXml(text: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${xml(text)}</Say></Response>`;
 }

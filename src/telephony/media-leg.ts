@@ -495,7 +495,8 @@ export class WireLeg implements MediaLeg, Paced {
         if (r === 'unsupported') {
           this.warnOnce(
             'hangup-rest',
-            `hangup: closing a ${this.adapter.name} stream may not end the call, and no REST call control is available for it`,
+            `hangup: closing a ${this.adapter.name} stream may not end the call, ` +
+              'and no REST call control is available for it',
           );
         }
       } catch (err) {
@@ -534,7 +535,8 @@ export class WireLeg implements MediaLeg, Paced {
         return;
       }
       throw new Error(
-        `transfer: ${this.adapter.name} REST call control cannot transfer this call (no active plugin, no platform call id, or not supported by the platform)`,
+        `transfer: ${this.adapter.name} REST call control cannot transfer this call ` +
+          '(no active plugin, no platform call id, or not supported by the platform)',
       );
     }
     throw new Error(

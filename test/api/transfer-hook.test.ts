@@ -78,6 +78,23 @@ it('jambonz fetches its dial verb (GET or POST JSON)', async () => {
   expect(await post.json()).toEqual(verbs);
 });
 
+it('Twilio fetches the warm-transfer whisper (<Say>, escaped) signed with the tenant auth token', async () => {
+  await h.store.account.purchasePlugin(h.a.id, 'twilio', 0);
+  await h.store.account.configurePlugin(h.a.id, 'twilio', { accountSid: 'AC1', authToken: 'tw-a-token' });
+  const url = transferHookUrl(h.url, 'twilio', h.a.id, 'Ann <VIP> wants a refund & more', 'tw-a-token');
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'CallSid=CA2&CallStatus=in-progress',
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('application/xml');
+  expect(await res.text()).toBe(
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Ann &#60;VIP&#62; wants a refund &#38; more</Say></Response>',
+  );
+  expect((await fetch(transferHookUrl(h.url, 'twilio', h.a.id, 'say this', 'not-the-token'))).status).toBe(403);
+});
+
 it('refuses unsigned, tampered, foreign-tenant and wrong-platform URLs (403), never dialing', async () => {
   const good = new URL(transferHookUrl(h.url, 'plivo', h.a.id, '+15551234567', plivo.authToken));
   const tries: string[] = [];
@@ -100,5 +117,5 @@ it('refuses unsigned, tampered, foreign-tenant and wrong-platform URLs (403), ne
     expect(text).not.toContain(plivo.authToken);
   }
   expect((await fetch(`${h.url}/webhook/transfer/plivo`)).status).toBe(400);
-  expect((await fetch(`${h.url}/webhook/transfer/twilio?t=a&to=1&exp=1&sig=00`)).status).toBe(400);
+  expect((await fetch(`${h.url}/webhook/transfer/vonage?t=a&to=1&exp=1&sig=00`)).status).toBe(400);
 });

@@ -113,6 +113,24 @@ describe('twilio call update', () => {
     );
   });
 
+  it('warm with a summary: the <Number url> whispers it to the human (signed document); cold: no whisper', async () => {
+    fake.live.add(TWILIO_SID);
+    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    const summary = 'Caller <Ann> wants a refund & a call back';
+    expect(await withUrl.transfer(tenant, info('twilio', TWILIO_SID), '+15551234567', 'warm', summary)).toBe('done');
+    expect(await withUrl.transfer(tenant, info('twilio', TWILIO_SID), '+15551234567', 'cold', summary)).toBe('done');
+    const twiml = new URLSearchParams(fake.requests[0]!.body).get('Twiml')!;
+    const m = /^<Response><Dial><Number url="([^"]+)">\+15551234567<\/Number><\/Dial><\/Response>$/.exec(twiml);
+    expect(m, twiml).not.toBeNull();
+    const whisper = new URL(m![1]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))));
+    expect(`${whisper.origin}${whisper.pathname}`).toBe('https://engine.example.com/webhook/transfer/twilio');
+    const q = Object.fromEntries(whisper.searchParams) as Record<string, string>;
+    expect(verifyTransferHook('twilio', q, creds.twilio.authToken)).toBe(summary);
+    expect(new URLSearchParams(fake.requests[1]!.body).get('Twiml')).toBe(
+      '<Response><Dial><Number>+15551234567</Number></Dial></Response>',
+    );
+  });
+
   it('refuses a target that is neither a number nor a sip: URI, sending nothing', async () => {
     for (const t of ['</Number><Redirect>http://x</Redirect>', 'sip:a@b"><Play>x', '', 'tel:+1555']) {
       await expect(control.transfer(tenant, info('twilio', TWILIO_SID), t, 'cold')).rejects.toThrow(/target/);

@@ -3,7 +3,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { normalizeTarget } from '../../channels/call-control.js';
 import { pluginCredentials } from '../../channels/dialer.js';
-import { type HookPlatform, jambonzDialVerbs, plivoDialXml, verifyTransferHook } from '../../channels/transfer-hook.js';
+import {
+  HOOK_SECRET_FIELD,
+  type HookPlatform,
+  jambonzDialVerbs,
+  plivoDialXml,
+  twilioWhisperXml,
+  verifyTransferHook,
+} from '../../channels/transfer-hook.js';
 import { twilioStatusUrl } from '../../channels/twilio.js';
 import { mapTwilioStatus, verifyTwilioPost } from '../../channels/twilio-status.js';
 import { EngineError } from '../../errors.js';
@@ -84,12 +91,16 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     // minted and signed by src/channels/call-control.ts with the tenant's plugin secret (transfer-hook.ts).
     const transferSchema = {
       tags: ['carrier callbacks'],
-      summary: 'Transfer instructions for Plivo (<Dial> XML) or jambonz (dial verb), signed by the engine',
+      summary: 'Transfer documents: Plivo <Dial> XML, jambonz dial verb, Twilio whisper <Say>; signed by the engine',
       security: [],
-      params: Type.Object({ platform: Type.Union([Type.Literal('plivo'), Type.Literal('jambonz')]) }),
+      params: Type.Object({
+        platform: Type.Union([Type.Literal('plivo'), Type.Literal('jambonz'), Type.Literal('twilio')]),
+      }),
       querystring: Type.Object({ t: Type.String(), to: Type.String(), exp: Type.String(), sig: Type.String() }),
       response: {
-        200: Type.Unknown({ description: 'Plivo: application/xml <Response><Dial>; jambonz: a JSON verb list' }),
+        200: Type.Unknown({
+          description: 'Plivo: application/xml <Response><Dial>; Twilio: <Response><Say>; jambonz: a JSON verb list',
+        }),
         403: ErrorSchema,
       } as Record<string, TSchema>,
     };
@@ -97,9 +108,12 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       const { platform } = req.params as { platform: HookPlatform };
       const q = req.query as { t: string; to: string; exp: string; sig: string };
       const plugin = await deps.store.account.getPlugin(q.t, platform);
-      const secret = plugin?.status === 'active' ? plugin.config[platform === 'plivo' ? 'authToken' : 'apiKey'] : '';
-      const to = typeof secret === 'string' && secret ? verifyTransferHook(platform, q, secret) : undefined;
-      const target = to === undefined ? undefined : normalizeTarget(to);
+      const secret = plugin?.status === 'active' ? plugin.config[HOOK_SECRET_FIELD[platform]] : '';
+      const value = typeof secret === 'string' && secret ? verifyTransferHook(platform, q, secret) : undefined;
+      if (value !== undefined && platform === 'twilio') {
+        return reply.type('application/xml').send(twilioWhisperXml(value));
+      }
+      const target = value === undefined ? undefined : normalizeTarget(value);
       if (!target) throw new EngineError('FORBIDDEN', 'Signature check failed');
       if (platform === 'plivo') return reply.type('application/xml').send(plivoDialXml(target));
       return reply.send(jambonzDialVerbs(target));
