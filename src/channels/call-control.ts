@@ -23,9 +23,9 @@ export { normalizeTarget } from './control-platforms.js';
  *   the URI query) as `call_uuid` (or `uuid`): the uuid of the caller's leg from the answer webhook.
  *   `conversation_uuid` is NOT used: PUT /v1/calls/{uuid} takes a leg uuid; the conversation uuid names the
  *   conversation.
- * Warm transfer: on Twilio (with `publicUrl`) the summary is whispered to the human when they answer, before the
- * caller is connected (<Number url>, a signed <Say> document); elsewhere it is a cold transfer and the summary is
- * not passed on.
+ * Warm transfer: on Twilio and Vonage (phone targets; with `publicUrl`) the summary is whispered to the human when
+ * they answer, before the caller is connected (Twilio <Number url> / <Sip url>: a signed <Say> document; Vonage
+ * connect `onAnswer`: a signed `talk` NCCO); elsewhere it is a cold transfer and the summary is not passed on.
  * An already-ended call is success for hangup (`already-ended`). Failures throw CallControlError (status and
  * platform code only: no credentials, no response text).
  */

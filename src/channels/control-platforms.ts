@@ -64,6 +64,11 @@ function platformId(id: string, info: CallStartInfo): string | undefined {
 /** Characters of a warm-transfer summary whispered to the human (about a minute of speech; keeps the URL short). */
 const MAX_WHISPER = 800;
 
+/** The text to whisper to the human of a warm transfer, when there is one and the platform can fetch it. */
+function whisperText(ctx: PlanContext): string | undefined {
+  return ctx.mode === 'warm' && ctx.publicUrl ? ctx.summary?.slice(0, MAX_WHISPER) || undefined : undefined;
+}
+
 const json = (auth: string, body: unknown) => ({
   headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
   body: JSON.stringify(body),
@@ -82,7 +87,7 @@ export const PLATFORMS: Readonly<Record<string, Platform>> = {
         const t = target;
         // Warm: the noun's `url` is TwiML run on the called party once they answer, before the caller is
         // connected (Twilio <Number url> / <Sip url>): a whisper of the summary, served signed by the engine.
-        const say = ctx.mode === 'warm' ? ctx.summary?.slice(0, MAX_WHISPER) : undefined;
+        const say = whisperText(ctx);
         const whisper =
           say && ctx.publicUrl
             ? ` url="${xml(transferHookUrl(ctx.publicUrl, 'twilio', ctx.tenantId, say, c.authToken!))}"`
@@ -178,12 +183,20 @@ export const PLATFORMS: Readonly<Record<string, Platform>> = {
     required: ['applicationId', 'privateKey'],
     defaultBase: 'https://api.nexmo.com',
     callId: (info) => info.customParameters.call_uuid || info.customParameters.uuid || undefined,
-    plan(op, c, base, id, target) {
+    plan(op, c, base, id, target, ctx) {
       let body: unknown = { action: 'hangup' };
       if (op === 'transfer') {
         const t = target;
+        // Warm: a phone endpoint's onAnswer NCCO runs for the human before they join the caller: a signed `talk`.
+        const say = whisperText(ctx);
+        const onAnswer =
+          say && ctx.publicUrl
+            ? { onAnswer: { url: transferHookUrl(ctx.publicUrl, 'vonage', ctx.tenantId, say, c.privateKey!) } }
+            : {};
         const endpoint =
-          t.kind === 'sip' ? { type: 'sip', uri: t.value } : { type: 'phone', number: t.value.replace(/^\+/, '') };
+          t.kind === 'sip'
+            ? { type: 'sip', uri: t.value }
+            : { type: 'phone', number: t.value.replace(/^\+/, ''), ...onAnswer };
         body = {
           action: 'transfer',
           destination: { type: 'ncco', ncco: [{ action: 'connect', endpoint: [endpoint] }] },

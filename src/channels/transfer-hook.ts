@@ -2,21 +2,23 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Signed transfer documents for platforms whose REST transfer fetches instructions from a URL instead of taking
- * them inline: Plivo `aleg_url` (XML with <Dial>), jambonz `call_hook` (a verb list with `dial`), and the Twilio
- * warm-transfer whisper (<Number url>: TwiML with <Say> played to the human before the caller is connected). The
- * engine serves them at `/webhook/transfer/{plivo|jambonz|twilio}` (src/api/routes/carrier.ts). The URL names the
- * tenant, the value (the target to dial; for twilio the text to say) and an expiry, and carries an HMAC-SHA256
- * over them keyed with the tenant's own plugin secret (Plivo / Twilio auth token, jambonz API key), so the route
+ * them inline: Plivo `aleg_url` (XML with <Dial>), jambonz `call_hook` (a verb list with `dial`), and the
+ * warm-transfer whispers played to the human before the caller is connected (Twilio <Number url>: TwiML <Say>;
+ * Vonage connect `onAnswer`: an NCCO `talk`). The engine serves them at `/webhook/transfer/{platform}`
+ * (src/api/routes/carrier.ts). The URL names the tenant, the value (the target to dial; for the whispers the text
+ * to say) and an expiry, and carries an HMAC-SHA256 over them keyed with the tenant's own plugin secret (Plivo /
+ * Twilio auth token, jambonz API key, Vonage private key), so the route
  * cannot be used as an open dialer: only someone holding that secret can mint a URL, and one URL dials one target
  * (or says one text) for TTL_S seconds.
  */
-export type HookPlatform = 'plivo' | 'jambonz' | 'twilio';
+export type HookPlatform = 'plivo' | 'jambonz' | 'twilio' | 'vonage';
 
 /** The plugin config field that keys each platform's signature. */
 export const HOOK_SECRET_FIELD: Readonly<Record<HookPlatform, string>> = Object.freeze({
   plivo: 'authToken',
   jambonz: 'apiKey',
   twilio: 'authToken',
+  vonage: 'privateKey',
 });
 
 /** Validity of a transfer URL, s: the platform fetches it right after our REST request (Twilio: once the human
@@ -78,4 +80,9 @@ export function jambonzDialVerbs(target: { kind: 'phone' | 'sip'; value: string 
 /** Twilio whisper: TwiML said to the human who answers a warm transfer, before the caller is connected. */
 export function twilioWhisperXml(text: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>${xml(text)}</Say></Response>`;
+}
+
+/** Vonage whisper: the onAnswer NCCO run for the human who answers a warm transfer. */
+export function vonageWhisperNcco(text: string): unknown[] {
+  return [{ action: 'talk', text }];
 }

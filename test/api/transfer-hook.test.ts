@@ -95,6 +95,15 @@ it('Twilio fetches the warm-transfer whisper (<Say>, escaped) signed with the te
   expect((await fetch(transferHookUrl(h.url, 'twilio', h.a.id, 'say this', 'not-the-token'))).status).toBe(403);
 });
 
+it('Vonage fetches the warm-transfer whisper NCCO (GET) signed with the tenant private key', async () => {
+  await h.store.account.purchasePlugin(h.a.id, 'vonage', 0);
+  await h.store.account.configurePlugin(h.a.id, 'vonage', { applicationId: 'app', privateKey: 'PEM-A' });
+  const res = await fetch(transferHookUrl(h.url, 'vonage', h.a.id, 'Wants a refund', 'PEM-A'));
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual([{ action: 'talk', text: 'Wants a refund' }]);
+  expect((await fetch(transferHookUrl(h.url, 'vonage', h.a.id, 'Wants a refund', 'PEM-B'))).status).toBe(403);
+});
+
 it('refuses unsigned, tampered, foreign-tenant and wrong-platform URLs (403), never dialing', async () => {
   const good = new URL(transferHookUrl(h.url, 'plivo', h.a.id, '+15551234567', plivo.authToken));
   const tries: string[] = [];
@@ -117,5 +126,5 @@ it('refuses unsigned, tampered, foreign-tenant and wrong-platform URLs (403), ne
     expect(text).not.toContain(plivo.authToken);
   }
   expect((await fetch(`${h.url}/webhook/transfer/plivo`)).status).toBe(400);
-  expect((await fetch(`${h.url}/webhook/transfer/vonage?t=a&to=1&exp=1&sig=00`)).status).toBe(400);
+  expect((await fetch(`${h.url}/webhook/transfer/exotel?t=a&to=1&exp=1&sig=00`)).status).toBe(400);
 });

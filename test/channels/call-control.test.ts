@@ -293,6 +293,19 @@ describe('vonage voice API', () => {
     ]);
   });
 
+  it('warm with a summary: the phone endpoint onAnswer NCCO (signed) whispers it to the human', async () => {
+    fake.live.add(uuid);
+    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    const i = info('vonage', 'x', { customParameters: { call_uuid: uuid } });
+    expect(await withUrl.transfer(tenant, i, '+447700900000', 'warm', 'Wants a refund')).toBe('done');
+    const endpoint = JSON.parse(fake.requests[0]!.body).destination.ncco[0].endpoint[0];
+    expect(Object.keys(endpoint)).toEqual(['type', 'number', 'onAnswer']);
+    const url = new URL(endpoint.onAnswer.url as string);
+    expect(`${url.origin}${url.pathname}`).toBe('https://engine.example.com/webhook/transfer/vonage');
+    const q = Object.fromEntries(url.searchParams) as Record<string, string>;
+    expect(verifyTransferHook('vonage', q, privatePem.replace(/\n/g, '\\n'))).toBe('Wants a refund');
+  });
+
   it('without call_uuid / uuid in the websocket headers: unsupported (conversation_uuid is not a leg)', async () => {
     const i = info('vonage', 'vonage-abc-1', { customParameters: { conversation_uuid: 'CON-1' } });
     expect(await control.hangup(tenant, i)).toBe('unsupported');

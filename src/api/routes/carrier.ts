@@ -10,6 +10,7 @@ import {
   plivoDialXml,
   twilioWhisperXml,
   verifyTransferHook,
+  vonageWhisperNcco,
 } from '../../channels/transfer-hook.js';
 import { twilioStatusUrl } from '../../channels/twilio.js';
 import { mapTwilioStatus, verifyTwilioPost } from '../../channels/twilio-status.js';
@@ -91,15 +92,22 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
     // minted and signed by src/channels/call-control.ts with the tenant's plugin secret (transfer-hook.ts).
     const transferSchema = {
       tags: ['carrier callbacks'],
-      summary: 'Transfer documents: Plivo <Dial> XML, jambonz dial verb, Twilio whisper <Say>; signed by the engine',
+      summary: 'Transfer documents (Plivo <Dial>, jambonz dial, Twilio / Vonage warm-transfer whisper), signed',
       security: [],
       params: Type.Object({
-        platform: Type.Union([Type.Literal('plivo'), Type.Literal('jambonz'), Type.Literal('twilio')]),
+        platform: Type.Union([
+          Type.Literal('plivo'),
+          Type.Literal('jambonz'),
+          Type.Literal('twilio'),
+          Type.Literal('vonage'),
+        ]),
       }),
       querystring: Type.Object({ t: Type.String(), to: Type.String(), exp: Type.String(), sig: Type.String() }),
       response: {
         200: Type.Unknown({
-          description: 'Plivo: application/xml <Response><Dial>; Twilio: <Response><Say>; jambonz: a JSON verb list',
+          description:
+            'Plivo: application/xml <Response><Dial>; Twilio: <Response><Say>; jambonz: a JSON verb list; ' +
+            'Vonage: a JSON NCCO with talk',
         }),
         403: ErrorSchema,
       } as Record<string, TSchema>,
@@ -113,6 +121,7 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       if (value !== undefined && platform === 'twilio') {
         return reply.type('application/xml').send(twilioWhisperXml(value));
       }
+      if (value !== undefined && platform === 'vonage') return reply.send(vonageWhisperNcco(value));
       const target = value === undefined ? undefined : normalizeTarget(value);
       if (!target) throw new EngineError('FORBIDDEN', 'Signature check failed');
       if (platform === 'plivo') return reply.type('application/xml').send(plivoDialXml(target));
