@@ -126,7 +126,7 @@ export async function afterCall(i: AfterCallInput): Promise<AfterCallResult> {
   const schema = i.config.hangup?.schema;
   const wantSummary = i.llm && save?.enabled !== false && save?.summary !== false;
   const [recordingPath, summary, structured] = await Promise.all([
-    i.recorder && i.recorder.position > 0
+    i.recorder
       ? i.recorder.save(i.recordingsDir, i.name).catch((err: unknown) => {
           i.logger.warn({ err: (err as Error).message, name: i.name }, 'recording not saved');
           return undefined;

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioChunk } from '../audio/format.js';
 import { alawDecode, mulawDecode } from '../audio/g711.js';
@@ -8,15 +8,23 @@ import { Resampler } from '../audio/resample.js';
  * Stereo call recording: caller on the left, agent on the right, both at the caller's inbound rate, on one call
  * timeline. The caller channel advances with every inbound frame; agent audio is laid down from the caller position
  * at which each utterance started (it plays while the caller's frames keep arriving), and a barge-in cuts the agent
- * channel back to what had played. Storage is fixed-size blocks allocated as the call grows, so a frame costs one
- * typed-array copy and no allocation in steady state.
+ * channel back to what had played.
+ *
+ * Storage is fixed-size blocks (BLOCK_SECONDS) allocated as the call grows: a frame costs one typed-array copy.
+ * With a file (`stream(file)`), a block is final once the caller is HOLDBACK_SECONDS past its end (agent audio is
+ * never placed before the caller position): it is interleaved, appended to the WAV and freed, so memory stays
+ * bounded on long calls and a crash leaves a readable file (RIFF/data sizes 0xffffffff, patched on save()).
  */
 const BLOCK_SECONDS = 10;
+const HOLDBACK_SECONDS = 2;
+const HEADER_BYTES = 44;
 
 class Track {
-  private readonly blockLen: number;
-  private readonly blocks: Int16Array[] = [];
+  readonly blockLen: number;
+  /** null: written out and freed. */
+  readonly blocks: (Int16Array | null)[] = [];
   length = 0;
+  dropped = 0;
 
   constructor(rate: number) {
     this.blockLen = rate * BLOCK_SECONDS;
@@ -26,7 +34,7 @@ class Track {
     while (this.blocks.length * this.blockLen < end) this.blocks.push(new Int16Array(this.blockLen));
   }
 
-  /** Write `src` at sample position `pos` (overwrites). */
+  /** Write `src` at sample position `pos` (overwrites). Samples for freed blocks are dropped and counted. */
   write(pos: number, src: Int16Array): void {
     const end = pos + src.length;
     this.ensure(end);
@@ -36,7 +44,9 @@ class Track {
       const b = Math.floor(p / this.blockLen);
       const off = p - b * this.blockLen;
       const n = Math.min(src.length - i, this.blockLen - off);
-      this.blocks[b]!.set(src.subarray(i, i + n), off);
+      const block = this.blocks[b];
+      if (block) block.set(src.subarray(i, i + n), off);
+      else this.dropped += n;
       i += n;
     }
     if (end > this.length) this.length = end;
@@ -48,17 +58,29 @@ class Track {
       const b = Math.floor(p / this.blockLen);
       const off = p - b * this.blockLen;
       const n = Math.min(this.length - p, this.blockLen - off);
-      this.blocks[b]!.fill(0, off, off + n);
+      this.blocks[b]?.fill(0, off, off + n);
       p += n;
     }
     this.length = Math.min(this.length, pos);
   }
+}
 
-  at(i: number): number {
-    if (i >= this.length) return 0;
-    const b = Math.floor(i / this.blockLen);
-    return this.blocks[b]![i - b * this.blockLen]!;
-  }
+function wavHeader(sampleRate: number, dataBytes: number): Buffer {
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.write('RIFF', 0, 'ascii');
+  h.writeUInt32LE(dataBytes === 0xffffffff ? 0xffffffff : 36 + dataBytes, 4);
+  h.write('WAVE', 8, 'ascii');
+  h.write('fmt ', 12, 'ascii');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(2, 22); // channels
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 4, 28);
+  h.writeUInt16LE(4, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'ascii');
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
 }
 
 export class StereoCallRecorder {
@@ -68,6 +90,12 @@ export class StereoCallRecorder {
   private agentCursor = 0;
   private resamplers = new Map<number, Resampler>();
   private scratch = new Int16Array(0);
+  /** Streaming: the file, the blocks already appended to it, and the chain of pending writes. */
+  private file: string | undefined;
+  private handle: FileHandle | undefined;
+  private written = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private writeError: Error | undefined;
 
   constructor(sampleRate: number) {
     this.sampleRate = sampleRate;
@@ -75,14 +103,40 @@ export class StereoCallRecorder {
     this.agent = new Track(sampleRate);
   }
 
+  /** Write finished blocks to `file` as the call goes (bounded memory, crash-readable). Call before audio. */
+  stream(file: string): void {
+    this.file = file;
+    this.enqueue(async () => {
+      await mkdir(path.dirname(file), { recursive: true });
+      this.handle = await open(file, 'w');
+      await this.handle.write(wavHeader(this.sampleRate, 0xffffffff), 0, HEADER_BYTES, 0);
+    });
+  }
+
+  /** Resolves when the writes queued so far are on disk. */
+  flushed(): Promise<void> {
+    return this.chain;
+  }
+
   /** Caller samples recorded so far (the call timeline). */
   get position(): number {
     return this.caller.length;
   }
 
+  /** Agent samples that arrived for audio already written out (should stay 0). */
+  get droppedSamples(): number {
+    return this.caller.dropped + this.agent.dropped;
+  }
+
   /** One inbound frame (PCM16 at sampleRate; copied). */
   callerFrame(pcm: Int16Array): void {
     this.caller.write(this.caller.length, pcm);
+    if (this.file) {
+      const bl = this.caller.blockLen;
+      // A block is final when the caller is HOLDBACK past its end.
+      if (this.caller.length >= (this.written + 1) * bl + HOLDBACK_SECONDS * this.sampleRate)
+        this.flushBlock(this.written++);
+    }
   }
 
   /** A new agent utterance starts playing no earlier than now. */
@@ -105,38 +159,69 @@ export class StereoCallRecorder {
     this.agentCursor = pos;
   }
 
-  /** Interleaved stereo PCM16 WAV (RIFF, 44-byte header). */
+  /** Interleaved stereo PCM16 WAV of the whole call (in-memory recordings only). */
   toWav(): Buffer {
+    if (this.written > 0) throw new Error('toWav: this recording streams to a file; use save()');
     const frames = Math.max(this.caller.length, this.agent.length);
-    const dataBytes = frames * 4;
-    const buf = Buffer.alloc(44 + dataBytes);
-    buf.write('RIFF', 0, 'ascii');
-    buf.writeUInt32LE(36 + dataBytes, 4);
-    buf.write('WAVE', 8, 'ascii');
-    buf.write('fmt ', 12, 'ascii');
-    buf.writeUInt32LE(16, 16);
-    buf.writeUInt16LE(1, 20); // PCM
-    buf.writeUInt16LE(2, 22); // channels
-    buf.writeUInt32LE(this.sampleRate, 24);
-    buf.writeUInt32LE(this.sampleRate * 4, 28);
-    buf.writeUInt16LE(4, 32);
-    buf.writeUInt16LE(16, 34);
-    buf.write('data', 36, 'ascii');
-    buf.writeUInt32LE(dataBytes, 40);
-    let o = 44;
-    for (let i = 0; i < frames; i++) {
-      buf.writeInt16LE(this.caller.at(i), o);
-      buf.writeInt16LE(this.agent.at(i), o + 2);
-      o += 4;
-    }
-    return buf;
+    return Buffer.concat([wavHeader(this.sampleRate, frames * 4), this.interleave(0, frames)]);
   }
 
+  /** Write the recording (or finish the streamed file) and return its path. */
   async save(dir: string, name: string): Promise<string> {
-    await mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${name}.wav`);
-    await writeFile(file, this.toWav());
+    if (!this.file) {
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, `${name}.wav`);
+      await writeFile(file, this.toWav());
+      return file;
+    }
+    const total = Math.max(this.caller.length, this.agent.length);
+    const bl = this.caller.blockLen;
+    const from = this.written * bl;
+    const rest = this.interleave(from, total - from);
+    const file = this.file;
+    this.enqueue(async () => {
+      const h = this.handle!;
+      await h.write(rest, 0, rest.length, HEADER_BYTES + from * 4);
+      await h.write(wavHeader(this.sampleRate, total * 4), 0, HEADER_BYTES, 0);
+      await h.close();
+      this.handle = undefined;
+    });
+    this.file = undefined;
+    await this.chain;
+    if (this.writeError) throw this.writeError;
     return file;
+  }
+
+  private flushBlock(b: number): void {
+    const bl = this.caller.blockLen;
+    const data = this.interleave(b * bl, bl);
+    this.caller.blocks[b] = null;
+    if (this.agent.blocks.length > b) this.agent.blocks[b] = null;
+    this.enqueue(async () => {
+      await this.handle?.write(data, 0, data.length, HEADER_BYTES + b * bl * 4);
+    });
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => {
+      this.writeError ??= err as Error;
+    });
+  }
+
+  /** Frames [from, from + n) as interleaved little-endian [caller, agent] bytes. */
+  private interleave(from: number, n: number): Buffer {
+    const out = Buffer.alloc(Math.max(0, n) * 4);
+    const bl = this.caller.blockLen;
+    for (let i = 0; i < n; i++) {
+      const p = from + i;
+      const b = Math.floor(p / bl);
+      const off = p - b * bl;
+      const c = p < this.caller.length ? (this.caller.blocks[b]?.[off] ?? 0) : 0;
+      const a = p < this.agent.length ? (this.agent.blocks[b]?.[off] ?? 0) : 0;
+      out.writeInt16LE(c, i * 4);
+      out.writeInt16LE(a, i * 4 + 2);
+    }
+    return out;
   }
 
   private toPcm(chunk: AudioChunk): Int16Array {

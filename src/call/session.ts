@@ -189,6 +189,8 @@ export class CallSession implements MediaLegHandler {
     });
     this.toneGuard = this.inRate === 8000 && this.config.dtmf?.enabled !== false ? new ToneGuard() : undefined;
     this.recorder = this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(this.inRate);
+    // Streamed as the call goes: bounded memory, and a crash leaves a readable recording.
+    this.recorder?.stream(path.join(opts.deps.dataDir, 'recordings', `${safeName(this.callId)}.wav`));
     this.applySettings();
     this.leg.setHandler(this);
   }
