@@ -7,7 +7,7 @@ import {
   errorCode,
   segment,
 } from './control-request.js';
-import { transferHookUrl } from './transfer-hook.js';
+import { transferHookUrl, xml } from './transfer-hook.js';
 import { vonageJwt } from './vonage-jwt.js';
 
 /**
@@ -17,9 +17,9 @@ import { vonageJwt } from './vonage-jwt.js';
  */
 export type Creds = Record<string, string>;
 export type Op = 'hangup' | 'transfer';
-/** A request to send, or why none can be. */
 /** What one answer means: success, the call had already ended, or (undefined) a failure. */
 export type Outcome = 'done' | 'already-ended';
+/** A request to send, or why none can be. */
 export type Plan = { req: ControlRequest; done(res: ControlResponse): Outcome | undefined } | { unsupported: string };
 
 export interface Platform {
@@ -36,7 +36,10 @@ export interface PlanContext {
   tenantId: string;
   mode: TransferMode;
   summary?: string;
-  /** Where the platform can fetch a signed transfer document (Plivo, jambonz); undefined: they cannot transfer. */
+  /**
+   * Where platforms fetch signed transfer documents: needed by Plivo and jambonz transfer, and by the Twilio and
+   * Vonage warm-transfer whisper.
+   */
   publicUrl?: string;
 }
 
@@ -49,10 +52,6 @@ export function normalizeTarget(target: string): Target | undefined {
   if (SIP.test(t)) return { kind: 'sip', value: t };
   const n = t.replace(/[\s().-]/g, '');
   return PHONE.test(n) ? { kind: 'phone', value: n } : undefined;
-}
-
-function xml(s: string): string {
-  return s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 /** Ids the adapters made up because the socket carried none (adapter.ts generatedCallId): useless on REST. */

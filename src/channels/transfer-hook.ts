@@ -58,7 +58,8 @@ export function verifyTransferHook(
   return got.length === want.length && timingSafeEqual(got, want) ? to : undefined;
 }
 
-function xml(s: string): string {
+/** XML text / attribute escape as numeric references (TwiML and Plivo XML accept both). */
+export function xml(s: string): string {
   return s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
