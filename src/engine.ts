@@ -11,8 +11,8 @@ import { ragRoutes } from './api/routes/rag.js';
 import type { Assistant } from './call/assistant.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { CallSession } from './call/session.js';
-import { pluginCredentials } from './channels/dialer.js';
-import { createChannelDialer } from './channels/dialer.js';
+import { createPlatformControl, gatewayControl } from './channels/call-control.js';
+import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import type { EngineConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -248,7 +248,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     });
   }
 
-  gateway = attachGateway(app.server, { resolve, onCall, logger });
+  // Hangup / transfer over the platform's REST API where the socket has no such message (Telnyx, Plivo, Vonage...).
+  const control = gatewayControl(createPlatformControl({ store, logger, publicUrl: config.publicUrl }));
+  gateway = attachGateway(app.server, { resolve, onCall, logger, control });
   webhooks.start();
 
   let closing: Promise<void> | undefined;
