@@ -40,6 +40,15 @@ interface Piece {
   audio?: AudioChunk[];
 }
 
+interface Synth {
+  index: number;
+  /** Chunks that arrived before the piece went live. */
+  chunks: AudioChunk[];
+  live: boolean;
+  done: Promise<void>;
+  error: unknown;
+}
+
 export class Utterance {
   readonly id: string;
   readonly timings: SpeechTimings = {};
@@ -68,6 +77,9 @@ export class Utterance {
   cancelled = false;
   /** The session has put this utterance's text in the LLM history (so a barge-in edits it rather than adds). */
   replyPushed = false;
+  /** The piece streaming to the leg now, and the next one being synthesized ahead. */
+  private live: Synth | undefined;
+  private ahead: Synth | undefined;
   /** Audio collected for caching (only when asked). */
   private collect: AudioChunk[] | undefined;
 
@@ -214,6 +226,7 @@ export class Utterance {
   }
 
   private kick(): void {
+    this.lookAhead();
     if (this.wake) {
       const w = this.wake;
       this.wake = undefined;
@@ -242,7 +255,17 @@ export class Utterance {
         if (piece.audio) {
           for (const chunk of piece.audio) this.send(chunk);
         } else {
-          await this.synthesize(piece.text);
+          // The piece's synthesis may have started already (look-ahead); its early chunks go out first.
+          const synth = this.ahead?.index === this.next ? this.ahead : this.startSynth(this.next);
+          this.ahead = undefined;
+          this.live = synth;
+          for (const c of synth.chunks) this.send(c);
+          synth.chunks.length = 0;
+          synth.live = true;
+          this.lookAhead();
+          await synth.done;
+          this.live = undefined;
+          if (synth.error !== undefined) throw synth.error;
         }
         if (this.cancelled) break;
         piece.end = this.queuedSamples;
@@ -262,14 +285,35 @@ export class Utterance {
     }
   }
 
-  private async synthesize(text: string): Promise<void> {
-    const timing = {};
-    const req: TtsRequest = { ...this.opts.request, text, format: this.format };
-    for await (const chunk of this.opts.tts.synthesize(req, this.abort.signal, timing)) {
-      if (this.cancelled) return;
-      if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
-      this.send(chunk);
-    }
+  /**
+   * Start synthesizing piece `index`. Until it is the live piece its chunks are held (in order); then they stream
+   * straight to the leg. One piece of look-ahead hides the TTS first-byte time between short clauses.
+   */
+  private startSynth(index: number): Synth {
+    const piece = this.pieces[index]!;
+    const synth: Synth = { index, chunks: [], live: false, done: Promise.resolve(), error: undefined };
+    const req: TtsRequest = { ...this.opts.request, text: piece.text, format: this.format };
+    synth.done = (async () => {
+      try {
+        for await (const chunk of this.opts.tts.synthesize(req, this.abort.signal, {})) {
+          if (this.cancelled) return;
+          if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
+          if (synth.live) this.send(chunk);
+          else synth.chunks.push(chunk);
+        }
+      } catch (err) {
+        synth.error = err;
+      }
+    })();
+    return synth;
+  }
+
+  /** While a piece streams, start the next one (text pieces only; cached audio needs no TTS). */
+  private lookAhead(): void {
+    if (this.cancelled || this.ahead || !this.live) return;
+    const i = this.live.index + 1;
+    const next = this.pieces[i];
+    if (next && !next.audio) this.ahead = this.startSynth(i);
   }
 
   private send(chunk: AudioChunk): void {
