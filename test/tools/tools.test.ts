@@ -179,6 +179,28 @@ describe('MCP tools', () => {
     await tools.close();
   });
 
+  it('a stdio MCP server (child process) lists and runs its tools', async () => {
+    const tools = await createToolRegistry().forCall(
+      {
+        precall: {
+          mcpServers: [
+            {
+              name: 'calc',
+              transport: 'stdio',
+              command: process.execPath,
+              args: ['--import', 'tsx', 'test/tools/mcp-stdio-server.ts'],
+            },
+          ],
+        },
+      },
+      silentLogger,
+    );
+    expect(tools.specs().map((s) => s.name)).toContain('add');
+    const res = await tools.get('add')!.run({ a: 2, b: 40 }, ctx());
+    expect(res).toEqual({ ok: true, content: '42' });
+    await tools.close();
+  }, 30_000);
+
   it('an unreachable MCP server is reported and skipped, the call goes on', async () => {
     const issues: string[] = [];
     const tools = await createToolRegistry().forCall(
