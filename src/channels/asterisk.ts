@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { defaultGuardedFetch, EgressBlockedError } from '../net/egress.js';
 import { wsBase } from './twiml.js';
 import { DialError, type DialRequest, type DialResult, type OutboundDialer } from './types.js';
 
@@ -28,7 +29,8 @@ export interface AriDialerOptions {
  *   VOICE_ENGINE_CALL_ID, VOICE_ENGINE_ASSISTANT_KEY, VOICE_ENGINE_MEDIA_URL (wss://…/media/asterisk/ast_…).
  */
 export function createAsteriskDialer(opts: AriDialerOptions): OutboundDialer {
-  const doFetch = opts.fetch ?? fetch;
+  // ariUrl is tenant configuration: by default only egress-policy destinations (src/net/egress.ts).
+  const doFetch = opts.fetch ?? defaultGuardedFetch();
   return {
     async dial(req: DialRequest): Promise<DialResult> {
       const cfg = await opts.config(req.tenantId);
@@ -68,7 +70,10 @@ export function createAsteriskDialer(opts: AriDialerOptions): OutboundDialer {
           signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
         });
       } catch (err) {
-        throw new DialError(`Asterisk ARI unreachable: ${(err as Error).message}`, true);
+        throw new DialError(
+          `Asterisk ARI unreachable: ${(err as Error).message}`,
+          !(err instanceof EgressBlockedError),
+        );
       }
       const text = await res.text();
       if (!res.ok) {

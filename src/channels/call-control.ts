@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { defaultGuardedFetch } from '../net/egress.js';
 import type { Store } from '../store/index.js';
 import type { ResolvedCall } from '../telephony/gateway.js';
 import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
@@ -69,7 +70,8 @@ export function createPlatformControl(opts: {
   /** Public base URL of this engine (PUBLIC_URL): needed for Plivo and jambonz transfer. */
   publicUrl?: string;
 }): PlatformControl {
-  const doFetch = opts.fetch ?? fetch;
+  // baseUrl is tenant configuration: by default only egress-policy destinations (src/net/egress.ts).
+  const doFetch = opts.fetch ?? defaultGuardedFetch();
 
   const credentials = async (tenantId: string, pluginId: string): Promise<Creds | undefined> => {
     const p = await opts.store.account.getPlugin(tenantId, pluginId);

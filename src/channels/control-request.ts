@@ -1,3 +1,5 @@
+import { EgressBlockedError } from '../net/egress.js';
+
 /**
  * One REST request to a telephony platform's call-control API, retried once on a 5xx or a network failure (the
  * platform may have been restarting; a second failure is reported). Errors name the platform, the operation, the
@@ -52,6 +54,10 @@ export async function controlRequest(req: ControlRequest, doFetch: typeof fetch)
         redirect: 'error',
       });
     } catch (err) {
+      // A destination the egress policy refuses (src/net/egress.ts) stays refused: no retry.
+      if (err instanceof EgressBlockedError) {
+        throw new CallControlError(req.platform, req.op, 'refused by the egress policy (blocked address range)');
+      }
       // Only the error's name: undici messages can carry the URL.
       lastError = new CallControlError(req.platform, req.op, `unreachable (${(err as Error).name})`);
       continue;

@@ -1,3 +1,4 @@
+import { defaultGuardedFetch, EgressBlockedError } from '../net/egress.js';
 import { connectStreamTwiml } from './twiml.js';
 import { DialError, type DialRequest, type DialResult, type OutboundDialer } from './types.js';
 
@@ -23,7 +24,8 @@ export async function twilioPost(
   creds: TwilioCredentials,
   resource: string,
   form: Record<string, string>,
-  doFetch: typeof fetch = fetch,
+  // The base URL is tenant configuration: by default only egress-policy destinations (src/net/egress.ts).
+  doFetch: typeof fetch = defaultGuardedFetch(),
   timeoutMs = 15_000,
 ): Promise<Record<string, unknown>> {
   const base = (creds.baseUrl ?? 'https://api.twilio.com').replace(/\/$/, '');
@@ -41,7 +43,8 @@ export async function twilioPost(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    throw new DialError(`Twilio unreachable: ${(err as Error).message}`, true);
+    // A refused destination (egress policy) will not become reachable by retrying.
+    throw new DialError(`Twilio unreachable: ${(err as Error).message}`, !(err instanceof EgressBlockedError));
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};

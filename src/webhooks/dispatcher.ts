@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { defaultGuardedFetch } from '../net/egress.js';
 import type { Store, WebhookDelivery, WebhookEndpoint, WebhookEventType } from '../store/index.js';
 import { signPayload } from './signature.js';
 
@@ -15,6 +16,7 @@ export interface WebhookDispatcher {
 export interface WebhookDispatcherOptions {
   store: Store;
   logger: Logger;
+  /** Default: the SSRF-guarded fetch with the environment's egress policy (src/net/egress.ts). */
   fetch?: typeof fetch;
   /** Poll period for due retries and for events queued by other processes, ms. */
   pollMs?: number;
@@ -37,7 +39,7 @@ export interface WebhookDispatcherOptions {
  */
 export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
   const { store, logger } = opts;
-  const doFetch = opts.fetch ?? fetch;
+  const doFetch = opts.fetch ?? defaultGuardedFetch();
   const pollMs = opts.pollMs ?? 1000;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxAttempts = opts.maxAttempts ?? 8;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { createGuardedFetch } from '../../src/net/egress.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { signPayload, verifySignature } from '../../src/webhooks/signature.js';
@@ -153,6 +154,48 @@ describe('dispatcher', () => {
     expect(rx.received[1]!.headers['x-webhook-id']).toBe(rx.received[0]!.headers['x-webhook-id']);
     expect(rx.received[1]!.body).toBe(rx.received[0]!.body);
     expect((await store.webhooks.getDelivery(first!.deliveryId))?.status).toBe('delivered');
+    await rx.close();
+  });
+});
+
+describe('dispatcher egress guard (src/net/egress.ts)', () => {
+  it('refuses cloud metadata endpoints by default and records why; other endpoints still deliver', async () => {
+    const rx = await startReceiver();
+    const t = await store.tenants.create({ email: 'a@x' });
+    // Straight into the store: the connect-time guard must hold even when API validation was bypassed.
+    const bad = await store.webhooks.createEndpoint(t.id, {
+      url: 'http://0xa9fea9fe/latest/meta-data/',
+      events: ['call.ended'],
+    });
+    const good = await store.webhooks.createEndpoint(t.id, { url: rx.url, events: ['call.ended'] });
+    const d = createWebhookDispatcher({ store, logger: silentLogger, pollMs: 60_000 });
+    await d.enqueue(t.id, 'call.ended', { callId: 'c_m' });
+    await d.flush();
+    await d.stop();
+    const refused = await store.webhooks.listAttempts(t.id, bad.id);
+    expect(refused.rows).toHaveLength(1);
+    expect(refused.rows[0]).toMatchObject({ ok: false });
+    expect(refused.rows[0]!.error).toMatch(/Egress refused: 169\.254\.169\.254 .*link-local/);
+    expect((await store.webhooks.listAttempts(t.id, good.id)).rows[0]).toMatchObject({ ok: true, statusCode: 200 });
+    expect(rx.received).toHaveLength(1);
+    await rx.close();
+  });
+
+  it('with blockPrivate a loopback endpoint is refused before any byte is sent', async () => {
+    const rx = await startReceiver();
+    const t = await store.tenants.create({ email: 'a@x' });
+    const ep = await store.webhooks.createEndpoint(t.id, { url: rx.url, events: ['call.ended'] });
+    const d = createWebhookDispatcher({
+      store,
+      logger: silentLogger,
+      pollMs: 60_000,
+      fetch: createGuardedFetch({ blockPrivate: true }),
+    });
+    await d.enqueue(t.id, 'call.ended', { callId: 'c_p' });
+    await d.flush();
+    await d.stop();
+    expect((await store.webhooks.listAttempts(t.id, ep.id)).rows[0]!.error).toMatch(/127\.0\.0\.1 .*loopback/);
+    expect(rx.received).toHaveLength(0);
     await rx.close();
   });
 });
