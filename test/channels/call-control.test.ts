@@ -424,3 +424,22 @@ describe('errors never leak secrets', () => {
     bad.close();
   });
 });
+
+describe('egress guard on plugin baseUrl (src/net/egress.ts)', () => {
+  it('a baseUrl at cloud metadata is refused once (no retry), naming the policy, nothing sent', async () => {
+    const st = openStore({ file: ':memory:' });
+    const t = (await st.tenants.create({ email: 'ssrf@x' })).id;
+    await st.account.purchasePlugin(t, 'twilio', 0);
+    await st.account.configurePlugin(t, 'twilio', { ...creds.twilio, baseUrl: 'http://[::ffff:a9fe:a9fe]/' });
+    await st.account.purchasePlugin(t, 'telnyx', 0);
+    await st.account.configurePlugin(t, 'telnyx', { ...creds.telnyx, baseUrl: 'http://169.254.169.254/v2' });
+    const c = createPlatformControl({ store: st, logger: silentLogger });
+    const e1 = (await c.hangup(t, info('twilio', TWILIO_SID)).catch((e: unknown) => e)) as Error;
+    const e2 = (await c.transfer(t, info('telnyx', TELNYX_ID), '+15550001111').catch((e: unknown) => e)) as Error;
+    expect(e1).toBeInstanceOf(CallControlError);
+    expect(e1.message).toBe('twilio hangup failed: refused by the egress policy (blocked address range)');
+    expect(e2.message).toBe('telnyx transfer failed: refused by the egress policy (blocked address range)');
+    expect(fake.requests).toHaveLength(0);
+    st.close();
+  });
+});

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Assistant } from '../../src/call/assistant.js';
+import { createAsteriskDialer } from '../../src/channels/asterisk.js';
 import { createChannelDialer } from '../../src/channels/dialer.js';
 import { createTwilioDialer } from '../../src/channels/twilio.js';
 import { connectStreamTwiml } from '../../src/channels/twiml.js';
@@ -7,6 +8,7 @@ import { DialError } from '../../src/channels/types.js';
 import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
 import { createOutboundWorker } from '../../src/channels/worker.js';
 import { silentLogger } from '../../src/log.js';
+import { createGuardedFetch } from '../../src/net/egress.js';
 import { openStore } from '../../src/store/index.js';
 import { startTwilioFake } from './twilio-fake.js';
 
@@ -175,5 +177,69 @@ describe('twilio request signature', () => {
     expect(twilioPostSignature('12345', url, params)).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
     expect(verifyTwilioPost('12345', ['https://other/', url], params, 'RSOYDt4T1cUTdK1PDd93/VVr8B8=')).toBe(true);
     expect(verifyTwilioPost('12345', [url], { ...params, Digits: '9' }, 'RSOYDt4T1cUTdK1PDd93/VVr8B8=')).toBe(false);
+  });
+});
+
+describe('egress guard on tenant-configured carrier URLs (src/net/egress.ts)', () => {
+  const req = { callId: 'c', tenantId: 't', assistant, to: '+1', channel: 'twilio', metadata: {} } as const;
+  const twilioAt = (baseUrl: string, f?: typeof fetch) =>
+    createTwilioDialer({
+      publicUrl: 'https://e.example',
+      ...(f ? { fetch: f } : {}),
+      credentials: async () => ({ accountSid: creds.sid, authToken: creds.token, fromNumber: '+1555', baseUrl }),
+    });
+
+  it('a Twilio baseUrl at cloud metadata is refused by default, as a final (not retryable) dial error', async () => {
+    for (const base of ['http://169.254.169.254', 'http://2852039166', 'http://[::ffff:169.254.169.254]']) {
+      const e = await twilioAt(base)
+        .dial(req)
+        .catch((err: unknown) => err);
+      expect(e, base).toBeInstanceOf(DialError);
+      expect((e as DialError).retryable).toBe(false);
+      expect((e as DialError).message).toMatch(/Egress refused: .*link-local/);
+    }
+  });
+
+  it('with blockPrivate the loopback fake is refused before any request; allowHosts exempts it', async () => {
+    fake.requests.length = 0;
+    const strict = createGuardedFetch({ blockPrivate: true });
+    const e = await twilioAt(fake.url, strict)
+      .dial(req)
+      .catch((err: unknown) => err);
+    expect((e as DialError).message).toMatch(/127\.0\.0\.1 .*loopback/);
+    expect(fake.requests).toHaveLength(0);
+    const exempt = createGuardedFetch({ blockPrivate: true, allowHosts: ['127.0.0.0/8'] });
+    const r = await twilioAt(fake.url, exempt).dial(req);
+    expect(r.providerCallId).toMatch(/^CA/);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('an Asterisk ariUrl and a WhatsApp baseUrl at metadata are refused', async () => {
+    const ari = createAsteriskDialer({
+      config: async () => ({
+        ariUrl: 'http://0xa9fea9fe:8088',
+        username: 'u',
+        password: 'p',
+        endpoint: 'PJSIP/{number}@trunk',
+        context: 'engine',
+      }),
+    });
+    const e = await ari.dial({ ...req, channel: 'asterisk' }).catch((err: unknown) => err);
+    expect((e as DialError).retryable).toBe(false);
+    expect((e as DialError).message).toMatch(/Egress refused/);
+
+    const store = openStore({ file: ':memory:' });
+    const t = await store.tenants.create({ email: 'a@x' });
+    await store.account.purchasePlugin(t.id, 'whatsapp', 0);
+    await store.account.configurePlugin(t.id, 'whatsapp', {
+      accountSid: creds.sid,
+      authToken: creds.token,
+      fromNumber: '+15550009999',
+      baseUrl: 'http://[fe80::1]',
+    });
+    await expect(createTwilioWhatsApp({ store }).send({ tenantId: t.id, to: '+1', text: 'x' })).rejects.toThrow(
+      /Egress refused: .*link-local/,
+    );
+    store.close();
   });
 });
