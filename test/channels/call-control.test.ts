@@ -435,7 +435,9 @@ describe('egress guard on plugin baseUrl (src/net/egress.ts)', () => {
     await st.account.configurePlugin(t, 'telnyx', { ...creds.telnyx, baseUrl: 'http://169.254.169.254/v2' });
     const c = createPlatformControl({ store: st, logger: silentLogger });
     const e1 = (await c.hangup(t, info('twilio', TWILIO_SID)).catch((e: unknown) => e)) as Error;
-    const e2 = (await c.transfer(t, info('telnyx', TELNYX_ID), '+15550001111', 'cold').catch((e: unknown) => e)) as Error;
+    const e2 = (await c
+      .transfer(t, info('telnyx', TELNYX_ID), '+15550001111', 'cold')
+      .catch((e: unknown) => e)) as Error;
     expect(e1).toBeInstanceOf(CallControlError);
     expect(e1.message).toBe('twilio hangup failed: refused by the egress policy (blocked address range)');
     expect(e2.message).toBe('telnyx transfer failed: refused by the egress policy (blocked address range)');
