@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type EgressPolicy, egressPolicyFromEnv } from './net/policy.js';
 
 /** Environment contract (DESIGN.md section 3). Everything the engine reads from the environment is here. */
 export interface EngineConfig {
@@ -22,6 +23,11 @@ export interface EngineConfig {
    * rate limits): 'true' (all), a hop count, or comma-separated proxy IPs/CIDRs. Unset: the socket peer.
    */
   trustProxy?: boolean | number | string;
+  /**
+   * Outbound requests to tenant-controlled URLs (webhooks, carrier base URLs): EGRESS_BLOCK_PRIVATE ('true' also
+   * blocks loopback/RFC 1918/ULA/CGNAT; metadata and link-local always are), EGRESS_ALLOW_HOSTS (names or CIDRs).
+   */
+  egress: EgressPolicy;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -45,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       elevenlabs: { apiKey: opt(env.ELEVENLABS_API_KEY), baseUrl: opt(env.ELEVENLABS_BASE_URL) },
     },
     rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
+    egress: egressPolicyFromEnv(env),
     ...(opt(env.TRUST_PROXY) === undefined
       ? {}
       : {
