@@ -1,4 +1,5 @@
 import type { HttpToolConfig } from '../call/assistant.js';
+import { defaultGuardedFetch } from '../net/egress.js';
 import { fillJson, fillText } from './template.js';
 import type { Tool, ToolResult } from './types.js';
 
@@ -46,7 +47,9 @@ export function httpTool(cfg: HttpToolConfig): Tool {
       }
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
       try {
-        const res = await fetch(url, { method, headers, body, signal });
+        // Tenant-controlled URL: the SSRF-guarded fetch (cloud metadata and, with EGRESS_BLOCK_PRIVATE, private
+        // ranges refused at connect time, every redirect hop checked).
+        const res = await defaultGuardedFetch()(url, { method, headers, body, signal });
         const text = await res.text();
         const content = text.length > MAX_RESULT_CHARS ? `${text.slice(0, MAX_RESULT_CHARS)}…` : text;
         if (!res.ok) return { ok: false, content: JSON.stringify({ error: `HTTP ${res.status}`, body: content }) };

@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerConfig } from '../call/assistant.js';
+import { defaultGuardedFetch } from '../net/egress.js';
 import type { Tool, ToolResult } from './types.js';
 
 /**
@@ -24,6 +25,8 @@ export async function connectMcp(cfg: McpServerConfig): Promise<McpConnection> {
     if (!cfg.url) throw new Error(`MCP server ${cfg.name}: url is required for the http transport`);
     transport = new StreamableHTTPClientTransport(new URL(cfg.url), {
       requestInit: cfg.headers ? { headers: cfg.headers } : undefined,
+      // Tenant-controlled URL: the SSRF-guarded fetch (src/net/egress.ts).
+      fetch: defaultGuardedFetch(),
     });
   } else {
     if (!cfg.command) throw new Error(`MCP server ${cfg.name}: command is required for the stdio transport`);

@@ -115,6 +115,19 @@ describe('HTTP tools', () => {
     expect(s.headers['x-api-key']).toBe('k');
   });
 
+  it('a tool URL pointing at cloud metadata is refused by the egress guard (an error result)', async () => {
+    const t = httpTool({
+      type: 'http',
+      name: 'ssrf',
+      description: 'd',
+      method: 'GET',
+      url: 'http://169.254.169.254/latest/meta-data/',
+    });
+    const r = await t.run({}, ctx());
+    expect(r.ok).toBe(false);
+    expect(JSON.parse(r.content).error).toMatch(/Egress refused/);
+  });
+
   it('a non-2xx status and a timeout are error results, not exceptions', async () => {
     const fail = httpTool({ type: 'http', name: 'f', description: 'd', url: `${base}/fail` });
     const r1 = await fail.run({}, ctx());
