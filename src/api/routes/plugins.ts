@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { PluginInstance } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
+import { assertEgressHost, assertEgressUrl } from '../egress-check.js';
 import { maskConfig, PLUGINS, pluginSpec } from '../plugin-catalog.js';
 import { responses } from '../schemas.js';
 
@@ -132,6 +133,11 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
               message: 'is not a field of this plugin',
             })),
           );
+        }
+        // Fields the engine connects to (baseUrl, ariUrl; the FreeSWITCH ESL host): checked against the egress policy.
+        for (const [k, v] of Object.entries(req.body)) {
+          if (k.endsWith('Url')) assertEgressUrl(k, v, deps.config.egress);
+          else if (spec.id === 'freeswitch' && k === 'host') assertEgressHost(k, v, deps.config.egress);
         }
         const saved = await s.account.configurePlugin(req.tenant.id, spec.id, { ...cur.config, ...req.body });
         return { status: 'success' as const, data: view(saved!) };

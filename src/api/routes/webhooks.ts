@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { WebhookEndpoint } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
+import { assertEgressUrl } from '../egress-check.js';
 import { PageQuery, page, responses } from '../schemas.js';
 
 const EventType = Type.Union([
@@ -76,6 +77,7 @@ export function webhookRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
+        assertEgressUrl('url', req.body.url, deps.config.egress);
         const e = await w.createEndpoint(req.tenant.id, req.body);
         reply.status(201);
         return { status: 'success' as const, data: view(e, true) };
@@ -106,6 +108,7 @@ export function webhookRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
+        if (req.body.url !== undefined) assertEgressUrl('url', req.body.url, deps.config.egress);
         const e = await w.updateEndpoint(req.tenant.id, req.params.id, req.body);
         if (!e) throw new EngineError('NOT_FOUND', 'Webhook endpoint not found');
         return { status: 'success' as const, data: view(e) };
