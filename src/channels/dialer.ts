@@ -1,3 +1,4 @@
+import type { EgressPolicy } from '../net/policy.js';
 import type { Store } from '../store/index.js';
 import { type AriConfig, createAsteriskDialer } from './asterisk.js';
 import { createFreeswitchDialer, type FreeswitchConfig } from './freeswitch.js';
@@ -39,7 +40,14 @@ async function pluginStrings(
  * The engine's outbound dialer: routes each call to the channel it names (twilio, asterisk, freeswitch), with the
  * tenant's own credentials (its plugin configuration).
  */
-export function createChannelDialer(opts: { store: Store; publicUrl?: string; fetch?: typeof fetch }): OutboundDialer {
+export function createChannelDialer(opts: {
+  store: Store;
+  publicUrl?: string;
+  /** For tenant-configured URLs (Twilio baseUrl, ARI URL); default: the SSRF-guarded fetch (src/net/egress.ts). */
+  fetch?: typeof fetch;
+  /** For the FreeSWITCH ESL host (a TCP connection, not fetch); default: from the environment. */
+  egress?: EgressPolicy;
+}): OutboundDialer {
   const twilio = createTwilioDialer({
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -55,6 +63,7 @@ export function createChannelDialer(opts: { store: Store; publicUrl?: string; fe
   });
   const freeswitch = createFreeswitchDialer({
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+    ...(opts.egress ? { egress: opts.egress } : {}),
     config: async (tenantId) => {
       const c = await pluginStrings(opts.store, tenantId, 'freeswitch');
       if (!c) return undefined;

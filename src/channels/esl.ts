@@ -1,4 +1,4 @@
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, type LookupFunction, type Socket } from 'node:net';
 
 /** Event headers are URL-encoded; reply headers usually are not, and a stray '%' must not throw. */
 function decode(v: string): string {
@@ -89,8 +89,15 @@ export class EslClient {
     socket.on('close', () => fail(new Error('ESL connection closed')));
   }
 
-  static async connect(host: string, port: number, password: string, timeoutMs = 10_000): Promise<EslClient> {
-    const socket = createConnection({ host, port });
+  /** `lookup`: the resolver for `host` (the egress guard's, which refuses blocked addresses at connect time). */
+  static async connect(
+    host: string,
+    port: number,
+    password: string,
+    timeoutMs = 10_000,
+    lookup?: LookupFunction,
+  ): Promise<EslClient> {
+    const socket = createConnection({ host, port, ...(lookup ? { lookup } : {}) });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`ESL timeout after ${timeoutMs} ms`)));
     const c = new EslClient(socket);
     const hello = await c.next();

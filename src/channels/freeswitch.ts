@@ -1,4 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
+import {
+  createGuardedLookup,
+  EgressBlockedError,
+  type EgressPolicy,
+  egressPolicyFromEnv,
+  type LookupFn,
+} from '../net/egress.js';
+import { checkHost } from '../net/policy.js';
 import { EslClient } from './esl.js';
 import { wsBase } from './twiml.js';
 import { DialError, type DialRequest, type DialResult, type OutboundDialer } from './types.js';
@@ -18,6 +27,10 @@ export interface FreeswitchDialerOptions {
   publicUrl?: string;
   config(tenantId: string): Promise<FreeswitchConfig | undefined>;
   timeoutMs?: number;
+  /** The ESL host is tenant configuration: checked against this policy (default: from the environment). */
+  egress?: EgressPolicy;
+  /** Resolver behind the egress guard (tests inject one; default dns.lookup). */
+  lookup?: LookupFn;
 }
 
 /** Channel-variable values in an originate `{…}` block cannot hold commas or quotes unescaped. */
@@ -30,6 +43,9 @@ function chanVar(v: string): string {
  * answer, `uuid_audio_stream` (mod_audio_stream) to this engine's /media/freeswitch/<assistantApiKey> endpoint.
  */
 export function createFreeswitchDialer(opts: FreeswitchDialerOptions): OutboundDialer {
+  const egress = opts.egress ?? egressPolicyFromEnv();
+  // net's LookupFunction and ours are the same dns.lookup shape; Node's typing of the callback is narrower.
+  const lookup = createGuardedLookup(egress, opts.lookup) as unknown as LookupFunction;
   return {
     async dial(req: DialRequest): Promise<DialResult> {
       const cfg = await opts.config(req.tenantId);
@@ -51,12 +67,15 @@ export function createFreeswitchDialer(opts: FreeswitchDialerOptions): OutboundD
       const callerId = req.from ?? cfg.callerId;
       if (callerId) vars.push(`origination_caller_id_number=${chanVar(callerId)}`);
       const dial = cfg.dialString.replace('{number}', req.to.replace(/[^0-9+*#]/g, ''));
+      // A literal IP never reaches the lookup: checked here; names are checked on the address they resolve to.
+      const refused = checkHost(cfg.host, egress);
+      if (refused) throw new DialError(`FreeSWITCH ESL: Egress refused: ${refused}`, false);
       let esl: EslClient;
       try {
-        esl = await EslClient.connect(cfg.host, cfg.port ?? 8021, cfg.password, opts.timeoutMs);
+        esl = await EslClient.connect(cfg.host, cfg.port ?? 8021, cfg.password, opts.timeoutMs, lookup);
       } catch (err) {
         const msg = (err as Error).message;
-        throw new DialError(`FreeSWITCH ESL: ${msg}`, !/auth/i.test(msg));
+        throw new DialError(`FreeSWITCH ESL: ${msg}`, !(err instanceof EgressBlockedError) && !/auth/i.test(msg));
       }
       try {
         const r = await esl.command(`bgapi originate {${vars.join(',')}}${dial} &park()`);

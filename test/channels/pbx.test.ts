@@ -7,6 +7,7 @@ import { createAsteriskDialer } from '../../src/channels/asterisk.js';
 import { EslParser } from '../../src/channels/esl.js';
 import { createFreeswitchDialer } from '../../src/channels/freeswitch.js';
 import { DialError } from '../../src/channels/types.js';
+import type { EgressPolicy, LookupFn } from '../../src/net/egress.js';
 
 const assistant = {
   id: 'ag_1',
@@ -191,6 +192,43 @@ describe('freeswitch ESL dialer', () => {
     expect(e).toBeInstanceOf(DialError);
     expect(e.retryable).toBe(false);
     expect(e.message).toMatch(/auth/);
+  });
+
+  it('egress guard: the ESL host is checked as a literal and on the address its name resolves to', async () => {
+    // Injected resolver (no /etc/hosts): the guard judges whatever DNS answers.
+    const lookup: LookupFn = (host, _o, cb) =>
+      host === 'pbx.example'
+        ? cb(null, [{ address: '127.0.0.1', family: 4 }])
+        : host === 'evil.example'
+          ? cb(null, [{ address: '169.254.169.254', family: 4 }])
+          : cb(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), '', 0);
+    const dialer = (host: string, egress?: EgressPolicy) =>
+      createFreeswitchDialer({
+        publicUrl: 'https://e.example',
+        lookup,
+        ...(egress ? { egress } : {}),
+        config: async () => ({ host, port: esl.port, password: 'ClueCon', dialString: 'x/{number}' }),
+      });
+    const before = esl.commands.length;
+    for (const [host, egress] of [
+      ['169.254.169.254', undefined],
+      ['evil.example', undefined],
+      ['pbx.example', { blockPrivate: true }],
+      ['127.0.0.1', { blockPrivate: true }],
+    ] as const) {
+      const e = (await dialer(host, egress)
+        .dial(dialReq('1'))
+        .catch((x: unknown) => x)) as DialError;
+      expect(e, host).toBeInstanceOf(DialError);
+      expect(e.retryable).toBe(false);
+      expect(e.message).toMatch(/Egress refused: .*(link-local|loopback)/);
+    }
+    // The previous test's 'exit' may still be arriving; nothing else may.
+    const added = () => esl.commands.slice(before).filter((c) => c !== 'exit');
+    expect(added()).toEqual([]);
+    const r = await dialer('pbx.example').dial(dialReq('1'));
+    expect(r.providerCallId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(added()[0]).toBe('auth ClueCon');
   });
 });
 
