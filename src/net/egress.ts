@@ -128,7 +128,8 @@ export function createGuardedFetch(
         body = undefined;
         headers.delete('content-type');
         headers.delete('content-length');
-      } else if (body instanceof ReadableStream) {
+      } else if (body instanceof ReadableStream || (body === undefined && input instanceof Request && input.body)) {
+        // 307/308 resend the body; a stream (or a Request's own body) was consumed by the first hop.
         throw new TypeError('fetch failed: cannot replay a streamed body on redirect');
       }
       // Credentials stay with the origin they were meant for.

@@ -31,7 +31,7 @@ function range(cidr: string, cls: RangeClass, name: string): Range {
 
 // IPv4: RFC 6890 special-purpose registry, plus the cloud metadata addresses outside link-local.
 const V4: readonly Range[] = [
-  range('0.0.0.0/8', 'always', '"this network" (0.0.0.0/8)'),
+  range('0.0.0.0/8', 'always', '"this network"'),
   range('169.254.0.0/16', 'always', 'link-local / cloud metadata'),
   range('100.100.100.200/32', 'always', 'cloud metadata (Alibaba)'),
   range('192.0.0.0/24', 'always', 'IETF protocol assignments'),

@@ -130,7 +130,7 @@ describe('guarded fetch over real sockets', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      hits.push(`${req.method} ${req.url}`);
+      hits.push(`${req.method} ${req.headers.host} ${req.url} auth=${req.headers.authorization ?? '-'}`);
       const u = new URL(req.url ?? '/', 'http://x');
       if (u.pathname === '/redirect') {
         res.writeHead(Number(u.searchParams.get('code') ?? 302), { location: u.searchParams.get('to') ?? '/' });
@@ -204,6 +204,28 @@ describe('guarded fetch over real sockets', () => {
       redirect: 'manual',
     });
     expect(manual.status).toBe(302);
+  });
+
+  it('drops credentials on a cross-origin hop; a Request input follows with its method', async () => {
+    const dns = fakeDns({ 'other.example': ['127.0.0.1'] });
+    const f = createGuardedFetch(open, fetch, { lookup: dns });
+    const to = `http://other.example:${port}/final`;
+    hits.length = 0;
+    const res = await f(`http://127.0.0.1:${port}/redirect?code=307&to=${encodeURIComponent(to)}`, {
+      headers: { authorization: 'Bearer secret' },
+    });
+    expect(res.status).toBe(200);
+    expect(hits).toEqual([
+      `GET 127.0.0.1:${port} /redirect?code=307&to=${encodeURIComponent(to)} auth=Bearer secret`,
+      `GET other.example:${port} /final auth=-`,
+    ]);
+    const viaRequest = await f(
+      new Request(`http://127.0.0.1:${port}/redirect?code=303&to=%2Fdone`, { method: 'DELETE' }),
+    );
+    expect(await viaRequest.text()).toBe('ok GET ');
+    await expect(
+      f(new Request(`http://127.0.0.1:${port}/redirect?code=307&to=%2Fdone`, { method: 'POST', body: 'x' })),
+    ).rejects.toThrow(/cannot replay/);
   });
 
   it('stops after 5 redirects', async () => {
