@@ -1,6 +1,7 @@
 import type { Assistant, AssistantConfig } from '../call/assistant.js';
 import { EngineError, type ErrorCode } from '../errors.js';
 import type { RouteDeps } from './app.js';
+import { assertAssistantEgress } from './egress-check.js';
 
 const PROVIDER_KINDS = ['asr', 'llm', 'tts'] as const;
 
@@ -26,6 +27,7 @@ export async function validateAgainstCatalog(
   cfg: AssistantConfig,
   kinds: ReadonlyArray<'asr' | 'llm' | 'tts'> = PROVIDER_KINDS,
 ): Promise<void> {
+  assertAssistantEgress(cfg, deps.config.egress);
   const catalog = deps.providers?.catalog;
   if (!catalog) return;
   for (const kind of kinds) {

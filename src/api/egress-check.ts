@@ -1,3 +1,4 @@
+import type { AssistantConfig } from '../call/assistant.js';
 import { EngineError } from '../errors.js';
 import { checkHost, checkUrl, type EgressPolicy } from '../net/policy.js';
 
@@ -19,6 +20,23 @@ export function assertEgressHost(field: string, value: unknown, policy: EgressPo
 
 function refuse(field: string, why: string): never {
   throw new EngineError('UNPROCESSABLE', `${field}: ${why}`, [
-    { in: 'body', field, instancePath: `/${field}`, message: why },
+    // JSON pointer of the field: tools.http[0].url -> /tools/http/0/url
+    { in: 'body', field, instancePath: `/${field.replace(/\[(\d+)\]/g, '.$1').replaceAll('.', '/')}`, message: why },
   ]);
+}
+
+/** `{{arg}}` placeholders (HTTP tool templates) stand for a name here: the literal parts are what can be judged. */
+const TEMPLATE = /\{\{[^}]*\}\}/g;
+
+/**
+ * The assistant document's outbound URLs: HTTP tools (tools.http[].url) and HTTP MCP servers
+ * (precall.mcpServers[].url). Only the configuration-time check: the requests themselves are made by src/tools.
+ */
+export function assertAssistantEgress(cfg: AssistantConfig, policy: EgressPolicy): void {
+  for (const [i, t] of (cfg.tools?.http ?? []).entries()) {
+    assertEgressUrl(`tools.http[${i}].url`, t.url.replace(TEMPLATE, 'x'), policy);
+  }
+  for (const [i, s] of (cfg.precall?.mcpServers ?? []).entries()) {
+    if (s.transport === 'http' && s.url !== undefined) assertEgressUrl(`precall.mcpServers[${i}].url`, s.url, policy);
+  }
 }

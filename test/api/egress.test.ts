@@ -84,3 +84,35 @@ describe('egress policy in API validation (src/net/policy.ts)', () => {
     expect((await put('twilio', { baseUrl: 'https://api.twilio.com' })).status).toBe(200);
   });
 });
+
+describe('egress policy on assistant tool and MCP URLs', () => {
+  it('refuses HTTP tool and MCP server URLs at metadata (422 with the field), on create and on patch', async () => {
+    h = await startHarness();
+    const tool = (url: string) => ({ type: 'http', name: 'lookup', description: 'd', url });
+    const bad = await h.call('POST', '/api/v1/assistants', {
+      headers: h.a.h,
+      body: { tools: { http: [tool('https://api.example.com/{{id}}'), tool('http://169.254.169.254/{{path}}')] } },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.message).toMatch(/^tools\.http\[1\]\.url: .*link-local/);
+    expect(bad.body.error.details[0].instancePath).toBe('/tools/http/1/url');
+
+    const mcp = await h.call('POST', '/api/v1/assistants', {
+      headers: h.a.h,
+      body: { precall: { mcpServers: [{ name: 'm', transport: 'http', url: 'http://[::ffff:a9fe:a9fe]/mcp' }] } },
+    });
+    expect(mcp.status).toBe(422);
+    expect(mcp.body.error.details[0].field).toBe('precall.mcpServers[0].url');
+
+    const ok = await h.call('POST', '/api/v1/assistants', {
+      headers: h.a.h,
+      body: { tools: { http: [tool('http://{{host}}/x'), tool('http://127.0.0.1:9/x')] } },
+    });
+    expect(ok.status).toBe(201);
+    const patched = await h.call('PATCH', `/api/v1/assistants/${ok.body.data.assistantApiKey}`, {
+      headers: h.a.h,
+      body: { tools: { http: [tool('http://0xa9fea9fe/')] } },
+    });
+    expect(patched.status).toBe(422);
+  });
+});
