@@ -193,6 +193,8 @@ export class CallSession implements MediaLegHandler {
     this.recorder?.stream(path.join(opts.deps.dataDir, 'recordings', `${safeName(this.callId)}.wav`));
     this.applySettings();
     this.leg.setHandler(this);
+    // Opt-in exact wire recording; without it the leg drops its backlog of early messages at once.
+    this.leg.setWireTap?.(this.config.settings?.recordWire === true ? (d, t) => this.recordWire(d, t) : undefined);
   }
 
   /**

@@ -58,6 +58,8 @@ export class MediaConnection implements InboundSink {
   private loggedMalformed = false;
   private callId: string | undefined;
   private inPcm16 = false;
+  /** Inbound messages before the leg exists (connected / start / early audio), for the opt-in wire recording. */
+  private preWire: { data: string | Uint8Array; atMs: number }[] = [];
   /** When resolution started (pacer clock, ms); -1 when not resolving. */
   resolvingSince = -1;
 
@@ -108,6 +110,8 @@ export class MediaConnection implements InboundSink {
       this.close(CloseCode.RATE, `more than ${limits.maxMessagesPerSecond} messages per second`);
       return;
     }
+    if (this.leg) this.leg.tapWire(buf, isBinary, now);
+    else if (this.preWire.length < 64) this.preWire.push({ data: isBinary ? buf : buf.toString('utf8'), atMs: now });
     try {
       if (isBinary) this.adapter.onBinary(buf, this);
       else this.adapter.onText(buf.toString('utf8'), this);
@@ -245,6 +249,9 @@ export class MediaConnection implements InboundSink {
       ...(this.shared.deps.control ? { control: bindControl(this.shared.deps.control, call) } : {}),
     });
     this.leg.stats.malformed = this.badCount;
+    // The session decides (settings.recordWire) whether to tap; until then the leg keeps a bounded backlog.
+    this.leg.adoptPreWire(this.preWire);
+    this.preWire = [];
     this.state = State.Live;
     this.shared.onLive(this);
     const ready = this.adapter.accepted();

@@ -89,7 +89,15 @@ export interface MediaLeg {
   transfer(target: string, mode: TransferMode, summary?: string): Promise<void>;
   readonly stats: Readonly<LegStats>;
   readonly closed: boolean;
+  /**
+   * Opt-in raw wire tap (settings.recordWire): every inbound WebSocket message of the call, text as a string and
+   * binary as bytes, with its arrival time (performance.now() ms), starting with the messages that arrived before
+   * the session existed (connected / start). Undefined stops it. Optional: legs that are not wire legs lack it.
+   */
+  setWireTap?(tap: WireTap | undefined): void;
 }
+
+export type WireTap = (data: string | Uint8Array, atMs: number) => void;
 
 export type LegOutboundEvent =
   | { type: 'transcript'; role: 'user' | 'assistant'; text: string; final: boolean; turn: number }

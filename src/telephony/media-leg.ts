@@ -20,6 +20,7 @@ import type {
   MediaLeg,
   MediaLegHandler,
   TransferMode,
+  WireTap,
 } from './leg.js';
 import type { Paced, Pacer } from './pacer.js';
 import { ByteRing } from './ring.js';
@@ -100,6 +101,9 @@ const FRAME_MS = 20;
 const MAX_CLEARED_NAMES = 256;
 const MAX_PENDING_MARKS = 1024;
 const SILENCE: Record<AudioFormat['encoding'], number> = { pcm16: 0, mulaw: 0xff, alaw: 0xd5 };
+
+/** Inbound messages kept for a wire tap that the session may set right after the call starts. */
+const PRE_WIRE_MAX = 256;
 
 export class WireLeg implements MediaLeg, Paced {
   readonly info: CallStartInfo;
@@ -194,6 +198,31 @@ export class WireLeg implements MediaLeg, Paced {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Raw inbound messages kept from before the session attached a tap (bounded; dropped once a tap is set). */
+  private preWire: { data: string | Uint8Array; atMs: number }[] | undefined;
+  private wireTap: WireTap | undefined;
+
+  /** The connection hands over what it captured before this leg existed (connected / start / early audio). */
+  adoptPreWire(messages: { data: string | Uint8Array; atMs: number }[]): void {
+    this.preWire = messages;
+  }
+
+  setWireTap(tap: WireTap | undefined): void {
+    this.wireTap = tap;
+    const pre = this.preWire;
+    this.preWire = undefined;
+    if (tap && pre) for (const m of pre) tap(m.data, m.atMs);
+  }
+
+  /** One inbound wire message; a no-op (no conversion, no allocation) unless a tap is set. */
+  tapWire(buf: Buffer, isBinary: boolean, atMs: number): void {
+    const tap = this.wireTap;
+    if (tap) tap(isBinary ? buf : buf.toString('utf8'), atMs);
+    else if (this.preWire && this.preWire.length < PRE_WIRE_MAX) {
+      this.preWire.push({ data: isBinary ? buf : buf.toString('utf8'), atMs });
+    }
   }
 
   setHandler(handler: MediaLegHandler): void {
