@@ -8,18 +8,27 @@ import { checkCallLimit } from './api/call-limits.js';
 import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
 import { ragRoutes } from './api/routes/rag.js';
+import { MULAW_8K, PCM_16K } from './audio/format.js';
 import type { Assistant } from './call/assistant.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
+import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import type { EngineConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { createGuardedFetch } from './net/egress.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
-import { openStore, type CallStatus, type Store } from './store/index.js';
-import { attachGateway, type Gateway, type ResolvedCall, type ResolveRequest, type ResolveResult } from './telephony/gateway.js';
+import { type CallStatus, openStore, type Store } from './store/index.js';
+import {
+  attachGateway,
+  type Gateway,
+  type ResolvedCall,
+  type ResolveRequest,
+  type ResolveResult,
+} from './telephony/gateway.js';
 import type { MediaLeg } from './telephony/leg.js';
 import { createToolRegistry } from './tools/registry.js';
 import type { ToolRegistry } from './tools/types.js';
@@ -68,6 +77,10 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** Wire formats whose greeting audio is synthesized ahead of calls: mu-law 8 kHz (Twilio, Telnyx, Plivo, Asterisk
+ * ulaw) and PCM 16 kHz (Vonage, native, jambonz, FreeSWITCH). Other formats are cached by their first call. */
+const GREETING_FORMATS = [MULAW_8K, PCM_16K] as const;
+
 interface CallBinding {
   recordId: string;
   tenantId: string;
@@ -101,7 +114,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
   });
   const tools = createToolRegistry();
-  const webhooks = createWebhookDispatcher({ store, logger });
+  // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
+  const guardedFetch = createGuardedFetch(config.egress);
+  const webhooks = createWebhookDispatcher({ store, logger, fetch: guardedFetch });
   const sessions = new Map<string, CallSession>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
   let draining = false;
@@ -116,13 +131,20 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     tools,
     extraRoutes: [ragRoutes(kb)],
     webhooks,
-    dialer: createChannelDialer({ store, publicUrl: config.publicUrl }),
-    messenger: createTwilioWhatsApp({ store }),
+    dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
+    messenger: createTwilioWhatsApp({ store, fetch: guardedFetch }),
     live: {
       activeCalls: () => gateway?.activeCalls ?? 0,
       draining: () => draining,
-      // Sessions poll the assistant version between turns; nothing to push.
-      applyAssistantChange: () => {},
+      // Sessions poll the assistant version between turns, so nothing is pushed to them; what this does is
+      // synthesize the new greeting now, so the next call's first words are already in the cache (fast greeting).
+      applyAssistantChange: (assistantId) => {
+        void store.assistants.find(assistantId).then(async (a) => {
+          if (!a) return;
+          const r = await warmGreeting(a, providers.tts(a.config.tts), GREETING_FORMATS);
+          if (r.error) logger.warn({ assistantId, err: r.error }, 'greeting warm-up failed');
+        });
+      },
     },
   });
 
@@ -163,7 +185,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
     }
     const twilio = req.protocol === 'twilio' ? await pluginCredentials(store, tenantId, 'twilio') : undefined;
-    const call: ResolvedCall = { tenantId, assistant, ...(twilio?.authToken ? { twilioAuthToken: twilio.authToken } : {}) };
+    const call: ResolvedCall = {
+      tenantId,
+      assistant,
+      ...(twilio?.authToken ? { twilioAuthToken: twilio.authToken } : {}),
+    };
     bindings.set(call, { recordId: record.id, tenantId, metadata: record.metadata });
     return { ok: true, call };
   }
@@ -224,9 +250,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
               call_id: recordId,
               assistant_id: assistantId,
               ...shared,
-              recording_url: recordingPath
-                ? `${config.publicUrl ?? ''}/api/v1/calls/${recordId}/recording`
-                : undefined,
+              recording_url: recordingPath ? `${config.publicUrl ?? ''}/api/v1/calls/${recordId}/recording` : undefined,
             });
           });
         },
@@ -249,7 +273,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   }
 
   // Hangup / transfer over the platform's REST API where the socket has no such message (Telnyx, Plivo, Vonage...).
-  const control = gatewayControl(createPlatformControl({ store, logger, publicUrl: config.publicUrl }));
+  const control = gatewayControl(
+    createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch }),
+  );
   gateway = attachGateway(app.server, { resolve, onCall, logger, control });
   webhooks.start();
 

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MULAW_8K } from '../src/audio/format.js';
+import { getGreeting, greetingKey } from '../src/call/greeting.js';
 import { PhoneSim } from '../src/call/phone-sim.js';
 import { loadConfig } from '../src/config.js';
 import { createEngine, type Engine } from '../src/engine.js';
@@ -88,6 +90,17 @@ describe('engine (composition root)', () => {
     const astKey = created.json.data.assistantApiKey as string;
     expect(astKey).toMatch(/^ast_/);
     expect(created.json.data.id).toMatch(/^ag_/);
+
+    // Saving the assistant synthesizes its greeting ahead of the first call (fast greeting).
+    const key = greetingKey(
+      created.json.data.id as string,
+      engine.providers.tts(undefined).id,
+      undefined,
+      MULAW_8K,
+      'Welcome to Acme.',
+    );
+    for (let i = 0; i < 100 && !getGreeting(key); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(getGreeting(key)?.length).toBeGreaterThan(0);
 
     const sim = await PhoneSim.connect({
       url: `${base.replace(/^http/, 'ws')}/media/twilio/${astKey}`,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseArgs } from './args.js';
 
-export const SUITES = ['dsp', 'latency', 'load', 'rag'] as const;
+export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchContext {
@@ -30,6 +30,7 @@ const loaders: Record<Suite, () => Promise<BenchModule>> = {
   latency: () => import('../../bench/latency.js'),
   load: () => import('../../bench/load.js'),
   rag: () => import('../../bench/rag.js'),
+  egress: () => import('../../bench/egress.js'),
 };
 
 export function machineDescription() {
@@ -79,7 +80,9 @@ export async function run(argv: string[]): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    const rows = mod.table ? mod.table(result) : [['field', 'value'], ...Object.entries(result).map(([k, v]) => [k, JSON.stringify(v)])];
+    const rows = mod.table
+      ? mod.table(result)
+      : [['field', 'value'], ...Object.entries(result).map(([k, v]) => [k, JSON.stringify(v)])];
     process.stdout.write(`${renderTable(rows)}\n`);
   }
   return 0;

@@ -31,8 +31,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./replay.js'),
   },
   bench: {
-    summary: 'run a bench suite: dsp, latency, load, rag',
-    usage: 'bench <dsp|latency|load|rag> [--json] [--calls N] [--duration S]',
+    summary: 'run a bench suite: dsp, latency, load, rag, egress',
+    usage: 'bench <dsp|latency|load|rag|egress> [--json] [--calls N] [--duration S]',
     load: () => import('./bench.js'),
   },
   tts: {

@@ -55,6 +55,7 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       async (req, reply) => {
         await validateAgainstCatalog(deps, req.body);
         const a = await deps.store.assistants.create(req.tenant.id, req.body);
+        deps.live?.applyAssistantChange?.(a.id);
         reply.status(201);
         return { status: 'success' as const, data: view(a) };
       },
