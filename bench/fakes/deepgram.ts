@@ -168,11 +168,11 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       if (fault === 'malformed' && resultsSent === 1) ws.send('{"type":"Results","channel":');
     };
     /** Sends the final for [uttStart, endBytes) after the scripted latency; state moves on at once. */
-    const finalUtterance = (fromFinalize: boolean, endBytes = received, delayMs = 0) => {
+    const finalUtterance = (fromFinalize: boolean, endBytes = received, delayMs = 0, nextStart = received) => {
       const text = transcripts[transcriptIndex++ % transcripts.length]!;
       const startS = uttStart / bytesPerMs / 1000;
       const durS = (endBytes - uttStart) / bytesPerMs / 1000;
-      uttStart = received;
+      uttStart = nextStart;
       sentInterim = false;
       sentStart = false;
       const emit = () => {
@@ -283,7 +283,10 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
         finalizing = true;
         await sleep(options.firstByteMs ?? 0);
         finalizing = false;
-        finalUtterance(false);
+        // One message can hold several utterances (a client flushing audio it buffered while connecting): like
+        // Deepgram, transcribe all of it, one result per utterance.
+        const uttBytes = utteranceMs * bytesPerMs;
+        while (received - uttStart >= uttBytes) finalUtterance(false, uttStart + uttBytes, 0, uttStart + uttBytes);
       }
     });
     ws.on('close', () => fake.sockets.delete(ws));
