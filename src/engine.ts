@@ -118,6 +118,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const guardedFetch = createGuardedFetch(config.egress);
   const webhooks = createWebhookDispatcher({ store, logger, fetch: guardedFetch });
   const sessions = new Map<string, CallSession>();
+  /** Call-record and webhook writes not yet done: close() waits for them before closing the store. */
+  const pendingWrites = new Set<Promise<unknown>>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
   let draining = false;
   // The gateway is attached after the app exists (it shares the app's HTTP server); `live` reads it lazily.
@@ -205,7 +207,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     // Writes are ordered per call and never block the media path; a failed write is logged, not thrown.
     let writes: Promise<unknown> = Promise.resolve();
     const enqueueWrite = (fn: () => Promise<unknown>) => {
-      writes = writes.then(fn).catch((err: unknown) => log.warn({ err }, 'call record write failed'));
+      const next = writes.then(fn).catch((err: unknown) => log.warn({ err }, 'call record write failed'));
+      writes = next;
+      pendingWrites.add(next);
+      void next.finally(() => pendingWrites.delete(next));
     };
     void store.calls.update(recordId, { providerCallId: leg.info.callId });
     const sink: CallSink = {
@@ -307,6 +312,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         await gateway?.close();
         await Promise.allSettled([...sessions.values()].map((s) => s.done));
+        while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);
         await webhooks.stop();
         await app.close();
         await kb.close();
