@@ -258,7 +258,12 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
         arguments: { account: '123' },
         result: '{"balance":"42.50"}',
       });
-      expect(spokenByAgent(call).join(' ')).toContain('Your balance is 42.50 dollars.');
+      // On the wire: the filler's audio reached the phone before the tool's result came back (one clock: the
+      // phone's t0 and the call events are both performance.now() of this process). The tool call and result are in the record.
+      const result = call.events.find((e) => e.type === 'tool' && e.data.ok === true);
+      expect(sim.firstAgentAudioAt).toBeGreaterThanOrEqual(0);
+      expect(sim.t0 + sim.firstAgentAudioAt).toBeLessThan(result!.at);
+      expect(spokenByAgent(call)).toContain('Your balance is 42.50 dollars.');
       expect(llm.requests[1]!.messages.at(-1)).toMatchObject({ role: 'tool', content: '{"balance":"42.50"}' });
     });
 
