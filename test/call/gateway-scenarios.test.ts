@@ -259,7 +259,7 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
         result: '{"balance":"42.50"}',
       });
       // On the wire: the filler's audio reached the phone before the tool's result came back (one clock: the
-      // phone's t0 and the call events are both performance.now() of this process). The tool call and result are in the record.
+      // phone's t0 and the call events are both performance.now() of this process).
       const result = call.events.find((e) => e.type === 'tool' && e.data.ok === true);
       expect(sim.firstAgentAudioAt).toBeGreaterThanOrEqual(0);
       expect(sim.t0 + sim.firstAgentAudioAt).toBeLessThan(result!.at);
