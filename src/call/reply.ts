@@ -159,6 +159,9 @@ async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMar
       s.deps.sink.event('tool', { name: call.name, filler: text, turn: tm.turn });
       if (s.state === 'thinking') s.setState('agent_speaking', 'filler');
       u.say(text);
+      // The caller hears it, so the transcript has it; the LLM history does not (it sits between the assistant's
+      // tool call and the tool result, which must stay adjacent).
+      s.addTranscript('assistant', text);
     }, fillerMs);
   }
   try {

@@ -264,6 +264,10 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
       expect(sim.firstAgentAudioAt).toBeGreaterThanOrEqual(0);
       expect(sim.t0 + sim.firstAgentAudioAt).toBeLessThan(result!.at);
       expect(spokenByAgent(call)).toContain('Your balance is 42.50 dollars.');
+      // The transcript has what the caller heard, the filler included, in order; the LLM history does not.
+      const heard = spokenByAgent(call);
+      expect(heard).toContain('Let me check that for you.');
+      expect(heard.indexOf('Let me check that for you.')).toBeLessThan(heard.indexOf('Your balance is 42.50 dollars.'));
       expect(llm.requests[1]!.messages.at(-1)).toMatchObject({ role: 'tool', content: '{"balance":"42.50"}' });
     });
 
