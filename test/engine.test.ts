@@ -1,5 +1,5 @@
-import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,7 +153,10 @@ describe('engine (composition root)', () => {
   });
 
   it('closes a media stream with a wrong assistant key with 4003', async () => {
-    const sim = await PhoneSim.connect({ url: `${base.replace(/^http/, 'ws')}/media/twilio/ast_nope`, protocol: 'twilio' });
+    const sim = await PhoneSim.connect({
+      url: `${base.replace(/^http/, 'ws')}/media/twilio/ast_nope`,
+      protocol: 'twilio',
+    });
     const closed = await sim.whenClosed;
     expect(closed.code).toBe(4003);
   });

@@ -75,7 +75,9 @@ export const LlmConfigSchema = Type.Object(
 
 export const TtsConfigSchema = Type.Object(
   {
-    provider: Type.Optional(Type.String({ default: 'offline', description: 'elevenlabs | openai | deepgram | offline' })),
+    provider: Type.Optional(
+      Type.String({ default: 'offline', description: 'elevenlabs | openai | deepgram | offline' }),
+    ),
     voice: Type.Optional(Type.String()),
     model: Type.Optional(Type.String()),
     speed: Type.Optional(Type.Number({ minimum: 0.5, maximum: 2 })),
@@ -127,7 +129,13 @@ export const HttpToolSchema = Type.Object(
     description: Type.String(),
     parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     method: Type.Optional(
-      Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')]),
+      Type.Union([
+        Type.Literal('GET'),
+        Type.Literal('POST'),
+        Type.Literal('PUT'),
+        Type.Literal('PATCH'),
+        Type.Literal('DELETE'),
+      ]),
     ),
     url: Type.String(),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -177,7 +185,9 @@ export const HangupConfigSchema = Type.Object(
     endPhrases: Type.Optional(Type.Array(Type.String())),
     goodbyeMessage: Type.Optional(Type.String()),
     transferTargets: Type.Optional(
-      Type.Array(Type.Object({ name: Type.String(), number: Type.String(), description: Type.Optional(Type.String()) })),
+      Type.Array(
+        Type.Object({ name: Type.String(), number: Type.String(), description: Type.Optional(Type.String()) }),
+      ),
     ),
     /** After the agent hangs up, redirect the call here instead (protocol permitting). */
     redirect: Type.Optional(Type.String()),

@@ -55,7 +55,7 @@ const COMMANDS: Record<string, CommandEntry> = {
 function help(): string {
   const lines = ['Usage: voice-engine <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
-  lines.push('', 'Run `voice-engine <command> --help` for a command\'s options.');
+  lines.push('', "Run `voice-engine <command> --help` for a command's options.");
   return lines.join('\n');
 }
 

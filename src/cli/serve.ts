@@ -25,7 +25,9 @@ export async function run(argv: string[]): Promise<number> {
     `  providers: asr=${config.providers.deepgram.apiKey ? 'deepgram,' : ''}offline llm=${config.providers.openai.apiKey || config.providers.openai.baseUrl ? 'openai,' : ''}rules tts=${config.providers.elevenlabs.apiKey ? 'elevenlabs,' : ''}offline`,
   ];
   if (offlineAsr && offlineAsr.configured === false) {
-    lines.push('  note: offline speech recognition needs `apt-get install pocketsphinx pocketsphinx-en-us`; DTMF-only assistants work without it');
+    lines.push(
+      '  note: offline speech recognition needs `apt-get install pocketsphinx pocketsphinx-en-us`; DTMF-only assistants work without it',
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   await new Promise<void>((resolve) => {

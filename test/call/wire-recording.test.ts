@@ -65,7 +65,10 @@ describe('wire recording', () => {
     await call(engine);
     const summary = engine.calls[0]!.summary!;
     expect(summary.wirePath).toBeTruthy();
-    const lines = readFileSync(summary.wirePath!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(summary.wirePath!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ wire: 1, protocol: 'twilio' });
     const events = lines.slice(1).map((l) => JSON.parse(l.text as string).event as string);
     expect(events.slice(0, 2)).toEqual(['connected', 'start']);

@@ -87,8 +87,10 @@ describe('offline asr (pocketsphinx)', () => {
       const events = await loop(PCM_16K);
       const finals = events.filter((e) => e.type === 'final');
       expect(finals.length).toBe(2);
-    // measured: "but a table for two" / "what time do you open" (pocketsphinx hears "book" as "but")
-    expect(finals.map((e) => (e.type === 'final' ? e.text : '')).join(' | ')).toMatch(/table for two \| what time do you open/);
+      // measured: "but a table for two" / "what time do you open" (pocketsphinx hears "book" as "but")
+      expect(finals.map((e) => (e.type === 'final' ? e.text : '')).join(' | ')).toMatch(
+        /table for two \| what time do you open/,
+      );
       const f2 = finals[1]!;
       if (f2.type === 'final') expect(f2.words[0]!.startMs).toBeGreaterThan(1000);
       expect(events.filter((e) => e.type === 'utterance_end').length).toBe(2);
