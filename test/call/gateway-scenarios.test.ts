@@ -32,7 +32,7 @@ import { silentLogger } from '../../src/log.js';
 import type { LlmRequest } from '../../src/providers/types.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
 import { fillFrame } from './fake-leg.js';
-import { assistant } from './harness.js';
+import { assistant, slowBalanceTool } from './harness.js';
 
 let engines: LocalEngine[] = [];
 let sims: PhoneSim[] = [];
@@ -217,32 +217,7 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
     });
 
     it('a slow HTTP tool: the filler is spoken before the result; the tool call and result are recorded', async () => {
-      const { sim, call, llm, tts } = await setup(protocol, {
-        config: {
-          settings: { fillerAfterMs: 300 },
-          tools: {
-            http: [
-              {
-                type: 'http',
-                name: 'get_balance',
-                description: 'Get the account balance',
-                url: `${slowBase}/balance`,
-                method: 'POST',
-                body: '{"account": {{account}}}',
-                filler: 'Let me check that for you.',
-              },
-            ],
-          },
-        },
-        asr: { script: ['what is my balance'] },
-        llm: {
-          respond: (m) => {
-            const r = lastToolResult(m);
-            if (r) return [{ text: `Your balance is ${JSON.parse(r).balance} dollars.` }];
-            return [{ tool: 'get_balance', args: { account: '123' } }];
-          },
-        },
-      });
+      const { sim, call, llm, tts } = await setup(protocol, slowBalanceTool(`${slowBase}/balance`));
       await say(sim);
       await until(() => tts.texts.some((t) => t.includes('42.50')) && call.session.state === 'listening', 'answer');
       const filler = tts.texts.indexOf('Let me check that for you.');

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  lastToolResult,
   ScriptedAsr,
   type ScriptedAsrOptions,
   ScriptedLlm,
@@ -89,6 +90,44 @@ export function harness(o: HarnessOptions) {
         if (Date.now() - start > maxMs) throw new Error(`timed out waiting for: ${what}`);
         await new Promise((r) => setTimeout(r, 10));
       }
+    },
+  };
+}
+
+/**
+ * The slow-tool scenario shared by the in-memory and the through-the-gateway tests: an HTTP tool `get_balance`
+ * at `url` (a loopback server that answers slowly), a filler after 300 ms, and an LLM that calls the tool once and
+ * then speaks its result.
+ */
+export function slowBalanceTool(url: string): {
+  config: AssistantConfig;
+  asr: ScriptedAsrOptions;
+  llm: Pick<ScriptedLlmOptions, 'respond'>;
+} {
+  return {
+    config: {
+      settings: { fillerAfterMs: 300 },
+      tools: {
+        http: [
+          {
+            type: 'http',
+            name: 'get_balance',
+            description: 'Get the account balance',
+            url,
+            method: 'POST',
+            body: '{"account": {{account}}}',
+            filler: 'Let me check that for you.',
+          },
+        ],
+      },
+    },
+    asr: { script: ['what is my balance'] },
+    llm: {
+      respond: (m) => {
+        const r = lastToolResult(m);
+        if (r) return [{ text: `Your balance is ${JSON.parse(r).balance} dollars.` }];
+        return [{ tool: 'get_balance', args: { account: '123' } }];
+      },
     },
   };
 }

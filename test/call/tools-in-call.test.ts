@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lastToolResult } from '../../bench/scripted.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
-import { harness } from './harness.js';
+import { harness, slowBalanceTool } from './harness.js';
 
 let server: http.Server;
 let base = '';
@@ -44,34 +44,8 @@ function h(o: Parameters<typeof harness>[0]) {
 
 describe('tools in a call', () => {
   it('a slow HTTP tool: the filler is spoken, then the answer uses the result; the call record has the tool call', async () => {
-    const x = h({
-      config: {
-        settings: { fillerAfterMs: 300 },
-        tools: {
-          http: [
-            {
-              type: 'http',
-              name: 'get_balance',
-              description: 'Get the account balance',
-              url: `${base}/balance`,
-              method: 'POST',
-              body: '{"account": {{account}}}',
-              filler: 'Let me check that for you.',
-            },
-          ],
-        },
-      },
-      asr: { script: ['what is my balance'] },
-      llm: {
-        respond: (m) => {
-          const r = lastToolResult(m);
-          if (r) return [{ text: `Your balance is ${JSON.parse(r).balance} dollars.` }];
-          return [{ tool: 'get_balance', args: { account: '123' } }];
-        },
-        firstTokenMs: 10,
-      },
-      tts: { msPerChar: 3 },
-    });
+    const scenario = slowBalanceTool(`${base}/balance`);
+    const x = h({ ...scenario, llm: { ...scenario.llm, firstTokenMs: 10 }, tts: { msPerChar: 3 } });
     await x.session.start();
     await x.leg.caller('speech', 400);
     await x.leg.caller('silence', 300);
