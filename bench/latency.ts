@@ -19,8 +19,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { AssistantConfig } from '../src/assistant.js';
 import { linearToMulaw } from '../src/audio/g711.js';
-import type { AssistantConfig } from '../src/call/assistant.js';
 import { type LocalEngine, startLocalEngine } from '../src/call/local-engine.js';
 import { PhoneSim } from '../src/call/phone-sim.js';
 import { energyVadFactory } from '../src/call/vad.js';

@@ -26,7 +26,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Assistant } from '../src/call/assistant.js';
+import type { Assistant } from '../src/assistant.js';
 import { flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
 import { silentLogger } from '../src/log.js';

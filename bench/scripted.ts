@@ -7,9 +7,10 @@
  *  - ScriptedLlm answers each request with a function of the messages, streaming words after `firstTokenMs`.
  *  - ScriptedTts returns a tone whose length follows the text, the first chunk after `firstByteMs`.
  */
+
+import type { AsrConfig, LlmConfig, TtsConfig } from '../src/assistant.js';
 import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K, sameFormat } from '../src/audio/format.js';
 import { linearToMulaw, mulawToLinear } from '../src/audio/g711.js';
-import type { AsrConfig, LlmConfig, TtsConfig } from '../src/call/assistant.js';
 import type { ProviderHooks, ProviderRegistryLike } from '../src/call/deps.js';
 import {
   type AsrEvent,

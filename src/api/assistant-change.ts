@@ -1,4 +1,4 @@
-import type { Assistant, AssistantConfig } from '../call/assistant.js';
+import type { Assistant, AssistantConfig } from '../assistant.js';
 import { EngineError, type ErrorCode } from '../errors.js';
 import type { RouteDeps } from './app.js';
 import { assertAssistantEgress } from './egress-check.js';

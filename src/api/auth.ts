@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Assistant } from '../call/assistant.js';
+import type { Assistant } from '../assistant.js';
 import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { Store } from '../store/index.js';

@@ -1,4 +1,4 @@
-import type { AssistantConfig } from '../call/assistant.js';
+import type { AssistantConfig } from '../assistant.js';
 import { EngineError } from '../errors.js';
 import { checkHost, checkUrl, type EgressPolicy } from '../net/policy.js';
 

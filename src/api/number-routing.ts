@@ -1,4 +1,4 @@
-import type { Assistant } from '../call/assistant.js';
+import type { Assistant } from '../assistant.js';
 import type { Store } from '../store/index.js';
 
 /** Called number -> the assistant that answers it (media gateway, when neither the path nor the start message names one). */

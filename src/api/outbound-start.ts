@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Assistant } from '../call/assistant.js';
+import type { Assistant } from '../assistant.js';
 import { EngineError } from '../errors.js';
 import { normalizeNumber } from '../store/index.js';
 import type { RouteDeps } from './app.js';

@@ -1,4 +1,4 @@
-import type { AssistantSettings } from './assistant.js';
+import type { AssistantSettings } from '../assistant.js';
 
 /**
  * Call control timers (issue 6, deliverable 7): the caller's silence while the agent listens (reprompt, then hang

@@ -1,9 +1,9 @@
+import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { ProviderHooks } from '../providers/resilience.js';
 import type { AsrProvider, KnowledgeHit, LlmProvider, TtsProvider } from '../providers/types.js';
 import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
 import type { ToolRegistry } from '../tools/types.js';
-import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from './assistant.js';
 import type { VadFactory } from './vad.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { DtmfConfig } from './assistant.js';
+import type { DtmfConfig } from '../assistant.js';
 
 /**
  * DTMF from the caller. A digit listed in the assistant's menu acts at once (reply / tool / transfer / hangup);

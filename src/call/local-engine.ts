@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
 import { attachGateway, type Gateway } from '../telephony/gateway.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { createToolRegistry } from '../tools/registry.js';
-import type { Assistant } from './assistant.js';
 import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
 import { CallSession } from './session.js';
 

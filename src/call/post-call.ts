@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
+import type { AssistantConfig } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { LlmProvider } from '../providers/types.js';
-import type { AssistantConfig } from './assistant.js';
 import type { TranscriptEntry } from './deps.js';
 import type { StereoCallRecorder } from './recorder.js';
 

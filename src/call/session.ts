@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Assistant, AssistantConfig } from '../assistant.js';
 import { pcmFormat, sameFormat } from '../audio/format.js';
 import type { AsrEvent, AsrProvider, AsrStream, ChatMessage, LlmProvider, TtsProvider } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
 import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
 import type { CallTools, ToolContext } from '../tools/types.js';
-import type { Assistant, AssistantConfig } from './assistant.js';
 import { CallControl } from './control.js';
 import type { CallSummary, Incident, ProviderHooks, SessionDeps, TranscriptEntry } from './deps.js';
 import { DtmfInput, type MenuAction } from './dtmf-input.js';

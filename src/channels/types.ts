@@ -1,4 +1,4 @@
-import type { Assistant } from '../call/assistant.js';
+import type { Assistant } from '../assistant.js';
 
 /** One outbound call to place. `callId` is already persisted (status queued). */
 export interface DialRequest {

@@ -7,7 +7,7 @@
  * offline; asr: deepgram -> offline; llm: openai -> rules). An explicit `fallback` list replaces the default.
  * Model / voice settings belong to the primary only: a fallback provider uses its own defaults.
  */
-import type { AsrConfig, LlmConfig, TtsConfig } from '../call/assistant.js';
+import type { AsrConfig, LlmConfig, TtsConfig } from '../assistant.js';
 import type { EngineConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { DeepgramAsr } from './asr/deepgram.js';

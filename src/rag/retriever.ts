@@ -4,7 +4,7 @@
  * when its content terms match (Jaccard >= 0.8 over stemmed non-stopwords: "what are your opening" and "what are
  * your opening hours please" differ by one term in five). Results are cached for the whole call.
  */
-import type { RagConfig } from '../call/assistant.js';
+import type { RagConfig } from '../assistant.js';
 import type { KnowledgeHit } from '../providers/types.js';
 import { contentTerms } from './text.js';
 import type { KnowledgeBase, SearchHit } from './types.js';

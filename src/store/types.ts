@@ -1,4 +1,4 @@
-import type { Assistant, AssistantConfig } from '../call/assistant.js';
+import type { Assistant, AssistantConfig } from '../assistant.js';
 
 /**
  * Repository contracts for all durable state (DESIGN.md section 9). Every method returns a Promise so that a network

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Assistant } from '../call/assistant.js';
+import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { ProtocolAdapter } from './adapter.js';
 import { CloseCode } from './close-codes.js';

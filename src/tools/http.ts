@@ -1,4 +1,4 @@
-import type { HttpToolConfig } from '../call/assistant.js';
+import type { HttpToolConfig } from '../assistant.js';
 import { defaultGuardedFetch } from '../net/egress.js';
 import { fillJson, fillText } from './template.js';
 import type { Tool, ToolResult } from './types.js';

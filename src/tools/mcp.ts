@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { McpServerConfig } from '../call/assistant.js';
+import type { McpServerConfig } from '../assistant.js';
 import { defaultGuardedFetch } from '../net/egress.js';
 import type { Tool, ToolResult } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { AssistantConfig } from '../call/assistant.js';
+import type { AssistantConfig } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { ToolSpec } from '../providers/types.js';
 import { BUILTIN_TOOLS, defaultBuiltins } from './builtins.js';

@@ -1,4 +1,4 @@
-import type { AssistantConfig } from '../call/assistant.js';
+import type { AssistantConfig } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { KnowledgeHit, ToolSpec } from '../providers/types.js';
 import type { TransferMode } from '../telephony/leg.js';

@@ -23,7 +23,7 @@ import {
   type ScriptedTtsOptions,
   scriptedRegistry,
 } from '../../bench/scripted.js';
-import type { AssistantConfig } from '../../src/call/assistant.js';
+import type { AssistantConfig } from '../../src/assistant.js';
 import type { SessionDeps } from '../../src/call/deps.js';
 import { type LocalCall, type LocalEngine, startLocalEngine } from '../../src/call/local-engine.js';
 import { PhoneSim, type SimProtocol } from '../../src/call/phone-sim.js';
@@ -351,7 +351,7 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
     });
 
     it('maximum duration ends the call with the time-limit message', async () => {
-      // 2 s keeps the file fast; the API schema's minimum is 10 s (src/call/assistant.ts), but the local engine
+      // 2 s keeps the file fast; the API schema's minimum is 10 s (src/assistant.ts), but the local engine
       // takes an Assistant as given, like the fake-leg test of the same rule.
       const { engine, sim, tts } = await setup(protocol, {
         config: { settings: { maxDurationSec: 2 } },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastUser, ScriptedAsr, ScriptedLlm, ScriptedTts, scriptedRegistry } from '../../bench/scripted.js';
-import type { AssistantConfig } from '../../src/call/assistant.js';
+import type { AssistantConfig } from '../../src/assistant.js';
 import { type LocalEngine, startLocalEngine } from '../../src/call/local-engine.js';
 import { PhoneSim, type SimProtocol } from '../../src/call/phone-sim.js';
 import { energyVadFactory } from '../../src/call/vad.js';

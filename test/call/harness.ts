@@ -11,7 +11,7 @@ import {
   type ScriptedTtsOptions,
   scriptedRegistry,
 } from '../../bench/scripted.js';
-import type { Assistant, AssistantConfig } from '../../src/call/assistant.js';
+import type { Assistant, AssistantConfig } from '../../src/assistant.js';
 import type { CallPatch, CallSink, CallSummary, SessionDeps } from '../../src/call/deps.js';
 import { CallSession } from '../../src/call/session.js';
 import { energyVadFactory } from '../../src/call/vad.js';

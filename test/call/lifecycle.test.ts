@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastUser } from '../../bench/scripted.js';
-import type { Assistant } from '../../src/call/assistant.js';
+import type { Assistant } from '../../src/assistant.js';
 import { clearGreetingCache } from '../../src/call/greeting.js';
 import { assistant, harness } from './harness.js';
 

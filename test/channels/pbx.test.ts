@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Assistant } from '../../src/call/assistant.js';
+import type { Assistant } from '../../src/assistant.js';
 import { createAsteriskDialer } from '../../src/channels/asterisk.js';
 import { EslParser } from '../../src/channels/esl.js';
 import { createFreeswitchDialer } from '../../src/channels/freeswitch.js';

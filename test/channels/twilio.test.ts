@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Assistant } from '../../src/call/assistant.js';
+import type { Assistant } from '../../src/assistant.js';
 import { createAsteriskDialer } from '../../src/channels/asterisk.js';
 import { createChannelDialer } from '../../src/channels/dialer.js';
 import { createTwilioDialer } from '../../src/channels/twilio.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import type { Assistant, AssistantConfig } from '../../src/call/assistant.js';
+import type { Assistant, AssistantConfig } from '../../src/assistant.js';
 import { silentLogger } from '../../src/log.js';
 import {
   attachGateway,

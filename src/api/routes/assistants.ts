@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { type Assistant, AssistantConfigSchema } from '../../call/assistant.js';
+import { type Assistant, AssistantConfigSchema } from '../../assistant.js';
 import type { RouteDeps } from '../app.js';
 import { kindsIn, mergeConfig, saveAssistant, validateAgainstCatalog } from '../assistant-change.js';
 import { tenantAssistant } from '../auth.js';

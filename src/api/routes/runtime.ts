@@ -14,7 +14,7 @@ import {
   SettingsSchema,
   ToolsConfigSchema,
   TtsConfigSchema,
-} from '../../call/assistant.js';
+} from '../../assistant.js';
 import type { RouteDeps } from '../app.js';
 import { mergeConfig, saveAssistant } from '../assistant-change.js';
 import { tenantAssistant } from '../auth.js';

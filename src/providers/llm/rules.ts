@@ -7,7 +7,7 @@
  * Conventions shared with the call session: DTMF input arrives as a user message `DTMF: 1234`; a tool result
  * arrives as a `tool` message and is acknowledged from its `say` / `message` field (else "Done.").
  */
-import type { Rule } from '../../call/assistant.js';
+import type { Rule } from '../../assistant.js';
 import { abortedError } from '../classify.js';
 import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, Timing } from '../types.js';
 import { extractStructured } from './extract.js';

@@ -1,4 +1,4 @@
-import type { Assistant, AssistantConfig } from '../../call/assistant.js';
+import type { Assistant, AssistantConfig } from '../../assistant.js';
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
 import type { AssistantsRepo } from '../types.js';
