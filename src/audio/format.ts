@@ -11,10 +11,22 @@ export interface AudioFormat {
   readonly channels: 1;
 }
 
+/**
+ * One spoken word of synthesized audio, ms relative to the start of that utterance's audio (not of the chunk).
+ * Declared here because audio/ sits below providers/; src/providers/types.ts re-exports it for the session.
+ */
+export interface WordTiming {
+  word: string;
+  startMs: number;
+  endMs: number;
+}
+
 /** A chunk of audio in a declared format. pcm16 data is little-endian bytes. */
 export interface AudioChunk {
   readonly format: AudioFormat;
   readonly data: Uint8Array;
+  /** Words whose timings arrived with this chunk (ElevenLabs alignment), when the provider gives them. */
+  words?: WordTiming[];
 }
 
 export const MULAW_8K: AudioFormat = Object.freeze({ encoding: 'mulaw', sampleRate: 8000, channels: 1 });

@@ -1,6 +1,13 @@
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
 
 /**
+ * `export interface WordTiming { word: string; startMs: number; endMs: number }`, filled on `AudioChunk.words` by
+ * providers that report alignment; times relative to the start of that utterance's audio. Declared in
+ * src/audio/format.ts beside AudioChunk (audio/ must not import from providers/: no type-only cycles).
+ */
+export type { WordTiming } from '../audio/format.js';
+
+/**
  * Narrow streaming interfaces for every provider kind. One file per provider implements one of these; retry,
  * timeout and fallback live in one wrapper around them (src/providers/resilience.ts), an adapter only says whether
  * an error is retryable.
