@@ -157,13 +157,18 @@ export const HttpToolSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * An MCP server for the call: either a tenant-supplied streamable-HTTP `url` (requests go through the egress guard),
+ * or `server`, the name of a server the operator configured (MCP_SERVERS_FILE, src/tools/mcp-servers.ts). A tenant
+ * never supplies a command: `transport: "stdio"`, `command` and `args` are refused (422 MCP_COMMAND_NOT_ALLOWED).
+ */
 export const McpServerSchema = Type.Object(
   {
     name: Type.String(),
-    transport: Type.Union([Type.Literal('http'), Type.Literal('stdio')]),
+    transport: Type.Optional(Type.Literal('http')),
     url: Type.Optional(Type.String()),
-    command: Type.Optional(Type.String()),
-    args: Type.Optional(Type.Array(Type.String())),
+    /** Name of an operator-configured MCP server (MCP_SERVERS_FILE). */
+    server: Type.Optional(Type.String()),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     /** Only these tools of the server are offered (all when absent). */
     tools: Type.Optional(Type.Array(Type.String())),

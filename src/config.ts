@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type EgressPolicy, egressPolicyFromEnv } from './net/policy.js';
+import { loadOperatorMcpServers, type OperatorMcpServer } from './tools/mcp-servers.js';
 
 /** Environment contract (DESIGN.md section 3). Everything the engine reads from the environment is here. */
 export interface EngineConfig {
@@ -28,6 +29,8 @@ export interface EngineConfig {
    * blocks loopback/RFC 1918/ULA/CGNAT; metadata and link-local always are), EGRESS_ALLOW_HOSTS (names or CIDRs).
    */
   egress: EgressPolicy;
+  /** MCP_SERVERS_FILE: the operator's stdio MCP servers (src/tools/mcp-servers.ts); assistants refer to them by name. */
+  mcpServers: OperatorMcpServer[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -52,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
     egress: egressPolicyFromEnv(env),
+    mcpServers: loadOperatorMcpServers(opt(env.MCP_SERVERS_FILE)),
     ...(opt(env.TRUST_PROXY) === undefined
       ? {}
       : {

@@ -113,7 +113,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         .catch((err: unknown) => logger.warn({ err }, 'rag analytics write failed'));
     },
   });
-  const tools = createToolRegistry();
+  const tools = createToolRegistry({ mcpServers: config.mcpServers });
   // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
   const guardedFetch = createGuardedFetch(config.egress);
   const webhooks = createWebhookDispatcher({ store, logger, fetch: guardedFetch });

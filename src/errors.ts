@@ -20,6 +20,11 @@ export const ERRORS = {
   UNKNOWN_MODEL: { status: 422, message: 'Unknown model' },
   UNKNOWN_VOICE: { status: 422, message: 'Unknown voice' },
   UNPROCESSABLE: { status: 422, message: 'The request cannot be processed' },
+  MCP_COMMAND_NOT_ALLOWED: {
+    status: 422,
+    message: 'MCP servers that run a program are operator configuration only (MCP_SERVERS_FILE)',
+  },
+  UNKNOWN_MCP_SERVER: { status: 422, message: 'Unknown MCP server' },
   CALL_LIMIT_REACHED: { status: 429, message: 'Call limit reached' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   INSUFFICIENT_CREDIT: { status: 402, message: 'Insufficient credit' },

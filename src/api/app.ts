@@ -11,6 +11,7 @@ import { businessRoutes } from './business.js';
 import type { TenantContext } from './context.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandler } from './error-handler.js';
+import { refuseTenantCommands } from './mcp-policy.js';
 import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { carrierRoutes } from './routes/carrier.js';
@@ -126,6 +127,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply.status(429).send(errorBody('RATE_LIMITED', `Too many requests; retry after ${r.retryAfterSec} s`));
     }
   });
+
+  app.addHook('preValidation', refuseTenantCommands);
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

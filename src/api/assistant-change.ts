@@ -28,6 +28,7 @@ export async function validateAgainstCatalog(
   kinds: ReadonlyArray<'asr' | 'llm' | 'tts'> = PROVIDER_KINDS,
 ): Promise<void> {
   assertAssistantEgress(cfg, deps.config.egress);
+  assertMcpServersKnown(cfg, deps.config.mcpServers ?? []);
   const catalog = deps.providers?.catalog;
   if (!catalog) return;
   for (const kind of kinds) {
@@ -40,6 +41,27 @@ export async function validateAgainstCatalog(
       const code: ErrorCode =
         what === 'voice' ? 'UNKNOWN_VOICE' : what === 'model' ? 'UNKNOWN_MODEL' : 'UNKNOWN_PROVIDER';
       throw new EngineError(code, msg, { kind, field: `${kind}.${what ?? 'provider'}` });
+    }
+  }
+}
+
+/** `precall.mcpServers[].server` names an operator server (MCP_SERVERS_FILE); an HTTP entry needs its url. */
+function assertMcpServersKnown(cfg: AssistantConfig, operator: ReadonlyArray<{ name: string }>): void {
+  for (const [i, s] of (cfg.precall?.mcpServers ?? []).entries()) {
+    const field = `precall.mcpServers[${i}]`;
+    if (s.server !== undefined) {
+      if (!operator.some((o) => o.name === s.server)) {
+        throw new EngineError('UNKNOWN_MCP_SERVER', `${field}.server: no MCP server named ${s.server} is configured`, {
+          field: `${field}.server`,
+        });
+      }
+      if (s.url !== undefined) {
+        throw new EngineError('UNPROCESSABLE', `${field}: give either server or url, not both`, { field });
+      }
+    } else if (s.url === undefined) {
+      throw new EngineError('UNPROCESSABLE', `${field}.url: an MCP server needs a url or an operator server name`, {
+        field: `${field}.url`,
+      });
     }
   }
 }

@@ -37,6 +37,6 @@ export function assertAssistantEgress(cfg: AssistantConfig, policy: EgressPolicy
     assertEgressUrl(`tools.http[${i}].url`, t.url.replace(TEMPLATE, 'x'), policy);
   }
   for (const [i, s] of (cfg.precall?.mcpServers ?? []).entries()) {
-    if (s.transport === 'http' && s.url !== undefined) assertEgressUrl(`precall.mcpServers[${i}].url`, s.url, policy);
+    if (s.server === undefined && s.url !== undefined) assertEgressUrl(`precall.mcpServers[${i}].url`, s.url, policy);
   }
 }

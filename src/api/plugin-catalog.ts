@@ -154,7 +154,8 @@ export const PLUGINS: readonly PluginSpec[] = [
     name: 'MCP tools',
     kind: 'tool',
     priceCents: 0,
-    description: 'Tools from Model Context Protocol servers (assistant precall.mcpServers)',
+    description:
+      'Tools from Model Context Protocol servers (assistant precall.mcpServers): HTTP(S) URLs, or operator servers by name',
     config: [],
   },
 ];

@@ -1,12 +1,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { McpServerConfig } from '../assistant.js';
 import { defaultGuardedFetch } from '../net/egress.js';
+import { type OperatorMcpServer, operatorServerEnv } from './mcp-servers.js';
 import type { Tool, ToolResult } from './types.js';
 
 /**
- * MCP tools (assistant.precall.mcpServers): one client per server per call, over streamable HTTP or stdio. The
+ * MCP tools (assistant.precall.mcpServers): one client per server per call, over streamable HTTP (tenant URL) or
+ * stdio (operator-configured program only, src/tools/mcp-servers.ts). The
  * server's tools are listed once at call start and offered to the LLM with their own JSON schemas.
  */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -18,19 +19,29 @@ export interface McpConnection {
   close(): Promise<void>;
 }
 
-export async function connectMcp(cfg: McpServerConfig): Promise<McpConnection> {
+/** Where to reach one MCP server: resolved by the registry, never a command taken from an assistant. */
+export type McpTarget =
+  | { kind: 'http'; name: string; url: string; headers?: Record<string, string>; tools?: string[] }
+  | { kind: 'operator'; name: string; server: OperatorMcpServer; tools?: string[] };
+
+export async function connectMcp(cfg: McpTarget): Promise<McpConnection> {
   const client = new Client({ name: 'voice-engine', version: '0.1.0' });
   let transport: StreamableHTTPClientTransport | StdioClientTransport;
-  if (cfg.transport === 'http') {
-    if (!cfg.url) throw new Error(`MCP server ${cfg.name}: url is required for the http transport`);
+  if (cfg.kind === 'http') {
     transport = new StreamableHTTPClientTransport(new URL(cfg.url), {
       requestInit: cfg.headers ? { headers: cfg.headers } : undefined,
       // Tenant-controlled URL: the SSRF-guarded fetch (src/net/egress.ts).
       fetch: defaultGuardedFetch(),
     });
   } else {
-    if (!cfg.command) throw new Error(`MCP server ${cfg.name}: command is required for the stdio transport`);
-    transport = new StdioClientTransport({ command: cfg.command, args: cfg.args ?? [], stderr: 'ignore' });
+    const s = cfg.server;
+    transport = new StdioClientTransport({
+      command: s.command,
+      args: s.args ?? [],
+      env: operatorServerEnv(s, getDefaultEnvironment()),
+      ...(s.cwd ? { cwd: s.cwd } : {}),
+      stderr: 'ignore',
+    });
   }
   await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
   const listed = await client.listTools(undefined, { timeout: CONNECT_TIMEOUT_MS });

@@ -1,9 +1,10 @@
-import type { AssistantConfig } from '../assistant.js';
+import type { AssistantConfig, McpServerConfig } from '../assistant.js';
 import type { Logger } from '../log.js';
 import type { ToolSpec } from '../providers/types.js';
 import { BUILTIN_TOOLS, defaultBuiltins } from './builtins.js';
 import { httpTool } from './http.js';
-import { connectMcp, type McpConnection } from './mcp.js';
+import { connectMcp, type McpConnection, type McpTarget } from './mcp.js';
+import type { OperatorMcpServer } from './mcp-servers.js';
 import type { CallTools, Tool, ToolCatalogEntry, ToolRegistry } from './types.js';
 
 /**
@@ -11,7 +12,8 @@ import type { CallTools, Tool, ToolCatalogEntry, ToolRegistry } from './types.js
  * MCP servers' tools. Name clashes: the first one wins (built-in, then HTTP, then MCP in server order); a later MCP
  * tool with a taken name is offered as `<server>_<name>`.
  */
-export function createToolRegistry(): ToolRegistry {
+export function createToolRegistry(opts: { mcpServers?: readonly OperatorMcpServer[] } = {}): ToolRegistry {
+  const operator = new Map((opts.mcpServers ?? []).map((s) => [s.name, s]));
   const builtins = new Map<string, Tool>();
   for (const t of BUILTIN_TOOLS) builtins.set(t.name, t);
 
@@ -45,7 +47,7 @@ export function createToolRegistry(): ToolRegistry {
       }
       const connections: McpConnection[] = [];
       const servers = config.precall?.mcpServers ?? [];
-      const results = await Promise.allSettled(servers.map((s) => connectMcp(s)));
+      const results = await Promise.allSettled(servers.map(async (s) => connectMcp(mcpTarget(s, operator))));
       results.forEach((r, i) => {
         const server = servers[i]!;
         if (r.status === 'rejected') {
@@ -77,5 +79,30 @@ export function createToolRegistry(): ToolRegistry {
         },
       };
     },
+  };
+}
+
+/**
+ * What an assistant's MCP entry may reach: an operator server by name, or an HTTP URL. Anything else, notably a
+ * `transport: "stdio"` entry with a command stored before the API refused them, is refused here too: no program
+ * named by tenant data is ever started.
+ */
+function mcpTarget(s: McpServerConfig, operator: ReadonlyMap<string, OperatorMcpServer>): McpTarget {
+  const transport: string = s.transport ?? 'http';
+  if (s.server !== undefined) {
+    const server = operator.get(s.server);
+    if (!server) throw new Error(`MCP server ${s.name}: no operator-configured server named ${s.server}`);
+    return { kind: 'operator', name: s.name, server, ...(s.tools ? { tools: s.tools } : {}) };
+  }
+  if (transport !== 'http') {
+    throw new Error(`MCP server ${s.name}: transport ${transport} is operator configuration only (MCP_SERVERS_FILE)`);
+  }
+  if (!s.url) throw new Error(`MCP server ${s.name}: url is required for the http transport`);
+  return {
+    kind: 'http',
+    name: s.name,
+    url: s.url,
+    ...(s.headers ? { headers: s.headers } : {}),
+    ...(s.tools ? { tools: s.tools } : {}),
   };
 }

@@ -49,6 +49,7 @@ describe('catalog', () => {
     expect((await g(`/api/v1/catalog/assistants/${ast.assistantApiKey}/pre-call`)).body.data).toEqual({
       numberValidation: { enabled: false },
       mcpServers: [],
+      operatorServers: [],
     });
   });
 

@@ -15,9 +15,17 @@ server.setRequestHandler(ListToolsRequestSchema, async () => ({
         required: ['a', 'b'],
       },
     },
+    {
+      name: 'env',
+      description: 'The value of an environment variable of this process',
+      inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    },
   ],
 }));
 server.setRequestHandler(CallToolRequestSchema, async (req) => {
+  if (req.params.name === 'env') {
+    return { content: [{ type: 'text', text: process.env[String(req.params.arguments?.name)] ?? '(unset)' }] };
+  }
   const a = Number(req.params.arguments?.a);
   const b = Number(req.params.arguments?.b);
   return { content: [{ type: 'text', text: String(a + b) }] };

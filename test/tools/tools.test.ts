@@ -1,6 +1,10 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AssistantConfig } from '../../src/assistant.js';
 import { silentLogger } from '../../src/log.js';
 import { httpTool } from '../../src/tools/http.js';
 import { createToolRegistry } from '../../src/tools/registry.js';
@@ -192,27 +196,55 @@ describe('MCP tools', () => {
     await tools.close();
   });
 
-  it('a stdio MCP server (child process) lists and runs its tools', async () => {
-    const tools = await createToolRegistry().forCall(
-      {
-        precall: {
-          mcpServers: [
-            {
-              name: 'calc',
-              transport: 'stdio',
-              command: process.execPath,
-              args: ['--import', 'tsx', 'test/tools/mcp-stdio-server.ts'],
-            },
-          ],
+  it('an operator-configured stdio MCP server, referenced by name, runs with only its allowlisted environment', async () => {
+    process.env.TEST_CRM_TOKEN = 'crm-123';
+    process.env.TEST_ENGINE_SECRET = 'engine-only';
+    const registry = createToolRegistry({
+      mcpServers: [
+        {
+          name: 'calc',
+          command: process.execPath,
+          args: ['--import', 'tsx', 'test/tools/mcp-stdio-server.ts'],
+          env: ['TEST_CRM_TOKEN'],
         },
-      },
-      silentLogger,
-    );
-    expect(tools.specs().map((s) => s.name)).toContain('add');
-    const res = await tools.get('add')!.run({ a: 2, b: 40 }, ctx());
-    expect(res).toEqual({ ok: true, content: '42' });
-    await tools.close();
+      ],
+    });
+    const tools = await registry.forCall({ precall: { mcpServers: [{ name: 'calc', server: 'calc' }] } }, silentLogger);
+    try {
+      expect(tools.specs().map((s) => s.name)).toContain('add');
+      expect(await tools.get('add')!.run({ a: 2, b: 40 }, ctx())).toEqual({ ok: true, content: '42' });
+      expect((await tools.get('env')!.run({ name: 'TEST_CRM_TOKEN' }, ctx())).content).toBe('crm-123');
+      expect((await tools.get('env')!.run({ name: 'TEST_ENGINE_SECRET' }, ctx())).content).toBe('(unset)');
+    } finally {
+      await tools.close();
+      delete process.env.TEST_CRM_TOKEN;
+      delete process.env.TEST_ENGINE_SECRET;
+    }
   }, 30_000);
+
+  it('a stdio entry with a command in an assistant config (stored before the API refused it) never starts a process', async () => {
+    const marker = path.join(os.tmpdir(), `mcp-stdio-${process.pid}-${Date.now()}`);
+    const issues: string[] = [];
+    const stored = {
+      precall: { mcpServers: [{ name: 'x', transport: 'stdio', command: 'sh', args: ['-c', `touch ${marker}`] }] },
+    } as unknown as AssistantConfig;
+    const tools = await createToolRegistry().forCall(stored, silentLogger, (what) => issues.push(what));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(issues).toEqual(['mcp:x']);
+    expect(fs.existsSync(marker)).toBe(false);
+    await tools.close();
+  });
+
+  it('an assistant naming an operator server that is not configured gets no process and an issue', async () => {
+    const issues: string[] = [];
+    const tools = await createToolRegistry().forCall(
+      { precall: { mcpServers: [{ name: 'crm', server: 'crm' }] } },
+      silentLogger,
+      (what) => issues.push(what),
+    );
+    expect(issues).toEqual(['mcp:crm']);
+    await tools.close();
+  });
 
   it('an unreachable MCP server is reported and skipped, the call goes on', async () => {
     const issues: string[] = [];

@@ -166,10 +166,11 @@ export function catalogRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             numberValidation: a.config.precall?.numberValidation ?? { enabled: false },
             mcpServers: (a.config.precall?.mcpServers ?? []).map((s) => ({
               name: s.name,
-              transport: s.transport,
-              ...(s.url ? { url: s.url } : {}),
+              ...(s.server !== undefined ? { server: s.server } : { transport: 'http', url: s.url }),
               tools: s.tools ?? 'all',
             })),
+            /** Operator-configured servers (MCP_SERVERS_FILE) an assistant may reference by name; never their commands. */
+            operatorServers: (deps.config.mcpServers ?? []).map((s) => s.name),
           },
         };
       },
