@@ -7,6 +7,8 @@ export interface EngineConfig {
   port: number;
   host: string;
   dataDir: string;
+  /** DATABASE_URL=postgres://…: the shared Postgres store (DESIGN.md 10); unset: SQLite under dataDir. */
+  databaseUrl?: string;
   logLevel: string;
   portalEmail?: string;
   portalApiKey?: string;
@@ -43,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: num(env.PORT, 8080),
     host: env.HOST || '0.0.0.0',
     dataDir: path.resolve(env.DATA_DIR || './data'),
+    databaseUrl: opt(env.DATABASE_URL),
     logLevel: env.LOG_LEVEL || 'info',
     portalEmail: opt(env.PORTAL_EMAIL),
     portalApiKey: opt(env.PORTAL_API_KEY),

@@ -21,7 +21,7 @@ import { createLogger, type Logger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
-import { type CallStatus, openStore, type Store } from './store/index.js';
+import { type CallStatus, connectStore, type Store } from './store/index.js';
 import {
   attachGateway,
   type Gateway,
@@ -91,7 +91,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
-  const store = openStore({ dataDir: config.dataDir });
+  const store = await connectStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const first = await ensureFirstTenant(store, config, opts.print ?? ((l) => process.stdout.write(`${l}\n`)));
   const providers = opts.providers ?? createProviderRegistry(config, logger);
   const kb = await openKnowledgeBase({
@@ -316,7 +316,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         await webhooks.stop();
         await app.close();
         await kb.close();
-        store.close();
+        await store.close();
       })();
       return closing;
     },

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config.js';
 import { createEngine } from '../engine.js';
-import { parseArgs } from './args.js';
+import { StoreUnavailableError } from '../store/index.js';
+import { CliError, parseArgs } from './args.js';
 
 /**
  * `voice-engine serve` (what `npm start` runs): the engine on PORT (8080) with embedded offline defaults.
@@ -13,7 +14,11 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof args.flags.port === 'string') config.port = Number(args.flags.port);
   if (typeof args.flags.host === 'string') config.host = args.flags.host;
   const drainTimeoutMs = Number(process.env.DRAIN_TIMEOUT_MS ?? 30_000);
-  const engine = await createEngine({ config, drainTimeoutMs });
+  const engine = await createEngine({ config, drainTimeoutMs }).catch((err: unknown) => {
+    // Postgres down or DATABASE_URL wrong: one clear line and exit code 4, not a stack trace.
+    if (err instanceof StoreUnavailableError) throw new CliError(err.message, err.exitCode);
+    throw err;
+  });
   const { url } = await engine.listen();
   const providers = await engine.providers.catalog.providers('asr');
   const offlineAsr = providers.find((p) => p.id === 'offline');

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.js';
-import { openStore } from '../store/index.js';
+import { connectStore } from '../store/index.js';
 import { CliError, flagString, parseArgs } from './args.js';
 
 const USAGE =
@@ -17,7 +17,8 @@ export async function run(
   const [sub, email, keyId] = args.positional;
   const label = flagString(args, 'label');
   if (!sub) throw new CliError(`usage: ${USAGE}`, 2);
-  const store = openStore({ dataDir: loadConfig().dataDir });
+  const cfg = loadConfig();
+  const store = await connectStore({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl });
   try {
     if (sub === 'list') {
       for (const t of await store.tenants.list()) {
@@ -59,6 +60,6 @@ export async function run(
     }
     throw new CliError(`unknown subcommand '${sub}'; usage: ${USAGE}`, 2);
   } finally {
-    store.close();
+    await store.close();
   }
 }

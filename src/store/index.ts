@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { StoreUnavailableError } from './postgres/database.js';
+import { openPostgresStore } from './postgres/index.js';
 import { sqliteAccount, sqliteNumberRouting } from './sqlite/account.js';
 import { sqliteAnalytics } from './sqlite/analytics.js';
 import { sqliteAssistants } from './sqlite/assistants.js';
@@ -9,9 +11,25 @@ import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
 import { sqliteWebhooks } from './sqlite/webhooks.js';
 import type { Store } from './types.js';
 
+export { StoreUnavailableError } from './postgres/database.js';
+export { openPostgresStore } from './postgres/index.js';
 export { normalizeNumber } from './sqlite/account.js';
 export type * from './types.js';
 export { ACTIVE_CALL_STATUSES, CALL_STATUSES, WEBHOOK_EVENT_TYPES } from './types.js';
+
+/**
+ * The store the environment asks for: Postgres when DATABASE_URL is a postgres:// URL (shared by many engine
+ * processes), else the embedded SQLite file under DATA_DIR.
+ */
+export async function connectStore(opts: { dataDir: string; databaseUrl?: string }): Promise<Store> {
+  if (opts.databaseUrl) {
+    if (!/^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
+      throw new StoreUnavailableError('DATABASE_URL must be a postgres:// (or postgresql://) URL; unset it for SQLite');
+    }
+    return openPostgresStore(opts.databaseUrl);
+  }
+  return openStore({ dataDir: opts.dataDir });
+}
 
 /** The embedded store: one SQLite file, DATA_DIR/engine.db (or an explicit file, ':memory:' for throwaway use). */
 export function openStore(opts: { dataDir: string } | { file: string }): Store {
@@ -32,7 +50,7 @@ export function openStore(opts: { dataDir: string } | { file: string }): Store {
     async ping() {
       return !closed && ping.get() !== undefined;
     },
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
       db.close();

@@ -389,5 +389,6 @@ export interface Store {
   outbound: OutboundRepo;
   /** Cheap liveness probe for /health. */
   ping(): Promise<boolean>;
-  close(): void;
+  /** Idempotent; resolves when connections are closed (the SQLite file is closed before it returns). */
+  close(): Promise<void>;
 }

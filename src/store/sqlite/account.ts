@@ -8,13 +8,13 @@ export function normalizeNumber(n: string): string {
   return t.startsWith('+') ? `+${digits}` : digits;
 }
 
-interface RouteRow {
+export interface RouteRow {
   number: string;
   tenant_id: string;
   assistant_id: string;
   created_at: string;
 }
-const toRoute = (r: RouteRow): NumberRoute => ({
+export const toRoute = (r: RouteRow): NumberRoute => ({
   number: r.number,
   tenantId: r.tenant_id,
   assistantId: r.assistant_id,
@@ -50,7 +50,7 @@ export function sqliteNumberRouting(db: Db): NumberRoutingRepo {
   };
 }
 
-interface PluginRow {
+export interface PluginRow {
   tenant_id: string;
   plugin_id: string;
   status: 'active' | 'inactive';
@@ -58,7 +58,7 @@ interface PluginRow {
   activated_at: string | null;
   updated_at: string;
 }
-const toPlugin = (r: PluginRow): PluginInstance => ({
+export const toPlugin = (r: PluginRow): PluginInstance => ({
   tenantId: r.tenant_id,
   pluginId: r.plugin_id,
   status: r.status,

@@ -1,8 +1,8 @@
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
-import type { AnalyticsKind, AnalyticsRepo } from '../types.js';
+import type { AnalyticsKind, AnalyticsRepo, AnalyticsRow } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
-interface Row {
+export interface AnalyticsDbRow {
   seq: number;
   tenant_id: string;
   kind: AnalyticsKind;
@@ -10,9 +10,17 @@ interface Row {
   data: string;
 }
 
+export const toAnalyticsRow = (r: AnalyticsDbRow): AnalyticsRow => ({
+  id: String(r.seq),
+  tenantId: r.tenant_id,
+  kind: r.kind,
+  at: r.at,
+  data: parseJson<Record<string, unknown>>(r.data, {}),
+});
+
 export function sqliteAnalytics(db: Db): AnalyticsRepo {
   const insert = db.prepare('INSERT INTO analytics_events (tenant_id, kind, at, data) VALUES (?, ?, ?, ?)');
-  const page = db.prepare<[string, AnalyticsKind, number, string, string, number], Row>(
+  const page = db.prepare<[string, AnalyticsKind, number, string, string, number], AnalyticsDbRow>(
     `SELECT * FROM analytics_events WHERE tenant_id = ? AND kind = ? AND seq < ? AND at >= ? AND at <= ?
      ORDER BY seq DESC LIMIT ?`,
   );
@@ -34,13 +42,7 @@ export function sqliteAnalytics(db: Db): AnalyticsRepo {
       const more = rows.length > limit;
       if (more) rows.pop();
       return {
-        rows: rows.map((r) => ({
-          id: String(r.seq),
-          tenantId: r.tenant_id,
-          kind: r.kind,
-          at: r.at,
-          data: parseJson<Record<string, unknown>>(r.data, {}),
-        })),
+        rows: rows.map(toAnalyticsRow),
         ...(more ? { nextCursor: encodeCursor(rows[rows.length - 1]!.seq) } : {}),
       };
     },

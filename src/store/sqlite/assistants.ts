@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import type { AssistantsRepo } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
-interface Row {
+export interface AssistantRow {
   seq: number;
   id: string;
   api_key: string;
@@ -15,7 +15,7 @@ interface Row {
   updated_at: string;
 }
 
-function toAssistant(r: Row): Assistant {
+export function toAssistant(r: AssistantRow): Assistant {
   return {
     id: r.id,
     assistantApiKey: r.api_key,
@@ -32,10 +32,14 @@ export function sqliteAssistants(db: Db): AssistantsRepo {
   const insert = db.prepare(
     'INSERT INTO assistants (id, api_key, tenant_id, config, version, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)',
   );
-  const byId = db.prepare<[string, string], Row>(`SELECT ${cols} FROM assistants WHERE tenant_id = ? AND id = ?`);
-  const byKey = db.prepare<[string, string], Row>(`SELECT ${cols} FROM assistants WHERE tenant_id = ? AND api_key = ?`);
-  const find = db.prepare<[string, string], Row>(`SELECT ${cols} FROM assistants WHERE api_key = ? OR id = ?`);
-  const page = db.prepare<[string, number, number], Row>(
+  const byId = db.prepare<[string, string], AssistantRow>(
+    `SELECT ${cols} FROM assistants WHERE tenant_id = ? AND id = ?`,
+  );
+  const byKey = db.prepare<[string, string], AssistantRow>(
+    `SELECT ${cols} FROM assistants WHERE tenant_id = ? AND api_key = ?`,
+  );
+  const find = db.prepare<[string, string], AssistantRow>(`SELECT ${cols} FROM assistants WHERE api_key = ? OR id = ?`);
+  const page = db.prepare<[string, number, number], AssistantRow>(
     `SELECT ${cols} FROM assistants WHERE tenant_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
   );
   const update = db.prepare(

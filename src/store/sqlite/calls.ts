@@ -3,6 +3,7 @@ import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
 import {
   ACTIVE_CALL_STATUSES,
+  type CallCreate,
   type CallEventType,
   type CallRecord,
   type CallStatus,
@@ -10,7 +11,7 @@ import {
 } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
-interface Row {
+export interface CallRow {
   seq: number;
   id: string;
   tenant_id: string;
@@ -33,14 +34,14 @@ interface Row {
   structured_output_error: string | null;
 }
 
-interface EventRow {
+export interface CallEventRow {
   type: CallEventType;
   at: string;
   data: string;
 }
 
 /** Call patch field -> column. Only these columns are ever written by update(). */
-const PATCH_COLUMNS = {
+export const PATCH_COLUMNS = {
   status: 'status',
   startedAt: 'started_at',
   endedAt: 'ended_at',
@@ -53,14 +54,72 @@ const PATCH_COLUMNS = {
   durationMs: 'duration_ms',
 } as const;
 
+/** A row plus its events (in order) -> the API's call record. Shared by both stores. */
+export function toCallRecord(r: CallRow, events: readonly CallEventRow[]): CallRecord {
+  const rec: CallRecord = {
+    id: r.id,
+    tenantId: r.tenant_id,
+    assistantId: r.assistant_id,
+    direction: r.direction,
+    status: r.status,
+    metadata: parseJson<Record<string, unknown>>(r.metadata, {}),
+    createdAt: r.created_at,
+    transcript: [],
+    turns: [],
+    toolCalls: [],
+    dtmf: [],
+    incidents: [],
+  };
+  if (r.from_number !== null) rec.from = r.from_number;
+  if (r.to_number !== null) rec.to = r.to_number;
+  if (r.protocol !== null) rec.protocol = r.protocol;
+  if (r.provider_call_id !== null) rec.providerCallId = r.provider_call_id;
+  if (r.started_at !== null) rec.startedAt = r.started_at;
+  if (r.ended_at !== null) rec.endedAt = r.ended_at;
+  if (r.end_reason !== null) rec.endReason = r.end_reason;
+  if (r.duration_ms !== null) rec.durationMs = r.duration_ms;
+  if (r.recording_path !== null) rec.recordingPath = r.recording_path;
+  if (r.summary !== null) rec.summary = r.summary;
+  if (r.structured_output !== null) rec.structuredOutput = parseJson<unknown>(r.structured_output, null);
+  if (r.structured_output_error !== null) rec.structuredOutputError = r.structured_output_error;
+  for (const e of events) {
+    const item = { ...parseJson<Record<string, unknown>>(e.data, {}), at: e.at };
+    if (e.type === 'transcript') rec.transcript.push(item);
+    else if (e.type === 'turn') rec.turns.push(item);
+    else if (e.type === 'tool') rec.toolCalls.push(item);
+    else if (e.type === 'dtmf') rec.dtmf.push(item);
+    else if (e.type === 'incident') rec.incidents.push(item);
+  }
+  return rec;
+}
+
+/** The insert's arguments, in column order (id … created_at); shared by both stores. */
+export function callInsertArgs(id: string, input: CallCreate): unknown[] {
+  return [
+    id,
+    input.tenantId,
+    input.assistantId,
+    input.direction,
+    input.status ?? (input.direction === 'outbound' ? 'queued' : 'ringing'),
+    input.from ?? null,
+    input.to ?? null,
+    input.protocol ?? null,
+    input.providerCallId ?? null,
+    JSON.stringify(input.metadata ?? {}),
+    nowIso(),
+  ];
+}
+
 export function sqliteCalls(db: Db): CallsRepo {
   const insert = db.prepare(
     `INSERT INTO calls (id, tenant_id, assistant_id, direction, status, from_number, to_number, protocol,
        provider_call_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const byId = db.prepare<[string, string], Row>('SELECT rowid AS seq, * FROM calls WHERE tenant_id = ? AND id = ?');
-  const anyById = db.prepare<[string], Row>('SELECT rowid AS seq, * FROM calls WHERE id = ?');
-  const events = db.prepare<[string], EventRow>(
+  const byId = db.prepare<[string, string], CallRow>(
+    'SELECT rowid AS seq, * FROM calls WHERE tenant_id = ? AND id = ?',
+  );
+  const anyById = db.prepare<[string], CallRow>('SELECT rowid AS seq, * FROM calls WHERE id = ?');
+  const events = db.prepare<[string], CallEventRow>(
     'SELECT type, at, data FROM call_events WHERE call_id = ? ORDER BY seq',
   );
   const addEvent = db.prepare('INSERT INTO call_events (call_id, type, at, data) VALUES (?, ?, ?, ?)');
@@ -72,60 +131,12 @@ export function sqliteCalls(db: Db): CallsRepo {
   );
   const updates = new Map<string, Statement<unknown[]>>();
 
-  function toRecord(r: Row): CallRecord {
-    const rec: CallRecord = {
-      id: r.id,
-      tenantId: r.tenant_id,
-      assistantId: r.assistant_id,
-      direction: r.direction,
-      status: r.status,
-      metadata: parseJson<Record<string, unknown>>(r.metadata, {}),
-      createdAt: r.created_at,
-      transcript: [],
-      turns: [],
-      toolCalls: [],
-      dtmf: [],
-      incidents: [],
-    };
-    if (r.from_number !== null) rec.from = r.from_number;
-    if (r.to_number !== null) rec.to = r.to_number;
-    if (r.protocol !== null) rec.protocol = r.protocol;
-    if (r.provider_call_id !== null) rec.providerCallId = r.provider_call_id;
-    if (r.started_at !== null) rec.startedAt = r.started_at;
-    if (r.ended_at !== null) rec.endedAt = r.ended_at;
-    if (r.end_reason !== null) rec.endReason = r.end_reason;
-    if (r.duration_ms !== null) rec.durationMs = r.duration_ms;
-    if (r.recording_path !== null) rec.recordingPath = r.recording_path;
-    if (r.summary !== null) rec.summary = r.summary;
-    if (r.structured_output !== null) rec.structuredOutput = parseJson<unknown>(r.structured_output, null);
-    if (r.structured_output_error !== null) rec.structuredOutputError = r.structured_output_error;
-    for (const e of events.all(r.id)) {
-      const item = { ...parseJson<Record<string, unknown>>(e.data, {}), at: e.at };
-      if (e.type === 'transcript') rec.transcript.push(item);
-      else if (e.type === 'turn') rec.turns.push(item);
-      else if (e.type === 'tool') rec.toolCalls.push(item);
-      else if (e.type === 'dtmf') rec.dtmf.push(item);
-      else if (e.type === 'incident') rec.incidents.push(item);
-    }
-    return rec;
-  }
+  const toRecord = (r: CallRow) => toCallRecord(r, events.all(r.id));
 
   return {
     async create(input) {
       const id = newId('c', 12);
-      insert.run(
-        id,
-        input.tenantId,
-        input.assistantId,
-        input.direction,
-        input.status ?? (input.direction === 'outbound' ? 'queued' : 'ringing'),
-        input.from ?? null,
-        input.to ?? null,
-        input.protocol ?? null,
-        input.providerCallId ?? null,
-        JSON.stringify(input.metadata ?? {}),
-        nowIso(),
-      );
+      insert.run(...callInsertArgs(id, input));
       return toRecord(byId.get(input.tenantId, id)!);
     },
     async get(tenantId, id) {
@@ -186,7 +197,7 @@ export function sqliteCalls(db: Db): CallsRepo {
         args.push(f.assistantId);
       }
       const rows = db
-        .prepare<Array<string | number>, Row>(
+        .prepare<Array<string | number>, CallRow>(
           `SELECT rowid AS seq, * FROM calls WHERE ${where.join(' AND ')} ORDER BY rowid DESC LIMIT ?`,
         )
         .all(...args, limit + 1);

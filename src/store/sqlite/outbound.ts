@@ -2,7 +2,7 @@ import { newId } from '../ids.js';
 import type { OutboundJob, OutboundRepo } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
-interface Row {
+export interface OutboundRow {
   id: string;
   tenant_id: string;
   call_id: string;
@@ -17,7 +17,7 @@ interface Row {
   error: string | null;
   created_at: string;
 }
-const toJob = (r: Row): OutboundJob => ({
+export const toJob = (r: OutboundRow): OutboundJob => ({
   id: r.id,
   tenantId: r.tenant_id,
   callId: r.call_id,
@@ -32,14 +32,32 @@ const toJob = (r: Row): OutboundJob => ({
   createdAt: r.created_at,
 });
 
+/** The insert's arguments (id … updated_at); shared by both stores. */
+export function outboundInsertArgs(id: string, input: Parameters<OutboundRepo['enqueue']>[0]): unknown[] {
+  const now = nowIso();
+  return [
+    id,
+    input.tenantId,
+    input.callId,
+    input.assistantId,
+    input.to,
+    input.from ?? null,
+    input.channel ?? 'twilio',
+    JSON.stringify(input.metadata ?? {}),
+    Date.now(),
+    now,
+    now,
+  ];
+}
+
 export function sqliteOutbound(db: Db): OutboundRepo {
   const insert = db.prepare(
     `INSERT INTO outbound_queue (id, tenant_id, call_id, assistant_id, to_number, from_number, channel, metadata, status,
        attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
   );
-  const get = db.prepare<[string], Row>('SELECT * FROM outbound_queue WHERE id = ?');
+  const get = db.prepare<[string], OutboundRow>('SELECT * FROM outbound_queue WHERE id = ?');
   // A 'dialing' job whose lease expired belongs to a process that died mid-dial: take it again.
-  const next = db.prepare<[number], Row>(
+  const next = db.prepare<[number], OutboundRow>(
     `SELECT * FROM outbound_queue WHERE status IN ('queued', 'dialing') AND next_attempt_at <= ?
      ORDER BY next_attempt_at, created_at LIMIT 1`,
   );
@@ -75,20 +93,7 @@ export function sqliteOutbound(db: Db): OutboundRepo {
   return {
     async enqueue(input) {
       const id = newId('obq', 12);
-      const now = nowIso();
-      insert.run(
-        id,
-        input.tenantId,
-        input.callId,
-        input.assistantId,
-        input.to,
-        input.from ?? null,
-        input.channel ?? 'twilio',
-        JSON.stringify(input.metadata ?? {}),
-        Date.now(),
-        now,
-        now,
-      );
+      insert.run(...outboundInsertArgs(id, input));
       return toJob(get.get(id)!);
     },
     async claimNext(now, leaseMs) {

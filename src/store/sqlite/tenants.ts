@@ -1,8 +1,8 @@
 import { hashSecret, newId, newSecret, sameHash } from '../ids.js';
-import type { ApiKeyRecord, ApiKeysRepo, Tenant, TenantsRepo } from '../types.js';
+import type { ApiKeyRecord, ApiKeysRepo, KeyMatch, Tenant, TenantsRepo } from '../types.js';
 import { type Db, nowIso } from './database.js';
 
-interface TenantRow {
+export interface TenantRow {
   id: string;
   email: string;
   name: string | null;
@@ -49,7 +49,7 @@ export function sqliteTenants(db: Db): TenantsRepo {
   };
 }
 
-interface KeyRow {
+export interface KeyRow {
   id: string;
   tenant_id: string;
   label: string;
@@ -60,7 +60,7 @@ interface KeyRow {
   last_used_at: string | null;
 }
 
-function toKey(r: KeyRow): ApiKeyRecord {
+export function toKey(r: KeyRow): ApiKeyRecord {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -72,14 +72,27 @@ function toKey(r: KeyRow): ApiKeyRecord {
   };
 }
 
+/** A key row joined with its tenant's columns (t_…), as both stores select it in verify(). */
+export type KeyTenantRow = KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string };
+
+export function toKeyMatch(r: KeyTenantRow): KeyMatch {
+  return {
+    keyId: r.id,
+    tenant: toTenant({
+      id: r.tenant_id,
+      email: r.t_email,
+      name: r.t_name,
+      credit_cents: r.t_credit,
+      created_at: r.t_created,
+    }),
+  };
+}
+
 export function sqliteApiKeys(db: Db): ApiKeysRepo {
   const insert = db.prepare(
     'INSERT INTO api_keys (id, tenant_id, label, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare<
-    [Buffer],
-    KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string }
-  >(
+  const byHash = db.prepare<[Buffer], KeyTenantRow>(
     `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
   );
@@ -105,16 +118,7 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
       if (!r || !sameHash(r.hash, h)) return undefined;
       const now = Date.now();
       touch.run(new Date(now).toISOString(), r.id, new Date(now - 60_000).toISOString());
-      return {
-        keyId: r.id,
-        tenant: toTenant({
-          id: r.tenant_id,
-          email: r.t_email,
-          name: r.t_name,
-          credit_cents: r.t_credit,
-          created_at: r.t_created,
-        }),
-      };
+      return toKeyMatch(r);
     },
     async list(tenantId) {
       return list.all(tenantId).map(toKey);

@@ -3,7 +3,7 @@ import { newId, newSecret } from '../ids.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEventType, WebhooksRepo } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
-interface EndpointRow {
+export interface EndpointRow {
   id: string;
   tenant_id: string;
   url: string;
@@ -14,7 +14,7 @@ interface EndpointRow {
   created_at: string;
   updated_at: string;
 }
-const toEndpoint = (r: EndpointRow): WebhookEndpoint => ({
+export const toEndpoint = (r: EndpointRow): WebhookEndpoint => ({
   id: r.id,
   tenantId: r.tenant_id,
   url: r.url,
@@ -26,7 +26,7 @@ const toEndpoint = (r: EndpointRow): WebhookEndpoint => ({
   updatedAt: r.updated_at,
 });
 
-interface DeliveryRow {
+export interface DeliveryRow {
   id: string;
   tenant_id: string;
   endpoint_id: string;
@@ -40,7 +40,7 @@ interface DeliveryRow {
   delivered_at: string | null;
   last_error: string | null;
 }
-const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
+export const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
   id: r.id,
   tenantId: r.tenant_id,
   endpointId: r.endpoint_id,
@@ -55,7 +55,7 @@ const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
   ...(r.last_error ? { lastError: r.last_error } : {}),
 });
 
-interface AttemptRow {
+export interface AttemptRow {
   seq: number;
   delivery_id: string;
   endpoint_id: string;
@@ -67,6 +67,43 @@ interface AttemptRow {
   duration_ms: number;
   event_id: string;
   type: string;
+}
+
+export const toAttempt = (r: AttemptRow): WebhookAttempt => ({
+  id: r.seq,
+  deliveryId: r.delivery_id,
+  endpointId: r.endpoint_id,
+  eventId: r.event_id,
+  type: r.type,
+  attempt: r.attempt,
+  at: r.at,
+  ok: r.ok === 1,
+  ...(r.status_code !== null ? { statusCode: r.status_code } : {}),
+  ...(r.error !== null ? { error: r.error } : {}),
+  durationMs: r.duration_ms,
+});
+
+/**
+ * One pending delivery per enabled endpoint subscribed to `type`, as the insert's arguments (id, tenant_id,
+ * endpoint_id, event_id, type, payload, next_attempt_at, created_at). Shared by both stores.
+ */
+export function deliveryArgs(
+  endpoints: readonly EndpointRow[],
+  tenantId: string,
+  type: WebhookEventType,
+  payload: Record<string, unknown>,
+): Array<[string, string, string, string, WebhookEventType, string, number, string]> {
+  const now = Date.now();
+  const created = new Date(now).toISOString();
+  const out: Array<[string, string, string, string, WebhookEventType, string, number, string]> = [];
+  for (const ep of endpoints) {
+    const e = toEndpoint(ep);
+    if (!e.enabled || !e.events.includes(type)) continue;
+    const eventId = newId('evt', 12);
+    const body = JSON.stringify({ id: eventId, type, createdAt: created, data: payload });
+    out.push([newId('dlv', 12), tenantId, e.id, eventId, type, body, now, created]);
+  }
+  return out;
 }
 
 export function sqliteWebhooks(db: Db): WebhooksRepo {
@@ -120,26 +157,9 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
   );
 
   const enqueue = db.transaction((tenantId: string, type: WebhookEventType, payload: Record<string, unknown>) => {
-    const now = Date.now();
-    const created = new Date(now).toISOString();
-    let n = 0;
-    for (const ep of listEp.all(tenantId)) {
-      const e = toEndpoint(ep);
-      if (!e.enabled || !e.events.includes(type)) continue;
-      const eventId = newId('evt', 12);
-      insertDel.run(
-        newId('dlv', 12),
-        tenantId,
-        e.id,
-        eventId,
-        type,
-        JSON.stringify({ id: eventId, type, createdAt: created, data: payload }),
-        now,
-        created,
-      );
-      n++;
-    }
-    return n;
+    const rows = deliveryArgs(listEp.all(tenantId), tenantId, type, payload);
+    for (const args of rows) insertDel.run(...args);
+    return rows.length;
   });
   const claim = db.transaction((now: number, limit: number, leaseMs: number, busy: ReadonlySet<string>) => {
     const out: Array<WebhookDelivery & { endpoint: WebhookEndpoint }> = [];
@@ -239,19 +259,7 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
       const rows = attempts.all(tenantId, endpointId, decodeCursor(p.cursor) ?? Number.MAX_SAFE_INTEGER, limit + 1);
       const more = rows.length > limit;
       if (more) rows.pop();
-      const out: WebhookAttempt[] = rows.map((r) => ({
-        id: r.seq,
-        deliveryId: r.delivery_id,
-        endpointId: r.endpoint_id,
-        eventId: r.event_id,
-        type: r.type,
-        attempt: r.attempt,
-        at: r.at,
-        ok: r.ok === 1,
-        ...(r.status_code !== null ? { statusCode: r.status_code } : {}),
-        ...(r.error !== null ? { error: r.error } : {}),
-        durationMs: r.duration_ms,
-      }));
+      const out: WebhookAttempt[] = rows.map(toAttempt);
       return { rows: out, ...(more ? { nextCursor: encodeCursor(rows[rows.length - 1]!.seq) } : {}) };
     },
     async getDelivery(id) {

@@ -1,0 +1,42 @@
+import type { Store } from '../types.js';
+import { pgAccount, pgNumberRouting } from './account.js';
+import { pgAnalytics } from './analytics.js';
+import { pgAssistants } from './assistants.js';
+import { pgCalls } from './calls.js';
+import { openPool } from './database.js';
+import { pgOutbound } from './outbound.js';
+import { pgApiKeys, pgTenants } from './tenants.js';
+import { pgWebhooks } from './webhooks.js';
+
+/**
+ * The shared store (DESIGN.md 9): every repository on one Postgres database, so many engine processes behave as one.
+ * Throws StoreUnavailableError (exit code 4 from `serve`) when the database cannot be reached or migrated.
+ */
+export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
+  const pool = await openPool(url, { max: opts.poolSize ?? 10 });
+  let closed: Promise<void> | undefined;
+  return {
+    tenants: pgTenants(pool),
+    apiKeys: pgApiKeys(pool),
+    assistants: pgAssistants(pool),
+    calls: pgCalls(pool),
+    numberRouting: pgNumberRouting(pool),
+    account: pgAccount(pool),
+    webhooks: pgWebhooks(pool),
+    analytics: pgAnalytics(pool),
+    outbound: pgOutbound(pool),
+    async ping() {
+      if (closed) return false;
+      try {
+        await pool.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close() {
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,209 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/index.js';
+
+/**
+ * One repository contract, run against every store (SQLite always, Postgres when its binaries are installed): the
+ * same calls give the same answers. `open()` gives a store on fresh, empty data; `another()` a second handle on the
+ * same data, as a second engine process would hold.
+ */
+export interface StoreFixture {
+  open(): Promise<Store>;
+  another(): Promise<Store>;
+  cleanup?(): Promise<void>;
+}
+
+export function storeContract(fixture: StoreFixture): void {
+  let store: Store;
+  const others: Store[] = [];
+  const another = async () => {
+    const s = await fixture.another();
+    others.push(s);
+    return s;
+  };
+  beforeEach(async () => {
+    store = await fixture.open();
+  });
+  afterEach(async () => {
+    for (const s of others.splice(0)) await s.close();
+    await store.close();
+    await fixture.cleanup?.();
+  });
+
+  describe('tenants and keys', () => {
+    it('stores keys hashed, verifies, lists several per tenant, revokes', async () => {
+      const t = await store.tenants.create({ email: 'a@example.com' });
+      const prod = await store.apiKeys.create(t.id, { label: 'production' });
+      const test = await store.apiKeys.create(t.id, { label: 'test' });
+      expect(prod.secret).toMatch(/^vek_/);
+      expect((await store.apiKeys.verify(prod.secret))?.tenant.email).toBe('a@example.com');
+      expect((await store.apiKeys.verify(test.secret))?.keyId).toBe(test.key.id);
+      expect(await store.apiKeys.verify(`${prod.secret}x`)).toBeUndefined();
+      expect((await store.apiKeys.list(t.id)).map((k) => k.label)).toEqual(['production', 'test']);
+      expect(JSON.stringify(await store.apiKeys.list(t.id))).not.toContain(prod.secret);
+      expect(await store.apiKeys.revoke(t.id, prod.key.id)).toBe(true);
+      expect(await store.apiKeys.verify(prod.secret)).toBeUndefined();
+      expect(await store.apiKeys.verify(test.secret)).toBeDefined();
+      expect((await store.tenants.getByEmail('A@EXAMPLE.com'))?.id).toBe(t.id);
+    });
+  });
+
+  describe('assistants', () => {
+    it('creates with both ids, bumps version, scopes by tenant', async () => {
+      const a = await store.tenants.create({ email: 'a@x' });
+      const b = await store.tenants.create({ email: 'b@x' });
+      const ast = await store.assistants.create(a.id, { prompt: 'hi' });
+      expect(ast.id).toMatch(/^ag_/);
+      expect(ast.assistantApiKey).toMatch(/^ast_/);
+      expect(ast.version).toBe(1);
+      expect(await store.assistants.getByKey(b.id, ast.assistantApiKey)).toBeUndefined();
+      expect(await store.assistants.update(b.id, ast.id, {})).toBeUndefined();
+      const up = await store.assistants.update(a.id, ast.id, { prompt: 'bye' });
+      expect(up?.version).toBe(2);
+      expect(await store.assistants.getVersion(ast.id)).toBe(2);
+      expect((await store.assistants.find(ast.assistantApiKey))?.config.prompt).toBe('bye');
+      for (let i = 0; i < 3; i++) await store.assistants.create(a.id, {});
+      const p1 = await store.assistants.list(a.id, { limit: 3 });
+      expect(p1.rows).toHaveLength(3);
+      const p2 = await store.assistants.list(a.id, { limit: 3, cursor: p1.nextCursor });
+      expect(p2.rows).toHaveLength(1);
+      expect(p2.nextCursor).toBeUndefined();
+      expect(await store.assistants.delete(a.id, ast.id)).toBe(true);
+      expect(await store.assistants.getVersion(ast.id)).toBeUndefined();
+    });
+  });
+
+  describe('calls', () => {
+    it('records events as they happen and derives transcript, turns, tools, dtmf, incidents', async () => {
+      const t = await store.tenants.create({ email: 'a@x' });
+      const c = await store.calls.create({ tenantId: t.id, assistantId: 'ag_1', direction: 'inbound', from: '+1555' });
+      expect(c.id).toMatch(/^c_/);
+      expect(c.status).toBe('ringing');
+      await store.calls.update(c.id, { status: 'in-progress', startedAt: new Date().toISOString() });
+      expect(await store.calls.countActive(t.id)).toBe(1);
+      await store.calls.appendEvent(c.id, 'transcript', { role: 'user', text: 'hello' });
+      await store.calls.appendEvent(c.id, 'turn', { index: 0, llmFirstTokenMs: 120 });
+      await store.calls.appendEvent(c.id, 'tool', { name: 'end_call', args: {} });
+      await store.calls.appendEvent(c.id, 'dtmf', { digit: '5' });
+      await store.calls.appendEvent(c.id, 'incident', { kind: 'tts', action: 'fallback' });
+      await store.calls.update(c.id, {
+        status: 'completed',
+        structuredOutput: { name: 'Ann' },
+        summary: 'ok',
+        durationMs: 5000,
+      });
+      const got = await store.calls.get(t.id, c.id);
+      expect(got?.transcript).toEqual([expect.objectContaining({ role: 'user', text: 'hello' })]);
+      expect(got?.turns[0]?.llmFirstTokenMs).toBe(120);
+      expect(got?.toolCalls[0]?.name).toBe('end_call');
+      expect(got?.dtmf[0]?.digit).toBe('5');
+      expect(got?.incidents[0]?.action).toBe('fallback');
+      expect(got?.structuredOutput).toEqual({ name: 'Ann' });
+      expect(got?.durationMs).toBe(5000);
+      expect(await store.calls.countActive(t.id)).toBe(0);
+      expect(await store.calls.get('other', c.id)).toBeUndefined();
+    });
+
+    it('lists newest first with filters and cursor', async () => {
+      const t = await store.tenants.create({ email: 'a@x' });
+      for (let i = 0; i < 5; i++) {
+        await store.calls.create({
+          tenantId: t.id,
+          assistantId: 'ag_1',
+          direction: i % 2 ? 'outbound' : 'inbound',
+          to: String(i),
+        });
+      }
+      const p1 = await store.calls.list(t.id, { limit: 2 });
+      expect(p1.rows.map((r) => r.to)).toEqual(['4', '3']);
+      const p2 = await store.calls.list(t.id, { limit: 2, cursor: p1.nextCursor });
+      expect(p2.rows.map((r) => r.to)).toEqual(['2', '1']);
+      const out = await store.calls.list(t.id, { direction: 'outbound' });
+      expect(out.rows.map((r) => r.to)).toEqual(['3', '1']);
+      expect((await store.calls.list(t.id, { from: '2999-01-01T00:00:00.000Z' })).rows).toHaveLength(0);
+      await expect(store.calls.list(t.id, { cursor: '!!' })).rejects.toThrow(/cursor/);
+    });
+  });
+
+  describe('account', () => {
+    it("routes numbers per tenant and refuses another tenant's number", async () => {
+      const a = await store.tenants.create({ email: 'a@x' });
+      const b = await store.tenants.create({ email: 'b@x' });
+      expect(await store.numberRouting.set(a.id, '+1 (555) 010-2000', 'ag_a')).toMatchObject({
+        number: '+15550102000',
+      });
+      expect(await store.numberRouting.set(b.id, '+15550102000', 'ag_b')).toBeUndefined();
+      expect((await store.numberRouting.resolve('+1 555 010 2000'))?.assistantId).toBe('ag_a');
+      expect(await store.numberRouting.delete(b.id, '+15550102000')).toBe(false);
+    });
+
+    it('purchases plugins against credit atomically and records recharges', async () => {
+      const t = await store.tenants.create({ email: 'a@x' });
+      expect(await store.account.purchasePlugin(t.id, 'twilio', 500)).toBe('insufficient');
+      expect(await store.account.getPlugin(t.id, 'twilio')).toBeUndefined();
+      expect(await store.account.addCredit(t.id, 700, 'card')).toBe(700);
+      expect(await store.account.purchasePlugin(t.id, 'twilio', 500)).toBe('ok');
+      expect(await store.account.getCredit(t.id)).toBe(200);
+      const cfg = await store.account.configurePlugin(t.id, 'twilio', { accountSid: 'AC1' });
+      expect(cfg?.config).toEqual({ accountSid: 'AC1' });
+      const rech = await store.analytics.list(t.id, 'recharge', {});
+      expect(rech.rows[0]?.data).toMatchObject({ amountCents: 700, balanceCents: 700 });
+      await store.account.setAllowedIps(t.id, ['10.0.0.0/8']);
+      expect(await store.account.getAllowedIps(t.id)).toEqual(['10.0.0.0/8']);
+      await store.account.setCallLimits(t.id, { maxConcurrent: 2 });
+      expect(await store.account.getCallLimits(t.id)).toEqual({ maxConcurrent: 2 });
+    });
+  });
+
+  describe('webhooks outbox and outbound queue', () => {
+    it('enqueues per subscribed endpoint, leases, records attempts', async () => {
+      const t = await store.tenants.create({ email: 'a@x' });
+      const ep = await store.webhooks.createEndpoint(t.id, { url: 'http://127.0.0.1:1/h', events: ['call.ended'] });
+      await store.webhooks.createEndpoint(t.id, { url: 'http://127.0.0.1:1/x', events: ['call.started'] });
+      expect(await store.webhooks.enqueue(t.id, 'call.ended', { callId: 'c_1' })).toBe(1);
+      const now = Date.now();
+      const [d] = await store.webhooks.claimDue(now, 10, 30_000);
+      expect(d?.endpoint.id).toBe(ep.id);
+      expect(d?.payload).toMatchObject({ type: 'call.ended', data: { callId: 'c_1' } });
+      // Leased: a second claimer (another process) gets nothing.
+      expect(await store.webhooks.claimDue(now, 10, 30_000)).toHaveLength(0);
+      await store.webhooks.recordAttempt(d!.id, { ok: false, statusCode: 500, durationMs: 3 }, { nextAttemptAt: now });
+      await store.webhooks.recordAttempt(d!.id, { ok: true, statusCode: 200, durationMs: 2 }, { delivered: true });
+      expect((await store.webhooks.getDelivery(d!.id))?.status).toBe('delivered');
+      const at = await store.webhooks.listAttempts(t.id, ep.id);
+      expect(at.rows.map((r) => [r.attempt, r.ok])).toEqual([
+        [2, true],
+        [1, false],
+      ]);
+    });
+
+    it('claims outbound jobs once and re-takes expired leases', async () => {
+      const t = await store.tenants.create({ email: 'a@x' });
+      const j = await store.outbound.enqueue({ tenantId: t.id, callId: 'c_1', assistantId: 'ag_1', to: '+1555' });
+      const now = Date.now();
+      expect((await store.outbound.claimNext(now, 1000))?.id).toBe(j.id);
+      expect(await store.outbound.claimNext(now, 1000)).toBeUndefined();
+      expect((await store.outbound.claimNext(now + 2000, 1000))?.attempts).toBe(2);
+      await store.outbound.finish(j.id, 'done');
+      expect(await store.outbound.claimNext(now + 10_000, 1000)).toBeUndefined();
+    });
+
+    it('claims idempotency keys once per tenant, binds them, releases them, and expires them', async () => {
+      expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: true });
+      expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: false });
+      expect(await store.outbound.claimIdempotencyKey('t2', 'k', 60_000)).toEqual({ ok: true });
+      await store.outbound.bindIdempotencyKey('t1', 'k', 'c_1');
+      expect(await store.outbound.claimIdempotencyKey('t1', 'k', 60_000)).toEqual({ ok: false, callId: 'c_1' });
+      await store.outbound.releaseIdempotencyKey('t2', 'k');
+      expect(await store.outbound.claimIdempotencyKey('t2', 'k', 60_000)).toEqual({ ok: true });
+      // A ttl of -1 ms: the old claim has expired.
+      expect(await store.outbound.claimIdempotencyKey('t1', 'k', -1)).toEqual({ ok: true });
+    });
+
+    it('keeps data across handles and answers ping', async () => {
+      const t = await store.tenants.create({ email: 'keep@x' });
+      const b = await another();
+      expect((await b.tenants.get(t.id))?.email).toBe('keep@x');
+      expect(await b.ping()).toBe(true);
+    });
+  });
+}
