@@ -2,7 +2,6 @@ import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from '../assistant.js
 import type { Logger } from '../log.js';
 import type { ProviderHooks } from '../providers/resilience.js';
 import type { AsrProvider, KnowledgeHit, LlmProvider, TtsProvider } from '../providers/types.js';
-import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
 import type { ToolRegistry } from '../tools/types.js';
 import type { VadFactory } from './vad.js';
 
@@ -90,11 +89,6 @@ export interface SessionDeps {
   onEnded?: (summary: CallSummary) => void;
   /** Clock in ms (performance.now() by default); tests and the bench may pass their own. */
   now?: () => number;
-  /**
-   * Transfer through the platform's REST API when the wire has no transfer message (Twilio: call update with
-   * <Dial>). The session then ends the media stream.
-   */
-  transferCall?: (info: CallStartInfo, target: string, mode: TransferMode, summary?: string) => Promise<void>;
   /** Voice activity detector factory; defaults to src/audio/vad (WebRTC VAD). */
   createVad?: VadFactory;
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
-import { attachGateway, type Gateway } from '../telephony/gateway.js';
+import { attachGateway, type CallControl, type Gateway } from '../telephony/gateway.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { createToolRegistry } from '../tools/registry.js';
 import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
@@ -24,6 +24,8 @@ export interface LocalEngineOptions {
   deps?: Partial<SessionDeps>;
   /** Pacing lead of the gateway, ms. */
   leadMs?: number;
+  /** The platform's REST call control for protocols whose socket cannot hang up or transfer (as src/engine.ts). */
+  control?: CallControl;
 }
 
 export interface LocalCall {
@@ -55,6 +57,7 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
   const gateway = attachGateway(server, {
     logger: o.logger,
     limits: o.leadMs !== undefined ? { leadMs: o.leadMs } : undefined,
+    ...(o.control ? { control: o.control } : {}),
     resolve: async () => ({ ok: true, call: { tenantId: o.assistant.tenantId, assistant: o.assistant } }),
     onCall: (leg, call) => {
       const c: LocalCall = { leg, events: [], record: {}, session: undefined as unknown as CallSession };

@@ -1,8 +1,11 @@
-import type { ChatMessage, KnowledgeHit, LlmRequest, ToolCall } from '../providers/types.js';
+import type { AssistantConfig } from '../assistant.js';
+import type { ChatMessage, KnowledgeHit, LlmProvider, LlmRequest, ToolCall } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
+import type { CallTools, ToolContext } from '../tools/types.js';
+import type { AgentReply, Conversation } from './conversation.js';
+import type { CallEventType, Retriever } from './deps.js';
 import type { TurnMarks } from './metrics.js';
 import { PHRASES } from './phrases.js';
-import type { CallSession } from './session.js';
 import type { Utterance } from './speech.js';
 
 /**
@@ -14,15 +17,37 @@ const MAX_TOOL_ROUNDS = 4;
 const TOOL_TIMEOUT_MS = 30_000;
 const MAX_KNOWLEDGE_CHARS = 3000;
 
-export async function runReply(s: CallSession, tm: TurnMarks): Promise<void> {
-  s.setState('thinking', 'turn_committed');
-  const u = s.newUtterance('r');
+/** What a reply needs from its call: read access to the call's parts and a few requests, no session fields. */
+export interface ReplyHost {
+  readonly conversation: Conversation;
+  readonly config: AssistantConfig;
+  readonly llm: LlmProvider;
+  readonly retriever: Retriever | undefined;
+  now(): number;
+  event(type: CallEventType, data: Record<string, unknown>): void;
+  /** The agent starts preparing the reply (state `thinking`). */
+  thinking(): void;
+  /** The agent is heard before its answer (a tool filler): state `agent_speaking` if it was thinking. */
+  fillerStarted(): void;
+  /** A new agent utterance for this reply, in the history. */
+  newUtterance(): { u: Utterance; r: AgentReply };
+  callTools(): Promise<CallTools | undefined>;
+  toolContext(signal: AbortSignal): ToolContext;
+  /** end_call / transfer_call was asked for: stop the tool loop and act once the reply has played. */
+  hasPendingAction(): boolean;
+  recordTool(name: string, ok: boolean): void;
+  finishTurn(u: Utterance, tm: TurnMarks): Promise<void>;
+}
+
+export async function runReply(s: ReplyHost, tm: TurnMarks): Promise<void> {
+  s.thinking();
+  const { u, r } = s.newUtterance();
   try {
-    await generate(s, u, tm);
+    await generate(s, u, r, tm);
   } catch (err) {
     if (!u.cancelled) {
       const e = err instanceof ProviderError ? err : undefined;
-      s.deps.sink.event('incident', {
+      s.event('incident', {
         kind: e?.kind ?? 'llm',
         provider: e?.provider ?? s.llm.id,
         code: e?.code,
@@ -32,9 +57,7 @@ export async function runReply(s: CallSession, tm: TurnMarks): Promise<void> {
       // Nothing or little said yet: apologise so the caller is not left in silence.
       if (!u.hasText) {
         u.say(PHRASES.apology);
-        s.addTranscript('assistant', PHRASES.apology);
-        s.history.push({ role: 'assistant', content: PHRASES.apology });
-        u.replyPushed = true;
+        s.conversation.say(r, PHRASES.apology);
       }
     }
   }
@@ -43,8 +66,8 @@ export async function runReply(s: CallSession, tm: TurnMarks): Promise<void> {
   await s.finishTurn(u, tm);
 }
 
-async function knowledgeFor(s: CallSession, query: string): Promise<string | undefined> {
-  const r = s.deps.retriever;
+async function knowledgeFor(s: ReplyHost, query: string): Promise<string | undefined> {
+  const r = s.retriever;
   const rag = s.config.rag;
   if (!r || !rag?.collections?.length || rag.mode === 'tool') return undefined;
   try {
@@ -57,12 +80,12 @@ async function knowledgeFor(s: CallSession, query: string): Promise<string | und
     if (text.length > MAX_KNOWLEDGE_CHARS) text = text.slice(0, MAX_KNOWLEDGE_CHARS);
     return text;
   } catch (err) {
-    s.deps.sink.event('incident', { kind: 'rag', message: (err as Error).message });
+    s.event('incident', { kind: 'rag', message: (err as Error).message });
     return undefined;
   }
 }
 
-function systemPrompt(s: CallSession, knowledge: string | undefined): string {
+function systemPrompt(s: ReplyHost, knowledge: string | undefined): string {
   const parts = [
     s.config.prompt ??
       'You are a helpful phone assistant. Keep answers short and conversational; they are spoken aloud.',
@@ -71,16 +94,18 @@ function systemPrompt(s: CallSession, knowledge: string | undefined): string {
   return parts.join('\n\n');
 }
 
-async function generate(s: CallSession, u: Utterance, tm: TurnMarks): Promise<void> {
-  const lastUser = [...s.history].reverse().find((m) => m.role === 'user');
-  const query = lastUser?.role === 'user' ? lastUser.content : '';
+async function generate(s: ReplyHost, u: Utterance, r: AgentReply, tm: TurnMarks): Promise<void> {
+  const query = s.conversation.lastUserText();
   const [tools, knowledge] = await Promise.all([s.callTools(), knowledgeFor(s, query)]);
   if (u.cancelled) return;
   const specs = tools?.specs() ?? [];
-  const retriever = s.deps.retriever;
+  const retriever = s.retriever;
   const cfg = s.config.llm ?? {};
   for (let round = 0; round < MAX_TOOL_ROUNDS; round++) {
-    const messages: ChatMessage[] = [{ role: 'system', content: systemPrompt(s, knowledge) }, ...s.history];
+    const messages: ChatMessage[] = [
+      { role: 'system', content: systemPrompt(s, knowledge) },
+      ...s.conversation.history,
+    ];
     const req: LlmRequest = {
       messages,
       tools: specs.length ? specs : undefined,
@@ -93,18 +118,13 @@ async function generate(s: CallSession, u: Utterance, tm: TurnMarks): Promise<vo
     let text = '';
     const calls: ToolCall[] = [];
     // The message is in the history from the first token on, so a barge-in truncates it in place.
-    const msg: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: '' };
     for await (const ev of s.llm.stream(req, u.signal)) {
       if (u.cancelled) return;
       if (ev.type === 'text') {
         if (!ev.delta) continue;
         if (tm.llmFirstTokenAt === undefined) tm.llmFirstTokenAt = s.now();
-        if (!u.replyPushed) {
-          s.history.push(msg);
-          u.replyPushed = true;
-        }
         text += ev.delta;
-        msg.content = text;
+        s.conversation.stream(r, text);
         u.pushText(ev.delta);
       } else if (ev.type === 'tool_call') {
         if (tm.llmFirstTokenAt === undefined) tm.llmFirstTokenAt = s.now();
@@ -112,23 +132,21 @@ async function generate(s: CallSession, u: Utterance, tm: TurnMarks): Promise<vo
       }
     }
     if (u.cancelled) return;
-    if (text) s.addTranscript('assistant', text);
+    s.conversation.streamed(r, text);
     if (calls.length === 0) return;
-    msg.toolCalls = calls;
-    if (!s.history.includes(msg)) s.history.push(msg);
     // The next round's text is a new assistant message.
-    u.replyPushed = false;
+    s.conversation.toolCalls(r, calls);
     for (const call of calls) {
-      const content = await runTool(s, u, call, tm);
+      const content = await runTool(s, u, r, call, tm);
       if (u.cancelled) return;
-      s.history.push({ role: 'tool', toolCallId: call.id, name: call.name, content });
+      s.conversation.toolResult(call, content);
     }
     // end_call / transfer_call: the goodbye (if any) was in this round's text; act after it has played.
-    if (s.hasPendingAction) return;
+    if (s.hasPendingAction()) return;
   }
 }
 
-async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMarks): Promise<string> {
+async function runTool(s: ReplyHost, u: Utterance, r: AgentReply, call: ToolCall, tm: TurnMarks): Promise<string> {
   const tools = await s.callTools();
   const tool = tools?.get(call.name);
   if (!tm.tools) tm.tools = [];
@@ -156,12 +174,12 @@ async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMar
     filler = setTimeout(() => {
       if (u.cancelled) return;
       const text = tool.filler ?? PHRASES.filler;
-      s.deps.sink.event('tool', { name: call.name, filler: text, turn: tm.turn });
-      if (s.state === 'thinking') s.setState('agent_speaking', 'filler');
+      s.event('tool', { name: call.name, filler: text, turn: tm.turn });
+      s.fillerStarted();
       u.say(text);
       // The caller hears it, so the transcript has it; the LLM history does not (it sits between the assistant's
       // tool call and the tool result, which must stay adjacent).
-      s.addTranscript('assistant', text);
+      s.conversation.heardOnly(r, text);
     }, fillerMs);
   }
   try {
@@ -179,7 +197,7 @@ async function runTool(s: CallSession, u: Utterance, call: ToolCall, tm: TurnMar
 }
 
 function record(
-  s: CallSession,
+  s: ReplyHost,
   call: ToolCall,
   args: Record<string, unknown>,
   ok: boolean,
@@ -188,7 +206,7 @@ function record(
   tm: TurnMarks,
 ): void {
   s.recordTool(call.name, ok);
-  s.deps.sink.event('tool', {
+  s.event('tool', {
     name: call.name,
     id: call.id,
     arguments: args,

@@ -1,24 +1,25 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Assistant, AssistantConfig } from '../assistant.js';
-import { pcmFormat, sameFormat } from '../audio/format.js';
-import type { AsrEvent, AsrProvider, AsrStream, ChatMessage, LlmProvider, TtsProvider } from '../providers/types.js';
+import type { AsrEvent, LlmProvider, TtsProvider } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
 import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
 import type { CallTools, ToolContext } from '../tools/types.js';
-import { CallControl } from './control.js';
-import type { CallSummary, Incident, ProviderHooks, SessionDeps, TranscriptEntry } from './deps.js';
-import { DtmfInput, type MenuAction } from './dtmf-input.js';
+import { CallerInput } from './caller-input.js';
+import { type AgentReply, Conversation } from './conversation.js';
+import type { CallEventType, CallSummary, Incident, ProviderHooks, SessionDeps } from './deps.js';
+import { DtmfInput } from './dtmf-input.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
+import { type MenuHost, runMenuAction } from './menu.js';
 import { type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
-import { afterCall } from './post-call.js';
 import { StereoCallRecorder } from './recorder.js';
-import { runReply } from './reply.js';
+import { type ReplyHost, runReply } from './reply.js';
+import { closeCall } from './session-end.js';
 import { Utterance } from './speech.js';
-import { ToneGuard } from './tone-guard.js';
-import { type TurnCommit, TurnDetector } from './turns.js';
-import { energyVadFactory, SpeechGate, type VadLike } from './vad.js';
+import { CallTimers } from './timers.js';
+import { type TurnDecision, TurnTaking, type TurnTakingConfig } from './turn-taking.js';
+import type { TurnCommit } from './turns.js';
 import { WireRecorder } from './wire-recorder.js';
 import { containsPhrase, isBackchannel } from './words.js';
 
@@ -37,8 +38,13 @@ import { containsPhrase, isBackchannel } from './words.js';
  *   thinking / agent_speaking ── transfer_call / DTMF menu ──▶ transferring ──▶ ended
  *
  * Every transition is recorded with its time (session clock, ms since start) and written to the call record.
- * Inputs arrive as MediaLeg callbacks (audio, DTMF, marks, stop) and ASR events; the work per 20 ms frame is the
- * recorder copy, the VAD and the ASR write: no allocation beyond the ASR's own, no timers, no logging.
+ * The session composes units that each own their state and talk to it by calls and events:
+ *   CallerInput (ASR stream, VAD, DTMF tone masking) -> TurnTaking (VAD gate, endpointing, interruption policy:
+ *   pure decisions) -> the session (this state machine) -> runReply (LLM, tools) -> Utterance (TTS -> leg);
+ *   Conversation owns history, transcript and truncation; CallTimers the silence / max-duration timers;
+ *   closeCall (session-end.ts) the record and post-call work.
+ * The work per 20 ms frame is the recorder copy, the VAD and the ASR write: no allocation beyond the ASR's own, no
+ * timers, no logging.
  */
 export type CallState =
   | 'starting'
@@ -70,62 +76,48 @@ type PendingAction =
   | { type: 'hangup'; reason: string; by: string }
   | { type: 'transfer'; target: string; mode: TransferMode; summary?: string; by: string };
 
-const MAX_ASR_BACKLOG_FRAMES = 100; // 2 s of 20 ms frames kept while the ASR stream opens
-/** Extra sustained speech needed for a barge-in while the recognizer has given no words, ms. */
-const NO_WORDS_EXTRA_MS = 500;
+/** The agent utterance in progress and its place in the conversation. */
+interface Speaking {
+  u: Utterance;
+  r: AgentReply;
+}
 
 export class CallSession implements MediaLegHandler {
-  readonly leg: MediaLeg;
   readonly callId: string;
-  state: CallState = 'starting';
-  readonly transitions: StateTransition[] = [];
-  /** The conversation as the LLM sees it (system prompt excluded). */
-  readonly history: ChatMessage[] = [];
-  readonly transcript: TranscriptEntry[] = [];
-  /** Per-turn latency marks, in turn order. */
-  readonly turnMarks: TurnMarks[] = [];
-  readonly digits: string[] = [];
-  readonly toolCalls: { name: string; ok: boolean }[] = [];
   /** Resolves with the summary once the call has ended and the post-call work is done. */
   readonly done: Promise<CallSummary>;
-
-  /* Set by start(), swapped between turns by live config. */
-  assistant: Assistant;
-  config: AssistantConfig;
-  readonly deps: SessionDeps;
-  readonly now: () => number;
+  private readonly leg: MediaLeg;
+  private readonly deps: SessionDeps;
+  private readonly now: () => number;
   private readonly t0: number;
   private readonly startedAtIso: string;
   private readonly variables: Record<string, string>;
   private readonly hooks: ProviderHooks;
-  llm!: LlmProvider;
-  tts!: TtsProvider;
-  private asrProvider: AsrProvider | undefined;
-  private asr: AsrStream | undefined;
-  private asrBacklog: Uint8Array[] | undefined = [];
-  private asrUsesWire = false;
-  private asrFailures = 0;
-  private pcmView: Uint8Array | undefined;
-  /** DTMF tones kept from the VAD and ASR (8 kHz lines). */
-  private readonly toneGuard: ToneGuard | undefined;
-  private silencePcm = new Int16Array(160);
-  private silenceWire = new Uint8Array(0);
-  private vad: VadLike | undefined;
-  private readonly gate: SpeechGate;
-  private readonly turns: TurnDetector;
+  private readonly conversation: Conversation;
+  private readonly input: CallerInput;
+  private readonly turns: TurnTaking;
   private readonly dtmf: DtmfInput;
-  readonly recorder: StereoCallRecorder | undefined;
-  tools: CallTools | undefined;
+  private readonly timers: CallTimers;
+  private readonly recorder: StereoCallRecorder | undefined;
+  private readonly transitions: StateTransition[] = [];
+  private readonly turnMarks: TurnMarks[] = [];
+  private readonly digits: string[] = [];
+  private readonly toolCalls: { name: string; ok: boolean }[] = [];
+  private callState: CallState = 'starting';
+  /* Set by start(), swapped between turns by live config. */
+  private assistant: Assistant;
+  private config: AssistantConfig;
+  private llm!: LlmProvider;
+  private tts!: TtsProvider;
+  private tools: CallTools | undefined;
   private toolsReady: Promise<void> | undefined;
   /** The agent utterance in progress (greeting, reply, reprompt...). */
-  current: Utterance | undefined;
+  private current: Speaking | undefined;
   private currentTurn: TurnMarks | undefined;
-  turn = 0;
   private uttSeq = 0;
   private pendingAction: PendingAction | undefined;
   private queuedCommit: TurnCommit | undefined;
   private pendingConfig: Assistant | undefined;
-  private readonly control: CallControl;
   private ending = false;
   private finalized = false;
   private endReason = '';
@@ -133,12 +125,10 @@ export class CallSession implements MediaLegHandler {
   private endedBy = '';
   private wire: WireRecorder | undefined;
   private bargeIns = 0;
+  private faults = 0;
+  private turnTimer: NodeJS.Timeout | undefined;
+  private turnTimerAt: number | undefined;
   private resolveDone!: (s: CallSummary) => void;
-  private readonly inRate: number;
-  private bargeInSpeechMs = 200;
-  /** The caller's current speech began while the agent was talking and has not barged in. */
-  private overlapTurn = false;
-  private interruptible = true;
 
   constructor(opts: CallSessionOptions) {
     this.leg = opts.leg;
@@ -150,7 +140,6 @@ export class CallSession implements MediaLegHandler {
     this.t0 = this.now();
     this.startedAtIso = new Date().toISOString();
     const info = opts.leg.info;
-    this.inRate = info.inboundFormat.sampleRate;
     this.variables = {
       ...info.customParameters,
       ...(info.from ? { from: info.from, caller: info.from } : {}),
@@ -162,39 +151,64 @@ export class CallSession implements MediaLegHandler {
       this.resolveDone = r;
     });
     this.hooks = { onIncident: (i) => this.incident(i) };
-    this.gate = new SpeechGate(
-      { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
-      {
-        onSpeechStart: (at) => this.onSpeechStart(at),
-        onSpeechEnd: (at) => {
-          this.turns.speechEnded(at);
-          // Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize).
-          this.asr?.finalize();
-        },
+    this.conversation = new Conversation(() => this.elapsedMs, {
+      onTranscript: (e, extra) => {
+        this.deps.sink.event('transcript', { ...e, ...extra });
+        if (!extra) this.leg.sendEvent({ type: 'transcript', role: e.role, text: e.text, final: true, turn: e.turn });
       },
-    );
-    this.turns = new TurnDetector(this.endpointing(), this.now, { onCommit: (c) => this.onCommit(c) });
-    this.control = new CallControl(this.config.settings, {
+    });
+    this.turns = new TurnTaking(this.turnConfig(), (d) => this.onDecision(d));
+    this.input = new CallerInput(this.leg, this.deps, this.hooks, this.config.dtmf?.enabled !== false, {
+      onVoice: (at, ms, p) => this.turns.frame(at, ms, p),
+      onTone: () => this.turns.tone(),
+      onAsr: (ev) => this.onAsr(ev),
+      onAsrFailed: (n) => {
+        // Tell the caller once; DTMF keeps working.
+        if (n === 2) this.sayAside(PHRASES.cantHear, 'asr_failed');
+      },
+      incident: (i) => this.incident(i),
+    });
+    this.timers = new CallTimers(this.config.settings, {
       onReprompt: () => {
-        if (this.state === 'listening' && !this.ending) this.sayAside(PHRASES.reprompt, 'silence_reprompt');
+        if (this.callState === 'listening' && !this.ending) this.sayAside(PHRASES.reprompt, 'silence_reprompt');
       },
       onSilenceTimeout: () => {
-        if (this.state === 'listening') this.bg(this.end('silence_timeout', PHRASES.silenceGoodbye));
+        if (this.callState === 'listening') this.bg(this.end('silence_timeout', PHRASES.silenceGoodbye));
       },
       onMaxDuration: () => this.bg(this.end('max_duration', PHRASES.maxDuration)),
     });
     this.dtmf = new DtmfInput(this.config.dtmf, {
-      onMenu: (d, a) => this.onMenu(d, a),
+      onMenu: (d, a) => {
+        this.digits.push(d);
+        this.interruptForInput();
+        this.bg(runMenuAction(this.menuHost(), d, a));
+      },
       onDigits: (d, reason) => this.onDigits(d, reason),
     });
-    this.toneGuard = this.inRate === 8000 && this.config.dtmf?.enabled !== false ? new ToneGuard() : undefined;
-    this.recorder = this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(this.inRate);
+    this.recorder =
+      this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(info.inboundFormat.sampleRate);
     // Streamed as the call goes: bounded memory, and a crash leaves a readable recording.
     this.recorder?.stream(path.join(opts.deps.dataDir, 'recordings', `${safeName(this.callId)}.wav`));
-    this.applySettings();
     this.leg.setHandler(this);
     // Opt-in exact wire recording; without it the leg drops its backlog of early messages at once.
     this.leg.setWireTap?.(this.config.settings?.recordWire === true ? (d, t) => this.recordWire(d, t) : undefined);
+  }
+
+  get state(): CallState {
+    return this.callState;
+  }
+
+  /** The conversation as the LLM sees it (system prompt excluded). */
+  get history() {
+    return this.conversation.history;
+  }
+
+  get transcript() {
+    return this.conversation.transcript;
+  }
+
+  get elapsedMs(): number {
+    return this.now() - this.t0;
   }
 
   /**
@@ -205,22 +219,16 @@ export class CallSession implements MediaLegHandler {
     p.catch((err: unknown) => this.fault(err));
   }
 
-  private faults = 0;
-
   private fault(err: unknown): void {
     this.faults++;
     if (this.faults <= 3) {
-      this.deps.logger.error({ err, callId: this.callId, state: this.state }, 'call session error');
+      this.deps.logger.error({ err, callId: this.callId, state: this.callState }, 'call session error');
       this.deps.sink.event('incident', {
         kind: 'session',
         message: (err as Error)?.message ?? String(err),
         atMs: Math.round(this.elapsedMs),
       });
     }
-  }
-
-  get elapsedMs(): number {
-    return this.now() - this.t0;
   }
 
   /** Warm the providers, start the greeting. Never throws: a failure ends the call with a recorded reason. */
@@ -235,10 +243,10 @@ export class CallSession implements MediaLegHandler {
       await this.end('provider_unavailable');
       return;
     }
-    this.control.start();
+    this.timers.start();
     // ASR, VAD and tools come up in parallel with the greeting: the caller hears it without waiting for them.
-    this.bg(this.openAsr());
-    this.bg(this.openVad());
+    this.bg(this.input.openAsr(this.config));
+    this.bg(this.input.openVad());
     this.toolsReady = this.openTools();
     const first = this.config.firstMessage?.trim();
     if (first) {
@@ -246,37 +254,56 @@ export class CallSession implements MediaLegHandler {
       this.speakGreeting(first);
     } else {
       this.setState('listening', 'wait_for_caller');
-      this.control.armSilence();
+      this.timers.armSilence();
     }
   }
 
   /* ------------------------------------------------------------------ state */
 
-  setState(state: CallState, reason?: string): void {
-    if (this.state === state || this.state === 'ended') return;
-    const t: StateTransition = { state, from: this.state, atMs: Math.round(this.elapsedMs * 10) / 10, reason };
+  private setState(state: CallState, reason?: string): void {
+    if (this.callState === state || this.callState === 'ended') return;
+    const t: StateTransition = { state, from: this.callState, atMs: Math.round(this.elapsedMs * 10) / 10, reason };
     this.transitions.push(t);
-    this.state = state;
+    this.callState = state;
     this.deps.sink.event('state', { ...t });
-    if (state !== 'listening') this.control.disarmSilence();
+    if (state !== 'listening') this.timers.disarmSilence();
+    this.syncAgent();
+  }
+
+  /** Tell turn-taking what the agent is doing (its phase and since when). */
+  private syncAgent(): void {
+    const c = this.current;
+    const s = this.callState;
+    const phase =
+      !c || c.u.isDone
+        ? 'quiet'
+        : s === 'agent_speaking' || s === 'greeting'
+          ? 'speaking'
+          : s === 'thinking'
+            ? 'thinking'
+            : 'quiet';
+    this.turns.agent(phase, c?.u.startedAt ?? 0);
+    this.turns.hold(this.ending || this.pendingAction !== undefined);
+  }
+
+  private turnConfig(): TurnTakingConfig {
+    const s = this.config.settings ?? {};
+    const sensitivity = s.interruptionSensitivity ?? 0.5;
+    // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 2x).
+    const base = s.bargeInMinSpeechMs ?? 200;
+    const e = s.endpointing ?? {};
+    const minDelayMs = e.minDelayMs ?? 250;
+    return {
+      interruptible: sensitivity > 0,
+      bargeInSpeechMs: sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2),
+      endpointing: { minDelayMs, maxDelayMs: Math.max(minDelayMs, e.maxDelayMs ?? 1500) },
+    };
   }
 
   private applySettings(): void {
-    const s = this.config.settings ?? {};
-    const sensitivity = s.interruptionSensitivity ?? 0.5;
-    this.interruptible = sensitivity > 0;
-    // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 2x).
-    const base = s.bargeInMinSpeechMs ?? 200;
-    this.bargeInSpeechMs = sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2);
-    this.turns.setConfig(this.endpointing());
+    this.turns.setConfig(this.turnConfig());
     this.dtmf.setConfig(this.config.dtmf);
-    this.control?.setSettings(this.config.settings);
-  }
-
-  private endpointing() {
-    const e = this.config.settings?.endpointing ?? {};
-    const minDelayMs = e.minDelayMs ?? 250;
-    return { minDelayMs, maxDelayMs: Math.max(minDelayMs, e.maxDelayMs ?? 1500) };
+    this.timers.setSettings(this.config.settings);
   }
 
   /* ------------------------------------------------------------------ providers */
@@ -291,84 +318,9 @@ export class CallSession implements MediaLegHandler {
       code: i.code,
       action: i.action,
       message: i.message,
-      turn: this.turn,
+      turn: this.conversation.turn,
       atMs: Math.round(this.elapsedMs),
     });
-  }
-
-  private async openAsr(): Promise<void> {
-    if (this.ending) return;
-    const info = this.leg.info;
-    try {
-      const provider = this.asrProvider ?? this.deps.providers.asr(this.config.asr, this.hooks);
-      this.asrProvider = provider;
-      this.asrUsesWire = provider.formats.some((f) => sameFormat(f, info.inboundFormat));
-      const format = this.asrUsesWire ? info.inboundFormat : pcmFormat(this.inRate);
-      const e = this.config.settings?.endpointing;
-      const stream = await provider.open(
-        {
-          format,
-          language: this.config.asr?.language ?? this.config.language,
-          model: this.config.asr?.model,
-          keyterms: this.config.asr?.keyterms,
-          interimResults: true,
-          endpointingMs: e?.minDelayMs ?? 250,
-          utteranceEndMs: Math.max(1000, e?.maxDelayMs ?? 1500),
-        },
-        (ev) => this.onAsr(ev),
-      );
-      if (this.ending) {
-        await stream.close();
-        return;
-      }
-      this.asr = stream;
-      const backlog = this.asrBacklog;
-      this.asrBacklog = undefined;
-      if (backlog) for (const b of backlog) stream.write(b);
-    } catch (err) {
-      this.asrFailed(err);
-    }
-  }
-
-  private asrFailed(err: unknown): void {
-    this.asr = undefined;
-    this.asrBacklog = undefined;
-    this.asrFailures++;
-    this.incident({
-      kind: 'asr',
-      provider: this.asrProvider?.id ?? this.config.asr?.provider ?? 'asr',
-      code: err instanceof ProviderError ? err.code : undefined,
-      action: 'failed',
-      message: (err as Error)?.message ?? String(err),
-    });
-    if (this.ending) return;
-    if (this.asrFailures <= 1) {
-      // One reopen (the registry already retried and fell back); then tell the caller, keep DTMF working.
-      this.asrBacklog = [];
-      this.bg(this.openAsr());
-      return;
-    }
-    if (this.asrFailures === 2) this.sayAside(PHRASES.cantHear, 'asr_failed');
-  }
-
-  private async openVad(): Promise<void> {
-    const factory =
-      this.deps.createVad ??
-      (async (rate: number): Promise<VadLike> => {
-        if (rate !== 8000 && rate !== 16000) return energyVadFactory(rate);
-        try {
-          const { createVad } = await import('../audio/vad.js');
-          return await createVad({ sampleRate: rate });
-        } catch {
-          return energyVadFactory(rate);
-        }
-      });
-    try {
-      this.vad = await factory(this.inRate);
-    } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'VAD unavailable; energy VAD used');
-      this.vad = await energyVadFactory(this.inRate);
-    }
   }
 
   private async openTools(): Promise<void> {
@@ -381,7 +333,7 @@ export class CallSession implements MediaLegHandler {
     );
   }
 
-  async callTools(): Promise<CallTools | undefined> {
+  private async callTools(): Promise<CallTools | undefined> {
     await this.toolsReady;
     return this.tools;
   }
@@ -391,89 +343,33 @@ export class CallSession implements MediaLegHandler {
   onAudio(pcm: Int16Array, wire: Uint8Array): void {
     if (this.finalized) return;
     try {
-      this.audioFrame(pcm, wire);
+      this.recorder?.callerFrame(pcm);
+      this.input.frame(pcm, wire, this.now());
+      this.scheduleTurnTick();
     } catch (err) {
       // Bad input or a bug must not take the gateway (or the process) down: counted and logged a few times.
       this.fault(err);
     }
   }
 
-  private audioFrame(pcm: Int16Array, wire: Uint8Array): void {
-    this.recorder?.callerFrame(pcm);
-    const t = this.now();
-    const frameMs = (pcm.length * 1000) / this.inRate;
-    if (this.toneGuard?.push(pcm)) {
-      // A key press on the line: silence for the VAD and the recognizer (the digit comes as a DTMF event).
-      if (this.toneGuard.takeStarted()) {
-        const wasSpeaking = this.gate.speaking;
-        this.gate.cancelRun();
-        if (wasSpeaking && this.state === 'user_speaking' && !this.turns.text) this.turns.reset();
-      }
-      pcm = this.silentPcm(pcm.length);
-      wire = this.silentWire(wire.length);
-    }
-    if (this.vad) {
-      const p = this.vad.process(pcm);
-      this.gate.push(t - frameMs, frameMs, p);
-      // Sustained speech counts from the later of its onset and the agent starting to speak.
-      const u = this.current;
-      if (this.gate.speaking && u && this.interruptible) {
-        const sustained = this.gate.voicedSince(u.startedAt);
-        // Words that are not a backchannel cut in at bargeInMinSpeechMs; speech the recognizer has not put into
-        // words yet must last longer, so "uh-huh" / "okay" (0.2-0.5 s) and noise do not cut the agent off.
-        const words = this.turns.text;
-        const needed = words && !isBackchannel(words) ? this.bargeInSpeechMs : this.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
-        if (sustained >= needed) this.checkBargeIn('vad');
-      }
-    }
-    const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
-    if (this.asr) this.asr.write(bytes);
-    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES)
-      this.asrBacklog.push(Uint8Array.from(bytes));
-  }
-
-  private silentPcm(n: number): Int16Array {
-    if (this.silencePcm.length < n) this.silencePcm = new Int16Array(n);
-    return this.silencePcm.subarray(0, n);
-  }
-
-  private silentWire(n: number): Uint8Array {
-    if (this.silenceWire.length < n) {
-      const enc = this.leg.info.inboundFormat.encoding;
-      this.silenceWire = new Uint8Array(n).fill(enc === 'mulaw' ? 0xff : enc === 'alaw' ? 0xd5 : 0);
-    }
-    return this.silenceWire.subarray(0, n);
-  }
-
-  /** A byte view of the leg's PCM frame, re-made only when the leg hands over a different buffer. */
-  private pcmBytes(pcm: Int16Array): Uint8Array {
-    const v = this.pcmView;
-    if (v && v.buffer === pcm.buffer && v.byteOffset === pcm.byteOffset && v.byteLength === pcm.byteLength) return v;
-    this.pcmView = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-    return this.pcmView;
-  }
-
   onDtmf(digit: string, source: DtmfSource, durationMs?: number): void {
     if (this.ending) return;
     try {
-      this.dtmfKey(digit, source, durationMs);
+      const turn = this.conversation.turn;
+      this.deps.sink.event('dtmf', { digit, source, durationMs, turn, atMs: Math.round(this.elapsedMs) });
+      if (this.callState === 'listening') this.timers.armSilence();
+      this.dtmf.press(digit);
     } catch (err) {
       this.fault(err);
     }
   }
 
-  private dtmfKey(digit: string, source: DtmfSource, durationMs?: number): void {
-    this.deps.sink.event('dtmf', { digit, source, durationMs, turn: this.turn, atMs: Math.round(this.elapsedMs) });
-    if (this.state === 'listening') this.control.armSilence();
-    this.dtmf.press(digit);
-  }
-
   onMark(name: string, played: boolean): void {
-    this.current?.onMark(name, played);
+    this.current?.u.onMark(name, played);
   }
 
   onPlaybackIdle(): void {
-    this.current?.onPlaybackIdle();
+    this.current?.u.onPlaybackIdle();
   }
 
   onStop(reason: string): void {
@@ -482,21 +378,9 @@ export class CallSession implements MediaLegHandler {
 
   /* ------------------------------------------------------------------ caller speech */
 
-  private onSpeechStart(_at: number): void {
-    if (this.ending) return;
-    this.control.disarmSilence();
-    // Speech that starts while the agent talks is a backchannel unless it grows into a barge-in.
-    const agentTalking =
-      this.current !== undefined &&
-      !this.current.isDone &&
-      (this.state === 'agent_speaking' || this.state === 'greeting');
-    this.overlapTurn = agentTalking;
-    this.turns.speechStarted();
-    if (this.state === 'listening') this.setState('user_speaking', 'speech_start');
-  }
-
   private onAsr(ev: AsrEvent): void {
     if (this.finalized) return;
+    const now = this.now();
     switch (ev.type) {
       case 'partial':
         this.turns.asrPartial(ev.text);
@@ -504,268 +388,158 @@ export class CallSession implements MediaLegHandler {
         this.afterWords();
         break;
       case 'final':
-        this.turns.asrFinal(ev.text, ev.speechFinal);
+        this.turns.asrFinal(ev.text, ev.speechFinal, now);
         this.afterWords();
         break;
-      case 'speech_started':
-        break;
       case 'utterance_end':
-        this.turns.utteranceEnd();
+        this.turns.utteranceEnd(now);
         break;
-      case 'error':
-        if (ev.fatal) this.asrFailed(ev.error);
-        else
-          this.incident({
-            kind: 'asr',
-            provider: ev.error.provider,
-            code: ev.error.code,
-            action: 'retry',
-            message: ev.error.message,
-          });
-        break;
-      case 'closed':
-        if (!this.ending && this.asr) this.asrFailed(new Error('ASR stream closed'));
+      default:
         break;
     }
+    this.scheduleTurnTick();
   }
 
-  /** Words arrived: they may barge in (agent speaking), or start a turn the VAD missed. */
+  /** Words arrived: they start a turn the VAD missed. */
   private afterWords(): void {
-    const text = this.turns.text;
-    if (!text) return;
-    if (this.state === 'listening') {
-      this.control.disarmSilence();
+    if (this.turns.text && this.callState === 'listening') {
+      this.timers.disarmSilence();
       this.setState('user_speaking', 'asr_words');
     }
-    // Words cut the agent off only while the VAD hears the caller now and for long enough: a late final of
-    // something said earlier (a slow recognizer) is not an interruption.
-    const u = this.current;
-    if (
-      this.interruptible &&
-      u &&
-      this.gate.speaking &&
-      !isBackchannel(text) &&
-      this.gate.voicedSince(u.startedAt) >= this.bargeInSpeechMs
-    ) {
-      this.checkBargeIn('asr');
+  }
+
+  /** One timer for the endpointing deadline, re-set only when the deadline moves. */
+  private scheduleTurnTick(): void {
+    const at = this.turns.deadline;
+    if (at === this.turnTimerAt) return;
+    if (this.turnTimer) clearTimeout(this.turnTimer);
+    this.turnTimer = undefined;
+    this.turnTimerAt = at;
+    if (at === undefined || this.finalized) return;
+    this.turnTimer = setTimeout(
+      () => {
+        this.turnTimer = undefined;
+        this.turnTimerAt = undefined;
+        if (this.finalized) return;
+        this.turns.tick(this.now());
+        this.scheduleTurnTick();
+      },
+      Math.max(0, at - this.now()),
+    );
+  }
+
+  private onDecision(d: TurnDecision): void {
+    switch (d.type) {
+      case 'speech_start':
+        if (this.ending) return;
+        this.timers.disarmSilence();
+        if (this.callState === 'listening') this.setState('user_speaking', 'speech_start');
+        return;
+      case 'speech_end':
+        // Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize).
+        this.input.finalize();
+        return;
+      case 'barge_in':
+        if (this.current && !this.current.u.isDone && !this.ending && !this.pendingAction) this.bargeIn(d.by);
+        return;
+      case 'commit':
+        this.onCommit(d.turn, d.overlap);
+        return;
     }
   }
 
-  /**
-   * Barge-in: caller speech while the agent speaks (or is about to) cancels the reply. Sustained VAD speech alone
-   * is enough unless the words heard so far are only a backchannel ("uh-huh", "okay"); short blips never reach the
-   * sustain time, so noise and clicks do not cut the agent off.
-   */
-  private checkBargeIn(by: 'vad' | 'asr'): void {
-    const u = this.current;
-    if (!u || u.isDone || this.ending || this.pendingAction) return;
-    if (this.state !== 'agent_speaking' && this.state !== 'greeting' && this.state !== 'thinking') return;
-    const words = this.turns.text;
-    if (words && isBackchannel(words)) return;
-    if (!this.gate.speaking) return;
-    this.overlapTurn = false;
-    this.bargeIn(by);
-  }
-
+  /** Barge-in: caller speech while the agent speaks (or is about to) cancels the reply. */
   private bargeIn(by: string): void {
-    const u = this.current!;
-    const wasThinking = this.state === 'thinking' && u.samplesQueued === 0;
-    u.cancel();
-    this.current = undefined;
-    this.leg.clear();
-    this.recorder?.agentCleared();
+    const { u, r } = this.current!;
+    const wasThinking = this.callState === 'thinking' && u.samplesQueued === 0;
+    this.stopSpeaking(u);
     const heard = u.heardText();
     this.bargeIns++;
     const marks = this.currentTurn;
     if (marks) marks.interrupted = true;
+    const atMs = Math.round(this.elapsedMs * 10) / 10;
     this.deps.sink.event('state', {
       state: 'user_speaking',
-      from: this.state,
-      atMs: Math.round(this.elapsedMs * 10) / 10,
+      from: this.callState,
+      atMs,
       reason: 'barge_in',
       by,
       heard,
       intended: u.fullText,
     });
-    if (wasThinking) {
-      // The caller only paused: take the committed turn back and let it grow.
-      const last = this.history[this.history.length - 1];
-      if (last?.role === 'user') {
-        this.history.pop();
-        this.turns.restore(last.content);
-        const i = this.transcript.findLastIndex((e) => e.role === 'user' && e.text === last.content);
-        if (i >= 0) {
-          const [gone] = this.transcript.splice(i, 1);
-          this.deps.sink.event('transcript', { ...gone, superseded: true });
-        }
-      }
-    } else {
-      this.truncateAssistant(u, heard);
-    }
-    this.transitions.push({
-      state: 'user_speaking',
-      from: this.state,
-      atMs: Math.round(this.elapsedMs * 10) / 10,
-      reason: 'barge_in',
-    });
-    this.state = 'user_speaking';
-    this.turns.speechStarted();
-    if (!this.gate.speaking) this.turns.speechEnded(this.now());
+    // The caller only paused (nothing said yet): take the committed turn back and let it grow.
+    const takenBack = wasThinking ? this.conversation.takeBackUserTurn() : undefined;
+    if (!wasThinking) this.conversation.truncate(r, heard);
+    this.transitions.push({ state: 'user_speaking', from: this.callState, atMs, reason: 'barge_in' });
+    this.callState = 'user_speaking';
+    this.syncAgent();
+    this.turns.bargedIn(this.now(), takenBack);
   }
 
-  /** The assistant message in the history becomes what the caller heard (issue 6, deliverable 4). */
-  private truncateAssistant(u: Utterance, heard: string): void {
-    const entry = this.transcript.findLast((e) => e.role === 'assistant' && e.turn === this.turn);
-    for (let i = this.history.length - 1; i >= 0; i--) {
-      const m = this.history[i]!;
-      if (m.role === 'user') break;
-      if (m.role === 'assistant' && m.content) {
-        m.content = heard;
-        break;
-      }
-    }
-    if (u.replyPushed === false) {
-      // The reply had not been added yet (cancelled mid-stream): add what was heard.
-      if (heard) this.history.push({ role: 'assistant', content: heard });
-      u.replyPushed = true;
-    }
-    if (entry) {
-      entry.text = heard;
-      entry.interrupted = true;
-      this.deps.sink.event('transcript', { ...entry, truncated: true });
-    } else if (heard) {
-      this.addTranscript('assistant', heard, true);
-    }
+  /** Cut the agent off now: synthesis stops, the leg and the recorder drop what is queued. */
+  private stopSpeaking(u: Utterance): void {
+    u.cancel();
+    this.current = undefined;
+    this.leg.clear();
+    this.recorder?.agentCleared();
   }
 
-  private onCommit(c: TurnCommit): void {
+  private onCommit(c: TurnCommit, overlap: boolean): void {
     if (this.ending) return;
-    const speaking =
-      this.current && !this.current.isDone && (this.state === 'agent_speaking' || this.state === 'greeting');
-    if (this.overlapTurn || speaking) {
-      this.overlapTurn = false;
+    const cur = this.current;
+    const speaking = cur && !cur.u.isDone && (this.callState === 'agent_speaking' || this.callState === 'greeting');
+    const marks = { speechEndAt: c.speechEndAt, asrFinalAt: c.asrFinalAt, committedAt: c.committedAt };
+    if (overlap || speaking) {
       // Said over the agent without cutting it off: a backchannel ("uh-huh") or noise, dropped. With
       // interruptions off, real words wait for the agent to finish instead.
-      if (!this.interruptible && !isBackchannel(c.text)) {
+      if (!this.turnConfig().interruptible && !isBackchannel(c.text)) {
         if (speaking) this.queuedCommit = c;
-        else
-          this.bg(
-            this.userTurn(c.text, {
-              speechEndAt: c.speechEndAt,
-              asrFinalAt: c.asrFinalAt,
-              committedAt: c.committedAt,
-            }),
-          );
+        else this.bg(this.userTurn(c.text, marks));
       } else {
-        this.deps.sink.event('transcript', {
-          role: 'user',
-          text: c.text,
-          turn: this.turn,
-          backchannel: true,
-          atMs: Math.round(this.elapsedMs),
-        });
+        this.conversation.backchannel(c.text);
       }
       return;
     }
-    if (isBackchannel(c.text) && this.state !== 'user_speaking' && this.state !== 'listening') return;
-    this.bg(
-      this.userTurn(c.text, {
-        speechEndAt: c.speechEndAt,
-        asrFinalAt: c.asrFinalAt,
-        committedAt: c.committedAt,
-      }),
-    );
+    if (isBackchannel(c.text) && this.callState !== 'user_speaking' && this.callState !== 'listening') return;
+    this.bg(this.userTurn(c.text, marks));
   }
 
   /* ------------------------------------------------------------------ DTMF */
 
   private onDigits(digits: string, reason: string): void {
     this.digits.push(digits);
-    this.deps.sink.event('dtmf', { digits, reason, turn: this.turn + 1, collected: true });
+    this.deps.sink.event('dtmf', { digits, reason, turn: this.conversation.turn + 1, collected: true });
     this.interruptForInput();
     const t = this.now();
     this.bg(this.userTurn(`DTMF: ${digits}`, { committedAt: t, speechEndAt: t }));
   }
 
-  private onMenu(digit: string, action: MenuAction): void {
-    this.digits.push(digit);
-    this.interruptForInput();
-    this.turn++;
-    this.addTranscript('user', `DTMF: ${digit}`);
-    this.history.push({ role: 'user', content: `DTMF: ${digit}` });
-    this.deps.sink.event('dtmf', { digit, menu: true, action, turn: this.turn });
-    if (action.hangup) {
-      this.bg(this.end('dtmf_menu', action.reply));
-      return;
-    }
-    if (action.transferTo) {
-      this.requestTransfer(action.transferTo, 'cold', undefined, 'dtmf_menu');
-      this.speakAndAct(action.reply ?? PHRASES.transferring);
-      return;
-    }
-    if (action.tool) {
-      this.bg(this.runMenuTool(action));
-      return;
-    }
-    if (action.reply) this.speakAndAct(action.reply);
-  }
-
-  private async runMenuTool(action: MenuAction): Promise<void> {
-    const tools = await this.callTools();
-    const tool = tools?.get(action.tool!);
-    if (!tool) {
-      this.deps.sink.event('tool', {
-        name: action.tool,
-        ok: false,
-        error: 'unknown tool',
-        turn: this.turn,
-        source: 'dtmf',
-      });
-      if (action.reply) this.speakAndAct(action.reply);
-      return;
-    }
-    const ac = new AbortController();
-    const res = await tool.run(action.toolArgs ?? {}, this.toolContext(ac.signal));
-    this.toolCalls.push({ name: tool.name, ok: res.ok });
-    this.deps.sink.event('tool', {
-      name: tool.name,
-      arguments: action.toolArgs ?? {},
-      ok: res.ok,
-      result: res.content.slice(0, 2000),
-      turn: this.turn,
-      source: 'dtmf',
-    });
-    this.speakAndAct(action.reply);
-  }
-
   /** DTMF cuts the agent off like speech does. */
   private interruptForInput(): void {
-    this.control.disarmSilence();
-    const u = this.current;
-    if (u && !u.isDone) {
-      u.cancel();
-      this.current = undefined;
-      this.leg.clear();
-      this.recorder?.agentCleared();
-      this.truncateAssistant(u, u.heardText());
+    this.timers.disarmSilence();
+    const c = this.current;
+    if (c && !c.u.isDone) {
+      this.stopSpeaking(c.u);
+      this.conversation.truncate(c.r, c.u.heardText());
     }
     this.turns.reset();
+    this.scheduleTurnTick();
+  }
+
+  private menuHost(): MenuHost {
+    return {
+      conversation: this.conversation,
+      event: (type: CallEventType, data: Record<string, unknown>) => this.deps.sink.event(type, data),
+      end: (reason: string, goodbye?: string) => this.end(reason, goodbye),
+      transfer: (target: string) => this.requestTransfer(target, 'cold', undefined, 'dtmf_menu'),
+      speak: (text: string | undefined) => this.speakAndAct(text),
+      callTools: () => this.callTools(),
+      toolContext: (signal: AbortSignal) => this.toolContext(signal),
+      recordTool: (name: string, ok: boolean) => this.toolCalls.push({ name, ok }),
+    };
   }
 
   /* ------------------------------------------------------------------ turns and replies */
-
-  addTranscript(role: 'user' | 'assistant', text: string, interrupted?: boolean): void {
-    const e: TranscriptEntry = {
-      role,
-      text,
-      turn: this.turn,
-      atMs: Math.round(this.elapsedMs),
-      ...(interrupted ? { interrupted } : {}),
-    };
-    this.transcript.push(e);
-    this.deps.sink.event('transcript', { ...e });
-    this.leg.sendEvent({ type: 'transcript', role, text, final: true, turn: this.turn });
-  }
 
   private async userTurn(text: string, marks: Omit<TurnMarks, 'turn'>): Promise<void> {
     if (this.ending) return;
@@ -779,19 +553,38 @@ export class CallSession implements MediaLegHandler {
       this.tts = this.deps.providers.tts(this.config.tts, this.hooks);
     }
     this.pollConfig();
-    this.control.callerResponded();
-    this.turn++;
-    this.addTranscript('user', text);
-    this.history.push({ role: 'user', content: text });
+    this.timers.callerResponded();
+    this.conversation.userTurn(text);
     const end = containsPhrase(text, this.config.hangup?.endPhrases);
     if (end) {
       this.bg(this.end('end_phrase', this.config.hangup?.goodbyeMessage ?? PHRASES.goodbye));
       return;
     }
-    const tm: TurnMarks = { turn: this.turn, ...marks };
+    const tm: TurnMarks = { turn: this.conversation.turn, ...marks };
     this.turnMarks.push(tm);
     this.currentTurn = tm;
-    await runReply(this, tm);
+    await runReply(this.replyHost(), tm);
+  }
+
+  private replyHost(): ReplyHost {
+    return {
+      conversation: this.conversation,
+      config: this.config,
+      llm: this.llm,
+      retriever: this.deps.retriever,
+      now: this.now,
+      event: (type, data) => this.deps.sink.event(type, data),
+      thinking: () => this.setState('thinking', 'turn_committed'),
+      fillerStarted: () => {
+        if (this.callState === 'thinking') this.setState('agent_speaking', 'filler');
+      },
+      newUtterance: () => this.newUtterance('r', true),
+      callTools: () => this.callTools(),
+      toolContext: (signal) => this.toolContext(signal),
+      hasPendingAction: () => this.pendingAction !== undefined,
+      recordTool: (name, ok) => this.toolCalls.push({ name, ok }),
+      finishTurn: (u, tm) => this.finishTurn(u, tm),
+    };
   }
 
   private pollConfig(): void {
@@ -806,9 +599,9 @@ export class CallSession implements MediaLegHandler {
     );
   }
 
-  /** A new agent utterance, wired to the leg, the recorder and the state machine. */
-  newUtterance(kind: string): Utterance {
-    const u = new Utterance({
+  /** A new agent utterance, wired to the leg, the recorder, the conversation and the state machine. */
+  private newUtterance(kind: string, inHistory: boolean): Speaking {
+    const u: Utterance = new Utterance({
       id: `${kind}${++this.uttSeq}`,
       leg: this.leg,
       tts: this.tts,
@@ -821,7 +614,7 @@ export class CallSession implements MediaLegHandler {
       now: this.now,
       onAudio: this.recorder ? (c) => this.recorder!.agentAudio(c) : undefined,
       onFirstAudio: () => {
-        if (this.current === u && this.state === 'thinking') this.setState('agent_speaking', 'first_audio');
+        if (this.current?.u === u && this.callState === 'thinking') this.setState('agent_speaking', 'first_audio');
       },
       onError: (err) => {
         this.incident({
@@ -834,12 +627,13 @@ export class CallSession implements MediaLegHandler {
       },
     });
     this.recorder?.agentUtteranceStart();
-    this.current = u;
-    return u;
+    this.current = { u, r: this.conversation.reply(inHistory) };
+    this.syncAgent();
+    return this.current;
   }
 
   /** The reply of this turn is over (heard, interrupted or failed): emit metrics, go back to listening. */
-  async finishTurn(u: Utterance, tm: TurnMarks | undefined): Promise<void> {
+  private async finishTurn(u: Utterance, tm: TurnMarks | undefined): Promise<void> {
     if (tm) {
       tm.ttsFirstByteAt = u.timings.ttsFirstByteAt;
       tm.firstAudioAt = u.timings.firstAudioAt;
@@ -849,7 +643,10 @@ export class CallSession implements MediaLegHandler {
       if (this.currentTurn === tm) this.currentTurn = undefined;
     }
     await u.finished;
-    if (this.current === u) this.current = undefined;
+    if (this.current?.u === u) {
+      this.current = undefined;
+      this.syncAgent();
+    }
     if (u.cancelled) return;
     await this.afterUtterance();
   }
@@ -870,7 +667,7 @@ export class CallSession implements MediaLegHandler {
     if (q) {
       this.queuedCommit = undefined;
       this.setState('user_speaking', 'queued_turn');
-      this.onCommit(q);
+      this.onCommit(q, false);
       return;
     }
     if (this.turns.hasPendingTurn) {
@@ -878,19 +675,17 @@ export class CallSession implements MediaLegHandler {
       return;
     }
     this.setState('listening', 'reply_done');
-    this.control.armSilence();
+    this.timers.armSilence();
   }
 
-  /** Speak a fixed text as an assistant turn (menu reply, greeting), then do what is pending. */
-  speakAndAct(text: string | undefined, kind = 'say'): void {
+  /** Speak a fixed text as an assistant turn (menu reply), then do what is pending. */
+  private speakAndAct(text: string | undefined, kind = 'say'): void {
     if (!text) {
       this.bg(this.afterUtterance());
       return;
     }
-    const u = this.newUtterance(kind);
-    this.history.push({ role: 'assistant', content: text });
-    u.replyPushed = true;
-    this.addTranscript('assistant', text);
+    const { u, r } = this.newUtterance(kind, true);
+    this.conversation.say(r, text);
     this.setState('agent_speaking', kind);
     u.say(text);
     u.end();
@@ -900,10 +695,9 @@ export class CallSession implements MediaLegHandler {
   /** Something the agent says outside the conversation (reprompt, apology): not sent to the LLM as history. */
   private sayAside(text: string, reason: string): void {
     if (this.ending) return;
-    if (this.current && !this.current.isDone) return;
-    const u = this.newUtterance('aside');
-    u.replyPushed = true;
-    this.addTranscript('assistant', text);
+    if (this.current && !this.current.u.isDone) return;
+    const { u, r } = this.newUtterance('aside', false);
+    this.conversation.say(r, text);
     this.setState('agent_speaking', reason);
     u.say(text);
     u.end();
@@ -914,10 +708,8 @@ export class CallSession implements MediaLegHandler {
     const text = fillVariables(template, this.variables);
     const cacheable = !hasVariables(template);
     const key = greetingKey(this.assistant.id, this.tts.id, this.config.tts?.voice, this.leg.info.outboundFormat, text);
-    const u = this.newUtterance('greet');
-    this.history.push({ role: 'assistant', content: text });
-    u.replyPushed = true;
-    this.addTranscript('assistant', text);
+    const { u, r } = this.newUtterance('greet', true);
+    this.conversation.say(r, text);
     const cached = cacheable ? getGreeting(key) : undefined;
     if (cached) u.playCached(text, cached);
     else {
@@ -935,13 +727,14 @@ export class CallSession implements MediaLegHandler {
 
   /* ------------------------------------------------------------------ tools and call control */
 
-  toolContext(signal: AbortSignal): ToolContext {
+  private toolContext(signal: AbortSignal): ToolContext {
     return {
       callId: this.callId,
       signal,
       logger: this.deps.logger,
       endCall: (reason) => {
         this.pendingAction = { type: 'hangup', reason, by: 'end_call' };
+        this.syncAgent();
       },
       transfer: (target, mode, summary) => this.requestTransfer(target, mode, summary, 'transfer_call'),
       sendDtmf: (digits) => this.leg.sendDtmf(digits),
@@ -950,20 +743,14 @@ export class CallSession implements MediaLegHandler {
     };
   }
 
-  get hasPendingAction(): boolean {
-    return this.pendingAction !== undefined;
-  }
-
-  recordTool(name: string, ok: boolean): void {
-    this.toolCalls.push({ name, ok });
-  }
-
   private requestTransfer(target: string, mode: TransferMode, summary: string | undefined, by: string): void {
     this.pendingAction = { type: 'transfer', target, mode, summary, by };
+    this.syncAgent();
   }
 
   private async transferNow(target: string, mode: TransferMode, summary?: string): Promise<void> {
     this.ending = true;
+    this.input.markEnding();
     if (!this.endReason) this.endReason = 'transferred';
     this.setState('transferring', mode);
     this.transferredTo = target;
@@ -971,25 +758,9 @@ export class CallSession implements MediaLegHandler {
     try {
       await this.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
     } catch (err) {
-      // E.g. Twilio: no transfer message on the socket; the platform's REST API does it (deps.transferCall), and
-      // the media stream ends. Without it, record the failure and end the stream, which hands the call back to
-      // the platform (Twilio runs the TwiML after <Connect>).
-      let failure = err;
-      if (this.deps.transferCall) {
-        try {
-          await this.deps.transferCall(
-            this.leg.info,
-            target,
-            mode,
-            summary ?? (mode === 'warm' ? this.warmSummary() : undefined),
-          );
-          await this.hangupNow('transferred');
-          return;
-        } catch (restErr) {
-          failure = restErr;
-        }
-      }
-      this.deps.sink.event('incident', { kind: 'transfer', message: (failure as Error).message, target });
+      // The carrier could not transfer (no transfer message, no platform REST control): record the failure and
+      // end the stream, which hands the call back to the platform (Twilio runs the TwiML after <Connect>).
+      this.deps.sink.event('incident', { kind: 'transfer', message: (err as Error).message, target });
       this.endReason = 'transfer_failed';
       this.transferredTo = undefined;
       await this.hangupNow('transfer_failed');
@@ -999,13 +770,14 @@ export class CallSession implements MediaLegHandler {
   }
 
   private warmSummary(): string {
-    const user = this.transcript.filter((e) => e.role === 'user').map((e) => e.text);
-    return user.length ? `The caller said: ${user.slice(-3).join(' ')}` : 'A caller is being transferred to you.';
+    const user = this.conversation.recentUserTexts(3);
+    return user.length ? `The caller said: ${user.join(' ')}` : 'A caller is being transferred to you.';
   }
 
   private async hangupNow(reason: string): Promise<void> {
     if (this.finalized) return;
     this.ending = true;
+    this.input.markEnding();
     // The leg reports its own stop while hanging up; the reason on record is ours.
     if (!this.endReason) this.endReason = reason;
     try {
@@ -1023,28 +795,26 @@ export class CallSession implements MediaLegHandler {
   async end(reason: string, goodbye?: string): Promise<void> {
     if (this.ending || this.finalized) return;
     this.ending = true;
+    this.input.markEnding();
     this.endReason = reason;
     if (!this.endedBy) this.endedBy = reason === 'silence_timeout' ? 'silence' : reason;
-    this.turns.close();
+    this.turns.reset();
+    this.scheduleTurnTick();
     this.dtmf.close();
-    this.control.disarmSilence();
-    const u = this.current;
-    if (u && !u.isDone) {
-      u.cancel();
-      this.current = undefined;
-      this.leg.clear();
-      this.recorder?.agentCleared();
-      this.truncateAssistant(u, u.heardText());
+    this.timers.disarmSilence();
+    const c = this.current;
+    if (c && !c.u.isDone) {
+      this.stopSpeaking(c.u);
+      this.conversation.truncate(c.r, c.u.heardText());
     }
     if (goodbye && !this.leg.closed) {
-      const g = this.newUtterance('bye');
-      g.replyPushed = true;
-      this.addTranscript('assistant', goodbye);
+      const { u, r } = this.newUtterance('bye', false);
+      this.conversation.say(r, goodbye);
       this.setState('agent_speaking', reason);
-      g.say(goodbye);
-      g.end();
+      u.say(goodbye);
+      u.end();
       // Cap the wait: a leg that never confirms playback must not keep the call open.
-      await Promise.race([g.finished, new Promise((r) => setTimeout(r, 15_000).unref())]);
+      await Promise.race([u.finished, new Promise((res) => setTimeout(res, 15_000).unref())]);
     }
     await this.hangupNow(reason);
   }
@@ -1059,70 +829,38 @@ export class CallSession implements MediaLegHandler {
     if (!this.endReason) this.endReason = reason;
     // Nothing of ours ended it: the caller (or the platform) did.
     if (!this.endedBy) this.endedBy = 'caller';
-    const endReason = this.endReason;
-    this.setState('ended', endReason);
-    this.control.close();
-    this.turns.close();
+    this.setState('ended', this.endReason);
+    this.timers.close();
+    this.turns.reset();
+    this.scheduleTurnTick();
     this.dtmf.close();
-    this.current?.cancel();
+    this.current?.u.cancel();
     this.current = undefined;
-    const endedAt = new Date().toISOString();
-    const durationMs = Math.round(this.elapsedMs);
-    // Store statuses (src/store CallStatus): a call that fails to start or breaks ends as 'failed'.
-    const status = endReason.startsWith('error') || endReason === 'provider_unavailable' ? 'failed' : 'completed';
-    this.deps.sink.update({ status, endedAt, endReason, durationMs });
-    const asr = this.asr;
-    this.asr = undefined;
-    this.asrBacklog = undefined;
-    // Closing the recognizer can take a while (an offline one decodes its backlog); the record does not wait.
-    void asr?.close().catch(() => undefined);
+    this.input.close();
     void this.toolsReady?.then(() => this.tools?.close()).catch(() => undefined);
-    this.vad?.close?.();
-    const wirePath = this.wire?.file;
-    await this.wire?.close();
-
-    const { recordingPath, summary, structured } = await afterCall({
+    const result = await closeCall({
+      deps: this.deps,
       llm: this.llm,
       config: this.config,
-      transcript: this.transcript,
-      endReason,
       recorder: this.recorder,
-      recordingsDir: path.join(this.deps.dataDir, 'recordings'),
+      wire: this.wire,
       name: safeName(this.callId),
-      logger: this.deps.logger,
+      summary: {
+        callId: this.callId,
+        assistantId: this.assistant.id,
+        protocol: this.leg.info.protocol,
+        startedAt: this.startedAtIso,
+        durationMs: Math.round(this.elapsedMs),
+        endReason: this.endReason,
+        transcript: [...this.conversation.transcript],
+        turns: this.conversation.turn,
+        transferredTo: this.transferredTo,
+        endedBy: this.endedBy,
+        bargeIns: this.bargeIns,
+        digits: this.digits,
+        toolCalls: this.toolCalls,
+      },
     });
-    this.deps.sink.update({
-      recordingPath,
-      summary,
-      ...(structured.value !== undefined && !structured.error ? { structuredOutput: structured.value } : {}),
-      ...(structured.error ? { structuredOutputError: structured.error } : {}),
-    });
-    const result: CallSummary = {
-      callId: this.callId,
-      assistantId: this.assistant.id,
-      protocol: this.leg.info.protocol,
-      startedAt: this.startedAtIso,
-      endedAt,
-      durationMs,
-      endReason,
-      transcript: this.transcript,
-      turns: this.turn,
-      recordingPath,
-      wirePath,
-      summary,
-      structuredOutput: structured.error ? undefined : structured.value,
-      structuredOutputError: structured.error,
-      transferredTo: this.transferredTo,
-      endedBy: this.endedBy,
-      bargeIns: this.bargeIns,
-      digits: this.digits,
-      toolCalls: this.toolCalls,
-    };
-    try {
-      this.deps.onEnded?.(result);
-    } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message, callId: this.callId }, 'onEnded failed');
-    }
     this.resolveDone(result);
   }
 

@@ -9,7 +9,8 @@ import { type Completeness, completeness } from './words.js';
  * The commit deadline counts from the end of speech, so VAD hangover and ASR latency are absorbed by the delay
  * rather than added to it. New speech before the deadline cancels it (the caller only paused).
  *
- * One timer per pause, never per frame.
+ * Pure: no timers and no clock of its own. Every input carries its time; `deadline` says when `tick()` must be
+ * called next (the session keeps one timer per pause, never one per frame).
  */
 export interface EndpointingConfig {
   minDelayMs: number;
@@ -26,26 +27,18 @@ export interface TurnCommit {
   completeness: Completeness;
 }
 
-export interface TurnDetectorEvents {
-  onCommit(turn: TurnCommit): void;
-}
-
-export class TurnDetector {
+export class Endpointer {
   private finals: string[] = [];
   private partial = '';
   private speaking = false;
   private speechEndAt = -1;
   private asrFinalAt: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private deadline = 0;
+  /** When tick() must run next (ms, session clock); undefined when nothing is pending. */
+  deadline: number | undefined;
   private cfg: EndpointingConfig;
-  private readonly now: () => number;
-  private readonly events: TurnDetectorEvents;
 
-  constructor(cfg: EndpointingConfig, now: () => number, events: TurnDetectorEvents) {
+  constructor(cfg: EndpointingConfig) {
     this.cfg = cfg;
-    this.now = now;
-    this.events = events;
   }
 
   setConfig(cfg: EndpointingConfig): void {
@@ -64,7 +57,7 @@ export class TurnDetector {
 
   speechStarted(): void {
     this.speaking = true;
-    this.cancelTimer();
+    this.deadline = undefined;
   }
 
   speechEnded(atMs: number): void {
@@ -77,24 +70,24 @@ export class TurnDetector {
     this.partial = text.trim();
   }
 
-  asrFinal(text: string, speechFinal: boolean): void {
+  asrFinal(text: string, speechFinal: boolean, now: number): void {
     const t = text.trim();
     this.partial = '';
     if (t) {
       this.finals.push(t);
-      this.asrFinalAt = this.now();
+      this.asrFinalAt = now;
     }
     // The recognizer saw the end of speech even if the VAD did not (quiet line, soft ending).
-    if (speechFinal && this.speechEndAt < 0) this.speechEndAt = this.now();
+    if (speechFinal && this.speechEndAt < 0) this.speechEndAt = now;
     if (!this.speaking) this.schedule();
   }
 
-  utteranceEnd(): void {
-    if (this.speechEndAt < 0) this.speechEndAt = this.now();
+  utteranceEnd(now: number): void {
+    if (this.speechEndAt < 0) this.speechEndAt = now;
     if (this.partial) {
       this.finals.push(this.partial);
       this.partial = '';
-      this.asrFinalAt = this.now();
+      this.asrFinalAt = now;
     }
     this.speaking = false;
     this.schedule();
@@ -107,15 +100,11 @@ export class TurnDetector {
 
   /** Drop everything (after a commit, or when DTMF takes over). */
   reset(): void {
-    this.cancelTimer();
+    this.deadline = undefined;
     this.finals = [];
     this.partial = '';
     this.speechEndAt = -1;
     this.asrFinalAt = undefined;
-  }
-
-  close(): void {
-    this.cancelTimer();
   }
 
   /** Delay after the end of speech for this text, ms. */
@@ -132,47 +121,32 @@ export class TurnDetector {
     }
   }
 
-  private schedule(): void {
-    if (this.speaking || this.speechEndAt < 0) return;
-    const c = completeness(this.text);
-    const deadline = this.speechEndAt + this.delayFor(c);
-    if (this.timer && deadline === this.deadline) return;
-    this.cancelTimer();
-    this.deadline = deadline;
-    const wait = Math.max(0, deadline - this.now());
-    this.timer = setTimeout(() => this.fire(), wait);
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    if (this.speaking) return;
+  /** The deadline has come (`now` >= deadline): the turn, when there is one to commit. */
+  tick(now: number): TurnCommit | undefined {
+    if (this.deadline === undefined || now < this.deadline) return undefined;
+    this.deadline = undefined;
+    if (this.speaking) return undefined;
     const text = this.text;
     const c = completeness(text);
     if (c === 'empty') {
-      // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause.
-      if (this.now() - this.speechEndAt < this.cfg.maxDelayMs) {
-        this.timer = setTimeout(() => this.fire(), this.cfg.maxDelayMs - (this.now() - this.speechEndAt));
-        return;
-      }
-      // Noise, or a slow recognizer: nothing to commit yet. The end of speech is kept, so a late final commits at
-      // once and the turn's endpointing figure shows the real wait.
-      return;
+      // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause. The end of speech
+      // is kept, so a late final commits at once and the turn's endpointing figure shows the real wait.
+      if (now - this.speechEndAt < this.cfg.maxDelayMs) this.deadline = this.speechEndAt + this.cfg.maxDelayMs;
+      return undefined;
     }
     const commit: TurnCommit = {
       text,
       speechEndAt: this.speechEndAt,
       asrFinalAt: this.asrFinalAt,
-      committedAt: this.now(),
+      committedAt: now,
       completeness: c,
     };
     this.reset();
-    this.events.onCommit(commit);
+    return commit;
   }
 
-  private cancelTimer(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+  private schedule(): void {
+    if (this.speaking || this.speechEndAt < 0) return;
+    this.deadline = this.speechEndAt + this.delayFor(completeness(this.text));
   }
 }

@@ -115,10 +115,9 @@ async function inProcessEngine(config: AssistantConfig, dataDir: string, json: b
     providers,
     logger,
     dataDir,
-    deps: {
-      // Replay plays the platform: a REST transfer (Twilio call update) is accepted as the platform would.
-      transferCall: async () => undefined,
-    },
+    // Replay plays the platform: a REST transfer (Twilio call update) is accepted as the platform would; a hangup
+    // is the socket's close.
+    control: { hangup: async () => 'unsupported', transfer: async () => 'done' },
   });
 }
 

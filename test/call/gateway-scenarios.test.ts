@@ -1,6 +1,6 @@
 /**
  * Issue 6 "Done means" scenarios through the REAL WebSocket gateway, over Twilio (JSON/base64 mu-law; no transfer
- * message on the socket, so transfer goes through deps.transferCall) and native (binary PCM16; transfer and hangup
+ * message on the socket, so transfer goes through the gateway's platform call control, as in production) and native (binary PCM16; transfer and hangup
  * are wire messages): backchannel, DTMF menu, slow HTTP tool with filler, MCP tool, end_call, transfer_call, silence
  * timeout, maximum duration, and ASR / LLM / TTS failure mid-call. Scripted providers, the simulated phone of
  * src/call/phone-sim.ts (echoes marks after playout, honours clear), loopback HTTP and MCP servers.
@@ -30,6 +30,7 @@ import { PhoneSim, type SimProtocol } from '../../src/call/phone-sim.js';
 import { energyVadFactory } from '../../src/call/vad.js';
 import { silentLogger } from '../../src/log.js';
 import type { LlmRequest } from '../../src/providers/types.js';
+import type { CallControl } from '../../src/telephony/gateway.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
 import { fillFrame } from './fake-leg.js';
 import { assistant, slowBalanceTool } from './harness.js';
@@ -90,20 +91,24 @@ async function setup(protocol: SimProtocol, o: SetupOptions) {
   const llm = new ScriptedLlm({ firstTokenMs: 10, ...o.llm });
   const tts = new ScriptedTts({ msPerChar: 5, ...o.tts });
   const ttsFallback = o.ttsFallback ? new ScriptedTts({ id: 'fallback-tts', ...o.ttsFallback }) : undefined;
-  // Twilio's socket has no transfer message: the platform's REST API does it (src/call/session.ts transferNow).
+  // Twilio's socket has no transfer message: the leg asks the gateway's platform call control (GatewayDeps.control,
+  // src/channels/call-control.ts in production), which is what records the request here.
   const transfers: TransferRequest[] = [];
-  const deps: Partial<SessionDeps> = {
-    createVad: energyVadFactory,
-    transferCall: async (_info, target, mode, summary) => {
-      transfers.push({ target, mode, summary });
+  const control: CallControl = {
+    hangup: async () => 'unsupported',
+    transfer: async (_call, _info, target, mode, summary) => {
+      transfers.push({ target, mode, ...(summary !== undefined ? { summary } : {}) });
+      return 'done';
     },
   };
+  const deps: Partial<SessionDeps> = { createVad: energyVadFactory };
   const engine = await startLocalEngine({
     assistant: assistant(o.config),
     providers: scriptedRegistry({ asr, llm, tts, ttsFallback }),
     logger: silentLogger,
     dataDir,
     deps,
+    control,
   });
   engines.push(engine);
   const sim = await PhoneSim.connect({ url: engine.url(protocol), protocol });

@@ -5,7 +5,7 @@ import type { AssistantSettings } from '../assistant.js';
  * up after settings.silenceReprompts) and the maximum call duration. One timer each per call, re-armed on state
  * changes, never per frame. The session decides what to say and how to end; this only keeps time and counts.
  */
-export interface CallControlEvents {
+export interface CallTimerEvents {
   /** The caller was silent for silenceTimeoutMs; `n` is the reprompt number (1-based). */
   onReprompt(n: number): void;
   /** Silent again after the last reprompt. */
@@ -13,15 +13,15 @@ export interface CallControlEvents {
   onMaxDuration(): void;
 }
 
-export class CallControl {
+export class CallTimers {
   private silenceTimer: NodeJS.Timeout | undefined;
   private maxTimer: NodeJS.Timeout | undefined;
   private reprompts = 0;
   private closed = false;
   private settings: AssistantSettings;
-  private readonly events: CallControlEvents;
+  private readonly events: CallTimerEvents;
 
-  constructor(settings: AssistantSettings | undefined, events: CallControlEvents) {
+  constructor(settings: AssistantSettings | undefined, events: CallTimerEvents) {
     this.settings = settings ?? {};
     this.events = events;
   }
