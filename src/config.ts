@@ -22,10 +22,15 @@ export interface EngineConfig {
   };
   rateLimitPerMinute: number;
   /**
-   * TRUST_PROXY: behind a load balancer, which X-Forwarded-For hops to believe for the client IP (IP allowlist,
-   * rate limits): 'true' (all), a hop count, or comma-separated proxy IPs/CIDRs. Unset: the socket peer.
+   * TRUST_PROXY: behind a load balancer, the comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed for
+   * the client IP (IP allowlist, rate limits, media per-IP caps). Only listed addresses: `true` or a hop count would
+   * let any client pick its own address, so they are refused at start (src/api/client-ip.ts). Unset: the peer.
    */
-  trustProxy?: boolean | number | string;
+  trustProxy?: string;
+  /** HTTP_REQUEST_TIMEOUT_MS: the whole request (headers and body) must arrive within this, else 408 and close. */
+  httpRequestTimeoutMs: number;
+  /** HTTP_IDLE_TIMEOUT_MS: an HTTP connection with no traffic at all for this long is closed. */
+  httpIdleTimeoutMs: number;
   /**
    * Outbound requests to tenant-controlled URLs (webhooks, carrier base URLs): EGRESS_BLOCK_PRIVATE ('true' also
    * blocks loopback/RFC 1918/ULA/CGNAT; metadata and link-local always are), EGRESS_ALLOW_HOSTS (names or CIDRs).
@@ -57,18 +62,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       elevenlabs: { apiKey: opt(env.ELEVENLABS_API_KEY), baseUrl: opt(env.ELEVENLABS_BASE_URL) },
     },
     rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
+    httpRequestTimeoutMs: num(env.HTTP_REQUEST_TIMEOUT_MS, 120_000),
+    httpIdleTimeoutMs: num(env.HTTP_IDLE_TIMEOUT_MS, 300_000),
     egress: egressPolicyFromEnv(env),
     mcpServers: loadOperatorMcpServers(opt(env.MCP_SERVERS_FILE)),
-    ...(opt(env.TRUST_PROXY) === undefined
-      ? {}
-      : {
-          trustProxy:
-            env.TRUST_PROXY === 'true'
-              ? true
-              : /^\d+$/.test(env.TRUST_PROXY!)
-                ? Number(env.TRUST_PROXY)
-                : env.TRUST_PROXY,
-        }),
+    ...(opt(env.TRUST_PROXY) === undefined ? {} : { trustProxy: env.TRUST_PROXY }),
     ...overrides,
   };
 }

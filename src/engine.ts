@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
 import { checkCallLimit } from './api/call-limits.js';
+import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
 import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
 import { ragRoutes } from './api/routes/rag.js';
@@ -281,7 +282,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const control = gatewayControl(
     createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch }),
   );
-  gateway = attachGateway(app.server, { resolve, onCall, logger, control });
+  gateway = attachGateway(app.server, {
+    resolve,
+    onCall,
+    logger,
+    control,
+    clientIp: upgradeClientIp(parseTrustProxy(config.trustProxy)),
+  });
   webhooks.start();
 
   let closing: Promise<void> | undefined;

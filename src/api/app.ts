@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { newId } from '../store/ids.js';
 import type { Store, WebhookEventType } from '../store/index.js';
 import { businessRoutes } from './business.js';
+import { isTrustedProxy, parseTrustProxy } from './client-ip.js';
 import type { TenantContext } from './context.js';
 import { registerDocs } from './docs.js';
 import { installErrorHandler } from './error-handler.js';
@@ -77,11 +78,35 @@ const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml)|webhook\/twilio\/status)
  * `listen()`. Media WebSocket endpoints are attached by the gateway to the same server.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const proxies = parseTrustProxy(deps.config.trustProxy);
+  if (proxies.refused.length > 0) {
+    deps.logger.warn(
+      { refused: proxies.refused },
+      'TRUST_PROXY takes proxy IPs/CIDRs only; these entries are ignored (X-Forwarded-For is not believed from them)',
+    );
+  }
+  // Tenant HTTP tools and webhooks may reach loopback and private networks unless EGRESS_BLOCK_PRIVATE is on: fine
+  // for one operator running their own tenant, a hole between tenants on a shared engine (SECURITY.md, Egress).
+  if (!deps.config.egress.blockPrivate && (await deps.store.tenants.count()) > 1) {
+    deps.logger.warn(
+      'more than one tenant and EGRESS_BLOCK_PRIVATE is off: tenant URLs (HTTP tools, webhooks) can reach loopback and private networks; set EGRESS_BLOCK_PRIVATE=true',
+    );
+  }
   const app = Fastify({
     loggerInstance: deps.logger,
     requestIdHeader: 'x-request-id',
-    // A hop count is documented by Fastify (proxy-addr) though its typings list only boolean | string.
-    ...(deps.config.trustProxy !== undefined ? { trustProxy: deps.config.trustProxy as boolean | string } : {}),
+    ...(proxies.cidrs.length > 0 ? { trustProxy: (address: string) => isTrustedProxy(proxies, address) } : {}),
+    // Slow clients cannot hold connections open: the whole request (headers and body) must arrive within
+    // requestTimeout (408 and close otherwise), and a connection with no traffic at all is closed after
+    // connectionTimeout. Node checks requestTimeout every connectionsCheckingInterval; upgraded (media WebSocket)
+    // sockets leave the HTTP server's bookkeeping and are not affected.
+    requestTimeout: deps.config.httpRequestTimeoutMs,
+    connectionTimeout: deps.config.httpIdleTimeoutMs,
+    // Node ignores requestTimeout while headersTimeout (60 s by default) is larger: keep headers within it too.
+    http: {
+      headersTimeout: Math.min(60_000, deps.config.httpRequestTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, deps.config.httpRequestTimeoutMs / 4)),
+    },
     // Fastify's default request log prints the raw URL, which carries assistant keys (ast_…) in AI4CALL paths;
     // one structured line per request is written in onResponse below with keys masked.
     logController: new LogController({ disableRequestLogging: true }),
@@ -118,9 +143,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     : undefined;
   const rd: RouteDeps = { ...deps, rateLimiter, ...(outbound ? { outbound } : {}) };
 
+  // Anonymous requests are counted per client IP here. Routes that authenticate a tenant (ACCOUNT_LIMITED, the
+  // business scope) count per account instead once the credentials check out, and per IP when they do not, so one
+  // tenant's flood never spends another tenant's budget even when both sit behind one NAT (src/api/business.ts).
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (UNLIMITED.test(request.url)) return;
+    if (UNLIMITED.test(request.url) || request.routeOptions.config?.accountLimited === true) return;
     const r = await rateLimiter.take(`ip:${request.ip}`);
     if (!r.ok) {
       reply.header('retry-after', String(r.retryAfterSec));

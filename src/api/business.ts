@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EngineError } from '../errors.js';
 import type { RouteDeps } from './app.js';
 import { authenticate } from './auth.js';
@@ -12,22 +12,41 @@ import { pluginRoutes } from './routes/plugins.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on every business route: rate limited per account after authentication, not per IP before it. */
+    accountLimited?: boolean;
+  }
+}
+
 /**
  * Every business route lives in this scope: authenticated (request.tenant set), checked against the tenant's IP
- * allowlist, and rate limited per account as well as per IP.
+ * allowlist, and rate limited: per account when the credentials are good (so tenants behind one NAT do not share a
+ * budget), per client IP when they are missing or wrong or the IP is not allowed (so guessing keys is limited).
  */
 export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
   return async (app) => {
-    app.addHook('onRequest', async (request, reply) => {
-      await authenticate(deps.store, request);
-      if (!(await isIpAllowed(deps.store, request.tenant.id, request.ip))) {
-        throw new EngineError('IP_NOT_ALLOWED', `IP ${request.ip} is not in this account's allowlist`);
-      }
-      const r = await deps.rateLimiter.take(`acct:${request.tenant.id}`);
+    app.addHook('onRoute', (route) => {
+      route.config = { ...route.config, accountLimited: true };
+    });
+    const limit = async (key: string, reply: FastifyReply, what: string): Promise<void> => {
+      const r = await deps.rateLimiter.take(key);
       if (!r.ok) {
         reply.header('retry-after', String(r.retryAfterSec));
-        throw new EngineError('RATE_LIMITED', `Too many requests for this account; retry after ${r.retryAfterSec} s`);
+        throw new EngineError('RATE_LIMITED', `Too many requests ${what}; retry after ${r.retryAfterSec} s`);
       }
+    };
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        await authenticate(deps.store, request);
+        if (!(await isIpAllowed(deps.store, request.tenant.id, request.ip))) {
+          throw new EngineError('IP_NOT_ALLOWED', `IP ${request.ip} is not in this account's allowlist`);
+        }
+      } catch (err) {
+        await limit(`ip:${request.ip}`, reply, 'from this address');
+        throw err;
+      }
+      await limit(`acct:${request.tenant.id}`, reply, 'for this account');
     });
     await app.register(assistantRoutes(deps));
     await app.register(runtimeRoutes(deps));

@@ -57,6 +57,10 @@ const V6: readonly Range[] = [
   range('ff00::/8', 'always', 'multicast'),
   range('100::/64', 'always', 'discard-only'),
   range('2001:db8::/32', 'always', 'documentation'),
+  // Local-use NAT64 (RFC 8215): the operator picks where the IPv4 address sits in it, so which IPv4 host (metadata,
+  // loopback) an address reaches cannot be told; never a tenant target. The well-known 64:ff9b::/96 (RFC 6052) is
+  // judged by the IPv4 address it embeds (embeddedV4) before this table is read.
+  range('64:ff9b:1::/48', 'always', 'local-use NAT64 (RFC 8215)'),
   // IPv4-compatible (deprecated, RFC 4291 2.5.5.1): no legitimate destination; ::1 and :: are matched first.
   range('::1/128', 'private', 'loopback'),
   range('::/96', 'always', 'IPv4-compatible IPv6 (deprecated)'),

@@ -19,7 +19,8 @@ import { verifyTwilioSignature } from './twilio-signature.js';
  *         └──────── bad key, limits, too much bad input ──────────┴──▶ CLOSED (4xxx + reason)
  *
  * Every message passes the size (4009), rate (4029) and idle (4031, swept by the gateway) limits before the
- * adapter parses it. Bad input is counted and logged once per connection; past `maxMalformed` the call is closed
+ * adapter parses it. Before the start message a socket is unauthenticated: it must start within startTimeoutMs
+ * whatever it sends (4031), and may send at most maxPrestartBytes (4009). Bad input is counted and logged once per connection; past `maxMalformed` the call is closed
  * with 4008. An exception anywhere in handling closes this call with 4500, never the process.
  */
 enum State {
@@ -28,9 +29,6 @@ enum State {
   Live,
   Closed,
 }
-
-/** Audio held while the assistant is being resolved, bytes (about 2 s of 16 kHz PCM16). */
-const MAX_PRESTART_BYTES = 64 * 1024;
 
 export interface ConnectionShared {
   deps: GatewayDeps;
@@ -44,7 +42,11 @@ export interface ConnectionShared {
 
 export class MediaConnection implements InboundSink {
   readonly protocol: string;
+  /** When the socket was upgraded (pacer clock, ms): the start deadline counts from here. */
+  readonly openedAt: number;
   lastMessageAt: number;
+  /** The client IP while this socket counts against the gateway's per-IP pending cap; cleared once live. */
+  pendingIp: string | undefined;
   badCount = 0;
   private state = State.AwaitingStart;
   private leg: WireLeg | undefined;
@@ -52,6 +54,8 @@ export class MediaConnection implements InboundSink {
   private released = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes received before the call went live (start message included). */
+  private prestartBytes = 0;
   private stopReason: string | undefined;
   private rateWindow = 0;
   private rateCount = 0;
@@ -69,9 +73,11 @@ export class MediaConnection implements InboundSink {
     private readonly adapter: ProtocolAdapter,
     private readonly pathKey: string | undefined,
     private readonly shared: ConnectionShared,
+    private readonly clientIp: string,
   ) {
     this.protocol = adapter.name;
-    this.lastMessageAt = shared.pacer.now();
+    this.openedAt = shared.pacer.now();
+    this.lastMessageAt = this.openedAt;
     ws.on('message', this.onMessage);
     ws.on('close', this.onSocketClose);
     ws.on('error', this.onSocketError);
@@ -79,6 +85,10 @@ export class MediaConnection implements InboundSink {
 
   get live(): boolean {
     return this.state === State.Live;
+  }
+
+  get awaitingStart(): boolean {
+    return this.state === State.AwaitingStart;
   }
 
   get resolving(): boolean {
@@ -111,7 +121,18 @@ export class MediaConnection implements InboundSink {
       return;
     }
     if (this.leg) this.leg.tapWire(buf, isBinary, now);
-    else if (this.preWire.length < 64) this.preWire.push({ data: isBinary ? buf : buf.toString('utf8'), atMs: now });
+    else {
+      this.prestartBytes += buf.length;
+      if (this.prestartBytes > limits.maxPrestartBytes) {
+        if (this.state === State.AwaitingStart) {
+          this.close(CloseCode.TOO_LARGE, `more than ${limits.maxPrestartBytes} bytes before the start message`);
+          return;
+        }
+        // Resolving: audio past the cap is dropped by audio(), and kept out of the wire recording too.
+      } else if (this.preWire.length < 64) {
+        this.preWire.push({ data: isBinary ? buf : buf.toString('utf8'), atMs: now });
+      }
+    }
     try {
       if (isBinary) this.adapter.onBinary(buf, this);
       else this.adapter.onText(buf.toString('utf8'), this);
@@ -130,8 +151,9 @@ export class MediaConnection implements InboundSink {
 
   private readonly onSocketError = (err: Error): void => {
     this.shared.logger.warn({ protocol: this.protocol, callId: this.callId, err: err.message }, 'media socket error');
-    // ws emits 'close' after 'error'; terminate makes sure it does promptly.
-    this.ws.terminate();
+    // ws emits 'error' for a frame it refuses (1009 past maxPayload, 1002 bad framing) and has already started the
+    // close handshake with that code; terminating here would cut the socket before the close frame is flushed and
+    // the peer would see 1006. ws destroys the socket itself if the peer never answers the close (30 s).
   };
 
   /** Close with a 4xxx code; idempotent. */
@@ -187,7 +209,7 @@ export class MediaConnection implements InboundSink {
         from: meta.from,
         to: meta.to,
         customParameters: meta.customParameters,
-        remoteAddress: this.req.socket.remoteAddress ?? '',
+        remoteAddress: this.clientIp,
         headers: this.req.headers,
         url,
       })
@@ -202,7 +224,9 @@ export class MediaConnection implements InboundSink {
             return;
           }
           this.call = res.call;
-          if (res.call.twilioAuthToken !== undefined && this.protocol === 'twilio') {
+          // The resolver hands over a token to check wherever the request looks like the platform's (a Twilio
+          // signature on any path, not only /media/twilio).
+          if (res.call.twilioAuthToken !== undefined) {
             const path = url.split('?')[0] ?? url;
             if (!verifyTwilioSignature(res.call.twilioAuthToken, this.req.headers, path)) {
               this.close(CloseCode.FORBIDDEN, 'invalid X-Twilio-Signature');
@@ -211,7 +235,6 @@ export class MediaConnection implements InboundSink {
           }
           if (
             res.call.telnyxStreamToken !== undefined &&
-            this.protocol === 'telnyx' &&
             !verifyStreamToken(res.call.telnyxStreamToken, this.req.headers, TELNYX_TOKEN_HEADER)
           ) {
             this.close(CloseCode.FORBIDDEN, 'invalid x-telnyx-streaming-auth-token');
@@ -241,7 +264,7 @@ export class MediaConnection implements InboundSink {
       },
       pacer,
       logger,
-      remoteAddress: this.req.socket.remoteAddress,
+      remoteAddress: this.clientIp,
       leadMs: limits.leadMs,
       maxBufferedBytes: limits.maxBufferedBytes,
       converter: createConverter,
@@ -277,7 +300,8 @@ export class MediaConnection implements InboundSink {
     if (this.state === State.Live) {
       this.leg!.receiveAudio(wire);
     } else if (this.state === State.Resolving) {
-      if (this.pendingBytes + wire.length > MAX_PRESTART_BYTES) return; // bounded: the oldest audio is kept
+      // bounded: the oldest audio is kept
+      if (this.pendingBytes + wire.length > this.shared.limits.maxPrestartBytes) return;
       this.pending.push(Buffer.from(wire));
       this.pendingBytes += wire.length;
     } else {

@@ -34,9 +34,9 @@ export interface ResolveRequest {
 export interface ResolvedCall {
   tenantId: string;
   assistant: Assistant;
-  /** Set when the tenant configured Twilio: X-Twilio-Signature is then verified on twilio streams. */
+  /** When set, X-Twilio-Signature must verify with this auth token (whatever the protocol path), else 4003. */
   twilioAuthToken?: string;
-  /** Set when the tenant configured a Telnyx stream_auth_token: the x-telnyx-streaming-auth-token header must match. */
+  /** When set, the x-telnyx-streaming-auth-token header must match (constant time), else 4003. */
   telnyxStreamToken?: string;
   /** Called once when the call ends (call-limit slot). */
   release?(): void;
@@ -45,12 +45,24 @@ export interface ResolvedCall {
 export type ResolveResult = { ok: true; call: ResolvedCall } | { ok: false; code: number; reason: string };
 
 export interface GatewayLimits {
-  /** Largest accepted WebSocket message, bytes (4009 beyond). */
+  /**
+   * Largest accepted WebSocket message, bytes (4009 beyond). ws itself refuses messages over twice this with 1009
+   * before they are buffered whole (its maxPayload), so one socket never holds more than that in flight.
+   */
   maxMessageBytes: number;
   /** Messages per second per connection (4029 beyond). */
   maxMessagesPerSecond: number;
   /** ms without any message before 4031. */
   idleTimeoutMs: number;
+  /**
+   * ms from the upgrade to the start message (or the connection metadata that starts the call) before 4031. No
+   * pre-start message (Twilio `connected`, Vonage `websocket:connected`, pings) extends it.
+   */
+  startTimeoutMs: number;
+  /** Bytes a socket may send before its start message (4009 beyond); audio held while resolving is capped too. */
+  maxPrestartBytes: number;
+  /** Concurrent sockets per client IP that have not yet started a call (HTTP 429 on the upgrade beyond). */
+  maxPendingPerIp: number;
   /** ws.bufferedAmount cap, bytes: beyond it outbound frames are dropped and counted; at 4x, close. */
   maxBufferedBytes: number;
   /** Malformed messages tolerated per connection before 4008. */
@@ -66,6 +78,10 @@ export const DEFAULT_LIMITS: Readonly<GatewayLimits> = Object.freeze({
   // 50 media messages per second at 20 ms, plus marks, DTMF and slack for jittery senders.
   maxMessagesPerSecond: 200,
   idleTimeoutMs: 60_000,
+  startTimeoutMs: 10_000,
+  // A start message with custom parameters is a few KB; 64 KiB also holds ~2 s of 16 kHz audio sent early.
+  maxPrestartBytes: 64 * 1024,
+  maxPendingPerIp: 20,
   maxBufferedBytes: 256 * 1024,
   maxMalformed: 20,
   leadMs: 80,
@@ -87,6 +103,11 @@ export interface GatewayDeps {
    * socket on hangup and reject transfer.
    */
   control?: CallControl;
+  /**
+   * The client address of an upgrade request (behind trusted proxies, from X-Forwarded-For): used for the per-IP
+   * pending-socket cap and given to resolve(). Default: the socket peer.
+   */
+  clientIp?(req: http.IncomingMessage): string;
 }
 
 /** Results: 'done' | 'already-ended' (success) | 'unsupported' (nothing sent); a failure throws. */
@@ -108,6 +129,10 @@ export interface GatewayStats {
   /** Closes by code (4xxx ours, others the peer's). */
   closes: Record<string, number>;
   notFound: number;
+  /** Upgrades refused with 429: too many not-yet-started sockets from one IP. */
+  refusedPending: number;
+  /** Sockets open that have not started a call yet. */
+  pending: number;
   malformed: number;
   framesIn: number;
   framesOut: number;
@@ -136,14 +161,32 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
   const adapters = new WeakMap<http.IncomingMessage, ProtocolAdapter>();
   let draining = false;
   let closing = false;
-  const totals = { accepted: 0, notFound: 0, malformed: 0, framesIn: 0, framesOut: 0, dropped: 0, gaps: 0 };
+  const totals = {
+    accepted: 0,
+    notFound: 0,
+    refusedPending: 0,
+    malformed: 0,
+    framesIn: 0,
+    framesOut: 0,
+    dropped: 0,
+    gaps: 0,
+  };
   const closes: Record<string, number> = {};
   let live = 0;
+  const clientIp = deps.clientIp ?? ((req: http.IncomingMessage) => req.socket.remoteAddress ?? '');
+  /** Sockets per client IP that have not started a call yet (not authenticated). */
+  const pendingByIp = new Map<string, number>();
+  const unpend = (ip: string): void => {
+    const n = (pendingByIp.get(ip) ?? 1) - 1;
+    if (n <= 0) pendingByIp.delete(ip);
+    else pendingByIp.set(ip, n);
+  };
 
   const wss = new WebSocketServer({
     noServer: true,
-    // ws itself closes with 1009 past maxPayload; we want our own 4009 with a reason, so ws gets headroom.
-    maxPayload: Math.max(limits.maxMessageBytes * 4, 1 << 20),
+    // Between maxMessageBytes and maxPayload our own check closes 4009 with a reason; past maxPayload ws stops
+    // reading the frame and closes 1009 itself, so a peer can make a socket buffer at most this much.
+    maxPayload: limits.maxMessageBytes * 2,
     perMessageDeflate: false,
     handleProtocols: (offered, req) => {
       const adapter = adapters.get(req);
@@ -158,12 +201,16 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
     pacer,
     logger,
     echoTap: deps.echoTap,
-    onLive: () => {
+    onLive: (conn) => {
       live++;
       totals.accepted++;
+      if (conn.pendingIp !== undefined) unpend(conn.pendingIp);
+      conn.pendingIp = undefined;
     },
     onClosed: (conn, code) => {
       if (!conns.delete(conn)) return;
+      if (conn.pendingIp !== undefined) unpend(conn.pendingIp);
+      conn.pendingIp = undefined;
       if (conn.legStats) live--;
       closes[code] = (closes[code] ?? 0) + 1;
       totals.malformed += conn.badCount;
@@ -200,11 +247,26 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
       reject(socket, 404, 'Not Found');
       return;
     }
+    const ip = clientIp(req);
+    const pending = pendingByIp.get(ip) ?? 0;
+    if (pending >= limits.maxPendingPerIp) {
+      totals.refusedPending++;
+      reject(socket, 429, 'Too Many Requests');
+      return;
+    }
+    pendingByIp.set(ip, pending + 1);
     const adapter = factory({ query: new URLSearchParams(q >= 0 ? url.slice(q + 1) : '') });
     adapters.set(req, adapter);
+    let upgraded = false;
     socket.on('error', () => socket.destroy());
+    // A handshake that fails (bad headers, peer gone) never reaches the callback: free its pending slot.
+    socket.once('close', () => {
+      if (!upgraded) unpend(ip);
+    });
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new MediaConnection(ws, req, adapter, pathKey, shared);
+      upgraded = true;
+      const conn = new MediaConnection(ws, req, adapter, pathKey, shared, ip);
+      conn.pendingIp = ip;
       conns.add(conn);
       if (draining) conn.close(CloseCode.SHUTDOWN, 'server draining: no new streams');
     });
@@ -216,7 +278,9 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
     () => {
       const now = pacer.now();
       for (const c of conns) {
-        if (now - c.lastMessageAt > limits.idleTimeoutMs) {
+        if (c.awaitingStart && now - c.openedAt > limits.startTimeoutMs) {
+          c.close(CloseCode.IDLE, `no start message within ${limits.startTimeoutMs} ms`);
+        } else if (now - c.lastMessageAt > limits.idleTimeoutMs) {
           c.close(CloseCode.IDLE, `no message for ${limits.idleTimeoutMs} ms`);
         } else if (c.resolving && now - c.resolvingSince > limits.resolveTimeoutMs) {
           logger.error({ protocol: c.protocol }, 'assistant resolution timed out');
@@ -224,7 +288,7 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
         }
       }
     },
-    Math.min(1000, Math.max(50, Math.min(limits.idleTimeoutMs, limits.resolveTimeoutMs) / 4)),
+    Math.min(1000, Math.max(50, Math.min(limits.idleTimeoutMs, limits.resolveTimeoutMs, limits.startTimeoutMs) / 4)),
   );
   sweep.unref();
 
@@ -273,6 +337,8 @@ export function attachGateway(server: http.Server, deps: GatewayDeps): Gateway {
         accepted: totals.accepted,
         closes: { ...closes },
         notFound: totals.notFound,
+        refusedPending: totals.refusedPending,
+        pending: [...pendingByIp.values()].reduce((a, b) => a + b, 0),
         malformed: totals.malformed,
         framesIn: totals.framesIn,
         framesOut: totals.framesOut,

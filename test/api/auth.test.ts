@@ -188,7 +188,12 @@ describe('rate limit and IP allowlist', () => {
       expect(r.status).toBe(429);
       expect(r.headers.get('retry-after')).toBe('7');
       expect(r.body.error.code).toBe('RATE_LIMITED');
-      expect(taken).toEqual(['ip:127.0.0.1', `acct:${h2.a.id}`]);
+      // Authenticated: counted per account only (tenants behind one NAT do not share a budget).
+      expect(taken).toEqual([`acct:${h2.a.id}`]);
+      taken.length = 0;
+      // Bad credentials: counted per IP.
+      await h2.call('GET', '/api/v1/assistants', { headers: { authorization: 'Bearer nope' } });
+      expect(taken).toEqual(['ip:127.0.0.1']);
     } finally {
       await h2.close();
     }

@@ -52,6 +52,18 @@ describe('address classification', () => {
     }
   });
 
+  it('NAT64: the local-use 64:ff9b:1::/48 is always refused; 64:ff9b::/96 is judged by the IPv4 it embeds', () => {
+    for (const ip of ['64:ff9b:1::a9fe:a9fe', '64:ff9b:1::7f00:1', '64:ff9b:1:ffff::808:808', '64:ff9b:1::']) {
+      expect(checkAddress(ip, open), ip).toMatch(/local-use NAT64/);
+      expect(checkUrl(`http://[${ip}]/`, open), ip).not.toBeNull();
+    }
+    expect(checkAddress('64:ff9b::a9fe:a9fe', open)).toMatch(/metadata/);
+    expect(checkAddress('64:ff9b::169.254.169.254', open)).toMatch(/metadata/);
+    expect(checkAddress('64:ff9b::7f00:1', open)).toBeNull(); // loopback: private, open policy
+    expect(checkAddress('64:ff9b::7f00:1', strict)).toMatch(/loopback/);
+    expect(checkAddress('64:ff9b::808:808', strict)).toBeNull(); // public IPv4 through the well-known prefix
+  });
+
   it('always blocks 0.0.0.0/8, multicast, broadcast and reserved', () => {
     for (const ip of [
       '0.0.0.0',
