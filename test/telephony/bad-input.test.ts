@@ -135,6 +135,8 @@ describe('bad input beside a good call', () => {
       while (keepAlive && !call.leg.closed) {
         for (let i = 0; i < 50; i++) call.leg.sendEvent({ type: 'event', name: 'flood', data: { big } });
         good.send(render(twilio.media, { seq: goodSeq++, payload: testAudio(160) }));
+        // The peer still talks (it only stopped reading), so the 400 ms idle timeout never beats the flood.
+        if (c.ws.readyState === 1) c.send(Buffer.alloc(640));
         await new Promise((r) => setTimeout(r, 5));
       }
     };
@@ -145,6 +147,7 @@ describe('bad input beside a good call', () => {
     while (!call.leg.closed) {
       for (let i = 0; i < 2000 && !call.leg.closed; i++) call.leg.clear();
       call.leg.sendEvent({ type: 'event', name: 'flood', data: { big } });
+      if (c.ws.readyState === 1) c.send(Buffer.alloc(640));
       await new Promise((r) => setTimeout(r, 5));
     }
     keepAlive = false;
