@@ -38,6 +38,10 @@ export interface EngineConfig {
   egress: EgressPolicy;
   /** MCP_SERVERS_FILE: the operator's stdio MCP servers (src/tools/mcp-servers.ts); assistants refer to them by name. */
   mcpServers: OperatorMcpServer[];
+  /** METRICS_PORT: serve GET /metrics on its own port (0: any free port) instead of the engine's. */
+  metricsPort?: number;
+  /** METRICS_TOKEN: require `Authorization: Bearer <token>` on GET /metrics. */
+  metricsToken?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -66,6 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     httpIdleTimeoutMs: num(env.HTTP_IDLE_TIMEOUT_MS, 300_000),
     egress: egressPolicyFromEnv(env),
     mcpServers: loadOperatorMcpServers(opt(env.MCP_SERVERS_FILE)),
+    ...(opt(env.METRICS_PORT) === undefined ? {} : { metricsPort: num(env.METRICS_PORT, 0) }),
+    ...(opt(env.METRICS_TOKEN) === undefined ? {} : { metricsToken: opt(env.METRICS_TOKEN) }),
     ...(opt(env.TRUST_PROXY) === undefined ? {} : { trustProxy: env.TRUST_PROXY }),
     ...overrides,
   };

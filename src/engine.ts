@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
@@ -20,6 +21,8 @@ import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import type { EngineConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
+import { createObservability, type Observability } from './observability/index.js';
+import { startMetricsServer } from './observability/metrics-http.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
 import { type CallStatus, connectStore, type Store } from './store/index.js';
@@ -31,6 +34,7 @@ import {
   type ResolveResult,
 } from './telephony/gateway.js';
 import type { MediaLeg } from './telephony/leg.js';
+import { Pacer } from './telephony/pacer.js';
 import { createToolRegistry } from './tools/registry.js';
 import type { ToolRegistry } from './tools/types.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -57,6 +61,8 @@ export interface EngineOptions {
   print?: (line: string) => void;
   /** Grace period for calls in progress on close(), ms. */
   drainTimeoutMs?: number;
+  /** Tests: export spans here (e.g. an in-memory exporter) instead of what OTEL_* configures. */
+  spanExporter?: SpanExporter;
 }
 
 export interface Engine {
@@ -67,13 +73,14 @@ export interface Engine {
   readonly kb: KnowledgeBase;
   readonly tools: ToolRegistry;
   readonly webhooks: WebhookDispatcher;
+  readonly observability: Observability;
   readonly app: FastifyInstance;
   readonly gateway: Gateway;
   /** Live sessions in this process, by store call id. */
   readonly sessions: ReadonlyMap<string, CallSession>;
   /** The first tenant's id, when this start created or found it from PORTAL_* settings. */
   readonly firstTenantId?: string;
-  listen(opts?: { port?: number; host?: string }): Promise<{ port: number; url: string }>;
+  listen(opts?: { port?: number; host?: string }): Promise<{ port: number; url: string; metricsPort?: number }>;
   /** Stop taking new calls (health answers 503), let calls in progress finish, then shut down. Idempotent. */
   close(): Promise<void>;
 }
@@ -95,6 +102,23 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const store = await connectStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const first = await ensureFirstTenant(store, config, opts.print ?? ((l) => process.stdout.write(`${l}\n`)));
   const providers = opts.providers ?? createProviderRegistry(config, logger);
+  // The gateway is attached after the app exists (it shares the app's HTTP server); sources read it lazily.
+  let gateway: Gateway | undefined;
+  const obs = createObservability({
+    ...(opts.spanExporter ? { exporter: opts.spanExporter } : {}),
+    sources: {
+      gateway: () => gateway?.stats(),
+      outboxDepth: () => store.webhooks.countPending(),
+      outboundQueueDepth: () => store.outbound.countQueued(),
+    },
+  });
+  const metricsEndpoint = () => ({
+    contentType: obs.metrics.contentType,
+    render: () => obs.metrics.render(),
+    ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}),
+  });
+  // Sessions get providers that count their requests; `engine.providers` stays the registry as configured.
+  const callProviders = obs.meter(providers);
   const kb = await openKnowledgeBase({
     uri: path.join(config.dataDir, 'lancedb'),
     embed: providers.embed(),
@@ -117,14 +141,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tools = createToolRegistry({ mcpServers: config.mcpServers });
   // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
   const guardedFetch = createGuardedFetch(config.egress);
-  const webhooks = createWebhookDispatcher({ store, logger, fetch: guardedFetch });
+  const webhooks = createWebhookDispatcher({
+    store,
+    logger,
+    fetch: guardedFetch,
+    observe: (type, callId) => {
+      const span = obs.tracing.webhook(callId, type);
+      return {
+        ...(span.traceparent ? { traceparent: span.traceparent } : {}),
+        end: (ok, ms) => {
+          obs.metrics.webhookAttempt(ok, ms);
+          span.end(ok);
+        },
+      };
+    },
+  });
   const sessions = new Map<string, CallSession>();
   /** Call-record and webhook writes not yet done: close() waits for them before closing the store. */
   const pendingWrites = new Set<Promise<unknown>>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
   let draining = false;
-  // The gateway is attached after the app exists (it shares the app's HTTP server); `live` reads it lazily.
-  let gateway: Gateway | undefined;
 
   const app = await buildApp({
     config,
@@ -136,6 +172,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     webhooks,
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
     messenger: createTwilioWhatsApp({ store, fetch: guardedFetch }),
+    observe: {
+      request: (route, method, status, ms) => obs.metrics.apiRequest(route, method, status, ms),
+      ...(config.metricsPort === undefined ? { endpoint: metricsEndpoint() } : {}),
+    },
     live: {
       activeCalls: () => gateway?.activeCalls ?? 0,
       draining: () => draining,
@@ -214,7 +254,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       void next.finally(() => pendingWrites.delete(next));
     };
     void store.calls.update(recordId, { providerCallId: leg.info.callId });
-    const sink: CallSink = {
+    const recordSink: CallSink = {
       event: (type, data) => enqueueWrite(() => store.calls.appendEvent(recordId, type, data)),
       update: (patch: CallPatch) =>
         enqueueWrite(() => store.calls.update(recordId, { ...patch, status: patch.status as CallStatus | undefined })),
@@ -228,6 +268,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (next) version = next.version;
       return next;
     };
+    const observed = obs.call(
+      {
+        callId: recordId,
+        tenantId,
+        assistantId: call.assistant.id,
+        protocol: leg.info.protocol,
+        direction: typeof binding.metadata.direction === 'string' ? binding.metadata.direction : undefined,
+      },
+      recordSink,
+      log,
+    );
+    const sink = observed.sink;
     const rag = call.assistant.config.rag;
     const session = new CallSession({
       leg,
@@ -236,16 +288,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         Object.entries(binding.metadata).filter((e): e is [string, string] => typeof e[1] === 'string'),
       ),
       deps: {
-        providers,
+        providers: callProviders,
         tools,
         sink,
         logger: log,
         dataDir: config.dataDir,
-        retriever: rag?.collections?.length ? createRetriever(kb, tenantId, rag) : undefined,
+        retriever: observed.retriever(rag?.collections?.length ? createRetriever(kb, tenantId, rag) : undefined),
         loadAssistant,
         onEnded: (summary: CallSummary) => {
           sessions.delete(recordId);
           call.release?.();
+          observed.ended(summary, summary.endReason.startsWith('error') ? 'failed' : 'completed');
           // Server paths stay on the server: the webhook carries the authenticated recording URL instead.
           const { recordingPath, wirePath: _wire, ...shared } = summary;
           enqueueWrite(async () => {
@@ -282,16 +335,20 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const control = gatewayControl(
     createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch }),
   );
+  // The one pacing clock of this process; its per-tick lateness feeds the pacer-lag histogram.
+  const pacer = new Pacer({ onTickLate: (late) => obs.metrics.pacerTick(late) });
   gateway = attachGateway(app.server, {
     resolve,
     onCall,
     logger,
     control,
+    pacer,
     clientIp: upgradeClientIp(parseTrustProxy(config.trustProxy)),
   });
   webhooks.start();
 
   let closing: Promise<void> | undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   const engine: Engine = {
     config,
     logger,
@@ -300,6 +357,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     kb,
     tools,
     webhooks,
+    observability: obs,
     app,
     gateway,
     sessions,
@@ -309,7 +367,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await app.listen({ port: o.port ?? config.port, host });
       const port = (app.server.address() as AddressInfo).port;
       const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-      return { port, url: `http://${shown}:${port}` };
+      if (config.metricsPort !== undefined && !metricsServer) {
+        metricsServer = await startMetricsServer(metricsEndpoint(), config.metricsPort, host);
+      }
+      return { port, url: `http://${shown}:${port}`, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) };
     },
     close() {
       closing ??= (async () => {
@@ -322,6 +383,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);
         await webhooks.stop();
         await app.close();
+        await metricsServer?.close();
+        pacer.stop();
+        await obs.close();
         await kb.close();
         await store.close();
       })();

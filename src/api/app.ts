@@ -5,6 +5,7 @@ import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js
 import type { EngineConfig } from '../config.js';
 import { errorBody } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type MetricsEndpoint, scrape } from '../observability/metrics-http.js';
 import { newId } from '../store/ids.js';
 import type { Store, WebhookEventType } from '../store/index.js';
 import { businessRoutes } from './business.js';
@@ -54,6 +55,11 @@ export interface AppDeps {
   webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
   /** Replaces the in-process token bucket, e.g. with one shared by all engine processes. */
   rateLimiter?: RateLimiter;
+  /** Request metrics by route template (src/observability), and GET /metrics unless it has its own port. */
+  observe?: {
+    request(route: string, method: string, status: number, ms: number): void;
+    endpoint?: MetricsEndpoint;
+  };
 }
 
 /** Everything route plugins get: the deps plus what buildApp derived from them. */
@@ -71,7 +77,7 @@ export function maskUrl(url: string): string {
  * Paths outside the per-IP rate limit: load balancer probes, the API docs, and carrier callbacks (signed by the
  * carrier, and a busy outbound campaign's status callbacks all come from a few carrier IPs).
  */
-const UNLIMITED = /^\/(health|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
+const UNLIMITED = /^\/(health|metrics|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
 
 /**
  * The control API (DESIGN.md 5) as a Fastify instance that does not listen: the composition root or a test calls
@@ -169,7 +175,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       'request',
     );
+    // The route template (bounded label set), never the raw URL, which carries ids and keys.
+    deps.observe?.request(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime);
   });
+  const endpoint = deps.observe?.endpoint;
+  if (endpoint) {
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      const r = await scrape(endpoint, request.headers.authorization);
+      return reply.status(r.status).type(r.contentType).send(r.body);
+    });
+  }
 
   await registerDocs(base);
   await app.register(publicRoutes(rd));

@@ -46,3 +46,26 @@ export function turnMetrics(m: TurnMarks): TurnMetrics {
     tools: m.tools?.length ? m.tools : undefined,
   };
 }
+
+const MARK_KEYS = [
+  'speechEndAt',
+  'asrFinalAt',
+  'committedAt',
+  'llmRequestAt',
+  'llmFirstTokenAt',
+  'ttsFirstByteAt',
+  'firstAudioAt',
+] as const;
+
+/**
+ * The turn's marks as epoch ms (traces and timelines need wall-clock times), given the session clock's `now`:
+ * each mark is placed its distance before now.
+ */
+export function epochMarks(m: TurnMarks, now: number, epochNow: number = Date.now()): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of MARK_KEYS) {
+    const v = m[k];
+    if (v !== undefined) out[k] = Math.round(epochNow - (now - v));
+  }
+  return out;
+}

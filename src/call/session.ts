@@ -11,7 +11,7 @@ import type { CallEventType, CallSummary, Incident, ProviderHooks, SessionDeps }
 import { DtmfInput } from './dtmf-input.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
 import { type MenuHost, runMenuAction } from './menu.js';
-import { type TurnMarks, turnMetrics } from './metrics.js';
+import { epochMarks, type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import { StereoCallRecorder } from './recorder.js';
 import { type ReplyHost, runReply } from './reply.js';
@@ -638,7 +638,7 @@ export class CallSession implements MediaLegHandler {
       tm.ttsFirstByteAt = u.timings.ttsFirstByteAt;
       tm.firstAudioAt = u.timings.firstAudioAt;
       const m = turnMetrics(tm);
-      this.deps.sink.event('turn', { ...m });
+      this.deps.sink.event('turn', { ...m, marks: epochMarks(tm, this.now()) });
       this.leg.sendEvent({ type: 'event', name: 'turn.metrics', data: { ...m } });
       if (this.currentTurn === tm) this.currentTurn = undefined;
     }

@@ -312,6 +312,8 @@ export interface WebhooksRepo {
     page?: { cursor?: string; limit?: number },
   ): Promise<{ rows: WebhookAttempt[]; nextCursor?: string }>;
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
+  /** Deliveries waiting to be sent (the outbox depth, for metrics). */
+  countPending(): Promise<number>;
 }
 
 export type AnalyticsKind = 'rag' | 'tool' | 'sms' | 'recharge' | 'precall';
@@ -375,6 +377,8 @@ export interface OutboundRepo {
   bindIdempotencyKey(tenantId: string, key: string, callId: string): Promise<void>;
   /** Forget a claim whose request failed, so a retry can go through. */
   releaseIdempotencyKey(tenantId: string, key: string): Promise<void>;
+  /** Jobs queued or being dialled (the queue depth, for metrics). */
+  countQueued(): Promise<number>;
 }
 
 export interface Store {

@@ -16,6 +16,8 @@ export interface PacerOptions {
   now?: () => number;
   /** false: never start a timer; the owner calls tick() (tests, simulations). */
   autoStart?: boolean;
+  /** Called on every timer tick with its lateness vs schedule, ms (the pacer-lag histogram). Keep it cheap. */
+  onTickLate?: (lateMs: number) => void;
 }
 
 export class Pacer {
@@ -28,11 +30,13 @@ export class Pacer {
   ticks = 0;
   maxTickLateMs = 0;
   private lastTick = 0;
+  private readonly onTickLate: ((lateMs: number) => void) | undefined;
 
   constructor(opts: PacerOptions = {}) {
     this.tickMs = opts.tickMs ?? 10;
     this.now = opts.now ?? (() => performance.now());
     this.autoStart = opts.autoStart ?? true;
+    this.onTickLate = opts.onTickLate;
   }
 
   get size(): number {
@@ -73,6 +77,7 @@ export class Pacer {
     const now = this.now();
     const late = now - this.lastTick - this.tickMs;
     if (late > this.maxTickLateMs) this.maxTickLateMs = late;
+    this.onTickLate?.(late);
     this.lastTick = now;
     this.tick();
   };

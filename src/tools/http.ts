@@ -1,5 +1,6 @@
 import type { HttpToolConfig } from '../assistant.js';
 import { defaultGuardedFetch } from '../net/egress.js';
+import { traceHeaders } from '../observability/trace-context.js';
 import { fillJson, fillText } from './template.js';
 import type { Tool, ToolResult } from './types.js';
 
@@ -22,7 +23,8 @@ export function httpTool(cfg: HttpToolConfig): Tool {
     filler: cfg.filler,
     async run(args, ctx): Promise<ToolResult> {
       let url = fillText(cfg.url, args, encodeURIComponent);
-      const headers: Record<string, string> = {};
+      // W3C trace context first, so a tenant header of the same name wins (their tracing, their choice).
+      const headers: Record<string, string> = { ...traceHeaders(ctx.callId) };
       for (const [k, v] of Object.entries(cfg.headers ?? {})) headers[k] = fillText(v, args);
       if (cfg.auth) {
         const a = cfg.auth;

@@ -29,6 +29,14 @@ export interface WebhookDispatcherOptions {
   maxDelayMs?: number;
   /** Deliveries in flight at once (at most one per endpoint). */
   concurrency?: number;
+  /**
+   * Observability (src/observability): called as each attempt starts with the event type and the call it is about
+   * (payload `call_id`); may return a W3C `traceparent` for the request and is told how the attempt ended.
+   */
+  observe?: (
+    type: string,
+    callId: string | undefined,
+  ) => { traceparent?: string; end(ok: boolean, durationMs: number): void };
 }
 
 /**
@@ -37,6 +45,13 @@ export interface WebhookDispatcherOptions {
  *   X-Webhook-Id, X-Webhook-Event, X-Webhook-Timestamp, X-Webhook-Attempt, X-Webhook-Signature (see signature.ts).
  * Any 2xx is success; anything else (or a timeout) is retried with exponential backoff until maxAttempts.
  */
+/** The call an event is about (its `call_id`, in the envelope's data or at the top), for trace context. */
+function callIdOf(payload: Record<string, unknown>): string | undefined {
+  const data = payload.data as Record<string, unknown> | undefined;
+  const id = data?.call_id ?? payload.call_id;
+  return typeof id === 'string' ? id : undefined;
+}
+
 export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
   const { store, logger } = opts;
   const doFetch = opts.fetch ?? defaultGuardedFetch();
@@ -58,6 +73,8 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
     const t = Math.floor(Date.now() / 1000);
     const attempt = d.attempts + 1;
     const started = performance.now();
+    const callId = callIdOf(d.payload);
+    const seen = opts.observe?.(d.type, callId);
     let ok = false;
     let statusCode: number | undefined;
     let error: string | undefined;
@@ -72,6 +89,7 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
           'x-webhook-timestamp': String(t),
           'x-webhook-attempt': String(attempt),
           'x-webhook-signature': signPayload(d.endpoint.secret, body, t),
+          ...(seen?.traceparent ? { traceparent: seen.traceparent } : {}),
         },
         body,
         redirect: 'manual',
@@ -85,6 +103,7 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
       error = (err as Error).name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (err as Error).message;
     }
     const durationMs = performance.now() - started;
+    seen?.end(ok, durationMs);
     const result = { ok, durationMs, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
     if (ok) {
       await store.webhooks.recordAttempt(d.id, result, { delivered: true });

@@ -159,7 +159,9 @@ export function storeContract(fixture: StoreFixture): void {
       const t = await store.tenants.create({ email: 'a@x' });
       const ep = await store.webhooks.createEndpoint(t.id, { url: 'http://127.0.0.1:1/h', events: ['call.ended'] });
       await store.webhooks.createEndpoint(t.id, { url: 'http://127.0.0.1:1/x', events: ['call.started'] });
+      expect(await store.webhooks.countPending()).toBe(0);
       expect(await store.webhooks.enqueue(t.id, 'call.ended', { callId: 'c_1' })).toBe(1);
+      expect(await store.webhooks.countPending()).toBe(1);
       const now = Date.now();
       const [d] = await store.webhooks.claimDue(now, 10, 30_000);
       expect(d?.endpoint.id).toBe(ep.id);
@@ -169,6 +171,7 @@ export function storeContract(fixture: StoreFixture): void {
       await store.webhooks.recordAttempt(d!.id, { ok: false, statusCode: 500, durationMs: 3 }, { nextAttemptAt: now });
       await store.webhooks.recordAttempt(d!.id, { ok: true, statusCode: 200, durationMs: 2 }, { delivered: true });
       expect((await store.webhooks.getDelivery(d!.id))?.status).toBe('delivered');
+      expect(await store.webhooks.countPending()).toBe(0);
       const at = await store.webhooks.listAttempts(t.id, ep.id);
       expect(at.rows.map((r) => [r.attempt, r.ok])).toEqual([
         [2, true],
@@ -179,11 +182,13 @@ export function storeContract(fixture: StoreFixture): void {
     it('claims outbound jobs once and re-takes expired leases', async () => {
       const t = await store.tenants.create({ email: 'a@x' });
       const j = await store.outbound.enqueue({ tenantId: t.id, callId: 'c_1', assistantId: 'ag_1', to: '+1555' });
+      expect(await store.outbound.countQueued()).toBe(1);
       const now = Date.now();
       expect((await store.outbound.claimNext(now, 1000))?.id).toBe(j.id);
       expect(await store.outbound.claimNext(now, 1000)).toBeUndefined();
       expect((await store.outbound.claimNext(now + 2000, 1000))?.attempts).toBe(2);
       await store.outbound.finish(j.id, 'done');
+      expect(await store.outbound.countQueued()).toBe(0);
       expect(await store.outbound.claimNext(now + 10_000, 1000)).toBeUndefined();
     });
 

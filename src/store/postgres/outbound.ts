@@ -7,6 +7,13 @@ import { one, type Pool, run, tx } from './database.js';
 export function pgOutbound(pool: Pool): OutboundRepo {
   const get = (id: string) => one<OutboundRow>(pool, 'SELECT * FROM outbound_queue WHERE id = $1', [id]);
   return {
+    async countQueued() {
+      const r = await one<{ n: string }>(
+        pool,
+        "SELECT COUNT(*) AS n FROM outbound_queue WHERE status IN ('queued', 'dialing')",
+      );
+      return Number(r?.n ?? 0);
+    },
     async enqueue(input) {
       const id = newId('obq', 12);
       const r = await one<OutboundRow>(

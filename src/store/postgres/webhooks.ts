@@ -181,5 +181,9 @@ export function pgWebhooks(pool: Pool): WebhooksRepo {
       const r = await one<DeliveryRow>(pool, 'SELECT * FROM webhook_deliveries WHERE id = $1', [id]);
       return r && toDelivery(r);
     },
+    async countPending() {
+      const r = await one<{ n: string }>(pool, "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'");
+      return Number(r?.n ?? 0);
+    },
   };
 }

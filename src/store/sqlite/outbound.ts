@@ -65,6 +65,9 @@ export function sqliteOutbound(db: Db): OutboundRepo {
     `UPDATE outbound_queue SET status = 'dialing', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
      WHERE id = ? AND next_attempt_at = ?`,
   );
+  const queued = db.prepare<[], { n: number }>(
+    "SELECT COUNT(*) AS n FROM outbound_queue WHERE status IN ('queued', 'dialing')",
+  );
   const finish = db.prepare('UPDATE outbound_queue SET status = ?, error = ?, updated_at = ? WHERE id = ?');
   const retry = db.prepare(
     "UPDATE outbound_queue SET status = 'queued', next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?",
@@ -91,6 +94,9 @@ export function sqliteOutbound(db: Db): OutboundRepo {
     return toJob(get.get(r.id)!);
   });
   return {
+    async countQueued() {
+      return queued.get()?.n ?? 0;
+    },
     async enqueue(input) {
       const id = newId('obq', 12);
       insert.run(...outboundInsertArgs(id, input));

@@ -135,6 +135,9 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
     "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at = ?",
   );
   const epById = db.prepare<[string], EndpointRow>('SELECT * FROM webhook_endpoints WHERE id = ?');
+  const pendingCount = db.prepare<[], { n: number }>(
+    "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'",
+  );
   const getDel = db.prepare<[string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?');
   const insertAttempt = db.prepare(
     `INSERT INTO webhook_attempts (delivery_id, endpoint_id, tenant_id, attempt, at, ok, status_code, error, duration_ms)
@@ -202,6 +205,9 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
   );
 
   return {
+    async countPending() {
+      return pendingCount.get()?.n ?? 0;
+    },
     async createEndpoint(tenantId, input) {
       const id = newId('we', 12);
       const now = nowIso();
