@@ -169,6 +169,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     providers,
     tools,
     extraRoutes: [ragRoutes(kb)],
+    knowledge: kb,
     webhooks,
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
     messenger: createTwilioWhatsApp({ store, fetch: guardedFetch }),

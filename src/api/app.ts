@@ -49,6 +49,8 @@ export interface AppDeps {
   live?: LiveCalls;
   /** Places outbound calls; when given, the app runs the persisted outbound queue (src/channels/worker.ts). */
   dialer?: OutboundDialer;
+  /** The knowledge base's collections, to check an assistant's rag.collections when they are set. */
+  knowledge?: { listCollections(tenantId: string): Promise<Array<{ name: string }>> };
   /** Sends WhatsApp messages (POST /api/v1/whatsapp/send). */
   messenger?: MessageSender;
   /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */

@@ -1,7 +1,9 @@
 import type { Assistant, AssistantConfig } from '../assistant.js';
 import { EngineError, type ErrorCode } from '../errors.js';
+import { normalizeNumber } from '../store/index.js';
 import type { RouteDeps } from './app.js';
 import { assertAssistantEgress } from './egress-check.js';
+import { e164 } from './phone-number.js';
 
 const PROVIDER_KINDS = ['asr', 'llm', 'tts'] as const;
 
@@ -66,6 +68,69 @@ function assertMcpServersKnown(cfg: AssistantConfig, operator: ReadonlyArray<{ n
   }
 }
 
+/**
+ * References the request adds, checked when it arrives (422 naming the field): knowledge-base collections must
+ * exist for this tenant, numbers (transfer targets, blocked numbers) must be E.164 (a transfer target may also be a
+ * SIP URI), and a TTS voice given by its display name is stored as the provider's voice id. Only what changed from
+ * `prev` is checked, so an assistant whose collection was deleted later can still be edited elsewhere.
+ */
+export async function resolveReferences(
+  deps: RouteDeps,
+  tenantId: string,
+  next: AssistantConfig,
+  prev: AssistantConfig = {},
+): Promise<AssistantConfig> {
+  const had = new Set(prev.rag?.collections ?? []);
+  const added = (next.rag?.collections ?? []).filter((c) => !had.has(c));
+  if (added.length > 0 && deps.knowledge) {
+    const known = new Set((await deps.knowledge.listCollections(tenantId)).map((c) => c.name));
+    const i = (next.rag?.collections ?? []).findIndex((c) => added.includes(c) && !known.has(c));
+    if (i >= 0) {
+      const name = next.rag!.collections![i]!;
+      throw new EngineError(
+        'UNKNOWN_COLLECTION',
+        `rag.collections.${i}: no collection '${name}' in this account (upload a document to it first)`,
+        [
+          {
+            in: 'body',
+            field: `rag.collections.${i}`,
+            instancePath: `/rag/collections/${i}`,
+            message: 'unknown collection',
+          },
+        ],
+      );
+    }
+  }
+  (next.hangup?.transferTargets ?? []).forEach((t, i) => {
+    if (t.number !== prev.hangup?.transferTargets?.[i]?.number && !/^sips?:/i.test(t.number)) {
+      e164(`hangup.transferTargets.${i}.number`, t.number);
+    }
+  });
+  const blocked = prev.precall?.numberValidation?.blockedNumbers ?? [];
+  (next.precall?.numberValidation?.blockedNumbers ?? []).forEach((n, i) => {
+    if (!blocked.includes(n)) e164(`precall.numberValidation.blockedNumbers.${i}`, normalizeNumber(n));
+  });
+  return resolveVoice(deps, next, prev);
+}
+
+/** A voice named by its display name ("Rachel") becomes the provider's voice id; an unknown name stays for the catalog check. */
+async function resolveVoice(deps: RouteDeps, next: AssistantConfig, prev: AssistantConfig): Promise<AssistantConfig> {
+  const voice = next.tts?.voice;
+  const catalog = deps.providers?.catalog;
+  if (!voice || !catalog || voice === prev.tts?.voice) return next;
+  const voices = (await catalog.voices(next.tts?.provider ?? 'offline')) as Array<{ id: string; name?: string }>;
+  if (voices.some((v) => v.id === voice)) return next;
+  const byName = voices.filter((v) => v.name?.toLowerCase() === voice.toLowerCase());
+  if (byName.length > 1) {
+    throw new EngineError('UNKNOWN_VOICE', `tts.voice '${voice}' names ${byName.length} voices: give the voice id`, {
+      kind: 'tts',
+      field: 'tts.voice',
+      candidates: byName.map((v) => v.id),
+    });
+  }
+  return byName.length === 1 ? { ...next, tts: { ...next.tts, voice: byName[0]!.id } } : next;
+}
+
 /** Validates, stores (bumping the version) and tells live calls on this process; other processes poll the version. */
 export async function saveAssistant(
   deps: RouteDeps,
@@ -73,8 +138,9 @@ export async function saveAssistant(
   next: AssistantConfig,
   kinds?: ReadonlyArray<'asr' | 'llm' | 'tts'>,
 ): Promise<Assistant> {
-  await validateAgainstCatalog(deps, next, kinds);
-  const saved = await deps.store.assistants.update(assistant.tenantId, assistant.id, next);
+  const resolved = await resolveReferences(deps, assistant.tenantId, next, assistant.config);
+  await validateAgainstCatalog(deps, resolved, kinds);
+  const saved = await deps.store.assistants.update(assistant.tenantId, assistant.id, resolved);
   if (!saved) throw new EngineError('ASSISTANT_NOT_FOUND');
   deps.live?.applyAssistantChange?.(saved.id);
   return saved;

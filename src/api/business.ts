@@ -8,6 +8,7 @@ import { analyticsRoutes } from './routes/analytics.js';
 import { assistantRoutes } from './routes/assistants.js';
 import { callRoutes } from './routes/calls.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { outboundRoutes } from './routes/outbound.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -55,7 +56,27 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(pluginRoutes(deps));
     await app.register(analyticsRoutes(deps));
     await app.register(callRoutes(deps));
+    await app.register(outboundRoutes(deps));
     await app.register(webhookRoutes(deps));
+    // The seed places document upload, deletion and the cost estimate under /api/v1/catalog/rag/ too: every
+    // knowledge route registered below (src/api/routes/rag.ts) is also served under that prefix.
+    app.addHook('onRoute', function alias(r) {
+      if (
+        r.method === 'HEAD' ||
+        !r.url.startsWith('/api/v1/rag/') ||
+        (r.config as { aliasOf?: string } | undefined)?.aliasOf
+      )
+        return;
+      const url = r.url.replace('/api/v1/rag/', '/api/v1/catalog/rag/');
+      // `this` is the plugin's own scope, so the alias keeps its decorators (multipart) and hooks.
+      this.route({
+        ...r,
+        url,
+        path: undefined,
+        prefix: undefined,
+        config: { ...(r.config ?? {}), aliasOf: r.url },
+      } as never);
+    });
     for (const plugin of deps.extraRoutes ?? []) await app.register(plugin);
   };
 }

@@ -34,6 +34,15 @@ export const IdempotencyHeaders = Type.Object({
   ),
 });
 
+/** What an outbound route asks for; numbers are already validated by the route (E.164, or a PBX extension). */
+export interface OutboundInput {
+  assistant: Assistant;
+  to: string;
+  from?: string;
+  channel?: string;
+  metadata?: Record<string, unknown>;
+}
+
 /**
  * Queues an outbound call: limits first (a refusal leaves nothing behind), then the call record (status queued)
  * and the persisted queue job; the worker dials it. With an Idempotency-Key, a repeated request answers the call
@@ -42,7 +51,7 @@ export const IdempotencyHeaders = Type.Object({
 export async function startOutbound(
   deps: RouteDeps,
   req: FastifyRequest,
-  input: { assistant: Assistant; to: string; from?: string; channel?: string; metadata?: Record<string, unknown> },
+  input: OutboundInput,
 ): Promise<{ callId: string; replayed: boolean }> {
   if (!deps.outbound) throw new EngineError('UNAVAILABLE', 'Outbound calling is not configured in this engine');
   const raw = req.headers['idempotency-key'];
@@ -64,18 +73,12 @@ export async function startOutbound(
   }
 }
 
-async function queueCall(
-  deps: RouteDeps,
-  req: FastifyRequest,
-  input: { assistant: Assistant; to: string; from?: string; channel?: string; metadata?: Record<string, unknown> },
-): Promise<string> {
+async function queueCall(deps: RouteDeps, req: FastifyRequest, input: OutboundInput): Promise<string> {
   const outbound = deps.outbound!;
-  if (normalizeNumber(input.to).replace('+', '').length < 2) {
-    throw new EngineError('VALIDATION_FAILED', `'${input.to}' is not a phone number`, [
-      { in: 'body', field: 'to_number', instancePath: '/to_number', message: 'is not a phone number' },
-    ]);
-  }
   checkNumber(input.assistant, input.to);
+  const channel = input.channel ?? 'twilio';
+  const blocker = await deps.dialer?.unavailable?.(req.tenant.id, channel, input.from);
+  if (blocker) throw new EngineError(blocker.code, blocker.message);
   const limit = await checkCallLimit(deps.store, req.tenant.id);
   if (!limit.ok) throw new EngineError('CALL_LIMIT_REACHED', limit.reason);
   const call = await deps.store.calls.create({
@@ -94,7 +97,7 @@ async function queueCall(
     assistantId: input.assistant.id,
     to: input.to,
     ...(input.from ? { from: input.from } : {}),
-    channel: input.channel ?? 'twilio',
+    channel,
     metadata: input.metadata ?? {},
   });
   outbound.poke();

@@ -3,7 +3,7 @@ import type { Store } from '../store/index.js';
 import { type AriConfig, createAsteriskDialer } from './asterisk.js';
 import { createFreeswitchDialer, type FreeswitchConfig } from './freeswitch.js';
 import { createTwilioDialer, type TwilioCredentials } from './twilio.js';
-import { DialError, type OutboundDialer } from './types.js';
+import { type DialBlocker, DialError, type OutboundDialer } from './types.js';
 
 /** Reads a purchased plugin's configuration as Twilio credentials. */
 export async function pluginCredentials(
@@ -34,6 +34,43 @@ async function pluginStrings(
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(p.config)) if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);
   return out;
+}
+
+/** Per outbound channel: the plugin fields a call needs, and whether carriers must reach PUBLIC_URL. */
+const CHANNEL_NEEDS: Record<string, { fields: string[]; publicUrl: boolean }> = {
+  twilio: { fields: ['accountSid', 'authToken'], publicUrl: true },
+  asterisk: { fields: ['ariUrl', 'username', 'password', 'endpoint', 'context'], publicUrl: false },
+  freeswitch: { fields: ['host', 'password', 'dialString'], publicUrl: true },
+};
+
+/** Why `channel` cannot dial for this tenant now, or null (DialBlocker codes are API error codes). */
+export async function channelBlocker(
+  store: Store,
+  tenantId: string,
+  channel: string,
+  publicUrl: string | undefined,
+  from?: string,
+): Promise<DialBlocker | null> {
+  const needs = CHANNEL_NEEDS[channel];
+  if (!needs) return { code: 'CHANNEL_NOT_CONFIGURED', message: `Outbound channel '${channel}' is not available` };
+  if (needs.publicUrl && !publicUrl) {
+    return {
+      code: 'PUBLIC_URL_NOT_SET',
+      message: `PUBLIC_URL is not set on this engine: ${channel} cannot reach its media endpoint`,
+    };
+  }
+  const cfg = await pluginStrings(store, tenantId, channel);
+  const fields = channel === 'twilio' && !from ? [...needs.fields, 'fromNumber'] : needs.fields;
+  const missing = cfg ? fields.filter((f) => !cfg[f]) : fields;
+  if (!cfg || missing.length > 0) {
+    return {
+      code: 'CHANNEL_NOT_CONFIGURED',
+      message: cfg
+        ? `The ${channel} plugin is missing ${missing.join(', ')} (PUT /api/v1/account/plugins/configuration/${channel})`
+        : `The ${channel} plugin is not purchased (POST /api/v1/account/plugins/purchase {"pluginId":"${channel}"})`,
+    };
+  }
+  return null;
 }
 
 /**
@@ -71,6 +108,7 @@ export function createChannelDialer(opts: {
     },
   });
   return {
+    unavailable: (tenantId, channel, from) => channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
     async dial(req) {
       if (req.channel === 'twilio') return twilio.dial(req);
       if (req.channel === 'asterisk') return asterisk.dial(req);

@@ -24,6 +24,17 @@ export interface DialResult {
  */
 export interface OutboundDialer {
   dial(req: DialRequest): Promise<DialResult>;
+  /**
+   * Why a call on this channel cannot be placed now (no PUBLIC_URL, plugin missing or incomplete), or null. Asked
+   * when the request arrives, so the caller gets a clear refusal instead of `queued` followed by a failure.
+   */
+  unavailable?(tenantId: string, channel: string, from?: string): Promise<DialBlocker | null>;
+}
+
+/** A reason an outbound call cannot be placed; `code` is an API error code (src/errors.ts). */
+export interface DialBlocker {
+  code: 'PUBLIC_URL_NOT_SET' | 'CHANNEL_NOT_CONFIGURED';
+  message: string;
 }
 
 export class DialError extends Error {

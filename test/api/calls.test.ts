@@ -41,12 +41,13 @@ async function settled(id: string, tenant = h.a) {
   }
 }
 
-async function setupTwilioPlugin() {
+async function setupTwilioPlugin(tenant = h.a) {
   expect(
-    (await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } })).status,
+    (await h.call('POST', '/api/v1/account/plugins/purchase', { headers: tenant.h, body: { pluginId: 'twilio' } }))
+      .status,
   ).toBe(200);
   const cfg = await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
-    headers: h.a.h,
+    headers: tenant.h,
     body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: twilio.url },
   });
   expect(cfg.status).toBe(200);
@@ -54,18 +55,15 @@ async function setupTwilioPlugin() {
 }
 
 describe('outbound calls', () => {
-  it('fails clearly (call.failed) when the twilio plugin is not configured', async () => {
+  it('refuses at once (422 CHANNEL_NOT_CONFIGURED, nothing queued) when the twilio plugin is not configured', async () => {
     const r = await h.call('POST', '/api/v1/calls/initiate', {
       headers: h.a.h,
       body: { agent_id: ast.id, to_number: '+15551234567' },
     });
-    expect(r.status).toBe(200);
-    const call = await settled(r.body.data.call_id);
-    expect(call.status).toBe('failed');
-    expect(call.endReason).toMatch(/twilio plugin/);
-    expect(webhookEvents.some(([t, type, p]) => t === h.a.id && type === 'call.failed' && p.callId === call.id)).toBe(
-      true,
-    );
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('CHANNEL_NOT_CONFIGURED');
+    expect(r.body.error.message).toMatch(/twilio plugin/);
+    expect((await h.call('GET', '/api/v1/calls', { headers: h.a.h })).body.data.rows).toEqual([]);
   });
 
   it('CallAI calls/initiate answers {status:success,data:{call_id,status:queued}} and dials Twilio with TwiML', async () => {
@@ -141,6 +139,7 @@ describe('outbound calls', () => {
     expect(twilio.requests.filter((r) => r.path.endsWith('/Calls.json'))).toHaveLength(1);
     // The same key is another tenant's own key.
     const other = (await h.call('POST', '/api/v1/assistants', { headers: h.b.h, body: {} })).body.data;
+    await setupTwilioPlugin(h.b);
     const b = await h.call('POST', '/api/v1/calls/initiate', {
       headers: { ...h.b.h, 'idempotency-key': 'order-42' },
       body: { agent_id: other.id, to_number: '+15550000002' },
@@ -174,15 +173,14 @@ describe('outbound calls', () => {
       body: { assistantApiKey: ast.assistantApiKey },
     });
     expect(none.status).toBe(400);
-    expect(none.body.error.details[0].field).toBe('phoneNumber');
+    expect(none.body.error.details[0].field).toBe('to');
     const p = await h.call('POST', '/webhook/outbound_call_pbx', {
       headers: h.a.h,
       body: { assistantApiKey: ast.assistantApiKey, destination: '1001', pbx: 'asterisk' },
     });
-    expect(p.status).toBe(200);
-    const pc = await settled(p.body.data.call_id);
-    expect(pc.status).toBe('failed');
-    expect(pc.protocol).toBe('asterisk');
+    // The asterisk plugin is not configured: refused when the request arrives, not queued then failed.
+    expect(p.status).toBe(422);
+    expect(p.body.error.code).toBe('CHANNEL_NOT_CONFIGURED');
     const bad = await h.call('POST', '/webhook/outbound_call_pbx', {
       headers: h.a.h,
       body: { assistantApiKey: ast.assistantApiKey, destination: '1', pbx: 'x' },

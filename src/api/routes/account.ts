@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
+import { normalizeNumber } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
 import { tenantAssistant } from '../auth.js';
 import { checkIpEntry, ipMatches } from '../ip-allowlist.js';
+import { e164 } from '../phone-number.js';
 import { responses } from '../schemas.js';
 
 const IpsSchema = Type.Object(
@@ -24,6 +26,14 @@ const LimitsSchema = Type.Object(
     maxConcurrent: Type.Optional(Type.Integer({ minimum: 0, description: 'Calls ringing or in progress at once' })),
     maxPerHour: Type.Optional(Type.Integer({ minimum: 0 })),
     maxPerDay: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+const LimitsPatch = Type.Object(
+  {
+    maxConcurrent: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
+    maxPerHour: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
+    maxPerDay: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
   },
   { additionalProperties: false },
 );
@@ -52,10 +62,12 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       { schema: { tags, summary: 'IP allowlist (empty = any IP)', response: responses(IpsSchema) } },
       async (req) => ({ status: 'success' as const, data: { entries: await s.account.getAllowedIps(req.tenant.id) } }),
     );
-    app.put(
-      '/api/v1/account/allowed-ips',
-      { schema: { tags, summary: 'Replace the IP allowlist', body: IpsPut, response: responses(IpsSchema) } },
-      async (req) => {
+    const putIps = {
+      schema: { tags, summary: 'Replace the IP allowlist', body: IpsPut, response: responses(IpsSchema) },
+    };
+    // The seed documents GET/PATCH; PUT is kept. Both replace the list (a list has no fields to merge).
+    for (const verb of ['put', 'patch'] as const)
+      app[verb]('/api/v1/account/allowed-ips', putIps, async (req) => {
         const bad = req.body.entries.map((e, i) => ({ i, msg: checkIpEntry(e.trim()) })).filter((x) => x.msg);
         if (bad.length > 0) {
           throw new EngineError(
@@ -74,8 +86,7 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         }
         await s.account.setAllowedIps(req.tenant.id, entries);
         return { status: 'success' as const, data: { entries } };
-      },
-    );
+      });
     app.get(
       '/api/v1/account/call-limits',
       {
@@ -120,6 +131,26 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         return { status: 'success' as const, data: req.body };
       },
     );
+    app.patch(
+      '/api/v1/account/call-limits',
+      {
+        schema: {
+          tags,
+          summary: 'Update call limits (fields merge; null removes a limit)',
+          body: LimitsPatch,
+          response: responses(LimitsSchema),
+        },
+      },
+      async (req) => {
+        const next: Record<string, number> = { ...(await s.account.getCallLimits(req.tenant.id)) };
+        for (const [k, v] of Object.entries(req.body)) {
+          if (v === null) delete next[k];
+          else next[k] = v;
+        }
+        await s.account.setCallLimits(req.tenant.id, next);
+        return { status: 'success' as const, data: next };
+      },
+    );
     app.get(
       '/api/v1/account/number-routing',
       { schema: { tags, summary: 'Called number -> assistant', response: responses(Type.Array(RouteSchema)) } },
@@ -132,37 +163,39 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         })),
       }),
     );
-    app.put(
-      '/api/v1/account/number-routing',
-      {
-        schema: {
-          tags,
-          summary: 'Route a called number to one of your assistants',
-          body: Type.Object(
-            {
-              number: Type.String({ minLength: 2, maxLength: 32 }),
-              assistantApiKey: Type.String({ description: 'ast_… or ag_…' }),
-            },
-            { additionalProperties: false },
-          ),
-          response: responses(RouteSchema),
-        },
-      },
-      async (req) => {
-        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
-        const r = await s.numberRouting.set(req.tenant.id, req.body.number, a.id);
-        if (!r) throw new EngineError('CONFLICT', `Number ${req.body.number} is routed by another account`);
-        return {
-          status: 'success' as const,
-          data: {
-            number: r.number,
-            assistantId: r.assistantId,
-            assistantApiKey: a.assistantApiKey,
-            createdAt: r.createdAt,
+    for (const verb of ['put', 'patch'] as const)
+      app[verb](
+        '/api/v1/account/number-routing',
+        {
+          schema: {
+            tags,
+            summary: 'Route a called number to one of your assistants',
+            body: Type.Object(
+              {
+                number: Type.String({ minLength: 2, maxLength: 32 }),
+                assistantApiKey: Type.String({ description: 'ast_… or ag_…' }),
+              },
+              { additionalProperties: false },
+            ),
+            response: responses(RouteSchema),
           },
-        };
-      },
-    );
+        },
+        async (req) => {
+          const number = e164('number', normalizeNumber(req.body.number));
+          const a = await tenantAssistant(s, req, req.body.assistantApiKey);
+          const r = await s.numberRouting.set(req.tenant.id, number, a.id);
+          if (!r) throw new EngineError('CONFLICT', `Number ${req.body.number} is routed by another account`);
+          return {
+            status: 'success' as const,
+            data: {
+              number: r.number,
+              assistantId: r.assistantId,
+              assistantApiKey: a.assistantApiKey,
+              createdAt: r.createdAt,
+            },
+          };
+        },
+      );
     app.delete(
       '/api/v1/account/number-routing/:number',
       {

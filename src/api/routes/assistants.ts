@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { type Assistant, AssistantConfigSchema } from '../../assistant.js';
 import type { RouteDeps } from '../app.js';
-import { kindsIn, mergeConfig, saveAssistant, validateAgainstCatalog } from '../assistant-change.js';
+import { kindsIn, mergeConfig, resolveReferences, saveAssistant, validateAgainstCatalog } from '../assistant-change.js';
 import { tenantAssistant } from '../auth.js';
 import { AssistantKeyParams, PageQuery, page, responses } from '../schemas.js';
 
@@ -53,8 +53,9 @@ export function assistantRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
-        await validateAgainstCatalog(deps, req.body);
-        const a = await deps.store.assistants.create(req.tenant.id, req.body);
+        const cfg = await resolveReferences(deps, req.tenant.id, req.body);
+        await validateAgainstCatalog(deps, cfg);
+        const a = await deps.store.assistants.create(req.tenant.id, cfg);
         deps.live?.applyAssistantChange?.(a.id);
         reply.status(201);
         return { status: 'success' as const, data: view(a) };

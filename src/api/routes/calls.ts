@@ -6,8 +6,6 @@ import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
-import { tenantAssistant } from '../auth.js';
-import { IdempotencyHeaders, startOutbound } from '../outbound-start.js';
 import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
 
 const Status = Type.Union(
@@ -47,9 +45,6 @@ export function callView(c: CallRecord) {
   const { tenantId: _t, recordingPath, ...rest } = c;
   return { ...rest, ...(recordingPath ? { recordingUrl: `/api/v1/calls/${c.id}/recording` } : {}) };
 }
-
-const Queued = Type.Object({ call_id: Type.String(), status: Type.Literal('queued') });
-const Meta = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
 
 /** Calls (list, detail, recording) and outbound calls in both reference styles, plus WhatsApp send. */
 export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
@@ -137,112 +132,6 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         reply.header('content-length', String(st.size));
         reply.header('content-disposition', `attachment; filename="${c.id}${path.extname(file)}"`);
         return reply.send(createReadStream(file));
-      },
-    );
-    app.post(
-      '/api/v1/calls/initiate',
-      {
-        schema: {
-          tags,
-          summary: 'Start an outbound call (CallAI style)',
-          body: Type.Object({
-            agent_id: Type.String({ description: 'ag_… (the assistant key ast_… is accepted too)' }),
-            to_number: Type.String({ minLength: 2, maxLength: 32 }),
-            from_number: Type.Optional(Type.String({ maxLength: 32 })),
-            metadata: Meta,
-          }),
-          headers: IdempotencyHeaders,
-          response: responses(Queued),
-        },
-      },
-      async (req, reply) => {
-        const a = await tenantAssistant(s, req, req.body.agent_id);
-        const { callId: id, replayed } = await startOutbound(deps, req, {
-          assistant: a,
-          to: req.body.to_number,
-          ...(req.body.from_number ? { from: req.body.from_number } : {}),
-          ...(req.body.metadata ? { metadata: req.body.metadata } : {}),
-        });
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
-      },
-    );
-    app.post(
-      '/webhook/outbound_call',
-      {
-        schema: {
-          tags,
-          summary: 'Start an outbound call (AI4CALL style)',
-          body: Type.Object({
-            assistantApiKey: Type.String(),
-            phoneNumber: Type.Optional(
-              Type.String({ minLength: 2, maxLength: 32, description: 'Number to call (E.164)' }),
-            ),
-            phone_number: Type.Optional(
-              Type.String({ minLength: 2, maxLength: 32, description: 'Alias of phoneNumber' }),
-            ),
-            to_number: Type.Optional(Type.String({ minLength: 2, maxLength: 32, description: 'Alias of phoneNumber' })),
-            fromNumber: Type.Optional(Type.String({ maxLength: 32 })),
-            variables: Meta,
-            metadata: Meta,
-          }),
-          headers: IdempotencyHeaders,
-          response: responses(Queued),
-        },
-      },
-      async (req, reply) => {
-        // Integrations written against other platforms name the number differently; all three are accepted.
-        const to = req.body.phoneNumber ?? req.body.phone_number ?? req.body.to_number;
-        if (!to) {
-          throw new EngineError('VALIDATION_FAILED', 'body.phoneNumber is required', [
-            {
-              in: 'body',
-              field: 'phoneNumber',
-              instancePath: '',
-              message: "must have required property 'phoneNumber'",
-            },
-          ]);
-        }
-        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
-        const { callId: id, replayed } = await startOutbound(deps, req, {
-          assistant: a,
-          to,
-          ...(req.body.fromNumber ? { from: req.body.fromNumber } : {}),
-          metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
-        });
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
-      },
-    );
-    app.post(
-      '/webhook/outbound_call_pbx',
-      {
-        schema: {
-          tags,
-          summary: 'Start an outbound call through your PBX (Asterisk ARI or FreeSWITCH ESL plugin)',
-          body: Type.Object({
-            assistantApiKey: Type.String(),
-            destination: Type.String({ minLength: 2, maxLength: 64, description: 'Number or extension' }),
-            pbx: Type.Union([Type.Literal('asterisk'), Type.Literal('freeswitch')]),
-            callerId: Type.Optional(Type.String({ maxLength: 64 })),
-            variables: Meta,
-            metadata: Meta,
-          }),
-          headers: IdempotencyHeaders,
-          response: responses(Queued),
-        },
-      },
-      async (req, reply) => {
-        const a = await tenantAssistant(s, req, req.body.assistantApiKey);
-        const { callId: id, replayed } = await startOutbound(deps, req, {
-          assistant: a,
-          to: req.body.destination,
-          channel: req.body.pbx,
-          ...(req.body.callerId ? { from: req.body.callerId } : {}),
-          metadata: { ...(req.body.metadata ?? {}), ...(req.body.variables ?? {}) },
-        });
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        return { status: 'success' as const, data: { call_id: id, status: 'queued' as const } };
       },
     );
     app.post(

@@ -30,6 +30,7 @@ const InstanceSchema = Type.Object({
   updatedAt: Type.String(),
 });
 const PluginId = Type.Object({ pluginId: Type.String() });
+const ConfigBody = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]));
 
 function view(i: PluginInstance) {
   const spec = pluginSpec(i.pluginId);
@@ -57,39 +58,41 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       { schema: { tags, summary: 'Your plugin instances', response: responses(Type.Array(InstanceSchema)) } },
       async (req) => ({ status: 'success' as const, data: (await s.account.listPlugins(req.tenant.id)).map(view) }),
     );
-    app.post(
-      '/api/v1/account/plugins/purchase',
-      {
-        schema: {
-          tags,
-          summary: 'Activate a plugin against the account credit (402 INSUFFICIENT_CREDIT)',
-          body: Type.Object({ pluginId: Type.String() }, { additionalProperties: false }),
-          response: responses(Type.Object({ instance: InstanceSchema, creditCents: Type.Integer() })),
-        },
-      },
-      async (req) => {
-        const spec = pluginSpec(req.body.pluginId);
-        if (!spec) throw new EngineError('NOT_FOUND', `Unknown plugin '${req.body.pluginId}'`);
-        const existing = await s.account.getPlugin(req.tenant.id, spec.id);
-        if (existing?.status !== 'active') {
-          const r = await s.account.purchasePlugin(req.tenant.id, spec.id, spec.priceCents);
-          if (r === 'insufficient') {
-            const credit = await s.account.getCredit(req.tenant.id);
-            throw new EngineError(
-              'INSUFFICIENT_CREDIT',
-              `Plugin '${spec.id}' costs ${spec.priceCents} cents; credit is ${credit}`,
-            );
-          }
-        }
-        return {
-          status: 'success' as const,
-          data: {
-            instance: view((await s.account.getPlugin(req.tenant.id, spec.id))!),
-            creditCents: await s.account.getCredit(req.tenant.id),
+    // POST kept; the seed documents PATCH /account/plugins/purchase.
+    for (const verb of ['post', 'patch'] as const)
+      app[verb](
+        '/api/v1/account/plugins/purchase',
+        {
+          schema: {
+            tags,
+            summary: 'Activate a plugin against the account credit (402 INSUFFICIENT_CREDIT)',
+            body: Type.Object({ pluginId: Type.String() }, { additionalProperties: false }),
+            response: responses(Type.Object({ instance: InstanceSchema, creditCents: Type.Integer() })),
           },
-        };
-      },
-    );
+        },
+        async (req) => {
+          const spec = pluginSpec(req.body.pluginId);
+          if (!spec) throw new EngineError('NOT_FOUND', `Unknown plugin '${req.body.pluginId}'`);
+          const existing = await s.account.getPlugin(req.tenant.id, spec.id);
+          if (existing?.status !== 'active') {
+            const r = await s.account.purchasePlugin(req.tenant.id, spec.id, spec.priceCents);
+            if (r === 'insufficient') {
+              const credit = await s.account.getCredit(req.tenant.id);
+              throw new EngineError(
+                'INSUFFICIENT_CREDIT',
+                `Plugin '${spec.id}' costs ${spec.priceCents} cents; credit is ${credit}`,
+              );
+            }
+          }
+          return {
+            status: 'success' as const,
+            data: {
+              instance: view((await s.account.getPlugin(req.tenant.id, spec.id))!),
+              creditCents: await s.account.getCredit(req.tenant.id),
+            },
+          };
+        },
+      );
     app.get(
       '/api/v1/account/plugins/configuration/:pluginId',
       {
@@ -106,42 +109,70 @@ export function pluginRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         return { status: 'success' as const, data: view(i) };
       },
     );
-    app.put(
-      '/api/v1/account/plugins/configuration/:pluginId',
+    for (const verb of ['put', 'patch'] as const)
+      app[verb](
+        '/api/v1/account/plugins/configuration/:pluginId',
+        {
+          schema: {
+            tags,
+            summary: 'Configure a purchased plugin (fields merge; see /available for the fields)',
+            params: PluginId,
+            body: ConfigBody,
+            response: responses(InstanceSchema),
+          },
+        },
+        async (req) => ({
+          status: 'success' as const,
+          data: await configure(req.tenant.id, req.params.pluginId, req.body),
+        }),
+      );
+    app.get(
+      '/api/v1/account/plugins/configuration',
       {
         schema: {
           tags,
-          summary: 'Configure a purchased plugin (fields merge; see /available for the fields)',
-          params: PluginId,
-          body: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+          summary: 'Configuration of every purchased plugin (secrets masked)',
+          response: responses(Type.Array(InstanceSchema)),
+        },
+      },
+      async (req) => ({ status: 'success' as const, data: (await s.account.listPlugins(req.tenant.id)).map(view) }),
+    );
+    app.patch(
+      '/api/v1/account/plugins/configuration',
+      {
+        schema: {
+          tags,
+          summary: 'Configure a purchased plugin named in the body (fields merge)',
+          body: Type.Object({ pluginId: Type.String(), config: ConfigBody }, { additionalProperties: false }),
           response: responses(InstanceSchema),
         },
       },
-      async (req) => {
-        const spec = pluginSpec(req.params.pluginId);
-        const cur = await s.account.getPlugin(req.tenant.id, req.params.pluginId);
-        if (!spec || !cur) throw new EngineError('NOT_FOUND', `Plugin '${req.params.pluginId}' is not purchased`);
-        const unknown = Object.keys(req.body).filter((k) => !spec.config.some((f) => f.name === k));
-        if (unknown.length > 0) {
-          throw new EngineError(
-            'VALIDATION_FAILED',
-            `Unknown field(s) for plugin '${spec.id}': ${unknown.join(', ')}`,
-            unknown.map((f) => ({
-              in: 'body',
-              field: f,
-              instancePath: `/${f}`,
-              message: 'is not a field of this plugin',
-            })),
-          );
-        }
-        // Fields the engine connects to (baseUrl, ariUrl; the FreeSWITCH ESL host): checked against the egress policy.
-        for (const [k, v] of Object.entries(req.body)) {
-          if (k.endsWith('Url')) assertEgressUrl(k, v, deps.config.egress);
-          else if (spec.id === 'freeswitch' && k === 'host') assertEgressHost(k, v, deps.config.egress);
-        }
-        const saved = await s.account.configurePlugin(req.tenant.id, spec.id, { ...cur.config, ...req.body });
-        return { status: 'success' as const, data: view(saved!) };
-      },
+      async (req) => ({
+        status: 'success' as const,
+        data: await configure(req.tenant.id, req.body.pluginId, req.body.config),
+      }),
     );
   };
+
+  /** Merges `body` into the tenant's instance of `pluginId`: known fields only, URLs and hosts egress-checked. */
+  async function configure(tenantId: string, pluginId: string, body: Record<string, string | number | boolean>) {
+    const spec = pluginSpec(pluginId);
+    const cur = await s.account.getPlugin(tenantId, pluginId);
+    if (!spec || !cur) throw new EngineError('NOT_FOUND', `Plugin '${pluginId}' is not purchased`);
+    const unknown = Object.keys(body).filter((k) => !spec.config.some((f) => f.name === k));
+    if (unknown.length > 0) {
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `Unknown field(s) for plugin '${spec.id}': ${unknown.join(', ')}`,
+        unknown.map((f) => ({ in: 'body', field: f, instancePath: `/${f}`, message: 'is not a field of this plugin' })),
+      );
+    }
+    // Fields the engine connects to (baseUrl, ariUrl; the FreeSWITCH ESL host): checked against the egress policy.
+    for (const [k, v] of Object.entries(body)) {
+      if (k.endsWith('Url')) assertEgressUrl(k, v, deps.config.egress);
+      else if (spec.id === 'freeswitch' && k === 'host') assertEgressHost(k, v, deps.config.egress);
+    }
+    const saved = await s.account.configurePlugin(tenantId, spec.id, { ...cur.config, ...body });
+    return view(saved!);
+  }
 }
