@@ -42,6 +42,12 @@ export interface EngineConfig {
   metricsPort?: number;
   /** METRICS_TOKEN: require `Authorization: Bearer <token>` on GET /metrics. */
   metricsToken?: string;
+  /**
+   * SIP ingress (src/sip): on when SIP_PORT or SIP_HOST is set (SIP_PORT default 5060, 0 = any free port; SIP_HOST
+   * default 0.0.0.0); RTP on even ports of RTP_PORT_MIN-RTP_PORT_MAX (default 10000-20000). Off when neither is set,
+   * so that `npm start` binds no SIP port unless asked.
+   */
+  sip?: { host: string; port: number; rtpPortMin: number; rtpPortMax: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -73,6 +79,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...(opt(env.METRICS_PORT) === undefined ? {} : { metricsPort: num(env.METRICS_PORT, 0) }),
     ...(opt(env.METRICS_TOKEN) === undefined ? {} : { metricsToken: opt(env.METRICS_TOKEN) }),
     ...(opt(env.TRUST_PROXY) === undefined ? {} : { trustProxy: env.TRUST_PROXY }),
+    ...(opt(env.SIP_PORT) === undefined && opt(env.SIP_HOST) === undefined
+      ? {}
+      : {
+          sip: {
+            host: env.SIP_HOST || '0.0.0.0',
+            port: num(env.SIP_PORT, 5060),
+            rtpPortMin: num(env.RTP_PORT_MIN, 10000),
+            rtpPortMax: num(env.RTP_PORT_MAX, 20000),
+          },
+        }),
     ...overrides,
   };
 }

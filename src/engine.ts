@@ -25,6 +25,8 @@ import { createObservability, type Observability } from './observability/index.j
 import { startMetricsServer } from './observability/metrics-http.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
+import { createAdmission } from './sip/admission.js';
+import { type SipServer, startSipServer } from './sip/server.js';
 import { type CallStatus, connectStore, type Store } from './store/index.js';
 import {
   attachGateway,
@@ -76,6 +78,8 @@ export interface Engine {
   readonly observability: Observability;
   readonly app: FastifyInstance;
   readonly gateway: Gateway;
+  /** The SIP user agent (config.sip), listening once listen() ran. */
+  readonly sip: SipServer | undefined;
   /** Live sessions in this process, by store call id. */
   readonly sessions: ReadonlyMap<string, CallSession>;
   /** The first tenant's id, when this start created or found it from PORTAL_* settings. */
@@ -104,6 +108,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const providers = opts.providers ?? createProviderRegistry(config, logger);
   // The gateway is attached after the app exists (it shares the app's HTTP server); sources read it lazily.
   let gateway: Gateway | undefined;
+  let sip: SipServer | undefined;
   const obs = createObservability({
     ...(opts.spanExporter ? { exporter: opts.spanExporter } : {}),
     sources: {
@@ -178,7 +183,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       ...(config.metricsPort === undefined ? { endpoint: metricsEndpoint() } : {}),
     },
     live: {
-      activeCalls: () => gateway?.activeCalls ?? 0,
+      activeCalls: () => (gateway?.activeCalls ?? 0) + (sip?.activeCalls ?? 0),
       draining: () => draining,
       // Sessions poll the assistant version between turns, so nothing is pushed to them; what this does is
       // synthesize the new greeting now, so the next call's first words are already in the cache (fast greeting).
@@ -346,6 +351,28 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     pacer,
     clientIp: upgradeClientIp(parseTrustProxy(config.trustProxy)),
   });
+  const startSip = async (): Promise<void> => {
+    if (!config.sip || sip) return;
+    sip = await startSipServer({
+      host: config.sip.host,
+      port: config.sip.port,
+      rtp: { min: config.sip.rtpPortMin, max: config.sip.rtpPortMax },
+      logger,
+      pacer,
+      leadMs: 80,
+      admit: createAdmission({
+        tenantOfNumber: async (n) => (await store.numberRouting.resolve(n))?.tenantId,
+        allowedIps: (t) => store.account.getAllowedIps(t),
+        credentials: async (t) => {
+          const p = await store.account.getPlugin(t, 'sip');
+          const { username, password } = p?.status === 'active' ? p.config : {};
+          return typeof username === 'string' && typeof password === 'string' ? { username, password } : undefined;
+        },
+      }),
+      resolve,
+      onCall,
+    });
+  };
   webhooks.start();
 
   let closing: Promise<void> | undefined;
@@ -361,11 +388,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     observability: obs,
     app,
     gateway,
+    get sip() {
+      return sip;
+    },
     sessions,
     firstTenantId: first?.tenantId,
     async listen(o = {}) {
       const host = o.host ?? config.host;
       await app.listen({ port: o.port ?? config.port, host });
+      await startSip();
       const port = (app.server.address() as AddressInfo).port;
       const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       if (config.metricsPort !== undefined && !metricsServer) {
@@ -377,9 +408,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       closing ??= (async () => {
         draining = true;
         gateway?.drain();
+        sip?.drain();
         const deadline = Date.now() + (opts.drainTimeoutMs ?? 0);
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         await gateway?.close();
+        await sip?.close();
         await Promise.allSettled([...sessions.values()].map((s) => s.done));
         while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);
         await webhooks.stop();

@@ -113,6 +113,18 @@ export const PLUGINS: readonly PluginSpec[] = [
     ],
   },
   {
+    id: 'sip',
+    name: 'SIP trunk',
+    kind: 'telephony',
+    priceCents: 0,
+    description:
+      'Calls from your SIP trunk or PBX straight to the engine (SIP_PORT): digest credentials the trunk must present when it calls a routed number from an address not on the IP allowlist',
+    config: [
+      { name: 'username', required: true, description: 'Digest user name the trunk authenticates with' },
+      { name: 'password', required: true, secret: true, description: 'Digest password' },
+    ],
+  },
+  {
     id: 'whatsapp',
     name: 'WhatsApp (Twilio)',
     kind: 'messaging',

@@ -1,0 +1,169 @@
+import type { AudioChunk } from '../audio/format.js';
+import type { Logger } from '../log.js';
+import type { ProtocolAdapter, StartMeta } from '../telephony/adapter.js';
+import { createConverter, createInbandDtmf } from '../telephony/inband-dtmf.js';
+import type {
+  CallStartInfo,
+  LegOutboundEvent,
+  LegStats,
+  MediaLeg,
+  MediaLegHandler,
+  TransferMode,
+  WireTap,
+} from '../telephony/leg.js';
+import { type LegControl, WireLeg } from '../telephony/media-leg.js';
+import type { Pacer } from '../telephony/pacer.js';
+import type { RtpSession } from './rtp-session.js';
+
+/**
+ * A SIP call as a MediaLeg: the shared WireLeg (src/telephony/media-leg.ts) does the framing, format conversion,
+ * outbound pacing on the shared clock and the ear clock; this file only plugs RTP under it and the SIP dialog
+ * behind the one call-control interface (LegControl): hangup is a BYE, a cold transfer a REFER. The session never
+ * learns that the call is SIP.
+ *
+ * RTP has no marks (resolved by the pacing clock), no clear message (dropping our queue is enough: the far end
+ * holds only what its jitter buffer holds), DTMF as RFC 4733 events both ways (in-band tones when the far end did
+ * not offer telephone-event).
+ */
+const SIP_CAPS: Omit<ProtocolAdapter, 'encodeAudio'> = {
+  name: 'sip',
+  dtmfEvents: true,
+  marks: false,
+  marksOnClear: 'dropped',
+  hangupVia: 'rest',
+  transferVia: 'rest',
+  frameMs: 20,
+  padTo: -1,
+  binaryAudio: true,
+  subprotocols: [],
+  onText: () => undefined,
+  onBinary: () => undefined,
+  accepted: () => undefined,
+  encodeMark: () => undefined,
+  encodeClear: () => undefined,
+  encodeHangup: () => undefined,
+  encodeTransfer: () => undefined,
+  encodeDtmf: () => undefined,
+  encodeEvent: () => undefined,
+};
+
+/** What the leg needs from the SIP dialog. */
+export interface SipDialogControl {
+  /** Send BYE (once); 'already-ended' when the dialog is over. */
+  bye(reason: string): Promise<'done' | 'already-ended'>;
+  /** REFER the caller to `target` (RFC 3515); resolves when the far end accepted it (2xx). */
+  refer(target: string): Promise<void>;
+  /** The leg closed (after hangup, transfer or an internal close): release the dialog and media. */
+  closed(reason: string): void;
+}
+
+export interface SipLegOptions {
+  meta: StartMeta;
+  /** The far end offered telephone-event (RFC 4733); without it DTMF is detected in-band. */
+  dtmfEvents: boolean;
+  rtp: RtpSession;
+  pacer: Pacer;
+  logger: Logger;
+  remoteAddress: string;
+  leadMs: number;
+  dialog: SipDialogControl;
+}
+
+export class SipLeg implements MediaLeg {
+  private readonly wire: WireLeg;
+  private readonly rtp: RtpSession;
+
+  constructor(opts: SipLegOptions) {
+    const { rtp, dialog } = opts;
+    this.rtp = rtp;
+    const adapter: ProtocolAdapter = { ...SIP_CAPS, dtmfEvents: opts.dtmfEvents, encodeAudio: (frame) => frame };
+    const control: LegControl = {
+      hangup: (_info) => dialog.bye('hangup'),
+      transfer: async (_info, target, mode) => {
+        if (mode !== 'cold') return 'unsupported';
+        await dialog.refer(target);
+        return 'done';
+      },
+    };
+    this.wire = new WireLeg({
+      adapter,
+      meta: opts.meta,
+      transport: {
+        send: (d) => {
+          if (typeof d !== 'string') rtp.sendAudio(d);
+        },
+        bufferedAmount: 0,
+        close: (_code, reason) => dialog.closed(reason),
+      },
+      pacer: opts.pacer,
+      logger: opts.logger,
+      remoteAddress: opts.remoteAddress,
+      leadMs: opts.leadMs,
+      maxBufferedBytes: Number.POSITIVE_INFINITY,
+      converter: createConverter,
+      inbandDtmf: createInbandDtmf,
+      control,
+    });
+  }
+
+  // ------------------------------------------------------------ from RTP and the dialog
+
+  receiveAudio(payload: Uint8Array): void {
+    this.wire.receiveAudio(payload);
+  }
+
+  receiveDtmf(digit: string, durationMs: number): void {
+    this.wire.receiveDtmf(digit, durationMs);
+  }
+
+  /** The far end ended the call (BYE, CANCEL, ACK timeout). */
+  end(reason: string): void {
+    this.wire.end(reason);
+  }
+
+  // ------------------------------------------------------------ MediaLeg
+
+  get info(): CallStartInfo {
+    return this.wire.info;
+  }
+  get stats(): Readonly<LegStats> {
+    return this.wire.stats;
+  }
+  get closed(): boolean {
+    return this.wire.closed;
+  }
+  get playedSamples(): number {
+    return this.wire.playedSamples;
+  }
+  get pendingSamples(): number {
+    return this.wire.pendingSamples;
+  }
+  setHandler(handler: MediaLegHandler): void {
+    this.wire.setHandler(handler);
+  }
+  play(chunk: AudioChunk): void {
+    this.wire.play(chunk);
+  }
+  mark(name: string): void {
+    this.wire.mark(name);
+  }
+  clear(): void {
+    this.wire.clear();
+  }
+  sendDtmf(digits: string): void {
+    if (this.wire.closed) return;
+    if (!this.rtp.sendDtmf(digits)) this.wire.sendDtmf(digits);
+  }
+  sendEvent(event: LegOutboundEvent): void {
+    this.wire.sendEvent(event);
+  }
+  hangup(reason: string): Promise<void> {
+    return this.wire.hangup(reason);
+  }
+  transfer(target: string, mode: TransferMode, summary?: string): Promise<void> {
+    return this.wire.transfer(target, mode, summary);
+  }
+  setWireTap(tap: WireTap | undefined): void {
+    this.wire.setWireTap(tap);
+  }
+}

@@ -1,0 +1,120 @@
+import { isIP } from 'node:net';
+import sdpTransform from 'sdp-transform';
+import { ALAW_8K, type AudioFormat, MULAW_8K } from '../audio/format.js';
+
+/**
+ * SDP offer/answer (RFC 3264) for one audio stream: PCMU (PT 0), PCMA (PT 8) and telephone-event/8000 (RFC 4733).
+ * Parsing and writing go through `sdp-transform`; what is ours is the choice: the first audio codec of the offer
+ * that we support (the offerer's preference), telephone-event at the payload type the offer gave it.
+ */
+export interface SdpOffer {
+  /** Where to send RTP (c= / m= port). */
+  address: string;
+  port: number;
+  /** The chosen audio payload type and its format. */
+  payloadType: number;
+  format: AudioFormat;
+  codecName: 'PCMU' | 'PCMA';
+  /** telephone-event payload type in the offer, when offered. */
+  dtmfPayloadType?: number;
+  /** a=sendonly / a=inactive / c=0.0.0.0 (RFC 3264 8.4 hold): the far end does not want our audio. */
+  hold: boolean;
+  /** a=rtcp-mux offered: RTCP arrives on the RTP port. */
+  rtcpMux: boolean;
+}
+
+export type NegotiateResult = { ok: true; offer: SdpOffer } | { ok: false; reason: string };
+
+const STATIC: Record<number, 'PCMU' | 'PCMA'> = { 0: 'PCMU', 8: 'PCMA' };
+
+/** Reads an SDP offer (or answer) and picks the codec. `no common codec` answers 488 Not Acceptable Here. */
+export function negotiate(body: string): NegotiateResult {
+  let s: sdpTransform.SessionDescription;
+  try {
+    s = sdpTransform.parse(body);
+  } catch {
+    return { ok: false, reason: 'unparsable SDP' };
+  }
+  const audio = s.media?.find((m) => m.type === 'audio' && m.port > 0);
+  if (!audio) return { ok: false, reason: 'no audio stream' };
+  const address = audio.connection?.ip ?? s.connection?.ip;
+  if (!address || isIP(address) === 0) return { ok: false, reason: 'no usable connection address' };
+  if (audio.protocol !== 'RTP/AVP') return { ok: false, reason: `unsupported transport ${audio.protocol}` };
+  const names = new Map<number, string>();
+  for (const r of audio.rtp ?? []) names.set(r.payload, `${r.codec.toUpperCase()}/${r.rate ?? ''}`);
+  let chosen: { pt: number; name: 'PCMU' | 'PCMA' } | undefined;
+  let dtmf: number | undefined;
+  for (const p of String(audio.payloads ?? '').split(/\s+/)) {
+    const pt = Number(p);
+    if (!Number.isInteger(pt)) continue;
+    const name = names.get(pt) ?? (STATIC[pt] ? `${STATIC[pt]}/8000` : '');
+    if (!chosen && (name === 'PCMU/8000' || name === 'PCMA/8000')) chosen = { pt, name: name.slice(0, 4) as 'PCMU' };
+    if (dtmf === undefined && name === 'TELEPHONE-EVENT/8000') dtmf = pt;
+  }
+  if (!chosen) return { ok: false, reason: 'no common codec (PCMU or PCMA at 8000 Hz)' };
+  const dir = audio.direction ?? s.direction;
+  return {
+    ok: true,
+    offer: {
+      address,
+      port: audio.port,
+      payloadType: chosen.pt,
+      format: chosen.name === 'PCMU' ? MULAW_8K : ALAW_8K,
+      codecName: chosen.name,
+      dtmfPayloadType: dtmf,
+      hold: dir === 'sendonly' || dir === 'inactive' || address === '0.0.0.0',
+      rtcpMux: audio.rtcpMux !== undefined,
+    },
+  };
+}
+
+export interface LocalMedia {
+  address: string;
+  port: number;
+  sessionId: number;
+  version: number;
+}
+
+/** Our answer (or offer) for the chosen codec: 20 ms packets, telephone-event when the far end offered it. */
+export function buildSdp(
+  local: LocalMedia,
+  codec: { payloadType: number; codecName: string },
+  dtmfPt?: number,
+): string {
+  const ipVer = isIP(local.address) === 6 ? 6 : 4;
+  const payloads = dtmfPt === undefined ? `${codec.payloadType}` : `${codec.payloadType} ${dtmfPt}`;
+  const rtp: { payload: number; codec: string; rate?: number }[] = [
+    { payload: codec.payloadType, codec: codec.codecName, rate: 8000 },
+  ];
+  const fmtp: { payload: number; config: string }[] = [];
+  if (dtmfPt !== undefined) {
+    rtp.push({ payload: dtmfPt, codec: 'telephone-event', rate: 8000 });
+    fmtp.push({ payload: dtmfPt, config: '0-16' });
+  }
+  return sdpTransform.write({
+    version: 0,
+    origin: {
+      username: '-',
+      sessionId: local.sessionId,
+      sessionVersion: local.version,
+      netType: 'IN',
+      ipVer,
+      address: local.address,
+    },
+    name: 'voice-engine',
+    connection: { version: ipVer, ip: local.address },
+    timing: { start: 0, stop: 0 },
+    media: [
+      {
+        type: 'audio',
+        port: local.port,
+        protocol: 'RTP/AVP',
+        payloads,
+        rtp,
+        fmtp,
+        ptime: 20,
+        direction: 'sendrecv',
+      },
+    ],
+  });
+}
