@@ -2,14 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { authorize, DigestServer, parseDigest } from '../../src/sip/digest.js';
 import { JitterBuffer } from '../../src/sip/jitter.js';
 import { addrUri, header, parseSip, parseUri, SipParseError, serializeSip, tagOf } from '../../src/sip/message.js';
-import {
-  DtmfReceiver,
-  newRtpView,
-  type RtpView,
-  readRtp,
-  writeDtmfPayload,
-  writeRtpHeader,
-} from '../../src/sip/rtp.js';
+import { DtmfReceiver, newRtpView, readRtp, writeDtmfPayload, writeRtpHeader } from '../../src/sip/rtp.js';
 import { buildSdp, negotiate } from '../../src/sip/sdp.js';
 
 /** The pure pieces of src/sip: message codec, SDP offer/answer, RTP and RFC 4733, jitter buffer, digest. */
