@@ -15,6 +15,7 @@ import { MULAW_8K, PCM_16K } from './audio/format.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
+import { callFiles } from './call-files.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
@@ -299,6 +300,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         sink,
         logger: log,
         dataDir: config.dataDir,
+        // Named by our record id under the tenant's directory; the carrier's call id is data, never a path.
+        files: callFiles(config.dataDir, tenantId, recordId),
         retriever: observed.retriever(rag?.collections?.length ? createRetriever(kb, tenantId, rag) : undefined),
         loadAssistant,
         onEnded: (summary: CallSummary) => {

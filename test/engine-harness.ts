@@ -13,8 +13,15 @@ export interface EngineHarness {
   dir: string;
   // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field in the tests
   api(method: string, p: string, body?: unknown, key?: string): Promise<{ status: number; json: any }>;
-  /** A Twilio call on the assistant key with `callSid`, caller silence for `ms`, then the caller hangs up. */
-  twilioCall(assistantKey: string, callSid: string, ms: number): Promise<void>;
+  /** GET with the key, the body as bytes (a recording). */
+  bytes(p: string, key?: string): Promise<{ status: number; body: Buffer }>;
+  /**
+   * A Twilio call on the assistant key with `callSid`: `ms` of caller audio, every mu-law byte `fill` (0xff is
+   * digital silence), then the caller hangs up.
+   */
+  twilioCall(assistantKey: string, callSid: string, ms: number, fill?: number): Promise<void>;
+  /** A tenant with its own portal key (created in the store). */
+  tenant(email: string): Promise<{ id: string; key: string }>;
   /** The tenant's calls (newest first) once none of them is in progress any more. */
   // biome-ignore lint/suspicious/noExplicitAny: call records asserted field by field in the tests
   settledCalls(key?: string): Promise<any[]>;
@@ -54,7 +61,16 @@ export async function startEngine(env: Record<string, string> = {}, dir?: string
       }
       return { status: res.status, json };
     },
-    async twilioCall(assistantKey, callSid, ms) {
+    async bytes(p, key = PORTAL_KEY) {
+      const res = await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${key}` } });
+      return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+    },
+    async tenant(email) {
+      const t = await engine.store.tenants.create({ email });
+      const { secret } = await engine.store.apiKeys.create(t.id);
+      return { id: t.id, key: secret };
+    },
+    async twilioCall(assistantKey, callSid, ms, fill = 0xff) {
       const sim = await PhoneSim.connect({
         url: `${base.replace(/^http/, 'ws')}/media/twilio/${assistantKey}`,
         protocol: 'twilio',
@@ -62,12 +78,19 @@ export async function startEngine(env: Record<string, string> = {}, dir?: string
         from: '+15550001111',
         to: '+15550002222',
       });
-      const silence = new Uint8Array(160).fill(0xff);
-      const frames = setInterval(() => {
-        if (!sim.closed) sim.sendFrame(silence);
-      }, 20);
-      await new Promise((r) => setTimeout(r, ms));
-      clearInterval(frames);
+      // A fixed number of 20 ms frames, paced in real time (a loaded machine stretches the call, never shortens it).
+      const audio = new Uint8Array(160).fill(fill);
+      let left = Math.round(ms / 20);
+      await new Promise<void>((done) => {
+        const frames = setInterval(() => {
+          if (!sim.closed && left-- > 0) sim.sendFrame(audio);
+          else {
+            clearInterval(frames);
+            done();
+          }
+        }, 20);
+      });
+      // The last frames reach the session before the stop does (one socket, in order).
       await sim.stop();
     },
     async settledCalls(key = PORTAL_KEY) {

@@ -1,4 +1,5 @@
 import type { AsrConfig, Assistant, LlmConfig, TtsConfig } from '../assistant.js';
+import type { CallFiles } from '../call-files.js';
 import type { Logger } from '../log.js';
 import type { ProviderHooks } from '../providers/resilience.js';
 import type { AsrProvider, KnowledgeHit, LlmProvider, TtsProvider } from '../providers/types.js';
@@ -82,6 +83,8 @@ export interface SessionDeps {
   sink: CallSink;
   logger: Logger;
   dataDir: string;
+  /** Per-call files named by our call id under the tenant's directory (src/call-files.ts); else `local`. */
+  files?: CallFiles;
   retriever?: Retriever;
   /** Live config (DESIGN.md 9): polled between turns; the assistant config is swapped from the next turn. */
   loadAssistant?: () => Promise<Assistant | undefined>;

@@ -108,9 +108,8 @@ export interface AfterCallInput {
   transcript: readonly TranscriptEntry[];
   endReason: string;
   recorder: StereoCallRecorder | undefined;
-  recordingsDir: string;
-  /** File name (no extension) of the recording. */
-  name: string;
+  /** Where the recording goes (src/call-files.ts). */
+  recordingFile: string;
   logger: Logger;
 }
 
@@ -127,8 +126,8 @@ export async function afterCall(i: AfterCallInput): Promise<AfterCallResult> {
   const wantSummary = i.llm && save?.enabled !== false && save?.summary !== false;
   const [recordingPath, summary, structured] = await Promise.all([
     i.recorder
-      ? i.recorder.save(i.recordingsDir, i.name).catch((err: unknown) => {
-          i.logger.warn({ err: (err as Error).message, name: i.name }, 'recording not saved');
+      ? i.recorder.save(i.recordingFile).catch((err: unknown) => {
+          i.logger.warn({ err: (err as Error).message, file: i.recordingFile }, 'recording not saved');
           return undefined;
         })
       : undefined,

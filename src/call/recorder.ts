@@ -108,7 +108,8 @@ export class StereoCallRecorder {
     this.file = file;
     this.enqueue(async () => {
       await mkdir(path.dirname(file), { recursive: true });
-      this.handle = await open(file, 'w');
+      // Exclusive: a per-call file is never overwritten (src/call-files.ts).
+      this.handle = await open(file, 'wx');
       await this.handle.write(wavHeader(this.sampleRate, 0xffffffff), 0, HEADER_BYTES, 0);
     });
   }
@@ -167,18 +168,17 @@ export class StereoCallRecorder {
   }
 
   /** Write the recording (or finish the streamed file) and return its path. */
-  async save(dir: string, name: string): Promise<string> {
+  async save(file: string): Promise<string> {
     if (!this.file) {
-      await mkdir(dir, { recursive: true });
-      const file = path.join(dir, `${name}.wav`);
-      await writeFile(file, this.toWav());
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, this.toWav(), { flag: 'wx' });
       return file;
     }
     const total = Math.max(this.caller.length, this.agent.length);
     const bl = this.caller.blockLen;
     const from = this.written * bl;
     const rest = this.interleave(from, total - from);
-    const file = this.file;
+    const streamed = this.file;
     this.enqueue(async () => {
       const h = this.handle!;
       await h.write(rest, 0, rest.length, HEADER_BYTES + from * 4);
@@ -189,7 +189,7 @@ export class StereoCallRecorder {
     this.file = undefined;
     await this.chain;
     if (this.writeError) throw this.writeError;
-    return file;
+    return streamed;
   }
 
   private flushBlock(b: number): void {

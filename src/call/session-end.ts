@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { AssistantConfig } from '../assistant.js';
 import type { LlmProvider } from '../providers/types.js';
 import type { CallSummary, SessionDeps } from './deps.js';
@@ -17,8 +16,8 @@ export interface CloseCallInput {
   config: AssistantConfig;
   recorder: StereoCallRecorder | undefined;
   wire: WireRecorder | undefined;
-  /** The call's file name stem (our own call id, made safe). */
-  name: string;
+  /** Where the recording goes (src/call-files.ts). */
+  recordingFile: string;
   summary: Omit<CallSummary, 'endedAt' | 'recordingPath' | 'wirePath' | 'summary' | 'structuredOutput'>;
 }
 
@@ -38,8 +37,7 @@ export async function closeCall(i: CloseCallInput): Promise<CallSummary> {
     transcript: i.summary.transcript,
     endReason,
     recorder: i.recorder,
-    recordingsDir: path.join(deps.dataDir, 'recordings'),
-    name: i.name,
+    recordingFile: i.recordingFile,
     logger: deps.logger,
   });
   deps.sink.update({

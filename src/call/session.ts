@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Assistant, AssistantConfig } from '../assistant.js';
+import { type CallFiles, localCallFiles } from '../call-files.js';
 import type { AsrEvent, LlmProvider, TtsProvider } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
 import type { DtmfSource, MediaLeg, MediaLegHandler, TransferMode } from '../telephony/leg.js';
@@ -84,6 +84,8 @@ interface Speaking {
 
 export class CallSession implements MediaLegHandler {
   readonly callId: string;
+  /** Recording and wire log, named by our call id (never the carrier's). */
+  private readonly files: CallFiles;
   /** Resolves with the summary once the call has ended and the post-call work is done. */
   readonly done: Promise<CallSummary>;
   private readonly leg: MediaLeg;
@@ -188,7 +190,8 @@ export class CallSession implements MediaLegHandler {
     this.recorder =
       this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(info.inboundFormat.sampleRate);
     // Streamed as the call goes: bounded memory, and a crash leaves a readable recording.
-    this.recorder?.stream(path.join(opts.deps.dataDir, 'recordings', `${safeName(this.callId)}.wav`));
+    this.files = opts.deps.files ?? localCallFiles(opts.deps.dataDir);
+    this.recorder?.stream(this.files.recording);
     this.leg.setHandler(this);
     // Opt-in exact wire recording; without it the leg drops its backlog of early messages at once.
     this.leg.setWireTap?.(this.config.settings?.recordWire === true ? (d, t) => this.recordWire(d, t) : undefined);
@@ -844,7 +847,7 @@ export class CallSession implements MediaLegHandler {
       config: this.config,
       recorder: this.recorder,
       wire: this.wire,
-      name: safeName(this.callId),
+      recordingFile: this.files.recording,
       summary: {
         callId: this.callId,
         assistantId: this.assistant.id,
@@ -876,12 +879,8 @@ export class CallSession implements MediaLegHandler {
   recordWire(data: string | Uint8Array, atMs: number): void {
     if (this.config.settings?.recordWire !== true || this.finalized) return;
     if (!this.wire) {
-      this.wire = new WireRecorder(path.join(this.deps.dataDir, 'wire'), safeName(this.callId), this.leg.info.protocol);
+      this.wire = new WireRecorder(this.files.wire, this.callId, this.leg.info.protocol);
     }
     this.wire.record(data, atMs);
   }
-}
-
-function safeName(id: string): string {
-  return id.replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 120) || 'call';
 }

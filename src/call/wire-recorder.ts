@@ -15,10 +15,12 @@ export class WireRecorder {
   private t0 = -1;
   private closed = false;
 
-  constructor(dir: string, callId: string, protocol: string) {
-    mkdirSync(dir, { recursive: true });
-    this.file = path.join(dir, `${callId.replace(/[^a-zA-Z0-9_.-]/g, '_')}.jsonl`);
-    this.out = createWriteStream(this.file);
+  /** `file` is named by our call id (src/call-files.ts); `callId` (the carrier's) is data in the header. */
+  constructor(file: string, callId: string, protocol: string) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.file = file;
+    // Exclusive: never overwrites another call's log.
+    this.out = createWriteStream(this.file, { flags: 'wx' });
     this.out.on('error', () => undefined);
     this.out.write(`${JSON.stringify({ wire: 1, protocol, callId })}\n`);
   }

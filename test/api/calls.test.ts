@@ -287,10 +287,10 @@ describe('call records', () => {
   it('downloads the recording behind auth', async () => {
     const c = await h.store.calls.create({ tenantId: h.a.id, assistantId: ast.id, direction: 'inbound' });
     expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
-    mkdirSync(path.join(h.dir, 'recordings'), { recursive: true });
+    mkdirSync(path.join(h.dir, 'recordings', h.a.id), { recursive: true });
     const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(40, 1)]);
-    writeFileSync(path.join(h.dir, 'recordings', `${c.id}.wav`), wav);
-    await h.store.calls.update(c.id, { recordingPath: `recordings/${c.id}.wav` });
+    writeFileSync(path.join(h.dir, 'recordings', h.a.id, `${c.id}.wav`), wav);
+    await h.store.calls.update(c.id, { recordingPath: `recordings/${h.a.id}/${c.id}.wav` });
     const detail = await h.call('GET', `/api/v1/calls/${c.id}`, { headers: h.a.h });
     expect(detail.body.data.recordingUrl).toBe(`/api/v1/calls/${c.id}/recording`);
     const res = await fetch(`${h.url}/api/v1/calls/${c.id}/recording`, { headers: h.a.h });
@@ -298,8 +298,12 @@ describe('call records', () => {
     expect(res.headers.get('content-type')).toBe('audio/wav');
     expect(Buffer.from(await res.arrayBuffer()).equals(wav)).toBe(true);
     expect((await fetch(`${h.url}/api/v1/calls/${c.id}/recording`)).status).toBe(401);
-    // A path escaping DATA_DIR is never served.
+    // A path escaping DATA_DIR is never served, nor one outside the tenant's own recordings directory.
     await h.store.calls.update(c.id, { recordingPath: '../../etc/passwd' });
+    expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
+    mkdirSync(path.join(h.dir, 'recordings', h.b.id), { recursive: true });
+    writeFileSync(path.join(h.dir, 'recordings', h.b.id, 'c_other.wav'), wav);
+    await h.store.calls.update(c.id, { recordingPath: `recordings/${h.b.id}/c_other.wav` });
     expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
   });
 });

@@ -49,7 +49,7 @@ describe('StereoCallRecorder', () => {
     expect(early.length).toBeGreaterThan(44 + 10 * 8000 * 4);
     expect(early.readUInt32LE(40)).toBe(0xffffffff);
     expect(readWav(early).channels).toBe(2);
-    const saved = await rec.save(dir, 'ignored');
+    const saved = await rec.save(file);
     expect(saved).toBe(file);
     const buf = readFileSync(file);
     expect(buf.readUInt32LE(40)).toBe(25 * 8000 * 4);
@@ -67,7 +67,7 @@ describe('StereoCallRecorder', () => {
   it('a short call without streaming is written whole', async () => {
     const rec = new StereoCallRecorder(8000);
     rec.callerFrame(new Int16Array(160).fill(5));
-    const file = await rec.save(dir, 'short');
+    const file = await rec.save(path.join(dir, 'short.wav'));
     const { left } = channels(readFileSync(file));
     expect(Array.from(left.slice(0, 3))).toEqual([5, 5, 5]);
   });

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
+import { tenantRecordingsDir } from '../../call-files.js';
 import { EngineError } from '../../errors.js';
 import type { CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
@@ -122,9 +123,10 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
         if (!c.recordingPath) throw new EngineError('NOT_FOUND', 'This call has no recording');
-        // Recordings live under DATA_DIR; a path outside it (corrupt row) is refused rather than served.
+        // Served only from the tenant's own recordings directory (src/call-files.ts); a path anywhere else
+        // (a corrupt row, a file from before per-tenant directories) is refused rather than served.
         const file = path.resolve(deps.config.dataDir, c.recordingPath);
-        if (!file.startsWith(path.resolve(deps.config.dataDir) + path.sep))
+        if (!file.startsWith(path.resolve(tenantRecordingsDir(deps.config.dataDir, req.tenant.id)) + path.sep))
           throw new EngineError('NOT_FOUND', 'Recording unavailable');
         const st = await stat(file).catch(() => undefined);
         if (!st?.isFile()) throw new EngineError('NOT_FOUND', 'Recording file is missing');
