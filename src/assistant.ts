@@ -63,7 +63,18 @@ export const LlmConfigSchema = Type.Object(
   {
     provider: Type.Optional(Type.String({ default: 'rules', description: 'openai | rules' })),
     model: Type.Optional(Type.String()),
+    /** Ignored by reasoning models (gpt-5, o-series), which reject it. */
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    /** Reasoning models only (gpt-5, o-series): `reasoning_effort`; 'minimal' / 'low' keep replies fast. */
+    reasoningEffort: Type.Optional(
+      Type.Union([
+        Type.Literal('none'),
+        Type.Literal('minimal'),
+        Type.Literal('low'),
+        Type.Literal('medium'),
+        Type.Literal('high'),
+      ]),
+    ),
     maxTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 32_000 })),
     /** Rules for the offline `rules` agent (ignored by language models). */
     rules: Type.Optional(Type.Array(RuleSchema)),
@@ -80,6 +91,10 @@ export const TtsConfigSchema = Type.Object(
     ),
     voice: Type.Optional(Type.String()),
     model: Type.Optional(Type.String()),
+    /**
+     * Speaking rate. Each provider has its own range (ElevenLabs 0.7-1.2, Deepgram Aura-2 0.7-1.5, OpenAI 0.25-4,
+     * offline 0.5-2; listed by the provider catalog): a value outside it is clamped and reported as a call incident.
+     */
     speed: Type.Optional(Type.Number({ minimum: 0.5, maximum: 2 })),
     fallback: Type.Optional(Type.Array(Type.String())),
   },

@@ -13,7 +13,21 @@ import type { AddressInfo } from 'node:net';
  * - slow_first_byte: the first byte waits `slowFirstByteMs`
  * - malformed: a frame that is not valid for the protocol (broken JSON)
  */
-export type Fault = 'drop' | 'unauthorized' | 'rate_limited' | 'server_error' | 'slow_first_byte' | 'malformed';
+export type Fault =
+  | 'drop'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'server_error'
+  | 'slow_first_byte'
+  | 'malformed'
+  /** out of credit, as each service says it: OpenAI 429 insufficient_quota, ElevenLabs quota_exceeded, Deepgram 402 */
+  | 'quota'
+  /** ElevenLabs WebSocket: 1008 input_timeout_exceeded (no text for inactivity_timeout) */
+  | 'input_timeout'
+  /** Deepgram listen: the audio cannot be decoded: close 1008 DATA-0000 */
+  | 'undecodable'
+  /** Deepgram listen: a server Error message, then close 1011 */
+  | 'server_error_message';
 
 export interface FakeLatency {
   /** Delay before the first byte of a response, ms. */
@@ -29,7 +43,11 @@ export interface FakeLatency {
 export interface RecordedRequest {
   method: string;
   path: string;
-  query: Record<string, string>;
+  /**
+   * Query parameters as the services parse them: a repeated key (`keyterm=a&keyterm=b`) is a list, a comma inside
+   * one value (`keyterm=a,b`) is part of that one value.
+   */
+  query: Record<string, string | string[]>;
   headers: Record<string, string | string[] | undefined>;
   /** Text bodies (JSON) as text; binary bodies as their byte length. */
   body?: string;
@@ -50,8 +68,11 @@ export const sleep = (ms: number): Promise<void> =>
 
 export function record(req: IncomingMessage, body?: Buffer): RecordedRequest {
   const u = new URL(req.url ?? '/', 'http://x');
-  const query: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const query: Record<string, string | string[]> = {};
+  for (const k of new Set(u.searchParams.keys())) {
+    const all = u.searchParams.getAll(k);
+    query[k] = all.length === 1 ? all[0]! : all;
+  }
   const ct = String(req.headers['content-type'] ?? '');
   const text = ct.includes('json') || ct.includes('text');
   return {
@@ -111,6 +132,25 @@ export function synthAudio(text: string, encoding: 'pcm16' | 'mulaw', sampleRate
     else out[i] = mulawEncode(v);
   }
   return out;
+}
+
+/** RIFF/WAVE header for PCM16 / mu-law mono (what a `container=wav` response starts with). */
+export function wavHeader(encoding: 'pcm16' | 'mulaw', sampleRate: number, dataBytes: number): Buffer {
+  const h = Buffer.alloc(44);
+  const bytes = encoding === 'pcm16' ? 2 : 1;
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(encoding === 'pcm16' ? 1 : 7, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * bytes, 28);
+  h.writeUInt16LE(bytes, 32);
+  h.writeUInt16LE(bytes * 8, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
 }
 
 /** Splits `buf` into chunks of `chunkBytes` (views, not copies). */

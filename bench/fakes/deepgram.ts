@@ -5,9 +5,16 @@
  *
  * Listen script: every `utteranceMs` of received audio the fake "hears" the next transcript of `transcripts`:
  * SpeechStarted (vad_events=true) at the first byte of an utterance, an interim Results (interim_results=true) at
- * half, a final Results (is_final + speech_final) at the end, then UtteranceEnd (utterance_end_ms set). Finalize
- * answers a final Results with from_finalize=true for the partial utterance; CloseStream answers Metadata and a
- * 1000 close. KeepAlive messages are counted in `keepAlives`.
+ * half, a final Results (is_final + speech_final) at the end. UtteranceEnd (utterance_end_ms set) only as Deepgram
+ * sends it: once `utterance_end_ms` of audio has passed after the last word with no new word (in 'duration'
+ * segmentation every utterance runs into the next, so it comes only after a Finalize cut or in 'energy' mode).
+ * Finalize answers a final Results with from_finalize=true for the partial utterance; CloseStream answers Metadata
+ * and a 1000 close. KeepAlive messages are counted in `keepAlives`. Query parameters are parsed as Deepgram does:
+ * `keyterm` repeated per term. Faults: undecodable -> close 1008 DATA-0000; server_error_message -> an Error
+ * message then close 1011; quota -> 402 at the upgrade.
+ *
+ * Speak (`POST /v1/speak`): Deepgram's defaults when a parameter is absent: encoding linear16, sample_rate 24000,
+ * container wav (a 44-byte RIFF header before the audio; `container=none` for raw); `speed` must be 0.7-1.5.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +31,7 @@ import {
   record,
   sleep,
   synthAudio,
+  wavHeader,
 } from './common.js';
 
 export interface DeepgramFakeOptions extends FakeLatency {
@@ -52,7 +60,9 @@ export interface DeepgramFake extends FakeServer {
 }
 
 const STATUS_BODY: Record<number, [string, string]> = {
+  400: ['Bad Request', 'Invalid query parameter.'],
   401: ['INVALID_AUTH', 'Invalid credentials.'],
+  402: ['ASR_PAYMENT_REQUIRED', 'Project does not have enough credits for this request.'],
   429: ['TOO_MANY_REQUESTS', 'Too many requests. Please try again later.'],
   500: ['INTERNAL_SERVER_ERROR', 'Internal server error.'],
 };
@@ -61,8 +71,14 @@ function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
   const [code, msg] = STATUS_BODY[status] ?? ['ERROR', 'Error'];
   const body = JSON.stringify({ err_code: code, err_msg: msg, request_id: randomUUID() });
   const extra = status === 429 ? `Retry-After: ${retryAfterS ?? 1}\r\n` : '';
+  const reason: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    402: 'Payment Required',
+    429: 'Too Many Requests',
+  };
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Internal Server Error'}\r\n` +
+    `HTTP/1.1 ${status} ${reason[status] ?? 'Internal Server Error'}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
@@ -159,6 +175,9 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     let sentInterim = false;
     let sentStart = false;
     let resultsSent = 0;
+    /** Bytes at the end of the last final's words; a word heard since cancels the pending UtteranceEnd. */
+    let lastWordEnd = -1;
+    let wordsSince = false;
     const send = (obj: unknown) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(obj));
     };
@@ -177,8 +196,8 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       sentStart = false;
       const emit = () => {
         send(results(text, startS, durS, true, !fromFinalize, fromFinalize));
-        if (utteranceEnd && !fromFinalize && !energy)
-          send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: startS + durS });
+        lastWordEnd = endBytes;
+        wordsSince = false;
         afterResult();
       };
       if (delayMs > 0) setTimeout(emit, delayMs);
@@ -186,6 +205,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     };
     const sendInterim = (startBytes: number, endBytes: number) => {
       sentInterim = true;
+      wordsSince = true;
       const text = transcripts[transcriptIndex % transcripts.length]!;
       const words = text.split(/\s+/);
       const half = words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
@@ -269,6 +289,25 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       }
       received += data.length;
       fake.audioBytes += data.length;
+      if (fault === 'undecodable') {
+        ws.close(1008, 'DATA-0000');
+        return;
+      }
+      if (fault === 'server_error_message' && received >= bytesPerMs * 100) {
+        send({ type: 'Error', description: 'Internal server error.', message: 'NET-0001', variant: 'error' });
+        ws.close(1011, 'NET-0001');
+        return;
+      }
+      if (
+        !energy &&
+        utteranceEnd &&
+        lastWordEnd >= 0 &&
+        !wordsSince &&
+        received - lastWordEnd >= utteranceEndMs * bytesPerMs
+      ) {
+        send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: lastWordEnd / bytesPerMs / 1000 });
+        lastWordEnd = -1;
+      }
       if (energy) {
         onEnergy(data);
         return;
@@ -306,7 +345,10 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     if (fault === 'unauthorized') return sendErr(401);
     if (fault === 'rate_limited') return sendErr(429, { 'retry-after': String(options.retryAfterS ?? 1) });
     if (fault === 'server_error') return sendErr(500);
+    if (fault === 'quota') return sendErr(402);
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const speed = q.get('speed');
+    if (speed !== null && !(Number(speed) >= 0.7 && Number(speed) <= 1.5)) return sendErr(400);
     let text = '';
     try {
       text = String((JSON.parse(raw.toString('utf8')) as { text?: string }).text ?? '');
@@ -315,12 +357,17 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       res.end(JSON.stringify({ err_code: 'INVALID_JSON', err_msg: 'Invalid JSON body.', request_id: randomUUID() }));
       return;
     }
-    const encoding = q.get('encoding') === 'linear16' ? 'pcm16' : 'mulaw';
+    const enc = q.get('encoding') ?? 'linear16';
+    if (enc !== 'linear16' && enc !== 'mulaw') return sendErr(400);
+    const encoding = enc === 'linear16' ? 'pcm16' : 'mulaw';
     const rate = Number(q.get('sample_rate') ?? (encoding === 'mulaw' ? 8000 : 24000));
+    const container = q.get('container') ?? 'wav';
+    if (container !== 'wav' && container !== 'none') return sendErr(400);
     await sleep(fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0));
-    const audio = synthAudio(text, encoding, rate);
+    const pcm = synthAudio(text, encoding, rate);
+    const audio = container === 'wav' ? Buffer.concat([wavHeader(encoding, rate, pcm.length), pcm]) : pcm;
     res.writeHead(200, {
-      'content-type': encoding === 'mulaw' ? 'audio/basic' : 'audio/l16',
+      'content-type': container === 'wav' ? 'audio/wav' : encoding === 'mulaw' ? 'audio/basic' : 'audio/l16',
       'dg-model-name': q.get('model') ?? 'aura-2-thalia-en',
     });
     const parts = chunks(audio, Math.round((rate * (encoding === 'pcm16' ? 2 : 1)) / 10));
@@ -356,6 +403,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     if (fault === 'unauthorized') return rejectUpgrade(socket, 401);
     if (fault === 'rate_limited') return rejectUpgrade(socket, 429, options.retryAfterS);
     if (fault === 'server_error') return rejectUpgrade(socket, 500);
+    if (fault === 'quota') return rejectUpgrade(socket, 402);
     if (fault === 'slow_first_byte') await sleep(options.slowFirstByteMs ?? 2000);
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => onListen(ws, req, fault));

@@ -2,7 +2,10 @@
  * Loopback fake of the OpenAI REST API (and OpenAI-compatible servers): SSE chat completions with tool-call deltas
  * and usage, /v1/audio/speech (streamed PCM 24 kHz), /v1/audio/transcriptions (multipart), /v1/embeddings (float
  * or base64, as the SDK asks), /v1/models. Auth: `Authorization: Bearer KEY`; errors use OpenAI's shape
- * {"error":{"message","type","param","code"}}.
+ * {"error":{"message","type","param","code"}}: 401 invalid_api_key (type invalid_request_error); 429 rate limits
+ * with type "requests" or "tokens" and code rate_limit_exceeded; 429 insufficient_quota (type and code) when the
+ * account is out of credit. Parameter checks as the API makes them: reasoning models (gpt-5*, o-series) refuse
+ * `temperature` and `max_tokens`, other models refuse `reasoning_effort`; gpt-4o-transcribe-diarize refuses `prompt`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -24,6 +27,8 @@ export interface ChatScriptReply {
 }
 
 export interface OpenAiFakeOptions extends FakeLatency {
+  /** The limit a rate_limited fault names: "requests" (RPM, default) or "tokens" (TPM). */
+  rateLimitType?: 'requests' | 'tokens';
   apiKey?: string;
   /** What the chat endpoint answers; a function sees the parsed request body. */
   chat?: ChatScriptReply | ((body: Record<string, unknown>) => ChatScriptReply);
@@ -40,16 +45,43 @@ export interface OpenAiFake extends FakeServer {
 function sendError(
   res: ServerResponse,
   status: number,
-  code: string,
+  code: string | null,
   message: string,
   headers: Record<string, string> = {},
+  type = 'invalid_request_error',
+  param: string | null = null,
 ) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(
-    JSON.stringify({
-      error: { message, type: code === 'invalid_api_key' ? 'invalid_request_error' : code, param: null, code },
-    }),
-  );
+  res.end(JSON.stringify({ error: { message, type, param, code } }));
+}
+
+/** Models that reject temperature / max_tokens and take reasoning_effort (the API's own split). */
+function reasoningModel(model: string): boolean {
+  return /^(o\d+(-|$)|gpt-5(?!.*-chat))/.test(model);
+}
+
+/** The 400 the chat endpoint answers for a parameter the model does not take, or undefined. */
+function chatParamError(body: Record<string, unknown>): { param: string; message: string } | undefined {
+  const model = String(body.model ?? '');
+  if (reasoningModel(model)) {
+    if (body.temperature !== undefined && body.temperature !== 1)
+      return {
+        param: 'temperature',
+        message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`,
+      };
+    if (body.max_tokens !== undefined)
+      return {
+        param: 'max_tokens',
+        message:
+          "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      };
+  } else if (body.reasoning_effort !== undefined) {
+    return {
+      param: 'reasoning_effort',
+      message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+    };
+  }
+  return undefined;
 }
 
 /** Deterministic embedding: hashed bag of words, L2-normalised. */
@@ -73,23 +105,62 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
   const apiKey = options.apiKey ?? 'sk-test';
 
   async function preamble(req: IncomingMessage, res: ServerResponse): Promise<Fault | undefined | 'handled'> {
+    const unauthorized = () =>
+      sendError(
+        res,
+        401,
+        'invalid_api_key',
+        'Incorrect API key provided: sk-***. You can find your API key at https://platform.openai.com/account/api-keys.',
+      );
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
-      sendError(res, 401, 'invalid_api_key', 'Incorrect API key provided.');
+      unauthorized();
       return 'handled';
     }
     const fault = faults.shift();
     if (fault === 'unauthorized') {
-      sendError(res, 401, 'invalid_api_key', 'Incorrect API key provided.');
+      unauthorized();
       return 'handled';
     }
     if (fault === 'rate_limited') {
-      sendError(res, 429, 'rate_limit_exceeded', 'Rate limit reached.', {
-        'retry-after': String(options.retryAfterS ?? 1),
-      });
+      const type = options.rateLimitType ?? 'requests';
+      const limit =
+        type === 'requests'
+          ? 'requests per min (RPM): Limit 500, Used 500'
+          : 'tokens per min (TPM): Limit 30000, Used 29950';
+      sendError(
+        res,
+        429,
+        'rate_limit_exceeded',
+        `Rate limit reached for gpt-4o-mini in organization org-fake on ${limit}, Requested 1. Please try again in 120ms.`,
+        {
+          'retry-after': String(options.retryAfterS ?? 1),
+          [`x-ratelimit-remaining-${type}`]: '0',
+        },
+        type,
+      );
+      return 'handled';
+    }
+    if (fault === 'quota') {
+      // no Retry-After: waiting does not help
+      sendError(
+        res,
+        429,
+        'insufficient_quota',
+        'You exceeded your current quota, please check your plan and billing details.',
+        {},
+        'insufficient_quota',
+      );
       return 'handled';
     }
     if (fault === 'server_error') {
-      sendError(res, 500, 'server_error', 'The server had an error while processing your request.');
+      sendError(
+        res,
+        500,
+        null,
+        'The server had an error while processing your request. Sorry about that!',
+        {},
+        'server_error',
+      );
       return 'handled';
     }
     await sleep(fault === 'slow_first_byte' ? (options.slowFirstByteMs ?? 2000) : (options.firstByteMs ?? 0));
@@ -97,6 +168,8 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
   }
 
   async function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, fault?: Fault) {
+    const bad = chatParamError(body);
+    if (bad) return sendError(res, 400, 'unsupported_parameter', bad.message, {}, 'invalid_request_error', bad.param);
     const script = typeof options.chat === 'function' ? options.chat(body) : (options.chat ?? { text: 'Hello there.' });
     const model = String(body.model ?? 'gpt-4o-mini');
     const base = {
@@ -211,6 +284,18 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
   }
 
   async function transcription(res: ServerResponse, raw: Buffer) {
+    if (/diarize/.test(formField(raw, 'model') ?? '') && formField(raw, 'prompt') !== undefined) {
+      sendError(
+        res,
+        400,
+        'unsupported_parameter',
+        "Unsupported parameter: 'prompt' is not supported with this model.",
+        {},
+        'invalid_request_error',
+        'prompt',
+      );
+      return;
+    }
     const riff = raw.indexOf('RIFF');
     if (riff < 0) {
       sendError(res, 400, 'invalid_value', 'Invalid file format.');

@@ -31,7 +31,7 @@ async function complete(
         { role: 'user', content: user },
       ],
       jsonSchema,
-      temperature: 0,
+      temperature: 0, // dropped by the adapter for models that reject it (gpt-5, o-series: reasoning models)
     },
     signal,
   )) {

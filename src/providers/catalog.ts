@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { offlineAsrAvailable } from './asr/offline.js';
 import { FLITE_VOICES } from './tts/offline.js';
 import { OPENAI_TTS_VOICES } from './tts/openai.js';
+import { type SpeedRange, TTS_SPEED } from './tts/speed.js';
 import { which } from './which.js';
 
 export type CatalogKind = 'asr' | 'llm' | 'tts';
@@ -27,6 +28,10 @@ export interface ProviderInfo {
   /** Audio formats handled natively, e.g. "mulaw_8000", best first (empty for LLMs). */
   formats: string[];
   languages: string[];
+  /** TTS: the speaking-rate range the service accepts (a configured speed outside it is clamped, with an incident). */
+  speed?: SpeedRange;
+  /** Options and streaming features this engine uses with the provider (capabilities as data). */
+  features?: string[];
   note?: string;
 }
 
@@ -67,6 +72,7 @@ interface ProviderSpec {
   models: string[];
   /** Any model name is accepted (OpenAI-compatible servers name their own). */
   openModels?: boolean;
+  features?: string[];
   note?: string;
 }
 
@@ -81,7 +87,23 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       offline: false,
       formats: [MULAW_8K, PCM_16K, PCM_8K],
       languages: MANY,
-      models: ['nova-3', 'nova-3-medical', 'nova-2', 'nova-2-phonecall', 'enhanced', 'base'],
+      models: [
+        'nova-3',
+        'nova-3-medical',
+        'nova-2',
+        'nova-2-phonecall',
+        'enhanced',
+        'base',
+        'flux-general-en',
+        'flux-general-multi',
+      ],
+      features: [
+        'keyterm (one query parameter per term)',
+        'utterance_end_ms (bounded 1000-5000)',
+        'finalizeDelayMs: Finalize held and dropped when speech goes on',
+        'flux-* models: /v2/listen, end of turn decided by the model (capabilities.endOfTurn)',
+        'flux-* models: eager_end_of_turn / turn_resumed events for preemptive generation',
+      ],
     },
     {
       id: 'openai',
@@ -89,8 +111,9 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       offline: false,
       formats: [PCM_16K, PCM_8K, MULAW_8K],
       languages: MANY,
-      models: ['gpt-4o-mini-transcribe', 'gpt-4o-transcribe', 'whisper-1'],
+      models: ['gpt-4o-mini-transcribe', 'gpt-4o-transcribe', 'gpt-4o-transcribe-diarize', 'whisper-1'],
       openModels: true,
+      features: ['keyterms as prompt (not for gpt-4o-transcribe-diarize)', 'streamed deltas as partials (gpt-4o*)'],
     },
     {
       id: 'offline',
@@ -109,8 +132,22 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       offline: false,
       formats: [],
       languages: MANY,
-      models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1', 'gpt-4.1-nano'],
+      models: [
+        'gpt-4o-mini',
+        'gpt-4o',
+        'gpt-4.1-mini',
+        'gpt-4.1',
+        'gpt-4.1-nano',
+        'gpt-5',
+        'gpt-5-mini',
+        'gpt-5-nano',
+        'o4-mini',
+      ],
       openModels: true,
+      features: [
+        'reasoning models (gpt-5, o-series): reasoningEffort sent, temperature never sent',
+        'prompt_cache_key per system prompt (api.openai.com)',
+      ],
     },
     {
       id: 'rules',
@@ -130,6 +167,12 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       formats: [MULAW_8K, PCM_16K, PCM_24K, PCM_8K],
       languages: MANY,
       models: ['eleven_flash_v2_5', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v3'],
+      features: [
+        'multi-context WebSocket (multi-stream-input): one socket per call, close_context on barge-in',
+        'flush at clause ends, chunk_length_schedule [50,120,160,250]',
+        'word timings from alignment (AudioChunk.words)',
+        'previous_text / next_text on per-clause HTTP requests (with-timestamps route)',
+      ],
     },
     {
       id: 'openai',
@@ -147,6 +190,7 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       formats: [MULAW_8K, PCM_8K, PCM_16K, PCM_24K],
       languages: ['en', 'es'],
       models: ['aura-2', 'aura'],
+      features: ['speed (Aura-2)'],
     },
     {
       id: 'offline',
@@ -273,6 +317,8 @@ export class ProviderCatalog implements Catalog {
         offline: s.offline,
         formats: s.formats.map(formatName),
         languages: s.languages,
+        ...(kind === 'tts' && TTS_SPEED[s.id] ? { speed: TTS_SPEED[s.id] } : {}),
+        ...(s.features ? { features: s.features } : {}),
         ...(note ? { note } : {}),
       });
     }

@@ -25,7 +25,19 @@ export function parseRetryAfter(value: string | null | undefined, valueMs?: stri
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-export function codeForStatus(status: number): ProviderErrorCode {
+/**
+ * Error names that mean "the account is out of credit" rather than "slow down": OpenAI's 429 `insufficient_quota`,
+ * ElevenLabs' `quota_exceeded` (a 401 on HTTP, a 1008 close on the WebSocket), Deepgram's 402 credit errors.
+ * Retrying them only burns the retry budget; the next provider in the chain may still answer.
+ */
+const QUOTA = /insufficient_quota|quota_exceeded|ASR_PAYMENT_REQUIRED|INSUFFICIENT_CREDITS|payment required/i;
+
+export function isQuota(text: string | undefined): boolean {
+  return text !== undefined && QUOTA.test(text);
+}
+
+export function codeForStatus(status: number, detail?: string): ProviderErrorCode {
+  if (status === 402 || isQuota(detail)) return 'quota';
   if (status === 401 || status === 403) return 'auth';
   if (status === 429) return 'rate_limited';
   if (status === 408) return 'timeout';
@@ -60,6 +72,10 @@ export function classify(err: unknown, ctx: ClassifyContext): ProviderError {
     headers?: unknown;
     rawResponse?: { headers?: unknown };
     cause?: unknown;
+    /** openai SDK: error.type / error.code of the body; ElevenLabs SDK: the body itself */
+    type?: string;
+    error?: { type?: string; code?: string };
+    body?: { detail?: { status?: string } | string };
   };
   const secrets = ctx.secrets ?? [];
   const message = scrub(String(e.message ?? err), secrets).slice(0, 500);
@@ -70,13 +86,16 @@ export function classify(err: unknown, ctx: ClassifyContext): ProviderError {
   }
   if (status !== undefined && status >= 400) {
     const get = headerGetter(e.headers ?? e.rawResponse?.headers);
+    const detail = typeof e.body?.detail === 'object' ? e.body.detail.status : e.body?.detail;
+    const name = [e.code, e.type, e.error?.code, e.error?.type, detail].filter(Boolean).join(' ');
     return new ProviderError(
       {
         ...base,
-        code: codeForStatus(status),
+        code: codeForStatus(status, name),
         status,
         message: `${ctx.provider} ${ctx.kind}: HTTP ${status}: ${message}`,
-        retryAfterMs: status === 429 ? parseRetryAfter(get('retry-after'), get('retry-after-ms')) : undefined,
+        retryAfterMs:
+          status === 429 && !isQuota(name) ? parseRetryAfter(get('retry-after'), get('retry-after-ms')) : undefined,
       },
       { cause: err },
     );

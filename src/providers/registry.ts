@@ -29,6 +29,7 @@ import { DeepgramTts } from './tts/deepgram.js';
 import { ElevenLabsTts } from './tts/elevenlabs.js';
 import { OfflineTts } from './tts/offline.js';
 import { OpenAiTts } from './tts/openai.js';
+import { TTS_SPEED } from './tts/speed.js';
 import type { AsrProvider, EmbedProvider, LlmProvider, TtsProvider } from './types.js';
 
 export type { Catalog, ModelInfo, ProviderInfo, VoiceInfo } from './catalog.js';
@@ -70,7 +71,30 @@ function bareTts(p: TtsProvider): TtsProvider {
   return out;
 }
 function bareAsr(p: AsrProvider): AsrProvider {
-  return { id: p.id, formats: p.formats, open: (o, cb, signal) => p.open({ ...o, model: undefined }, cb, signal) };
+  return {
+    id: p.id,
+    formats: p.formats,
+    capabilities: p.capabilities,
+    open: (o, cb, signal) => p.open({ ...o, model: undefined }, cb, signal),
+  };
+}
+
+/** A configured speed outside a chain member's range is clamped by the adapter; say so once per call. */
+function reportSpeed(ids: string[], speed: number | undefined, hooks: ProviderHooks | undefined): void {
+  if (speed === undefined || !hooks?.onIncident) return;
+  for (const id of ids) {
+    const range = TTS_SPEED[id];
+    if (!range || (speed >= range.min && speed <= range.max)) continue;
+    const to = Math.min(range.max, Math.max(range.min, speed));
+    hooks.onIncident({
+      kind: 'tts',
+      provider: id,
+      code: 'bad_request',
+      action: 'adjusted',
+      attempt: 0,
+      message: `tts speed ${speed} is outside ${id}'s range ${range.min}-${range.max}: clamped to ${to}`,
+    });
+  }
 }
 
 export function createProviderRegistry(
@@ -119,7 +143,13 @@ export function createProviderRegistry(
   }
 
   function llmAdapter(id: string, cfg: LlmConfig): LlmProvider {
-    if (id === 'openai') return new OpenAiLlm({ apiKey: openai.apiKey, baseURL: openai.baseUrl, model: cfg.model });
+    if (id === 'openai')
+      return new OpenAiLlm({
+        apiKey: openai.apiKey,
+        baseURL: openai.baseUrl,
+        model: cfg.model,
+        reasoningEffort: cfg.reasoningEffort,
+      });
     return new RulesLlm({ rules: cfg.rules, fallbackReply: cfg.fallbackReply });
   }
 
@@ -164,6 +194,7 @@ export function createProviderRegistry(
     },
     tts(cfg = {}, hooks) {
       const ids = chainIds('tts', cfg.provider, cfg.fallback);
+      reportSpeed(ids, cfg.speed, hooks);
       return resilientTts(
         ids.map((id, i) => (i === 0 ? ttsAdapter(id, cfg) : bareTts(ttsAdapter(id, {})))),
         resilience(hooks),

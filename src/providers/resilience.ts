@@ -35,7 +35,8 @@ export interface Incident {
   kind: ProviderKind;
   provider: string;
   code: ProviderErrorCode;
-  action: 'retry' | 'fallback' | 'failed';
+  /** adjusted: a setting outside the provider's range was clamped (attempt 0: before any request). */
+  action: 'retry' | 'fallback' | 'failed' | 'adjusted';
   /** 1-based attempt number on this provider. */
   attempt: number;
   message: string;
@@ -534,6 +535,7 @@ export function resilientAsr(chain: AsrProvider[], opts: ResilienceOptions = {})
   return {
     id: chain[0]?.id ?? 'none',
     formats: chain[0]?.formats ?? [],
+    capabilities: chain[0]?.capabilities,
     async open(options, onEvent, signal) {
       const stream = new FallbackAsrStream(chain, options, onEvent, signal, o);
       await stream.start(0);

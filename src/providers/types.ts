@@ -25,6 +25,7 @@ export type ProviderKind = 'asr' | 'llm' | 'tts' | 'embed';
 export type ProviderErrorCode =
   | 'auth' // 401/403: never retried
   | 'rate_limited' // 429: retried after retryAfterMs
+  | 'quota' // out of credit / quota (OpenAI 429 insufficient_quota, ElevenLabs quota_exceeded): never retried, fallback
   | 'timeout' // connect or first-byte timeout
   | 'connection' // dropped, refused, reset
   | 'server' // 5xx
@@ -84,6 +85,13 @@ export interface AsrOptions {
   /** Provider-side utterance end, ms (Deepgram `utterance_end_ms`). */
   utteranceEndMs?: number;
   interimResults?: boolean;
+  /**
+   * Hold each finalize() this long, ms, and drop it if the recognizer hears more speech meanwhile (Deepgram);
+   * 0 / unset: Finalize at once. Lets a caller of finalize() on every short VAD pause keep sentences whole.
+   */
+  finalizeDelayMs?: number;
+  /** Ask for eager_end_of_turn / turn_resumed events (providers with capabilities.eagerEndOfTurn). */
+  eagerEndOfTurn?: boolean;
   /** The format the caller will write. The provider converts internally only if it must. */
   format: AudioFormat;
 }
@@ -93,6 +101,10 @@ export type AsrEvent =
   | { type: 'final'; text: string; words: Word[]; confidence?: number; speechFinal: boolean }
   | { type: 'speech_started'; atMs?: number }
   | { type: 'utterance_end'; lastWordEndMs?: number }
+  /** The transcript is probably complete (Flux EagerEndOfTurn): a reply may be prepared, not yet spoken. */
+  | { type: 'eager_end_of_turn'; text: string; words: Word[]; confidence?: number }
+  /** The caller went on after an eager_end_of_turn (Flux TurnResumed): discard what was prepared. */
+  | { type: 'turn_resumed' }
   | { type: 'error'; error: ProviderError; fatal: boolean }
   | { type: 'closed' };
 
@@ -106,8 +118,19 @@ export interface AsrStream {
   readonly timing: Timing;
 }
 
+/** What a recognizer does beyond transcripts (capabilities as data; absent = all false). */
+export interface AsrCapabilities {
+  /** It decides the end of turn itself (Flux EndOfTurn): its `final` with speechFinal is the turn's end. */
+  endOfTurn?: boolean;
+  /** It emits eager_end_of_turn / turn_resumed when AsrOptions.eagerEndOfTurn is set. */
+  eagerEndOfTurn?: boolean;
+  /** finalize() makes it answer at once (Deepgram Finalize); else finalize() is a no-op or a local cut. */
+  finalize?: boolean;
+}
+
 export interface AsrProvider {
   readonly id: string;
+  readonly capabilities?: AsrCapabilities;
   /** Formats accepted without conversion, best first. */
   readonly formats: readonly AudioFormat[];
   open(options: AsrOptions, onEvent: (event: AsrEvent) => void, signal?: AbortSignal): Promise<AsrStream>;
@@ -173,6 +196,9 @@ export interface TtsRequest {
   model?: string;
   language?: string;
   speed?: number;
+  /** Clause spoken just before / after this one (ElevenLabs previous_text / next_text): prosody across requests. */
+  previousText?: string;
+  nextText?: string;
   /** Preferred output; the provider picks the nearest format it can produce and says which in the chunks. */
   format: AudioFormat;
 }

@@ -28,13 +28,18 @@ describe('elevenlabs tts against the loopback fake', () => {
   });
   afterAll(() => fake.close());
 
-  it('streams ulaw_8000 over HTTP with the xi-api-key header', async () => {
+  it('streams ulaw_8000 over HTTP (with-timestamps) with the xi-api-key header; word timings from the alignment', async () => {
     const timing: Timing = {};
     const { total, chunks } = await bytes(tts.synthesize({ text: 'Hello there.', format: MULAW_8K }, signal(), timing));
     expect(total).toBe((8000 * ms('Hello there.')) / 1000);
     expect(chunks[0]!.format).toEqual(MULAW_8K);
+    // 60 ms per character: "Hello" 0-300, "there." 360-720, relative to the utterance's audio
+    expect(chunks.flatMap((c) => c.words ?? [])).toEqual([
+      { word: 'Hello', startMs: 0, endMs: 300 },
+      { word: 'there.', startMs: 360, endMs: 720 },
+    ]);
     const req = fake.requests.at(-1)!;
-    expect(req.path).toBe('/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream');
+    expect(req.path).toBe('/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream/with-timestamps');
     expect(req.query.output_format).toBe('ulaw_8000');
     expect(req.headers['xi-api-key']).toBe('xi-test');
     expect(timing.firstByteAt).toBeGreaterThanOrEqual(timing.requestSentAt!);
@@ -47,15 +52,44 @@ describe('elevenlabs tts against the loopback fake', () => {
     for (const c of chunks) expect(c.data.length % 2).toBe(0);
   });
 
-  it('stream-input WebSocket: BOS with key, incremental text, EOS, audio + isFinal', async () => {
-    const stream = tts.openTextStream({ format: MULAW_8K }, signal());
+  it('stream-input WebSocket (textStream single): settings first, whole words with their space, flush at clause ends, EOS', async () => {
+    const single = new ElevenLabsTts({ apiKey: 'xi-test', baseUrl: fake.url, textStream: 'single' });
+    const from = fake.wsMessages.length;
+    const stream = single.openTextStream({ format: MULAW_8K }, signal());
     for (const piece of ['Hello ', 'there. ', 'How can ', 'I help?']) stream.pushText(piece);
     stream.end();
-    const { total } = await bytes(stream.audio);
-    expect(total).toBe((8000 * (ms('Hello there. ') + ms('How can I help?'))) / 1000);
-    expect(fake.streamedText.at(-1)).toBe('Hello there. How can I help?');
+    const { total, chunks } = await bytes(stream.audio);
+    // generations: "Hello there. " (flush), then "How can I help? " (the schedule's 50 chars not reached: the flush)
+    expect(total).toBe((8000 * (ms('Hello there. ') + ms('How can I help? '))) / 1000);
+    expect(fake.streamedText.at(-1)).toBe('Hello there. How can I help? ');
+    expect(fake.wsMessages.slice(from)).toEqual([
+      {
+        text: ' ',
+        voice_settings: { stability: 0.5, similarity_boost: 0.8 },
+        generation_config: { chunk_length_schedule: [50, 120, 160, 250] },
+      },
+      { text: 'Hello ' },
+      { text: 'there. ', flush: true },
+      { text: 'How can ' },
+      { text: 'I ' },
+      { text: 'help? ', flush: true },
+      { text: '' },
+    ]);
+    // word times relative to the utterance: the second generation starts after the first one's 780 ms
+    expect(chunks.flatMap((c) => c.words ?? []).map((w) => `${w.word}@${w.startMs}`)).toEqual([
+      'Hello@0',
+      'there.@360',
+      'How@780',
+      'can@1020',
+      'I@1260',
+      'help?@1380',
+    ]);
     expect(fake.requests.at(-1)!.path).toBe('/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream-input');
-    expect(fake.requests.at(-1)!.query).toMatchObject({ output_format: 'ulaw_8000', model_id: 'eleven_flash_v2_5' });
+    expect(fake.requests.at(-1)!.query).toMatchObject({
+      output_format: 'ulaw_8000',
+      model_id: 'eleven_flash_v2_5',
+      inactivity_timeout: '60',
+    });
     expect(stream.timing.firstByteAt).toBeGreaterThanOrEqual(stream.timing.requestSentAt!);
   });
 

@@ -10,12 +10,21 @@
  *
  * Wire messages (Deepgram "Live Audio" API): binary audio frames; JSON control {"type":"KeepAlive"} (we send one
  * when no audio was written for keepAliveMs; Deepgram closes an idle socket after about 10 s), {"type":"Finalize"},
- * {"type":"CloseStream"}; server messages Results / UtteranceEnd / SpeechStarted / Metadata.
+ * {"type":"CloseStream"}; server messages Results / UtteranceEnd / SpeechStarted / Metadata / Error.
+ *
+ * Close codes: 1008 (DATA-0000: the audio could not be decoded) is not reconnected: the same audio would fail again;
+ * it becomes a fatal `bad_request` error (a call incident). 1011 / 1000 / no status: reconnect as above.
+ * A server `Error` message is surfaced as a non-fatal error event (the close that usually follows decides the rest).
+ *
+ * finalize(): with `finalizeDelayMs` the Finalize is held that long and dropped if the recognizer hears the caller
+ * go on (a SpeechStarted, or an interim with new words) before it is sent: a short pause no longer cuts a sentence.
  */
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { type AudioFormat, bytesPerMs, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
-import { classify, codeForStatus, unavailable } from '../classify.js';
+import { scrub, unavailable } from '../classify.js';
+import { closeListenSocket, deepgramClient, deepgramConnectError } from '../deepgram-client.js';
 import {
+  type AsrCapabilities,
   type AsrEvent,
   type AsrOptions,
   type AsrProvider,
@@ -24,6 +33,7 @@ import {
   type Timing,
   type Word,
 } from '../types.js';
+import { type FluxSettings, isFlux, openFlux } from './deepgram-flux.js';
 
 export interface DeepgramAsrOptions {
   apiKey?: string;
@@ -35,6 +45,14 @@ export interface DeepgramAsrOptions {
   maxReconnects?: number;
   /** Audio held while reconnecting, ms (older audio is dropped first). */
   reconnectBufferMs?: number;
+}
+
+/** `utterance_end_ms` bounds: Deepgram needs at least 1000 (its interim cadence); over 5000 a turn waits too long. */
+export const UTTERANCE_END_MS = { min: 1000, max: 5000 } as const;
+
+export function boundUtteranceEnd(ms: number | undefined): number | undefined {
+  if (ms === undefined) return undefined;
+  return Math.min(UTTERANCE_END_MS.max, Math.max(UTTERANCE_END_MS.min, Math.round(ms)));
 }
 
 interface DgWord {
@@ -51,12 +69,19 @@ interface DgMessage {
   channel?: { alternatives?: { transcript?: string; confidence?: number; words?: DgWord[] }[] };
   timestamp?: number;
   last_word_end?: number;
+  /** type Error */
+  description?: string;
+  message?: string;
+  variant?: string;
+  err_code?: string;
+  err_msg?: string;
 }
 
 /** The subset of the SDK socket this adapter uses. */
 interface ListenSocket {
   readonly readyState: number;
   on(event: 'open' | 'message' | 'close' | 'error', cb: (arg: never) => void): void;
+  readonly url?: string;
   connect(): unknown;
   waitForOpen(): Promise<unknown>;
   sendMedia(data: ArrayBufferView): void;
@@ -72,24 +97,17 @@ function encodingParam(f: AudioFormat): string {
   return f.encoding === 'pcm16' ? 'linear16' : f.encoding;
 }
 
-function endpoints(baseUrl: string | undefined): {
-  base: string;
-  production: string;
-  agent: string;
-  agentRest: string;
-} {
-  const http = (baseUrl ?? 'https://api.deepgram.com').replace(/^ws/, 'http').replace(/\/+$/, '');
-  const ws = http.replace(/^http/, 'ws');
-  return { base: http, production: ws, agent: ws, agentRest: http };
-}
-
 export class DeepgramAsr implements AsrProvider {
   readonly id = 'deepgram';
   readonly formats: readonly AudioFormat[] = [MULAW_8K, PCM_16K, PCM_8K];
-  constructor(readonly opts: DeepgramAsrOptions) {}
+  readonly capabilities: AsrCapabilities;
+  constructor(readonly opts: DeepgramAsrOptions & FluxSettings) {
+    this.capabilities = isFlux(opts.model) ? { endOfTurn: true, eagerEndOfTurn: true } : { finalize: true };
+  }
 
   async open(options: AsrOptions, onEvent: (event: AsrEvent) => void, signal?: AbortSignal): Promise<AsrStream> {
     if (!this.opts.apiKey) throw unavailable(this.id, 'asr', 'deepgram asr: set DEEPGRAM_API_KEY');
+    if (isFlux(options.model ?? this.opts.model)) return openFlux(this.opts, options, onEvent, signal);
     const stream = new DeepgramStream(this.opts, options, onEvent);
     await stream.connect(signal);
     return stream;
@@ -114,6 +132,9 @@ class DeepgramStream implements AsrStream {
   private closing = false;
   private closed = false;
   private reconnecting = false;
+  private finalizeTimer: NodeJS.Timeout | undefined;
+  /** Words in the last interim: a longer interim while a Finalize is held means the caller went on. */
+  private interimWords = 0;
   private closeWaiter: (() => void) | undefined;
 
   constructor(
@@ -121,26 +142,13 @@ class DeepgramStream implements AsrStream {
     private readonly options: AsrOptions,
     private readonly onEvent: (e: AsrEvent) => void,
   ) {
-    this.client = new DeepgramClient({ apiKey: opts.apiKey, environment: endpoints(opts.baseUrl), reconnect: false });
+    this.client = deepgramClient(opts.apiKey!, opts.baseUrl);
     this.bytesPerMs = bytesPerMs(options.format, 1000) / 1000;
     this.gapLimit = Math.round(this.bytesPerMs * (opts.reconnectBufferMs ?? 5000));
   }
 
   private error(raw: unknown): ProviderError {
-    if (raw instanceof ProviderError) return raw;
-    const e = raw as { message?: string; error?: { message?: string } };
-    const message = String(e?.error?.message ?? e?.message ?? raw);
-    const status = /server response: (\d{3})/.exec(message)?.[1];
-    if (status) {
-      return new ProviderError({
-        provider: 'deepgram',
-        kind: 'asr',
-        code: codeForStatus(Number(status)),
-        status: Number(status),
-        message: `deepgram asr: HTTP ${status} at connect`,
-      });
-    }
-    return classify(new Error(message), { provider: 'deepgram', kind: 'asr', secrets: [this.opts.apiKey] });
+    return deepgramConnectError(raw, 'asr', this.opts.apiKey);
   }
 
   async connect(signal?: AbortSignal): Promise<void> {
@@ -156,7 +164,7 @@ class DeepgramStream implements AsrStream {
       smart_format: 'true',
       vad_events: 'true',
       endpointing: o.endpointingMs ?? 300,
-      ...(o.utteranceEndMs ? { utterance_end_ms: o.utteranceEndMs } : {}),
+      ...(o.utteranceEndMs ? { utterance_end_ms: boundUtteranceEnd(o.utteranceEndMs) } : {}),
       ...(o.keyterms?.length ? { keyterm: o.keyterms } : {}),
       ...(o.language ? { language: o.language } : {}),
       reconnectAttempts: 0,
@@ -164,7 +172,9 @@ class DeepgramStream implements AsrStream {
     } as never)) as unknown as ListenSocket;
     socket.on('message', ((m: DgMessage) => this.onMessage(m)) as (arg: never) => void);
     socket.on('error', (() => {}) as (arg: never) => void); // failures arrive as close / waitForOpen rejections
-    socket.on('close', ((ev: { code?: number }) => this.onClose(socket, ev?.code)) as (arg: never) => void);
+    socket.on('close', ((ev: { code?: number; reason?: string }) => this.onClose(socket, ev?.code, ev?.reason)) as (
+      arg: never,
+    ) => void);
     socket.connect();
     try {
       await socket.waitForOpen();
@@ -237,11 +247,31 @@ class DeepgramStream implements AsrStream {
               speechFinal: m.speech_final === true,
             });
         } else if (text) {
+          const n = alt?.words?.length ?? 0;
+          if (n > this.interimWords) this.cancelFinalize();
+          this.interimWords = n;
           this.onEvent({ type: 'partial', text, words: this.words(alt?.words), confidence: alt?.confidence });
         }
+        if (m.is_final) this.interimWords = 0;
         return;
       }
+      case 'Error':
+        this.onEvent({
+          type: 'error',
+          error: new ProviderError({
+            provider: 'deepgram',
+            kind: 'asr',
+            code: 'server',
+            message: `deepgram asr: ${scrub(
+              [m.err_code ?? m.variant, m.description ?? m.err_msg, m.message].filter(Boolean).join(': '),
+              [this.opts.apiKey],
+            )}`,
+          }),
+          fatal: false,
+        });
+        return;
       case 'SpeechStarted':
+        this.cancelFinalize();
         this.onEvent({
           type: 'speech_started',
           atMs: m.timestamp === undefined ? undefined : Math.round(m.timestamp * 1000 + this.offsetMs),
@@ -258,10 +288,22 @@ class DeepgramStream implements AsrStream {
     }
   }
 
-  private onClose(socket: ListenSocket, code: number | undefined): void {
+  private onClose(socket: ListenSocket, code: number | undefined, reason: string | undefined): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
     if (this.closing || this.closed) {
+      this.finish();
+      return;
+    }
+    if (code === 1008) {
+      // DATA-0000: Deepgram could not decode the audio; a new socket would get the same audio
+      const error = new ProviderError({
+        provider: 'deepgram',
+        kind: 'asr',
+        code: 'bad_request',
+        message: `deepgram asr: closed 1008 ${scrub(reason ?? '', [this.opts.apiKey])}`.trim(),
+      });
+      this.onEvent({ type: 'error', error, fatal: true });
       this.finish();
       return;
     }
@@ -326,13 +368,32 @@ class DeepgramStream implements AsrStream {
   }
 
   finalize(): void {
+    const delay = this.options.finalizeDelayMs ?? 0;
+    if (delay <= 0) {
+      this.sendFinalize();
+      return;
+    }
+    if (this.finalizeTimer) return;
+    this.finalizeTimer = setTimeout(() => {
+      this.finalizeTimer = undefined;
+      this.sendFinalize();
+    }, delay);
+  }
+
+  private sendFinalize(): void {
     if (this.socket?.readyState === OPEN) this.socket.sendFinalize({ type: 'Finalize' });
+  }
+
+  private cancelFinalize(): void {
+    clearTimeout(this.finalizeTimer);
+    this.finalizeTimer = undefined;
   }
 
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepAlive);
+    this.cancelFinalize();
     this.timing.doneAt = performance.now();
     this.closeWaiter?.();
     this.onEvent({ type: 'closed' });
@@ -341,22 +402,9 @@ class DeepgramStream implements AsrStream {
   async close(): Promise<void> {
     if (this.closing || this.closed) return;
     this.closing = true;
-    const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN) {
-      socket?.close();
-      this.finish();
-      return;
-    }
-    // CloseStream lets Deepgram flush its last results and Metadata before it closes the socket.
-    const done = new Promise<void>((resolve) => {
+    const closed = new Promise<void>((resolve) => {
       this.closeWaiter = resolve;
     });
-    socket.sendCloseStream({ type: 'CloseStream' });
-    const timer = setTimeout(() => {
-      socket.close();
-      this.finish();
-    }, 2000);
-    await done;
-    clearTimeout(timer);
+    await closeListenSocket(this.socket, closed, () => this.finish());
   }
 }

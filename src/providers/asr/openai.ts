@@ -29,6 +29,10 @@ const MAX_UTTERANCE = RATE * 30; // a longer utterance is cut here (the API limi
 const SUB = 160; // 10 ms at 16 kHz: the VAD's step
 /** Models that stream transcript deltas (OpenAI speech-to-text guide, "Streaming the transcription"). */
 const STREAMING_MODEL = /^gpt-4o.*transcribe/;
+/** `prompt` (where keyterms go) is refused by gpt-4o-transcribe-diarize; whisper-1 and the plain models take it. */
+export function acceptsPrompt(model: string): boolean {
+  return !/diarize/.test(model);
+}
 
 export class OpenAiAsr implements AsrProvider {
   readonly id = 'openai';
@@ -134,7 +138,7 @@ class UtteranceStream implements AsrStream {
         file,
         model,
         ...(this.options.language ? { language: this.options.language.slice(0, 2) } : {}),
-        ...(this.options.keyterms?.length ? { prompt: this.options.keyterms.join(', ') } : {}),
+        ...(this.options.keyterms?.length && acceptsPrompt(model) ? { prompt: this.options.keyterms.join(', ') } : {}),
       };
       let text: string;
       if (STREAMING_MODEL.test(model) && this.options.interimResults !== false) {

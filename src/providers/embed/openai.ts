@@ -39,7 +39,8 @@ export class OpenAiEmbed implements EmbedProvider {
     if (!this.client) throw unavailable(this.id, 'embed', 'openai embeddings: set OPENAI_API_KEY or OPENAI_BASE_URL');
     if (texts.length === 0) return [];
     try {
-      // base64 halves the response size; the SDK decodes it to number[]
+      // base64 is about a third the size of a JSON float list. Asked for explicitly, the SDK hands the base64 string
+      // back untouched (it decodes only when it chose base64 itself); decoded here straight into a Float32Array.
       const res = await this.client.embeddings.create(
         { model: this.model, input: texts, dimensions: this.dimensions, encoding_format: 'base64' },
         { signal },

@@ -19,13 +19,39 @@ import {
   type Timing,
 } from '../types.js';
 
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
 export interface OpenAiLlmOptions {
   apiKey?: string;
   baseURL?: string;
   model?: string;
+  /** Sent as `reasoning_effort` to reasoning models only (gpt-5*, o-series); other models ignore it. */
+  reasoningEffort?: ReasoningEffort;
+  /** Send `prompt_cache_key` (default: only to api.openai.com; compatible servers may refuse unknown fields). */
+  promptCacheKey?: boolean;
 }
 
 export const OPENAI_DEFAULT_LLM_MODEL = 'gpt-4o-mini';
+
+/**
+ * Reasoning models (gpt-5 family except the `-chat` snapshots, o1 / o3 / o4-mini...) reject `temperature` (400
+ * "Unsupported value: 'temperature'") and take `reasoning_effort` instead.
+ */
+export function isReasoningModel(model: string): boolean {
+  return /^(o\d+(-|$)|gpt-5(?!.*-chat))/.test(model);
+}
+
+/**
+ * `prompt_cache_key`: requests sharing a long prefix (the system prompt) are routed to the same cache; one key per
+ * system prompt (FNV-1a of its text) keeps one assistant's calls together without naming the tenant.
+ */
+export function promptCacheKey(messages: ChatMessage[]): string | undefined {
+  const system = messages.find((m) => m.role === 'system')?.content;
+  if (!system) return undefined;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < system.length; i++) h = Math.imul(h ^ system.charCodeAt(i), 0x01000193);
+  return `ve-${(h >>> 0).toString(16)}-${system.length}`;
+}
 
 export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessageParam[] {
   return messages.map((m): ChatCompletionMessageParam => {
@@ -55,6 +81,8 @@ export class OpenAiLlm implements LlmProvider {
   private readonly client: OpenAI | undefined;
   private readonly secret: string | undefined;
   private readonly model: string;
+  private readonly reasoningEffort: ReasoningEffort | undefined;
+  private readonly sendCacheKey: boolean;
   /** A base URL other than api.openai.com: an OpenAI-compatible server. */
   private readonly compatible: boolean;
 
@@ -62,6 +90,8 @@ export class OpenAiLlm implements LlmProvider {
     this.compatible = opts.baseURL !== undefined && !/^https:\/\/api\.openai\.com/.test(opts.baseURL);
     this.secret = opts.apiKey;
     this.model = opts.model ?? OPENAI_DEFAULT_LLM_MODEL;
+    this.reasoningEffort = opts.reasoningEffort;
+    this.sendCacheKey = opts.promptCacheKey ?? !this.compatible;
     // A base URL without a key is a local OpenAI-compatible server that does not check keys.
     if (opts.apiKey || opts.baseURL) {
       this.client = new OpenAI({
@@ -76,16 +106,21 @@ export class OpenAiLlm implements LlmProvider {
   async *stream(request: LlmRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<LlmEvent> {
     if (!this.client) throw unavailable(this.id, 'llm', 'openai llm: set OPENAI_API_KEY or OPENAI_BASE_URL');
     if (signal.aborted) throw abortedError(this.id, 'llm');
+    const model = request.model ?? this.model;
     const params: ChatCompletionCreateParamsStreaming = {
-      model: request.model ?? this.model,
+      model,
       messages: toOpenAiMessages(request.messages),
       stream: true,
       stream_options: { include_usage: true },
     };
-    if (request.temperature !== undefined) params.temperature = request.temperature;
+    if (isReasoningModel(model)) {
+      if (this.reasoningEffort) params.reasoning_effort = this.reasoningEffort;
+    } else if (request.temperature !== undefined) params.temperature = request.temperature;
+    const cacheKey = this.sendCacheKey ? promptCacheKey(request.messages) : undefined;
+    if (cacheKey) params.prompt_cache_key = cacheKey;
     if (request.maxTokens !== undefined) {
       // OpenAI renamed max_tokens; many compatible servers (Ollama, llama.cpp, older vLLM) only know the old name
-      if (this.compatible) params.max_tokens = request.maxTokens;
+      if (this.compatible && !isReasoningModel(model)) params.max_tokens = request.maxTokens;
       else params.max_completion_tokens = request.maxTokens;
     }
     if (request.tools?.length) {

@@ -3,11 +3,13 @@
  * @deepgram/sdk, streamed. mu-law 8 kHz goes to a telephony leg with no transcoding; linear16 at 8/16/24 kHz
  * otherwise.
  */
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_8K, PCM_16K, PCM_24K } from '../../audio/format.js';
 import { abortedError, classify, unavailable } from '../classify.js';
+import { deepgramClient } from '../deepgram-client.js';
 import type { Timing, TtsProvider, TtsRequest } from '../types.js';
 import { audioChunks } from './body.js';
+import { clampSpeed, TTS_SPEED } from './speed.js';
 
 export interface DeepgramTtsOptions {
   apiKey?: string;
@@ -23,15 +25,7 @@ export class DeepgramTts implements TtsProvider {
   private readonly client: DeepgramClient | undefined;
 
   constructor(private readonly opts: DeepgramTtsOptions) {
-    if (opts.apiKey) {
-      const http = (opts.baseUrl ?? 'https://api.deepgram.com').replace(/^ws/, 'http').replace(/\/+$/, '');
-      const ws = http.replace(/^http/, 'ws');
-      this.client = new DeepgramClient({
-        apiKey: opts.apiKey,
-        environment: { base: http, production: ws, agent: ws, agentRest: http },
-        maxRetries: 0,
-      });
-    }
+    if (opts.apiKey) this.client = deepgramClient(opts.apiKey, opts.baseUrl);
   }
 
   private pick(want: AudioFormat): AudioFormat {
@@ -45,6 +39,7 @@ export class DeepgramTts implements TtsProvider {
     if (!this.client) throw unavailable(this.id, 'tts', 'deepgram tts: set DEEPGRAM_API_KEY');
     if (signal.aborted) throw abortedError(this.id, 'tts');
     const format = this.pick(request.format);
+    const speed = clampSpeed(request.speed, TTS_SPEED.deepgram!);
     timing.requestSentAt = performance.now();
     try {
       const res = await this.client.speak.v1.audio.generate(
@@ -54,6 +49,7 @@ export class DeepgramTts implements TtsProvider {
           encoding: (format.encoding === 'mulaw' ? 'mulaw' : 'linear16') as never,
           sample_rate: format.sampleRate,
           container: 'none' as never,
+          ...(speed ? { speed } : {}),
         },
         { abortSignal: signal, maxRetries: 0 },
       );

@@ -1,34 +1,51 @@
 /**
  * ElevenLabs TTS. Two modes:
- * - synthesize(): streaming HTTP through @elevenlabs/elevenlabs-js
- *   (`POST /v1/text-to-speech/{voice_id}/stream?output_format=ulaw_8000|pcm_16000...`);
- * - openTextStream(): the stream-input WebSocket (`/v1/text-to-speech/{voice_id}/stream-input`) for text that
- *   arrives incrementally from the LLM. The SDK does not wrap it, so it is spoken with `ws` per the documented
- *   protocol: BOS {"text":" ", voice_settings, xi_api_key}, text chunks {"text"}, EOS {"text":""}; the server
- *   answers {"audio": base64, "isFinal", "alignment"} and a last {"isFinal": true}.
- * ulaw_8000 goes to a telephony leg with no transcoding.
+ * - synthesize(): streaming HTTP through @elevenlabs/elevenlabs-js, per clause. With word timings on (default) the
+ *   `.../stream/with-timestamps` route (NDJSON {audio_base64, alignment}); else `.../stream` (raw audio).
+ *   `previous_text` / `next_text` carry the neighbouring clauses so prosody flows across requests.
+ * - openTextStream(): text that arrives incrementally from the LLM, over the multi-context WebSocket (default: one
+ *   socket per call, one context per utterance, `close_context` on barge-in) or the older one-socket-per-utterance
+ *   stream-input (src/providers/tts/elevenlabs-ws.ts).
+ * The API's default output is MP3; we always ask ulaw_8000 (to a telephony leg with no transcoding) or pcm_N.
  */
+import { randomUUID } from 'node:crypto';
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
-import WebSocket from 'ws';
 import {
   type AudioChunk,
   type AudioFormat,
+  bytesPerMs,
   MULAW_8K,
   PCM_8K,
   PCM_16K,
   PCM_24K,
   pcmFormat,
 } from '../../audio/format.js';
-import { abortedError, classify, codeForStatus, scrub, unavailable } from '../classify.js';
-import { ProviderError, type Timing, type TtsProvider, type TtsRequest, type TtsTextStream } from '../types.js';
+import { abortedError, classify, unavailable } from '../classify.js';
+import type { Timing, TtsProvider, TtsRequest, TtsTextStream } from '../types.js';
+import { WordAssembler } from './alignment.js';
 import { audioChunks } from './body.js';
+import { ElevenLabsSocket, type ElevenLabsWsSettings } from './elevenlabs-ws.js';
+import { clampSpeed, TTS_SPEED } from './speed.js';
 
 export interface ElevenLabsTtsOptions {
   apiKey?: string;
   baseUrl?: string;
   model?: string;
   voice?: string;
+  /** openTextStream transport: 'multi' (multi-stream-input, default) or 'single' (stream-input per utterance). */
+  textStream?: 'multi' | 'single';
+  /** Word timings from the service's alignment on HTTP synthesis (with-timestamps route). Default true. */
+  wordTimings?: boolean;
+  /** WebSocket generation_config.chunk_length_schedule; the API default [120,160,250,290] holds 120 chars. */
+  chunkLengthSchedule?: number[];
+  /** WebSocket `inactivity_timeout`, s (API default 20, max 180). */
+  inactivityTimeoutS?: number;
 }
+
+/** Characters buffered before each generation; clause ends are flushed sooner. */
+export const ELEVENLABS_CHUNK_SCHEDULE = [50, 120, 160, 250];
+/** An idle multi-context socket (no live context) is closed after this, ms. */
+const IDLE_SOCKET_MS = 30_000;
 
 export const ELEVENLABS_DEFAULT_VOICE = '21m00Tcm4TlvDq8ikWAM'; // "Rachel", a premade voice
 export const ELEVENLABS_DEFAULT_MODEL = 'eleven_flash_v2_5';
@@ -45,6 +62,9 @@ export class ElevenLabsTts implements TtsProvider {
   readonly formats: readonly AudioFormat[] = [MULAW_8K, PCM_16K, PCM_24K, PCM_8K];
   private readonly client: ElevenLabsClient | undefined;
   private readonly base: string;
+  /** The call's multi-context socket, opened on first use and reopened after a close. */
+  private socket: ElevenLabsSocket | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ElevenLabsTtsOptions) {
     this.base = (opts.baseUrl ?? 'https://api.elevenlabs.io').replace(/\/+$/, '');
@@ -55,20 +75,58 @@ export class ElevenLabsTts implements TtsProvider {
     if (!this.client) throw unavailable(this.id, 'tts', 'elevenlabs tts: set ELEVENLABS_API_KEY');
     if (signal.aborted) throw abortedError(this.id, 'tts');
     const { param, format } = elevenLabsFormat(request.format);
+    const speed = clampSpeed(request.speed, TTS_SPEED.elevenlabs!);
+    const voice = request.voice ?? this.opts.voice ?? ELEVENLABS_DEFAULT_VOICE;
+    const body = {
+      text: request.text,
+      modelId: request.model ?? this.opts.model ?? ELEVENLABS_DEFAULT_MODEL,
+      outputFormat: param as never,
+      ...(request.language ? { languageCode: request.language.slice(0, 2) } : {}),
+      ...(speed ? { voiceSettings: { speed } } : {}),
+      ...(request.previousText ? { previousText: request.previousText } : {}),
+      ...(request.nextText ? { nextText: request.nextText } : {}),
+    };
+    const options = { abortSignal: signal, maxRetries: 0 };
     timing.requestSentAt = performance.now();
     try {
-      const body = await this.client.textToSpeech.stream(
-        request.voice ?? this.opts.voice ?? ELEVENLABS_DEFAULT_VOICE,
-        {
-          text: request.text,
-          modelId: request.model ?? this.opts.model ?? ELEVENLABS_DEFAULT_MODEL,
-          outputFormat: param as never,
-          ...(request.language ? { languageCode: request.language.slice(0, 2) } : {}),
-          ...(request.speed ? { voiceSettings: { speed: request.speed } } : {}),
-        },
-        { abortSignal: signal, maxRetries: 0 },
-      );
-      yield* audioChunks(body as unknown as AsyncIterable<Uint8Array>, format, timing);
+      if (this.opts.wordTimings === false) {
+        const audio = await this.client.textToSpeech.stream(voice, body, options);
+        yield* audioChunks(audio as unknown as AsyncIterable<Uint8Array>, format, timing);
+        return;
+      }
+      const parts = await this.client.textToSpeech.streamWithTimestamps(voice, body, options);
+      const perMs = bytesPerMs(format, 1000) / 1000;
+      let audioMs = 0;
+      let carry: Buffer | undefined;
+      const assembler = new WordAssembler();
+      for await (const part of parts) {
+        if (!part.audioBase64) continue;
+        timing.firstByteAt ??= performance.now();
+        let data = Buffer.from(part.audioBase64, 'base64');
+        if (carry) data = Buffer.concat([carry, data]);
+        carry = undefined;
+        if (format.encoding === 'pcm16' && data.length % 2 === 1) {
+          carry = data.subarray(data.length - 1);
+          data = data.subarray(0, data.length - 1);
+        }
+        const a = part.alignment;
+        const words = a
+          ? assembler.push(
+              {
+                chars: a.characters,
+                starts: a.characterStartTimesSeconds.map((t) => t * 1000),
+                ends: a.characterEndTimesSeconds.map((t) => t * 1000),
+              },
+              audioMs,
+            )
+          : [];
+        audioMs += data.length / perMs;
+        yield words.length ? { format, data, words } : { format, data };
+      }
+      // a last word that no space closed rides on an empty chunk (its times are already relative to the utterance)
+      const last = assembler.take();
+      if (last) yield { format, data: new Uint8Array(0), words: [last] };
+      timing.doneAt = performance.now();
     } catch (err) {
       if (signal.aborted) throw abortedError(this.id, 'tts');
       throw classify(err, { provider: this.id, kind: 'tts', secrets: [this.opts.apiKey] });
@@ -76,183 +134,67 @@ export class ElevenLabsTts implements TtsProvider {
   }
 
   openTextStream(request: Omit<TtsRequest, 'text'>, signal: AbortSignal): TtsTextStream {
-    return new StreamInput(this.base, this.opts, request, signal);
+    const apiKey = this.opts.apiKey;
+    if (!apiKey) return failedTextStream(unavailable(this.id, 'tts', 'elevenlabs tts: set ELEVENLABS_API_KEY'));
+    const settings = this.wsSettings(apiKey, request);
+    if (this.opts.textStream === 'single') return new ElevenLabsSocket(settings, false).open(undefined, signal);
+    // one socket per (voice, format, settings): a different request gets its own socket
+    const same = this.socket && !this.socket.closed && sameSettings(this.socket.settings, settings);
+    if (!same) {
+      this.socket?.shutdown();
+      this.socket = new ElevenLabsSocket(settings, true);
+      this.socket.onIdle = () => this.armIdle();
+    }
+    clearTimeout(this.idleTimer);
+    return this.socket!.open(randomUUID(), signal);
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    const socket = this.socket;
+    this.idleTimer = setTimeout(() => {
+      if (socket && socket === this.socket && socket.live === 0) {
+        socket.shutdown();
+        this.socket = undefined;
+      }
+    }, IDLE_SOCKET_MS);
+    this.idleTimer.unref();
+  }
+
+  private wsSettings(apiKey: string, request: Omit<TtsRequest, 'text'>): ElevenLabsWsSettings {
+    const { param, format } = elevenLabsFormat(request.format);
+    const query = new URLSearchParams({
+      model_id: request.model ?? this.opts.model ?? ELEVENLABS_DEFAULT_MODEL,
+      output_format: param,
+      inactivity_timeout: String(this.opts.inactivityTimeoutS ?? 60),
+    });
+    if (request.language) query.set('language_code', request.language.slice(0, 2));
+    const speed = clampSpeed(request.speed, TTS_SPEED.elevenlabs!);
+    return {
+      apiKey,
+      base: this.base.replace(/^http/, 'ws'),
+      voice: request.voice ?? this.opts.voice ?? ELEVENLABS_DEFAULT_VOICE,
+      query,
+      format,
+      voiceSettings: { stability: 0.5, similarity_boost: 0.8, ...(speed ? { speed } : {}) },
+      chunkLengthSchedule: this.opts.chunkLengthSchedule ?? ELEVENLABS_CHUNK_SCHEDULE,
+    };
   }
 }
 
-/** One stream-input WebSocket = one utterance. */
-class StreamInput implements TtsTextStream {
-  readonly timing: Timing = {};
-  readonly audio: AsyncIterable<AudioChunk>;
-  private readonly ws: WebSocket | undefined;
-  private readonly format: AudioFormat;
-  private readonly outbox: string[] = [];
-  private readonly chunks: AudioChunk[] = [];
-  private failure: ProviderError | undefined;
-  private done = false;
-  private wake: (() => void) | undefined;
-  private ended = false;
+function sameSettings(a: ElevenLabsWsSettings, b: ElevenLabsWsSettings): boolean {
+  return a.voice === b.voice && String(a.query) === String(b.query) && a.voiceSettings.speed === b.voiceSettings.speed;
+}
 
-  constructor(
-    base: string,
-    private readonly opts: ElevenLabsTtsOptions,
-    request: Omit<TtsRequest, 'text'>,
-    signal: AbortSignal,
-  ) {
-    const { param, format } = elevenLabsFormat(request.format);
-    this.format = format;
-    this.audio = this.iterate();
-    if (!opts.apiKey) {
-      this.fail(unavailable('elevenlabs', 'tts', 'elevenlabs tts: set ELEVENLABS_API_KEY'));
-      return;
-    }
-    const voice = encodeURIComponent(request.voice ?? opts.voice ?? ELEVENLABS_DEFAULT_VOICE);
-    const q = new URLSearchParams({
-      model_id: request.model ?? opts.model ?? ELEVENLABS_DEFAULT_MODEL,
-      output_format: param,
-    });
-    if (request.language) q.set('language_code', request.language.slice(0, 2));
-    const url = `${base.replace(/^http/, 'ws')}/v1/text-to-speech/${voice}/stream-input?${q}`;
-    this.timing.requestSentAt = performance.now();
-    const ws = new WebSocket(url, { headers: { 'xi-api-key': opts.apiKey } });
-    this.ws = ws;
-    ws.on('open', () => {
-      const bos = {
-        text: ' ',
-        voice_settings: { stability: 0.5, similarity_boost: 0.8, ...(request.speed ? { speed: request.speed } : {}) },
-        xi_api_key: opts.apiKey,
-      };
-      ws.send(JSON.stringify(bos));
-      for (const m of this.outbox.splice(0)) ws.send(m);
-    });
-    ws.on('message', (data) => this.onMessage(String(data)));
-    ws.on('unexpected-response', (_req, res) => {
-      const status = res.statusCode ?? 500;
-      const retryAfter = Number(res.headers['retry-after']);
-      this.fail(
-        new ProviderError({
-          provider: 'elevenlabs',
-          kind: 'tts',
-          code: codeForStatus(status),
-          status,
-          message: `elevenlabs tts: HTTP ${status} at stream-input connect`,
-          retryAfterMs: status === 429 && Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
-        }),
-      );
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('error', (err) => this.fail(classify(err, { provider: 'elevenlabs', kind: 'tts', secrets: [opts.apiKey] })));
-    ws.on('close', (code, reason) => {
-      if (this.done) return;
-      const why = scrub(reason.toString(), [opts.apiKey]);
-      if (code === 1008)
-        this.fail(
-          new ProviderError({
-            provider: 'elevenlabs',
-            kind: 'tts',
-            code: 'auth',
-            message: `elevenlabs tts: closed 1008 ${why}`,
-          }),
-        );
-      else
-        this.fail(
-          new ProviderError({
-            provider: 'elevenlabs',
-            kind: 'tts',
-            code: 'connection',
-            message: `elevenlabs tts: socket closed (${code}) before isFinal`,
-          }),
-        );
-    });
-    signal.addEventListener('abort', () => this.close(), { once: true });
-  }
-
-  private onMessage(text: string): void {
-    let msg: { audio?: string | null; isFinal?: boolean | null; error?: string; message?: string };
-    try {
-      msg = JSON.parse(text) as typeof msg;
-    } catch {
-      this.fail(
-        new ProviderError({
-          provider: 'elevenlabs',
-          kind: 'tts',
-          code: 'malformed',
-          message: 'elevenlabs tts: unparseable stream-input message',
-        }),
-      );
-      this.ws?.terminate();
-      return;
-    }
-    if (msg.error) {
-      const code = /api_key|auth|quota/.test(msg.error) ? 'auth' : 'bad_request';
-      this.fail(
-        new ProviderError({
-          provider: 'elevenlabs',
-          kind: 'tts',
-          code,
-          message: `elevenlabs tts: ${msg.error}: ${scrub(String(msg.message ?? ''), [this.opts.apiKey])}`,
-        }),
-      );
-      return;
-    }
-    if (msg.audio) {
-      this.timing.firstByteAt ??= performance.now();
-      this.chunks.push({ format: this.format, data: Buffer.from(msg.audio, 'base64') });
-    }
-    if (msg.isFinal) {
-      this.done = true;
-      this.timing.doneAt = performance.now();
-      this.ws?.close(1000);
-    }
-    this.wake?.();
-  }
-
-  private fail(err: ProviderError): void {
-    if (this.done) return;
-    this.failure ??= err;
-    this.done = true;
-    this.wake?.();
-  }
-
-  private send(obj: unknown): void {
-    const m = JSON.stringify(obj);
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(m);
-    else if (this.ws?.readyState === WebSocket.CONNECTING) this.outbox.push(m);
-  }
-
-  pushText(text: string): void {
-    if (this.ended || this.done || !text) return;
-    this.send({ text });
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.send({ text: '' }); // EOS: generate what is left, then isFinal
-  }
-
-  close(): void {
-    if (!this.done) {
-      this.done = true;
-      this.failure ??= abortedError('elevenlabs', 'tts');
-    }
-    this.ws?.terminate();
-    this.wake?.();
-  }
-
-  private async *iterate(): AsyncGenerator<AudioChunk> {
-    for (;;) {
-      while (this.chunks.length) yield this.chunks.shift()!;
-      if (this.done) {
-        while (this.chunks.length) yield this.chunks.shift()!;
-        if (this.failure && this.failure.code !== 'aborted') throw this.failure;
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
-    }
-  }
+/** A text stream that fails at once (no key): the resilience wrapper falls back with the whole text. */
+function failedTextStream(err: Error): TtsTextStream {
+  return {
+    timing: {},
+    pushText() {},
+    end() {},
+    close() {},
+    audio: {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }),
+    },
+  };
 }

@@ -7,6 +7,7 @@ import { type AudioChunk, type AudioFormat, PCM_24K } from '../../audio/format.j
 import { abortedError, classify, unavailable } from '../classify.js';
 import type { Timing, TtsProvider, TtsRequest } from '../types.js';
 import { audioChunks } from './body.js';
+import { clampSpeed, TTS_SPEED } from './speed.js';
 
 export interface OpenAiTtsOptions {
   apiKey?: string;
@@ -27,6 +28,8 @@ export const OPENAI_TTS_VOICES = [
   'sage',
   'shimmer',
   'verse',
+  'marin',
+  'cedar',
 ] as const;
 
 export class OpenAiTts implements TtsProvider {
@@ -48,6 +51,7 @@ export class OpenAiTts implements TtsProvider {
   async *synthesize(request: TtsRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<AudioChunk> {
     if (!this.client) throw unavailable(this.id, 'tts', 'openai tts: set OPENAI_API_KEY or OPENAI_BASE_URL');
     if (signal.aborted) throw abortedError(this.id, 'tts');
+    const speed = clampSpeed(request.speed, TTS_SPEED.openai!);
     timing.requestSentAt = performance.now();
     try {
       const res = await this.client.audio.speech.create(
@@ -56,7 +60,7 @@ export class OpenAiTts implements TtsProvider {
           voice: request.voice ?? this.opts.voice ?? 'alloy',
           input: request.text,
           response_format: 'pcm',
-          ...(request.speed ? { speed: request.speed } : {}),
+          ...(speed ? { speed } : {}),
         },
         { signal },
       );
