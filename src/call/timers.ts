@@ -77,3 +77,33 @@ export class CallTimers {
     this.events.onSilenceTimeout();
   }
 }
+
+/** One timer for a moving deadline (the endpointing deadline of TurnTaking): re-set only when the deadline moves. */
+export class DeadlineTimer {
+  private timer: NodeJS.Timeout | undefined;
+  private at: number | undefined;
+  private readonly now: () => number;
+  private readonly fire: (now: number) => void;
+
+  constructor(now: () => number, fire: (now: number) => void) {
+    this.now = now;
+    this.fire = fire;
+  }
+
+  /** Fire at `at` (session clock); undefined cancels. */
+  set(at: number | undefined): void {
+    if (at === this.at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.at = at;
+    if (at === undefined) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.at = undefined;
+        this.fire(this.now());
+      },
+      Math.max(0, at - this.now()),
+    );
+  }
+}

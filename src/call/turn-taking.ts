@@ -1,3 +1,4 @@
+import type { AssistantSettings } from '../assistant.js';
 import { Endpointer, type EndpointingConfig, type TurnCommit } from './turns.js';
 import { SpeechGate } from './vad.js';
 import { isBackchannel } from './words.js';
@@ -27,6 +28,21 @@ export interface TurnTakingConfig {
   bargeInSpeechMs: number;
   /** False: the caller never cuts the agent off; their words wait for the agent to finish. */
   interruptible: boolean;
+}
+
+/** The policy from the assistant's settings (documented in src/assistant.ts). */
+export function turnTakingConfig(settings: AssistantSettings | undefined): TurnTakingConfig {
+  const s = settings ?? {};
+  const sensitivity = s.interruptionSensitivity ?? 0.5;
+  // Sensitivity 0.5 keeps bargeInMinSpeechMs as configured; 1 halves it, lower values stretch it (0.25 -> 2x).
+  const base = s.bargeInMinSpeechMs ?? 200;
+  const e = s.endpointing ?? {};
+  const minDelayMs = e.minDelayMs ?? 250;
+  return {
+    interruptible: sensitivity > 0,
+    bargeInSpeechMs: sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2),
+    endpointing: { minDelayMs, maxDelayMs: Math.max(minDelayMs, e.maxDelayMs ?? 1500) },
+  };
 }
 
 /** Extra sustained speech needed for a barge-in while the recognizer has given no words, ms. */

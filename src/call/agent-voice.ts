@@ -1,0 +1,167 @@
+import type { AssistantConfig } from '../assistant.js';
+import type { TtsProvider } from '../providers/types.js';
+import { ProviderError } from '../providers/types.js';
+import type { MediaLeg } from '../telephony/leg.js';
+import type { AgentReply, Conversation } from './conversation.js';
+import { getGreeting, putGreeting } from './greeting.js';
+import type { StereoCallRecorder } from './recorder.js';
+import { Utterance } from './speech.js';
+
+/**
+ * The agent's voice on the call: the one agent utterance in progress (greeting, reply, aside, goodbye) with its
+ * place in the conversation, the TTS provider and voice it speaks with, and cutting it off. It owns `current`;
+ * the session's state machine hears about changes through `AgentVoiceEvents`.
+ */
+export interface Speaking {
+  u: Utterance;
+  r: AgentReply;
+}
+
+export interface AgentVoiceEvents {
+  /** The current utterance sent its first audio to the leg. */
+  onFirstAudio(s: Speaking): void;
+  /** The current utterance changed (new one, cut off, finished). */
+  onChange(): void;
+  onTtsError(provider: string, code: string | undefined, message: string): void;
+}
+
+export class AgentVoice {
+  private cur: Speaking | undefined;
+  private seq = 0;
+  private tts!: TtsProvider;
+  private config!: AssistantConfig;
+  private readonly leg: MediaLeg;
+  private readonly conversation: Conversation;
+  private readonly recorder: StereoCallRecorder | undefined;
+  private readonly now: () => number;
+  private readonly events: AgentVoiceEvents;
+
+  constructor(
+    leg: MediaLeg,
+    conversation: Conversation,
+    recorder: StereoCallRecorder | undefined,
+    now: () => number,
+    events: AgentVoiceEvents,
+  ) {
+    this.leg = leg;
+    this.conversation = conversation;
+    this.recorder = recorder;
+    this.now = now;
+    this.events = events;
+  }
+
+  /** The TTS provider and assistant config new utterances use (live config swaps them between turns). */
+  use(tts: TtsProvider, config: AssistantConfig): void {
+    this.tts = tts;
+    this.config = config;
+  }
+
+  get ttsId(): string {
+    return this.tts.id;
+  }
+
+  get current(): Speaking | undefined {
+    return this.cur;
+  }
+
+  /** An utterance is in progress and not yet heard to its end. */
+  get talking(): boolean {
+    return this.cur !== undefined && !this.cur.u.isDone;
+  }
+
+  /** A new agent utterance, wired to the leg, the recorder and the conversation; it becomes the current one. */
+  start(kind: string, inHistory: boolean): Speaking {
+    const u: Utterance = new Utterance({
+      id: `${kind}${++this.seq}`,
+      leg: this.leg,
+      tts: this.tts,
+      request: {
+        voice: this.config.tts?.voice,
+        model: this.config.tts?.model,
+        speed: this.config.tts?.speed,
+        language: this.config.language,
+      },
+      now: this.now,
+      onAudio: this.recorder ? (c) => this.recorder!.agentAudio(c) : undefined,
+      onFirstAudio: () => {
+        if (this.cur?.u === u) this.events.onFirstAudio(this.cur);
+      },
+      onError: (err) =>
+        this.events.onTtsError(
+          this.tts.id,
+          err instanceof ProviderError ? err.code : undefined,
+          (err as Error)?.message ?? String(err),
+        ),
+    });
+    this.recorder?.agentUtteranceStart();
+    this.cur = { u, r: this.conversation.reply(inHistory) };
+    this.events.onChange();
+    return this.cur;
+  }
+
+  /** A fixed text, said in full: in the transcript (and the history when `inHistory`). */
+  say(kind: string, text: string, inHistory: boolean): Speaking {
+    const s = this.start(kind, inHistory);
+    this.conversation.say(s.r, text);
+    s.u.say(text);
+    s.u.end();
+    return s;
+  }
+
+  /** The greeting: from the greeting cache when `cacheKey` has audio, else synthesized (and cached if keyed). */
+  greet(text: string, cacheKey: string | undefined): Speaking {
+    const s = this.start('greet', true);
+    const { u } = s;
+    this.conversation.say(s.r, text);
+    const cached = cacheKey ? getGreeting(cacheKey) : undefined;
+    if (cached) u.playCached(text, cached);
+    else {
+      if (cacheKey) u.collectAudio();
+      u.say(text);
+    }
+    u.end();
+    if (cacheKey && !cached) {
+      void u.synthesized.then(() => {
+        if (!u.cancelled && u.collectedAudio) putGreeting(cacheKey, u.collectedAudio);
+      });
+    }
+    return s;
+  }
+
+  /**
+   * Cut the agent off now: synthesis stops, the leg and the recorder drop what is queued. With `truncate`, the
+   * conversation keeps only what the caller heard. Returns what was cut (undefined when nothing was talking).
+   */
+  cut(truncate: boolean): Speaking | undefined {
+    const c = this.cur;
+    if (!c || c.u.isDone) return undefined;
+    c.u.cancel();
+    this.cur = undefined;
+    this.leg.clear();
+    this.recorder?.agentCleared();
+    if (truncate) this.conversation.truncate(c.r, c.u.heardText());
+    this.events.onChange();
+    return c;
+  }
+
+  /** `u` has finished (heard or cancelled): it stops being the current utterance. */
+  finished(u: Utterance): void {
+    if (this.cur?.u !== u) return;
+    this.cur = undefined;
+    this.events.onChange();
+  }
+
+  /** The call is over: stop whatever is playing, no truncation, no events. */
+  close(): void {
+    this.cur?.u.cancel();
+    this.cur = undefined;
+  }
+
+  onMark(name: string, played: boolean): void {
+    this.cur?.u.onMark(name, played);
+  }
+
+  onPlaybackIdle(): void {
+    this.cur?.u.onPlaybackIdle();
+  }
+}

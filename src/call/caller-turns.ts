@@ -1,0 +1,208 @@
+import type { AssistantSettings } from '../assistant.js';
+import type { AsrEvent } from '../providers/types.js';
+import type { DtmfSource } from '../telephony/leg.js';
+import type { AgentVoice } from './agent-voice.js';
+import type { CallState, CallStates } from './call-state.js';
+import type { CallerInput } from './caller-input.js';
+import type { Conversation } from './conversation.js';
+import type { SessionDeps } from './deps.js';
+import type { DtmfInput } from './dtmf-input.js';
+import type { CallEnding } from './ending.js';
+import type { TurnMarks } from './metrics.js';
+import { type CallTimers, DeadlineTimer } from './timers.js';
+import { type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
+import type { TurnCommit } from './turns.js';
+import { isBackchannel } from './words.js';
+
+/**
+ * The caller's side of the call's state machine: ASR words and turn-taking decisions become state changes,
+ * barge-ins (the agent cut to what was heard, or a turn taken back when nothing was said yet), caller turns, and
+ * turns held until the agent finishes (interruptions off). DTMF digits collected into a turn come here too.
+ * It owns the barge-in count, the collected digits and the held turn.
+ */
+export interface CallerTurnsHost {
+  readonly states: CallStates;
+  readonly voice: AgentVoice;
+  readonly conversation: Conversation;
+  readonly turns: TurnTaking;
+  readonly input: CallerInput;
+  readonly timers: CallTimers;
+  readonly ending: CallEnding;
+  readonly dtmf: DtmfInput;
+  readonly deps: SessionDeps;
+  now(): number;
+  settings(): AssistantSettings | undefined;
+  setState(state: CallState, reason: string): void;
+  /** A caller turn to answer (in the background). */
+  userTurn(text: string, marks: Omit<TurnMarks, 'turn'>): void;
+  /** The marks of the turn being answered, if any. */
+  currentTurnMarks(): TurnMarks | undefined;
+}
+
+export class CallerTurns {
+  bargeIns = 0;
+  readonly digits: string[] = [];
+  private held: TurnCommit | undefined;
+  private readonly h: CallerTurnsHost;
+  /** One timer for the endpointing deadline. */
+  private readonly tick: DeadlineTimer;
+
+  constructor(host: CallerTurnsHost) {
+    this.h = host;
+    this.tick = new DeadlineTimer(host.now, (now) => {
+      if (host.ending.finalized) return;
+      host.turns.tick(now);
+      this.scheduleTurnTick();
+    });
+  }
+
+  /** The endpointing deadline may have moved: the timer follows it. */
+  scheduleTurnTick(): void {
+    this.tick.set(this.h.ending.finalized ? undefined : this.h.turns.deadline);
+  }
+
+  /** Tell turn-taking what the agent is doing (its phase and since when) and whether it keeps the floor. */
+  syncAgent(): void {
+    const { h } = this;
+    const c = h.voice.current;
+    const s = h.states.state;
+    const phase =
+      !c || c.u.isDone
+        ? 'quiet'
+        : s === 'agent_speaking' || s === 'greeting'
+          ? 'speaking'
+          : s === 'thinking'
+            ? 'thinking'
+            : 'quiet';
+    h.turns.agent(phase, c?.u.startedAt ?? 0);
+    h.turns.hold(h.ending.ending || h.ending.hasPending);
+  }
+
+  /** A key press (the call record has it; the DTMF collector decides what it means). */
+  onKey(digit: string, source: DtmfSource, durationMs: number | undefined, atMs: number): void {
+    const { h } = this;
+    h.deps.sink.event('dtmf', { digit, source, durationMs, turn: h.conversation.turn, atMs: Math.round(atMs) });
+    if (h.states.state === 'listening') h.timers.armSilence();
+    h.dtmf.press(digit);
+  }
+
+  onAsr(ev: AsrEvent): void {
+    const { h } = this;
+    if (h.ending.finalized) return;
+    const now = h.now();
+    switch (ev.type) {
+      case 'partial':
+        h.turns.asrPartial(ev.text);
+        if (ev.text) h.deps.retriever?.prefetch?.(ev.text);
+        this.afterWords();
+        break;
+      case 'final':
+        h.turns.asrFinal(ev.text, ev.speechFinal, now);
+        this.afterWords();
+        break;
+      case 'utterance_end':
+        h.turns.utteranceEnd(now);
+        break;
+      default:
+        break;
+    }
+    this.scheduleTurnTick();
+  }
+
+  onDecision(d: TurnDecision): void {
+    const { h } = this;
+    switch (d.type) {
+      case 'speech_start':
+        if (h.ending.ending) return;
+        h.timers.disarmSilence();
+        if (h.states.state === 'listening') h.setState('user_speaking', 'speech_start');
+        return;
+      case 'speech_end':
+        // Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize).
+        h.input.finalize();
+        return;
+      case 'barge_in':
+        if (h.voice.talking && !h.ending.ending && !h.ending.hasPending) this.bargeIn(d.by);
+        return;
+      case 'commit':
+        this.onCommit(d.turn, d.overlap);
+        return;
+    }
+  }
+
+  /** The agent finished speaking: a turn held while it talked (interruptions off) is answered now. */
+  takeHeld(): boolean {
+    const q = this.held;
+    if (!q) return false;
+    this.held = undefined;
+    this.h.setState('user_speaking', 'queued_turn');
+    this.onCommit(q, false);
+    return true;
+  }
+
+  /** Digits collected (terminator, timeout, max): a caller turn of their own, cutting the agent off. */
+  onDigits(digits: string, reason: string): void {
+    const { h } = this;
+    this.digits.push(digits);
+    h.deps.sink.event('dtmf', { digits, reason, turn: h.conversation.turn + 1, collected: true });
+    this.interruptForInput();
+    const t = h.now();
+    h.userTurn(`DTMF: ${digits}`, { committedAt: t, speechEndAt: t });
+  }
+
+  /** DTMF cuts the agent off like speech does. */
+  interruptForInput(): void {
+    const { h } = this;
+    h.timers.disarmSilence();
+    h.voice.cut(true);
+    h.turns.reset();
+    this.scheduleTurnTick();
+  }
+
+  /** Words arrived: they start a turn the VAD missed. */
+  private afterWords(): void {
+    const { h } = this;
+    if (h.turns.text && h.states.state === 'listening') {
+      h.timers.disarmSilence();
+      h.setState('user_speaking', 'asr_words');
+    }
+  }
+
+  /** Barge-in: caller speech while the agent speaks (or is about to) cancels the reply. */
+  private bargeIn(by: string): void {
+    const { h } = this;
+    const wasThinking = h.states.state === 'thinking' && h.voice.current!.u.samplesQueued === 0;
+    const { u, r } = h.voice.cut(false)!;
+    const heard = u.heardText();
+    this.bargeIns++;
+    const marks = h.currentTurnMarks();
+    if (marks) marks.interrupted = true;
+    h.states.bargeIn({ by, heard, intended: u.fullText });
+    // The caller only paused (nothing said yet): take the committed turn back and let it grow.
+    const takenBack = wasThinking ? h.conversation.takeBackUserTurn() : undefined;
+    if (!wasThinking) h.conversation.truncate(r, heard);
+    this.syncAgent();
+    h.turns.bargedIn(h.now(), takenBack);
+  }
+
+  private onCommit(c: TurnCommit, overlap: boolean): void {
+    const { h } = this;
+    if (h.ending.ending) return;
+    const state = h.states.state;
+    const speaking = h.voice.talking && (state === 'agent_speaking' || state === 'greeting');
+    const marks = { speechEndAt: c.speechEndAt, asrFinalAt: c.asrFinalAt, committedAt: c.committedAt };
+    if (overlap || speaking) {
+      // Said over the agent without cutting it off: a backchannel ("uh-huh") or noise, dropped. With
+      // interruptions off, real words wait for the agent to finish instead.
+      if (!turnTakingConfig(h.settings()).interruptible && !isBackchannel(c.text)) {
+        if (speaking) this.held = c;
+        else h.userTurn(c.text, marks);
+      } else {
+        h.conversation.backchannel(c.text);
+      }
+      return;
+    }
+    if (isBackchannel(c.text) && state !== 'user_speaking' && state !== 'listening') return;
+    h.userTurn(c.text, marks);
+  }
+}
