@@ -66,6 +66,8 @@ export interface EngineOptions {
   drainTimeoutMs?: number;
   /** Tests: export spans here (e.g. an in-memory exporter) instead of what OTEL_* configures. */
   spanExporter?: SpanExporter;
+  /** false: no metrics, spans or call log lines (the observability bench's baseline). */
+  observe?: boolean;
 }
 
 export interface Engine {
@@ -345,7 +347,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch }),
   );
   // The one pacing clock of this process; its per-tick lateness feeds the pacer-lag histogram.
-  const pacer = new Pacer({ onTickLate: (late) => obs.metrics.pacerTick(late) });
+  const pacer = new Pacer(opts.observe === false ? {} : { onTickLate: (late) => obs.metrics.pacerTick(late) });
   gateway = attachGateway(app.server, {
     resolve,
     onCall,

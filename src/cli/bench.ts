@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseArgs } from './args.js';
 
-export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress'] as const;
+export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress', 'observability'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchContext {
@@ -31,6 +31,7 @@ const loaders: Record<Suite, () => Promise<BenchModule>> = {
   load: () => import('../../bench/load.js'),
   rag: () => import('../../bench/rag.js'),
   egress: () => import('../../bench/egress.js'),
+  observability: () => import('../../bench/observability.js'),
 };
 
 export function machineDescription() {

@@ -47,6 +47,8 @@ export interface Observability {
 
 export interface ObservabilityOptions extends TracingOptions {
   sources?: MetricsSources;
+  /** No metrics, spans or call log lines (the bench's baseline); /metrics still answers, with nothing moving. */
+  off?: boolean;
 }
 
 const STAGE_FIELDS: ReadonlyArray<readonly [string, TurnStage]> = [
@@ -66,6 +68,7 @@ function p50(values: number[]): number | undefined {
 
 export function createObservability(opts: ObservabilityOptions = {}): Observability {
   const metrics = createMetrics(opts.sources);
+  if (opts.off) return offObservability(metrics);
   const tracing = createTracing(opts);
   const listeners = new Map<string, Set<(e: LiveCallEvent) => void>>();
 
@@ -192,5 +195,17 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
       };
     },
     close: () => tracing.shutdown(),
+  };
+}
+
+function offObservability(metrics: EngineMetrics): Observability {
+  const tracing = createTracing({ env: {} });
+  return {
+    metrics,
+    tracing,
+    call: (_info, sink) => ({ sink, retriever: (r) => r, ended: () => {} }),
+    meter: (registry) => registry,
+    subscribe: () => () => {},
+    close: async () => {},
   };
 }
