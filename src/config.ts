@@ -15,6 +15,8 @@ export interface EngineConfig {
   adminApiKey?: string;
   /** Public base URL used in links we hand out (recording URLs, TwiML). */
   publicUrl?: string;
+  /** RECORDING_LINK_SECRET: signs recording links (src/api/recording-link.ts); unset: generated once into dataDir. */
+  recordingLinkSecret?: string;
   providers: {
     deepgram: { apiKey?: string; baseUrl?: string };
     openai: { apiKey?: string; baseUrl?: string };
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     portalApiKey: opt(env.PORTAL_API_KEY),
     adminApiKey: opt(env.ADMIN_API_KEY),
     publicUrl: opt(env.PUBLIC_URL),
+    recordingLinkSecret: opt(env.RECORDING_LINK_SECRET),
     providers: {
       deepgram: { apiKey: opt(env.DEEPGRAM_API_KEY), baseUrl: opt(env.DEEPGRAM_BASE_URL) },
       openai: { apiKey: opt(env.OPENAI_API_KEY), baseUrl: opt(env.OPENAI_BASE_URL) },

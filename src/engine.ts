@@ -9,6 +9,7 @@ import { checkCallLimit } from './api/call-limits.js';
 import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
 import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
+import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
 import { ragRoutes } from './api/routes/rag.js';
 import type { Assistant } from './assistant.js';
 import { MULAW_8K, PCM_16K } from './audio/format.js';
@@ -149,6 +150,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tools = createToolRegistry({ mcpServers: config.mcpServers });
   // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
   const guardedFetch = createGuardedFetch(config.egress);
+  const recordingLinks = createRecordingLinks(config);
   const webhooks = createWebhookDispatcher({
     store,
     logger,
@@ -310,7 +312,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
           sessions.delete(recordId);
           call.release?.();
           observed.ended(summary, summary.endReason.startsWith('error') ? 'failed' : 'completed');
-          // Server paths stay on the server: the webhook carries the authenticated recording URL instead.
+          // Server paths stay on the server: the webhook carries a signed recording link instead.
           const { recordingPath, wirePath: _wire, ...shared } = summary;
           enqueueWrite(async () => {
             await store.calls.update(recordId, {
@@ -320,7 +322,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
               call_id: recordId,
               assistant_id: assistantId,
               ...shared,
-              recording_url: recordingPath ? `${config.publicUrl ?? ''}/api/v1/calls/${recordId}/recording` : undefined,
+              // Absolute, signed and expiring (src/api/recording-link.ts): fetchable without portal credentials.
+              ...recordingLinkFields(recordingPath ? recordingLinks.url(recordId) : undefined),
             });
           });
         },

@@ -50,8 +50,8 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
     await store.calls.appendEvent(callId, 'state', { status: 'failed', reason });
     await opts.webhooks
       ?.enqueue(tenantId, 'call.failed', {
-        callId,
-        assistantId: job.assistantId,
+        call_id: callId,
+        assistant_id: job.assistantId,
         direction: 'outbound',
         to: job.to,
         metadata: job.metadata,

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { defaultGuardedFetch } from '../net/egress.js';
 import type { Store, WebhookDelivery, WebhookEndpoint, WebhookEventType } from '../store/index.js';
+import { wireEnvelope } from './events.js';
 import { signPayload } from './signature.js';
 
 export interface WebhookDispatcher {
@@ -69,7 +70,7 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
   let halting = true;
 
   async function deliver(d: WebhookDelivery & { endpoint: WebhookEndpoint }): Promise<void> {
-    const body = JSON.stringify(d.payload);
+    const body = JSON.stringify(wireEnvelope(d.payload));
     const t = Math.floor(Date.now() / 1000);
     const attempt = d.attempts + 1;
     const started = performance.now();

@@ -110,7 +110,7 @@ describe('outbound calls', () => {
     const after = (await h.call('GET', `/api/v1/calls/${call.id}`, { headers: h.a.h })).body.data;
     expect(after).toMatchObject({ status: 'no-answer', endReason: 'carrier: no-answer', durationMs: 0 });
     expect(
-      webhookEvents.some(([, type, p]) => type === 'call.failed' && p.callId === call.id && p.reason === 'no-answer'),
+      webhookEvents.some(([, type, p]) => type === 'call.failed' && p.call_id === call.id && p.reason === 'no-answer'),
     ).toBe(true);
     const unknown = await fetch(`${h.url}/webhook/twilio/status/c_nope`, {
       method: 'POST',

@@ -55,7 +55,9 @@ describe('dispatcher', () => {
     expect(body).toMatchObject({
       id: got.headers['x-webhook-id'],
       type: 'call.ended',
-      data: { callId: 'c_1', summary: 'ok' },
+      version: 1,
+      created_at: expect.any(String),
+      data: { call_id: 'c_1', summary: 'ok' },
     });
     expect(rx.received).toHaveLength(1);
     await rx.close();

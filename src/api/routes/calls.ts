@@ -1,12 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
-import { tenantRecordingsDir } from '../../call-files.js';
 import { EngineError } from '../../errors.js';
 import type { CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
+import { sendRecording } from '../recording-link.js';
 import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
 
 const Status = Type.Union(
@@ -122,18 +119,7 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       async (req, reply) => {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
-        if (!c.recordingPath) throw new EngineError('NOT_FOUND', 'This call has no recording');
-        // Served only from the tenant's own recordings directory (src/call-files.ts); a path anywhere else
-        // (a corrupt row, a file from before per-tenant directories) is refused rather than served.
-        const file = path.resolve(deps.config.dataDir, c.recordingPath);
-        if (!file.startsWith(path.resolve(tenantRecordingsDir(deps.config.dataDir, req.tenant.id)) + path.sep))
-          throw new EngineError('NOT_FOUND', 'Recording unavailable');
-        const st = await stat(file).catch(() => undefined);
-        if (!st?.isFile()) throw new EngineError('NOT_FOUND', 'Recording file is missing');
-        reply.header('content-type', file.endsWith('.wav') ? 'audio/wav' : 'application/octet-stream');
-        reply.header('content-length', String(st.size));
-        reply.header('content-disposition', `attachment; filename="${c.id}${path.extname(file)}"`);
-        return reply.send(createReadStream(file));
+        return sendRecording(reply, deps.config.dataDir, c);
       },
     );
     app.post(

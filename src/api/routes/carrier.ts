@@ -77,7 +77,8 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           await deps.store.calls.appendEvent(call.id, 'state', { status: next, source: 'twilio' });
           if (TERMINAL_FAILURES.has(next)) {
             await deps.webhooks?.enqueue(call.tenantId, 'call.failed', {
-              callId: call.id,
+              call_id: call.id,
+              assistant_id: call.assistantId,
               direction: call.direction,
               to: call.to ?? null,
               reason: params.CallStatus,

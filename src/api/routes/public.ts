@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { RouteDeps } from '../app.js';
+import { createRecordingLinks, sendRecording } from '../recording-link.js';
 import { ErrorSchema, responses } from '../schemas.js';
 
 const HealthSchema = Type.Object({
@@ -17,7 +18,30 @@ const HealthSchema = Type.Object({
 
 /** Unauthenticated routes: the load-balancer probe and portal login. */
 export function publicRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
+  const links = createRecordingLinks(deps.config);
   return async (app) => {
+    app.get(
+      '/recordings/:file',
+      {
+        schema: {
+          tags: ['calls'],
+          summary: "A call's recording through the signed, expiring link of its call.ended webhook (no credentials)",
+          security: [],
+          params: Type.Object({ file: Type.String({ pattern: '^c_[A-Za-z0-9_-]{1,64}\\.wav$' }) }),
+          querystring: Type.Object({ expires: Type.String(), sig: Type.String() }),
+          response: { 200: Type.String({ format: 'binary' }), '4xx': ErrorSchema } as Record<string, TSchema>,
+        },
+      },
+      async (req, reply) => {
+        const callId = req.params.file.slice(0, -'.wav'.length);
+        // One answer for a bad signature, an expired link and an unknown call: nothing to probe.
+        const call = links.verify(callId, req.query.expires, req.query.sig)
+          ? await deps.store.calls.find(callId)
+          : undefined;
+        if (!call) throw new EngineError('FORBIDDEN', 'Invalid or expired recording link');
+        return sendRecording(reply, deps.config.dataDir, call);
+      },
+    );
     app.get(
       '/health',
       {
