@@ -19,6 +19,8 @@ const PUBLIC = new Set([
   '/webhook/twilio/status/{callId}',
   // Signed with the tenant's plugin secret (tested in transfer-hook.test.ts).
   '/webhook/transfer/{platform}',
+  // Authenticated by the link's own signature (tested in recording-link.test.ts).
+  '/recordings/{file}',
 ]);
 const isAdmin = (p: string) => p.startsWith('/api/v1/admin/');
 

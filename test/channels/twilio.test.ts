@@ -132,7 +132,7 @@ describe('outbound worker over the persisted queue', () => {
     const failed = await store.calls.get(t.id, pbx.id);
     expect(failed?.status).toBe('failed');
     expect(failed?.endReason).toMatch(/asterisk/);
-    expect(events).toEqual([['call.failed', expect.objectContaining({ callId: pbx.id })]]);
+    expect(events).toEqual([['call.failed', expect.objectContaining({ call_id: pbx.id })]]);
     store.close();
   });
 });
