@@ -5,12 +5,13 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
-import { checkCallLimit } from './api/call-limits.js';
 import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
+import { admitCall } from './api/call-limits.js';
 import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
 import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
 import { ragRoutes } from './api/routes/rag.js';
+import { createStoreLimiter } from './api/shared-rate-limit.js';
 import type { Assistant } from './assistant.js';
 import { MULAW_8K, PCM_16K } from './audio/format.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
@@ -20,6 +21,7 @@ import { callFiles } from './call-files.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
+import { type Presence, startPresence } from './cluster/presence.js';
 import type { EngineConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
@@ -69,6 +71,9 @@ export interface EngineOptions {
   spanExporter?: SpanExporter;
   /** false: no metrics, spans or call log lines (the observability bench's baseline). */
   observe?: boolean;
+  /** Engine heartbeat period and the silence after which other engines close its calls, ms (presence.ts). */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
 }
 
 export interface Engine {
@@ -167,10 +172,32 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
   });
   const sessions = new Map<string, CallSession>();
+  /** Live legs by call id: where control messages from any engine's API land (src/cluster/presence.ts). */
+  const legs = new Map<string, MediaLeg>();
   /** Call-record and webhook writes not yet done: close() waits for them before closing the store. */
   const pendingWrites = new Set<Promise<unknown>>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
   let draining = false;
+  const presence: Presence = await startPresence({
+    store,
+    logger,
+    ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+    ...(opts.deadAfterMs ? { deadAfterMs: opts.deadAfterMs } : {}),
+    onControl: (msg) => {
+      const leg = legs.get(msg.callId);
+      if (!leg) return;
+      logger.info({ callId: msg.callId, op: msg.op }, 'call control from the API');
+      if (msg.op === 'hangup') void leg.hangup(msg.reason ?? 'api').catch(() => {});
+      else if (msg.op === 'transfer' && msg.target) void leg.transfer(msg.target, msg.mode ?? 'cold').catch(() => {});
+    },
+    onReaped: async (c) => {
+      await webhooks.enqueue(c.tenantId, 'call.failed', {
+        call_id: c.id,
+        assistant_id: c.assistantId,
+        end_reason: c.endReason,
+      });
+    },
+  });
 
   const app = await buildApp({
     config,
@@ -178,6 +205,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     logger,
     providers,
     tools,
+    engineId: presence.id,
+    // Engines sharing a database share one rate budget; one embedded engine keeps its in-process buckets.
+    ...(store.shared ? { rateLimiter: createStoreLimiter(store.rateCounters, config.rateLimitPerMinute) } : {}),
     extraRoutes: [ragRoutes(kb)],
     knowledge: kb,
     webhooks,
@@ -222,20 +252,27 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const knownId = req.customParameters.callId;
     let record = knownId ? await store.calls.get(tenantId, knownId) : undefined;
     if (record && record.status !== 'completed' && record.status !== 'failed') {
-      await store.calls.update(record.id, { status: 'in-progress', startedAt: new Date().toISOString() });
-    } else {
-      const limit = await checkCallLimit(store, tenantId);
-      if (!limit.ok) return { ok: false, code: 4030, reason: limit.reason };
-      record = await store.calls.create({
-        tenantId,
-        assistantId: assistant.id,
-        direction: 'inbound',
+      await store.calls.update(record.id, {
         status: 'in-progress',
-        from: req.from,
-        to: req.to,
-        protocol: req.protocol,
-        metadata: { ...req.customParameters },
+        startedAt: new Date().toISOString(),
+        ownerId: presence.id,
       });
+    } else {
+      const admitted = await admitCall(store, tenantId, {
+        create: {
+          tenantId,
+          assistantId: assistant.id,
+          direction: 'inbound',
+          status: 'in-progress',
+          from: req.from,
+          to: req.to,
+          protocol: req.protocol,
+          metadata: { ...req.customParameters },
+          ownerId: presence.id,
+        },
+      });
+      if (!admitted.ok) return { ok: false, code: 4030, reason: admitted.reason };
+      record = admitted.record;
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
     }
     const twilio = req.protocol === 'twilio' ? await pluginCredentials(store, tenantId, 'twilio') : undefined;
@@ -265,6 +302,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       void next.finally(() => pendingWrites.delete(next));
     };
     void store.calls.update(recordId, { providerCallId: leg.info.callId });
+    legs.set(recordId, leg);
     const recordSink: CallSink = {
       event: (type, data) => enqueueWrite(() => store.calls.appendEvent(recordId, type, data)),
       update: (patch: CallPatch) =>
@@ -310,6 +348,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         loadAssistant,
         onEnded: (summary: CallSummary) => {
           sessions.delete(recordId);
+          legs.delete(recordId);
           call.release?.();
           observed.ended(summary, summary.endReason.startsWith('error') ? 'failed' : 'completed');
           // Server paths stay on the server: the webhook carries a signed recording link instead.
@@ -424,6 +463,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         await Promise.allSettled([...sessions.values()].map((s) => s.done));
         while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);
         await webhooks.stop();
+        await presence.stop();
         await app.close();
         await metricsServer?.close();
         pacer.stop();

@@ -55,6 +55,8 @@ export interface AppDeps {
   messenger?: MessageSender;
   /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */
   webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  /** This engine process's id among those sharing the store (src/cluster/presence.ts). */
+  engineId?: string;
   /** Replaces the in-process token bucket, e.g. with one shared by all engine processes. */
   rateLimiter?: RateLimiter;
   /** Request metrics by route template (src/observability), and GET /metrics unless it has its own port. */
@@ -147,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         dialer: deps.dialer,
         logger: deps.logger,
         ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+        ...(deps.engineId ? { engineId: deps.engineId } : {}),
       })
     : undefined;
   const rd: RouteDeps = { ...deps, rateLimiter, ...(outbound ? { outbound } : {}) };

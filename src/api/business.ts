@@ -9,6 +9,7 @@ import { assistantRoutes } from './routes/assistants.js';
 import { callRoutes } from './routes/calls.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { outboundRoutes } from './routes/outbound.js';
+import { liveCallRoutes } from './routes/live-calls.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -57,6 +58,7 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(analyticsRoutes(deps));
     await app.register(callRoutes(deps));
     await app.register(outboundRoutes(deps));
+    await app.register(liveCallRoutes(deps));
     await app.register(webhookRoutes(deps));
     // The seed places document upload, deletion and the cost estimate under /api/v1/catalog/rag/ too: every
     // knowledge route registered below (src/api/routes/rag.ts) is also served under that prefix.

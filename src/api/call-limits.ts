@@ -1,34 +1,33 @@
-import type { Store } from '../store/index.js';
+import type { AdmitAction, CallCounts, CallLimits, CallRecord, Store } from '../store/index.js';
 
-export type CallLimitResult = { ok: true } | { ok: false; reason: string };
+export type AdmitResult = { ok: true; record: CallRecord } | { ok: false; reason: string };
+
+/** Why the limits refuse one more call given these counts, or undefined when they allow it. */
+export function limitRefusal(limits: CallLimits, c: CallCounts, concurrentOnly = false): string | undefined {
+  if (limits.maxConcurrent !== undefined && c.active >= limits.maxConcurrent) {
+    return `Concurrent call limit reached (${c.active} of ${limits.maxConcurrent} in progress)`;
+  }
+  if (concurrentOnly) return undefined;
+  if (limits.maxPerHour !== undefined && c.lastHour >= limits.maxPerHour) {
+    return `Call limit per hour reached (${c.lastHour} of ${limits.maxPerHour})`;
+  }
+  if (limits.maxPerDay !== undefined && c.lastDay >= limits.maxPerDay) {
+    return `Call limit per day reached (${c.lastDay} of ${limits.maxPerDay})`;
+  }
+  return undefined;
+}
 
 /**
- * Checks the tenant's call limits before a call starts (inbound: before the session is created; outbound: before
- * the call is queued and again before dialing). `concurrentOnly` skips the per-period counts, for the re-check of a
- * call that is itself already counted in them.
+ * Starts a call within the tenant's limits, atomically across every engine sharing the store (count and create
+ * under one per-tenant lock: CallsRepo.admit). Inbound: create the call; outbound: create it queued (all limits),
+ * then activate it before dialing (`concurrentOnly`: the call is already counted in the per-period limits).
  */
-export async function checkCallLimit(
+export async function admitCall(
   store: Store,
   tenantId: string,
+  action: AdmitAction,
   opts: { concurrentOnly?: boolean; now?: number } = {},
-): Promise<CallLimitResult> {
+): Promise<AdmitResult> {
   const limits = await store.account.getCallLimits(tenantId);
-  if (limits.maxConcurrent !== undefined) {
-    const active = await store.calls.countActive(tenantId);
-    if (active >= limits.maxConcurrent) {
-      return { ok: false, reason: `Concurrent call limit reached (${active} of ${limits.maxConcurrent} in progress)` };
-    }
-  }
-  if (opts.concurrentOnly) return { ok: true };
-  const now = opts.now ?? Date.now();
-  const periods: Array<[number | undefined, number, string]> = [
-    [limits.maxPerHour, 3_600_000, 'hour'],
-    [limits.maxPerDay, 86_400_000, 'day'],
-  ];
-  for (const [max, ms, name] of periods) {
-    if (max === undefined) continue;
-    const n = await store.calls.countSince(tenantId, new Date(now - ms).toISOString());
-    if (n >= max) return { ok: false, reason: `Call limit per ${name} reached (${n} of ${max})` };
-  }
-  return { ok: true };
+  return store.calls.admit(tenantId, action, (c) => limitRefusal(limits, c, opts.concurrentOnly), opts.now);
 }

@@ -4,7 +4,7 @@ import type { Assistant } from '../assistant.js';
 import { EngineError } from '../errors.js';
 import { normalizeNumber } from '../store/index.js';
 import type { RouteDeps } from './app.js';
-import { checkCallLimit } from './call-limits.js';
+import { admitCall } from './call-limits.js';
 
 /** The assistant's pre-call number validation (precall.numberValidation): a refused number is a 422. */
 export function checkNumber(a: Assistant, to: string): void {
@@ -79,18 +79,20 @@ async function queueCall(deps: RouteDeps, req: FastifyRequest, input: OutboundIn
   const channel = input.channel ?? 'twilio';
   const blocker = await deps.dialer?.unavailable?.(req.tenant.id, channel, input.from);
   if (blocker) throw new EngineError(blocker.code, blocker.message);
-  const limit = await checkCallLimit(deps.store, req.tenant.id);
-  if (!limit.ok) throw new EngineError('CALL_LIMIT_REACHED', limit.reason);
-  const call = await deps.store.calls.create({
-    tenantId: req.tenant.id,
-    assistantId: input.assistant.id,
-    direction: 'outbound',
-    status: 'queued',
-    to: input.to,
-    ...(input.from ? { from: input.from } : {}),
-    ...(input.channel ? { protocol: input.channel } : {}),
-    metadata: input.metadata ?? {},
+  const admitted = await admitCall(deps.store, req.tenant.id, {
+    create: {
+      tenantId: req.tenant.id,
+      assistantId: input.assistant.id,
+      direction: 'outbound',
+      status: 'queued',
+      to: input.to,
+      ...(input.from ? { from: input.from } : {}),
+      ...(input.channel ? { protocol: input.channel } : {}),
+      metadata: input.metadata ?? {},
+    },
   });
+  if (!admitted.ok) throw new EngineError('CALL_LIMIT_REACHED', admitted.reason);
+  const call = admitted.record;
   await deps.store.outbound.enqueue({
     tenantId: req.tenant.id,
     callId: call.id,

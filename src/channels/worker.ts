@@ -1,4 +1,4 @@
-import { checkCallLimit } from '../api/call-limits.js';
+import { admitCall } from '../api/call-limits.js';
 import type { Logger } from '../log.js';
 import type { OutboundJob, Store, WebhookEventType } from '../store/index.js';
 import { DialError, type OutboundDialer } from './types.js';
@@ -18,6 +18,8 @@ export interface OutboundWorkerOptions {
   dialer: OutboundDialer;
   logger: Logger;
   webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  /** This engine's id (src/cluster/presence.ts): the call is owned by it while ringing. */
+  engineId?: string;
   /** Poll period for jobs queued by other processes or due for retry, ms. */
   pollMs?: number;
   /** A dial that takes longer than this is assumed dead and retaken (by any process), ms. */
@@ -73,7 +75,14 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
         await fail(job, 'Assistant was deleted before dialing');
         return true;
       }
-      const limit = await checkCallLimit(store, job.tenantId, { concurrentOnly: true });
+      // Takes the line atomically (status ringing under the tenant's admission lock), so engines dialing the same
+      // tenant's queue at once never exceed its concurrent limit together.
+      const limit = await admitCall(
+        store,
+        job.tenantId,
+        { activate: { id: job.callId, status: 'ringing', ...(opts.engineId ? { ownerId: opts.engineId } : {}) } },
+        { concurrentOnly: true },
+      );
       if (!limit.ok) {
         if (job.attempts >= maxAttempts) {
           await store.outbound.finish(job.id, 'failed', limit.reason);
@@ -103,6 +112,7 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
       const msg = (err as Error).message ?? String(err);
       if (err instanceof DialError && err.retryable && job.attempts < maxAttempts) {
         log.warn({ err: msg, attempt: job.attempts }, 'dial failed, will retry');
+        await store.calls.update(job.callId, { status: 'queued' });
         await store.outbound.retryAt(job.id, Date.now() + retryDelayMs * 2 ** (job.attempts - 1), msg);
       } else {
         log.warn({ err: msg }, 'dial failed');

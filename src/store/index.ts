@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { localControl } from './local-control.js';
 import { StoreUnavailableError } from './postgres/database.js';
 import { openPostgresStore } from './postgres/index.js';
 import { sqliteAccount, sqliteNumberRouting } from './sqlite/account.js';
@@ -6,6 +7,7 @@ import { sqliteAnalytics } from './sqlite/analytics.js';
 import { sqliteAssistants } from './sqlite/assistants.js';
 import { sqliteCalls } from './sqlite/calls.js';
 import { openDatabase } from './sqlite/database.js';
+import { sqliteEngines, sqliteRateCounters } from './sqlite/engines.js';
 import { sqliteOutbound } from './sqlite/outbound.js';
 import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
 import { sqliteWebhooks } from './sqlite/webhooks.js';
@@ -47,6 +49,10 @@ export function openStore(opts: { dataDir: string } | { file: string }): Store {
     webhooks: sqliteWebhooks(db),
     analytics: sqliteAnalytics(db),
     outbound: sqliteOutbound(db),
+    engines: sqliteEngines(db),
+    rateCounters: sqliteRateCounters(db),
+    control: localControl(),
+    shared: false,
     async ping() {
       return !closed && ping.get() !== undefined;
     },

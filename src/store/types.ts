@@ -116,6 +116,8 @@ export interface CallRecord {
   summary?: string;
   structuredOutput?: unknown;
   structuredOutputError?: string;
+  /** The engine process carrying the call while it is live (EnginesRepo). */
+  ownerId?: string;
   /** Derived from the call's events, in order. */
   transcript: Array<Record<string, unknown> & { at: string }>;
   turns: Array<Record<string, unknown> & { at: string }>;
@@ -134,9 +136,12 @@ export interface CallCreate {
   protocol?: string;
   providerCallId?: string;
   metadata?: Record<string, unknown>;
+  /** The engine process carrying the call (EnginesRepo), when it is live. */
+  ownerId?: string;
 }
 
 export interface CallPatch {
+  ownerId?: string;
   status?: CallStatus;
   startedAt?: string;
   endedAt?: string;
@@ -160,8 +165,31 @@ export interface CallFilter {
   limit?: number;
 }
 
+/** A tenant's call counts, taken under the tenant's admission lock (see CallsRepo.admit). */
+export interface CallCounts {
+  /** Calls holding a line (ACTIVE_CALL_STATUSES). */
+  active: number;
+  /** Calls created in the last hour / day. */
+  lastHour: number;
+  lastDay: number;
+}
+
+/** What admit() does once the limits allow it: create a call, or move a queued call to a line-holding status. */
+export type AdmitAction = { create: CallCreate } | { activate: { id: string; status: CallStatus; ownerId?: string } };
+
 export interface CallsRepo {
   create(input: CallCreate): Promise<CallRecord>;
+  /**
+   * Call limits enforced atomically across every engine on the store: under a per-tenant lock, counts the tenant's
+   * calls, asks `refuse` (synchronous; a reason string refuses), and only then performs `action`. Two engines
+   * admitting at the same moment see each other's calls.
+   */
+  admit(
+    tenantId: string,
+    action: AdmitAction,
+    refuse: (counts: CallCounts) => string | undefined,
+    now?: number,
+  ): Promise<{ ok: true; record: CallRecord } | { ok: false; reason: string }>;
   get(tenantId: string, id: string): Promise<CallRecord | undefined>;
   /** By id across tenants: only for carrier callbacks (signed by the carrier), which carry no tenant. */
   find(id: string): Promise<CallRecord | undefined>;
@@ -381,6 +409,47 @@ export interface OutboundRepo {
   countQueued(): Promise<number>;
 }
 
+/**
+ * Engine processes sharing the store (DESIGN.md 9): each registers, heartbeats, and owns the live calls it carries
+ * (`calls.owner_id`). When an engine stops heartbeating, any other engine closes its calls.
+ */
+export interface EnginesRepo {
+  register(id: string, info: { host: string; pid: number }, now?: number): Promise<void>;
+  heartbeat(id: string, now?: number): Promise<void>;
+  unregister(id: string): Promise<void>;
+  /**
+   * Closes (status failed, `endReason`) the line-holding calls whose owner has not heartbeated within `timeoutMs`,
+   * and forgets those engines. Each call is closed by exactly one engine (the rows are claimed); returns them.
+   */
+  reapDead(now: number, timeoutMs: number, endReason: string): Promise<CallRecord[]>;
+}
+
+/**
+ * Shared request counters for rate limits across engines: a fixed window per key. `hit` counts one request and
+ * returns the counts of the current and the previous window (for a sliding estimate).
+ */
+export interface RateCountersRepo {
+  hit(key: string, windowMs: number, now: number): Promise<{ current: number; previous: number }>;
+}
+
+/** A control message for one live call, delivered to the engine that owns it (hangup, transfer, config change). */
+export interface ControlMessage {
+  /** Engine id the message is for. */
+  to: string;
+  callId: string;
+  op: 'hangup' | 'transfer' | 'config';
+  reason?: string;
+  target?: string;
+  mode?: 'cold' | 'warm';
+}
+
+/** Delivery of control messages between engines: Postgres LISTEN/NOTIFY, or in-process for the embedded store. */
+export interface ControlChannel {
+  publish(msg: ControlMessage): Promise<void>;
+  /** Handler for messages addressed to `engineId`; returns the unsubscribe. */
+  subscribe(engineId: string, handler: (msg: ControlMessage) => void): Promise<() => Promise<void>>;
+}
+
 export interface Store {
   tenants: TenantsRepo;
   apiKeys: ApiKeysRepo;
@@ -391,6 +460,11 @@ export interface Store {
   webhooks: WebhooksRepo;
   analytics: AnalyticsRepo;
   outbound: OutboundRepo;
+  engines: EnginesRepo;
+  rateCounters: RateCountersRepo;
+  control: ControlChannel;
+  /** True when several engine processes can share this store (Postgres). */
+  readonly shared: boolean;
   /** Cheap liveness probe for /health. */
   ping(): Promise<boolean>;
   /** Idempotent; resolves when connections are closed (the SQLite file is closed before it returns). */

@@ -33,10 +33,11 @@ afterAll(async () => {
 });
 
 async function settled(id: string, tenant = h.a) {
-  // The worker dials in the background; poll the API until the call leaves 'queued' without a carrier id.
+  // The worker dials in the background; poll the API until the call has a carrier id or was refused. (It is
+  // 'ringing' from just before the dial: the line is reserved atomically against the concurrent limit.)
   for (;;) {
     const r = await h.call('GET', `/api/v1/calls/${id}`, { headers: tenant.h });
-    if (r.body.data.providerCallId || r.body.data.status !== 'queued') return r.body.data;
+    if (r.body.data.providerCallId || !['queued', 'ringing'].includes(r.body.data.status)) return r.body.data;
     await new Promise((res) => setTimeout(res, 10));
   }
 }

@@ -211,4 +211,85 @@ export function storeContract(fixture: StoreFixture): void {
       expect(await b.ping()).toBe(true);
     });
   });
+
+  describe('shared state across engines (two handles on one store)', () => {
+    it('admits calls atomically: a concurrent limit of 1 holds when both handles admit at once', async () => {
+      const b = await another();
+      const t = await store.tenants.create({ email: 'lim@x' });
+      const refuse = (c: { active: number }) => (c.active >= 1 ? 'limit' : undefined);
+      const create = {
+        tenantId: t.id,
+        assistantId: 'ag_1',
+        direction: 'inbound' as const,
+        status: 'in-progress' as const,
+      };
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? b : store).calls.admit(t.id, { create }, refuse)),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      expect(results.find((r) => !r.ok)).toEqual({ ok: false, reason: 'limit' });
+      expect(await store.calls.countActive(t.id)).toBe(1);
+      // Per-period counts, and activating a queued call under the same lock.
+      const q = await store.calls.create({ tenantId: t.id, assistantId: 'ag_1', direction: 'outbound' });
+      let seen: unknown;
+      const r = await b.calls.admit(t.id, { activate: { id: q.id, status: 'ringing', ownerId: 'eng_b' } }, (c) => {
+        seen = c;
+        return undefined;
+      });
+      expect(seen).toEqual({ active: 1, lastHour: 2, lastDay: 2 });
+      expect(r.ok && r.record.status).toBe('ringing');
+      expect(r.ok && r.record.ownerId).toBe('eng_b');
+    });
+
+    it("closes a dead engine's live calls exactly once, from any handle", async () => {
+      const b = await another();
+      const t = await store.tenants.create({ email: 'own@x' });
+      const now = Date.now();
+      await store.engines.register('eng_a', { host: 'h', pid: 1 }, now - 60_000);
+      await b.engines.register('eng_b', { host: 'h', pid: 2 }, now);
+      const mk = (ownerId: string) =>
+        store.calls.create({
+          tenantId: t.id,
+          assistantId: 'ag_1',
+          direction: 'inbound',
+          status: 'in-progress',
+          ownerId,
+        });
+      const a1 = await mk('eng_a');
+      const a2 = await mk('eng_a');
+      const b1 = await mk('eng_b');
+      const [x, y] = await Promise.all([
+        store.engines.reapDead(now, 15_000, 'engine_lost'),
+        b.engines.reapDead(now, 15_000, 'engine_lost'),
+      ]);
+      expect([...x, ...y].map((c) => c.id).sort()).toEqual([a1.id, a2.id].sort());
+      expect((await store.calls.get(t.id, a1.id))?.status).toBe('failed');
+      expect((await store.calls.get(t.id, a1.id))?.endReason).toBe('engine_lost');
+      expect((await store.calls.get(t.id, b1.id))?.status).toBe('in-progress');
+      await b.engines.heartbeat('eng_b', now + 10_000);
+      expect(await store.engines.reapDead(now + 20_000, 15_000, 'engine_lost')).toEqual([]);
+    });
+
+    it('counts rate-limit hits across handles, per fixed window', async () => {
+      const b = await another();
+      const now = 1_700_000_000_000;
+      const w = 60_000;
+      const start = now - (now % w);
+      expect(await store.rateCounters.hit('ip:1', w, start + 1)).toEqual({ current: 1, previous: 0 });
+      expect(await b.rateCounters.hit('ip:1', w, start + 2)).toEqual({ current: 2, previous: 0 });
+      expect(await b.rateCounters.hit('ip:2', w, start + 3)).toEqual({ current: 1, previous: 0 });
+      expect(await store.rateCounters.hit('ip:1', w, start + w + 5)).toEqual({ current: 1, previous: 2 });
+    });
+
+    it('delivers control messages to the engine they are addressed to', async () => {
+      const got: string[] = [];
+      const unsubscribe = await store.control.subscribe('eng_a', (m) => got.push(`${m.op}:${m.callId}`));
+      const publisher = store.shared ? await another() : store;
+      await publisher.control.publish({ to: 'eng_b', callId: 'c_x', op: 'hangup' });
+      await publisher.control.publish({ to: 'eng_a', callId: 'c_1', op: 'hangup', reason: 'api' });
+      for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(got).toEqual(['hangup:c_1']);
+      await unsubscribe();
+    });
+  });
 }

@@ -40,7 +40,7 @@ export const CallSchema = Type.Object({
 
 /** API view of a call: the recording as an authenticated URL, never a server path. */
 export function callView(c: CallRecord) {
-  const { tenantId: _t, recordingPath, ...rest } = c;
+  const { tenantId: _t, ownerId: _o, recordingPath, ...rest } = c;
   return { ...rest, ...(recordingPath ? { recordingUrl: `/api/v1/calls/${c.id}/recording` } : {}) };
 }
 

@@ -3,7 +3,7 @@ import { newId } from '../ids.js';
 import { type CallEventRow, type CallRow, callInsertArgs, PATCH_COLUMNS, toCallRecord } from '../sqlite/calls.js';
 import { nowIso } from '../sqlite/database.js';
 import { ACTIVE_CALL_STATUSES, type CallRecord, type CallsRepo } from '../types.js';
-import { all, one, type Pool, run } from './database.js';
+import { all, one, type Pool, run, tx } from './database.js';
 
 export function pgCalls(pool: Pool): CallsRepo {
   const withEvents = async (r: CallRow): Promise<CallRecord> =>
@@ -19,10 +19,50 @@ export function pgCalls(pool: Pool): CallsRepo {
       await run(
         pool,
         `INSERT INTO calls (id, tenant_id, assistant_id, direction, status, from_number, to_number, protocol,
-           provider_call_id, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+           provider_call_id, metadata, created_at, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
         callInsertArgs(id, input),
       );
       return withEvents((await byId(input.tenantId, id))!);
+    },
+    async admit(tenantId, action, refuse, now = Date.now()) {
+      // A transaction-scoped advisory lock per tenant: every engine admitting a call for this tenant queues here, and
+      // counts only after the previous admission committed. Everything runs on this one client, so a waiting engine
+      // holds one pooled connection at most and the lock holder never needs a second one.
+      const out = await tx(pool, async (c) => {
+        await c.query("SELECT pg_advisory_xact_lock(hashtext('admit:' || $1))", [tenantId]);
+        const counts = (await one<{ active: number; h: number; d: number }>(
+          c,
+          `SELECT COUNT(*) FILTER (WHERE status = ANY($2)) AS active,
+             COUNT(*) FILTER (WHERE created_at >= $3) AS h, COUNT(*) FILTER (WHERE created_at >= $4) AS d
+           FROM calls WHERE tenant_id = $1 AND (status = ANY($2) OR created_at >= $4)`,
+          [
+            tenantId,
+            ACTIVE_CALL_STATUSES,
+            new Date(now - 3_600_000).toISOString(),
+            new Date(now - 86_400_000).toISOString(),
+          ],
+        ))!;
+        const reason = refuse({ active: counts.active, lastHour: counts.h, lastDay: counts.d });
+        if (reason !== undefined) return { ok: false as const, reason };
+        let row: CallRow | undefined;
+        if ('create' in action) {
+          row = await one<CallRow>(
+            c,
+            `INSERT INTO calls (id, tenant_id, assistant_id, direction, status, from_number, to_number, protocol,
+               provider_call_id, metadata, created_at, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING *`,
+            callInsertArgs(newId('c', 12), { ...action.create, tenantId }),
+          );
+        } else {
+          row = await one<CallRow>(
+            c,
+            'UPDATE calls SET status = $1, owner_id = COALESCE($2, owner_id) WHERE tenant_id = $3 AND id = $4 RETURNING *',
+            [action.activate.status, action.activate.ownerId ?? null, tenantId, action.activate.id],
+          );
+        }
+        return row ? { ok: true as const, row } : { ok: false as const, reason: 'Call not found' };
+      });
+      return out.ok ? { ok: true, record: await withEvents(out.row) } : out;
     },
     async get(tenantId, id) {
       const r = await byId(tenantId, id);

@@ -4,6 +4,8 @@ import { pgAnalytics } from './analytics.js';
 import { pgAssistants } from './assistants.js';
 import { pgCalls } from './calls.js';
 import { openPool } from './database.js';
+import { pgEngines, pgRateCounters } from './engines.js';
+import { pgControl } from './notify.js';
 import { pgOutbound } from './outbound.js';
 import { pgApiKeys, pgTenants } from './tenants.js';
 import { pgWebhooks } from './webhooks.js';
@@ -25,6 +27,10 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     webhooks: pgWebhooks(pool),
     analytics: pgAnalytics(pool),
     outbound: pgOutbound(pool),
+    engines: pgEngines(pool),
+    rateCounters: pgRateCounters(pool),
+    control: pgControl(url, pool),
+    shared: true,
     async ping() {
       if (closed) return false;
       try {

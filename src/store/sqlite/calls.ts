@@ -3,6 +3,8 @@ import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId } from '../ids.js';
 import {
   ACTIVE_CALL_STATUSES,
+  type AdmitAction,
+  type CallCounts,
   type CallCreate,
   type CallEventType,
   type CallRecord,
@@ -32,6 +34,7 @@ export interface CallRow {
   summary: string | null;
   structured_output: string | null;
   structured_output_error: string | null;
+  owner_id: string | null;
 }
 
 export interface CallEventRow {
@@ -52,6 +55,7 @@ export const PATCH_COLUMNS = {
   structuredOutput: 'structured_output',
   structuredOutputError: 'structured_output_error',
   durationMs: 'duration_ms',
+  ownerId: 'owner_id',
 } as const;
 
 /** A row plus its events (in order) -> the API's call record. Shared by both stores. */
@@ -82,6 +86,7 @@ export function toCallRecord(r: CallRow, events: readonly CallEventRow[]): CallR
   if (r.summary !== null) rec.summary = r.summary;
   if (r.structured_output !== null) rec.structuredOutput = parseJson<unknown>(r.structured_output, null);
   if (r.structured_output_error !== null) rec.structuredOutputError = r.structured_output_error;
+  if (r.owner_id) rec.ownerId = r.owner_id;
   for (const e of events) {
     const item = { ...parseJson<Record<string, unknown>>(e.data, {}), at: e.at };
     if (e.type === 'transcript') rec.transcript.push(item);
@@ -107,13 +112,14 @@ export function callInsertArgs(id: string, input: CallCreate): unknown[] {
     input.providerCallId ?? null,
     JSON.stringify(input.metadata ?? {}),
     nowIso(),
+    input.ownerId ?? null,
   ];
 }
 
 export function sqliteCalls(db: Db): CallsRepo {
   const insert = db.prepare(
     `INSERT INTO calls (id, tenant_id, assistant_id, direction, status, from_number, to_number, protocol,
-       provider_call_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       provider_call_id, metadata, created_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byId = db.prepare<[string, string], CallRow>(
     'SELECT rowid AS seq, * FROM calls WHERE tenant_id = ? AND id = ?',
@@ -129,6 +135,35 @@ export function sqliteCalls(db: Db): CallsRepo {
   const since = db.prepare<[string, string], { n: number }>(
     'SELECT COUNT(*) AS n FROM calls WHERE tenant_id = ? AND created_at >= ?',
   );
+  const lastHourDay = db.prepare<[string, string, string], { h: number; d: number }>(
+    `SELECT COALESCE(SUM(created_at >= ?), 0) AS h, COUNT(*) AS d FROM calls WHERE tenant_id = ? AND created_at >= ?`,
+  );
+  const activate = db.prepare(
+    'UPDATE calls SET status = ?, owner_id = COALESCE(?, owner_id) WHERE tenant_id = ? AND id = ?',
+  );
+  // IMMEDIATE: the write lock is taken before counting, so engine processes sharing the file (WAL) admit one at a
+  // time and each sees the calls the others admitted.
+  const admitTx = db.transaction(
+    (tenantId: string, action: AdmitAction, refuse: (c: CallCounts) => string | undefined, now: number) => {
+      const { h, d } = lastHourDay.get(
+        new Date(now - 3_600_000).toISOString(),
+        tenantId,
+        new Date(now - 86_400_000).toISOString(),
+      )!;
+      const reason = refuse({ active: active.get(tenantId)!.n, lastHour: h, lastDay: d });
+      if (reason !== undefined) return { ok: false as const, reason };
+      let id: string;
+      if ('create' in action) {
+        id = newId('c', 12);
+        insert.run(...callInsertArgs(id, { ...action.create, tenantId }));
+      } else {
+        id = action.activate.id;
+        activate.run(action.activate.status, action.activate.ownerId ?? null, tenantId, id);
+      }
+      const r = byId.get(tenantId, id);
+      return r ? { ok: true as const, record: toRecord(r) } : { ok: false as const, reason: 'Call not found' };
+    },
+  );
   const updates = new Map<string, Statement<unknown[]>>();
 
   const toRecord = (r: CallRow) => toCallRecord(r, events.all(r.id));
@@ -138,6 +173,9 @@ export function sqliteCalls(db: Db): CallsRepo {
       const id = newId('c', 12);
       insert.run(...callInsertArgs(id, input));
       return toRecord(byId.get(input.tenantId, id)!);
+    },
+    async admit(tenantId, action, refuse, now = Date.now()) {
+      return admitTx.immediate(tenantId, action, refuse, now);
     },
     async get(tenantId, id) {
       const r = byId.get(tenantId, id);

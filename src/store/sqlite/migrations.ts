@@ -161,4 +161,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, key)
   );
   `,
+  // 3: engines sharing the store: call ownership with a heartbeat (dead engines' calls are closed by the others),
+  // shared rate-limit counters
+  `
+  ALTER TABLE calls ADD COLUMN owner_id TEXT;
+  CREATE INDEX calls_owner ON calls(owner_id, status);
+  CREATE TABLE engines (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+  );
+  CREATE TABLE rate_counters (
+    key TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+  );
+  `,
 ];
