@@ -12,7 +12,8 @@ describe('docs/grafana-dashboard.json', () => {
     const used = new Set<string>();
     for (const p of dash.panels) {
       for (const t of p.targets) {
-        for (const m of t.expr.match(/\b(voice_engine|nodejs)_\w+/g) ?? []) used.add(m.replace(/_(bucket|count|sum)$/, ''));
+        for (const m of t.expr.match(/\b(voice_engine|nodejs)_\w+/g) ?? [])
+          used.add(m.replace(/_(bucket|count|sum)$/, ''));
       }
     }
     expect(used.size).toBeGreaterThan(10);
