@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pcmFormat } from '../../src/audio/format.js';
 import { silentLogger } from '../../src/log.js';
+import { authorize } from '../../src/sip/digest.js';
 import { header, tagOf } from '../../src/sip/message.js';
 import { newRtpView, readRtp, writeDtmfPayload, writeRtpHeader } from '../../src/sip/rtp.js';
 import { negotiate } from '../../src/sip/sdp.js';
@@ -31,7 +33,7 @@ describe('SIP user agent (wire)', () => {
   let server: SipServer;
   const pacer = new Pacer();
   const seen: Seen[] = [];
-  const admission: SipAdmission = { kind: 'allow' };
+  let admission: SipAdmission = { kind: 'allow' };
   let releases = 0;
 
   beforeAll(async () => {
@@ -43,9 +45,12 @@ describe('SIP user agent (wire)', () => {
       pacer,
       leadMs: 80,
       limits: { invitesPerSecondPerIp: 20 },
-      admit: async () => admission,
+      admit: async (user) => {
+        if (user === 'ast_slow') await new Promise((r) => setTimeout(r, 300));
+        return user.startsWith('+') ? admission : { kind: 'allow' };
+      },
       resolve: async (req) =>
-        req.pathKey === 'ast_good' || req.to === '+15550001'
+        req.pathKey === 'ast_good' || req.pathKey === 'ast_slow' || req.to === '+15550001'
           ? { ok: true, call: { tenantId: 't', assistant: assistant(), release: () => releases++ } }
           : { ok: false, code: 4003, reason: 'assistant key wrong or revoked' },
       onCall: (leg) => {
@@ -170,6 +175,184 @@ describe('SIP user agent (wire)', () => {
     await until(() => s.stops.length === 1);
     expect(s.stops).toEqual(['caller hangup']);
     expect(server.activeCalls).toBe(0);
+    uac.close();
+  });
+
+  it('hangs up with BYE and transfers with REFER (the leg behind the one call-control interface)', async () => {
+    const a = await TestUac.open();
+    const before = seen.length;
+    await establish(a);
+    await until(() => seen.length > before);
+    const sa = seen[seen.length - 1]!;
+    void sa.leg.hangup('done');
+    const bye = await a.wait((m) => m.method === 'BYE');
+    expect(header(bye, 'call-id')).toBe(a.callId);
+    a.answer(bye, 200, 'OK');
+    await until(() => sa.stops.length === 1);
+    a.close();
+
+    const b = await TestUac.open();
+    await establish(b);
+    await until(() => seen.length > before + 1);
+    const sb = seen[seen.length - 1]!;
+    const transferred = sb.leg.transfer('+15550009999', 'cold');
+    const refer = await b.wait((m) => m.method === 'REFER');
+    expect(header(refer, 'refer-to')).toBe('<sip:+15550009999@127.0.0.1>');
+    b.answer(refer, 202, 'Accepted');
+    await transferred;
+    const bye2 = await b.wait((m) => m.method === 'BYE');
+    b.answer(bye2, 200, 'OK');
+    await until(() => sb.stops.length === 1);
+    b.close();
+
+    // A refused REFER leaves the call up and rejects the transfer.
+    const c = await TestUac.open();
+    await establish(c);
+    await until(() => seen.length > before + 2);
+    const sc = seen[seen.length - 1]!;
+    const refused = sc.leg.transfer('sip:desk@pbx.example', 'cold');
+    c.answer(await c.wait((m) => m.method === 'REFER'), 603, 'Declined');
+    await expect(refused).rejects.toThrow(/603/);
+    expect(sc.leg.closed).toBe(false);
+    await expect(sc.leg.transfer('not a target', 'cold')).rejects.toThrow(/not a number or SIP URI/);
+    void sc.leg.hangup('bye');
+    c.answer(await c.wait((m) => m.method === 'BYE'), 200, 'OK');
+    c.close();
+  });
+
+  it('answers a re-INVITE (hold) with 200 and SDP in the same dialog', async () => {
+    const uac = await TestUac.open();
+    const { toTag } = await establish(uac);
+    uac.inDialog('INVITE', 'ast_good', server.port, toTag, 2, uac.sdp('0 101', 'a=sendonly'));
+    const ok = await uac.status(200);
+    expect(negotiate(ok.body.toString()).ok).toBe(true);
+    expect(tagOf(header(ok, 'to'))).toBe(toTag);
+    uac.inDialog('ACK', 'ast_good', server.port, toTag, 2);
+    uac.inDialog('BYE', 'ast_good', server.port, toTag, 3);
+    await uac.status(200, 'BYE');
+    uac.close();
+  });
+
+  it('refuses what it cannot take: 488 without a common codec, 403 for a wrong key, 481 outside a dialog, 405', async () => {
+    const uac = await TestUac.open();
+    uac.invite('ast_good', server.port, { sdp: uac.sdp('9 18') });
+    const r488 = await uac.status(488);
+    expect(header(r488, 'warning')).toMatch(/no common codec/);
+    uac.invite('ast_wrong', server.port, { callId: 'other-1' });
+    await uac.status(403);
+    uac.inDialog('BYE', 'ast_good', server.port, 'nope', 5);
+    await uac.status(481, 'BYE');
+    uac.send(
+      [
+        `SUBSCRIBE sip:x@127.0.0.1:${server.port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${uac.sipPort};branch=z9hG4bKsub1`,
+        'From: <sip:a@127.0.0.1>;tag=1',
+        'To: <sip:x@127.0.0.1>',
+        'Call-ID: sub1',
+        'CSeq: 1 SUBSCRIBE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      server.port,
+    );
+    await uac.status(405, 'SUBSCRIBE');
+    uac.close();
+  });
+
+  it('CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE, no call', async () => {
+    const uac = await TestUac.open();
+    const calls = seen.length;
+    const branch = uac.invite('ast_slow', server.port);
+    await uac.status(100);
+    uac.cancel('ast_slow', server.port, branch);
+    await uac.status(200, 'CANCEL');
+    await uac.status(487);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen.length).toBe(calls);
+    expect(uac.received.some((m) => m.status === 200 && header(m, 'cseq')?.endsWith('INVITE'))).toBe(false);
+    uac.close();
+  });
+
+  it('challenges a routed number with digest and takes the call with the right credentials only', async () => {
+    admission = { kind: 'digest', credentials: { username: 'trunk', password: 's3cret' } };
+    const uac = await TestUac.open();
+    uac.invite('+15550001', server.port);
+    const challenge = await uac.status(401);
+    const www = header(challenge, 'www-authenticate')!;
+    expect(www).toMatch(/^Digest realm="voice-engine"/);
+    const uri = `sip:+15550001@127.0.0.1:${server.port}`;
+    uac.invite('+15550001', server.port, {
+      cseq: 2,
+      auth: authorize(www, 'INVITE', uri, { username: 'trunk', password: 'wrong' }),
+    });
+    await uac.status(401);
+    uac.invite('+15550001', server.port, {
+      cseq: 3,
+      auth: authorize(www, 'INVITE', uri, { username: 'trunk', password: 's3cret' }),
+    });
+    const ok = await uac.status(200);
+    const toTag = tagOf(header(ok, 'to'))!;
+    uac.inDialog('ACK', '+15550001', server.port, toTag, 3);
+    uac.inDialog('BYE', '+15550001', server.port, toTag, 4);
+    await uac.status(200, 'BYE');
+    admission = { kind: 'reject', status: 403, reason: 'Forbidden' };
+    uac.invite('+15550001', server.port, { callId: 'rejected-1' });
+    await uac.status(403);
+    uac.close();
+  });
+
+  it('survives malformed SIP (UDP and TCP) and an INVITE flood; a call in progress goes on', async () => {
+    const uac = await TestUac.open();
+    const { answer, toTag } = await establish(uac);
+    const malformedBefore = server.stats().malformed;
+    const junk = dgram.createSocket('udp4');
+    for (const text of [
+      'garbage',
+      'INVITE sip:x SIP/2.0\r\n\r\n',
+      '\u0000'.repeat(2000),
+      'SIP/2.0 200\r\nVia: x\r\n\r\n',
+    ]) {
+      junk.send(Buffer.from(text), server.port, '127.0.0.1');
+    }
+    const tcp = net.connect(server.port, '127.0.0.1');
+    await new Promise<void>((r) => tcp.once('connect', () => r()));
+    tcp.write('NOT SIP AT ALL\r\n\r\n');
+    await new Promise<void>((r) => tcp.once('close', () => r()));
+    await until(() => server.stats().malformed >= malformedBefore + 3);
+    junk.close();
+
+    // A flood of INVITEs from one address: refused with 503 past the per-IP rate, answered, no crash.
+    const flood = await TestUac.open();
+    for (let i = 0; i < 60; i++) flood.invite('ast_wrong', server.port, { callId: `flood-${i}` });
+    await until(() => flood.received.filter((m) => (m.status ?? 0) >= 400).length >= 60);
+    const statuses = flood.received.filter((m) => (m.status ?? 0) >= 400).map((m) => m.status);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(403);
+    flood.close();
+
+    // OPTIONS over TCP still answered, and the call in progress still gets its audio.
+    const opt = net.connect(server.port, '127.0.0.1');
+    const body = [
+      `OPTIONS sip:ping@127.0.0.1:${server.port} SIP/2.0`,
+      'Via: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKtcp1',
+      'From: <sip:a@127.0.0.1>;tag=1',
+      'To: <sip:ping@127.0.0.1>',
+      'Call-ID: tcp1',
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    opt.write(body);
+    const reply = await new Promise<string>((r) => opt.once('data', (d: Buffer) => r(d.toString())));
+    expect(reply).toMatch(/^SIP\/2\.0 200 OK/);
+    opt.destroy();
+    const n = uac.rtpIn.length;
+    await until(() => uac.rtpIn.length > n + 10);
+    expect(uac.rtpIn.at(-1)!.from).toBe(`127.0.0.1:${answer.port}`);
+    uac.inDialog('BYE', 'ast_good', server.port, toTag, 2);
+    await uac.status(200, 'BYE');
     uac.close();
   });
 });

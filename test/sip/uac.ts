@@ -97,7 +97,7 @@ export class TestUac {
   invite(
     user: string,
     port: number,
-    opts: { sdp?: string; branch?: string; auth?: string; cseq?: number } = {},
+    opts: { sdp?: string; branch?: string; auth?: string; cseq?: number; callId?: string } = {},
   ): string {
     const body = opts.sdp ?? this.sdp();
     const branch = opts.branch ?? `z9hG4bK${randomBytes(6).toString('hex')}`;
@@ -107,7 +107,7 @@ export class TestUac {
       'Max-Forwards: 70',
       `From: <sip:caller@127.0.0.1>;tag=${this.fromTag}`,
       `To: <sip:${user}@127.0.0.1>`,
-      `Call-ID: ${this.callId}`,
+      `Call-ID: ${opts.callId ?? this.callId}`,
       `CSeq: ${opts.cseq ?? 1} INVITE`,
       `Contact: <sip:caller@127.0.0.1:${this.sipPort}>`,
       ...(opts.auth ? [`Authorization: ${opts.auth}`] : []),
@@ -118,6 +118,23 @@ export class TestUac {
     ].join('\r\n');
     this.send(text, port);
     return branch;
+  }
+
+  /** CANCEL of the INVITE sent with `branch` (RFC 3261 9.1: same branch, Call-ID, From, To, CSeq number). */
+  cancel(user: string, port: number, branch: string): void {
+    const text = [
+      `CANCEL sip:${user}@127.0.0.1:${port} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${this.sipPort};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:caller@127.0.0.1>;tag=${this.fromTag}`,
+      `To: <sip:${user}@127.0.0.1>`,
+      `Call-ID: ${this.callId}`,
+      'CSeq: 1 CANCEL',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    this.send(text, port);
   }
 
   /** An in-dialog request (ACK, BYE, re-INVITE) after a 200 carrying the to-tag. */
