@@ -139,10 +139,12 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     expect(bestCorrelation(env, ref)).toBeGreaterThan(0.8);
 
     // What the engine heard: the call recording's caller channel holds the phone's real-speech prompt.
-    const recDir = path.join(dir, 'recordings');
-    const files = (await readdir(recDir)).filter((f) => f.endsWith('.wav'));
+    // (the recording is the newest call WAV under the data dir, wherever its per-tenant folder is)
+    const files = (await readdir(dir, { recursive: true }))
+      .filter((f) => f.endsWith('.wav') && !f.startsWith('phone-') && !f.includes('padded'))
+      .map((f) => path.join(dir, f));
     expect(files.length).toBeGreaterThan(0);
-    const rec = await readWavFile(path.join(recDir, files[0]!));
+    const rec = await readWavFile(files[0]!);
     const caller = rec.samples; // the first channel: the caller
     const prompt = await readWavFile('/usr/share/asterisk/sounds/en/hello-world.wav');
     expect(
