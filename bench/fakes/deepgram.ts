@@ -1,5 +1,6 @@
 /**
- * Loopback fake of Deepgram: the live `/v1/listen` WebSocket and Aura `/v1/speak`. Auth: `Authorization: Token KEY`
+ * Loopback fake of Deepgram: the live `/v1/listen` WebSocket and Aura `/v1/speak` (HTTP; the speak WebSocket and
+ * Flux `/v2/listen` are in bench/fakes/deepgram-ws.ts, served by the same server). Auth: `Authorization: Token KEY`
  * (or the `token, KEY` WebSocket subprotocol the browser SDK uses). Errors: HTTP status at the upgrade with
  * Deepgram's body {"err_code","err_msg","request_id"}.
  *
@@ -33,8 +34,9 @@ import {
   synthAudio,
   wavHeader,
 } from './common.js';
+import { type DeepgramWsCounters, type DeepgramWsFakeOptions, onFluxSocket, onSpeakSocket } from './deepgram-ws.js';
 
-export interface DeepgramFakeOptions extends FakeLatency {
+export interface DeepgramFakeOptions extends FakeLatency, DeepgramWsFakeOptions {
   apiKey?: string;
   transcripts?: string[];
   /** Audio that makes one utterance, ms (segmentation 'duration'). */
@@ -50,7 +52,7 @@ export interface DeepgramFakeOptions extends FakeLatency {
   speechThreshold?: number;
 }
 
-export interface DeepgramFake extends FakeServer {
+export interface DeepgramFake extends FakeServer, DeepgramWsCounters {
   keepAlives: number;
   finalizes: number;
   /** Audio bytes received over all listen sockets. */
@@ -111,6 +113,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     faults: [],
     keepAlives: 0,
     finalizes: 0,
+    speakMessages: [],
     audioBytes: 0,
     sockets: new Set(),
     close: async () => {
@@ -397,7 +400,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     socket.on('error', () => {});
     fake.requests.push(record(req));
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path !== '/v1/listen') return rejectUpgrade(socket, 500);
+    if (path !== '/v1/listen' && path !== '/v2/listen' && path !== '/v1/speak') return rejectUpgrade(socket, 500);
     if (!authorized(req, apiKey)) return rejectUpgrade(socket, 401);
     const fault = fake.faults.shift();
     if (fault === 'unauthorized') return rejectUpgrade(socket, 401);
@@ -406,7 +409,13 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     if (fault === 'quota') return rejectUpgrade(socket, 402);
     if (fault === 'slow_first_byte') await sleep(options.slowFirstByteMs ?? 2000);
     if (socket.destroyed) return;
-    wss.handleUpgrade(req, socket, head, (ws) => onListen(ws, req, fault));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      fake.sockets.add(ws);
+      ws.on('close', () => fake.sockets.delete(ws));
+      if (path === '/v1/speak') onSpeakSocket(ws, req, options, fake);
+      else if (path === '/v2/listen') onFluxSocket(ws, req, fault, options);
+      else onListen(ws, req, fault);
+    });
   });
   (fake as { url: string }).url = await listen(server);
   return fake;

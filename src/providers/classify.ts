@@ -3,6 +3,7 @@
  * code, so that retry and fallback are decided in one place (src/providers/resilience.ts). Messages are scrubbed
  * of secrets: no API key ever reaches an error message or a log line.
  */
+import type { IncomingMessage } from 'node:http';
 import { ProviderError, type ProviderErrorCode, type ProviderKind } from './types.js';
 
 /** Replace every occurrence of a secret in `text`. */
@@ -124,4 +125,33 @@ export function unavailable(provider: string, kind: ProviderKind, message: strin
 
 export function abortedError(provider: string, kind: ProviderKind): ProviderError {
   return new ProviderError({ provider, kind, code: 'aborted', message: 'aborted' });
+}
+
+/**
+ * A refused WebSocket upgrade (ws 'unexpected-response') -> ProviderError, once its body has arrived: the body names
+ * a quota error (ElevenLabs quota_exceeded, Deepgram credits) that the status alone does not.
+ */
+export function upgradeRejection(
+  res: IncomingMessage,
+  ctx: ClassifyContext & { what: string },
+  onError: (err: ProviderError) => void,
+): void {
+  const status = res.statusCode ?? 500;
+  const retryAfter = parseRetryAfter(res.headers['retry-after'] as string | undefined);
+  let body = '';
+  res.on('data', (c: Buffer) => {
+    if (body.length < 4096) body += c.toString('utf8');
+  });
+  res.on('end', () =>
+    onError(
+      new ProviderError({
+        provider: ctx.provider,
+        kind: ctx.kind,
+        code: codeForStatus(status, body),
+        status,
+        message: `${ctx.provider} ${ctx.kind}: HTTP ${status} at ${ctx.what} connect`,
+        retryAfterMs: status === 429 ? retryAfter : undefined,
+      }),
+    ),
+  );
 }

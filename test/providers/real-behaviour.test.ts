@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeepgramFake } from '../../bench/fakes/deepgram.js';
 import { type ElevenLabsFake, startElevenLabsFake } from '../../bench/fakes/elevenlabs.js';
 import { type OpenAiFake, startOpenAiFake } from '../../bench/fakes/openai.js';
-import { type AudioChunk, MULAW_8K } from '../../src/audio/format.js';
+import { MULAW_8K } from '../../src/audio/format.js';
 import { extractStructured } from '../../src/call/post-call.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
@@ -19,14 +19,9 @@ import { type Incident, resilientLlm, resilientTts } from '../../src/providers/r
 import { DeepgramTts } from '../../src/providers/tts/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
 import type { AsrEvent, LlmProvider, ProviderError } from '../../src/providers/types.js';
+import { drain, signal, until } from './stream-helpers.js';
 
-const signal = () => new AbortController().signal;
 const fast = { baseDelayMs: 5, maxDelayMs: 10, firstByteTimeoutMs: 1000 };
-async function drain(it: AsyncIterable<AudioChunk>): Promise<AudioChunk[]> {
-  const out: AudioChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
 async function text(llm: LlmProvider, temperature?: number): Promise<string> {
   let t = '';
   for await (const e of llm.stream(
@@ -41,17 +36,6 @@ async function text(llm: LlmProvider, temperature?: number): Promise<string> {
   ))
     if (e.type === 'text') t += e.delta;
   return t;
-}
-function until(pred: () => boolean, ms = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('condition not met'));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 describe('1. reasoning models: no temperature, reasoning_effort; post-call works with gpt-5', () => {

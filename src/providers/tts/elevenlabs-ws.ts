@@ -17,10 +17,11 @@
  * max_active_conversations, internal errors and changed settings; only the first two are not worth a retry.
  */
 import WebSocket from 'ws';
-import { type AudioChunk, type AudioFormat, bytesPerMs } from '../../audio/format.js';
-import { abortedError, classify, codeForStatus, isQuota, scrub } from '../classify.js';
+import { type AudioFormat, bytesPerMs } from '../../audio/format.js';
+import { abortedError, classify, isQuota, scrub, upgradeRejection } from '../classify.js';
 import { ProviderError, type ProviderErrorCode, type Timing, type TtsTextStream } from '../types.js';
 import { WordAssembler, wsAlignment } from './alignment.js';
+import { ChunkQueue } from './chunk-queue.js';
 
 export interface ElevenLabsWsSettings {
   apiKey: string;
@@ -56,14 +57,10 @@ const CLAUSE_END = /[.!?;:]["')\]]*\s*$/;
 /** One utterance: text in, audio (with word timings) out. */
 export class ContextStream implements TtsTextStream {
   readonly timing: Timing = {};
-  readonly audio: AsyncIterable<AudioChunk>;
-  private readonly chunks: AudioChunk[] = [];
+  readonly audio = new ChunkQueue();
   private pending = '';
   private began = false;
   private ended = false;
-  private done = false;
-  private failure: ProviderError | undefined;
-  private wake: (() => void) | undefined;
   /** Audio of this utterance so far, ms: word times are relative to its start. */
   private audioMs = 0;
   private readonly bytesPerMs: number;
@@ -75,7 +72,6 @@ export class ContextStream implements TtsTextStream {
     signal: AbortSignal,
   ) {
     this.bytesPerMs = bytesPerMs(socket.settings.format, 1000) / 1000;
-    this.audio = this.iterate();
     this.timing.requestSentAt = performance.now();
     if (signal.aborted) this.close();
     else signal.addEventListener('abort', () => this.close(), { once: true });
@@ -102,7 +98,7 @@ export class ContextStream implements TtsTextStream {
 
   /** Sends whole words (each chunk ending in one space, as the API requires); flush at a clause end. */
   pushText(text: string): void {
-    if (this.ended || this.done || !text) return;
+    if (this.ended || this.audio.done || !text) return;
     this.pending += text;
     const cut = this.pending.search(/\s\S*$/);
     if (cut < 0) return;
@@ -112,7 +108,7 @@ export class ContextStream implements TtsTextStream {
   }
 
   end(): void {
-    if (this.ended || this.done) return;
+    if (this.ended || this.audio.done) return;
     this.ended = true;
     const rest = this.pending.trim();
     this.pending = '';
@@ -132,18 +128,17 @@ export class ContextStream implements TtsTextStream {
 
   /** Barge-in: stop now. Multi-context closes only this context; stream-input drops its socket. */
   close(): void {
-    if (!this.done) {
-      this.failure ??= abortedError('elevenlabs', 'tts');
+    if (!this.audio.done) {
       if (this.began && this.id !== undefined && !this.ended)
         this.socket.send({ context_id: this.id, close_context: true });
-      this.finish();
+      this.finish(abortedError('elevenlabs', 'tts'));
     }
     if (this.id === undefined) this.socket.terminate();
   }
 
   /** A server message for this context. */
   onMessage(msg: { audio?: string | null; isFinal?: boolean | null; alignment?: unknown }): void {
-    if (this.done) return;
+    if (this.audio.done) return;
     if (msg.audio) {
       this.timing.firstByteAt ??= performance.now();
       const data = Buffer.from(msg.audio, 'base64');
@@ -151,43 +146,24 @@ export class ContextStream implements TtsTextStream {
       const words = a ? this.assembler.push(a, this.audioMs) : undefined;
       this.audioMs += data.length / this.bytesPerMs;
       const format = this.socket.settings.format;
-      this.chunks.push(words?.length ? { format, data, words } : { format, data });
+      this.audio.push(words?.length ? { format, data, words } : { format, data });
     }
     if (msg.isFinal) {
       const last = this.assembler.take();
-      if (last) this.chunks.push({ format: this.socket.settings.format, data: new Uint8Array(0), words: [last] });
+      if (last) this.audio.push({ format: this.socket.settings.format, data: new Uint8Array(0), words: [last] });
       this.finish();
     }
-    this.wake?.();
   }
 
   fail(err: ProviderError): void {
-    if (this.done) return;
-    this.failure ??= err;
-    this.finish();
+    this.finish(err);
   }
 
-  private finish(): void {
-    if (this.done) return;
-    this.done = true;
+  private finish(err?: ProviderError): void {
+    if (this.audio.done) return;
+    this.audio.finish(err);
     this.timing.doneAt = performance.now();
     this.socket.release(this);
-    this.wake?.();
-  }
-
-  private async *iterate(): AsyncGenerator<AudioChunk> {
-    for (;;) {
-      while (this.chunks.length) yield this.chunks.shift()!;
-      if (this.done) {
-        while (this.chunks.length) yield this.chunks.shift()!;
-        if (this.failure && this.failure.code !== 'aborted') throw this.failure;
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
-    }
   }
 }
 
@@ -215,27 +191,12 @@ export class ElevenLabsSocket {
       for (const m of this.outbox.splice(0)) ws.send(m);
     });
     ws.on('message', (data) => this.onMessage(String(data)));
-    ws.on('unexpected-response', (_req, res) => {
-      const status = res.statusCode ?? 500;
-      const retryAfter = Number(res.headers['retry-after']);
-      let body = '';
-      res.on('data', (c: Buffer) => {
-        body += c.toString('utf8');
-      });
-      res.on('end', () => {
-        this.failAll(
-          new ProviderError({
-            provider: 'elevenlabs',
-            kind: 'tts',
-            code: codeForStatus(status, body),
-            status,
-            message: `elevenlabs tts: HTTP ${status} at ${path} connect`,
-            retryAfterMs: status === 429 && Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
-          }),
-        );
+    ws.on('unexpected-response', (_req, res) =>
+      upgradeRejection(res, { provider: 'elevenlabs', kind: 'tts', what: path }, (err) => {
+        this.failAll(err);
         ws.terminate();
-      });
-    });
+      }),
+    );
     ws.on('error', (err) =>
       this.failAll(classify(err, { provider: 'elevenlabs', kind: 'tts', secrets: [settings.apiKey] })),
     );
