@@ -1,14 +1,16 @@
 /**
- * `voice-engine bench <suite> [--json]` (DESIGN.md section 7). With --json exactly one JSON object goes to stdout
- * and progress to stderr; without it, a table. Each suite lives in bench/<suite>.ts and returns its result object;
- * this file prints it and saves it under bench/results/ with the machine description.
+ * `voice-engine bench <suite> [--json] [--out DIR]` (DESIGN.md section 7). With --json exactly one JSON object goes
+ * to stdout and progress to stderr; without it, a table. Each suite lives in bench/<suite>.ts and returns its result
+ * object; this file prints it and saves it as DIR/<suite>-<time>.json and DIR/<suite>.json (the latest) with the
+ * machine description and the command line. DIR defaults to bench/out/ in the package (git-ignored): a run never
+ * touches tracked files.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, parseArgs } from './args.js';
+import { CliError, EXIT, flagString, parseArgs } from './args.js';
 
 export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress', 'observability'] as const;
 export type Suite = (typeof SUITES)[number];
@@ -43,6 +45,8 @@ export function machineDescription() {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     date: new Date().toISOString(),
+    // Other work on the machine competes with the bench: the figures of a loaded machine say so.
+    loadavg_1m: Math.round(os.loadavg()[0]! * 100) / 100,
   };
 }
 
@@ -65,18 +69,25 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'fast']);
   const suite = args.positional[0] as Suite | undefined;
   if (!suite || !SUITES.includes(suite)) {
-    throw new CliError(`bench needs a suite: ${SUITES.join(', ')}`, 2);
+    throw new CliError(`bench needs a suite: ${SUITES.join(', ')}`, EXIT.usage);
   }
   const json = args.flags.json === true;
   const mod = await loaders[suite]();
+  const outFlag = flagString(args, 'out');
+  const machineBefore = machineDescription();
   const result = await mod.run({ args, progress: (line) => process.stderr.write(`${line}\n`) });
-  const machine = machineDescription();
-  const dir = path.join(packageRoot(), 'bench', 'results');
+  const machine = { ...machineBefore, loadavg_1m_after: machineDescription().loadavg_1m };
+  const dir = outFlag ? path.resolve(outFlag) : path.join(packageRoot(), 'bench', 'out');
+  const saved = `${JSON.stringify({ ...result, machine, command: `voice-engine bench ${argv.join(' ')}` }, null, 2)}\n`;
   try {
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, `${suite}.json`), `${JSON.stringify({ ...result, machine }, null, 2)}\n`);
-  } catch {
-    // Results are a convenience; an installed package may be read-only.
+    const stamp = machine.date.replace(/[:.]/g, '-');
+    await writeFile(path.join(dir, `${suite}-${stamp}.json`), saved);
+    await writeFile(path.join(dir, `${suite}.json`), saved);
+    process.stderr.write(`bench ${suite}: results in ${path.join(dir, `${suite}.json`)}\n`);
+  } catch (err) {
+    // An explicit --out must work; the default folder is a convenience (an installed package may be read-only).
+    if (outFlag) throw new CliError(`--out ${outFlag}: ${(err as Error).message}`, EXIT.io);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
