@@ -9,8 +9,9 @@
  * this schedule; this side measures the inter-arrival of returned frames (jitter vs 20 ms) and counts frames that
  * never came back. One timer drives every call.
  *
- * IPC: parent -> {type:'run', port, calls, durationS}; child -> {type:'clock', now} on {type:'ping'};
- * child -> {type:'result', ...} at the end.
+ * IPC: parent -> {type:'run', port, calls, durationS[, scripts]}; child -> {type:'clock', now} on {type:'ping'};
+ * child -> {type:'result', ...} at the end. Full mode (`scripts` set): parent -> {type:'deepgram'} starts the
+ * loopback Deepgram fake here (child -> {type:'deepgram', url}), and each call streams a real-speech script.
  */
 import WebSocket from 'ws';
 
@@ -19,6 +20,8 @@ interface RunMsg {
   port: number;
   calls: number;
   durationS: number;
+  /** full mode: caller scripts (base64 mu-law frames) and the ends of their turns, ms into the script. */
+  scripts?: { frames: string[]; turnEnds: number[] }[];
 }
 
 const FRAME_MS = 20;
@@ -121,7 +124,169 @@ class Call {
   }
 }
 
+/**
+ * A full-mode call: streams a real-speech caller script in a loop (open loop: the script leaves the agent time to
+ * answer), echoes marks as a platform does once audio is queued, and records when agent audio arrives, for the
+ * per-turn latency under load (end of a caller turn -> first agent audio after it).
+ */
+class FullCall {
+  ws: WebSocket;
+  sent = 0;
+  open = false;
+  closedEarly = false;
+  readonly arrivals: number[] = [];
+  private readonly sid: string;
+  constructor(
+    id: number,
+    port: number,
+    readonly t0: number,
+    readonly frames: number,
+    readonly script: { frames: string[]; turnEnds: number[] },
+  ) {
+    this.sid = `MZ${id.toString(16).padStart(32, '0')}`;
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/media/twilio/ast_load`, { perMessageDeflate: false });
+    this.ws.on('open', () => {
+      this.open = true;
+      this.ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
+      this.ws.send(
+        JSON.stringify({
+          event: 'start',
+          sequenceNumber: '1',
+          streamSid: this.sid,
+          start: {
+            streamSid: this.sid,
+            accountSid: 'AC0',
+            callSid: `CA${id}`,
+            tracks: ['inbound'],
+            customParameters: { t0: String(t0) },
+            mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          },
+        }),
+      );
+    });
+    this.ws.on('message', (data: Buffer) => {
+      const s = data.toString('latin1', 0, 24);
+      if (s.startsWith('{"event":"media"')) this.arrivals.push(now());
+      else if (s.includes('"mark"')) {
+        const m = JSON.parse(data.toString()) as { mark?: { name?: string } };
+        this.ws.send(JSON.stringify({ event: 'mark', streamSid: this.sid, mark: { name: m.mark?.name } }));
+      }
+    });
+    this.ws.on('close', () => {
+      if (this.sent < this.frames) this.closedEarly = true;
+      this.open = false;
+    });
+    this.ws.on('error', () => {});
+  }
+
+  pump(t: number): number {
+    if (!this.open) return 0;
+    let late = 0;
+    const n = this.script.frames.length;
+    while (this.sent < this.frames) {
+      const due = this.t0 + this.sent * FRAME_MS;
+      if (due > t) break;
+      late = t - due;
+      const i = this.sent++;
+      this.ws.send(
+        `{"event":"media","sequenceNumber":"${i + 2}","streamSid":"${this.sid}","media":{"track":"inbound","chunk":"${i + 1}","timestamp":"${i * FRAME_MS}","payload":"${this.script.frames[i % n]}"}}`,
+      );
+    }
+    return late;
+  }
+
+  /** End of each caller turn sent -> the start of agent audio after it, ms; undefined when none within 5 s. */
+  turnLatencies(): (number | undefined)[] {
+    const out: (number | undefined)[] = [];
+    const scriptMs = this.script.frames.length * FRAME_MS;
+    const sentMs = this.sent * FRAME_MS;
+    for (let loop = 0; loop * scriptMs < sentMs; loop++) {
+      for (const e of this.script.turnEnds) {
+        const at = loop * scriptMs + e;
+        if (at > sentMs - 5000) continue;
+        const end = this.t0 + at;
+        // The start of an agent reply after the turn: audio that follows a gap, not the tail of an earlier one.
+        const a = this.arrivals;
+        let first: number | undefined;
+        for (let k = 0; k < a.length; k++) {
+          if (a[k]! > end && (k === 0 || a[k]! - a[k - 1]! > 200)) {
+            first = a[k];
+            break;
+          }
+        }
+        out.push(first !== undefined && first - end < 5000 ? first - end : undefined);
+      }
+    }
+    return out;
+  }
+}
+
+async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: number[] }[] }): Promise<void> {
+  const frames = Math.round((msg.durationS * 1000) / FRAME_MS);
+  const lateness: number[] = [];
+  const start = now() + 1000 + Math.min(4000, msg.calls * 10);
+  const calls: FullCall[] = [];
+  for (let i = 0; i < msg.calls; i++) {
+    calls.push(
+      new FullCall(i, msg.port, start + (i * FRAME_MS) / msg.calls, frames, msg.scripts[i % msg.scripts.length]!),
+    );
+  }
+  const end = start + frames * FRAME_MS + FRAME_MS;
+  const cpu0 = process.cpuUsage();
+  const wall0 = now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const t = now();
+      let worst = 0;
+      for (const c of calls) {
+        const l = c.pump(t);
+        if (l > worst) worst = l;
+      }
+      if (t >= start) lateness.push(worst);
+      if (t >= end) resolve();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const lat: number[] = [];
+  let ignored = 0;
+  let sent = 0;
+  let closedEarly = 0;
+  let notConnected = 0;
+  for (const c of calls) {
+    for (const l of c.turnLatencies()) {
+      if (l === undefined) ignored++;
+      else lat.push(l);
+    }
+    sent += c.sent;
+    if (c.closedEarly) closedEarly++;
+    if (c.sent === 0) notConnected++;
+    c.ws.close();
+  }
+  const l = Float64Array.from(lateness).sort();
+  const t = Float64Array.from(lat).sort();
+  process.send?.({
+    type: 'result',
+    frames_sent: sent,
+    frames_received: 0,
+    closed_early: closedEarly,
+    not_connected: notConnected,
+    jitter_p50: 0,
+    jitter_p99: 0,
+    client_send_late_p99: percentile(l, 99),
+    client_cpu_pct: ((cpu.user + cpu.system) / 1000 / (now() - wall0)) * 100,
+    turn_latency_p50: percentile(t, 50),
+    turn_latency_p95: percentile(t, 95),
+    turns: lat.length,
+    turns_unanswered: ignored,
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  process.exit(0);
+}
+
 async function run(msg: RunMsg): Promise<void> {
+  if (msg.scripts) return runFull({ ...msg, scripts: msg.scripts });
   const frames = Math.round((msg.durationS * 1000) / FRAME_MS);
   const jitter: number[] = [];
   const lateness: number[] = [];
@@ -184,7 +349,18 @@ async function run(msg: RunMsg): Promise<void> {
   process.exit(0);
 }
 
-process.on('message', (m: { type: string }) => {
+process.on('message', (m: { type: string; firstByteMs?: number; transcripts?: string[] }) => {
   if (m.type === 'ping') process.send?.({ type: 'clock', now: now() });
   else if (m.type === 'run') void run(m as RunMsg);
+  else if (m.type === 'deepgram') {
+    // full mode: the loopback Deepgram fake runs here, so that its CPU is the client's, not the engine's.
+    void import('./fakes/deepgram.js').then(async ({ startDeepgramFake }) => {
+      const fake = await startDeepgramFake({
+        segmentation: 'energy',
+        firstByteMs: m.firstByteMs ?? 150,
+        transcripts: m.transcripts ?? ['hello'],
+      });
+      process.send?.({ type: 'deepgram', url: fake.url });
+    });
+  }
 });

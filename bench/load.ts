@@ -1,10 +1,14 @@
 /**
- * `voice-engine bench load [--json] [--calls N] [--duration S] [--ramp 100,200,500]` (DESIGN.md section 7).
+ * `voice-engine bench load [--mode echo|full] [--json] [--calls N] [--duration S] [--ramp 100,200,500]
+ *  [--profile realistic]` (DESIGN.md section 7).
  *
- * ENGINE side in this process: an http server on 127.0.0.1:0 with the media gateway, whose resolver returns an
- * echo-mode assistant for every call (audio in is played back through the normal outbound path: 20 ms framing,
- * shared-clock pacing). CLIENT side in a separate process (bench/load-client.ts, forked): N concurrent Twilio
- * calls, each streaming 20 ms frames in real time and receiving the paced echo.
+ * ENGINE side in this process: an http server on 127.0.0.1:0 with the media gateway. `--mode echo` (default): the
+ * resolver returns an echo-mode assistant for every call (audio in is played back through the normal outbound
+ * path: 20 ms framing, shared-clock pacing). `--mode full`: every call is a whole call session (bench/load-full.ts:
+ * VAD, DTMF, tone guard, Deepgram adapter over a real WebSocket to the loopback fake, rules LLM, TTS fake, pacing,
+ * recording). CLIENT side in a separate process (bench/load-client.ts, forked): N concurrent Twilio calls, each
+ * streaming 20 ms frames in real time (echo: index-coded frames, receiving the paced echo; full: a real-speech
+ * caller who asks, acknowledges, barges in, hesitates and says two sentences, open loop).
  *
  * Figures:
  * - lag_ms: inbound lag, measured on the ENGINE side: the time the session receives frame i (the echo tap, after
@@ -19,6 +23,9 @@
  *   loadavg_1m it separates "the engine is too slow" from "the machine was busy with other work".
  * - max_calls_under_20ms_p99: the largest N run (with --ramp, each N in turn) whose lag p99 <= 20 ms and with no
  *   dropped frames; null when none passed.
+ * Full mode adds turn_latency_ms (end of a caller turn -> first agent audio at the client, under load),
+ * turns_unanswered, turns_committed; its dropped_frames are the engine's outbound drops plus inbound chunks that
+ * never reached a session (sequence gaps); the Deepgram fake runs in the client process.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
@@ -27,11 +34,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assistant } from '../src/assistant.js';
-import { flagNumber, flagString } from '../src/cli/args.js';
+import { CliError, EXIT, flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
 import { silentLogger } from '../src/log.js';
 import { attachGateway } from '../src/telephony/gateway.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
+import { loadRealSpeech, type RealUtterance } from './callers.js';
+import { startFullEngine } from './load-full.js';
+import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 
 interface ClientResult {
   frames_sent: number;
@@ -42,9 +52,16 @@ interface ClientResult {
   jitter_p99: number;
   client_send_late_p99: number;
   client_cpu_pct: number;
+  turn_latency_p50?: number;
+  turn_latency_p95?: number;
+  turns?: number;
+  turns_unanswered?: number;
 }
 
+export type LoadMode = 'echo' | 'full';
+
 export interface LoadRun {
+  mode: LoadMode;
   calls: number;
   duration_s: number;
   lag_ms: { p50: number; p99: number; max: number };
@@ -65,6 +82,44 @@ export interface LoadRun {
   cpu_capacity_calls_per_core: number | null;
   /** 1-minute load average of the machine before and after the run (other work competes for the cores). */
   loadavg_1m: [number, number];
+  /** full mode: end of a caller turn -> first agent audio at the client, under this load. */
+  turn_latency_ms?: { p50: number; p95: number };
+  turns?: number;
+  turns_unanswered?: number;
+  turns_committed?: number;
+}
+
+/** Caller scripts for full mode: real-speech turns with room for the agent to answer, as base64 20 ms frames. */
+async function fullScripts(): Promise<{ frames: string[]; turnEnds: number[] }[]> {
+  const speech = await loadRealSpeech();
+  const silence = (ms: number): Uint8Array => new Uint8Array((ms / 20) * 160).fill(0xff);
+  const scripts: { frames: string[]; turnEnds: number[] }[] = [];
+  for (let v = 0; v < 3; v++) {
+    const pick = <T>(a: T[]): T => a[v % a.length]!;
+    const pieces: { audio: Uint8Array; turn?: RealUtterance }[] = [
+      { audio: silence(3000) }, // the greeting
+      { audio: pick(speech.questions).mulaw, turn: pick(speech.questions) },
+      { audio: silence(1500) },
+      { audio: pick(speech.acknowledgements).mulaw },
+      { audio: silence(1000) },
+      { audio: pick(speech.bargeIns).mulaw, turn: pick(speech.bargeIns) },
+      { audio: silence(3500) },
+      { audio: pick(speech.hesitations).mulaw, turn: pick(speech.hesitations) },
+      { audio: silence(3500) },
+      { audio: pick(speech.twoSentences).mulaw, turn: pick(speech.twoSentences) },
+      { audio: silence(3500) },
+    ];
+    const frames: string[] = [];
+    const turnEnds: number[] = [];
+    for (const p of pieces) {
+      const startMs = frames.length * 20;
+      for (let i = 0; i + 160 <= p.audio.length; i += 160)
+        frames.push(Buffer.from(p.audio.subarray(i, i + 160)).toString('base64'));
+      if (p.turn) turnEnds.push(startMs + p.turn.parts.at(-1)!.endMs);
+    }
+    scripts.push({ frames, turnEnds });
+  }
+  return scripts;
 }
 
 const WARMUP_FRAMES = 50;
@@ -113,7 +168,13 @@ function request<T>(child: ChildProcess, msg: object, type: string): Promise<T> 
   });
 }
 
-async function runOnce(calls: number, durationS: number, progress: (l: string) => void): Promise<LoadRun> {
+async function runOnce(
+  calls: number,
+  durationS: number,
+  progress: (l: string) => void,
+  mode: LoadMode,
+  profile: ProviderProfile,
+): Promise<LoadRun> {
   const frames = Math.round((durationS * 1000) / 20);
   // Inbound lag samples, one slot per frame per call, allocated once (no per-frame allocation in the tap).
   const lags = new Float64Array(calls * frames);
@@ -121,27 +182,55 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
   let offset = 0; // client clock - engine clock, ms
   const t0ByLeg = new WeakMap<MediaLeg, number>();
 
-  const server = http.createServer((_q, s) => s.end());
-  const gateway = attachGateway(server, {
-    logger: silentLogger,
-    limits: { idleTimeoutMs: 120_000 },
-    resolve: async () => ({ ok: true, call: { tenantId: 't_load', assistant: ECHO } }),
-    onCall: () => {},
-    echoTap: (leg, wire) => {
-      let t0 = t0ByLeg.get(leg);
-      if (t0 === undefined) {
-        t0 = Number(leg.info.customParameters.t0) - offset;
-        t0ByLeg.set(leg, t0);
-      }
-      const idx = (wire[0]! << 16) | (wire[1]! << 8) | wire[2]!;
-      // The first second of each call is warm-up (JIT, connection setup), not steady state: not sampled.
-      if (idx >= WARMUP_FRAMES && idx < frames && nLags < lags.length) lags[nLags++] = wallNow() - (t0 + idx * 20);
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-
+  const sample = (t0Client: number, idx: number, arrivedWall: number): void => {
+    // The first second of each call is warm-up (JIT, connection setup), not steady state: not sampled.
+    if (idx >= WARMUP_FRAMES && idx < frames && nLags < lags.length)
+      lags[nLags++] = arrivedWall - (t0Client - offset + idx * 20);
+  };
   const child = fork(clientPath(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  let engine: { port: number; stats: () => { dropped: number; pacerMaxLateMs: number }; close: () => Promise<void> };
+  let full: Awaited<ReturnType<typeof startFullEngine>> | undefined;
+  if (mode === 'full') {
+    const { url } = await request<{ url: string }>(
+      child,
+      { type: 'deepgram', firstByteMs: profile.asrFinalMs, transcripts: FULL_TRANSCRIPTS },
+      'deepgram',
+    );
+    full = await startFullEngine({ profile, deepgramUrl: url, onChunk: sample });
+    const f = full;
+    engine = {
+      port: f.port,
+      stats: () => ({ dropped: f.dropped().engine + f.dropped().inboundMissing, pacerMaxLateMs: f.pacerMaxLateMs() }),
+      close: () => f.close(),
+    };
+  } else {
+    const server = http.createServer((_q, s) => s.end());
+    const gateway = attachGateway(server, {
+      logger: silentLogger,
+      limits: { idleTimeoutMs: 120_000 },
+      resolve: async () => ({ ok: true, call: { tenantId: 't_load', assistant: ECHO } }),
+      onCall: () => {},
+      echoTap: (leg, wire) => {
+        let t0 = t0ByLeg.get(leg);
+        if (t0 === undefined) {
+          t0 = Number(leg.info.customParameters.t0);
+          t0ByLeg.set(leg, t0);
+        }
+        sample(t0, (wire[0]! << 16) | (wire[1]! << 8) | wire[2]!, wallNow());
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    engine = {
+      port: (server.address() as AddressInfo).port,
+      stats: () => gateway.stats(),
+      close: async () => {
+        await gateway.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+  const port = engine.port;
   // Clock alignment: the child's wall clock at the midpoint of an IPC round trip.
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 5; i++) {
@@ -159,21 +248,23 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
-  const result = await request<ClientResult>(child, { type: 'run', port, calls, durationS }, 'result');
+  const scripts = mode === 'full' ? await fullScripts() : undefined;
+  const result = await request<ClientResult>(child, { type: 'run', port, calls, durationS, scripts }, 'result');
   const wallMs = performance.now() - wall0;
   const cpu = process.cpuUsage(cpu0);
   const rss = process.memoryUsage().rss;
-  const stats = gateway.stats();
-  await gateway.close();
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  const stats = engine.stats();
+  const turnsCommitted = full?.turnsCommitted();
+  await engine.close();
   child.kill();
 
   const sorted = lags.subarray(0, nLags).sort();
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const engineDropped = stats.dropped;
-  const lost = Math.max(0, result.frames_sent - result.frames_received);
+  // Echo: frames that never came back; full: counted by the engine side (inbound gaps) in stats.dropped.
+  const lost = mode === 'echo' ? Math.max(0, result.frames_sent - result.frames_received) : 0;
   return {
+    mode,
     calls,
     duration_s: durationS,
     lag_ms: {
@@ -197,11 +288,36 @@ async function runOnce(calls: number, durationS: number, progress: (l: string) =
     // CPU-bound capacity of one core at this cost per call: independent of how busy the machine was, unlike lag.
     cpu_capacity_calls_per_core: cpuPct > 0 ? Math.floor((100 * calls) / cpuPct) : null,
     loadavg_1m: [round(load0, 1), round(os.loadavg()[0]!, 1)],
+    ...(mode === 'full'
+      ? {
+          turn_latency_ms: { p50: round(result.turn_latency_p50 ?? 0, 1), p95: round(result.turn_latency_p95 ?? 0, 1) },
+          turns: result.turns,
+          turns_unanswered: result.turns_unanswered,
+          turns_committed: turnsCommitted,
+        }
+      : {}),
   };
 }
 
+/** What the Deepgram fake "hears", in turn (full mode; the rules LLM answers anything with its fallback). */
+const FULL_TRANSCRIPTS = [
+  'which folder should I save the message to',
+  'thank you',
+  'waiting to speak with a representative',
+  'five five five',
+  'zero one',
+  'two three four five',
+  'the number you have dialed is not in service',
+  'please check the number and try again',
+];
+
 export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
-  const calls = flagNumber(ctx.args, 'calls', 100);
+  const mode = (flagString(ctx.args, 'mode') ?? 'echo') as LoadMode;
+  if (mode !== 'echo' && mode !== 'full') throw new CliError(`--mode ${mode}: echo or full`, EXIT.usage);
+  const profileName = flagString(ctx.args, 'profile') ?? 'realistic';
+  const profile = profileNamed(profileName);
+  if (!profile) throw new CliError(`--profile ${profileName}: one of ${Object.keys(PROFILES).join(', ')}`, EXIT.usage);
+  const calls = flagNumber(ctx.args, 'calls', mode === 'full' ? 20 : 100);
   const durationS = flagNumber(ctx.args, 'duration', 10);
   const ramp = (flagString(ctx.args, 'ramp') ?? '')
     .split(',')
@@ -210,9 +326,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   const plan = ramp.length > 0 ? ramp : [calls];
   const runs: LoadRun[] = [];
   for (const n of plan) {
-    const r = await runOnce(n, durationS, ctx.progress);
+    const r = await runOnce(n, durationS, ctx.progress, mode, profile);
     ctx.progress(
-      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, cpu ${r.cpu_pct}%`,
+      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, cpu ${r.cpu_pct}%${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
     );
     runs.push(r);
   }
@@ -223,15 +339,20 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     ...main,
     max_calls_under_20ms_p99: passing.length ? Math.max(...passing.map((r) => r.calls)) : null,
     runs: runs.length > 1 ? runs : undefined,
+    ...(mode === 'full' ? { profile: profile.name } : {}),
     method:
-      'engine: echo-mode assistants behind the real gateway; client: separate process, Twilio protocol, 20 ms mu-law frames in real time; lag = engine receive - client schedule (IPC-aligned clocks); jitter = |inter-arrival - 20 ms| of returned frames',
+      mode === 'full'
+        ? 'engine: whole call sessions behind the real gateway (VAD, DTMF, tone guard, Deepgram adapter over a real WebSocket to the loopback fake in the client process, rules LLM, scripted TTS, pacing, stereo recording); client: separate process, Twilio protocol, real-speech caller scripts in real time, marks echoed; lag = session wire tap receive - client schedule (IPC-aligned clocks); turn latency = end of caller turn -> first agent audio at the client'
+        : 'engine: echo-mode assistants behind the real gateway; client: separate process, Twilio protocol, 20 ms mu-law frames in real time; lag = engine receive - client schedule (IPC-aligned clocks); jitter = |inter-arrival - 20 ms| of returned frames',
   };
 }
 
 export function table(result: Record<string, unknown>): string[][] {
   const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
+  const full = r.mode === 'full';
   return [
     [
+      'mode',
       'calls',
       'lag p50 ms',
       'lag p99 ms',
@@ -240,9 +361,12 @@ export function table(result: Record<string, unknown>): string[][] {
       'cpu %',
       'rss MB',
       'cpu %/call',
+      'rss MB/call',
       'max calls p99<=20',
+      ...(full ? ['turn p50 ms', 'turn p95 ms', 'unanswered'] : []),
     ],
     [
+      r.mode,
       String(r.calls),
       String(r.lag_ms.p50),
       String(r.lag_ms.p99),
@@ -251,7 +375,9 @@ export function table(result: Record<string, unknown>): string[][] {
       String(r.cpu_pct),
       String(r.rss_mb),
       String(r.cpu_pct_per_call),
+      String(r.rss_mb_per_call),
       String(r.max_calls_under_20ms_p99),
+      ...(full ? [String(r.turn_latency_ms?.p50), String(r.turn_latency_ms?.p95), String(r.turns_unanswered)] : []),
     ],
   ];
 }

@@ -69,6 +69,13 @@ export interface ScriptedAsrOptions {
    */
   textFor?: (segmentMs: number) => string;
   partialText?: string;
+  /**
+   * Instead of `script`: what the caller is saying right now (the bench's caller knows), read at the onset of a
+   * segment for the interim and at its end for the final. For per-call providers fed real speech.
+   */
+  saying?: () => AsrUtterance | undefined;
+  /** Multiplies every latency (partial, final) per event: provider jitter (see bench/profiles.ts). */
+  jitter?: () => number;
   /** Throw (fatal error event) after this many segments: ASR failure mid-call. */
   failAfterSegments?: number;
   formats?: AudioFormat[];
@@ -80,8 +87,10 @@ export class ScriptedAsr implements AsrProvider {
   /** Shared across reopened streams: the script position survives a reconnect. */
   next = 0;
   opened = 0;
-  readonly opts: Required<Omit<ScriptedAsrOptions, 'failAfterSegments' | 'formats' | 'textFor' | 'partialText'>> &
-    Pick<ScriptedAsrOptions, 'failAfterSegments' | 'textFor' | 'partialText'>;
+  readonly opts: Required<
+    Omit<ScriptedAsrOptions, 'failAfterSegments' | 'formats' | 'textFor' | 'partialText' | 'saying' | 'jitter'>
+  > &
+    Pick<ScriptedAsrOptions, 'failAfterSegments' | 'textFor' | 'partialText' | 'saying' | 'jitter'>;
 
   constructor(opts: ScriptedAsrOptions) {
     this.formats = opts.formats ?? [MULAW_8K, PCM_16K];
@@ -94,6 +103,8 @@ export class ScriptedAsr implements AsrProvider {
       failAfterSegments: opts.failAfterSegments,
       textFor: opts.textFor,
       partialText: opts.partialText,
+      saying: opts.saying,
+      jitter: opts.jitter,
     };
   }
 
@@ -135,13 +146,15 @@ class ScriptedAsrStream implements AsrStream {
       if (!this.inSpeech) {
         this.inSpeech = true;
         this.speechStartAt = now - frameMs;
-        this.utt = this.p.opts.textFor
-          ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' }
-          : this.p.take();
+        this.utt = this.p.opts.saying
+          ? this.p.opts.saying()
+          : this.p.opts.textFor
+            ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' }
+            : this.p.take();
         this.onEvent({ type: 'speech_started' });
         const utt = this.utt;
         if (utt?.text) {
-          this.partialTimer = this.later(this.p.opts.partialAfterMs - frameMs, () => {
+          this.partialTimer = this.later(this.p.opts.partialAfterMs * this.jitter() - frameMs, () => {
             const partial = utt.partial ?? utt.text.split(' ')[0]!;
             this.onEvent({ type: 'partial', text: partial, words: [] });
           });
@@ -156,10 +169,11 @@ class ScriptedAsrStream implements AsrStream {
       let utt = this.utt;
       this.utt = undefined;
       this.segments++;
-      if (this.p.opts.textFor) utt = { text: this.p.opts.textFor(this.lastSpeechAt - this.speechStartAt) };
+      if (this.p.opts.saying) utt = this.p.opts.saying() ?? utt;
+      else if (this.p.opts.textFor) utt = { text: this.p.opts.textFor(this.lastSpeechAt - this.speechStartAt) };
       const fail = this.p.opts.failAfterSegments !== undefined && this.segments > this.p.opts.failAfterSegments;
       // lastSpeechAt is the arrival of the last loud frame: its audio ended then.
-      const wait = this.lastSpeechAt + this.p.opts.finalLatencyMs - now;
+      const wait = this.lastSpeechAt + this.p.opts.finalLatencyMs * this.jitter() - now;
       this.later(wait, () => {
         if (fail) {
           this.onEvent({
@@ -181,6 +195,10 @@ class ScriptedAsrStream implements AsrStream {
   }
 
   finalize(): void {}
+
+  private jitter(): number {
+    return this.p.opts.jitter?.() ?? 1;
+  }
 
   async close(): Promise<void> {
     this.closed = true;
@@ -235,12 +253,19 @@ export interface ScriptedLlmOptions {
   tokenIntervalMs?: number;
   /** Throw on these request numbers (1-based): LLM failure mid-call. */
   failOnRequests?: number[];
+  /** Multiplies firstTokenMs per request: provider jitter. */
+  jitter?: () => number;
 }
 
 export class ScriptedLlm implements LlmProvider {
   readonly id = 'scripted-llm';
   requests: LlmRequest[] = [];
-  private readonly opts: Required<Omit<ScriptedLlmOptions, 'failOnRequests'>> & { failOnRequests: number[] };
+  /** The first-token delay of the last request, ms (with jitter). */
+  lastFirstTokenMs = 0;
+  private readonly opts: Required<Omit<ScriptedLlmOptions, 'failOnRequests' | 'jitter'>> & {
+    failOnRequests: number[];
+    jitter?: () => number;
+  };
 
   constructor(opts: ScriptedLlmOptions) {
     this.opts = { firstTokenMs: 200, tokenIntervalMs: 5, failOnRequests: [], ...opts };
@@ -250,7 +275,8 @@ export class ScriptedLlm implements LlmProvider {
     this.requests.push({ ...request, messages: request.messages.map((m) => ({ ...m })) });
     const n = this.requests.length;
     if (timing) timing.requestSentAt = performance.now();
-    await sleep(this.opts.firstTokenMs, signal);
+    this.lastFirstTokenMs = this.opts.firstTokenMs * (this.opts.jitter?.() ?? 1);
+    await sleep(this.lastFirstTokenMs, signal);
     if (this.opts.failOnRequests.includes(n)) {
       throw new ProviderError({
         provider: this.id,
@@ -309,13 +335,17 @@ export interface ScriptedTtsOptions {
   /** Fail (throw) on these request numbers (1-based). */
   failOnRequests?: number[];
   id?: string;
+  /** Multiplies firstByteMs per request: provider jitter. */
+  jitter?: () => number;
 }
 
 export class ScriptedTts implements TtsProvider {
   readonly id: string;
   readonly formats: readonly AudioFormat[] = [MULAW_8K, PCM_16K];
   readonly texts: string[] = [];
-  private readonly opts: Required<Omit<ScriptedTtsOptions, 'id'>>;
+  /** The first-byte delay of the last request, ms (with jitter). */
+  lastFirstByteMs = 0;
+  private readonly opts: Required<Omit<ScriptedTtsOptions, 'id' | 'jitter'>> & { jitter?: () => number };
 
   constructor(opts: ScriptedTtsOptions = {}) {
     this.id = opts.id ?? 'scripted-tts';
@@ -326,7 +356,8 @@ export class ScriptedTts implements TtsProvider {
     this.texts.push(request.text);
     const n = this.texts.length;
     if (timing) timing.requestSentAt = performance.now();
-    await sleep(this.opts.firstByteMs, signal);
+    this.lastFirstByteMs = this.opts.firstByteMs * (this.opts.jitter?.() ?? 1);
+    await sleep(this.lastFirstByteMs, signal);
     if (this.opts.failOnRequests.includes(n)) {
       throw new ProviderError({
         provider: this.id,

@@ -150,8 +150,24 @@ export function callerTurns(events: readonly CallerEvent[]): CallerEvent[][] {
   return turns;
 }
 
+/** Agent frames the caller could hear: 20 ms frames of the agent track above this level, dBFS. */
+export const AUDIBLE_DB = -50;
+
+/** One flag per whole 20 ms frame (160 samples at 8 kHz) of an agent track: 1 when audible. */
+export function audibleFrames(track: Int16Array, frame = 160): Uint8Array {
+  const n = Math.floor(track.length / frame);
+  const out = new Uint8Array(n);
+  const floor = 32768 * 10 ** (AUDIBLE_DB / 20);
+  for (let f = 0; f < n; f++) {
+    let sum = 0;
+    for (let i = f * frame; i < (f + 1) * frame; i++) sum += track[i]! * track[i]!;
+    out[f] = Math.sqrt(sum / frame) >= floor ? 1 : 0;
+  }
+  return out;
+}
+
 /** Audio checks on what the caller heard (work against a remote engine too: they need only the wire). */
-class Heard {
+export class Heard {
   constructor(private readonly h: HeardAudio) {}
   at(ms: number): boolean {
     return this.h.audible[Math.floor(ms / FRAME_MS)] === 1;

@@ -26,6 +26,7 @@ import { createLogger, silentLogger } from '../log.js';
 import { createProviderRegistry } from '../providers/registry.js';
 import { CliError, flagString, parseArgs } from './args.js';
 import {
+  audibleFrames,
   type CallerEvent,
   checkExpectations,
   type ExpectLike,
@@ -354,16 +355,9 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
   return { code: check && !check.ok ? 1 : 0, report };
 }
 
-/** Agent frames the caller could hear: 20 ms frames of the agent track above this level, dBFS. */
-const AUDIBLE_DB = -50;
-
 function heardAudio(sim: PhoneSim, totalMs: number, sentAt: Float64Array): HeardAudio {
-  const track = sim.agentTrack(totalMs);
-  const n = Math.floor(track.length / FRAME);
-  const audible = new Uint8Array(n);
-  for (let f = 0; f < n; f++) audible[f] = frameDb(track, f * FRAME) >= AUDIBLE_DB ? 1 : 0;
   return {
-    audible,
+    audible: audibleFrames(sim.agentTrack(totalMs), FRAME),
     callMs: (fileMs) => {
       const i = Math.min(sentAt.length - 1, Math.max(0, Math.floor(fileMs / 20)));
       return sentAt[i]! + (fileMs - i * 20);

@@ -1,0 +1,77 @@
+/**
+ * The bench commands as a user runs them (`voice-engine bench <suite> --json --out DIR`): exactly one JSON object on
+ * stdout, the DESIGN.md section 7 fields, results saved under --out with the machine and the command. Small N and
+ * shape only: timing figures are what the bench prints, never asserted (noisy shared machine).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+const out = mkdtempSync(path.join(os.tmpdir(), 've-bench-cli-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(TSX, ['src/cli/index.ts', 'bench', ...args, '--json', '--out', out], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function saved(suite: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path.join(out, `${suite}.json`), 'utf8')) as Record<string, unknown>;
+}
+
+describe('voice-engine bench --json --out', () => {
+  it('latency --profile realistic: one JSON object with the contract fields, saved with the machine', async () => {
+    const r = await bench(['latency', '--profile', 'realistic', '--calls', '1', '--rounds', '1', '--no-adapters']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(j).toMatchObject({ suite: 'latency', profile: 'realistic' });
+    for (const k of ['overhead_ms', 'endpointing_ms', 'barge_in_ms', 'voice_to_voice_ms', 'barge_in_audio_stop_ms'])
+      expect(Object.keys(j[k] as object).sort(), k).toEqual(['p50', 'p95', 'p99']);
+    for (const k of ['turns', 'ignored_turns', 'acknowledgements_stopped_agent']) expect(typeof j[k], k).toBe('number');
+    const s = saved('latency');
+    expect(s.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
+    expect(String(s.command)).toContain('bench latency --profile realistic');
+    expect(readdirSync(out).some((f) => /^latency-.+\.json$/.test(f))).toBe(true);
+  }, 240_000);
+
+  it('load --mode full: whole call sessions on a small N; the run carries its mode and per-turn latency', async () => {
+    const r = await bench(['load', '--mode', 'full', '--calls', '2', '--duration', '12']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(j).toMatchObject({ suite: 'load', mode: 'full', calls: 2 });
+    for (const k of ['dropped_frames', 'cpu_pct', 'rss_mb', 'cpu_pct_per_call', 'rss_mb_per_call'])
+      expect(typeof j[k], k).toBe('number');
+    expect(Object.keys(j.lag_ms as object)).toEqual(expect.arrayContaining(['p50', 'p99']));
+    expect(Object.keys(j.jitter_ms as object)).toContain('p99');
+    expect(Object.keys(j.turn_latency_ms as object).sort()).toEqual(['p50', 'p95']);
+    expect(j).toHaveProperty('max_calls_under_20ms_p99');
+    // The sessions really ran: turns were committed from the real-speech callers through the Deepgram fake.
+    expect(j.turns_committed as number).toBeGreaterThan(0);
+    expect(saved('load').mode).toBe('full');
+  }, 240_000);
+
+  it('load --mode echo carries its mode; a bad mode is a usage error (exit 2)', async () => {
+    const r = await bench(['load', '--mode', 'echo', '--calls', '2', '--duration', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ suite: 'load', mode: 'echo', calls: 2 });
+    const bad = await bench(['load', '--mode', 'warp']);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/--mode warp/);
+  }, 120_000);
+});
