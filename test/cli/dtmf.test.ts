@@ -119,7 +119,7 @@ describe('voice-engine dtmf', () => {
     expect(err).toMatch(/usage/);
   });
 
-  it('runs as a process: digits on stdout, exit 0; a bad file gives exit 1 and no stack trace', () => {
+  it('runs as a process: digits on stdout, exit 0; a bad file gives exit 3 (input) and no stack trace', () => {
     vi.restoreAllMocks();
     const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
     const ok = spawnSync(tsx, ['src/cli/index.ts', 'dtmf', join(CASES, 'repeat-40ms.wav')], {
@@ -137,7 +137,7 @@ describe('voice-engine dtmf', () => {
     const bad = join(tmp, 'bad.wav');
     writeFileSync(bad, 'RIFF');
     const fail = spawnSync(tsx, ['src/cli/index.ts', 'dtmf', bad], { cwd: ROOT, encoding: 'utf8' });
-    expect(fail.status).toBe(1);
+    expect(fail.status).toBe(3);
     expect(fail.stdout).toBe('');
     expect(fail.stderr.trim()).toMatch(/^voice-engine dtmf: .*not a WAV file/);
   });
