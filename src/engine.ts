@@ -18,6 +18,7 @@ import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
 import { callFiles } from './call-files.js';
+import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
@@ -106,6 +107,8 @@ interface CallBinding {
   recordId: string;
   tenantId: string;
   metadata: Record<string, unknown>;
+  /** A session took the call (it closes the record); else the stream's release does (src/call-recovery.ts). */
+  session?: boolean;
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
@@ -178,6 +181,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const pendingWrites = new Set<Promise<unknown>>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
   let draining = false;
+  const recovery: CallRecoveryDeps = {
+    calls: store.calls,
+    webhooks,
+    logger,
+    dataDir: config.dataDir,
+    recordingLink: (id) => recordingLinkFields(recordingLinks.url(id)),
+  };
   const presence: Presence = await startPresence({
     store,
     logger,
@@ -190,13 +200,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (msg.op === 'hangup') void leg.hangup(msg.reason ?? 'api').catch(() => {});
       else if (msg.op === 'transfer' && msg.target) void leg.transfer(msg.target, msg.mode ?? 'cold').catch(() => {});
     },
-    onReaped: async (c) => {
-      await webhooks.enqueue(c.tenantId, 'call.failed', {
-        call_id: c.id,
-        assistant_id: c.assistantId,
-        end_reason: c.endReason,
-      });
-    },
+    // Recording finalized from disk, duration, call.failed with the schema's fields (src/call-recovery.ts).
+    onReaped: (c) => finishReapedCall(recovery, c),
   });
 
   const app = await buildApp({
@@ -276,12 +281,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
     }
     const twilio = req.protocol === 'twilio' ? await pluginCredentials(store, tenantId, 'twilio') : undefined;
+    const binding: CallBinding = { recordId: record.id, tenantId, metadata: record.metadata };
+    const startedAt = new Date().toISOString();
+    let released = false;
     const call: ResolvedCall = {
       tenantId,
       assistant,
       ...(twilio?.authToken ? { twilioAuthToken: twilio.authToken } : {}),
+      // Echo mode, or a stream closed before it went live: no session closes the record, so this does.
+      release: () => {
+        if (released || binding.session) return;
+        released = true;
+        const c = { id: binding.recordId, tenantId, assistantId: assistant.id, protocol: req.protocol, startedAt };
+        const done = closeSessionlessCall(recovery, { ...c, echo: assistant.config.mode === 'echo' }).catch(
+          (err: unknown) => logger.warn({ err, callId: c.id }, 'call record close failed'),
+        );
+        pendingWrites.add(done);
+        void done.finally(() => pendingWrites.delete(done));
+      },
     };
-    bindings.set(call, { recordId: record.id, tenantId, metadata: record.metadata });
+    bindings.set(call, binding);
     return { ok: true, call };
   }
 
@@ -291,6 +310,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       void leg.hangup('internal: unresolved call');
       return;
     }
+    binding.session = true;
     const { recordId, tenantId } = binding;
     const log = logger.child({ callId: recordId, protocol: leg.info.protocol });
     // Writes are ordered per call and never block the media path; a failed write is logged, not thrown.

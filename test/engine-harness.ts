@@ -30,7 +30,11 @@ export interface EngineHarness {
 
 export const PORTAL_KEY = 'vek_test_engine_key_0123456789abcdef';
 
-export async function startEngine(env: Record<string, string> = {}, dir?: string): Promise<EngineHarness> {
+export async function startEngine(
+  env: Record<string, string> = {},
+  dir?: string,
+  opts: { heartbeatMs?: number; deadAfterMs?: number } = {},
+): Promise<EngineHarness> {
   const dataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 've-engine-')));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -40,7 +44,7 @@ export async function startEngine(env: Record<string, string> = {}, dir?: string
     RATE_LIMIT_PER_MINUTE: '100000',
     ...env,
   });
-  const engine = await createEngine({ config, logger: silentLogger, print: () => {} });
+  const engine = await createEngine({ config, logger: silentLogger, print: () => {}, ...opts });
   const { url: base } = await engine.listen({ port: 0, host: '127.0.0.1' });
   const h: EngineHarness = {
     engine,

@@ -83,6 +83,35 @@ function wavHeader(sampleRate: number, dataBytes: number): Buffer {
   return h;
 }
 
+/**
+ * Finishes a streamed recording left by a process that died mid-call (crash recovery, src/call-recovery.ts): the
+ * header still says 0xffffffff, the file holds the header plus whole 10 s blocks (maybe a torn last write). The
+ * data is cut to whole stereo frames and the RIFF/data sizes set to match. Returns the audio bytes kept, or
+ * undefined when the file is missing or is not one of our recordings.
+ */
+export async function finalizeStreamedWav(file: string): Promise<number | undefined> {
+  const h = await open(file, 'r+').catch(() => undefined);
+  if (!h) return undefined;
+  try {
+    const head = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await h.read(head, 0, HEADER_BYTES, 0);
+    if (
+      bytesRead < HEADER_BYTES ||
+      head.toString('ascii', 0, 4) !== 'RIFF' ||
+      head.toString('ascii', 36, 40) !== 'data'
+    )
+      return undefined;
+    const sampleRate = head.readUInt32LE(24);
+    const { size } = await h.stat();
+    const data = Math.floor((size - HEADER_BYTES) / 4) * 4;
+    await h.truncate(HEADER_BYTES + data);
+    await h.write(wavHeader(sampleRate, data), 0, HEADER_BYTES, 0);
+    return data;
+  } finally {
+    await h.close();
+  }
+}
+
 export class StereoCallRecorder {
   readonly sampleRate: number;
   private readonly caller: Track;
