@@ -23,6 +23,25 @@ export const SettingsSchema = Type.Object(
         maxDelayMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 10_000, default: 1500 })),
       }),
     ),
+    /**
+     * Interruptions: caller speech over the agent pauses it at once (its audio stops, the position is kept); then
+     * words, duration and energy decide within a bounded window: a real interruption takes the turn (the agent's
+     * message is cut to what was heard), a false one (noise, a cough, "uh-huh", "okay", "thank you") resumes it.
+     */
+    interruption: Type.Optional(
+      Type.Object({
+        /** Words that are not an acknowledgement needed to make an interruption real. */
+        minWords: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 1 })),
+        /** Resume the agent where it paused after a false interruption (false: it stays stopped). */
+        resumeAfterFalse: Type.Optional(Type.Boolean({ default: true })),
+        /** After the caller's speech ends, how long a pause waits for words before resuming, ms. */
+        falseTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 5000, default: 700 })),
+        /** The first message cannot be interrupted (e.g. a legal disclosure). */
+        firstMessageUninterruptible: Type.Optional(Type.Boolean({ default: false })),
+      }),
+    ),
+    /** A caller who talks without pause is cut into turns at this length, ms. */
+    maxUtteranceMs: Type.Optional(Type.Integer({ minimum: 3000, maximum: 120_000, default: 20_000 })),
     /** Speak a filler when the LLM or a tool is slower than this, ms (0 = never). */
     fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1200 })),
     /** Save raw inbound wire messages as JSONL for exact replay. */

@@ -15,6 +15,8 @@ import { Utterance } from './speech.js';
 export interface Speaking {
   u: Utterance;
   r: AgentReply;
+  /** Uninterruptible speech (a first message marked so, e.g. a legal disclosure): caller speech does not stop it. */
+  hold?: boolean;
 }
 
 export interface AgentVoiceEvents {
@@ -108,9 +110,16 @@ export class AgentVoice {
     return s;
   }
 
-  /** The greeting: from the greeting cache when `cacheKey` has audio, else synthesized (and cached if keyed). */
-  greet(text: string, cacheKey: string | undefined): Speaking {
+  /**
+   * The greeting: from the greeting cache when `cacheKey` has audio, else synthesized (and cached if keyed);
+   * `hold`: uninterruptible.
+   */
+  greet(text: string, cacheKey: string | undefined, hold?: boolean): Speaking {
     const s = this.start('greet', true);
+    if (hold) {
+      s.hold = true;
+      this.events.onChange();
+    }
     const { u } = s;
     this.conversation.say(s.r, text);
     const cached = cacheKey ? getGreeting(cacheKey) : undefined;
@@ -142,6 +151,29 @@ export class AgentVoice {
     if (truncate) this.conversation.truncate(c.r, c.u.heardText());
     this.events.onChange();
     return c;
+  }
+
+  /**
+   * Caller speech over the agent: its audio stops on the wire now (the leg and the platform drop what is queued),
+   * the position of what was not heard is kept. False when nothing is playing.
+   */
+  pause(): boolean {
+    const c = this.cur;
+    if (!c || c.u.isDone || c.u.isPaused) return false;
+    c.u.pause();
+    this.leg.clear();
+    this.recorder?.agentCleared();
+    return true;
+  }
+
+  /** A false interruption: the paused utterance plays on from where the caller stopped hearing it. */
+  resume(): boolean {
+    const c = this.cur;
+    if (!c?.u.isPaused) return false;
+    // The recording places the replayed audio from now on, as the caller hears it.
+    this.recorder?.agentUtteranceStart();
+    c.u.resume();
+    return true;
   }
 
   /** `u` has finished (heard or cancelled): it stops being the current utterance. */

@@ -9,10 +9,14 @@ import type { SessionDeps } from './deps.js';
 import type { DtmfInput } from './dtmf-input.js';
 import type { CallEnding } from './ending.js';
 import type { TurnMarks } from './metrics.js';
+import { PHRASES } from './phrases.js';
 import { type CallTimers, DeadlineTimer } from './timers.js';
 import { type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
 import type { TurnCommit } from './turns.js';
 import { isBackchannel } from './words.js';
+
+/** The longest speech over the agent that can be a backchannel, ms ("okay, thank you": ~1 s). */
+const MAX_BACKCHANNEL_MS = 1500;
 
 /**
  * The caller's side of the call's state machine: ASR words and turn-taking decisions become state changes,
@@ -31,16 +35,24 @@ export interface CallerTurnsHost {
   readonly dtmf: DtmfInput;
   readonly deps: SessionDeps;
   now(): number;
+  /** Session clock at the call's start. */
+  readonly t0: number;
   settings(): AssistantSettings | undefined;
   setState(state: CallState, reason: string): void;
   /** A caller turn to answer (in the background). */
   userTurn(text: string, marks: Omit<TurnMarks, 'turn'>): void;
+  /** Say something outside the conversation (a reprompt). */
+  sayAside(text: string, reason: string): void;
   /** The marks of the turn being answered, if any. */
   currentTurnMarks(): TurnMarks | undefined;
 }
 
 export class CallerTurns {
   bargeIns = 0;
+  /** Pauses for caller speech that resumed the agent (noise, coughs, acknowledgements). */
+  falseInterruptions = 0;
+  /** Utterances the recognizer could not make sense of, answered with a reprompt. */
+  unintelligible = 0;
   readonly digits: string[] = [];
   private held: TurnCommit | undefined;
   private readonly h: CallerTurnsHost;
@@ -75,7 +87,7 @@ export class CallerTurns {
             ? 'thinking'
             : 'quiet';
     h.turns.agent(phase, c?.u.startedAt ?? 0);
-    h.turns.hold(h.ending.ending || h.ending.hasPending);
+    h.turns.hold(h.ending.ending || h.ending.hasPending || c?.hold === true);
   }
 
   /** A key press (the call record has it; the DTMF collector decides what it means). */
@@ -121,11 +133,34 @@ export class CallerTurns {
         // Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize).
         h.input.finalize();
         return;
+      case 'pause':
+        if (h.voice.pause()) h.deps.sink.event('state', { state: h.states.state, paused: true, atMs: this.atMs() });
+        return;
+      case 'resume':
+        if (h.voice.resume()) {
+          this.falseInterruptions++;
+          h.deps.sink.event('state', { state: h.states.state, resumed: true, atMs: this.atMs() });
+        }
+        return;
       case 'barge_in':
         if (h.voice.talking && !h.ending.ending && !h.ending.hasPending) this.bargeIn(d.by);
         return;
+      case 'unintelligible':
+        // Real speech, no words: the caller is asked again, never left in silence.
+        if (h.ending.ending || h.voice.talking) return;
+        this.unintelligible++;
+        h.deps.sink.event('transcript', {
+          role: 'user',
+          text: '',
+          turn: h.conversation.turn,
+          unintelligible: true,
+          voicedMs: d.voicedMs,
+          atMs: this.atMs(),
+        });
+        h.sayAside(PHRASES.didNotCatch, 'unintelligible');
+        return;
       case 'commit':
-        this.onCommit(d.turn, d.overlap);
+        this.onCommit(d.turn, d.overlap, d.voicedMs);
         return;
     }
   }
@@ -136,7 +171,7 @@ export class CallerTurns {
     if (!q) return false;
     this.held = undefined;
     this.h.setState('user_speaking', 'queued_turn');
-    this.onCommit(q, false);
+    this.onCommit(q, false, 0);
     return true;
   }
 
@@ -185,24 +220,39 @@ export class CallerTurns {
     h.turns.bargedIn(h.now(), takenBack);
   }
 
-  private onCommit(c: TurnCommit, overlap: boolean): void {
+  private onCommit(c: TurnCommit, overlap: boolean, voicedMs: number): void {
     const { h } = this;
     if (h.ending.ending) return;
     const state = h.states.state;
     const speaking = h.voice.talking && (state === 'agent_speaking' || state === 'greeting');
     const marks = { speechEndAt: c.speechEndAt, asrFinalAt: c.asrFinalAt, committedAt: c.committedAt };
     if (overlap || speaking) {
-      // Said over the agent without cutting it off: a backchannel ("uh-huh") or noise, dropped. With
-      // interruptions off, real words wait for the agent to finish instead.
-      if (!turnTakingConfig(h.settings()).interruptible && !isBackchannel(c.text)) {
+      // Said over the agent without cutting it off. Only a short acknowledgement ("uh-huh", "thank you") is a
+      // backchannel; anything else is a turn: with interruptions off it waits for the agent to finish, else the
+      // agent stops (keeping what was heard) and answers it.
+      if (isBackchannel(c.text) && voicedMs <= MAX_BACKCHANNEL_MS) {
+        h.conversation.backchannel(c.text);
+        return;
+      }
+      if (!turnTakingConfig(h.settings()).interruptible) {
         if (speaking) this.held = c;
         else h.userTurn(c.text, marks);
-      } else {
-        h.conversation.backchannel(c.text);
+        return;
       }
+      if (speaking && !h.ending.hasPending) {
+        this.bargeIns++;
+        h.voice.cut(true);
+        h.states.bargeIn({ by: 'commit' });
+      }
+      h.userTurn(c.text, marks);
       return;
     }
-    if (isBackchannel(c.text) && state !== 'user_speaking' && state !== 'listening') return;
+    // Nothing was heard of a reply in preparation: an acknowledgement adds nothing to the turn being answered.
+    if (isBackchannel(c.text) && state === 'thinking') return;
     h.userTurn(c.text, marks);
+  }
+
+  private atMs(): number {
+    return Math.round(this.h.now() - this.h.t0);
   }
 }

@@ -72,6 +72,10 @@ export interface CallSummary {
   endedBy: string;
   /** Agent utterances cut off by the caller. */
   bargeIns: number;
+  /** Pauses for caller speech that resumed the agent (noise, a cough, an acknowledgement). */
+  falseInterruptions?: number;
+  /** Caller utterances the recognizer could not make sense of, answered with a reprompt. */
+  unintelligible?: number;
   /** Collected DTMF strings (handed to the LLM) and menu keys, in order. */
   digits: string[];
   toolCalls: { name: string; ok: boolean }[];

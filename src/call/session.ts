@@ -33,8 +33,7 @@ import { containsPhrase } from './words.js';
  *   pure decisions) -> the session -> runReply (LLM, tools) -> AgentVoice / Utterance (TTS -> leg).
  *   Conversation owns history, transcript and truncation; CallEnding the hangup / transfer / end of the call;
  *   CallTimers the silence and max-duration timers; CallToolbox the tools; closeCall the record.
- * The work per 20 ms frame is the recorder copy, the VAD and the ASR write: no allocation beyond the ASR's own, no
- * timers, no logging.
+ * Per 20 ms frame: the recorder copy, the VAD and the ASR write; no allocation beyond the ASR's own, no logging.
  */
 export type { CallState, StateTransition } from './call-state.js';
 
@@ -187,7 +186,9 @@ export class CallSession implements MediaLegHandler {
       dtmf: this.dtmf,
       deps: this.deps,
       now: this.now,
+      t0: this.t0,
       settings: () => this.config.settings,
+      sayAside: (text, reason) => this.sayAside(text, reason),
       setState: (state, reason) => this.setState(state, reason),
       userTurn: (text, marks) => this.bg(this.userTurn(text, marks)),
       currentTurnMarks: () => this.currentTurn,
@@ -201,7 +202,7 @@ export class CallSession implements MediaLegHandler {
     return this.states.state;
   }
 
-  /** The conversation as the LLM sees it (system prompt excluded). */
+  /** The conversation as the LLM sees it (system prompt excluded), and the transcript. */
   get history() {
     return this.conversation.history;
   }
@@ -442,7 +443,7 @@ export class CallSession implements MediaLegHandler {
     const key = hasVariables(template)
       ? undefined
       : greetingKey(this.assistant.id, this.voice.ttsId, this.config.tts?.voice, this.leg.info.outboundFormat, text);
-    const { u } = this.voice.greet(text, key);
+    const { u } = this.voice.greet(text, key, this.config.settings?.interruption?.firstMessageUninterruptible);
     this.bg(this.finishTurn(u, undefined));
   }
 
@@ -475,6 +476,8 @@ export class CallSession implements MediaLegHandler {
         transcript: [...this.conversation.transcript],
         turns: this.conversation.turn,
         bargeIns: this.caller.bargeIns,
+        falseInterruptions: this.caller.falseInterruptions,
+        unintelligible: this.caller.unintelligible,
         digits: this.caller.digits,
         toolCalls: this.toolbox.calls,
       },

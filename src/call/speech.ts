@@ -62,7 +62,15 @@ export class Utterance {
   private readonly format: AudioFormat;
   private next = 0;
   private queuedSamples = 0;
-  private readonly baseSamples: number;
+  /** Leg stream position (samples) of this utterance's sample 0; moved when a pause is resumed. */
+  private baseSamples: number;
+  /** Every chunk queued, with its start (samples, outbound rate, relative to the utterance): a pause replays them. */
+  private readonly sent: { start: number; chunk: AudioChunk }[] = [];
+  /** Paused for caller speech: audio is kept, not sent; `pausedAt` is what the caller had heard. */
+  private paused = false;
+  private pausedAt = 0;
+  /** The end mark is due (the worker finished while paused). */
+  private endMarkDue = false;
   private ended = false;
   private working = false;
   private wake: (() => void) | undefined;
@@ -158,8 +166,52 @@ export class Utterance {
     return this.pieces.length > 0;
   }
 
+  /**
+   * Caller speech: stop the audio now, keep the position. The caller of pause() clears the leg (the platform drops
+   * what it buffered); everything from the heard position on is kept and synthesis goes on into it.
+   */
+  pause(): void {
+    if (this.paused || this.cancelled || this.isFinished) return;
+    this.pausedAt = this.heardSamples();
+    this.paused = true;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** A false interruption: play on from where the caller stopped hearing, marks and all. */
+  resume(): void {
+    if (!this.paused || this.cancelled) return;
+    this.paused = false;
+    const from = this.pausedAt;
+    const leg = this.opts.leg;
+    // Utterance sample `from` is where the leg's stream is now.
+    this.baseSamples = leg.playedSamples + leg.pendingSamples - from;
+    let piece = 0;
+    for (const { start, chunk } of this.sent) {
+      // Marks of the pieces that end before this chunk, where they fall.
+      while (piece < this.next && this.pieces[piece]!.end >= 0 && this.pieces[piece]!.end <= start) {
+        if (this.pieces[piece]!.end > from) leg.mark(`${this.id}:${piece}`);
+        piece++;
+      }
+      const n = this.samplesOf(chunk);
+      if (start + n <= from) continue;
+      const part = start >= from ? chunk : sliceChunk(chunk, (from - start) / n);
+      if (part.data.byteLength === 0) continue;
+      leg.play(part);
+      this.opts.onAudio?.(part);
+    }
+    for (; piece < this.next; piece++) leg.mark(`${this.id}:${piece}`);
+    if (this.endMarkDue) {
+      this.endMarkDue = false;
+      leg.mark(`${this.id}:end`);
+    }
+  }
+
   /** Samples of this utterance the caller has heard. */
   heardSamples(): number {
+    if (this.paused) return this.pausedAt;
     const played = this.opts.leg.playedSamples - this.baseSamples;
     let confirmed = 0;
     if (this.confirmedPieces > 0) {
@@ -193,7 +245,8 @@ export class Utterance {
 
   /** The leg echoed a mark of ours. */
   onMark(name: string, played: boolean): void {
-    if (!name.startsWith(`${this.id}:`)) return;
+    // A pause's clear resolves every pending mark unplayed: they are sent again on resume.
+    if (this.paused || !name.startsWith(`${this.id}:`)) return;
     const tag = name.slice(this.id.length + 1);
     if (tag === 'end') {
       this.markFinished();
@@ -205,6 +258,7 @@ export class Utterance {
 
   /** The leg played everything queued. */
   onPlaybackIdle(): void {
+    if (this.paused) return;
     if (this.ended && !this.working && this.next >= this.pieces.length) this.markFinished();
   }
 
@@ -269,7 +323,7 @@ export class Utterance {
         }
         if (this.cancelled) break;
         piece.end = this.queuedSamples;
-        this.opts.leg.mark(`${this.id}:${this.next}`);
+        if (!this.paused) this.opts.leg.mark(`${this.id}:${this.next}`);
         this.next++;
       }
     } catch (err) {
@@ -277,7 +331,8 @@ export class Utterance {
     } finally {
       this.working = false;
       if (!this.cancelled) {
-        this.opts.leg.mark(`${this.id}:end`);
+        if (this.paused) this.endMarkDue = true;
+        else this.opts.leg.mark(`${this.id}:end`);
         // Nothing was queued at all: nothing to wait for.
         if (this.queuedSamples === 0) this.markFinished();
       }
@@ -318,19 +373,35 @@ export class Utterance {
 
   private send(chunk: AudioChunk): void {
     if (chunk.data.byteLength === 0 || this.opts.leg.closed) return;
+    this.sent.push({ start: this.queuedSamples, chunk });
+    this.queuedSamples += this.samplesOf(chunk);
+    this.collect?.push(chunk);
+    // Paused: kept for the resume, not played.
+    if (this.paused) return;
     this.opts.leg.play(chunk);
     if (this.timings.firstAudioAt === undefined) {
       this.timings.firstAudioAt = this.opts.now();
       this.opts.onFirstAudio?.(this.timings.firstAudioAt);
     }
-    const n = chunk.data.byteLength / bytesPerSample(chunk.format);
-    this.queuedSamples += Math.round((n * this.outRate) / chunk.format.sampleRate);
     this.opts.onAudio?.(chunk);
-    this.collect?.push(chunk);
+  }
+
+  /** Length of a chunk in samples at the outbound rate. */
+  private samplesOf(chunk: AudioChunk): number {
+    const n = chunk.data.byteLength / bytesPerSample(chunk.format);
+    return Math.round((n * this.outRate) / chunk.format.sampleRate);
   }
 
   /** Samples queued by this utterance (outbound rate). */
   get samplesQueued(): number {
     return this.queuedSamples;
   }
+}
+
+/** The part of `chunk` after `fraction` of it, cut on a sample boundary (a view, no copy). */
+function sliceChunk(chunk: AudioChunk, fraction: number): AudioChunk {
+  const bps = bytesPerSample(chunk.format);
+  const samples = chunk.data.byteLength / bps;
+  const skip = Math.min(samples, Math.max(0, Math.round(samples * fraction)));
+  return { format: chunk.format, data: chunk.data.subarray(skip * bps) };
 }

@@ -1,7 +1,7 @@
 import type { AssistantSettings } from '../assistant.js';
 import { Endpointer, type EndpointingConfig, type TurnCommit } from './turns.js';
 import { SpeechGate } from './vad.js';
-import { isBackchannel } from './words.js';
+import { isBackchannel, normalize } from './words.js';
 
 /**
  * Turn-taking for one call: voice activity (SpeechGate), endpointing (Endpointer) and the interruption policy, as
@@ -9,18 +9,24 @@ import { isBackchannel } from './words.js';
  * speech probability, ASR words, what the agent is doing, and tick() at `deadline`. Outputs are decisions handed to
  * `decide`, in order; the unit has no timers, reads no clock, does no I/O, so tests drive it frame by frame.
  *
- *   frame(p) ──▶ speech_start / speech_end        (VAD onset / offset, hysteresis on the audio clock)
- *   frame(p), asr words ──▶ barge_in               (caller over an interruptible agent: sustained speech, not a
- *                                                   backchannel; without words it must last NO_WORDS_EXTRA_MS more)
- *   tick(), asr final ──▶ commit                   (end of turn; `overlap` when said over the agent)
+ *   caller speech confirmed (VAD onset) over the speaking agent ──▶ pause      (no ASR needed: audio stops now)
+ *     words that are not an acknowledgement (>= minWords), or speech that lasts ──▶ barge_in   (takes the turn)
+ *     speech ended short with no such words, nothing more within falseTimeoutMs ──▶ resume    (or stop, if off)
+ *   speech while the agent prepares a reply (nothing heard yet) ──▶ barge_in   (the caller went on: take it back)
+ *   end of turn (endpointing) ──▶ commit (`overlap` when said over the agent)
+ *   a pause with real speech and no words at all, the agent silent ──▶ unintelligible   (reprompt, never silence)
+ *   a caller who talks on past maxUtteranceMs ──▶ commit of what was heard so far   (bounded turns)
  */
 export type AgentPhase = 'quiet' | 'thinking' | 'speaking';
 
 export type TurnDecision =
   | { type: 'speech_start'; atMs: number; overlap: boolean }
   | { type: 'speech_end'; atMs: number }
-  | { type: 'barge_in'; by: 'vad' | 'asr' }
-  | { type: 'commit'; turn: TurnCommit; overlap: boolean };
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'barge_in'; by: 'vad' | 'asr' | 'commit'; stop?: boolean }
+  | { type: 'commit'; turn: TurnCommit; overlap: boolean; voicedMs: number; forced?: boolean }
+  | { type: 'unintelligible'; voicedMs: number };
 
 export interface TurnTakingConfig {
   endpointing: EndpointingConfig;
@@ -28,7 +34,25 @@ export interface TurnTakingConfig {
   bargeInSpeechMs: number;
   /** False: the caller never cuts the agent off; their words wait for the agent to finish. */
   interruptible: boolean;
+  /** Words (not an acknowledgement) that make an interruption real. */
+  minWords: number;
+  /** Resume after a false interruption (else the agent stays stopped). */
+  resumeAfterFalse: boolean;
+  /** After the caller's speech ends, how long a pause waits for words, ms. */
+  falseTimeoutMs: number;
+  /** A caller who talks on is cut into turns at this length, ms. */
+  maxUtteranceMs: number;
 }
+
+/** Extra sustained speech that makes an interruption real without any words from the recognizer, ms. */
+export const NO_WORDS_EXTRA_MS = 500;
+/**
+ * While the agent is paused (silent already), speech without words must last this long to be an interruption:
+ * "okay, thank you" or a cough are shorter; waiting costs nothing, the agent is not talking over the caller, ms.
+ */
+export const PAUSED_NO_WORDS_MS = 1500;
+/** Voiced speech in a pause with no words at all that deserves a reprompt (shorter is noise), ms. */
+export const UNINTELLIGIBLE_MIN_MS = 400;
 
 /** The policy from the assistant's settings (documented in src/assistant.ts). */
 export function turnTakingConfig(settings: AssistantSettings | undefined): TurnTakingConfig {
@@ -38,15 +62,23 @@ export function turnTakingConfig(settings: AssistantSettings | undefined): TurnT
   const base = s.bargeInMinSpeechMs ?? 200;
   const e = s.endpointing ?? {};
   const minDelayMs = e.minDelayMs ?? 250;
+  const i = s.interruption ?? {};
   return {
     interruptible: sensitivity > 0,
     bargeInSpeechMs: sensitivity >= 0.5 ? base * (1 - (sensitivity - 0.5)) : base / (sensitivity * 2),
     endpointing: { minDelayMs, maxDelayMs: Math.max(minDelayMs, e.maxDelayMs ?? 1500) },
+    minWords: i.minWords ?? 1,
+    resumeAfterFalse: i.resumeAfterFalse ?? true,
+    falseTimeoutMs: i.falseTimeoutMs ?? 700,
+    maxUtteranceMs: s.maxUtteranceMs ?? 20_000,
   };
 }
 
-/** Extra sustained speech needed for a barge-in while the recognizer has given no words, ms. */
-export const NO_WORDS_EXTRA_MS = 500;
+/** Words of `text` that are not an acknowledgement ("okay", "thank you", "uh-huh"). */
+export function realWords(text: string): number {
+  if (!text || isBackchannel(text)) return 0;
+  return normalize(text).replace(/[?]/g, '').split(' ').filter(Boolean).length;
+}
 
 export class TurnTaking {
   private readonly gate: SpeechGate;
@@ -56,10 +88,18 @@ export class TurnTaking {
   private phase: AgentPhase = 'quiet';
   /** Session clock when the agent's utterance began: caller speech counts toward a barge-in only from here. */
   private agentSince = 0;
-  /** The agent may not be cut off now (a hangup or transfer is pending, the call is ending). */
+  /** The agent may not be cut off now (uninterruptible speech, a pending hangup or transfer, the call ending). */
   private holding = false;
   /** The caller's current speech began while the agent was talking and has not barged in. */
   private overlap = false;
+  /** The agent is paused for caller speech; the decision is pending. */
+  private paused = false;
+  /** When a pause with no words resumes (session clock), once the caller's speech has ended. */
+  private resumeAt: number | undefined;
+  /** Voiced caller speech in the turn in progress, ms (speech runs that ended). */
+  private voicedMs = 0;
+  /** Audio time the turn in progress started (for maxUtteranceMs). */
+  private turnStart = -1;
 
   constructor(cfg: TurnTakingConfig, decide: (d: TurnDecision) => void) {
     this.cfg = cfg;
@@ -69,10 +109,7 @@ export class TurnTaking {
       { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
       {
         onSpeechStart: (at) => this.speechStart(at),
-        onSpeechEnd: (at) => {
-          this.ep.speechEnded(at);
-          this.decide({ type: 'speech_end', atMs: at });
-        },
+        onSpeechEnd: (at, ms) => this.speechEnd(at, ms),
       },
     );
   }
@@ -86,11 +123,16 @@ export class TurnTaking {
 
   /** What the agent is doing: quiet (listening), thinking (reply in preparation) or speaking; `sinceMs` its start. */
   agent(phase: AgentPhase, sinceMs: number): void {
+    if (phase !== 'speaking' && this.paused) {
+      // The paused utterance is gone (finished, cut, replaced): nothing to resume.
+      this.paused = false;
+      this.resumeAt = undefined;
+    }
     this.phase = phase;
     this.agentSince = sinceMs;
   }
 
-  /** The agent keeps the floor whatever the caller does (pending hangup / transfer, call ending). */
+  /** The agent keeps the floor whatever the caller does (uninterruptible speech, pending hangup, call ending). */
   hold(on: boolean): void {
     this.holding = on;
   }
@@ -98,15 +140,21 @@ export class TurnTaking {
   /** One inbound frame starting at `atMs`, `frameMs` long, with speech probability `p`. */
   frame(atMs: number, frameMs: number, p: number): void {
     this.gate.push(atMs, frameMs, p);
-    // Sustained speech counts from the later of its onset and the agent starting to speak.
-    if (this.gate.speaking && this.phase !== 'quiet' && this.cfg.interruptible) {
+    if (!this.gate.speaking) return;
+    if (this.paused || (this.phase !== 'quiet' && this.canInterrupt())) {
+      // Without words, only speech that lasts makes an interruption real.
       const sustained = this.gate.voicedSince(this.agentSince);
-      // Words that are not a backchannel cut in at bargeInSpeechMs; speech the recognizer has not put into words
-      // yet must last longer, so "uh-huh" / "okay" (0.2-0.5 s) and noise do not cut the agent off.
-      const words = this.ep.text;
-      const needed =
-        words && !isBackchannel(words) ? this.cfg.bargeInSpeechMs : this.cfg.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
-      if (sustained >= needed) this.checkBargeIn('vad');
+      const noWords = this.cfg.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
+      if (sustained >= (this.paused ? Math.max(noWords, PAUSED_NO_WORDS_MS) : noWords)) this.bargeIn('vad');
+      else if (sustained >= this.cfg.bargeInSpeechMs && realWords(this.ep.text) >= this.cfg.minWords)
+        this.bargeIn('asr');
+    }
+    // A caller who never pauses: cut into turns at maxUtteranceMs.
+    if (this.turnStart >= 0 && atMs + frameMs - this.turnStart >= this.cfg.maxUtteranceMs) {
+      const c = this.ep.force(atMs + frameMs);
+      this.turnStart = atMs + frameMs;
+      this.voicedMs = 0;
+      if (c) this.commit(c, true);
     }
   }
 
@@ -115,6 +163,7 @@ export class TurnTaking {
     const wasSpeaking = this.gate.speaking;
     this.gate.cancelRun();
     if (wasSpeaking && !this.ep.text) this.ep.reset();
+    if (this.paused) this.endPause(this.resumeOrStop());
   }
 
   asrPartial(text: string): void {
@@ -131,16 +180,30 @@ export class TurnTaking {
     this.ep.utteranceEnd(now);
   }
 
-  /** The endpointing deadline has come. */
+  /** A deadline has come. */
   tick(now: number): void {
+    if (this.resumeAt !== undefined && now >= this.resumeAt) {
+      this.resumeAt = undefined;
+      if (this.paused && !this.gate.speaking) this.endPause(this.resumeOrStop());
+    }
     const c = this.ep.tick(now);
-    if (c) this.commit(c);
+    if (c === 'nothing') {
+      const voiced = this.voicedMs;
+      if (voiced >= UNINTELLIGIBLE_MIN_MS && this.phase === 'quiet') {
+        this.ep.reset();
+        this.voicedMs = 0;
+        this.turnStart = -1;
+        this.decide({ type: 'unintelligible', voicedMs: voiced });
+      }
+    } else if (c) this.commit(c, false);
   }
 
   /** The session cut the agent off for this caller speech: the speech goes on as the caller's turn. */
   bargedIn(now: number, takenBack: string | undefined): void {
     if (takenBack) this.ep.restore(takenBack);
     this.phase = 'quiet';
+    this.paused = false;
+    this.resumeAt = undefined;
     this.ep.speechStarted();
     if (!this.gate.speaking) this.ep.speechEnded(now);
   }
@@ -148,13 +211,17 @@ export class TurnTaking {
   /** Forget the turn in progress (DTMF took over, a commit was taken). */
   reset(): void {
     this.ep.reset();
+    this.voicedMs = 0;
+    this.turnStart = -1;
   }
 
   /* ---------------------------------------------------------------- what the session reads */
 
   /** When tick() must run next (session clock, ms). */
   get deadline(): number | undefined {
-    return this.ep.deadline;
+    const a = this.ep.deadline;
+    const b = this.resumeAt;
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
   }
 
   /** The words of the turn in progress. */
@@ -166,53 +233,96 @@ export class TurnTaking {
     return this.gate.speaking;
   }
 
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   get hasPendingTurn(): boolean {
     return this.ep.hasPendingTurn;
   }
 
   /* ---------------------------------------------------------------- policy */
 
-  private speechStart(at: number): void {
-    // Speech that starts while the agent talks is a backchannel unless it grows into a barge-in.
-    this.overlap = this.phase === 'speaking';
-    this.ep.speechStarted();
-    this.decide({ type: 'speech_start', atMs: at, overlap: this.overlap });
+  private canInterrupt(): boolean {
+    return this.cfg.interruptible && !this.holding;
   }
 
-  /** Words arrived: they may barge in (agent speaking). */
-  private afterWords(): void {
-    const text = this.ep.text;
-    if (!text) return;
-    // Words cut the agent off only while the VAD hears the caller now and for long enough: a late final of
-    // something said earlier (a slow recognizer) is not an interruption.
-    if (
-      this.cfg.interruptible &&
-      this.phase !== 'quiet' &&
-      this.gate.speaking &&
-      !isBackchannel(text) &&
-      this.gate.voicedSince(this.agentSince) >= this.cfg.bargeInSpeechMs
-    ) {
-      this.checkBargeIn('asr');
+  private speechStart(at: number): void {
+    // Speech that starts while the agent talks is an overlap (an acknowledgement?) unless it becomes an interruption.
+    this.overlap = this.phase === 'speaking' || this.paused;
+    if (this.turnStart < 0) this.turnStart = at;
+    this.ep.speechStarted();
+    this.decide({ type: 'speech_start', atMs: at, overlap: this.overlap });
+    if (this.paused) {
+      // The caller goes on within the window: keep waiting for words.
+      this.resumeAt = undefined;
+      return;
+    }
+    if (!this.canInterrupt()) return;
+    if (this.phase === 'speaking') {
+      // Confirmed speech over the agent: its audio stops now; words, duration and energy decide the rest.
+      this.paused = true;
+      this.decide({ type: 'pause' });
+    } else if (this.phase === 'thinking') {
+      // Nothing heard yet and the caller goes on: the reply is taken back before any of it is heard.
+      this.bargeIn('vad');
     }
   }
 
-  /**
-   * Barge-in: caller speech while the agent speaks (or is about to) cancels the reply. Sustained VAD speech alone
-   * is enough unless the words heard so far are only a backchannel ("uh-huh", "okay"); short blips never reach the
-   * sustain time, so noise and clicks do not cut the agent off.
-   */
-  private checkBargeIn(by: 'vad' | 'asr'): void {
+  private speechEnd(at: number, ms: number): void {
+    this.voicedMs += ms;
+    this.ep.speechEnded(at);
+    this.decide({ type: 'speech_end', atMs: at });
+    if (!this.paused) return;
+    if (realWords(this.ep.text) >= this.cfg.minWords) {
+      this.bargeIn('asr');
+      return;
+    }
+    // Too short for a word (a click, a cough): resume at once; else wait a bounded time for the recognizer.
+    if (ms < this.cfg.bargeInSpeechMs) this.endPause(this.resumeOrStop());
+    else this.resumeAt = at + this.cfg.falseTimeoutMs;
+  }
+
+  /** Words arrived: they may make a pause (or the agent speaking) a real interruption. */
+  private afterWords(): void {
+    const text = this.ep.text;
+    if (!text || this.phase === 'quiet' || !this.canInterrupt()) return;
+    if (realWords(text) < this.cfg.minWords) return;
+    // While paused, words decide at once (even a final that arrives after the caller stopped); otherwise only
+    // while the caller speaks now and has for long enough (a late final of something said earlier is not one).
+    if (this.paused || (this.gate.speaking && this.gate.voicedSince(this.agentSince) >= this.cfg.bargeInSpeechMs)) {
+      this.bargeIn('asr');
+    }
+  }
+
+  private resumeOrStop(): TurnDecision {
+    return this.cfg.resumeAfterFalse ? { type: 'resume' } : { type: 'barge_in', by: 'vad', stop: true };
+  }
+
+  private endPause(d: TurnDecision): void {
+    this.paused = false;
+    this.resumeAt = undefined;
+    this.decide(d);
+  }
+
+  private bargeIn(by: 'vad' | 'asr'): void {
     if (this.holding || this.phase === 'quiet') return;
-    const words = this.ep.text;
-    if (words && isBackchannel(words)) return;
-    if (!this.gate.speaking) return;
+    // Decided once: the agent is cut (the session confirms with agent()).
+    this.phase = 'quiet';
     this.overlap = false;
+    this.paused = false;
+    this.resumeAt = undefined;
     this.decide({ type: 'barge_in', by });
   }
 
-  private commit(c: TurnCommit): void {
+  private commit(c: TurnCommit, forced: boolean): void {
     const overlap = this.overlap || this.phase === 'speaking';
+    const voicedMs = this.voicedMs;
     this.overlap = false;
-    this.decide({ type: 'commit', turn: c, overlap });
+    if (!forced) {
+      this.voicedMs = 0;
+      this.turnStart = -1;
+    }
+    this.decide({ type: 'commit', turn: c, overlap, voicedMs, ...(forced ? { forced } : {}) });
   }
 }

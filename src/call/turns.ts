@@ -12,6 +12,9 @@ import { type Completeness, completeness } from './words.js';
  * Pure: no timers and no clock of its own. Every input carries its time; `deadline` says when `tick()` must be
  * called next (the session keeps one timer per pause, never one per frame).
  */
+/** After the longest endpointing wait, how much longer a pause with no words waits for a slow recognizer, ms. */
+const ASR_GRACE_MS = 2000;
+
 export interface EndpointingConfig {
   minDelayMs: number;
   maxDelayMs: number;
@@ -121,8 +124,11 @@ export class Endpointer {
     }
   }
 
-  /** The deadline has come (`now` >= deadline): the turn, when there is one to commit. */
-  tick(now: number): TurnCommit | undefined {
+  /**
+   * The deadline has come (`now` >= deadline): the turn, when there is one to commit; 'nothing' when the pause
+   * ended with no words at all after waiting for the recognizer (noise, or speech it could not make sense of).
+   */
+  tick(now: number): TurnCommit | 'nothing' | undefined {
     if (this.deadline === undefined || now < this.deadline) return undefined;
     this.deadline = undefined;
     if (this.speaking) return undefined;
@@ -131,8 +137,12 @@ export class Endpointer {
     if (c === 'empty') {
       // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause. The end of speech
       // is kept, so a late final commits at once and the turn's endpointing figure shows the real wait.
-      if (now - this.speechEndAt < this.cfg.maxDelayMs) this.deadline = this.speechEndAt + this.cfg.maxDelayMs;
-      return undefined;
+      const giveUp = this.speechEndAt + this.cfg.maxDelayMs + ASR_GRACE_MS;
+      if (now < giveUp) {
+        this.deadline = now < this.speechEndAt + this.cfg.maxDelayMs ? this.speechEndAt + this.cfg.maxDelayMs : giveUp;
+        return undefined;
+      }
+      return 'nothing';
     }
     const commit: TurnCommit = {
       text,
@@ -142,6 +152,27 @@ export class Endpointer {
       completeness: c,
     };
     this.reset();
+    return commit;
+  }
+
+  /**
+   * Commit now whatever was heard, though the caller is still speaking (a caller who never pauses is cut into
+   * turns): the turn in progress goes on as a new one.
+   */
+  force(now: number): TurnCommit | undefined {
+    const text = this.text;
+    const speaking = this.speaking;
+    const c = completeness(text);
+    if (c === 'empty') return undefined;
+    const commit: TurnCommit = {
+      text,
+      speechEndAt: now,
+      asrFinalAt: this.asrFinalAt,
+      committedAt: now,
+      completeness: c,
+    };
+    this.reset();
+    this.speaking = speaking;
     return commit;
   }
 

@@ -32,6 +32,17 @@ const BACKCHANNEL = new Set([
   'i see',
   'got it',
   'cool',
+  'thank you',
+  'thanks',
+  'thank',
+  'you',
+  'great',
+  'perfect',
+  'oh',
+  'ah',
+  'uh',
+  'um',
+  'no problem',
 ]);
 
 export function normalize(text: string): string {

@@ -116,7 +116,7 @@ describe('CallSession with a fake leg and scripted providers', () => {
     expect(a?.role === 'assistant' && a.content).toBe((assistantMsg as { content: string }).content);
   });
 
-  it('a backchannel while the agent speaks does not interrupt', async () => {
+  it('a backchannel while the agent speaks pauses it, then resumes it: no barge-in, no new turn', async () => {
     const x = h({
       config: { settings: { bargeInMinSpeechMs: 100 } },
       asr: { script: ['tell me a story', { text: 'uh-huh', partial: 'uh-huh' }], partialAfterMs: 40 },
@@ -131,8 +131,13 @@ describe('CallSession with a fake leg and scripted providers', () => {
     await x.leg.caller('speech', 300);
     await x.leg.caller('silence', 400);
     await x.until(() => x.session.state === 'listening', 'answer finished', 15_000);
-    expect(x.leg.count('clear')).toBe(0);
-    expect(x.sink.of('state').some((s) => s.reason === 'barge_in')).toBe(false);
+    // Confirmed speech stopped the agent's audio at once (one clear), then the acknowledgement resumed it.
+    expect(x.leg.count('clear')).toBe(1);
+    const states = x.sink.of('state');
+    const paused = states.findIndex((s) => s.paused === true);
+    expect(paused).toBeGreaterThanOrEqual(0);
+    expect(states.findIndex((s) => s.resumed === true)).toBeGreaterThan(paused);
+    expect(states.some((s) => s.reason === 'barge_in')).toBe(false);
     expect(x.session.transcript.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(['tell me a story']);
     expect(x.llm.requests.length).toBe(1);
   });

@@ -1,0 +1,250 @@
+/**
+ * The turn-taking unit driven frame by frame with real telephone speech (Debian's asterisk-core-sounds-en: one real
+ * speaker, 8 kHz): VAD probabilities from the energy detector, ASR words given by the test at the point in the audio
+ * where a recognizer would give them, tick() whenever the audio clock passes the unit's deadline. Assertions are on
+ * the order of decisions and on state, never on milliseconds.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readWav } from '../../src/audio/wav.js';
+import { type TurnDecision, TurnTaking, turnTakingConfig } from '../../src/call/turn-taking.js';
+import { EnergyVad } from '../../src/call/vad.js';
+
+const SOUNDS = '/usr/share/asterisk/sounds/en';
+const have = existsSync(`${SOUNDS}/auth-thankyou.wav`);
+
+function speech(name: string): Int16Array {
+  const w = readWav(readFileSync(`${SOUNDS}/${name}.wav`));
+  expect(w.sampleRate).toBe(8000);
+  return w.samples instanceof Int16Array ? w.samples : Int16Array.from(w.samples as ArrayLike<number>);
+}
+
+const silence = (ms: number) => new Int16Array(ms * 8);
+
+/** A call's inbound side: audio clock, VAD, decisions in order, with the inputs interleaved as markers. */
+class Line {
+  readonly log: (TurnDecision | { type: 'input'; what: string })[] = [];
+  readonly tt: TurnTaking;
+  private readonly vad = new EnergyVad();
+  t = 0;
+
+  constructor(settings: Parameters<typeof turnTakingConfig>[0] = {}) {
+    this.tt = new TurnTaking(turnTakingConfig(settings), (d) => this.log.push(d));
+  }
+
+  /** Feed PCM in 20 ms frames; tick whenever the clock passes the deadline. */
+  play(pcm: Int16Array): void {
+    for (let i = 0; i + 160 <= pcm.length; i += 160) {
+      const f = pcm.subarray(i, i + 160);
+      this.tt.frame(this.t, 20, this.vad.process(f));
+      this.t += 20;
+      const d = this.tt.deadline;
+      if (d !== undefined && d <= this.t) this.tt.tick(this.t);
+    }
+  }
+
+  agent(phase: 'quiet' | 'thinking' | 'speaking'): void {
+    this.tt.agent(phase, this.t);
+  }
+
+  partial(text: string): void {
+    this.log.push({ type: 'input', what: `partial:${text}` });
+    this.tt.asrPartial(text);
+  }
+
+  final(text: string): void {
+    this.log.push({ type: 'input', what: `final:${text}` });
+    this.tt.asrFinal(text, true, this.t);
+  }
+
+  types(): string[] {
+    return this.log.map((d) => (d.type === 'input' ? d.what : d.type));
+  }
+
+  index(type: string): number {
+    return this.types().indexOf(type);
+  }
+}
+
+describe.skipIf(!have)('turn-taking on real speech', () => {
+  it('caller speech over the agent pauses it before the recognizer gives any word; real words then take the turn', () => {
+    const line = new Line();
+    line.agent('speaking');
+    line.play(silence(400));
+    const q = speech('conf-invalid');
+    // The recognizer's first word comes late (after a second of speech), as a slow or offline one would.
+    line.play(q.subarray(0, 8000));
+    line.partial('that is not');
+    line.play(q.subarray(8000));
+    const types = line.types();
+    expect(types).toContain('pause');
+    expect(line.index('pause')).toBeLessThan(line.index('partial:that is not'));
+    // The interruption was made real: by duration already, or at the latest by the words.
+    expect(types).toContain('barge_in');
+    expect(types).not.toContain('resume');
+  });
+
+  it('"thank you" over the agent: paused, then resumed; it never takes the turn', () => {
+    const line = new Line();
+    line.agent('speaking');
+    line.play(silence(300));
+    line.play(speech('auth-thankyou'));
+    line.final('thank you');
+    line.play(silence(1500));
+    const types = line.types();
+    expect(types).toContain('pause');
+    expect(types).toContain('resume');
+    expect(line.index('resume')).toBeGreaterThan(line.index('pause'));
+    expect(types).not.toContain('barge_in');
+    // On record as said over the agent (the session files it as a backchannel), not as a turn of its own.
+    const commit = line.log.find((d) => d.type === 'commit');
+    if (commit?.type === 'commit') expect(commit.overlap).toBe(true);
+  });
+
+  it('a short utterance the recognizer gives no words for ("goodbye", 0.9 s) pauses the agent, then resumes it', () => {
+    const line = new Line();
+    line.agent('speaking');
+    line.play(silence(200));
+    line.play(speech('vm-goodbye'));
+    line.play(silence(1500));
+    expect(line.types().filter((t) => t === 'pause' || t === 'resume' || t === 'barge_in')).toEqual([
+      'pause',
+      'resume',
+    ]);
+  });
+
+  it('with resumeAfterFalse off, a false interruption stops the agent instead of resuming', () => {
+    const line = new Line({ interruption: { resumeAfterFalse: false } });
+    line.agent('speaking');
+    line.play(silence(200));
+    line.play(speech('auth-thankyou'));
+    line.play(silence(1500));
+    const stop = line.log.find((d) => d.type === 'barge_in');
+    expect(stop).toMatchObject({ type: 'barge_in', stop: true });
+    expect(line.types()).not.toContain('resume');
+  });
+
+  it('uninterruptible speech (hold): caller speech neither pauses nor cuts the agent', () => {
+    const line = new Line();
+    line.agent('speaking');
+    line.tt.hold(true);
+    line.play(speech('conf-invalid'));
+    line.partial('that is not a valid conference number');
+    line.play(silence(600));
+    expect(line.types()).not.toContain('pause');
+    expect(line.types()).not.toContain('barge_in');
+  });
+
+  it('a 3.8 s question the recognizer could not make sense of is never met with silence', () => {
+    const line = new Line();
+    line.agent('quiet');
+    line.play(silence(300));
+    line.play(speech('conf-invalid'));
+    // The recognizer's final is empty (garbled line).
+    line.final('');
+    line.play(silence(5000));
+    const answered = line.log.filter((d) => d.type === 'commit' || d.type === 'unintelligible');
+    expect(answered).toHaveLength(1);
+    expect(answered[0]!.type).toBe('unintelligible');
+  });
+
+  it('the same question heard with words is one turn', () => {
+    const line = new Line();
+    line.agent('quiet');
+    line.play(speech('conf-invalid'));
+    line.final('that is not a valid conference number please try again');
+    line.play(silence(2000));
+    const commits = line.log.filter((d) => d.type === 'commit');
+    expect(commits).toHaveLength(1);
+    expect(line.types()).not.toContain('unintelligible');
+  });
+
+  it('a 260 ms pause between two sentences: the caller is not talked over, and the answer is to both', () => {
+    const line = new Line();
+    // The session's side: a commit starts a reply (thinking, nothing audible yet); a barge-in while thinking takes
+    // the committed turn back into the turn in progress.
+    const answered: string[] = [];
+    let pending = '';
+    const tt = line.tt;
+    const decide = (d: TurnDecision): void => {
+      if (d.type === 'commit') {
+        pending = d.turn.text;
+        line.agent('thinking');
+      } else if (d.type === 'barge_in') {
+        tt.bargedIn(line.t, pending);
+        pending = '';
+      }
+    };
+    line.agent('quiet');
+    const feed = (pcm: Int16Array) => {
+      const before = line.log.length;
+      line.play(pcm);
+      for (const d of line.log.slice(before)) if (d.type !== 'input') decide(d);
+    };
+    feed(speech('vm-nomore'));
+    line.final('no more messages.');
+    feed(silence(260));
+    feed(speech('dir-welcome'));
+    line.final('welcome to the directory.');
+    feed(silence(2500));
+    if (pending) answered.push(pending);
+    // One answer, to both sentences; no agent audio was ever started (never 'speaking'), so nobody was talked over.
+    expect(answered).toEqual(['no more messages. welcome to the directory.']);
+    expect(line.types()).not.toContain('pause');
+  });
+
+  it('a caller who goes on while the reply is prepared takes it back before any of it is heard', () => {
+    const line = new Line();
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    line.final('where are my messages?');
+    line.play(silence(600));
+    expect(line.types()).toContain('commit');
+    // The session starts a reply (nothing audible yet); the caller goes on.
+    line.agent('thinking');
+    line.play(speech('dir-welcome'));
+    const after = line.types().slice(line.index('commit'));
+    expect(after).toContain('barge_in');
+    expect(after).not.toContain('pause');
+  });
+
+  it('60 s of nonstop talk gives bounded turns', () => {
+    const line = new Line({ maxUtteranceMs: 15_000 });
+    line.agent('quiet');
+    const talk = speech('vm-instructions');
+    let words = 0;
+    while (line.t < 60_000) {
+      // The caller never pauses: speech back to back, the recognizer's partials growing as it goes.
+      line.play(talk);
+      words += 10;
+      line.partial(Array.from({ length: words }, (_, i) => `word${i}`).join(' '));
+    }
+    const commits = line.log.filter((d) => d.type === 'commit');
+    expect(commits.length).toBeGreaterThanOrEqual(3);
+    let last = 0;
+    for (const c of commits) {
+      if (c.type !== 'commit') continue;
+      // Bounded: a turn never runs past maxUtteranceMs (frame granularity aside).
+      expect(c.turn.committedAt - last).toBeLessThanOrEqual(15_000 + 100);
+      last = c.turn.committedAt;
+    }
+  });
+
+  it('silence only and line noise only: no pause, no barge-in, no turn', () => {
+    const quiet = new Line();
+    quiet.agent('speaking');
+    quiet.play(silence(10_000));
+    expect(quiet.log).toEqual([]);
+    const noisy = new Line();
+    noisy.agent('speaking');
+    // Line hiss around -50 dBFS.
+    const hiss = new Int16Array(8000 * 10);
+    let seed = 1;
+    for (let i = 0; i < hiss.length; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      hiss[i] = ((seed / 0x7fffffff) * 2 - 1) * 100;
+    }
+    noisy.play(hiss);
+    expect(noisy.types().filter((t) => t !== 'speech_end')).toEqual([]);
+  });
+});
