@@ -9,11 +9,13 @@ import { admitCall } from './api/call-limits.js';
 import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
 import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
+import type { PrecallDecision } from './api/outbound-start.js';
 import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
 import { ragRoutes } from './api/routes/rag.js';
 import { createStoreLimiter } from './api/shared-rate-limit.js';
 import type { Assistant } from './assistant.js';
 import { MULAW_8K, PCM_16K } from './audio/format.js';
+import { toolResponseRow } from './call/analytics-rows.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
@@ -250,7 +252,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return { ok: false, code: 4001, reason: 'no assistant: no key in the path or start message, no number routing' };
     }
     const tenantId = assistant.tenantId;
+    const decide = (check: PrecallDecision['check'], reason: string | null) =>
+      store.analytics.record(tenantId, 'precall', {
+        direction: 'inbound',
+        assistant_id: assistant.id,
+        number: req.from ?? null,
+        check,
+        decision: reason ? 'refused' : 'allowed',
+        reason,
+      } satisfies PrecallDecision);
     if (!(await isIpAllowed(store, tenantId, req.remoteAddress))) {
+      await decide('ip_allowlist', 'not allowed from this IP address');
       return { ok: false, code: 4003, reason: 'not allowed from this IP address' };
     }
     // An outbound call we dialed carries its record id as a custom parameter (src/channels/twiml.ts).
@@ -276,6 +288,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
           ownerId: presence.id,
         },
       });
+      await decide('call_limit', admitted.ok ? null : admitted.reason);
       if (!admitted.ok) return { ok: false, code: 4030, reason: admitted.reason };
       record = admitted.record;
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
@@ -324,7 +337,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     void store.calls.update(recordId, { providerCallId: leg.info.callId });
     legs.set(recordId, leg);
     const recordSink: CallSink = {
-      event: (type, data) => enqueueWrite(() => store.calls.appendEvent(recordId, type, data)),
+      event: (type, data) => {
+        enqueueWrite(() => store.calls.appendEvent(recordId, type, data));
+        const row = type === 'tool' ? toolResponseRow(recordId, call.assistant.id, data) : undefined;
+        if (row) enqueueWrite(() => store.analytics.record(tenantId, 'tool', row));
+      },
       update: (patch: CallPatch) =>
         enqueueWrite(() => store.calls.update(recordId, { ...patch, status: patch.status as CallStatus | undefined })),
     };

@@ -84,7 +84,13 @@ describe('engine (composition root)', () => {
     const created = await api('POST', '/api/v1/assistants', {
       name: 'Front desk',
       firstMessage: 'Welcome to Acme.',
-      dtmf: { menu: { '9': { reply: 'Goodbye.', hangup: true } } },
+      dtmf: {
+        menu: {
+          '5': { tool: 'send_dtmf', toolArgs: { digits: '1' }, reply: 'Sent.' },
+          '9': { reply: 'Goodbye.', hangup: true },
+        },
+      },
+      tools: { builtins: ['end_call', 'send_dtmf'] },
     });
     expect(created.status).toBe(201);
     const astKey = created.json.data.assistantApiKey as string;
@@ -116,6 +122,13 @@ describe('engine (composition root)', () => {
     try {
       while (sim.firstAgentAudioAt < 0 && !sim.closed) await new Promise((r) => setTimeout(r, 20));
       expect(sim.firstAgentAudioAt).toBeGreaterThanOrEqual(0);
+      sim.sendDtmf('5');
+      // The menu's tool call lands as a tool event (and its analytics row) before the caller hangs up.
+      for (let i = 0; i < 200; i++) {
+        const rows = (await api('GET', '/api/v1/account/analytics/tool-responses')).json.data.rows as unknown[];
+        if (rows.length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       sim.sendDtmf('9');
       const closed = await sim.whenClosed;
       expect(closed.code).toBeGreaterThanOrEqual(1000);
@@ -137,6 +150,28 @@ describe('engine (composition root)', () => {
     const call = full.json.data as { transcript: Array<{ text?: string }>; dtmf: Array<{ digit?: string }> };
     expect(call.transcript.map((t) => t.text).join(' ')).toContain('Welcome to Acme');
     expect(call.dtmf.map((d) => d.digit)).toContain('9');
+
+    // Analytics: one tool-responses row per tool call, one pre-call row per decision (the call limit let it in).
+    const tools = (await api('GET', '/api/v1/account/analytics/tool-responses')).json.data.rows as unknown[];
+    expect(tools).toEqual([
+      expect.objectContaining({
+        call_id: record!.id,
+        tool: 'send_dtmf',
+        status: 'ok',
+        source: 'dtmf',
+        size_bytes: expect.any(Number),
+        latency_ms: expect.any(Number),
+      }),
+    ]);
+    const pre = (await api('GET', '/api/v1/account/analytics/pre-call')).json.data.rows as unknown[];
+    expect(pre).toContainEqual(
+      expect.objectContaining({
+        direction: 'inbound',
+        check: 'call_limit',
+        decision: 'allowed',
+        number: '+15550001111',
+      }),
+    );
 
     // Both webhooks arrive, signed with the endpoint's secret.
     for (let i = 0; i < 100 && deliveries.length < 2; i++) {

@@ -6,18 +6,30 @@ import { normalizeNumber } from '../store/index.js';
 import type { RouteDeps } from './app.js';
 import { admitCall } from './call-limits.js';
 
-/** The assistant's pre-call number validation (precall.numberValidation): a refused number is a 422. */
-export function checkNumber(a: Assistant, to: string): void {
+/** Why the assistant's pre-call number validation (precall.numberValidation) refuses `to`, or null. */
+export function numberRefusal(a: Assistant, to: string): string | null {
   const nv = a.config.precall?.numberValidation;
-  if (!nv?.enabled) return;
+  if (!nv?.enabled) return null;
   const n = normalizeNumber(to);
   if ((nv.blockedNumbers ?? []).some((b) => normalizeNumber(b) === n)) {
-    throw new EngineError('UNPROCESSABLE', `Number ${to} is blocked by the assistant's number validation`);
+    return `Number ${to} is blocked by the assistant's number validation`;
   }
   const prefixes = nv.allowedPrefixes ?? [];
   if (prefixes.length > 0 && !prefixes.some((p) => n.startsWith(normalizeNumber(p)))) {
-    throw new EngineError('UNPROCESSABLE', `Number ${to} does not match the allowed prefixes (${prefixes.join(', ')})`);
+    return `Number ${to} does not match the allowed prefixes (${prefixes.join(', ')})`;
   }
+  return null;
+}
+
+/** One `pre-call` analytics row per decision taken before a call is placed or answered. */
+export interface PrecallDecision {
+  direction: 'inbound' | 'outbound';
+  assistant_id: string;
+  number: string | null;
+  check: 'number_validation' | 'call_limit' | 'ip_allowlist';
+  decision: 'allowed' | 'refused';
+  reason: string | null;
+  call_id?: string;
 }
 
 /** How long an Idempotency-Key is remembered, ms (a day: longer than any client's retry policy). */
@@ -75,10 +87,23 @@ export async function startOutbound(
 
 async function queueCall(deps: RouteDeps, req: FastifyRequest, input: OutboundInput): Promise<string> {
   const outbound = deps.outbound!;
-  checkNumber(input.assistant, input.to);
   const channel = input.channel ?? 'twilio';
   const blocker = await deps.dialer?.unavailable?.(req.tenant.id, channel, input.from);
   if (blocker) throw new EngineError(blocker.code, blocker.message);
+  const decide = (check: PrecallDecision['check'], reason: string | null) =>
+    deps.store.analytics.record(req.tenant.id, 'precall', {
+      direction: 'outbound',
+      assistant_id: input.assistant.id,
+      number: input.to,
+      check,
+      decision: reason ? 'refused' : 'allowed',
+      reason,
+    } satisfies PrecallDecision);
+  if (input.assistant.config.precall?.numberValidation?.enabled) {
+    const refusal = numberRefusal(input.assistant, input.to);
+    await decide('number_validation', refusal);
+    if (refusal) throw new EngineError('UNPROCESSABLE', refusal);
+  }
   const admitted = await admitCall(deps.store, req.tenant.id, {
     create: {
       tenantId: req.tenant.id,
@@ -91,7 +116,10 @@ async function queueCall(deps: RouteDeps, req: FastifyRequest, input: OutboundIn
       metadata: input.metadata ?? {},
     },
   });
-  if (!admitted.ok) throw new EngineError('CALL_LIMIT_REACHED', admitted.reason);
+  if (!admitted.ok) {
+    await decide('call_limit', admitted.reason);
+    throw new EngineError('CALL_LIMIT_REACHED', admitted.reason);
+  }
   const call = admitted.record;
   await deps.store.outbound.enqueue({
     tenantId: req.tenant.id,

@@ -46,6 +46,7 @@ export async function runMenuAction(h: MenuHost, digit: string, action: MenuActi
     return;
   }
   const ac = new AbortController();
+  const started = performance.now();
   const res = await tool.run(action.toolArgs ?? {}, h.toolContext(ac.signal));
   h.recordTool(tool.name, res.ok);
   h.event('tool', {
@@ -53,6 +54,8 @@ export async function runMenuAction(h: MenuHost, digit: string, action: MenuActi
     arguments: action.toolArgs ?? {},
     ok: res.ok,
     result: res.content.slice(0, 2000),
+    bytes: Buffer.byteLength(res.content),
+    ms: Math.round(performance.now() - started),
     turn,
     source: 'dtmf',
   });

@@ -212,6 +212,7 @@ function record(
     arguments: args,
     ok,
     result: content.length > 2000 ? `${content.slice(0, 2000)}…` : content,
+    bytes: Buffer.byteLength(content),
     ms: Math.round(s.now() - started),
     turn: tm.turn,
   });

@@ -29,12 +29,12 @@ const LimitsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+// One `type` list, not anyOf: with coerceTypes ajv would turn 0 into null (or null into 0) in a union's branches.
+const LimitOrNull = Type.Optional(
+  Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 0, description: 'null removes the limit' }),
+);
 const LimitsPatch = Type.Object(
-  {
-    maxConcurrent: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
-    maxPerHour: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
-    maxPerDay: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 0 })])),
-  },
+  { maxConcurrent: LimitOrNull, maxPerHour: LimitOrNull, maxPerDay: LimitOrNull },
   { additionalProperties: false },
 );
 const RouteSchema = Type.Object({

@@ -3,11 +3,18 @@ import type { AnalyticsKind, CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../app.js';
 import { Obj, page, RangeQuery, responses } from '../schemas.js';
 
+/** Nearest-rank percentile of sorted values (ms, rounded), or null when there are none. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!);
+}
+
 /** One flat row per call for BI tools: scalars only, ISO timestamps, latency summarized from the turns. */
 export function flatCall(c: CallRecord): Record<string, unknown> {
+  // Voice-to-voice (caller stops speaking -> caller hears the agent) is what every turn carries (src/call/metrics.ts).
   const lat = c.turns
-    .map((t) => Number(t.latencyMs ?? t.totalMs ?? t.responseMs))
-    .filter((n) => Number.isFinite(n))
+    .map((t) => t.voiceToVoiceMs ?? t.latencyMs ?? t.totalMs)
+    .filter((n): n is number => typeof n === 'number' && Number.isFinite(n))
     .sort((a, b) => a - b);
   return {
     call_id: c.id,
@@ -23,7 +30,8 @@ export function flatCall(c: CallRecord): Record<string, unknown> {
     duration_ms: c.durationMs ?? null,
     end_reason: c.endReason ?? null,
     turns: c.turns.length,
-    latency_p50_ms: lat.length ? lat[Math.floor((lat.length - 1) / 2)] : null,
+    latency_p50_ms: percentile(lat, 0.5),
+    latency_p95_ms: percentile(lat, 0.95),
     tool_calls: c.toolCalls.length,
     dtmf_digits: c.dtmf.length,
     incidents: c.incidents.length,
