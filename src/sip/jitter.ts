@@ -4,7 +4,8 @@
  * its playout time is concealed: the previous frame once (short losses are inaudible that way), then silence.
  * After `idleFrames` missing frames in a row with nothing buffered (the far end stopped sending: hold, DTMF-only,
  * a dead peer) playout stops, and the next packet starts it again with a fresh depth. Late packets and packets
- * beyond the window (a sender restart) are counted; the latter resynchronise.
+ * beyond the window (a sender restart) are counted; the latter resynchronise. Each late packet delays playout by
+ * one frame, up to `maxExtraMs` more than the initial depth: the buffer grows to the jitter it actually sees.
  *
  *   push(seq, payload) ──▶ [slot seq % N] ──pump(now)──▶ onFrame(payload | concealment)
  *
@@ -34,12 +35,15 @@ export class JitterBuffer {
   private nextDue = 0;
   private missing = 0;
   private buffered = 0;
+  /** ms added to depthMs by late packets. */
+  private extraMs = 0;
 
   constructor(
     private readonly onFrame: (payload: Uint8Array) => void,
     silenceByte: number,
     private readonly depthMs = 60,
     private readonly idleFrames = 10,
+    private readonly maxExtraMs = 140,
   ) {
     for (let i = 0; i < SLOTS; i++) this.slots.push(new Uint8Array(MAX_PAYLOAD));
     this.silence = new Uint8Array(MAX_PAYLOAD).fill(silenceByte);
@@ -50,12 +54,18 @@ export class JitterBuffer {
     if (!this.running) {
       this.running = true;
       this.playSeq = seq;
-      this.nextDue = now + this.depthMs;
+      this.nextDue = now + this.depthMs + this.extraMs;
       this.missing = 0;
     }
     const d = (((seq - this.playSeq) & 0xffff) << 16) >> 16; // signed 16-bit distance
     if (d < 0) {
+      // Late: its frame was concealed already. Adapt: play out one frame later from now on (up to maxDepthMs),
+      // so that a sender (or our own event loop) this jittery stops losing frames.
       this.stats.late++;
+      if (this.extraMs + 20 <= this.maxExtraMs) {
+        this.extraMs += 20;
+        this.nextDue += 20;
+      }
       return;
     }
     if (d >= SLOTS) {

@@ -52,11 +52,17 @@ export interface RtpStats {
   malformed: number;
 }
 
-const POOL = 8;
+/** Packet buffers in flight at most (a peer's socket that stops draining beyond this loses packets). */
+const MAX_IN_FLIGHT = 256;
 const DTMF_EVENT_MS = 100;
 const DTMF_GAP_MS = 60;
 const RTCP_INTERVAL_MS = 5000;
 let nextPortHint = 0;
+
+interface Packet {
+  buf: Buffer;
+  release(): void;
+}
 
 export class RtpSession implements Paced {
   readonly stats: RtpStats = { packetsIn: 0, packetsOut: 0, foreign: 0, rtcpIn: 0, malformed: 0 };
@@ -71,8 +77,10 @@ export class RtpSession implements Paced {
   private audioPt = 0;
   private dtmfPt: number | undefined;
   private readonly view: RtpView = newRtpView();
-  private readonly pool: Buffer[] = [];
-  private poolIdx = 0;
+  /** Packet buffers not in flight: dgram.send reads a buffer after this tick, so each one comes back only when
+   * its send completed (a callback made once per buffer). Steady state allocates nothing. */
+  private readonly free: Packet[] = [];
+  private inFlight = 0;
   private seq = (Math.random() * 0x10000) & 0xffff;
   private ts = (Math.random() * 0x100000000) >>> 0;
   private marker = true;
@@ -92,7 +100,7 @@ export class RtpSession implements Paced {
     this.jitter = new JitterBuffer(opts.onAudio, opts.silenceByte);
     this.dtmfIn = new DtmfReceiver(opts.onDtmf);
     this.silence = new Uint8Array(160).fill(opts.silenceByte);
-    for (let i = 0; i < POOL; i++) this.pool.push(Buffer.alloc(RTP_HEADER + 480));
+    for (let i = 0; i < 8; i++) this.free.push(this.newPacket());
   }
 
   /** Binds the first free even port pair of the range. Rejects when the range is exhausted. */
@@ -175,11 +183,13 @@ export class RtpSession implements Paced {
     if (this.dtmfStartMs >= 0) return; // the event's packets stand for this time
     const now = this.opts.pacer.now();
     this.sentUntil = Math.max(this.sentUntil, now) + samples / 8;
-    const buf = this.nextBuffer();
-    writeRtpHeader(buf, this.audioPt, this.marker, this.seq, this.ts, this.ssrc);
-    this.marker = false;
-    buf.set(payload, RTP_HEADER);
-    this.send(buf, RTP_HEADER + payload.length);
+    const p = this.nextBuffer();
+    if (p) {
+      writeRtpHeader(p.buf, this.audioPt, this.marker, this.seq, this.ts, this.ssrc);
+      this.marker = false;
+      p.buf.set(payload, RTP_HEADER);
+      this.send(p, RTP_HEADER + payload.length);
+    }
     this.ts = (this.ts + samples) >>> 0;
     this.octetsOut += payload.length;
   }
@@ -225,11 +235,12 @@ export class RtpSession implements Paced {
     const duration = Math.max(160, Math.round(elapsed * 8));
     // RFC 4733 2.5.1.4: the end packet is sent three times.
     for (let i = 0; i < (end ? 3 : 1); i++) {
-      const buf = this.nextBuffer();
-      writeRtpHeader(buf, this.dtmfPt, this.marker, this.seq, this.dtmfTs, this.ssrc);
+      const p = this.nextBuffer();
+      if (!p) break;
+      writeRtpHeader(p.buf, this.dtmfPt, this.marker, this.seq, this.dtmfTs, this.ssrc);
       this.marker = false;
-      writeDtmfPayload(buf, RTP_HEADER, event, end, duration);
-      this.send(buf, RTP_HEADER + 4);
+      writeDtmfPayload(p.buf, RTP_HEADER, event, end, duration);
+      this.send(p, RTP_HEADER + 4);
     }
     if (end) {
       this.digits = this.digits.slice(1);
@@ -241,14 +252,25 @@ export class RtpSession implements Paced {
     }
   }
 
-  private nextBuffer(): Buffer {
-    const b = this.pool[this.poolIdx]!;
-    this.poolIdx = (this.poolIdx + 1) % POOL;
-    return b;
+  private newPacket(): Packet {
+    const p: Packet = {
+      buf: Buffer.alloc(RTP_HEADER + 480),
+      release: () => {
+        this.inFlight--;
+        this.free.push(p);
+      },
+    };
+    return p;
   }
 
-  private send(buf: Buffer, len: number): void {
-    this.rtp.send(buf, 0, len, this.remotePort, this.remoteIp);
+  private nextBuffer(): Packet | undefined {
+    if (this.inFlight >= MAX_IN_FLIGHT) return undefined;
+    return this.free.pop() ?? this.newPacket();
+  }
+
+  private send(p: Packet, len: number): void {
+    this.inFlight++;
+    this.rtp.send(p.buf, 0, len, this.remotePort, this.remoteIp, p.release);
     this.seq = (this.seq + 1) & 0xffff;
     this.stats.packetsOut++;
   }

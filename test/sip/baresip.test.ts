@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AudioChunk, MULAW_8K } from '../../src/audio/format.js';
 import { mulawDecode } from '../../src/audio/g711.js';
-import { readWavFile } from '../../src/audio/wav.js';
+import { readWav, readWavFile } from '../../src/audio/wav.js';
 import { getGreeting, greetingKey } from '../../src/call/greeting.js';
 import { loadConfig } from '../../src/config.js';
 import { createEngine, type Engine } from '../../src/engine.js';
@@ -53,6 +53,7 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
           status: string;
           protocol?: string;
           endReason?: string;
+          recordingUrl?: string;
           dtmf: Array<{ digit?: string }>;
           transcript: Array<{ role?: string; text?: string }>;
         };
@@ -136,15 +137,13 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     const voiced = env.filter((e) => e > 300).length * 20;
     const refVoiced = ref.filter((e) => e > 300).length * 20;
     expect(voiced).toBeGreaterThan(refVoiced * 0.8); // ms of speech heard, at least most of the greeting's
-    expect(bestCorrelation(env, ref)).toBeGreaterThan(0.8);
+    expect(bestCorrelation(env, ref), 'heard vs greeting envelope').toBeGreaterThan(0.8);
 
     // What the engine heard: the call recording's caller channel holds the phone's real-speech prompt.
-    // (the recording is the newest call WAV under the data dir, wherever its per-tenant folder is)
-    const files = (await readdir(dir, { recursive: true }))
-      .filter((f) => f.endsWith('.wav') && !f.startsWith('phone-') && !f.includes('padded'))
-      .map((f) => path.join(dir, f));
-    expect(files.length).toBeGreaterThan(0);
-    const rec = await readWavFile(files[0]!);
+    expect(record.recordingUrl).toBeDefined();
+    const wavRes = await fetch(`${base}${record.recordingUrl}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(wavRes.status).toBe(200);
+    const rec = readWav(new Uint8Array(await wavRes.arrayBuffer()));
     const caller = rec.samples; // the first channel: the caller
     const prompt = await readWavFile('/usr/share/asterisk/sounds/en/hello-world.wav');
     expect(
