@@ -11,12 +11,9 @@ import type { CallEnding } from './ending.js';
 import type { TurnMarks } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import { type CallTimers, DeadlineTimer } from './timers.js';
-import { type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
+import { isAcknowledgement, type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
 import type { TurnCommit } from './turns.js';
 import { isBackchannel } from './words.js';
-
-/** The longest speech over the agent that can be a backchannel, ms ("okay, thank you": ~1 s). */
-const MAX_BACKCHANNEL_MS = 1500;
 
 /**
  * The caller's side of the call's state machine: ASR words and turn-taking decisions become state changes,
@@ -230,7 +227,7 @@ export class CallerTurns {
       // Said over the agent without cutting it off. Only a short acknowledgement ("uh-huh", "thank you") is a
       // backchannel; anything else is a turn: with interruptions off it waits for the agent to finish, else the
       // agent stops (keeping what was heard) and answers it.
-      if (isBackchannel(c.text) && voicedMs <= MAX_BACKCHANNEL_MS) {
+      if (isAcknowledgement(c.text, voicedMs)) {
         h.conversation.backchannel(c.text);
         return;
       }

@@ -74,6 +74,26 @@ export function turnTakingConfig(settings: AssistantSettings | undefined): TurnT
   };
 }
 
+/** Over the agent, an utterance this short (voiced) with at most two words is an acknowledgement, ms. */
+export const SHORT_OVERLAP_MS = 800;
+/** The longest acknowledgement made of acknowledgement words ("okay, thank you very much"), ms. */
+export const MAX_BACKCHANNEL_MS = 1500;
+/** Words that interrupt however short they are. */
+const STOP_WORDS = /^(stop|wait|hold on|hang on|excuse me|sorry|no|nope|actually|but|hello|hey)\b/;
+
+/**
+ * Said over the agent, is this only an acknowledgement (a backchannel)? Acknowledgement words ("uh-huh", "okay",
+ * "thank you") up to MAX_BACKCHANNEL_MS, or any short utterance (two words at most, SHORT_OVERLAP_MS of speech: a
+ * recognizer often turns "uh-huh" into "the head") unless it asks the agent to stop ("wait", "no", "sorry").
+ */
+export function isAcknowledgement(text: string, voicedMs: number): boolean {
+  if (isBackchannel(text)) return voicedMs <= MAX_BACKCHANNEL_MS;
+  const t = normalize(text).replace(/[?]/g, '').trim();
+  if (!t) return true;
+  if (STOP_WORDS.test(t)) return false;
+  return t.split(' ').length <= 2 && voicedMs <= SHORT_OVERLAP_MS;
+}
+
 /** Words of `text` that are not an acknowledgement ("okay", "thank you", "uh-huh"). */
 export function realWords(text: string): number {
   if (!text || isBackchannel(text)) return 0;
@@ -146,8 +166,7 @@ export class TurnTaking {
       const sustained = this.gate.voicedSince(this.agentSince);
       const noWords = this.cfg.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
       if (sustained >= (this.paused ? Math.max(noWords, PAUSED_NO_WORDS_MS) : noWords)) this.bargeIn('vad');
-      else if (sustained >= this.cfg.bargeInSpeechMs && realWords(this.ep.text) >= this.cfg.minWords)
-        this.bargeIn('asr');
+      else if (sustained >= this.cfg.bargeInSpeechMs && this.wordsInterrupt()) this.bargeIn('asr');
     }
     // A caller who never pauses: cut into turns at maxUtteranceMs.
     if (this.turnStart >= 0 && atMs + frameMs - this.turnStart >= this.cfg.maxUtteranceMs) {
@@ -262,6 +281,8 @@ export class TurnTaking {
     if (this.phase === 'speaking') {
       // Confirmed speech over the agent: its audio stops now; words, duration and energy decide the rest.
       this.paused = true;
+      // The overlap is measured on its own (its words and duration decide).
+      this.voicedMs = 0;
       this.decide({ type: 'pause' });
     } else if (this.phase === 'thinking') {
       // Nothing heard yet and the caller goes on: the reply is taken back before any of it is heard.
@@ -274,7 +295,7 @@ export class TurnTaking {
     this.ep.speechEnded(at);
     this.decide({ type: 'speech_end', atMs: at });
     if (!this.paused) return;
-    if (realWords(this.ep.text) >= this.cfg.minWords) {
+    if (this.wordsInterrupt()) {
       this.bargeIn('asr');
       return;
     }
@@ -287,12 +308,20 @@ export class TurnTaking {
   private afterWords(): void {
     const text = this.ep.text;
     if (!text || this.phase === 'quiet' || !this.canInterrupt()) return;
-    if (realWords(text) < this.cfg.minWords) return;
+    if (!this.wordsInterrupt()) return;
     // While paused, words decide at once (even a final that arrives after the caller stopped); otherwise only
     // while the caller speaks now and has for long enough (a late final of something said earlier is not one).
     if (this.paused || (this.gate.speaking && this.gate.voicedSince(this.agentSince) >= this.cfg.bargeInSpeechMs)) {
       this.bargeIn('asr');
     }
+  }
+
+  /** The words so far make an interruption real: enough of them, and not a (possibly misheard) acknowledgement. */
+  private wordsInterrupt(): boolean {
+    const text = this.ep.text;
+    if (realWords(text) < this.cfg.minWords) return false;
+    const voiced = this.voicedMs + (this.gate.speaking ? this.gate.voicedSince(this.agentSince) : 0);
+    return !isAcknowledgement(text, voiced);
   }
 
   private resumeOrStop(): TurnDecision {
@@ -302,6 +331,8 @@ export class TurnTaking {
   private endPause(d: TurnDecision): void {
     this.paused = false;
     this.resumeAt = undefined;
+    // An acknowledgement: its words (if the recognizer is still on them) commit later as one, however late.
+    if (d.type === 'resume') this.voicedMs = 0;
     this.decide(d);
   }
 

@@ -113,6 +113,25 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     ]);
   });
 
+  it('a short acknowledgement the recognizer mishears as words ("the head") still resumes; "wait" interrupts', () => {
+    const misheard = new Line();
+    misheard.agent('speaking');
+    misheard.play(silence(200));
+    misheard.play(speech('vm-goodbye'));
+    misheard.final('the head');
+    misheard.play(silence(1500));
+    expect(misheard.types()).toContain('resume');
+    expect(misheard.types()).not.toContain('barge_in');
+    const stop = new Line();
+    stop.agent('speaking');
+    stop.play(silence(200));
+    stop.play(speech('vm-goodbye'));
+    stop.final('wait');
+    stop.play(silence(1500));
+    expect(stop.types()).toContain('barge_in');
+    expect(stop.types()).not.toContain('resume');
+  });
+
   it('with resumeAfterFalse off, a false interruption stops the agent instead of resuming', () => {
     const line = new Line({ interruption: { resumeAfterFalse: false } });
     line.agent('speaking');
