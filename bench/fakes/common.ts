@@ -104,6 +104,13 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** ITU-T G.711 mu-law -> linear, for the fakes' energy segmentation. */
+export const MULAW_TABLE = Int16Array.from({ length: 256 }, (_, i) => {
+  const u = ~i & 0xff;
+  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
+  return u & 0x80 ? 0x84 - t : t - 0x84;
+});
+
 /** ITU-T G.711 mu-law encode of one sample (the fakes must not depend on src/audio). */
 function mulawEncode(sample: number): number {
   const BIAS = 0x84;

@@ -28,6 +28,7 @@ import {
   type FakeServer,
   type Fault,
   listen,
+  MULAW_TABLE,
   readBody,
   record,
   sleep,
@@ -84,13 +85,6 @@ function rejectUpgrade(socket: Duplex, status: number, retryAfterS?: number) {
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
-
-/** ITU-T G.711 mu-law -> linear, for the fake's energy segmentation. */
-const MULAW_TABLE = Int16Array.from({ length: 256 }, (_, i) => {
-  const u = ~i & 0xff;
-  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-});
 
 function authorized(req: IncomingMessage, apiKey: string): boolean {
   if (req.headers.authorization === `Token ${apiKey}`) return true;

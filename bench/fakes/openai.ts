@@ -6,8 +6,10 @@
  * with type "requests" or "tokens" and code rate_limit_exceeded; 429 insufficient_quota (type and code) when the
  * account is out of credit. Parameter checks as the API makes them: reasoning models (gpt-5*, o-series) refuse
  * `temperature` and `max_tokens`, other models refuse `reasoning_effort`; gpt-4o-transcribe-diarize refuses `prompt`.
+ * The Realtime transcription socket is in bench/fakes/openai-realtime.ts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { WebSocketServer } from 'ws';
 import {
   chunks,
   closeServer,
@@ -20,13 +22,14 @@ import {
   sleep,
   synthAudio,
 } from './common.js';
+import { onRealtimeSocket, type RealtimeFakeOptions } from './openai-realtime.js';
 
 export interface ChatScriptReply {
   text?: string;
   toolCalls?: { name: string; arguments: string }[];
 }
 
-export interface OpenAiFakeOptions extends FakeLatency {
+export interface OpenAiFakeOptions extends FakeLatency, RealtimeFakeOptions {
   /** The limit a rate_limited fault names: "requests" (RPM, default) or "tokens" (TPM). */
   rateLimitType?: 'requests' | 'tokens';
   apiKey?: string;
@@ -40,6 +43,8 @@ export interface OpenAiFakeOptions extends FakeLatency {
 
 export interface OpenAiFake extends FakeServer {
   options: OpenAiFakeOptions;
+  /** Every client event received on Realtime sockets, parsed, in order. */
+  realtimeEvents: Record<string, unknown>[];
 }
 
 function sendError(
@@ -378,6 +383,36 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       else res.destroy();
     }
   });
+  const realtimeEvents: Record<string, unknown>[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => {});
+    requests.push(record(req));
+    const u = new URL(req.url ?? '/', 'http://x');
+    const reject = (status: number, code: string, message: string) => {
+      const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } });
+      socket.end(
+        `HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    if (u.pathname !== '/v1/realtime') return reject(404, 'not_found', `Unknown path ${u.pathname}`);
+    if (req.headers.authorization !== `Bearer ${apiKey}` || faults[0] === 'unauthorized') {
+      if (faults[0] === 'unauthorized') faults.shift();
+      return reject(401, 'invalid_api_key', 'Incorrect API key provided.');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onRealtimeSocket(ws, req, options, realtimeEvents));
+  });
   const url = await listen(server);
-  return { url, requests, faults, options, close: () => closeServer(server) };
+  return {
+    url,
+    requests,
+    faults,
+    options,
+    realtimeEvents,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      await closeServer(server);
+    },
+  };
 }

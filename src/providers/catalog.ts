@@ -107,13 +107,17 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
     },
     {
       id: 'openai',
-      name: 'OpenAI transcription (per utterance)',
+      name: 'OpenAI transcription (Realtime streaming; per utterance on compatible servers)',
       offline: false,
       formats: [PCM_16K, PCM_8K, MULAW_8K],
       languages: MANY,
       models: ['gpt-4o-mini-transcribe', 'gpt-4o-transcribe', 'gpt-4o-transcribe-diarize', 'whisper-1'],
       openModels: true,
-      features: ['keyterms as prompt (not for gpt-4o-transcribe-diarize)', 'streamed deltas as partials (gpt-4o*)'],
+      features: [
+        'Realtime API transcription (/v1/realtime?intent=transcription): server VAD, audio/pcmu (g711_ulaw)',
+        'upload per utterance on compatible servers: our VAD, streamed deltas as partials (gpt-4o*)',
+        'keyterms as prompt (not for gpt-4o-transcribe-diarize)',
+      ],
     },
     {
       id: 'offline',

@@ -88,6 +88,64 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
     if (err?.type === 'error') expect(err.error.message).not.toContain('sk-bad-key');
   });
 
+  it('realtime transport: one socket, session.update (transcription, audio/pcmu, server_vad), server VAD turns', async () => {
+    const events: AsrEvent[] = [];
+    const before = fake.realtimeEvents.length;
+    let turn = 0;
+    fake.options.realtimeTranscript = () => ['book a table for two', 'what time do you open'][turn++ % 2]!;
+    const stream = await new OpenAiAsr({
+      apiKey: 'sk-test',
+      baseURL: `${fake.url}/v1`,
+      transport: 'realtime',
+    }).open({ format: MULAW_8K, keyterms: ['table'], endpointingMs: 600 }, (e) => events.push(e));
+    for (const f of frames) stream.write(f);
+    const finals = () => events.filter((e) => e.type === 'final');
+    await new Promise<void>((resolve, reject) => {
+      const t0 = Date.now();
+      const tick = () =>
+        finals().length === 2
+          ? resolve()
+          : Date.now() - t0 > 5000
+            ? reject(new Error('no finals'))
+            : setTimeout(tick, 10);
+      tick();
+    });
+    await stream.close();
+    expect(finals().map((e) => (e.type === 'final' ? e.text : ''))).toEqual([
+      'book a table for two',
+      'what time do you open',
+    ]);
+    expect(events.filter((e) => e.type === 'speech_started').length).toBe(2);
+    expect(events.some((e) => e.type === 'partial')).toBe(true);
+    const second = finals()[1]!;
+    if (second.type === 'final') expect(second.words[0]!.startMs).toBeGreaterThan(1000);
+    expect(fake.realtimeEvents[before]).toEqual({
+      type: 'session.update',
+      session: {
+        type: 'transcription',
+        audio: {
+          input: {
+            format: { type: 'audio/pcmu' },
+            transcription: { model: 'gpt-4o-mini-transcribe', prompt: 'table' },
+            turn_detection: { type: 'server_vad', silence_duration_ms: 600, prefix_padding_ms: 300 },
+          },
+        },
+      },
+    });
+    expect(fake.realtimeEvents.slice(before + 1).every((e) => e.type === 'input_audio_buffer.append')).toBe(true);
+    const req = fake.requests.find((r) => r.path === '/v1/realtime')!;
+    expect(req.query).toEqual({ intent: 'transcription' });
+    expect(events.at(-1)).toEqual({ type: 'closed' });
+  });
+
+  it('realtime transport: a wrong key is an auth error at open', async () => {
+    const err = await new OpenAiAsr({ apiKey: 'sk-bad-key', baseURL: `${fake.url}/v1`, transport: 'realtime' })
+      .open({ format: MULAW_8K }, () => {})
+      .catch((e: unknown) => e);
+    expect((err as ProviderError).code).toBe('auth');
+    expect((err as ProviderError).message).not.toContain('sk-bad-key');
+  });
+
   it('embeddings: base64 decoded to Float32Array, 429 retried', async () => {
     const embed = resilientEmbed(new OpenAiEmbed({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, dimensions: 32 }), {
       baseDelayMs: 5,

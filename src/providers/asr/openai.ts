@@ -15,12 +15,19 @@ import { type AudioFormat, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.
 import { createVad, type Vad } from '../../audio/vad.js';
 import { encodeWav } from '../../audio/wav.js';
 import { classify, unavailable } from '../classify.js';
-import type { AsrEvent, AsrOptions, AsrProvider, AsrStream, Timing, Word } from '../types.js';
+import type { AsrCapabilities, AsrEvent, AsrOptions, AsrProvider, AsrStream, Timing, Word } from '../types.js';
+import { openRealtime } from './openai-realtime.js';
 
 export interface OpenAiAsrOptions {
   apiKey?: string;
   baseURL?: string;
   model?: string;
+  /**
+   * 'realtime': one Realtime API socket per call, server VAD (src/providers/asr/openai-realtime.ts); 'upload': one
+   * POST per utterance cut by our VAD. Default: realtime on api.openai.com, upload for compatible servers (most
+   * implement only /v1/audio/transcriptions).
+   */
+  transport?: 'realtime' | 'upload';
 }
 
 const RATE = 16_000;
@@ -38,8 +45,14 @@ export class OpenAiAsr implements AsrProvider {
   readonly id = 'openai';
   readonly formats: readonly AudioFormat[] = [PCM_16K, PCM_8K, MULAW_8K];
   private readonly client: OpenAI | undefined;
+  private readonly realtime: boolean;
+  /** Upload: finalize() cuts the utterance at once. Realtime: the server VAD ends turns (finalize is a no-op). */
+  readonly capabilities: AsrCapabilities;
 
   constructor(private readonly opts: OpenAiAsrOptions) {
+    const official = opts.baseURL === undefined || /^https:\/\/api\.openai\.com/.test(opts.baseURL);
+    this.realtime = (opts.transport ?? (official ? 'realtime' : 'upload')) === 'realtime';
+    this.capabilities = this.realtime ? {} : { finalize: true };
     if (opts.apiKey || opts.baseURL)
       this.client = new OpenAI({
         apiKey: opts.apiKey ?? 'none',
@@ -51,6 +64,19 @@ export class OpenAiAsr implements AsrProvider {
 
   async open(options: AsrOptions, onEvent: (event: AsrEvent) => void): Promise<AsrStream> {
     if (!this.client) throw unavailable(this.id, 'asr', 'openai asr: set OPENAI_API_KEY or OPENAI_BASE_URL');
+    if (this.realtime) {
+      const model = options.model ?? this.opts.model ?? 'gpt-4o-mini-transcribe';
+      return openRealtime(
+        {
+          apiKey: this.opts.apiKey ?? 'none',
+          baseURL: this.opts.baseURL ?? 'https://api.openai.com/v1',
+          model,
+          prompt: options.keyterms?.length && acceptsPrompt(model) ? options.keyterms.join(', ') : undefined,
+        },
+        options,
+        onEvent,
+      );
+    }
     const vad = await createVad({ sampleRate: RATE, hangoverMs: options.endpointingMs ?? 500 });
     return new UtteranceStream(this.client, this.opts, options, vad, onEvent);
   }
