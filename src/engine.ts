@@ -11,6 +11,7 @@ import { isIpAllowed } from './api/ip-allowlist.js';
 import { resolveByNumber } from './api/number-routing.js';
 import type { PrecallDecision } from './api/outbound-start.js';
 import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
+import { eventRoutes } from './api/routes/events.js';
 import { ragRoutes } from './api/routes/rag.js';
 import { createStoreLimiter } from './api/shared-rate-limit.js';
 import type { Assistant } from './assistant.js';
@@ -215,7 +216,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     engineId: presence.id,
     // Engines sharing a database share one rate budget; one embedded engine keeps its in-process buckets.
     ...(store.shared ? { rateLimiter: createStoreLimiter(store.rateCounters, config.rateLimitPerMinute) } : {}),
-    extraRoutes: [ragRoutes(kb)],
+    extraRoutes: [ragRoutes(kb), eventRoutes(obs)],
     knowledge: kb,
     webhooks,
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),

@@ -35,6 +35,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, message: 'Internal error' },
   PROVIDER_ERROR: { status: 502, message: 'Upstream provider error' },
   UNAVAILABLE: { status: 503, message: 'Service unavailable' },
+  CONSOLE_NOT_BUILT: { status: 503, message: 'The console assets are missing: run `npm run build`' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

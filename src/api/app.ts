@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController }
 import type { MessageSender, OutboundDialer } from '../channels/types.js';
 import { createOutboundWorker, type OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
+import { registerConsole } from '../console/route.js';
 import { errorBody } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type MetricsEndpoint, scrape } from '../observability/metrics-http.js';
@@ -81,7 +82,7 @@ export function maskUrl(url: string): string {
  * Paths outside the per-IP rate limit: load balancer probes, the API docs, and carrier callbacks (signed by the
  * carrier, and a busy outbound campaign's status callbacks all come from a few carrier IPs).
  */
-const UNLIMITED = /^\/(health|metrics|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
+const UNLIMITED = /^\/(health|metrics|console|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
 
 /**
  * The control API (DESIGN.md 5) as a Fastify instance that does not listen: the composition root or a test calls
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerDocs(base);
+  registerConsole(base);
   await app.register(publicRoutes(rd));
   await app.register(adminRoutes(rd));
   await app.register(carrierRoutes(rd));

@@ -26,6 +26,12 @@ export interface LiveCallEvent {
   data: Record<string, unknown>;
 }
 
+export interface LiveCall extends CallInfo {
+  startedAt: string;
+  state?: string;
+  turns: number;
+}
+
 export interface ObservedCall {
   /** The call's sink with every write also observed. */
   readonly sink: CallSink;
@@ -42,6 +48,8 @@ export interface Observability {
   meter(registry: ProviderRegistry): ProviderRegistry;
   /** Live call events for one tenant (a console's stream); returns the unsubscribe function. */
   subscribe(tenantId: string, listener: (e: LiveCallEvent) => void): () => void;
+  /** The tenant's calls in progress on this engine, with their latest state. */
+  liveCalls(tenantId: string): LiveCall[];
   close(): Promise<void>;
 }
 
@@ -71,6 +79,7 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
   if (opts.off) return offObservability(metrics);
   const tracing = createTracing(opts);
   const listeners = new Map<string, Set<(e: LiveCallEvent) => void>>();
+  const live = new Map<string, LiveCall>();
 
   const publish = (e: LiveCallEvent) => {
     const set = listeners.get(e.tenantId);
@@ -89,6 +98,8 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
     const trace: CallTrace | undefined = tracing.startCall(info);
     const v2v: number[] = [];
     let done = false;
+    const entry: LiveCall = { ...info, startedAt: new Date().toISOString(), turns: 0 };
+    live.set(info.callId, entry);
     log.info({ tenantId: info.tenantId, assistantId: info.assistantId, direction: info.direction }, 'call started');
     publish({ callId: info.callId, tenantId: info.tenantId, type: 'call.started', data: { ...info } });
 
@@ -102,6 +113,7 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
               if (typeof v === 'number' && Number.isFinite(v)) metrics.turnLatency(stage, v);
             }
             if (typeof data.voiceToVoiceMs === 'number') v2v.push(data.voiceToVoiceMs);
+            entry.turns++;
             trace?.turn(data);
             break;
           }
@@ -111,6 +123,9 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
               metrics.toolCall(data.ok, typeof data.ms === 'number' ? data.ms : undefined);
               trace?.tool(data);
             }
+            break;
+          case 'state':
+            if (typeof data.state === 'string') entry.state = data.state;
             break;
           case 'incident': {
             const kind = typeof data.kind === 'string' ? data.kind : 'other';
@@ -155,6 +170,7 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
       ended(summary, outcome) {
         if (done) return;
         done = true;
+        live.delete(info.callId);
         metrics.callEnded(info.protocol, outcome);
         trace?.end(outcome, summary.endReason);
         log.info(
@@ -194,6 +210,7 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
         if (set.size === 0) listeners.delete(tenantId);
       };
     },
+    liveCalls: (tenantId) => [...live.values()].filter((c) => c.tenantId === tenantId).map((c) => ({ ...c })),
     close: () => tracing.shutdown(),
   };
 }
@@ -206,6 +223,7 @@ function offObservability(metrics: EngineMetrics): Observability {
     call: (_info, sink) => ({ sink, retriever: (r) => r, ended: () => {} }),
     meter: (registry) => registry,
     subscribe: () => () => {},
+    liveCalls: () => [],
     close: async () => {},
   };
 }
