@@ -228,7 +228,7 @@ export const HangupConfigSchema = Type.Object(
         Type.Object({ name: Type.String(), number: Type.String(), description: Type.Optional(Type.String()) }),
       ),
     ),
-    /** After the agent hangs up, redirect the call here instead (protocol permitting). */
+    /** When the agent hangs up, transfer the call here instead (E.164 number or SIP URI; src/call/ending.ts). */
     redirect: Type.Optional(Type.String()),
     saveConversation: Type.Optional(
       Type.Object({

@@ -337,8 +337,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     };
     void store.calls.update(recordId, { providerCallId: leg.info.callId });
     legs.set(recordId, leg);
+    const keepConversation = call.assistant.config.hangup?.saveConversation?.enabled !== false;
     const recordSink: CallSink = {
       event: (type, data) => {
+        // save-conversation disabled: the transcript is not stored (nor the recording: the session records nothing).
+        if (type === 'transcript' && !keepConversation) return;
         enqueueWrite(() => store.calls.appendEvent(recordId, type, data));
         const row = type === 'tool' ? toolResponseRow(recordId, call.assistant.id, data) : undefined;
         if (row) enqueueWrite(() => store.analytics.record(tenantId, 'tool', row));
@@ -399,6 +402,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
               call_id: recordId,
               assistant_id: assistantId,
               ...shared,
+              transcript: keepConversation ? shared.transcript : [],
               // Absolute, signed and expiring (src/api/recording-link.ts): fetchable without portal credentials.
               ...recordingLinkFields(recordingPath ? recordingLinks.url(recordId) : undefined),
             });

@@ -106,6 +106,25 @@ export async function resolveReferences(
       e164(`hangup.transferTargets.${i}.number`, t.number);
     }
   });
+  const redirect = next.hangup?.redirect;
+  if (redirect && redirect !== prev.hangup?.redirect && !/^sips?:[^\s@]+@[^\s@]+$/i.test(redirect)) {
+    // Carried out through the platform's transfer (src/call/ending.ts): a number or a SIP URI, never a URL.
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(redirect)) {
+      throw new EngineError(
+        'UNPROCESSABLE',
+        'hangup.redirect: a URL cannot be dialed; give a number (E.164) or a SIP URI',
+        [
+          {
+            in: 'body',
+            field: 'hangup.redirect',
+            instancePath: '/hangup/redirect',
+            message: 'not a number or SIP URI',
+          },
+        ],
+      );
+    }
+    e164('hangup.redirect', redirect);
+  }
   const blocked = prev.precall?.numberValidation?.blockedNumbers ?? [];
   (next.precall?.numberValidation?.blockedNumbers ?? []).forEach((n, i) => {
     if (!blocked.includes(n)) e164(`precall.numberValidation.blockedNumbers.${i}`, normalizeNumber(n));

@@ -40,6 +40,8 @@ export interface EndingHost {
   onChange(): void;
   /** Release everything and write the record with this outcome. */
   close(outcome: CallOutcome): Promise<void>;
+  /** hangup.redirect: where the call goes instead when the agent hangs up (a number or SIP URI), if anywhere. */
+  redirectTarget(): string | undefined;
 }
 
 export class CallEnding {
@@ -85,7 +87,12 @@ export class CallEnding {
     if (!a) return false;
     this.pending = undefined;
     if (!this.endedBy) this.endedBy = a.by;
-    if (a.type === 'hangup') await this.hangupNow(a.reason);
+    const redirect = a.type === 'hangup' ? this.h.redirectTarget() : undefined;
+    if (a.type === 'hangup' && redirect) {
+      // The agent is done, the call is not: hand it on through the platform's transfer (same capability rules).
+      this.endReason = `redirected: ${a.reason}`;
+      await this.transferNow(redirect, 'cold');
+    } else if (a.type === 'hangup') await this.hangupNow(a.reason);
     else await this.transferNow(a.target, a.mode, a.summary);
     return true;
   }

@@ -142,7 +142,10 @@ export class CallSession implements MediaLegHandler {
       onDigits: (d, reason) => this.caller.onDigits(d, reason),
     });
     this.recorder =
-      this.config.settings?.recordAudio === false ? undefined : new StereoCallRecorder(info.inboundFormat.sampleRate);
+      // save-conversation disabled (catalog: it controls transcript and recording): nothing is recorded at all.
+      this.config.settings?.recordAudio === false || this.config.hangup?.saveConversation?.enabled === false
+        ? undefined
+        : new StereoCallRecorder(info.inboundFormat.sampleRate);
     // Streamed as the call goes: bounded memory, and a crash leaves a readable recording.
     this.files = opts.deps.files ?? localCallFiles(opts.deps.dataDir);
     this.recorder?.stream(this.files.recording);
@@ -174,6 +177,7 @@ export class CallSession implements MediaLegHandler {
         this.syncAgent();
       },
       close: (outcome) => this.close(outcome),
+      redirectTarget: () => this.config.hangup?.redirect,
     });
     this.caller = new CallerTurns({
       states: this.states,

@@ -99,6 +99,23 @@ describe('references', () => {
   });
 });
 
+describe('hangup.redirect', () => {
+  it('is a number (E.164) or a SIP URI; a URL or a bad number is refused naming the field', async () => {
+    const patch = (redirect: string) =>
+      h.call('PATCH', `/api/v1/assistants/${ast.assistantApiKey}/runtime/hangup`, {
+        headers: h.a.h,
+        body: { redirect },
+      });
+    expect((await patch('+2348012345678')).status).toBe(200);
+    expect((await patch('sip:desk@pbx.example.com')).status).toBe(200);
+    const url = await patch('https://example.com/twiml');
+    expect(url.status).toBe(422);
+    expect(url.body.error.details[0].field).toBe('hangup.redirect');
+    const bad = await patch('12345');
+    expect(bad.body.error).toMatchObject({ code: 'INVALID_PHONE_NUMBER', details: [{ field: 'hangup.redirect' }] });
+  });
+});
+
 describe('outbound requests the engine cannot place are refused at once', () => {
   it('no PUBLIC_URL: 503 PUBLIC_URL_NOT_SET, nothing queued', async () => {
     const r = await h.call('POST', '/api/v1/calls/initiate', {

@@ -95,6 +95,48 @@ describe('call control', () => {
     expect(x.tts.texts).toContain('Goodbye, have a nice day.');
   });
 
+  it('hangup.redirect: when the agent hangs up, the call is transferred (cold) to the redirect target instead', async () => {
+    const x = h({
+      config: { hangup: { redirect: 'sip:desk@pbx.example.com' } },
+      asr: { script: ['that is all, bye'] },
+      llm: {
+        respond: (m) =>
+          lastToolResult(m) ? [] : [{ text: 'Goodbye.' }, { tool: 'end_call', args: { reason: 'caller_done' } }],
+        firstTokenMs: 10,
+      },
+      tts: { msPerChar: 3 },
+    });
+    await x.session.start();
+    await x.leg.caller('speech', 400);
+    await x.leg.caller('silence', 300);
+    const s = await x.session.done;
+    expect(x.leg.out.find((e) => e.type === 'transfer')).toMatchObject({
+      target: 'sip:desk@pbx.example.com',
+      mode: 'cold',
+    });
+    expect(x.leg.out.some((e) => e.type === 'hangup')).toBe(false);
+    expect(s.endReason).toBe('redirected: caller_done');
+    expect(s.transferredTo).toBe('sip:desk@pbx.example.com');
+  });
+
+  it('save-conversation disabled: no recording is made', async () => {
+    const run = async (enabled: boolean) => {
+      const x = h({
+        config: { hangup: { saveConversation: { enabled } } },
+        asr: { script: ['hello'] },
+        llm: { respond: () => [{ text: 'Hi.' }], firstTokenMs: 10 },
+        tts: { msPerChar: 3 },
+      });
+      await x.session.start();
+      await x.leg.caller('speech', 400);
+      await x.leg.caller('silence', 300);
+      x.leg.stop('caller');
+      return x.session.done;
+    };
+    expect((await run(true)).recordingPath).toBeDefined();
+    expect((await run(false)).recordingPath).toBeUndefined();
+  });
+
   it('transfer_call tool to a configured target', async () => {
     const x = h({
       config: { hangup: { transferTargets: [{ name: 'sales', number: '+15557654321' }] } },

@@ -24,9 +24,16 @@ const HANGUP_OPTIONS = {
       id: 'transfer_call',
       description: 'Transfer to one of hangup.transferTargets (cold, or warm with a spoken summary)',
     },
-    { id: 'redirect', description: 'After the agent hangs up, send the call to hangup.redirect (protocol permitting)' },
+    {
+      id: 'redirect',
+      description:
+        'When the agent hangs up (end_call, end phrase, menu), transfer the call cold to hangup.redirect instead: an E.164 number or a SIP URI, through the same platform transfer as transfer_call',
+    },
   ],
-  saveConversation: { enabled: 'store transcript and recording', summary: 'write a summary after the call' },
+  saveConversation: {
+    enabled: 'store transcript and recording (false: no recording is made, no transcript is stored or sent)',
+    summary: 'write a summary after the call',
+  },
   structuredOutput: 'hangup.schema: a JSON schema; the result is extracted after the call into the call record',
 };
 
