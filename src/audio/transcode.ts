@@ -5,12 +5,12 @@
  * The ffmpeg binary is the one @ffmpeg-installer/ffmpeg installs with the project (no download at run time);
  * when that package has no binary for this platform, Debian's /usr/bin/ffmpeg, then `ffmpeg` on PATH.
  */
-import { access, constants, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Encoding } from './format.js';
 import { alawEncode, mulawEncode } from './g711.js';
-import { encodeWav, encodeWavG711 } from './wav.js';
+import { encodeWav, encodeWavG711, readWav, type WavData, WavError } from './wav.js';
 
 export class TranscodeError extends Error {
   constructor(message: string) {
@@ -60,6 +60,9 @@ function explain(inputPath: string, err: Error, stderr: string | null): Transcod
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('Conversion failed'));
   const reason = lines.at(-1) ?? err.message;
+  // A file ffmpeg opens as something else (text is read as "tty" art) has no audio stream to decode.
+  if (/does not contain any stream|matches no streams/.test(reason))
+    return new TranscodeError(`cannot decode ${inputPath}: not an audio file (no audio stream in it)`);
   return new TranscodeError(`cannot decode ${inputPath}: ${reason}`);
 }
 
@@ -135,4 +138,43 @@ export async function transcodeToWav(inputPath: string, outputPath: string, opti
       break;
   }
   await writeFile(outputPath, wav);
+}
+
+export interface DecodedAudio {
+  /** Mono PCM16 (a WAV's first channel). */
+  samples: Int16Array;
+  /** Hz */
+  sampleRate: number;
+  durationMs: number;
+  /** `wav/<encoding>` when read by our WAV parser, else `ffmpeg`. */
+  via: string;
+}
+
+/**
+ * Any audio file a user has (WAV, mp3, ogg, m4a, flac, ...), as mono PCM16. A RIFF/WAVE file is read by our own
+ * parser (exact G.711, the file's own rate, first channel); anything else is decoded by an ffmpeg child process
+ * (off the event loop) to mono at `sampleRate`. Bad input is a WavError or a TranscodeError naming the file.
+ */
+export async function readAudioFile(inputPath: string, sampleRate: number): Promise<DecodedAudio> {
+  let head: Buffer;
+  try {
+    head = await readFile(inputPath);
+  } catch (err) {
+    throw new TranscodeError(
+      `cannot read ${inputPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (head.length >= 4 && head.toString('latin1', 0, 4) === 'RIFF') {
+    let wav: WavData;
+    try {
+      wav = readWav(head);
+    } catch (err) {
+      if (err instanceof WavError) throw new WavError(`${inputPath}: ${err.message}`);
+      throw err;
+    }
+    return { samples: wav.samples, sampleRate: wav.sampleRate, durationMs: wav.durationMs, via: `wav/${wav.encoding}` };
+  }
+  const samples = await decodeFileToPcm(inputPath, sampleRate);
+  if (samples.length === 0) throw new TranscodeError(`cannot decode ${inputPath}: no audio in it`);
+  return { samples, sampleRate, durationMs: (samples.length * 1000) / sampleRate, via: 'ffmpeg' };
 }

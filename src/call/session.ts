@@ -497,7 +497,7 @@ export class CallSession implements MediaLegHandler {
   recordWire(data: string | Uint8Array, atMs: number): void {
     if (this.config.settings?.recordWire !== true || this.ending.finalized) return;
     if (!this.wire) {
-      this.wire = new WireRecorder(this.files.wire, this.callId, this.leg.info.protocol);
+      this.wire = new WireRecorder(this.files.wire, this.callId, this.leg.info.protocol, this.config);
     }
     this.wire.record(data, atMs);
   }

@@ -1,23 +1,26 @@
 /**
- * `voice-engine dtmf <file.wav>`: one JSON line per detected digit, {"digit":"5","start_ms":120,"end_ms":180}
+ * `voice-engine dtmf <file>`: one JSON line per detected digit, {"digit":"5","start_ms":120,"end_ms":180}
  * (DESIGN.md section 3). Accepts PCM16 / mu-law / A-law WAV (and the other encodings src/audio/wav.ts reads) at any
- * common rate, mono or stereo (first channel). Bad input is one clear line on stderr and a non-zero exit.
+ * common rate, mono or stereo (first channel), and mp3 / ogg / m4a / flac through ffmpeg (src/audio/transcode.ts).
+ * Bad input is one clear line on stderr and exit 3 (EXIT.input).
  */
 import { type DtmfEvent, detectDtmfInPcm } from '../audio/dtmf.js';
-import { readWavFile, type WavData, WavError } from '../audio/wav.js';
-import { CliError, parseArgs } from './args.js';
+import { type DecodedAudio, readAudioFile, TranscodeError } from '../audio/transcode.js';
+import { WavError } from '../audio/wav.js';
+import { CliError, EXIT, parseArgs } from './args.js';
 
 /** Rates the resampler takes to 8 kHz (Hz); anything else in a WAV header is almost surely corrupt. */
 const MIN_RATE = 4000;
 const MAX_RATE = 192000;
 
-/** Digits in a WAV file, as the command reports them (also used by tools/dtmf-compare and the test set). */
+/** Digits in an audio file, as the command reports them (also used by tools/dtmf-compare and the test set). */
 export async function detectDtmfInFile(path: string): Promise<DtmfEvent[]> {
-  let wav: WavData;
+  let wav: DecodedAudio;
   try {
-    wav = await readWavFile(path);
+    // Non-WAV files are decoded at 8 kHz, the detector's own rate.
+    wav = await readAudioFile(path, 8000);
   } catch (err) {
-    if (err instanceof WavError) throw new CliError(err.message);
+    if (err instanceof WavError || err instanceof TranscodeError) throw new CliError(err.message, EXIT.input);
     throw err;
   }
   if (wav.samples.length === 0) throw new CliError(`${path}: WAV has no audio samples`);
@@ -35,7 +38,7 @@ export async function detectDtmfInFile(path: string): Promise<DtmfEvent[]> {
 
 export async function run(argv: string[]): Promise<number> {
   const { positional } = parseArgs(argv);
-  if (positional.length !== 1) throw new CliError('usage: voice-engine dtmf <file.wav>', 2);
+  if (positional.length !== 1) throw new CliError('usage: voice-engine dtmf <file.wav|mp3|ogg|m4a|flac>', EXIT.usage);
   const events = await detectDtmfInFile(positional[0]!);
   let out = '';
   for (const e of events) out += `${JSON.stringify({ digit: e.digit, start_ms: e.startMs, end_ms: e.endMs })}\n`;

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CliError } from './args.js';
+import { CliError, EXIT, EXIT_HELP } from './args.js';
 
 interface CommandEntry {
   summary: string;
@@ -20,19 +20,20 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./serve.js'),
   },
   dtmf: {
-    summary: 'detect DTMF digits in a WAV file, one JSON line per digit',
-    usage: 'dtmf <file.wav>',
+    summary: 'detect DTMF digits in an audio file (WAV, mp3, ogg, m4a, flac), one JSON line per digit',
+    usage: 'dtmf <file>',
     load: () => import('./dtmf.js'),
   },
   replay: {
-    summary: 'stream a recording (WAV or wire JSONL) through the engine over a real WebSocket',
+    summary: 'stream a recording (WAV, mp3, ogg, m4a, flac, or a wire JSONL) through the engine over a real WebSocket',
     usage:
-      'replay <file.wav|file.jsonl> [--protocol twilio] [--url ws://...] [--assistant KEY] [--fast] [--out agent.wav] [--json]',
+      'replay <file|file.jsonl> [--protocol twilio|native] [--url ws://...] [--assistant KEY] [--scenario S.json] [--fast] [--out agent.wav] [--json]',
     load: () => import('./replay.js'),
   },
   bench: {
-    summary: 'run a bench suite: dsp, latency, load, rag, egress',
-    usage: 'bench <dsp|latency|load|rag|egress> [--json] [--calls N] [--duration S]',
+    summary: 'run a bench suite: dsp, latency, load, rag, egress (results in bench/out/ or --out DIR)',
+    usage:
+      'bench <dsp|latency|load|rag|egress> [--json] [--out DIR] [latency: --profile fast|realistic|slow --calls N --rounds N] [load: --mode echo|full --calls N --duration S --ramp N,N]',
     load: () => import('./bench.js'),
   },
   tts: {
@@ -41,8 +42,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./tts.js'),
   },
   transcribe: {
-    summary: 'transcribe a WAV file',
-    usage: 'transcribe <file.wav> [--provider P]',
+    summary: 'transcribe an audio file (WAV, mp3, ogg, m4a, flac)',
+    usage: 'transcribe <file> [--provider P] [--json]',
     load: () => import('./transcribe.js'),
   },
   tenants: {
@@ -55,7 +56,8 @@ const COMMANDS: Record<string, CommandEntry> = {
 function help(): string {
   const lines = ['Usage: voice-engine <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
-  lines.push('', "Run `voice-engine <command> --help` for a command's options.");
+  lines.push('', "Run `voice-engine <command> --help` for a command's options.", '', 'Exit codes (every command):');
+  for (const [code, what] of EXIT_HELP) lines.push(`  ${String(code).padEnd(4)}${what}`);
   return lines.join('\n');
 }
 
@@ -68,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
   const entry = COMMANDS[name];
   if (!entry) {
     process.stderr.write(`voice-engine: unknown command '${name}'\n\n${help()}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`Usage: voice-engine ${entry.usage}\n  ${entry.summary}\n`);
@@ -80,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`/cli/${name}.`)) {
       process.stderr.write(`voice-engine: '${name}' is not built yet in this version\n`);
-      return 3;
+      return EXIT.usage;
     }
     throw err;
   }
@@ -91,9 +93,23 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`voice-engine ${name}: ${err.message}\n`);
       return err.exitCode;
     }
+    const code = exitCodeOf(err);
     process.stderr.write(`voice-engine ${name}: ${(err as Error).message ?? String(err)}\n`);
     if (process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`);
-    return 1;
+    return code;
+  }
+}
+
+/** The error class of an error that is not a CliError, by its name (no imports: `--help` stays fast). */
+function exitCodeOf(err: unknown): number {
+  switch ((err as Error | undefined)?.name) {
+    case 'ProviderError':
+      return EXIT.provider;
+    case 'WavError':
+    case 'TranscodeError':
+      return EXIT.input;
+    default:
+      return EXIT.internal;
   }
 }
 
@@ -112,7 +128,7 @@ if (isEntry()) {
     },
     (err: unknown) => {
       process.stderr.write(`voice-engine: ${(err as Error).message ?? String(err)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.internal;
     },
   );
 }

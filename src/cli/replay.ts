@@ -9,30 +9,22 @@
  * what failed. A wire recording (.jsonl, settings.recordWire) is replayed message by message with its timing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Assistant, AssistantConfig } from '../assistant.js';
 import { DtmfDetector } from '../audio/dtmf.js';
-import { linearToMulaw } from '../audio/g711.js';
-import { resample } from '../audio/resample.js';
-import { encodeWav, readWav } from '../audio/wav.js';
+import { encodeWav } from '../audio/wav.js';
 import type { ProviderRegistryLike } from '../call/deps.js';
 import { type LocalEngine, startLocalEngine } from '../call/local-engine.js';
 import { PhoneSim, type SimProtocol } from '../call/phone-sim.js';
-import { parseWireRecording } from '../call/wire-recorder.js';
 import { loadConfig } from '../config.js';
 import { createLogger, silentLogger } from '../log.js';
 import { createProviderRegistry } from '../providers/registry.js';
-import { CliError, flagString, parseArgs } from './args.js';
-import {
-  audibleFrames,
-  type CallerEvent,
-  checkExpectations,
-  type ExpectLike,
-  type HeardAudio,
-  type ReplayOutcome,
-} from './replay-check.js';
+import { CloseCode } from '../telephony/close-codes.js';
+import { CliError, EXIT, flagString, parseArgs } from './args.js';
+import { audibleFrames, checkExpectations, type HeardAudio, type ReplayOutcome } from './replay-check.js';
+import { checkUrl, exists, loadCallerAudio, loadScenarioFile, loadWire } from './replay-input.js';
 
 const FRAME = 160; // 20 ms at 8 kHz
 /** After the recording ends: keep the line open (silence) until the agent has been quiet this long, ms. */
@@ -41,71 +33,17 @@ const TAIL_QUIET_MS = 2500;
 const TAIL_MAX_MS = 30_000;
 /** Frame energy (dBFS) above which the caller counts as speaking (for client-side latency and --fast). */
 const SPEECH_DB = -38;
-
-interface ScenarioLike {
-  assistant: AssistantConfig;
-  expect: ExpectLike;
-  name?: string;
-  events: CallerEvent[];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function loadScenarioFile(file: string): Promise<ScenarioLike> {
-  let json: {
-    assistant?: AssistantConfig;
-    expect?: ExpectLike;
-    name?: string;
-    events?: CallerEvent[];
-    voicemail?: Record<string, unknown>;
-  };
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new CliError(`${file}: ${(err as Error).message}`);
-  }
-  if (!json || typeof json !== 'object' || typeof json.assistant !== 'object')
-    throw new CliError(`${file}: not a scenario (no assistant)`);
-  // The AMD set carries assistant settings.voicemail (issue 18) beside the assistant, so that the fixtures validate
-  // before the engine's schema knows the block; the engine gets it where it belongs.
-  const assistant = json.voicemail
-    ? ({ ...json.assistant, settings: { ...json.assistant.settings, voicemail: json.voicemail } } as AssistantConfig)
-    : json.assistant;
-  return {
-    assistant,
-    expect: json.expect ?? {},
-    name: json.name,
-    events: Array.isArray(json.events) ? json.events : [],
-  };
-}
-
-/** The recording as 20 ms mu-law frames at 8 kHz, plus the PCM for DTMF detection. */
-async function loadFrames(file: string): Promise<{ mulaw: Uint8Array; pcm: Int16Array; durationMs: number }> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let wav: ReturnType<typeof readWav>;
-  try {
-    wav = readWav(buf);
-  } catch (err) {
-    throw new CliError(`${file}: ${(err as Error).message}`);
-  }
-  const pcm = wav.sampleRate === 8000 ? wav.samples : resample(wav.samples, wav.sampleRate, 8000);
-  const n = Math.ceil(pcm.length / FRAME) * FRAME;
-  const mulaw = new Uint8Array(n).fill(0xff);
-  for (let i = 0; i < pcm.length; i++) mulaw[i] = linearToMulaw(pcm[i]!);
-  return { mulaw, pcm, durationMs: (pcm.length / 8000) * 1000 };
-}
+/**
+ * --fast sends the caller's idle stretches at this multiple of real time: 150 messages per second, under the
+ * gateway's flood limit (200 per second, DEFAULT_LIMITS.maxMessagesPerSecond) with room for marks and DTMF.
+ */
+const FAST_X = 3;
+/**
+ * Close codes that mean the engine refused or broke the stream: every 4xxx of the media endpoints' table
+ * (src/telephony/close-codes.ts) but 4000, the normal end of a call; and 1008 (policy), 1009 (too big), 1011 (error).
+ */
+const refused = (code: number): boolean =>
+  (code > CloseCode.NORMAL && code < 5000) || code === 1008 || code === 1009 || code === 1011;
 
 function frameDb(pcm: Int16Array, off: number): number {
   let sum = 0;
@@ -160,62 +98,113 @@ export interface ReplayResult {
 export async function replay(argv: string[], print: (line: string) => void): Promise<ReplayResult> {
   const args = parseArgs(argv, ['json', 'fast']);
   const file = args.positional[0];
-  if (!file) throw new CliError('replay needs a file: voice-engine replay <file.wav|file.jsonl>', 2);
+  if (!file) throw new CliError('replay needs a file: voice-engine replay <file.wav|file.jsonl>', EXIT.usage);
   const json = args.flags.json === true;
   const fast = args.flags.fast === true;
   const url = flagString(args, 'url');
   const key = flagString(args, 'assistant');
   const out = flagString(args, 'out');
-  const log = (line: string): void => {
-    if (!json) print(line);
-  };
+  if (out && !(await exists(path.dirname(path.resolve(out)))))
+    throw new CliError(`--out ${out}: no such directory`, EXIT.io);
 
   const isWire = file.endsWith('.jsonl');
-  const wire = isWire
-    ? parseWireRecording(await readFile(file, 'utf8').catch((e: Error) => Promise.reject(new CliError(e.message))))
-    : undefined;
   const protocolFlag = flagString(args, 'protocol');
-  const protocol = (protocolFlag ?? wire?.protocol ?? 'twilio') as string;
-  if (!isWire && protocol !== 'twilio' && protocol !== 'native') {
+  if (url) checkUrl(url);
+  if (!isWire && protocolFlag && protocolFlag !== 'twilio' && protocolFlag !== 'native') {
     throw new CliError(
-      `--protocol ${protocol}: WAV replay speaks twilio or native (a .jsonl wire recording replays any protocol)`,
-      2,
+      `--protocol ${protocolFlag}: an audio replay speaks twilio or native (a .jsonl wire recording replays any protocol)`,
+      EXIT.usage,
     );
   }
-
+  // Every input is read and checked before anything starts: a bad one exits at once, with one message.
+  const wire = isWire ? await loadWire(file) : undefined;
+  const audio = isWire ? undefined : await loadCallerAudio(file);
+  const protocol = protocolFlag ?? wire?.protocol ?? 'twilio';
   let scenarioPath = flagString(args, 'scenario');
   if (!scenarioPath && !isWire) {
-    const sibling = file.replace(/\.wav$/i, '.json');
+    const sibling = file.replace(/\.[a-z0-9]+$/i, '.json');
     if (sibling !== file && (await exists(sibling))) scenarioPath = sibling;
   }
   const scenario = scenarioPath ? await loadScenarioFile(scenarioPath) : undefined;
 
   let engine: LocalEngine | undefined;
   let tmpDir: string | undefined;
-  let target = url;
-  if (!target) {
-    tmpDir = process.env.DATA_DIR ? undefined : mkdtempSync(path.join(os.tmpdir(), 've-replay-'));
-    engine = await inProcessEngine(scenario?.assistant ?? {}, process.env.DATA_DIR ?? tmpDir!, json);
-    target = engine.url(protocol);
-  } else if (key) {
-    target = `${target.replace(/\/$/, '')}/${encodeURIComponent(key)}`;
-  }
-
-  const started = performance.now();
-  let sim: PhoneSim;
+  let sim: PhoneSim | undefined;
   try {
-    sim = await PhoneSim.connect({
-      url: target,
-      protocol: (protocol === 'native' ? 'native' : 'twilio') as SimProtocol,
-      raw: isWire,
-      from: '+15550001000',
-      to: '+15550002000',
-      customParameters: key ? { assistantApiKey: key } : {},
+    let target = url;
+    if (!target) {
+      tmpDir = process.env.DATA_DIR ? undefined : mkdtempSync(path.join(os.tmpdir(), 've-replay-'));
+      // A wire recording replays with the assistant recorded with it, unless a scenario says otherwise.
+      engine = await inProcessEngine(
+        scenario?.assistant ?? wire?.assistant ?? {},
+        process.env.DATA_DIR ?? tmpDir!,
+        json,
+      );
+      target = engine.url(protocol);
+    } else if (key) {
+      target = `${target.replace(/\/$/, '')}/${encodeURIComponent(key)}`;
+    }
+    try {
+      sim = await PhoneSim.connect({
+        url: target,
+        protocol: (protocol === 'native' ? 'native' : 'twilio') as SimProtocol,
+        raw: isWire,
+        from: '+15550001000',
+        to: '+15550002000',
+        customParameters: key ? { assistantApiKey: key } : {},
+      });
+    } catch (err) {
+      throw new CliError(`cannot connect to ${target}: ${(err as Error).message}`, EXIT.connection);
+    }
+    return await run2({
+      args,
+      file,
+      print,
+      json,
+      fast,
+      url,
+      target,
+      protocol,
+      scenarioPath,
+      scenario,
+      wire,
+      audio,
+      engine,
+      sim,
+      out,
     });
-  } catch (err) {
+  } finally {
+    if (sim && !sim.closed) await sim.stop().catch(() => undefined);
     await engine?.close();
-    throw new CliError(`cannot connect to ${target}: ${(err as Error).message}`);
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
   }
+}
+
+interface RunState {
+  args: ReturnType<typeof parseArgs>;
+  file: string;
+  print: (line: string) => void;
+  json: boolean;
+  fast: boolean;
+  url?: string;
+  target: string;
+  protocol: string;
+  scenarioPath?: string;
+  scenario?: Awaited<ReturnType<typeof loadScenarioFile>>;
+  wire?: Awaited<ReturnType<typeof loadWire>>;
+  audio?: Awaited<ReturnType<typeof loadCallerAudio>>;
+  engine?: LocalEngine;
+  sim: PhoneSim;
+  out?: string;
+}
+
+/** The call itself, once every input is loaded and the stream is open. */
+async function run2(st: RunState): Promise<ReplayResult> {
+  const { file, print, json, fast, url, target, protocol, scenarioPath, scenario, wire, engine, sim, out } = st;
+  const log = (line: string): void => {
+    if (!json) print(line);
+  };
+  const started = performance.now();
   if (!json) {
     log(
       `replay ${file} over ${protocol} to ${url ? target : 'an in-process engine'}${fast ? ' (fast)' : ''}${scenarioPath ? `, scenario ${scenarioPath}` : ''}`,
@@ -227,14 +216,15 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
   /** Call-timeline ms at which each 20 ms frame of the recording went out. */
   let sentAt: Float64Array | undefined;
   if (wire) {
+    // --fast: the recording's own timing divided by FAST_X (within the engine's flood limit).
     for (const m of wire.messages) {
       if (sim.closed) break;
-      if (!fast) await sleepUntil(started + m.t);
+      await sleepUntil(started + (fast ? m.t / FAST_X : m.t));
       sim.sendRaw(m.text ?? Buffer.from(m.bin!, 'base64'));
       audioMs = m.t;
     }
   } else {
-    const { mulaw, pcm, durationMs } = await loadFrames(file);
+    const { mulaw, pcm, durationMs } = st.audio!;
     audioMs = durationMs;
     const dtmf = new DtmfDetector({ onDigit: (e) => sim.sendDtmf(e.digit) });
     let speaking = false;
@@ -265,9 +255,8 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
       // everything else runs in real time, so turn-taking is the same as in a real call.
       const idle =
         !loud && !sim.agentPlaying && t - lastSpeechAt > TAIL_QUIET_MS && t - sim.lastAgentAudioAt > TAIL_QUIET_MS;
-      clock += 20;
-      if (fast && idle) clock = performance.now();
-      else await sleepUntil(clock);
+      clock += fast && idle ? 20 / FAST_X : 20;
+      await sleepUntil(clock);
     }
     dtmf.flush();
     // Keep the line open with silence until the agent is done (or the engine hangs up).
@@ -286,6 +275,14 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
   }
   const hungUpByEngine = sim.closed;
   if (!sim.closed) await sim.stop();
+  // A stream the engine refused (bad key or signature, no assistant: 4xxx) or broke is a failed replay.
+  const closedEv = sim.events.find((e) => e.type === 'closed');
+  if (hungUpByEngine && closedEv?.type === 'closed' && refused(closedEv.code)) {
+    throw new CliError(
+      `the engine closed the stream: ${closedEv.code}${closedEv.reason ? ` ${closedEv.reason}` : ''}`,
+      EXIT.connection,
+    );
+  }
   let call: Awaited<ReturnType<LocalEngine['nextEnded']>> | undefined;
   if (engine) {
     let timer: NodeJS.Timeout | undefined;
@@ -306,11 +303,11 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
   let outPath: string | undefined;
   if (out) {
     const track = sim.agentTrack(Math.max(totalMs, audioMs));
-    await writeFile(out, encodeWav(track, sim.sampleRate));
+    await writeFile(out, encodeWav(track, sim.sampleRate)).catch((err: Error) => {
+      throw new CliError(`cannot write ${out}: ${err.message}`, EXIT.io);
+    });
     outPath = out;
   }
-  await engine?.close();
-  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 
   const report = {
     file,

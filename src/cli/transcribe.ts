@@ -1,5 +1,5 @@
 /**
- * `voice-engine transcribe <file.wav> [--provider P] [--model M] [--language L] [--json]` (DESIGN.md section 3):
+ * `voice-engine transcribe <file> [--provider P] [--model M] [--language L] [--json]` (DESIGN.md section 3):
  * streams the file through the registry's ASR chain in 20 ms frames (as fast as the provider takes them) and
  * prints the transcript; --json prints one JSON object with the utterances and their word timings. Works offline
  * with no keys (pocketsphinx) when `pocketsphinx` and `pocketsphinx-en-us` are installed.
@@ -7,26 +7,29 @@
 import { int16ToBytes } from '../audio/convert.js';
 import { pcmFormat } from '../audio/format.js';
 import { resample } from '../audio/resample.js';
-import { readWavFile, WavError } from '../audio/wav.js';
+import { type DecodedAudio, readAudioFile, TranscodeError } from '../audio/transcode.js';
+import { WavError } from '../audio/wav.js';
 import { loadConfig } from '../config.js';
 import { createLogger, silentLogger } from '../log.js';
 import { createProviderRegistry } from '../providers/registry.js';
 import { type AsrEvent, ProviderError, type Word } from '../providers/types.js';
-import { CliError, flagString, parseArgs } from './args.js';
+import { CliError, EXIT, flagString, parseArgs } from './args.js';
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json']);
   const file = args.positional[0];
-  if (!file) throw new CliError('transcribe needs a WAV file: transcribe call.wav', 2);
+  if (!file) throw new CliError('transcribe needs an audio file: transcribe call.wav', EXIT.usage);
   const provider = flagString(args, 'provider');
   const model = flagString(args, 'model');
-  let wav: Awaited<ReturnType<typeof readWavFile>>;
+  let wav: DecodedAudio;
   try {
-    wav = await readWavFile(file);
+    // WAV at its own rate; mp3 / ogg / m4a / flac decoded by ffmpeg at 16 kHz (the recognizers' rate).
+    wav = await readAudioFile(file, 16000);
   } catch (err) {
-    if (err instanceof WavError) throw new CliError(err.message, 2);
+    if (err instanceof WavError || err instanceof TranscodeError) throw new CliError(err.message, EXIT.input);
     throw err;
   }
+  if (wav.samples.length === 0) throw new CliError(`${file}: no audio samples`, EXIT.input);
   // Providers take 8 or 16 kHz; other rates (22.05, 44.1, 48 kHz) are brought to 16 kHz once, here.
   let { samples, sampleRate } = wav;
   if (sampleRate !== 8000 && sampleRate !== 16000) {
@@ -35,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const registry = createProviderRegistry(loadConfig(), process.env.LOG_LEVEL ? createLogger() : silentLogger);
   const problem = await registry.catalog.validate('asr', { provider, model });
-  if (problem) throw new CliError(problem, 2);
+  if (problem) throw new CliError(problem, EXIT.usage);
   const asr = registry.asr(
     { provider, model },
     { onIncident: (i) => process.stderr.write(`incident: ${i.provider} ${i.code}: ${i.action}\n`) },
@@ -53,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       onEvent,
     );
   } catch (err) {
-    if (err instanceof ProviderError) throw new CliError(err.message);
+    if (err instanceof ProviderError) throw new CliError(err.message, EXIT.provider);
     throw err;
   }
   const frame = (sampleRate / 1000) * 20;
@@ -62,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     stream.write(bytes.subarray(i * 2, Math.min(samples.length, i + frame) * 2));
   stream.finalize();
   await stream.close();
-  if (fatal && utterances.length === 0) throw new CliError(fatal.message);
+  if (fatal && utterances.length === 0) throw new CliError(fatal.message, EXIT.provider);
   if (args.flags.json === true) {
     process.stdout.write(
       `${JSON.stringify({ file, provider: asr.id, duration_ms: wav.durationMs, text: utterances.map((u) => u.text).join(' '), utterances })}\n`,

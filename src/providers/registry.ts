@@ -42,6 +42,8 @@ export interface ProviderRegistry {
   /** OpenAI (or compatible) when OPENAI_API_KEY or OPENAI_BASE_URL is set; none offline. */
   embed(): EmbedProvider | undefined;
   catalog: Catalog;
+  /** The provider ids a config resolves to, primary first, then its fallbacks (what tts / asr / llm will try). */
+  chain?(kind: CatalogKind, cfg?: { provider?: string; fallback?: string[] }): string[];
 }
 
 export interface RegistryOptions {
@@ -173,6 +175,7 @@ export function createProviderRegistry(
 
   return {
     catalog,
+    chain: (kind, cfg = {}) => chainIds(kind, cfg.provider, cfg.fallback),
     asr(cfg = {}, hooks) {
       const ids = chainIds('asr', cfg.provider, cfg.fallback);
       return resilientAsr(

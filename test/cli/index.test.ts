@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../src/cli/args.js';
+import { describe, expect, it, vi } from 'vitest';
+import { EXIT_HELP, parseArgs } from '../../src/cli/args.js';
 import { main } from '../../src/cli/index.js';
 
 describe('cli dispatcher', () => {
@@ -11,5 +11,21 @@ describe('cli dispatcher', () => {
 
   it('rejects unknown commands with exit code 2', async () => {
     expect(await main(['no-such-command'])).toBe(2);
+  });
+
+  it('--help lists one exit code per error class, the same for every command', async () => {
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+      out += String(c);
+      return true;
+    });
+    try {
+      expect(await main(['--help'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out).toContain('Exit codes (every command):');
+    for (const [code, what] of EXIT_HELP) expect(out).toContain(`${String(code).padEnd(4)}${what}`);
+    expect(new Set(EXIT_HELP.map(([c]) => c)).size).toBe(EXIT_HELP.length);
   });
 });

@@ -153,6 +153,38 @@ describe.skipIf(!haveAsr)('replay of a wire recording', () => {
     expect(report.protocol).toBe('twilio');
   }, 60_000);
 
+  it('replays a JSONL with the assistant recorded in its header (secrets redacted at recording)', async () => {
+    const { WireRecorder, parseWireRecording } = await import('../../src/call/wire-recorder.js');
+    const file = path.join(tmp, 'with-assistant.jsonl');
+    const rec = new WireRecorder(file, 'CAwire2', 'twilio', {
+      llm: { provider: 'rules', rules: [{ dtmf: '42', reply: 'You entered four two.' }] },
+      tools: {
+        http: [
+          {
+            name: 'crm',
+            description: 'CRM',
+            url: 'https://crm.example/x',
+            headers: { Authorization: 'Bearer s3cret' },
+          },
+        ],
+      },
+    } as never);
+    const lines = readFileSync(path.join(tmp, 'call.jsonl'), 'utf8').trim().split('\n').slice(1);
+    for (const l of lines) {
+      const m = JSON.parse(l) as { t: number; text: string };
+      rec.record(m.text, m.t);
+    }
+    await rec.close();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('s3cret');
+    expect(parseWireRecording(text).assistant?.llm?.provider).toBe('rules');
+    // No --scenario: the in-process engine runs the recorded assistant, which answers the keyed digits.
+    const r = await replay([file, '--json']);
+    const report = JSON.parse(r.out.trim()) as { digits: string[]; transcript: { role: string; text: string }[] };
+    expect(report.digits).toContain('42');
+    expect(report.transcript.some((t) => t.role === 'assistant' && /four two/i.test(t.text))).toBe(true);
+  }, 60_000);
+
   it('a bad file is a clear error', async () => {
     const { CliError } = await import('../../src/cli/args.js');
     const bad = path.join(tmp, 'bad.wav');

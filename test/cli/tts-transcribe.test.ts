@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ElevenLabsFake, startElevenLabsFake } from '../../bench/fakes/elevenlabs.js';
 import { readWavFile } from '../../src/audio/wav.js';
-import { CliError } from '../../src/cli/args.js';
+import { CliError, EXIT } from '../../src/cli/args.js';
+import { run as dtmf } from '../../src/cli/dtmf.js';
 import { run as transcribe } from '../../src/cli/transcribe.js';
 import { run as tts } from '../../src/cli/tts.js';
 
@@ -93,6 +94,71 @@ describe('voice-engine tts / transcribe', () => {
     const wav = await readWavFile(file);
     expect(wav.sampleRate).toBe(8000);
     expect(wav.durationMs).toBeGreaterThan(400);
+  });
+
+  it('tts names the provider that produced the audio: --provider elevenlabs with no key falls back, and says so', async () => {
+    const file = path.join(dir, 'fallback.wav');
+    const { code, out } = await capture(() => tts(['Hi there', '-o', file, '--provider', 'elevenlabs']));
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { provider: string; requested?: string; fallback_from?: { provider: string }[] };
+    expect(report.provider).toBe('offline');
+    expect(report.requested).toBe('elevenlabs');
+    expect(report.fallback_from?.map((f) => f.provider)).toEqual(['elevenlabs']);
+  });
+
+  it.skipIf(!has('ffmpeg'))('dtmf reads mp3, ogg, m4a and flac through ffmpeg', async () => {
+    const src = path.resolve('fixtures/dtmf/cases/repeat-40ms.wav');
+    for (const [ext, codec] of [
+      ['mp3', []],
+      ['ogg', ['-c:a', 'libvorbis']],
+      ['m4a', ['-c:a', 'aac']],
+      ['flac', []],
+    ] as const) {
+      const file = path.join(dir, `keys.${ext}`);
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', src, ...codec, file]);
+      const { code, out } = await capture(() => dtmf([file]));
+      expect(code, ext).toBe(0);
+      const digits = out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { digit: string }).digit)
+        .join('');
+      expect(digits, ext).toBe('11223399##');
+    }
+  });
+
+  it.skipIf(!has('flite') || !has('pocketsphinx_continuous') || !has('ffmpeg'))(
+    'transcribe reads an ogg through ffmpeg',
+    async () => {
+      const wav = path.join(dir, 'spoken.wav');
+      const ogg = path.join(dir, 'spoken.ogg');
+      await capture(() => tts(['book a table for two', '-o', wav]));
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', wav, '-c:a', 'libvorbis', ogg]);
+      const { code, out } = await capture(() => transcribe([ogg, '--json']));
+      expect(code).toBe(0);
+      expect((JSON.parse(out) as { text: string }).text).toContain('table');
+    },
+  );
+
+  it('one exit code per error class across commands', async () => {
+    const notAudio = path.join(dir, 'notes.txt');
+    execFileSync('sh', ['-c', `echo 'not audio' > '${notAudio}'`]);
+    for (const run of [dtmf, transcribe]) {
+      const bad = (await run([notAudio]).catch((e: unknown) => e)) as CliError;
+      expect(bad).toBeInstanceOf(CliError);
+      expect(bad.exitCode).toBe(EXIT.input);
+      expect(bad.message).toMatch(/notes\.txt: not an audio file/);
+      const missing = (await run([path.join(dir, 'missing.mp3')]).catch((e: unknown) => e)) as CliError;
+      expect(missing.exitCode).toBe(EXIT.input);
+      const usage = (await run([]).catch((e: unknown) => e)) as CliError;
+      expect(usage.exitCode).toBe(EXIT.usage);
+    }
+    const noOut = (await tts(['hello']).catch((e: unknown) => e)) as CliError;
+    expect(noOut.exitCode).toBe(EXIT.usage);
+    const unwritable = (await tts(['hello', '-o', path.join(dir, 'no/such/dir/x.wav')]).catch(
+      (e: unknown) => e,
+    )) as CliError;
+    expect(unwritable.exitCode).toBe(EXIT.io);
   });
 
   it('user errors are CliErrors with a clear message', async () => {
