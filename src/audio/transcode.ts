@@ -59,10 +59,15 @@ function explain(inputPath: string, err: Error, stderr: string | null): Transcod
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('Conversion failed'));
-  const reason = lines.at(-1) ?? err.message;
+  // ffmpeg prefixes the input path; the message names the file once.
+  const reason = (lines.at(-1) ?? err.message).replace(`${inputPath}: `, '');
   // A file ffmpeg opens as something else (text is read as "tty" art) has no audio stream to decode.
   if (/does not contain any stream|matches no streams/.test(reason))
     return new TranscodeError(`cannot decode ${inputPath}: not an audio file (no audio stream in it)`);
+  if (/Invalid data found/.test(reason))
+    return new TranscodeError(
+      `cannot decode ${inputPath}: not an audio file (invalid data for every format ffmpeg reads)`,
+    );
   return new TranscodeError(`cannot decode ${inputPath}: ${reason}`);
 }
 
