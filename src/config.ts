@@ -29,6 +29,15 @@ export interface EngineConfig {
    * let any client pick its own address, so they are refused at start (src/api/client-ip.ts). Unset: the peer.
    */
   trustProxy?: string;
+  /**
+   * SECRETS_KEY (and SECRETS_KEY_PREVIOUS while rotating): seals assistant keys and plugin credentials at rest
+   * (src/store/secrets.ts). Unset: DATA_DIR/secrets.key, generated with mode 0600. Engines sharing a database must
+   * share it.
+   */
+  secretsKey?: string;
+  secretsKeyPrevious?: string;
+  /** NATIVE_REQUIRE_PORTAL_KEY=true: /media/native upgrades must carry the assistant tenant's portal key. */
+  nativeRequirePortalKey: boolean;
   /** HTTP_REQUEST_TIMEOUT_MS: the whole request (headers and body) must arrive within this, else 408 and close. */
   httpRequestTimeoutMs: number;
   /** HTTP_IDLE_TIMEOUT_MS: an HTTP connection with no traffic at all for this long is closed. */
@@ -75,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       elevenlabs: { apiKey: opt(env.ELEVENLABS_API_KEY), baseUrl: opt(env.ELEVENLABS_BASE_URL) },
     },
     rateLimitPerMinute: num(env.RATE_LIMIT_PER_MINUTE, 100),
+    secretsKey: opt(env.SECRETS_KEY),
+    secretsKeyPrevious: opt(env.SECRETS_KEY_PREVIOUS),
+    nativeRequirePortalKey: env.NATIVE_REQUIRE_PORTAL_KEY === 'true',
     httpRequestTimeoutMs: num(env.HTTP_REQUEST_TIMEOUT_MS, 120_000),
     httpIdleTimeoutMs: num(env.HTTP_IDLE_TIMEOUT_MS, 300_000),
     egress: egressPolicyFromEnv(env),

@@ -7,8 +7,7 @@ import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
 import { admitCall } from './api/call-limits.js';
 import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
-import { isIpAllowed } from './api/ip-allowlist.js';
-import { resolveByNumber } from './api/number-routing.js';
+import { authorizeStream } from './api/media-access.js';
 import type { PrecallDecision } from './api/outbound-start.js';
 import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
 import { eventRoutes } from './api/routes/events.js';
@@ -23,7 +22,7 @@ import { CallSession } from './call/session.js';
 import { callFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
-import { createChannelDialer, pluginCredentials } from './channels/dialer.js';
+import { createChannelDialer } from './channels/dialer.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import { type Presence, startPresence } from './cluster/presence.js';
 import type { EngineConfig } from './config.js';
@@ -118,7 +117,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.logLevel);
   await mkdir(config.dataDir, { recursive: true });
-  const store = await connectStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const store = await connectStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    secretsKey: config.secretsKey,
+    secretsKeyPrevious: config.secretsKeyPrevious,
+  });
   const first = await ensureFirstTenant(store, config, opts.print ?? ((l) => process.stdout.write(`${l}\n`)));
   const providers = opts.providers ?? createProviderRegistry(config, logger);
   // The gateway is attached after the app exists (it shares the app's HTTP server); sources read it lazily.
@@ -231,7 +235,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       // Sessions poll the assistant version between turns, so nothing is pushed to them; what this does is
       // synthesize the new greeting now, so the next call's first words are already in the cache (fast greeting).
       applyAssistantChange: (assistantId) => {
-        void store.assistants.find(assistantId).then(async (a) => {
+        void store.assistants.findById(assistantId).then(async (a) => {
           if (!a) return;
           const r = await warmGreeting(a, providers.tts(a.config.tts), GREETING_FORMATS);
           if (r.error) logger.warn({ assistantId, err: r.error }, 'greeting warm-up failed');
@@ -241,31 +245,23 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   });
 
   async function resolve(req: ResolveRequest): Promise<ResolveResult> {
-    const key = req.pathKey ?? req.paramKey;
-    let assistant: Assistant | undefined;
-    if (key) {
-      assistant = await store.assistants.find(key);
-      if (!assistant) return { ok: false, code: 4003, reason: 'assistant key wrong or revoked' };
-    } else if (req.to) {
-      assistant = await resolveByNumber(store, req.to);
-    }
-    if (!assistant) {
-      return { ok: false, code: 4001, reason: 'no assistant: no key in the path or start message, no number routing' };
-    }
-    const tenantId = assistant.tenantId;
-    const decide = (check: PrecallDecision['check'], reason: string | null) =>
+    const access = await authorizeStream(store, config, req);
+    const decide = (tenantId: string, assistantId: string, check: PrecallDecision['check'], reason: string | null) =>
       store.analytics.record(tenantId, 'precall', {
         direction: 'inbound',
-        assistant_id: assistant.id,
+        assistant_id: assistantId,
         number: req.from ?? null,
         check,
         decision: reason ? 'refused' : 'allowed',
         reason,
       } satisfies PrecallDecision);
-    if (!(await isIpAllowed(store, tenantId, req.remoteAddress))) {
-      await decide('ip_allowlist', 'not allowed from this IP address');
-      return { ok: false, code: 4003, reason: 'not allowed from this IP address' };
+    if (!access.ok) {
+      if (access.refused)
+        await decide(access.refused.tenantId, access.refused.assistantId, 'ip_allowlist', access.reason);
+      return { ok: false, code: access.code, reason: access.reason };
     }
+    const { assistant } = access;
+    const tenantId = assistant.tenantId;
     // An outbound call we dialed carries its record id as a custom parameter (src/channels/twiml.ts).
     const knownId = req.customParameters.callId;
     let record = knownId ? await store.calls.get(tenantId, knownId) : undefined;
@@ -289,19 +285,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
           ownerId: presence.id,
         },
       });
-      await decide('call_limit', admitted.ok ? null : admitted.reason);
+      await decide(tenantId, assistant.id, 'call_limit', admitted.ok ? null : admitted.reason);
       if (!admitted.ok) return { ok: false, code: 4030, reason: admitted.reason };
       record = admitted.record;
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
     }
-    const twilio = req.protocol === 'twilio' ? await pluginCredentials(store, tenantId, 'twilio') : undefined;
     const binding: CallBinding = { recordId: record.id, tenantId, metadata: record.metadata };
     const startedAt = new Date().toISOString();
     let released = false;
     const call: ResolvedCall = {
       tenantId,
       assistant,
-      ...(twilio?.authToken ? { twilioAuthToken: twilio.authToken } : {}),
       // Echo mode, or a stream closed before it went live: no session closes the record, so this does.
       release: () => {
         if (released || binding.session) return;

@@ -195,4 +195,15 @@ describe('engine (composition root)', () => {
     const closed = await sim.whenClosed;
     expect(closed.code).toBe(4003);
   });
+
+  it('refuses the assistant id (ag_…) as a media credential; the key (ast_…) opens the stream', async () => {
+    const created = await api('POST', '/api/v1/assistants', { prompt: 'x' });
+    const { id, assistantApiKey } = created.json.data as { id: string; assistantApiKey: string };
+    const ws = base.replace(/^http/, 'ws');
+    const byId = await PhoneSim.connect({ url: `${ws}/media/twilio/${id}`, protocol: 'twilio' });
+    expect(await byId.whenClosed).toMatchObject({ code: 4003, reason: 'assistant key wrong or revoked' });
+    const byKey = await PhoneSim.connect({ url: `${ws}/media/twilio/${assistantApiKey}`, protocol: 'twilio' });
+    await expect.poll(() => engine.gateway.activeCalls).toBe(1);
+    await byKey.stop();
+  });
 });

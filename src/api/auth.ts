@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Assistant } from '../assistant.js';
 import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
+import { secretEquals } from '../secret-equal.js';
 import type { Store } from '../store/index.js';
 import './context.js';
 
@@ -32,12 +32,7 @@ export async function authenticate(store: Store, request: FastifyRequest): Promi
   request.tenant = { id: match.tenant.id, email: match.tenant.email, keyId: match.keyId };
 }
 
-/** Constant-time comparison of two secrets of any length. */
-export function secretEquals(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+export { secretEquals } from '../secret-equal.js';
 
 /** Admin routes: `x-admin-api-key` or Bearer equal to ADMIN_API_KEY; disabled (403) when it is not set. */
 export function authenticateAdmin(config: EngineConfig, request: FastifyRequest): void {

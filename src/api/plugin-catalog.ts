@@ -34,6 +34,13 @@ export const PLUGINS: readonly PluginSpec[] = [
     description: 'Hangup and transfer of Telnyx media-stream calls through Telnyx Call Control (REST)',
     config: [
       { name: 'apiKey', required: true, secret: true, description: 'Telnyx API key (KEY…)' },
+      {
+        name: 'streamAuthToken',
+        required: false,
+        secret: true,
+        description:
+          'The stream_auth_token set on your Telnyx streams: when set, every /media/telnyx upgrade must carry it (x-telnyx-streaming-auth-token)',
+      },
       { name: 'baseUrl', required: false, description: 'API base URL (default https://api.telnyx.com)' },
     ],
   },

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretEquals } from '../secret-equal.js';
 
 /**
  * Signed transfer documents for platforms whose REST transfer fetches instructions from a URL instead of taking
@@ -53,9 +54,7 @@ export function verifyTransferHook(
   if (!t || !to || !exp || !sig || !/^[0-9]{1,12}$/.test(exp)) return undefined;
   const e = Number(exp);
   if (e * 1000 < nowMs) return undefined;
-  const want = Buffer.from(mac(secret, platform, t, to, e), 'hex');
-  const got = Buffer.from(sig, 'hex');
-  return got.length === want.length && timingSafeEqual(got, want) ? to : undefined;
+  return secretEquals(mac(secret, platform, t, to, e), sig.toLowerCase()) ? to : undefined;
 }
 
 /** XML text / attribute escape as numeric references (TwiML and Plivo XML accept both). */

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretEquals } from '../secret-equal.js';
 import type { CallStatus } from '../store/index.js';
 
 /**
@@ -19,11 +20,9 @@ export function verifyTwilioPost(
   given: string | undefined,
 ): boolean {
   if (!given) return false;
-  const g = Buffer.from(given, 'utf8');
   let ok = false;
   for (const url of urls) {
-    const e = Buffer.from(twilioPostSignature(authToken, url, params), 'utf8');
-    if (e.length === g.length && timingSafeEqual(e, g)) ok = true;
+    if (secretEquals(twilioPostSignature(authToken, url, params), given)) ok = true;
   }
   return ok;
 }

@@ -18,7 +18,12 @@ export async function run(
   const label = flagString(args, 'label');
   if (!sub) throw new CliError(`usage: ${USAGE}`, 2);
   const cfg = loadConfig();
-  const store = await connectStore({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl });
+  const store = await connectStore({
+    dataDir: cfg.dataDir,
+    databaseUrl: cfg.databaseUrl,
+    secretsKey: cfg.secretsKey,
+    secretsKeyPrevious: cfg.secretsKeyPrevious,
+  });
   try {
     if (sub === 'list') {
       for (const t of await store.tenants.list()) {

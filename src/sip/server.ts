@@ -246,7 +246,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       const from = parseUri(addrUri(header(invite, 'from')!))?.user;
       const res = await opts.resolve({
         protocol: 'sip',
-        ...(isKey ? { pathKey: user } : { to: user }),
+        // A routed number got here through admission (allowlist or digest): the tenant's own credential.
+        ...(isKey ? { pathKey: user } : { to: user, admitted: true as const }),
         from,
         customParameters: {},
         remoteAddress: peer.address,

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { secretEquals } from '../secret-equal.js';
 
 /** Random ids with a type prefix (`c_`, `ag_`, `ast_`, …): 16 bytes = 128 bits, base64url. */
 export function newId(prefix: string, bytes = 16): string {
@@ -15,7 +16,7 @@ export function hashSecret(secret: string): Buffer {
 }
 
 export function sameHash(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return secretEquals(a, b);
 }
 
 export function newSecret(prefix: string): string {

@@ -52,8 +52,13 @@ export interface AssistantsRepo {
   get(tenantId: string, id: string): Promise<Assistant | undefined>;
   /** By `ast_…` key, scoped to the tenant (API routes). */
   getByKey(tenantId: string, assistantApiKey: string): Promise<Assistant | undefined>;
-  /** By `ast_…` key or `ag_…` id across tenants: only for the media gateway, which has no tenant yet. */
-  find(idOrKey: string): Promise<Assistant | undefined>;
+  /**
+   * By `ast_…` key across tenants: only for the media gateway, which has no tenant yet. Never by `ag_…` id: the id
+   * travels in webhooks and logs and is not a credential. Keys are stored as SHA-256 (lookup) plus sealed (display).
+   */
+  findByKey(assistantApiKey: string): Promise<Assistant | undefined>;
+  /** By `ag_…` id across tenants: engine-internal work that starts from an id (greeting warm-up), never a credential. */
+  findById(id: string): Promise<Assistant | undefined>;
   list(
     tenantId: string,
     page?: { cursor?: string; limit?: number },

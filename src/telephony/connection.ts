@@ -8,8 +8,6 @@ import type { CallControl, GatewayDeps, GatewayLimits, ResolvedCall } from './ga
 import { createConverter, createInbandDtmf } from './inband-dtmf.js';
 import { type LegControl, WireLeg } from './media-leg.js';
 import type { Pacer } from './pacer.js';
-import { TELNYX_TOKEN_HEADER, verifyStreamToken } from './stream-auth.js';
-import { verifyTwilioSignature } from './twilio-signature.js';
 
 /**
  * One media WebSocket: the per-connection state machine, limits and bad-input policy.
@@ -224,22 +222,6 @@ export class MediaConnection implements InboundSink {
             return;
           }
           this.call = res.call;
-          // The resolver hands over a token to check wherever the request looks like the platform's (a Twilio
-          // signature on any path, not only /media/twilio).
-          if (res.call.twilioAuthToken !== undefined) {
-            const path = url.split('?')[0] ?? url;
-            if (!verifyTwilioSignature(res.call.twilioAuthToken, this.req.headers, path)) {
-              this.close(CloseCode.FORBIDDEN, 'invalid X-Twilio-Signature');
-              return;
-            }
-          }
-          if (
-            res.call.telnyxStreamToken !== undefined &&
-            !verifyStreamToken(res.call.telnyxStreamToken, this.req.headers, TELNYX_TOKEN_HEADER)
-          ) {
-            this.close(CloseCode.FORBIDDEN, 'invalid x-telnyx-streaming-auth-token');
-            return;
-          }
           this.goLive(meta, res.call);
         },
         (err: unknown) => this.internalError(err),

@@ -27,6 +27,11 @@ export interface ResolveRequest {
   to?: string;
   customParameters: Record<string, string>;
   remoteAddress: string;
+  /**
+   * Set by an ingress that has itself authenticated a number-routed call for the routed tenant (SIP: digest
+   * credentials or the allowlist, src/sip/admission.ts); WebSocket streams never set it.
+   */
+  admitted?: true;
   headers: http.IncomingHttpHeaders;
   url: string;
 }
@@ -34,10 +39,6 @@ export interface ResolveRequest {
 export interface ResolvedCall {
   tenantId: string;
   assistant: Assistant;
-  /** When set, X-Twilio-Signature must verify with this auth token (whatever the protocol path), else 4003. */
-  twilioAuthToken?: string;
-  /** When set, the x-telnyx-streaming-auth-token header must match (constant time), else 4003. */
-  telnyxStreamToken?: string;
   /** Called once when the call ends (call-limit slot). */
   release?(): void;
 }

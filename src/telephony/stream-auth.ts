@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { secretEquals } from '../secret-equal.js';
 
 /**
  * Telnyx `stream_auth_token` (PROTOCOLS.md "telnyx", Connection): sent as the `x-telnyx-streaming-auth-token`
@@ -10,9 +10,7 @@ export function verifyStreamToken(expected: string, headers: IncomingHttpHeaders
   const raw = headers[header];
   const given = Array.isArray(raw) ? raw[0] : raw;
   if (!given) return false;
-  const a = createHash('sha256').update(expected, 'utf8').digest();
-  const b = createHash('sha256').update(given, 'utf8').digest();
-  return timingSafeEqual(a, b);
+  return secretEquals(expected, given);
 }
 
 export const TELNYX_TOKEN_HEADER = 'x-telnyx-streaming-auth-token';

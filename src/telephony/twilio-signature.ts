@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { secretEquals } from '../secret-equal.js';
 
 /**
  * X-Twilio-Signature on the WebSocket upgrade: base64(HMAC-SHA1(authToken, URL)), the rule Twilio uses for its
@@ -23,12 +24,10 @@ export function verifyTwilioSignature(authToken: string, headers: IncomingHttpHe
   const raw = headers['x-twilio-signature'];
   const given = Array.isArray(raw) ? raw[0] : raw;
   if (!given) return false;
-  const givenBuf = Buffer.from(given, 'utf8');
   let ok = false;
   for (const url of twilioSignatureUrls(headers, path)) {
-    const expected = Buffer.from(twilioSignature(authToken, url), 'utf8');
     // Both candidates are always checked: the time taken does not depend on which one matched.
-    if (expected.length === givenBuf.length && timingSafeEqual(expected, givenBuf)) ok = true;
+    if (secretEquals(twilioSignature(authToken, url), given)) ok = true;
   }
   return ok;
 }

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { secretEquals } from '../secret-equal.js';
 
 /**
  * Webhook signature (documented in the OpenAPI description and README):
@@ -22,7 +23,5 @@ export function verifySignature(
   const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=', 2) as [string, string]));
   const t = Number(parts.t);
   if (!Number.isSafeInteger(t) || Math.abs(nowSec - t) > toleranceSec || !parts.v1) return false;
-  const expected = Buffer.from(signPayload(secret, body, t).split('v1=')[1]!, 'hex');
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return secretEquals(signPayload(secret, body, t).split('v1=')[1]!, parts.v1.toLowerCase());
 }

@@ -60,7 +60,11 @@ export function storeContract(fixture: StoreFixture): void {
       const up = await store.assistants.update(a.id, ast.id, { prompt: 'bye' });
       expect(up?.version).toBe(2);
       expect(await store.assistants.getVersion(ast.id)).toBe(2);
-      expect((await store.assistants.find(ast.assistantApiKey))?.config.prompt).toBe('bye');
+      expect((await store.assistants.findByKey(ast.assistantApiKey))?.config.prompt).toBe('bye');
+      // The id names the assistant but is never a credential.
+      expect(await store.assistants.findByKey(ast.id)).toBeUndefined();
+      expect((await store.assistants.findById(ast.id))?.assistantApiKey).toBe(ast.assistantApiKey);
+      expect((await store.assistants.get(a.id, ast.id))?.assistantApiKey).toBe(ast.assistantApiKey);
       for (let i = 0; i < 3; i++) await store.assistants.create(a.id, {});
       const p1 = await store.assistants.list(a.id, { limit: 3 });
       expect(p1.rows).toHaveLength(3);

@@ -2,7 +2,6 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/telephony/close-codes.js';
 import { Pacer } from '../../src/telephony/pacer.js';
-import { twilioSignature } from '../../src/telephony/twilio-signature.js';
 import {
   assistant,
   eventually,
@@ -101,63 +100,6 @@ describe('gateway routing', () => {
     await expect.poll(() => call.audio.length).toBe(3);
     expect(Buffer.concat(call.audio)).toEqual(Buffer.from(audio));
     c.close();
-  });
-});
-
-describe('X-Twilio-Signature', () => {
-  const token = 'twilio-auth-token-123';
-  const start = async (headers: Record<string, string>) => {
-    srv ??= await startServer({
-      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), twilioAuthToken: token } }),
-    });
-    const c = new WireClient(`${srv.url}/media/twilio/ast_k`, undefined, headers);
-    await c.opened;
-    twilioStart(c);
-    return c;
-  };
-
-  it('accepts the wss:// and the https:// reading of the URL, refuses a bad or missing one with 4003', async () => {
-    srv = await startServer({
-      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), twilioAuthToken: token } }),
-    });
-    const host = new URL(srv.url).host;
-    const wss = await start({ 'X-Twilio-Signature': twilioSignature(token, `wss://${host}/media/twilio/ast_k`) });
-    const https = await start({ 'X-Twilio-Signature': twilioSignature(token, `https://${host}/media/twilio/ast_k`) });
-    await eventually(() => srv!.calls.length === 2, 'two signed calls');
-    const bad = await start({
-      'X-Twilio-Signature': twilioSignature('other-token', `wss://${host}/media/twilio/ast_k`),
-    });
-    expect(await bad.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
-    const missing = await start({});
-    expect(await missing.closed).toEqual({ code: 4003, reason: 'invalid X-Twilio-Signature' });
-    expect(srv.calls.length).toBe(2);
-    expect(wss.closeCode).toBeUndefined();
-    expect(https.closeCode).toBeUndefined();
-    wss.close();
-    https.close();
-  });
-});
-
-describe('Telnyx stream_auth_token', () => {
-  it('accepts the matching x-telnyx-streaming-auth-token header and refuses others with 4003', async () => {
-    srv = await startServer({
-      resolve: async () => ({ ok: true, call: { tenantId: 't', assistant: assistant(), telnyxStreamToken: 's3cret' } }),
-    });
-    const telnyx = loadFixture('telnyx');
-    const open = async (headers: Record<string, string>) => {
-      const c = new WireClient(`${srv!.url}/media/telnyx`, undefined, headers);
-      await c.opened;
-      for (const step of telnyx.start) c.send(render(step));
-      return c;
-    };
-    const ok = await open({ 'x-telnyx-streaming-auth-token': 's3cret' });
-    await srv.nextCall();
-    expect(ok.closeCode).toBeUndefined();
-    const bad = await open({ 'x-telnyx-streaming-auth-token': 's3cre' });
-    expect(await bad.closed).toEqual({ code: 4003, reason: 'invalid x-telnyx-streaming-auth-token' });
-    const none = await open({});
-    expect((await none.closed).code).toBe(4003);
-    ok.close();
   });
 });
 

@@ -1,4 +1,5 @@
-import { normalizeNumber, type PluginRow, type RouteRow, toPlugin, toRoute } from '../sqlite/account.js';
+import { pluginConfigUpdates, type SecretBox } from '../secrets.js';
+import { normalizeNumber, type PluginRow, type RouteRow, rowToPlugin, toRoute } from '../sqlite/account.js';
 import { nowIso, parseJson } from '../sqlite/database.js';
 import type { AccountRepo, CallLimits, NumberRoutingRepo } from '../types.js';
 import { all, one, type Pool, run, tx } from './database.js';
@@ -39,7 +40,20 @@ export function pgNumberRouting(pool: Pool): NumberRoutingRepo {
   };
 }
 
-export function pgAccount(pool: Pool): AccountRepo {
+/** Seals plugin configs not yet sealed under the current key, when the store opens (src/store/secrets.ts). */
+export async function resealPgPluginConfigs(pool: Pool, box: SecretBox): Promise<void> {
+  const rows = await all<PluginRow>(pool, 'SELECT * FROM plugin_instances', []);
+  for (const u of pluginConfigUpdates(box, rows)) {
+    await run(pool, 'UPDATE plugin_instances SET config = $1 WHERE tenant_id = $2 AND plugin_id = $3', [
+      u.config,
+      u.tenantId,
+      u.pluginId,
+    ]);
+  }
+}
+
+export function pgAccount(pool: Pool, box: SecretBox): AccountRepo {
+  const toPlugin = (r: PluginRow) => rowToPlugin(box, r);
   const settings = (tenantId: string) =>
     one<{ allowed_ips: string; call_limits: string }>(
       pool,
@@ -113,7 +127,7 @@ export function pgAccount(pool: Pool): AccountRepo {
       const n = await run(
         pool,
         'UPDATE plugin_instances SET config = $1, updated_at = $2 WHERE tenant_id = $3 AND plugin_id = $4',
-        [JSON.stringify(config), nowIso(), tenantId, pluginId],
+        [box.seal(JSON.stringify(config)), nowIso(), tenantId, pluginId],
       );
       if (n === 0) return undefined;
       return toPlugin((await plugin(tenantId, pluginId))!);

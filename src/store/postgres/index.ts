@@ -1,7 +1,8 @@
+import { createSecretBox, type SecretKeys } from '../secrets.js';
 import type { Store } from '../types.js';
-import { pgAccount, pgNumberRouting } from './account.js';
+import { pgAccount, pgNumberRouting, resealPgPluginConfigs } from './account.js';
 import { pgAnalytics } from './analytics.js';
-import { pgAssistants } from './assistants.js';
+import { pgAssistants, resealPgAssistantKeys } from './assistants.js';
 import { pgCalls } from './calls.js';
 import { openPool } from './database.js';
 import { pgEngines, pgRateCounters } from './engines.js';
@@ -14,16 +15,23 @@ import { pgWebhooks } from './webhooks.js';
  * The shared store (DESIGN.md 9): every repository on one Postgres database, so many engine processes behave as one.
  * Throws StoreUnavailableError (exit code 4 from `serve`) when the database cannot be reached or migrated.
  */
-export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<Store> {
+export async function openPostgresStore(
+  url: string,
+  opts: { poolSize?: number; secrets?: SecretKeys } = {},
+): Promise<Store> {
   const pool = await openPool(url, { max: opts.poolSize ?? 10 });
+  // Engines sharing one database must share SECRETS_KEY (a key file is per machine).
+  const box = createSecretBox(opts.secrets ?? {});
+  await resealPgAssistantKeys(pool, box);
+  await resealPgPluginConfigs(pool, box);
   let closed: Promise<void> | undefined;
   return {
     tenants: pgTenants(pool),
     apiKeys: pgApiKeys(pool),
-    assistants: pgAssistants(pool),
+    assistants: pgAssistants(pool, box),
     calls: pgCalls(pool),
     numberRouting: pgNumberRouting(pool),
-    account: pgAccount(pool),
+    account: pgAccount(pool, box),
     webhooks: pgWebhooks(pool),
     analytics: pgAnalytics(pool),
     outbound: pgOutbound(pool),

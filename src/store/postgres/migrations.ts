@@ -192,4 +192,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key, window_start)
   );
   `,
+  // 4 (issue 11): assistant keys at rest, as SQLite migration 4
+  `
+  ALTER TABLE assistants ADD COLUMN api_key_enc TEXT;
+  `,
 ];

@@ -1,3 +1,4 @@
+import { pluginConfigUpdates, type SecretBox } from '../secrets.js';
 import type { AccountRepo, CallLimits, NumberRoute, NumberRoutingRepo, PluginInstance } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
@@ -58,16 +59,23 @@ export interface PluginRow {
   activated_at: string | null;
   updated_at: string;
 }
-export const toPlugin = (r: PluginRow): PluginInstance => ({
+/** `config` is sealed at rest (it holds carrier credentials): src/store/secrets.ts. */
+export const rowToPlugin = (box: SecretBox, r: PluginRow): PluginInstance => ({
   tenantId: r.tenant_id,
   pluginId: r.plugin_id,
   status: r.status,
-  config: parseJson<Record<string, unknown>>(r.config, {}),
+  config: parseJson<Record<string, unknown>>(box.open(r.config), {}),
   ...(r.activated_at ? { activatedAt: r.activated_at } : {}),
   updatedAt: r.updated_at,
 });
 
-export function sqliteAccount(db: Db): AccountRepo {
+export function sqliteAccount(db: Db, box: SecretBox): AccountRepo {
+  const allConfigs = db.prepare<[], PluginRow>('SELECT * FROM plugin_instances');
+  const setConfig = db.prepare('UPDATE plugin_instances SET config = ? WHERE tenant_id = ? AND plugin_id = ?');
+  db.transaction(() => {
+    for (const u of pluginConfigUpdates(box, allConfigs.all())) setConfig.run(u.config, u.tenantId, u.pluginId);
+  })();
+  const toPlugin = (r: PluginRow) => rowToPlugin(box, r);
   const settings = db.prepare<[string], { allowed_ips: string; call_limits: string }>(
     'SELECT allowed_ips, call_limits FROM account_settings WHERE tenant_id = ?',
   );
@@ -135,7 +143,7 @@ export function sqliteAccount(db: Db): AccountRepo {
       return purchase(tenantId, pluginId, priceCents);
     },
     async configurePlugin(tenantId, pluginId, config) {
-      if (configure.run(JSON.stringify(config), nowIso(), tenantId, pluginId).changes === 0) return undefined;
+      if (configure.run(box.seal(JSON.stringify(config)), nowIso(), tenantId, pluginId).changes === 0) return undefined;
       return toPlugin(plugin.get(tenantId, pluginId)!);
     },
     async getCredit(tenantId) {

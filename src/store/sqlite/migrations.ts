@@ -180,4 +180,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key, window_start)
   );
   `,
+  // 4 (issue 11): assistant keys at rest: api_key becomes the SHA-256 of the key (filled in by the store on open,
+  // src/store/secrets.ts assistantKeyUpdates), api_key_enc the key sealed with the secrets key.
+  `
+  ALTER TABLE assistants ADD COLUMN api_key_enc TEXT;
+  `,
 ];
