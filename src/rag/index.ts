@@ -9,6 +9,7 @@ import type { KnowledgeBase, KnowledgeBaseOptions } from './types.js';
 export { createHashedEmbedder } from './hashed-embedder.js';
 export { createRetriever, type Retriever } from './retriever.js';
 export type {
+  DocumentFile,
   DocumentInfo,
   DocumentInput,
   Estimate,

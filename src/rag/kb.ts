@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EmbedProvider } from '../providers/types.js';
-import { type Chunk, chunkBlocks } from './chunk.js';
+import type { Chunk } from './chunk.js';
 import { embeddingCostUsd, estimateTokens } from './estimate.js';
 import { rrfFuse } from './fuse.js';
-import { parseDocument } from './parse.js';
+import { type PreparedDocument, prepareOffLoop } from './prepare.js';
 import {
   type ChunkRow,
   DOC_COLUMNS,
@@ -22,6 +22,7 @@ import {
 } from './store.js';
 import { ftsQueryText } from './text.js';
 import type {
+  DocumentFile,
   DocumentInfo,
   DocumentInput,
   Estimate,
@@ -67,16 +68,21 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     this.embedBatch = Math.max(1, opts.embedBatch ?? 64);
   }
 
+  /** Parse, chunk and hash off the event loop (src/rag/prepare.ts), then the cheap checks. */
   private async prepare(input: {
-    content: Uint8Array | string;
+    content: Uint8Array | string | DocumentFile;
     mime?: string;
     name?: string;
-  }): Promise<{ chunks: Chunk[]; mime: string; characters: number; bytes: number }> {
-    const bytes = typeof input.content === 'string' ? Buffer.byteLength(input.content) : input.content.byteLength;
-    if (bytes > this.maxBytes)
-      throw new EngineError('PAYLOAD_TOO_LARGE', `The document is ${bytes} bytes; the limit is ${this.maxBytes}`);
-    const parsed = await parseDocument(input);
-    const chunks = chunkBlocks(parsed.blocks, this.chunkOpts);
+  }): Promise<PreparedDocument> {
+    const c = input.content;
+    const prepared = await prepareOffLoop({
+      ...(typeof c === 'object' && 'file' in c ? { file: c.file } : { content: c }),
+      mime: input.mime,
+      name: input.name,
+      maxBytes: this.maxBytes,
+      chunk: this.chunkOpts,
+    });
+    const { chunks } = prepared;
     if (chunks.length === 0) throw new EngineError('VALIDATION_FAILED', 'The document contains no text');
     if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
       throw new EngineError(
@@ -84,10 +90,14 @@ export class LanceKnowledgeBase implements KnowledgeBase {
         `The document makes ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`,
       );
     }
-    return { chunks, mime: parsed.mime, characters: parsed.text.length, bytes };
+    return prepared;
   }
 
-  async estimate(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<Estimate> {
+  async estimate(input: {
+    content: Uint8Array | string | DocumentFile;
+    mime?: string;
+    name?: string;
+  }): Promise<Estimate> {
     const { chunks, characters } = await this.prepare(input);
     const tokens = chunks.reduce((n, c) => n + estimateTokens(c.text), 0);
     const model = this.embedder?.model;
@@ -115,10 +125,11 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       if (typeof v !== 'string') throw new EngineError('VALIDATION_FAILED', `metadata.${k} must be a string`);
     }
     // Everything that can fail on bad input or a provider happens before the first write.
-    const { chunks, mime, characters, bytes } = await this.prepare({ content: doc.content, mime: doc.mime, name });
-    const hash = createHash('sha256')
-      .update(typeof doc.content === 'string' ? Buffer.from(doc.content) : doc.content)
-      .digest('hex');
+    const { chunks, mime, characters, bytes, hash } = await this.prepare({
+      content: doc.content,
+      mime: doc.mime,
+      name,
+    });
     onProgress?.({ chunksDone: 0, chunksTotal: chunks.length });
     const vectors = this.embedder ? await this.embedChunks(chunks, onProgress) : undefined;
 
@@ -151,7 +162,7 @@ export class LanceKnowledgeBase implements KnowledgeBase {
         .whenNotMatchedBySourceDelete({
           where: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}`,
         })
-        .execute(TableStore.toArrow(rows, t.schema));
+        .execute(await TableStore.toArrowYielding(rows, t.schema));
       await this.store.ensureFtsIndex(t);
       this.store.scheduleOptimize(tenantId);
       onProgress?.({ chunksDone: chunks.length, chunksTotal: chunks.length });

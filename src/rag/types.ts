@@ -36,8 +36,13 @@ export interface SearchHit {
 export interface DocumentInput {
   name: string;
   mime?: string;
-  content: Uint8Array | string;
+  content: Uint8Array | string | DocumentFile;
   metadata?: Record<string, string>;
+}
+
+/** Content streamed to a file (uploads): the document worker reads it, the event loop never holds it. */
+export interface DocumentFile {
+  file: string;
 }
 
 export interface SearchOptions {
@@ -81,7 +86,7 @@ export interface KnowledgeBase {
   deleteDocument(tenantId: string, collection: string, id: string): Promise<boolean>;
   listCollections(tenantId: string): Promise<Array<{ name: string; documents: number; chunks: number }>>;
   search(tenantId: string, collections: string | string[], query: string, opts?: SearchOptions): Promise<SearchHit[]>;
-  estimate(input: { content: Uint8Array | string; mime?: string; name?: string }): Promise<Estimate>;
+  estimate(input: { content: Uint8Array | string | DocumentFile; mime?: string; name?: string }): Promise<Estimate>;
   /** Runs pending index maintenance (compaction, index update) now instead of after the debounce delay. */
   flush(): Promise<void>;
   close(): Promise<void>;

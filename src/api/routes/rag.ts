@@ -3,12 +3,17 @@
  * passes it to the knowledge base, which keeps one LanceDB table per tenant. Uploads are multipart (`file` part,
  * optional `name` and `metadata` fields before it) or JSON `{name, text | content, mime, encoding}`.
  */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
-import type { DocumentInput, KnowledgeBase } from '../../rag/index.js';
+import type { DocumentFile, DocumentInput, KnowledgeBase } from '../../rag/index.js';
 import { responses } from '../schemas.js';
 
 const CollectionName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'Collection name' });
@@ -115,15 +120,24 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
       await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024 } });
     }
 
-    /** The document from either body kind; size and shape errors are EngineErrors. */
-    async function readDocument(request: FastifyRequest): Promise<DocumentInput> {
+    /**
+     * The document from either body kind; size and shape errors are EngineErrors. A multipart file is streamed to
+     * a temp file (`tmp.dir`, removed by the caller) with a hard byte limit checked after reading: busboy stops at
+     * the limit and marks the part truncated, which is refused (413), never stored cut short.
+     */
+    async function readDocument(request: FastifyRequest, tmp: { dir?: string }): Promise<DocumentInput> {
       if (request.isMultipart()) {
         let part: Awaited<ReturnType<FastifyRequest['file']>>;
-        let content: Buffer;
+        let content: DocumentFile;
         try {
           part = await request.file({ limits: { fileSize: maxBytes } });
           if (!part) throw new EngineError('VALIDATION_FAILED', 'The multipart body has no file part');
-          content = await part.toBuffer();
+          tmp.dir = await mkdtemp(path.join(os.tmpdir(), 've-upload-'));
+          content = { file: path.join(tmp.dir, 'document') };
+          await pipeline(part.file, createWriteStream(content.file, { flags: 'wx' }));
+          if (part.file.truncated) {
+            throw new EngineError('PAYLOAD_TOO_LARGE', `The document is larger than the ${maxBytes}-byte limit`);
+          }
         } catch (err) {
           if (err instanceof EngineError) throw err;
           if ((err as { statusCode?: number }).statusCode === 413) {
@@ -187,21 +201,26 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
         bodyLimit: Math.ceil(maxBytes * 1.4) + 64 * 1024,
       },
       async (request, reply) => {
-        const doc = await readDocument(request);
-        let lastLogged = 0;
-        const info = await kb.upsertDocument(
-          request.tenant.id,
-          request.params.name,
-          doc,
-          ({ chunksDone, chunksTotal }) => {
-            // Large uploads report progress in the log every quarter.
-            if (chunksTotal >= 200 && chunksDone - lastLogged >= chunksTotal / 4) {
-              lastLogged = chunksDone;
-              request.log.info({ chunksDone, chunksTotal, collection: request.params.name }, 'rag: indexing');
-            }
-          },
-        );
-        return reply.status(201).send({ status: 'success' as const, data: info });
+        const tmp: { dir?: string } = {};
+        try {
+          const doc = await readDocument(request, tmp);
+          let lastLogged = 0;
+          const info = await kb.upsertDocument(
+            request.tenant.id,
+            request.params.name,
+            doc,
+            ({ chunksDone, chunksTotal }) => {
+              // Large uploads report progress in the log every quarter.
+              if (chunksTotal >= 200 && chunksDone - lastLogged >= chunksTotal / 4) {
+                lastLogged = chunksDone;
+                request.log.info({ chunksDone, chunksTotal, collection: request.params.name }, 'rag: indexing');
+              }
+            },
+          );
+          return reply.status(201).send({ status: 'success' as const, data: info });
+        } finally {
+          if (tmp.dir) await rm(tmp.dir, { recursive: true, force: true });
+        }
       },
     );
 
@@ -269,8 +288,13 @@ export function ragRoutes(kb: KnowledgeBase, opts: RagRouteOptions = {}): Fastif
         bodyLimit: Math.ceil(maxBytes * 1.4) + 64 * 1024,
       },
       async (request) => {
-        const doc = await readDocument(request);
-        return { status: 'success' as const, data: await kb.estimate(doc) };
+        const tmp: { dir?: string } = {};
+        try {
+          const doc = await readDocument(request, tmp);
+          return { status: 'success' as const, data: await kb.estimate(doc) };
+        } finally {
+          if (tmp.dir) await rm(tmp.dir, { recursive: true, force: true });
+        }
       },
     );
 
