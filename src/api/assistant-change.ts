@@ -1,7 +1,7 @@
 import type { Assistant, AssistantConfig } from '../assistant.js';
 import { EngineError, type ErrorCode } from '../errors.js';
 import { normalizeNumber } from '../store/index.js';
-import type { RouteDeps } from './app.js';
+import type { RouteDeps } from './deps.js';
 import { assertAssistantEgress } from './egress-check.js';
 import { e164 } from './phone-number.js';
 

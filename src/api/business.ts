@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EngineError } from '../errors.js';
-import type { RouteDeps } from './app.js';
 import { authenticate } from './auth.js';
+import type { RouteDeps } from './deps.js';
 import { isIpAllowed } from './ip-allowlist.js';
 import { accountRoutes } from './routes/account.js';
 import { analyticsRoutes } from './routes/analytics.js';

@@ -3,8 +3,8 @@ import { Type } from 'typebox';
 import type { Assistant } from '../assistant.js';
 import { EngineError } from '../errors.js';
 import { normalizeNumber } from '../store/index.js';
-import type { RouteDeps } from './app.js';
 import { admitCall } from './call-limits.js';
+import type { RouteDeps } from './deps.js';
 
 /** Why the assistant's pre-call number validation (precall.numberValidation) refuses `to`, or null. */
 export function numberRefusal(a: Assistant, to: string): string | null {

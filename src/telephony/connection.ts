@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { InboundSink, ProtocolAdapter, StartMeta } from './adapter.js';
 import { CloseCode, closeReason } from './close-codes.js';
 import { type EchoTap, startEcho } from './echo.js';
-import type { CallControl, GatewayDeps, GatewayLimits, ResolvedCall } from './gateway.js';
+import type { CallControl, GatewayDeps, GatewayLimits, ResolvedCall } from './gateway-types.js';
 import { createConverter, createInbandDtmf } from './inband-dtmf.js';
 import { type LegControl, WireLeg } from './media-leg.js';
 import type { Pacer } from './pacer.js';

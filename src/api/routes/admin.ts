@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
-import type { RouteDeps } from '../app.js';
 import { authenticateAdmin } from '../auth.js';
+import type { RouteDeps } from '../deps.js';
 import { responses } from '../schemas.js';
 
 export const TenantSchema = Type.Object({

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AnalyticsKind, CallRecord } from '../../store/index.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { Obj, page, RangeQuery, responses } from '../schemas.js';
 
 /** Nearest-rank percentile of sorted values (ms, rounded), or null when there are none. */

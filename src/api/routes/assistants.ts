@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { type Assistant, AssistantConfigSchema } from '../../assistant.js';
-import type { RouteDeps } from '../app.js';
 import { kindsIn, mergeConfig, resolveReferences, saveAssistant, validateAgainstCatalog } from '../assistant-change.js';
 import { tenantAssistant } from '../auth.js';
+import type { RouteDeps } from '../deps.js';
 import { AssistantKeyParams, PageQuery, page, responses } from '../schemas.js';
 
 export const AssistantSchema = Type.Object({

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { CallRecord } from '../../store/index.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { sendRecording } from '../recording-link.js';
 import { ErrorSchema, Obj, page, RangeQuery, responses } from '../schemas.js';
 

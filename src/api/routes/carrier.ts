@@ -15,7 +15,7 @@ import {
 import { twilioStatusUrl } from '../../channels/twilio.js';
 import { mapTwilioStatus, verifyTwilioPost } from '../../channels/twilio-status.js';
 import { EngineError } from '../../errors.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { ErrorSchema, responses } from '../schemas.js';
 
 const TERMINAL_FAILURES = new Set(['busy', 'failed', 'no-answer', 'canceled']);

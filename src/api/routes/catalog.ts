@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import { defaultBuiltins } from '../../tools/builtins.js';
-import type { CatalogLike, RouteDeps } from '../app.js';
 import { tenantAssistant } from '../auth.js';
+import type { CatalogLike, RouteDeps } from '../deps.js';
 import { AssistantKeyParams, responses } from '../schemas.js';
 
 const Kind = Type.Union([Type.Literal('asr'), Type.Literal('llm'), Type.Literal('tts')]);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import { ACTIVE_CALL_STATUSES, type ControlMessage } from '../../store/index.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { responses } from '../schemas.js';
 
 const Accepted = Type.Object({

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { PluginInstance } from '../../store/index.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { assertEgressHost, assertEgressUrl } from '../egress-check.js';
 import { maskConfig, PLUGINS, pluginSpec } from '../plugin-catalog.js';
 import { responses } from '../schemas.js';

@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { createRecordingLinks, sendRecording } from '../recording-link.js';
 import { ErrorSchema, responses } from '../schemas.js';
 

@@ -15,9 +15,9 @@ import {
   ToolsConfigSchema,
   TtsConfigSchema,
 } from '../../assistant.js';
-import type { RouteDeps } from '../app.js';
 import { mergeConfig, saveAssistant } from '../assistant-change.js';
 import { tenantAssistant } from '../auth.js';
+import type { RouteDeps } from '../deps.js';
 import { AssistantKeyParams, Obj, responses } from '../schemas.js';
 
 const BLOCK_SCHEMAS: Record<RuntimeBlock, TSchema> = {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import type { WebhookEndpoint } from '../../store/index.js';
-import type { RouteDeps } from '../app.js';
+import type { RouteDeps } from '../deps.js';
 import { assertEgressUrl } from '../egress-check.js';
 import { PageQuery, page, responses } from '../schemas.js';
 
