@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * Faults a fake injects into the next request (FIFO: each request consumes one queued fault).
- * - drop: the connection is destroyed mid-stream (after the first chunk / first result)
+ * - drop: the connection is cut mid-stream (after the first chunk / first result; ElevenLabs HTTP ends the socket
+ *   before the body's last chunk, so the client always reads the first chunk, even on a loaded machine)
  * - unauthorized / rate_limited / server_error: 401 / 429 (+ Retry-After) / 500 with the provider's error body
  * - slow_first_byte: the first byte waits `slowFirstByteMs`
  * - malformed: a frame that is not valid for the protocol (broken JSON)

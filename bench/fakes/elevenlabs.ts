@@ -184,7 +184,7 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
         sent = n;
       }
       if (fault === 'drop' && i === 0) {
-        res.write(out, () => setTimeout(() => req.socket.destroy(), 20));
+        res.write(out, () => setTimeout(() => req.socket.end(), 20));
         return;
       }
       res.write(out);
