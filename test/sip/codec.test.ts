@@ -160,6 +160,22 @@ describe('jitter buffer', () => {
     expect(out).toHaveLength(3 + 2 + 5);
   });
 
+  it('deepens by one frame per late packet, up to its limit', () => {
+    const out: number[] = [];
+    const jb = new JitterBuffer((f) => out.push(f[0]!), 0xff, 0, 50, 40);
+    const frame = (v: number) => new Uint8Array(160).fill(v);
+    jb.push(1, frame(1), 0);
+    jb.pump(0); // plays 1; 2 is due at 20
+    jb.pump(20); // 2 missing: concealed
+    for (const late of [2, 2, 2]) jb.push(late, frame(late), 25); // late three times: +20, +20, then capped
+    jb.push(3, frame(3), 25);
+    jb.pump(40); // 3 was due at 40, now at 80
+    expect(out).toEqual([1, 1]);
+    jb.pump(80);
+    expect(out).toEqual([1, 1, 3]);
+    expect(jb.stats.late).toBe(3);
+  });
+
   it('counts late and duplicate packets and resynchronises on a jump', () => {
     const out: number[] = [];
     const jb = new JitterBuffer((f) => out.push(f[0]!), 0xff, 0, 5);
