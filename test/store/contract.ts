@@ -245,6 +245,24 @@ export function storeContract(fixture: StoreFixture): void {
       expect(r.ok && r.record.ownerId).toBe('eng_b');
     });
 
+    it('shares the outbound queue: two handles claiming at once take 20 jobs, none twice', async () => {
+      const b = await another();
+      const t = await store.tenants.create({ email: 'q@x' });
+      for (let i = 0; i < 20; i++) {
+        await store.outbound.enqueue({ tenantId: t.id, callId: `c_${i}`, assistantId: 'ag_1', to: `+1555000${i}` });
+      }
+      const now = Date.now();
+      const taken: string[] = [];
+      const worker = async (s: typeof store) => {
+        for (let job = await s.outbound.claimNext(now, 60_000); job; job = await s.outbound.claimNext(now, 60_000)) {
+          taken.push(job.to);
+        }
+      };
+      await Promise.all([worker(store), worker(b), worker(store), worker(b)]);
+      expect(taken).toHaveLength(20);
+      expect(new Set(taken).size).toBe(20);
+    });
+
     it("closes a dead engine's live calls exactly once, from any handle", async () => {
       const b = await another();
       const t = await store.tenants.create({ email: 'own@x' });

@@ -39,6 +39,9 @@ export async function openPool(url: string, opts: { max?: number; connectTimeout
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
+    // A statement on a connection that died silently (server restarted) fails after this instead of hanging a loop
+    // (heartbeat, outbox) forever.
+    query_timeout: 15_000,
     types,
   });
   // An idle client losing its connection (Postgres restarted) emits 'error' on the pool; without a listener that
@@ -62,6 +65,7 @@ export async function openPool(url: string, opts: { max?: number; connectTimeout
  */
 async function migrate(pool: Pool): Promise<void> {
   const c = await pool.connect();
+  c.on('error', ignore);
   try {
     await c.query('SELECT pg_advisory_lock(727001)');
     await c.query(
@@ -82,24 +86,71 @@ async function migrate(pool: Pool): Promise<void> {
     }
   } finally {
     await c.query('SELECT pg_advisory_unlock(727001)').catch(() => {});
+    c.off('error', ignore);
     c.release();
   }
 }
 
-/** Runs `fn` in one transaction on one pooled client; rolls back on any error. */
-export async function tx<T>(pool: Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
+/**
+ * Errors that mean the statement did not take effect because the server went away or is not back yet (a restart,
+ * a failover): refused or reset connections, "terminating connection due to administrator command" (57P01/57P02),
+ * "the database system is starting up" (57P03), connection-class SQLSTATEs (08…). Postgres rolls back whatever
+ * transaction the connection had open, so running it again is safe.
+ */
+function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e.code && (/^(08|57P0[123])/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(e.code))) {
+    return true;
   }
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message ?? '');
+}
+
+/** How long statements keep retrying across a Postgres restart before the error reaches the caller, ms. */
+const RETRY_FOR_MS = 20_000;
+
+/**
+ * Runs `fn`, again after a connection loss (with back-off, for up to RETRY_FOR_MS): a call record written, a webhook
+ * enqueued or a call queued while Postgres restarts lands when it is back instead of being lost.
+ */
+async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  const until = Date.now() + RETRY_FOR_MS;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isConnectionLoss(err) || Date.now() + wait > until) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** Runs `fn` in one transaction on one pooled client; rolls back on any error; re-runs it after a connection loss. */
+export async function tx<T>(pool: Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return retrying(async () => {
+    const c = await pool.connect();
+    // A checked-out client whose server goes away emits 'error' with no pool listener attached: without this the
+    // process would crash; the failed query rejects anyway and the transaction is retried.
+    c.on('error', ignore);
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.off('error', ignore);
+      c.release();
+    }
+  });
+}
+
+function ignore(): void {}
+
+/** A statement on the pool (retried across a restart), or on a transaction's client (the transaction retries). */
+function query<R extends pg.QueryResultRow>(q: Queryable, sql: string, args: unknown[]): Promise<pg.QueryResult<R>> {
+  return 'release' in q ? q.query<R>(sql, args) : retrying(() => q.query<R>(sql, args));
 }
 
 export async function one<R extends pg.QueryResultRow>(
@@ -107,14 +158,14 @@ export async function one<R extends pg.QueryResultRow>(
   sql: string,
   args: unknown[] = [],
 ): Promise<R | undefined> {
-  return (await q.query<R>(sql, args)).rows[0];
+  return (await query<R>(q, sql, args)).rows[0];
 }
 
 export async function all<R extends pg.QueryResultRow>(q: Queryable, sql: string, args: unknown[] = []): Promise<R[]> {
-  return (await q.query<R>(sql, args)).rows;
+  return (await query<R>(q, sql, args)).rows;
 }
 
 /** Rows changed by an INSERT / UPDATE / DELETE. */
 export async function run(q: Queryable, sql: string, args: unknown[] = []): Promise<number> {
-  return (await q.query(sql, args)).rowCount ?? 0;
+  return (await query(q, sql, args)).rowCount ?? 0;
 }
