@@ -109,7 +109,7 @@ describe('live events stream', () => {
         if (typeof late === 'number') throw new Error('late stream refused');
         for (let i = 0; i < 50 && !late.events.length; i++) await new Promise((r) => setTimeout(r, 20));
         expect(late.events[0]?.type).toBe('snapshot');
-        expect((late.events[0]?.data.calls as unknown[]).length).toBe(1);
+        expect(late.events[0]?.data.calls).toHaveLength(1);
         late.close();
         sim.sendDtmf('9');
         await sim.whenClosed;

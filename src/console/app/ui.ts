@@ -21,7 +21,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[] = []) {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: callers pass their own dependency list
+  // Callers pass their own dependency list (the loader closes over them).
   const reload = useCallback(() => {
     setLoading(true);
     fn().then(
