@@ -23,6 +23,7 @@ import { callFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
+import { createSmsSender } from './channels/sms.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import { type Presence, startPresence } from './cluster/presence.js';
 import type { EngineConfig } from './config.js';
@@ -225,6 +226,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     webhooks,
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
     messenger: createTwilioWhatsApp({ store, fetch: guardedFetch }),
+    sms: createSmsSender({ store, fetch: guardedFetch }),
     observe: {
       request: (route, method, status, ms) => obs.metrics.apiRequest(route, method, status, ms),
       ...(config.metricsPort === undefined ? { endpoint: metricsEndpoint() } : {}),

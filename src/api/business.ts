@@ -12,6 +12,7 @@ import { liveCallRoutes } from './routes/live-calls.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { runtimeRoutes } from './routes/runtime.js';
+import { smsRoutes } from './routes/sms.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 declare module 'fastify' {
@@ -58,6 +59,7 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(analyticsRoutes(deps));
     await app.register(callRoutes(deps));
     await app.register(outboundRoutes(deps));
+    await app.register(smsRoutes(deps));
     await app.register(liveCallRoutes(deps));
     await app.register(webhookRoutes(deps));
     // The seed places document upload, deletion and the cost estimate under /api/v1/catalog/rag/ too: every

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { SmsSender } from '../channels/sms.js';
 import type { MessageSender, OutboundDialer } from '../channels/types.js';
 import type { OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   knowledge?: { listCollections(tenantId: string): Promise<Array<{ name: string }>> };
   /** Sends WhatsApp messages (POST /api/v1/whatsapp/send). */
   messenger?: MessageSender;
+  /** Sends SMS through the tenant's carrier (POST /api/v1/sms/send). */
+  sms?: SmsSender;
   /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */
   webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
   /** This engine process's id among those sharing the store (src/cluster/presence.ts). */

@@ -41,6 +41,7 @@ export const PLUGINS: readonly PluginSpec[] = [
         description:
           'The stream_auth_token set on your Telnyx streams: when set, every /media/telnyx upgrade must carry it (x-telnyx-streaming-auth-token)',
       },
+      { name: 'fromNumber', required: false, description: 'Sender number for SMS (E.164)' },
       { name: 'baseUrl', required: false, description: 'API base URL (default https://api.telnyx.com)' },
     ],
   },
