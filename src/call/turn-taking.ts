@@ -79,7 +79,7 @@ export const SHORT_OVERLAP_MS = 800;
 /** The longest acknowledgement made of acknowledgement words ("okay, thank you very much"), ms. */
 export const MAX_BACKCHANNEL_MS = 1500;
 /** Words that interrupt however short they are. */
-const STOP_WORDS = /^(stop|wait|hold on|hang on|excuse me|sorry|no|nope|actually|but|hello|hey)\b/;
+const STOP_WORDS = /\b(stop|wait|hold on|hang on|excuse me|sorry|no|nope|actually|but|hello|hey)\b/;
 
 /**
  * Said over the agent, is this only an acknowledgement (a backchannel)? Acknowledgement words ("uh-huh", "okay",
