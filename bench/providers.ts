@@ -20,7 +20,8 @@ import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K } from '../src/aud
 import { DeepgramAsr } from '../src/providers/asr/deepgram.js';
 import { OfflineAsr, offlineAsrAvailable } from '../src/providers/asr/offline.js';
 import { OpenAiLlm } from '../src/providers/llm/openai.js';
-import { resilientAsr, resilientLlm, resilientTts } from '../src/providers/resilience.js';
+import { resilientLlm, resilientTts } from '../src/providers/resilience.js';
+import { resilientAsr } from '../src/providers/resilient-asr.js';
 import { ElevenLabsTts } from '../src/providers/tts/elevenlabs.js';
 import { OfflineTts } from '../src/providers/tts/offline.js';
 import { startDeepgramFake } from './fakes/deepgram.js';

@@ -1,8 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
 import { admitCall } from './api/call-limits.js';
@@ -26,16 +24,15 @@ import { createChannelDialer } from './channels/dialer.js';
 import { createSmsSender } from './channels/sms.js';
 import { createTwilioWhatsApp } from './channels/whatsapp.js';
 import { type Presence, startPresence } from './cluster/presence.js';
-import type { EngineConfig } from './config.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
-import { createObservability, type Observability } from './observability/index.js';
+import { createObservability } from './observability/index.js';
 import { startMetricsServer } from './observability/metrics-http.js';
-import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import { createRetriever, type KnowledgeBase, openKnowledgeBase } from './rag/index.js';
+import { createProviderRegistry } from './providers/registry.js';
+import { createRetriever, openKnowledgeBase } from './rag/index.js';
 import { createAdmission } from './sip/admission.js';
 import { type SipServer, startSipServer } from './sip/server.js';
-import { type CallStatus, connectStore, type Store } from './store/index.js';
+import { type CallStatus, connectStore } from './store/index.js';
 import {
   attachGateway,
   type Gateway,
@@ -46,8 +43,7 @@ import {
 import type { MediaLeg } from './telephony/leg.js';
 import { Pacer } from './telephony/pacer.js';
 import { createToolRegistry } from './tools/registry.js';
-import type { ToolRegistry } from './tools/types.js';
-import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js';
+import { createWebhookDispatcher } from './webhooks/dispatcher.js';
 
 /**
  * The composition root (STYLE.md 10): wires config, store, providers, knowledge base, tools, webhooks, the control
@@ -62,45 +58,7 @@ import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/disp
  * The process holds only live-call state (DESIGN.md 9): assistants are read from the store per call and re-read
  * between turns when their version changes, so a change made through any engine process reaches every live call.
  */
-export interface EngineOptions {
-  config: EngineConfig;
-  logger?: Logger;
-  /** Replaces the provider registry (tests and benches with fakes). */
-  providers?: ProviderRegistry;
-  /** Where the first-start key banner goes (stdout by default). */
-  print?: (line: string) => void;
-  /** Grace period for calls in progress on close(), ms. */
-  drainTimeoutMs?: number;
-  /** Tests: export spans here (e.g. an in-memory exporter) instead of what OTEL_* configures. */
-  spanExporter?: SpanExporter;
-  /** false: no metrics, spans or call log lines (the observability bench's baseline). */
-  observe?: boolean;
-  /** Engine heartbeat period and the silence after which other engines close its calls, ms (presence.ts). */
-  heartbeatMs?: number;
-  deadAfterMs?: number;
-}
-
-export interface Engine {
-  readonly config: EngineConfig;
-  readonly logger: Logger;
-  readonly store: Store;
-  readonly providers: ProviderRegistry;
-  readonly kb: KnowledgeBase;
-  readonly tools: ToolRegistry;
-  readonly webhooks: WebhookDispatcher;
-  readonly observability: Observability;
-  readonly app: FastifyInstance;
-  readonly gateway: Gateway;
-  /** The SIP user agent (config.sip), listening once listen() ran. */
-  readonly sip: SipServer | undefined;
-  /** Live sessions in this process, by store call id. */
-  readonly sessions: ReadonlyMap<string, CallSession>;
-  /** The first tenant's id, when this start created or found it from PORTAL_* settings. */
-  readonly firstTenantId?: string;
-  listen(opts?: { port?: number; host?: string }): Promise<{ port: number; url: string; metricsPort?: number }>;
-  /** Stop taking new calls (health answers 503), let calls in progress finish, then shut down. Idempotent. */
-  close(): Promise<void>;
-}
+export type { Engine, EngineOptions } from './engine-types.js';
 
 /** Wire formats whose greeting audio is synthesized ahead of calls: mu-law 8 kHz (Twilio, Telnyx, Plivo, Asterisk
  * ulaw) and PCM 16 kHz (Vonage, native, jambonz, FreeSWITCH). Other formats are cached by their first call. */
@@ -113,6 +71,8 @@ interface CallBinding {
   /** A session took the call (it closes the record); else the stream's release does (src/call-recovery.ts). */
   session?: boolean;
 }
+
+import type { Engine, EngineOptions } from './engine-types.js';
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts;
@@ -137,11 +97,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       outboundQueueDepth: () => store.outbound.countQueued(),
     },
   });
-  const metricsEndpoint = () => ({
-    contentType: obs.metrics.contentType,
-    render: () => obs.metrics.render(),
-    ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}),
-  });
+  const metricsEndpoint = () => obs.endpoint(config.metricsToken);
   // Sessions get providers that count their requests; `engine.providers` stays the registry as configured.
   const callProviders = obs.meter(providers);
   const kb = await openKnowledgeBase({
@@ -171,16 +127,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     store,
     logger,
     fetch: guardedFetch,
-    observe: (type, callId) => {
-      const span = obs.tracing.webhook(callId, type);
-      return {
-        ...(span.traceparent ? { traceparent: span.traceparent } : {}),
-        end: (ok, ms) => {
-          obs.metrics.webhookAttempt(ok, ms);
-          span.end(ok);
-        },
-      };
-    },
+    observe: obs.webhookAttempt,
   });
   const sessions = new Map<string, CallSession>();
   /** Live legs by call id: where control messages from any engine's API land (src/cluster/presence.ts). */

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { meterProviders } from './metered-providers.js';
 import { createMetrics, type EngineMetrics, type MetricsSources, type TurnStage } from './metrics.js';
+import type { MetricsEndpoint } from './metrics-http.js';
 import { type CallTrace, createTracing, type Tracing, type TracingOptions } from './tracing.js';
 
 /**
@@ -44,6 +45,13 @@ export interface Observability {
   readonly metrics: EngineMetrics;
   readonly tracing: Tracing;
   call(info: CallInfo, sink: CallSink, log: Logger): ObservedCall;
+  /** GET /metrics as served (METRICS_TOKEN guards it when set). */
+  endpoint(token?: string): MetricsEndpoint;
+  /** One webhook delivery attempt: its span (traceparent for the request) and, when it ends, its metrics. */
+  webhookAttempt(
+    type: string,
+    callId: string | undefined,
+  ): { traceparent?: string; end(ok: boolean, ms: number): void };
   /** Provider registry whose providers count their requests (kind, provider). */
   meter(registry: ProviderRegistry): ProviderRegistry;
   /** Live call events for one tenant (a console's stream); returns the unsubscribe function. */
@@ -200,6 +208,17 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
     metrics,
     tracing,
     call,
+    endpoint: (token) => endpointOf(metrics, token),
+    webhookAttempt(type, callId) {
+      const span = tracing.webhook(callId, type);
+      return {
+        ...(span.traceparent ? { traceparent: span.traceparent } : {}),
+        end: (ok, ms) => {
+          metrics.webhookAttempt(ok, ms);
+          span.end(ok);
+        },
+      };
+    },
     meter: (registry) => meterProviders(registry, metrics),
     subscribe(tenantId, listener) {
       const set = listeners.get(tenantId) ?? new Set<(e: LiveCallEvent) => void>();
@@ -221,9 +240,19 @@ function offObservability(metrics: EngineMetrics): Observability {
     metrics,
     tracing,
     call: (_info, sink) => ({ sink, retriever: (r) => r, ended: () => {} }),
+    endpoint: (token) => endpointOf(metrics, token),
+    webhookAttempt: () => ({ end: () => {} }),
     meter: (registry) => registry,
     subscribe: () => () => {},
     liveCalls: () => [],
     close: async () => {},
+  };
+}
+
+function endpointOf(metrics: EngineMetrics, token: string | undefined): MetricsEndpoint {
+  return {
+    contentType: metrics.contentType,
+    render: () => metrics.render(),
+    ...(token !== undefined ? { token } : {}),
   };
 }

@@ -20,11 +20,11 @@ import { RulesLlm } from './llm/rules.js';
 import {
   type ProviderHooks,
   type ResilienceOptions,
-  resilientAsr,
   resilientEmbed,
   resilientLlm,
   resilientTts,
 } from './resilience.js';
+import { resilientAsr } from './resilient-asr.js';
 import { DeepgramTts } from './tts/deepgram.js';
 import { ElevenLabsTts } from './tts/elevenlabs.js';
 import { OfflineTts } from './tts/offline.js';

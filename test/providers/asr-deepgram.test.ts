@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeepgramFake, startDeepgramFake } from '../../bench/fakes/deepgram.js';
 import { MULAW_8K } from '../../src/audio/format.js';
 import { DeepgramAsr } from '../../src/providers/asr/deepgram.js';
-import { type Incident, resilientAsr } from '../../src/providers/resilience.js';
+import type { Incident } from '../../src/providers/resilience.js';
+import { resilientAsr } from '../../src/providers/resilient-asr.js';
 import { type AsrEvent, ProviderError } from '../../src/providers/types.js';
 
 const FRAME = new Uint8Array(160).fill(0xff); // 20 ms of mu-law 8 kHz silence-level bytes
