@@ -48,6 +48,8 @@ export class CallerTurns {
   bargeIns = 0;
   /** Pauses for caller speech that resumed the agent (noise, coughs, acknowledgements). */
   falseInterruptions = 0;
+  /** Session-clock onset of caller speech over the agent, for the barge-in latency. */
+  private overlapOnset: number | undefined;
   /** Utterances the recognizer could not make sense of, answered with a reprompt. */
   unintelligible = 0;
   readonly digits: string[] = [];
@@ -122,6 +124,8 @@ export class CallerTurns {
     const { h } = this;
     switch (d.type) {
       case 'speech_start':
+        // Onset of speech over the agent (session clock): the barge-in latency runs from here to the pause.
+        this.overlapOnset = d.overlap ? d.atMs : undefined;
         if (h.ending.ending) return;
         h.timers.disarmSilence();
         if (h.states.state === 'listening') h.setState('user_speaking', 'speech_start');
@@ -131,7 +135,10 @@ export class CallerTurns {
         h.input.finalize();
         return;
       case 'pause':
-        if (h.voice.pause()) h.deps.sink.event('state', { state: h.states.state, paused: true, atMs: this.atMs() });
+        if (h.voice.pause()) {
+          const bargeInMs = this.overlapOnset === undefined ? undefined : Math.round(h.now() - this.overlapOnset);
+          h.deps.sink.event('state', { state: h.states.state, paused: true, atMs: this.atMs(), bargeInMs });
+        }
         return;
       case 'resume':
         if (h.voice.resume()) {

@@ -134,6 +134,9 @@ export function createObservability(opts: ObservabilityOptions = {}): Observabil
             break;
           case 'state':
             if (typeof data.state === 'string') entry.state = data.state;
+            // Caller speech onset over the agent -> agent audio paused (clear on the wire).
+            if (data.paused === true && typeof data.bargeInMs === 'number')
+              metrics.turnLatency('barge_in', data.bargeInMs);
             break;
           case 'incident': {
             const kind = typeof data.kind === 'string' ? data.kind : 'other';

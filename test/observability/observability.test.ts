@@ -97,7 +97,12 @@ describe('observability: metrics, traces and trace context on a real call', () =
     const scripted = scriptedRegistry({
       asr: new ScriptedAsr({ script: ['what are your opening hours'] }),
       llm: new ScriptedLlm({
-        respond: (m) => [{ text: `We open at nine. You asked: ${lastUser(m)}.` }],
+        // Long enough (about 3 s of audio) for the caller to talk over it.
+        respond: (m) => [
+          {
+            text: `We open at nine. You asked: ${lastUser(m)}. We are open every day of the week from nine in the morning until six in the evening, and on holidays from ten until four, with free parking behind the store.`,
+          },
+        ],
         firstTokenMs: 30,
       }),
       tts: new ScriptedTts({ msPerChar: 10 }),
@@ -153,6 +158,13 @@ describe('observability: metrics, traces and trace context on a real call', () =
       const t = await scrapeText();
       return (sample(t, 'voice_engine_turn_latency_ms_count', { stage: 'voice_to_voice' }) ?? 0) > v2vBefore;
     }, 'turn metrics');
+    // Talk over the answer: the agent pauses at once (clear on the wire); the onset -> pause time is a barge_in sample.
+    await until(() => [...engine.sessions.values()][0]?.state === 'agent_speaking', 'agent answering');
+    await talk(sim, true, 500);
+    await until(async () => {
+      const t = await scrapeText();
+      return (sample(t, 'voice_engine_turn_latency_ms_count', { stage: 'barge_in' }) ?? 0) > 0;
+    }, 'barge-in measured');
     await talk(sim, false, 300);
     await sim.stop();
     await until(async () => {
