@@ -84,6 +84,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     secretsKey: config.secretsKey,
     secretsKeyPrevious: config.secretsKeyPrevious,
   });
+  if (config.databaseUrl && !config.secretsKey) {
+    logger.warn(
+      'DATABASE_URL without SECRETS_KEY: other engines on this database cannot open the secrets this one seals',
+    );
+  }
   const first = await ensureFirstTenant(store, config, opts.print ?? ((l) => process.stdout.write(`${l}\n`)));
   const providers = opts.providers ?? createProviderRegistry(config, logger);
   // The gateway is attached after the app exists (it shares the app's HTTP server); sources read it lazily.

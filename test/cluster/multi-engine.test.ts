@@ -41,6 +41,10 @@ async function startEngineProc(url: string, dataDir: string): Promise<EngineProc
       ENGINE_HEARTBEAT_MS: String(HEARTBEAT_MS),
       ENGINE_DEAD_AFTER_MS: String(DEAD_AFTER_MS),
       DRAIN_TIMEOUT_MS: '0',
+      // Engines sharing one database share its secrets (README, Running many engines): each would otherwise seal
+      // assistant keys with its own DATA_DIR/secrets.key, which the other cannot open.
+      SECRETS_KEY: 'multi-engine-test-secrets-key-0123456789abcdef',
+      RECORDING_LINK_SECRET: 'multi-engine-test-recording-link-secret-0123',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
