@@ -424,20 +424,17 @@ export class CallSession implements MediaLegHandler {
 
   /** Speak a fixed text as an assistant turn (menu reply), then do what is pending. */
   private speakAndAct(text: string | undefined, kind = 'say'): void {
-    if (!text) {
-      this.bg(this.afterUtterance());
-      return;
-    }
-    const { u } = this.voice.say(kind, text, true);
-    this.setState('agent_speaking', kind);
-    this.bg(this.finishTurn(u, undefined));
+    if (text) this.speak(kind, text, true, kind);
+    else this.bg(this.afterUtterance());
   }
 
   /** Something the agent says outside the conversation (reprompt, apology): not sent to the LLM as history. */
   private sayAside(text: string, reason: string): void {
-    if (this.ending.ending) return;
-    if (this.voice.talking) return;
-    const { u } = this.voice.say('aside', text, false);
+    if (!this.ending.ending && !this.voice.talking) this.speak('aside', text, false, reason);
+  }
+
+  private speak(kind: string, text: string, history: boolean, reason: string): void {
+    const { u } = this.voice.say(kind, text, history);
     this.setState('agent_speaking', reason);
     this.bg(this.finishTurn(u, undefined));
   }
@@ -496,9 +493,7 @@ export class CallSession implements MediaLegHandler {
    */
   recordWire(data: string | Uint8Array, atMs: number): void {
     if (this.config.settings?.recordWire !== true || this.ending.finalized) return;
-    if (!this.wire) {
-      this.wire = new WireRecorder(this.files.wire, this.callId, this.leg.info.protocol, this.config);
-    }
+    this.wire ??= new WireRecorder(this.files.wire, this.callId, this.leg.info.protocol, this.config);
     this.wire.record(data, atMs);
   }
 }
