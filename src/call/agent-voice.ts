@@ -148,7 +148,7 @@ export class AgentVoice {
     this.cur = undefined;
     this.leg.clear();
     this.recorder?.agentCleared();
-    if (truncate) this.conversation.truncate(c.r, c.u.heardText());
+    if (truncate) this.conversation.truncate(c.r, c.u.heardText(), c.u.truncation);
     this.events.onChange();
     return c;
   }

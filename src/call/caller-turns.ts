@@ -219,7 +219,7 @@ export class CallerTurns {
     h.states.bargeIn({ by, heard, intended: u.fullText });
     // The caller only paused (nothing said yet): take the committed turn back and let it grow.
     const takenBack = wasThinking ? h.conversation.takeBackUserTurn() : undefined;
-    if (!wasThinking) h.conversation.truncate(r, heard);
+    if (!wasThinking) h.conversation.truncate(r, heard, u.truncation);
     this.syncAgent();
     h.turns.bargedIn(h.now(), takenBack);
   }

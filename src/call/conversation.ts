@@ -152,9 +152,10 @@ export class Conversation {
 
   /**
    * The caller heard only `heard` of this reply (barge-in, hangup): its message in the history and its transcript
-   * entry are cut to it. A reply cut before its text reached the history adds what was heard.
+   * entry are cut to it. A reply cut before its text reached the history adds what was heard. `how`: whether TTS
+   * word timings or the played-sample estimate found `heard` (on the record's truncated transcript event).
    */
-  truncate(r: AgentReply, heard: string): void {
+  truncate(r: AgentReply, heard: string, how?: 'word_timestamps' | 'estimate'): void {
     if (r.message) r.message.content = heard;
     else if (r.inHistory && heard) {
       r.message = { role: 'assistant', content: heard };
@@ -164,19 +165,26 @@ export class Conversation {
     if (entry) {
       entry.text = heard;
       entry.interrupted = true;
+      if (how) entry.truncation = how;
       this.events.onTranscript(entry, { truncated: true });
     } else if (heard) {
-      r.entry = this.addEntry('assistant', heard, true);
+      r.entry = this.addEntry('assistant', heard, true, how);
     }
   }
 
-  private addEntry(role: 'user' | 'assistant', text: string, interrupted?: boolean): TranscriptEntry {
+  private addEntry(
+    role: 'user' | 'assistant',
+    text: string,
+    interrupted?: boolean,
+    how?: 'word_timestamps' | 'estimate',
+  ): TranscriptEntry {
     const e: TranscriptEntry = {
       role,
       text,
       turn: this.turnNo,
       atMs: Math.round(this.elapsedMs()),
       ...(interrupted ? { interrupted } : {}),
+      ...(how ? { truncation: how } : {}),
     };
     this.entries.push(e);
     this.events.onTranscript(e);

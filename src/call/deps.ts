@@ -50,6 +50,8 @@ export interface TranscriptEntry {
   /** ms since the call started */
   atMs: number;
   interrupted?: boolean;
+  /** A cut agent message: found by TTS word timings, or estimated from the played samples. */
+  truncation?: 'word_timestamps' | 'estimate';
 }
 
 export interface CallSummary {

@@ -14,7 +14,11 @@ export interface TurnMarks {
   ttsFirstByteAt?: number;
   /** First agent audio handed to the leg for sending. */
   firstAudioAt?: number;
+  /** The caller hears the first audible agent sample (TTS silence trimmed, leg queue included). */
+  firstAudibleAt?: number;
   interrupted?: boolean;
+  /** A cut reply: how the history was truncated to what the caller heard. */
+  truncation?: 'word_timestamps' | 'estimate';
   /** Tools called in this turn. */
   tools?: string[];
 }
@@ -25,9 +29,12 @@ export interface TurnMetrics {
   asrFinalMs?: number;
   llmFirstTokenMs?: number;
   ttsFirstByteMs?: number;
-  /** End of caller speech -> first agent audio sent: what the caller experiences. */
+  /** End of caller speech (last voiced frame) -> first audible agent sample: what the caller experiences. */
   voiceToVoiceMs?: number;
+  /** End of caller speech -> first agent audio handed to the leg (the first byte, silent or not). */
+  firstAudioMs?: number;
   interrupted?: boolean;
+  truncation?: 'word_timestamps' | 'estimate';
   tools?: string[];
 }
 
@@ -41,8 +48,10 @@ export function turnMetrics(m: TurnMarks): TurnMetrics {
     asrFinalMs: diff(m.asrFinalAt, m.speechEndAt),
     llmFirstTokenMs: diff(m.llmFirstTokenAt, m.llmRequestAt),
     ttsFirstByteMs: diff(m.ttsFirstByteAt, m.llmFirstTokenAt ?? m.llmRequestAt),
-    voiceToVoiceMs: diff(m.firstAudioAt, m.speechEndAt),
+    voiceToVoiceMs: diff(m.firstAudibleAt ?? m.firstAudioAt, m.speechEndAt),
+    firstAudioMs: diff(m.firstAudioAt, m.speechEndAt),
     interrupted: m.interrupted || undefined,
+    truncation: m.truncation,
     tools: m.tools?.length ? m.tools : undefined,
   };
 }
@@ -55,6 +64,7 @@ const MARK_KEYS = [
   'llmFirstTokenAt',
   'ttsFirstByteAt',
   'firstAudioAt',
+  'firstAudibleAt',
 ] as const;
 
 /**

@@ -398,6 +398,8 @@ export class CallSession implements MediaLegHandler {
     if (tm) {
       tm.ttsFirstByteAt = u.timings.ttsFirstByteAt;
       tm.firstAudioAt = u.timings.firstAudioAt;
+      tm.firstAudibleAt = u.timings.firstAudibleAt;
+      if (u.cancelled && u.truncation) tm.truncation = u.truncation;
       const m = turnMetrics(tm);
       this.deps.sink.event('turn', { ...m, marks: epochMarks(tm, this.now()) });
       this.leg.sendEvent({ type: 'event', name: 'turn.metrics', data: { ...m } });

@@ -1,4 +1,5 @@
-import { type AudioChunk, type AudioFormat, bytesPerSample } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, bytesPerSample, type WordTiming } from '../audio/format.js';
+import { amplitudeOf, firstAudible, SilenceTrimmer, TRIM_DEFAULTS } from '../audio/trim.js';
 import type { TtsProvider, TtsRequest } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { speakable, TextSplitter } from './text-split.js';
@@ -16,7 +17,17 @@ export interface SpeechTimings {
   ttsFirstByteAt?: number;
   /** First audio handed to the leg (session clock, ms). */
   firstAudioAt?: number;
+  /**
+   * When the caller hears the first audible sample (session clock, ms): the hand-off time plus the audio queued on
+   * the leg ahead of it plus the offset of the first sample above the trim threshold in the first chunk.
+   */
+  firstAudibleAt?: number;
 }
+
+/** How a cut utterance's heard text was found: TTS word timings, or the played-sample share of each piece. */
+export type TruncationMethod = 'word_timestamps' | 'estimate';
+
+const AUDIBLE = amplitudeOf(TRIM_DEFAULTS.thresholdDb);
 
 export interface UtteranceOptions {
   id: string;
@@ -38,6 +49,12 @@ interface Piece {
   end: number;
   /** From a cache: audio given, no TTS. */
   audio?: AudioChunk[];
+  /** Word timings the TTS returned, ms from the start of its (untrimmed) audio for this piece. */
+  words?: WordTiming[];
+  /** The piece's trimmer: its leading cut shifts the word timings. */
+  trim?: SilenceTrimmer;
+  /** Sample rate of the TTS audio of this piece. */
+  rate?: number;
 }
 
 interface Synth {
@@ -90,6 +107,8 @@ export class Utterance {
   private ahead: Synth | undefined;
   /** Audio collected for caching (only when asked). */
   private collect: AudioChunk[] | undefined;
+  /** How heardText() found the heard words, once asked. */
+  private truncatedBy: TruncationMethod | undefined;
 
   constructor(opts: UtteranceOptions) {
     this.opts = opts;
@@ -222,18 +241,30 @@ export class Utterance {
   }
 
   /**
-   * What the caller heard: whole pieces before the playout point, then the words of the piece in progress in
-   * proportion to its samples (TTS here gives no word timings), cut at a word boundary.
+   * What the caller heard: whole pieces before the playout point, then the words of the piece in progress: those
+   * whose TTS word timing ends before the playout point when the provider gave timings, else a share of its words
+   * in proportion to its samples; cut at a word boundary. `truncation` says which was used.
    */
   heardText(): string {
     const heard = this.heardSamples();
     const out: string[] = [];
+    this.truncatedBy = 'estimate';
     for (const p of this.pieces) {
-      if (p.end < 0 || p.start >= heard) break;
-      if (p.end <= heard) {
+      if (p.end < 0 && p.start < 0) break;
+      if (p.start >= heard) break;
+      if (p.end >= 0 && p.end <= heard) {
         out.push(p.text);
         continue;
       }
+      if (p.words?.length && p.trim && p.rate) {
+        // Timings are in the provider's audio time: add back the leading silence the trimmer cut.
+        const atMs = ((heard - p.start) * 1000) / this.outRate + (p.trim.leadSamples * 1000) / p.rate;
+        const words = p.words.filter((w) => w.endMs <= atMs).map((w) => w.word);
+        this.truncatedBy = 'word_timestamps';
+        if (words.length) out.push(words.join(' '));
+        break;
+      }
+      if (p.end < 0) break;
       const frac = (heard - p.start) / Math.max(1, p.end - p.start);
       const words = p.text.split(/\s+/);
       const n = Math.floor(words.length * frac);
@@ -241,6 +272,11 @@ export class Utterance {
       break;
     }
     return out.join(' ');
+  }
+
+  /** How the last heardText() found the heard words (undefined until asked). */
+  get truncation(): TruncationMethod | undefined {
+    return this.truncatedBy;
   }
 
   /** The leg echoed a mark of ours. */
@@ -348,14 +384,21 @@ export class Utterance {
     const piece = this.pieces[index]!;
     const synth: Synth = { index, chunks: [], live: false, done: Promise.resolve(), error: undefined };
     const req: TtsRequest = { ...this.opts.request, text: piece.text, format: this.format };
+    const trim = new SilenceTrimmer();
+    piece.trim = trim;
     synth.done = (async () => {
       try {
         for await (const chunk of this.opts.tts.synthesize(req, this.abort.signal, {})) {
           if (this.cancelled) return;
           if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
-          if (synth.live) this.send(chunk);
-          else synth.chunks.push(chunk);
+          piece.rate ??= chunk.format.sampleRate;
+          if (chunk.words?.length) piece.words = [...(piece.words ?? []), ...chunk.words];
+          for (const c of trim.push(chunk)) {
+            if (synth.live) this.send(c);
+            else synth.chunks.push(c);
+          }
         }
+        trim.end();
       } catch (err) {
         synth.error = err;
       }
@@ -378,10 +421,18 @@ export class Utterance {
     this.collect?.push(chunk);
     // Paused: kept for the resume, not played.
     if (this.paused) return;
+    const ahead = this.timings.firstAudibleAt === undefined ? this.opts.leg.pendingSamples : 0;
     this.opts.leg.play(chunk);
     if (this.timings.firstAudioAt === undefined) {
       this.timings.firstAudioAt = this.opts.now();
       this.opts.onFirstAudio?.(this.timings.firstAudioAt);
+    }
+    if (this.timings.firstAudibleAt === undefined) {
+      const i = firstAudible(chunk, AUDIBLE);
+      if (i >= 0) {
+        const at = this.opts.now();
+        this.timings.firstAudibleAt = at + (ahead * 1000) / this.outRate + (i * 1000) / chunk.format.sampleRate;
+      }
     }
     this.opts.onAudio?.(chunk);
   }

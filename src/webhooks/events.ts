@@ -67,6 +67,7 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
         turn: Type.Integer(),
         at_ms: Type.Number(),
         interrupted: Type.Optional(Type.Boolean()),
+        truncation: Type.Optional(Type.Union([Type.Literal('word_timestamps'), Type.Literal('estimate')])),
       }),
     ),
     digits: Type.Array(Str),

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ScriptedTts } from '../../bench/scripted.js';
-import type { AudioChunk } from '../../src/audio/format.js';
+import { type AudioChunk, MULAW_8K, type WordTiming } from '../../src/audio/format.js';
+import { linearToMulaw } from '../../src/audio/g711.js';
 import { Utterance } from '../../src/call/speech.js';
 import { TextSplitter } from '../../src/call/text-split.js';
 import type { TtsProvider, TtsRequest } from '../../src/providers/types.js';
+import type { MediaLeg } from '../../src/telephony/leg.js';
 import { FakeLeg } from './fake-leg.js';
 
 describe('TextSplitter', () => {
@@ -77,5 +79,98 @@ describe('Utterance', () => {
     expect(heard.length).toBeLessThan(text.length);
     expect(text.startsWith(heard)).toBe(true);
     leg.stop('done');
+  });
+});
+
+/** A leg whose playout position the test sets; it keeps every chunk played. */
+function manualLeg() {
+  const played: AudioChunk[] = [];
+  const leg = {
+    info: new FakeLeg().info,
+    playedSamples: 0,
+    pendingSamples: 0,
+    closed: false,
+    played,
+    play(c: AudioChunk) {
+      played.push(c);
+    },
+    mark() {},
+    clear() {},
+  };
+  return leg;
+}
+
+/**
+ * mu-law 8 kHz TTS: `leadMs` of silence, then a tone per word for its duration, in 100 ms chunks; with `words`, each
+ * word's timing (ms from the start of the audio, silence included) comes on the chunk where the word ends.
+ */
+function wordTts(leadMs: number, words: [string, number][] | undefined, durations: number[]): TtsProvider {
+  return {
+    id: 'word-tts',
+    formats: [MULAW_8K],
+    async *synthesize(): AsyncIterable<AudioChunk> {
+      const total = leadMs + durations.reduce((a, b) => a + b, 0);
+      const all = new Uint8Array(total * 8).fill(0xff);
+      for (let i = leadMs * 8; i < all.length; i++) all[i] = linearToMulaw(i % 2 ? 6000 : -6000);
+      const timings: WordTiming[] = [];
+      let t = leadMs;
+      for (let i = 0; i < durations.length; i++) {
+        timings.push({ word: words?.[i]?.[0] ?? '', startMs: t, endMs: t + durations[i]! });
+        t += durations[i]!;
+      }
+      for (let ms = 0; ms < total; ms += 100) {
+        const end = Math.min(total, ms + 100);
+        const ended = words ? timings.filter((w) => w.endMs > ms && w.endMs <= end) : [];
+        yield { format: MULAW_8K, data: all.subarray(ms * 8, end * 8), ...(ended.length ? { words: ended } : {}) };
+      }
+    },
+  };
+}
+
+describe('Utterance: trimmed TTS audio, first audible sample, truncation', () => {
+  const durations = [100, 100, 700, 100];
+  const words: [string, number][] = [
+    ['alpha', 0],
+    ['beta', 0],
+    ['gamma', 0],
+    ['delta.', 0],
+  ];
+
+  async function cutAt(tts: TtsProvider, heardMs: number) {
+    const leg = manualLeg();
+    let clock = 1000;
+    const u = new Utterance({ id: 'w', leg: leg as unknown as MediaLeg, tts, request: {}, now: () => clock });
+    u.say('alpha beta gamma delta.');
+    u.end();
+    await u.synthesized;
+    leg.playedSamples = heardMs * 8;
+    u.pause();
+    clock += 1;
+    return { u, leg, heard: u.heardText() };
+  }
+
+  it('sends no leading silence; the first audible sample is measured, not the first byte', async () => {
+    const { u, leg } = await cutAt(wordTts(360, undefined, durations), 0);
+    const first = leg.played[0]!;
+    // 5 ms preroll, then the tone.
+    expect(first.data[0]).toBe(0xff);
+    expect(first.data[40]).not.toBe(0xff);
+    const sent = leg.played.reduce((a, c) => a + c.data.byteLength, 0);
+    expect(sent).toBe(40 + 1000 * 8);
+    expect(u.timings.firstAudibleAt! - u.timings.firstAudioAt!).toBe(5);
+  });
+
+  it('cuts at the last word the caller heard by TTS word timings when the provider gives them', async () => {
+    // 420 ms of trimmed audio heard = 5 ms preroll + 415 ms of words: alpha (100) and beta (100) are over, gamma not.
+    const { u, heard } = await cutAt(wordTts(300, words, durations), 420);
+    expect(heard).toBe('alpha beta');
+    expect(u.truncation).toBe('word_timestamps');
+  });
+
+  it('falls back to the played-sample share of the words without timings', async () => {
+    const { u, heard } = await cutAt(wordTts(300, undefined, durations), 420);
+    // 420 of 1125 ms (preroll + 1000 + the 120 ms tail kept): 1 word of 4.
+    expect(heard).toBe('alpha');
+    expect(u.truncation).toBe('estimate');
   });
 });
