@@ -1,7 +1,7 @@
 import type { SipLeg } from './leg.js';
 import { addrUri, header, makeResponse, parseUri, type SipMessage } from './message.js';
 import type { RtpSession } from './rtp-session.js';
-import { buildSdp, negotiate, type SdpOffer } from './sdp.js';
+import { answerDirection, buildSdp, negotiate, type SdpOffer } from './sdp.js';
 import { newBranch, type Transactions } from './transactions.js';
 import type { Peer } from './transport.js';
 
@@ -9,7 +9,7 @@ import type { Peer } from './transport.js';
  * One inbound call's dialog (RFC 3261 section 12) as the UAS:
  *
  *   INVITE ─▶ 100 ─▶ (auth, resolve, RTP port) ─▶ 180 ─▶ 200+SDP ─ACK─▶ CONFIRMED ─BYE (either way)─▶ ENDED
- *      └─ CANCEL before the 200 ─▶ 487 ─▶ ENDED          re-INVITE ─▶ 200+SDP (hold: our audio is not heard)
+ *      └─ CANCEL before the 200 ─▶ 487 ─▶ ENDED          re-INVITE ─▶ 200+SDP (hold: a=recvonly, no RTP out)
  *
  * Requests we send in the dialog (BYE, REFER) go to the peer the INVITE came from over the same transport (the
  * caller may be behind NAT), with the INVITE's Record-Route as our route set and its Contact as request-URI.
@@ -62,6 +62,7 @@ export class SipCall {
       { address: this.env.localHost, port: this.rtp!.port, sessionId: this.sessionId, version: this.sdpVersion },
       this.offer,
       this.offer.dtmfPayloadType,
+      answerDirection(this.offer),
     );
   }
 
@@ -94,6 +95,8 @@ export class SipCall {
     this.offer = r.offer;
     this.sdpVersion++;
     if (!r.offer.hold) this.rtp?.setRemote(r.offer.address, r.offer.port, r.offer.payloadType, r.offer.dtmfPayloadType);
+    // On hold (sendonly / inactive / c=0.0.0.0) the far end wants none of our audio: we answer recvonly and send none.
+    this.rtp?.setMuted(r.offer.hold);
     const res = makeResponse(req, 200, 'OK');
     res.headers.set('contact', [this.contact]);
     res.headers.set('content-type', ['application/sdp']);

@@ -92,6 +92,8 @@ export class RtpSession implements Paced {
   private dtmfNextMs = 0;
   private dtmfTs = 0;
   private closed = false;
+  /** On hold (the far end's a=sendonly): time and RTP timestamps go on, no packet is sent. */
+  private muted = false;
   /** Pacer ms up to which the audio sent so far plays at the far end. */
   private sentUntil = 0;
   private readonly silence: Uint8Array;
@@ -141,6 +143,11 @@ export class RtpSession implements Paced {
     this.dtmfPt = dtmfPt;
   }
 
+  /** Hold (true) / resume (false): while muted nothing is sent (RTCP aside); queued digits wait. */
+  setMuted(muted: boolean): void {
+    this.muted = muted;
+  }
+
   private readonly onRtp = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.closed) return;
     const ip = normalizeIp(rinfo.address);
@@ -183,7 +190,7 @@ export class RtpSession implements Paced {
     if (this.dtmfStartMs >= 0) return; // the event's packets stand for this time
     const now = this.opts.pacer.now();
     this.sentUntil = Math.max(this.sentUntil, now) + samples / 8;
-    const p = this.nextBuffer();
+    const p = this.muted ? undefined : this.nextBuffer();
     if (p) {
       writeRtpHeader(p.buf, this.audioPt, this.marker, this.seq, this.ts, this.ssrc);
       this.marker = false;
@@ -204,7 +211,7 @@ export class RtpSession implements Paced {
   pump(now: number): void {
     if (this.closed) return;
     this.jitter.pump(now);
-    if (this.digits.length > 0 || this.dtmfStartMs >= 0) this.pumpDtmf(now);
+    if (!this.muted && (this.digits.length > 0 || this.dtmfStartMs >= 0)) this.pumpDtmf(now);
     else if (this.remotePort !== 0 && this.sentUntil <= now) this.fillSilence(now);
     if (now - this.lastRtcp >= RTCP_INTERVAL_MS) {
       this.lastRtcp = now;

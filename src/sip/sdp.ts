@@ -17,11 +17,15 @@ export interface SdpOffer {
   codecName: 'PCMU' | 'PCMA';
   /** telephone-event payload type in the offer, when offered. */
   dtmfPayloadType?: number;
+  /** The offer's media direction (a=sendrecv when none is given). */
+  direction: SdpDirection;
   /** a=sendonly / a=inactive / c=0.0.0.0 (RFC 3264 8.4 hold): the far end does not want our audio. */
   hold: boolean;
   /** a=rtcp-mux offered: RTCP arrives on the RTP port. */
   rtcpMux: boolean;
 }
+
+export type SdpDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 export type NegotiateResult = { ok: true; offer: SdpOffer } | { ok: false; reason: string };
 
@@ -52,7 +56,7 @@ export function negotiate(body: string): NegotiateResult {
     if (dtmf === undefined && name === 'TELEPHONE-EVENT/8000') dtmf = pt;
   }
   if (!chosen) return { ok: false, reason: 'no common codec (PCMU or PCMA at 8000 Hz)' };
-  const dir = audio.direction ?? s.direction;
+  const dir: SdpDirection = audio.direction ?? s.direction ?? 'sendrecv';
   return {
     ok: true,
     offer: {
@@ -62,6 +66,7 @@ export function negotiate(body: string): NegotiateResult {
       format: chosen.name === 'PCMU' ? MULAW_8K : ALAW_8K,
       codecName: chosen.name,
       dtmfPayloadType: dtmf,
+      direction: dir,
       hold: dir === 'sendonly' || dir === 'inactive' || address === '0.0.0.0',
       rtcpMux: audio.rtcpMux !== undefined,
     },
@@ -75,11 +80,23 @@ export interface LocalMedia {
   version: number;
 }
 
+/**
+ * The direction we answer an offer with (RFC 3264 6.1): a hold (sendonly) gets recvonly, inactive stays inactive,
+ * an old-style hold (c=0.0.0.0, RFC 2543) recvonly too, a recvonly offer sendonly.
+ */
+export function answerDirection(offer: Pick<SdpOffer, 'direction' | 'address'>): SdpDirection {
+  if (offer.direction === 'inactive') return 'inactive';
+  if (offer.direction === 'sendonly' || offer.address === '0.0.0.0') return 'recvonly';
+  if (offer.direction === 'recvonly') return 'sendonly';
+  return 'sendrecv';
+}
+
 /** Our answer (or offer) for the chosen codec: 20 ms packets, telephone-event when the far end offered it. */
 export function buildSdp(
   local: LocalMedia,
   codec: { payloadType: number; codecName: string },
   dtmfPt?: number,
+  direction: SdpDirection = 'sendrecv',
 ): string {
   const ipVer = isIP(local.address) === 6 ? 6 : 4;
   const payloads = dtmfPt === undefined ? `${codec.payloadType}` : `${codec.payloadType} ${dtmfPt}`;
@@ -113,7 +130,7 @@ export function buildSdp(
         rtp,
         fmtp,
         ptime: 20,
-        direction: 'sendrecv',
+        direction,
       },
     ],
   });

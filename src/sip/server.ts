@@ -148,7 +148,9 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         const branch = headerParams(header(msg, 'via')!).get('branch') ?? '';
         const p = pending.get(branch);
         if (!p) {
-          respond(msg, peer, 481, 'Call/Transaction Does Not Exist');
+          // Too late: the INVITE was answered (RFC 3261 9.2: the CANCEL has no effect; the caller ACKs, then BYE).
+          if (calls.has(callId)) respond(msg, peer, 200, 'OK');
+          else respond(msg, peer, 481, 'Call/Transaction Does Not Exist');
           return;
         }
         respond(msg, peer, 200, 'OK');
@@ -242,6 +244,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         return respond(invite, peer, 503, 'Service Unavailable', { 'retry-after': '5' });
       }
       rtp = session;
+      if (p.cancelled) return;
       const isKey = user.startsWith('ast_');
       const from = parseUri(addrUri(header(invite, 'from')!))?.user;
       const res = await opts.resolve({
@@ -254,13 +257,14 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         headers: {},
         url: invite.uri ?? '',
       });
+      if (p.cancelled) {
+        // CANCELled while the record was being created (487 already sent): the record is closed, never left live.
+        if (res.ok) res.call.release?.();
+        return;
+      }
       if (!res.ok) {
         const [status, reason] = RESOLVE_STATUS[res.code] ?? [480, 'Temporarily Unavailable'];
         return respond(invite, peer, status, reason, { warning: `399 voice-engine "${res.reason}"` });
-      }
-      if (p.cancelled) {
-        res.call.release?.();
-        return;
       }
       const resolved = res.call;
       const call = new SipCall(invite, peer, r.offer, p.tag, {
@@ -276,6 +280,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       call.rtp = session;
       rtp = undefined; // the dialog owns it now
       session.setRemote(r.offer.address, r.offer.port, r.offer.payloadType, r.offer.dtmfPayloadType);
+      session.setMuted(r.offer.hold);
       calls.set(call.callId, call);
       pending.delete(branch);
       tx.respond(invite, makeResponse(invite, 180, 'Ringing', p.tag), peer);

@@ -6,10 +6,9 @@ import { type AudioChunk, MULAW_8K } from '../../src/audio/format.js';
 import { mulawDecode } from '../../src/audio/g711.js';
 import { readWav, readWavFile } from '../../src/audio/wav.js';
 import { getGreeting, greetingKey } from '../../src/call/greeting.js';
-import { loadConfig } from '../../src/config.js';
-import { createEngine, type Engine } from '../../src/engine.js';
-import { silentLogger } from '../../src/log.js';
+import type { Engine } from '../../src/engine.js';
 import { dialWithBaresip, hasBaresip, speechWav } from './baresip.js';
+import { type SipEngine, startSipEngine } from './engine.js';
 
 /**
  * The whole engine with SIP on (SIP_PORT=0) called by Debian's baresip, a SIP phone nobody here wrote: it plays a
@@ -32,14 +31,7 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
   let wav: string;
   let n = 0;
 
-  const api = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return (await res.json()) as { data: Record<string, unknown> };
-  };
+  let api: SipEngine['api'];
 
   /** The newest call record once it is final. */
   const finishedCall = async () => {
@@ -76,18 +68,7 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 've-sip-'));
     wav = speechWav(dir);
-    const config = loadConfig({
-      DATA_DIR: dir,
-      PORTAL_EMAIL: 'ops@example.com',
-      PORTAL_API_KEY: KEY,
-      LOG_LEVEL: 'silent',
-      SIP_PORT: '0',
-      SIP_HOST: '127.0.0.1',
-      RTP_PORT_MIN: '42000',
-      RTP_PORT_MAX: '42999',
-    });
-    engine = await createEngine({ config, logger: silentLogger, print: () => {} });
-    base = (await engine.listen({ port: 0, host: '127.0.0.1' })).url;
+    ({ engine, base, api } = await startSipEngine(dir, KEY, [42000, 42999]));
     const created = await api('POST', '/api/v1/assistants', {
       name: 'SIP desk',
       firstMessage: GREETING,

@@ -49,10 +49,12 @@ describe('SIP user agent (wire)', () => {
         if (user === 'ast_slow') await new Promise((r) => setTimeout(r, 300));
         return user.startsWith('+') ? admission : { kind: 'allow' };
       },
-      resolve: async (req) =>
-        req.pathKey === 'ast_good' || req.pathKey === 'ast_slow' || req.to === '+15550001'
+      resolve: async (req) => {
+        if (req.pathKey === 'ast_slowres') await new Promise((r) => setTimeout(r, 300));
+        return ['ast_good', 'ast_slow', 'ast_slowres'].includes(req.pathKey ?? '') || req.to === '+15550001'
           ? { ok: true, call: { tenantId: 't', assistant: assistant(), release: () => releases++ } }
-          : { ok: false, code: 4003, reason: 'assistant key wrong or revoked' },
+          : { ok: false, code: 4003, reason: 'assistant key wrong or revoked' };
+      },
       onCall: (leg) => {
         const s: Seen = { leg, frames: 0, dtmf: [], stops: [] };
         seen.push(s);
@@ -220,15 +222,29 @@ describe('SIP user agent (wire)', () => {
     c.close();
   });
 
-  it('answers a re-INVITE (hold) with 200 and SDP in the same dialog', async () => {
+  it('answers a hold re-INVITE (a=sendonly) with a=recvonly and stops its RTP; a resume brings it back', async () => {
     const uac = await TestUac.open();
     const { toTag } = await establish(uac);
+    await until(() => uac.rtpIn.length >= 5);
+    const okTo = (cseq: string) => uac.wait((m) => m.status === 200 && header(m, 'cseq') === cseq);
     uac.inDialog('INVITE', 'ast_good', server.port, toTag, 2, uac.sdp('0 101', 'a=sendonly'));
-    const ok = await uac.status(200);
-    expect(negotiate(ok.body.toString()).ok).toBe(true);
+    const ok = await okTo('2 INVITE');
+    const held = negotiate(ok.body.toString());
+    expect(held.ok && held.offer.direction).toBe('recvonly');
     expect(tagOf(header(ok, 'to'))).toBe(toTag);
     uac.inDialog('ACK', 'ast_good', server.port, toTag, 2);
-    uac.inDialog('BYE', 'ast_good', server.port, toTag, 3);
+    // On hold: no RTP (a packet in flight when the answer left may still land).
+    await new Promise((r) => setTimeout(r, 100));
+    const during = uac.rtpIn.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(uac.rtpIn.length - during).toBe(0);
+    // Resume: sendrecv again, and the stream goes on.
+    uac.inDialog('INVITE', 'ast_good', server.port, toTag, 3, uac.sdp('0 101', 'a=sendrecv'));
+    const resumed = negotiate((await okTo('3 INVITE')).body.toString());
+    expect(resumed.ok && resumed.offer.direction).toBe('sendrecv');
+    uac.inDialog('ACK', 'ast_good', server.port, toTag, 3);
+    await until(() => uac.rtpIn.length > during + 10);
+    uac.inDialog('BYE', 'ast_good', server.port, toTag, 4);
     await uac.status(200, 'BYE');
     uac.close();
   });
@@ -270,6 +286,26 @@ describe('SIP user agent (wire)', () => {
     await uac.status(487);
     await new Promise((r) => setTimeout(r, 500));
     expect(seen.length).toBe(calls);
+    expect(uac.received.some((m) => m.status === 200 && header(m, 'cseq')?.endsWith('INVITE'))).toBe(false);
+    uac.close();
+  });
+
+  it('CANCEL while the call record is being created: 487, the record released (closed), no call', async () => {
+    const uac = await TestUac.open();
+    const calls = seen.length;
+    const released = releases;
+    const active = server.activeCalls;
+    const branch = uac.invite('ast_slowres', server.port);
+    await uac.status(100);
+    await new Promise((r) => setTimeout(r, 100)); // resolve() is under way
+    uac.cancel('ast_slowres', server.port, branch);
+    await uac.status(200, 'CANCEL');
+    await uac.status(487);
+    await until(() => releases === released + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.length).toBe(calls);
+    expect(releases).toBe(released + 1);
+    expect(server.activeCalls).toBe(active);
     expect(uac.received.some((m) => m.status === 200 && header(m, 'cseq')?.endsWith('INVITE'))).toBe(false);
     uac.close();
   });
