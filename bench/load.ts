@@ -41,6 +41,7 @@ import { attachGateway } from '../src/telephony/gateway.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
 import { loadRealSpeech, type RealUtterance } from './callers.js';
 import { startFullEngine } from './load-full.js';
+import { run as runSip, table as sipTable } from './load-sip.js';
 import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 
 interface ClientResult {
@@ -312,6 +313,7 @@ const FULL_TRANSCRIPTS = [
 ];
 
 export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
+  if (flagString(ctx.args, 'protocol') === 'sip') return runSip(ctx);
   const mode = (flagString(ctx.args, 'mode') ?? 'echo') as LoadMode;
   if (mode !== 'echo' && mode !== 'full') throw new CliError(`--mode ${mode}: echo or full`, EXIT.usage);
   const profileName = flagString(ctx.args, 'profile') ?? 'realistic';
@@ -348,6 +350,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
 }
 
 export function table(result: Record<string, unknown>): string[][] {
+  if (result.protocol === 'sip') return sipTable(result);
   const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
   const full = r.mode === 'full';
   return [
