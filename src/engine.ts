@@ -151,6 +151,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const presence: Presence = await startPresence({
     store,
     logger,
+    exclusive: !store.shared,
     ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
     ...(opts.deadAfterMs ? { deadAfterMs: opts.deadAfterMs } : {}),
     onControl: (msg) => {
