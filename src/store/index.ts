@@ -59,10 +59,12 @@ export function openStore(opts: ({ dataDir: string } | { file: string }) & { sec
   let closed = false;
   let assistants: Store['assistants'];
   let account: Store['account'];
+  let webhooks: Store['webhooks'];
   try {
     // Both re-seal what they find under an older key; a key that opens nothing throws here, at start.
     assistants = sqliteAssistants(db, box);
     account = sqliteAccount(db, box);
+    webhooks = sqliteWebhooks(db, box);
   } catch (err) {
     db.close();
     throw err;
@@ -74,7 +76,7 @@ export function openStore(opts: ({ dataDir: string } | { file: string }) & { sec
     calls: sqliteCalls(db),
     numberRouting: sqliteNumberRouting(db),
     account,
-    webhooks: sqliteWebhooks(db),
+    webhooks,
     analytics: sqliteAnalytics(db),
     outbound: sqliteOutbound(db),
     engines: sqliteEngines(db),

@@ -141,3 +141,11 @@ export function pluginConfigUpdates(
     .filter((r) => !box.isCurrent(r.config))
     .map((r) => ({ tenantId: r.tenant_id, pluginId: r.plugin_id, config: box.seal(box.open(r.config)) }));
 }
+
+/** Rows whose `secret` column is not sealed under the current key, with the value re-sealed. */
+export function sealedSecretUpdates(
+  box: SecretBox,
+  rows: ReadonlyArray<{ id: string; secret: string }>,
+): Array<{ id: string; secret: string }> {
+  return rows.filter((r) => !box.isCurrent(r.secret)).map((r) => ({ id: r.id, secret: box.seal(box.open(r.secret)) }));
+}

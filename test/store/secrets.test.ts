@@ -8,7 +8,8 @@ import { createSecretBox, sha256Hex } from '../../src/store/secrets.js';
 
 /**
  * Secrets at rest (issue 11, finding 6): assistant keys are stored as a SHA-256 (lookup) plus AES-256-GCM sealed
- * (shown to their owner), plugin credentials sealed; neither appears in the SQLite file. Keys rotate.
+ * (shown to their owner), plugin credentials and webhook signing secrets sealed; none appears in the SQLite file.
+ * Keys rotate.
  */
 let dir: string;
 beforeEach(() => {
@@ -25,6 +26,7 @@ function dbBytes(): Buffer {
 }
 
 const TWILIO_TOKEN = 'twilio-auth-token-plaintext-4242';
+const WHSEC = 'whsec_plaintext_signing_secret_4242';
 
 describe('secrets at rest (SQLite)', () => {
   it('neither the assistant key nor plugin credentials are in the database file; both read back', async () => {
@@ -33,11 +35,18 @@ describe('secrets at rest (SQLite)', () => {
     const a = await store.assistants.create(t.id, {});
     await store.account.purchasePlugin(t.id, 'twilio', 0);
     await store.account.configurePlugin(t.id, 'twilio', { accountSid: 'AC1', authToken: TWILIO_TOKEN });
+    const ep = await store.webhooks.createEndpoint(t.id, {
+      url: 'https://hooks.example.com/x',
+      events: ['call.ended'],
+      secret: WHSEC,
+    });
+    expect(ep.secret).toBe(WHSEC);
     await store.close();
 
     const bytes = dbBytes();
     expect(bytes.includes(a.assistantApiKey)).toBe(false);
     expect(bytes.includes(TWILIO_TOKEN)).toBe(false);
+    expect(bytes.includes(WHSEC)).toBe(false);
     expect(bytes.includes(sha256Hex(a.assistantApiKey))).toBe(true); // the lookup hash
     expect(statSync(path.join(dir, 'secrets.key')).mode & 0o777).toBe(0o600);
 
@@ -45,6 +54,7 @@ describe('secrets at rest (SQLite)', () => {
     expect((await store.assistants.findByKey(a.assistantApiKey))?.id).toBe(a.id);
     expect((await store.assistants.get(t.id, a.id))?.assistantApiKey).toBe(a.assistantApiKey);
     expect((await store.account.getPlugin(t.id, 'twilio'))?.config.authToken).toBe(TWILIO_TOKEN);
+    expect((await store.webhooks.getEndpoint(t.id, ep.id))?.secret).toBe(WHSEC);
     await store.close();
   });
 
@@ -53,21 +63,25 @@ describe('secrets at rest (SQLite)', () => {
     const t = await store.tenants.create({ email: 'a@example.com' });
     const a = await store.assistants.create(t.id, {});
     await store.account.purchasePlugin(t.id, 'twilio', 0);
+    const ep = await store.webhooks.createEndpoint(t.id, { url: 'https://hooks.example.com/x', events: ['call.ended'] });
     await store.close();
     // What an engine from before this change left behind.
     const db = new Database(path.join(dir, 'engine.db'));
     db.prepare('UPDATE assistants SET api_key = ?, api_key_enc = NULL').run(a.assistantApiKey);
     db.prepare('UPDATE plugin_instances SET config = ?').run(JSON.stringify({ authToken: TWILIO_TOKEN }));
+    db.prepare('UPDATE webhook_endpoints SET secret = ?').run(WHSEC);
     db.close();
     expect(dbBytes().includes(TWILIO_TOKEN)).toBe(true);
 
     store = openStore({ dataDir: dir });
     expect((await store.assistants.findByKey(a.assistantApiKey))?.assistantApiKey).toBe(a.assistantApiKey);
     expect((await store.account.getPlugin(t.id, 'twilio'))?.config.authToken).toBe(TWILIO_TOKEN);
+    expect((await store.webhooks.getEndpoint(t.id, ep.id))?.secret).toBe(WHSEC);
     await store.close();
     const raw = new Database(path.join(dir, 'engine.db'), { readonly: true });
     expect(raw.prepare('SELECT api_key FROM assistants').pluck().get()).toBe(sha256Hex(a.assistantApiKey));
     expect(String(raw.prepare('SELECT config FROM plugin_instances').pluck().get())).toMatch(/^enc:v1:/);
+    expect(String(raw.prepare('SELECT secret FROM webhook_endpoints').pluck().get())).toMatch(/^enc:v1:/);
     raw.close();
   });
 

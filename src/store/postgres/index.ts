@@ -9,7 +9,7 @@ import { pgEngines, pgRateCounters } from './engines.js';
 import { pgControl } from './notify.js';
 import { pgOutbound } from './outbound.js';
 import { pgApiKeys, pgTenants } from './tenants.js';
-import { pgWebhooks } from './webhooks.js';
+import { pgWebhooks, resealPgWebhookSecrets } from './webhooks.js';
 
 /**
  * The shared store (DESIGN.md 9): every repository on one Postgres database, so many engine processes behave as one.
@@ -24,6 +24,7 @@ export async function openPostgresStore(
   const box = createSecretBox(opts.secrets ?? {});
   await resealPgAssistantKeys(pool, box);
   await resealPgPluginConfigs(pool, box);
+  await resealPgWebhookSecrets(pool, box);
   let closed: Promise<void> | undefined;
   return {
     tenants: pgTenants(pool),
@@ -32,7 +33,7 @@ export async function openPostgresStore(
     calls: pgCalls(pool),
     numberRouting: pgNumberRouting(pool),
     account: pgAccount(pool, box),
-    webhooks: pgWebhooks(pool),
+    webhooks: pgWebhooks(pool, box),
     analytics: pgAnalytics(pool),
     outbound: pgOutbound(pool),
     engines: pgEngines(pool),

@@ -1,5 +1,6 @@
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId, newSecret } from '../ids.js';
+import { type SecretBox, sealedSecretUpdates } from '../secrets.js';
 import { nowIso } from '../sqlite/database.js';
 import {
   type AttemptRow,
@@ -13,7 +14,16 @@ import {
 import type { WebhookDelivery, WebhookEndpoint, WebhooksRepo } from '../types.js';
 import { all, one, type Pool, run, tx } from './database.js';
 
-export function pgWebhooks(pool: Pool): WebhooksRepo {
+/** Re-seals endpoint secrets found under an older key, or in plain text (rows written before sealing existed). */
+export async function resealPgWebhookSecrets(pool: Pool, box: SecretBox): Promise<void> {
+  const rows = await all<{ id: string; secret: string }>(pool, 'SELECT id, secret FROM webhook_endpoints', []);
+  for (const u of sealedSecretUpdates(box, rows)) {
+    await run(pool, 'UPDATE webhook_endpoints SET secret = $1 WHERE id = $2', [u.secret, u.id]);
+  }
+}
+
+export function pgWebhooks(pool: Pool, box: SecretBox): WebhooksRepo {
+  const toRecord = (r: EndpointRow) => toEndpoint(box, r);
   const getEp = (tenantId: string, id: string) =>
     one<EndpointRow>(pool, 'SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
   const listEp = (tenantId: string) =>
@@ -31,26 +41,26 @@ export function pgWebhooks(pool: Pool): WebhooksRepo {
           tenantId,
           input.url,
           JSON.stringify(input.events),
-          input.secret ?? newSecret('whsec'),
+          box.seal(input.secret ?? newSecret('whsec')),
           input.description ?? null,
           input.enabled === false ? 0 : 1,
           now,
           now,
         ],
       );
-      return toEndpoint((await getEp(tenantId, id))!);
+      return toRecord((await getEp(tenantId, id))!);
     },
     async listEndpoints(tenantId) {
-      return (await listEp(tenantId)).map(toEndpoint);
+      return (await listEp(tenantId)).map(toRecord);
     },
     async getEndpoint(tenantId, id) {
       const r = await getEp(tenantId, id);
-      return r && toEndpoint(r);
+      return r && toRecord(r);
     },
     async updateEndpoint(tenantId, id, patch) {
       const r = await getEp(tenantId, id);
       if (!r) return undefined;
-      const cur = toEndpoint(r);
+      const cur = toRecord(r);
       await run(
         pool,
         `UPDATE webhook_endpoints SET url = $1, events = $2, description = $3, enabled = $4, updated_at = $5
@@ -65,7 +75,7 @@ export function pgWebhooks(pool: Pool): WebhooksRepo {
           id,
         ],
       );
-      return toEndpoint((await getEp(tenantId, id))!);
+      return toRecord((await getEp(tenantId, id))!);
     },
     async deleteEndpoint(tenantId, id) {
       return tx(pool, async (c) => {
@@ -116,7 +126,7 @@ export function pgWebhooks(pool: Pool): WebhooksRepo {
           await run(c, 'UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2', [now + leaseMs, r.id]);
           const ep = await one<EndpointRow>(c, 'SELECT * FROM webhook_endpoints WHERE id = $1', [r.endpoint_id]);
           if (!ep) continue;
-          out.push({ ...toDelivery(r), endpoint: toEndpoint(ep) });
+          out.push({ ...toDelivery(r), endpoint: toEndpoint(box, ep) });
         }
         return out;
       });

@@ -1,5 +1,6 @@
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
 import { newId, newSecret } from '../ids.js';
+import { type SecretBox, sealedSecretUpdates } from '../secrets.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEventType, WebhooksRepo } from '../types.js';
 import { type Db, nowIso, parseJson } from './database.js';
 
@@ -14,12 +15,13 @@ export interface EndpointRow {
   created_at: string;
   updated_at: string;
 }
-export const toEndpoint = (r: EndpointRow): WebhookEndpoint => ({
+/** The signing secret is sealed at rest (src/store/secrets.ts): it must be read back to sign each delivery. */
+export const toEndpoint = (box: SecretBox, r: EndpointRow): WebhookEndpoint => ({
   id: r.id,
   tenantId: r.tenant_id,
   url: r.url,
   events: parseJson<WebhookEventType[]>(r.events, []),
-  secret: r.secret,
+  secret: box.open(r.secret),
   ...(r.description ? { description: r.description } : {}),
   enabled: r.enabled === 1,
   createdAt: r.created_at,
@@ -97,16 +99,20 @@ export function deliveryArgs(
   const created = new Date(now).toISOString();
   const out: Array<[string, string, string, string, WebhookEventType, string, number, string]> = [];
   for (const ep of endpoints) {
-    const e = toEndpoint(ep);
-    if (!e.enabled || !e.events.includes(type)) continue;
+    if (ep.enabled !== 1 || !parseJson<WebhookEventType[]>(ep.events, []).includes(type)) continue;
     const eventId = newId('evt', 12);
     const body = JSON.stringify({ id: eventId, type, createdAt: created, data: payload });
-    out.push([newId('dlv', 12), tenantId, e.id, eventId, type, body, now, created]);
+    out.push([newId('dlv', 12), tenantId, ep.id, eventId, type, body, now, created]);
   }
   return out;
 }
 
-export function sqliteWebhooks(db: Db): WebhooksRepo {
+export function sqliteWebhooks(db: Db, box: SecretBox): WebhooksRepo {
+  const toRecord = (r: EndpointRow) => toEndpoint(box, r);
+  // Re-seal what an older key (or no key: rows from before sealing) left behind.
+  const reseal = db.prepare('UPDATE webhook_endpoints SET secret = ? WHERE id = ?');
+  const secrets = db.prepare<[], { id: string; secret: string }>('SELECT id, secret FROM webhook_endpoints').all();
+  for (const u of sealedSecretUpdates(box, secrets)) reseal.run(u.secret, u.id);
   const insertEp = db.prepare(
     `INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, description, enabled, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -175,7 +181,7 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
       taken.add(r.endpoint_id);
       const ep = epById.get(r.endpoint_id);
       if (!ep) continue;
-      out.push({ ...toDelivery(r), endpoint: toEndpoint(ep) });
+      out.push({ ...toDelivery(r), endpoint: toEndpoint(box, ep) });
     }
     return out;
   });
@@ -216,25 +222,25 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
         tenantId,
         input.url,
         JSON.stringify(input.events),
-        input.secret ?? newSecret('whsec'),
+        box.seal(input.secret ?? newSecret('whsec')),
         input.description ?? null,
         input.enabled === false ? 0 : 1,
         now,
         now,
       );
-      return toEndpoint(getEp.get(tenantId, id)!);
+      return toRecord(getEp.get(tenantId, id)!);
     },
     async listEndpoints(tenantId) {
-      return listEp.all(tenantId).map(toEndpoint);
+      return listEp.all(tenantId).map(toRecord);
     },
     async getEndpoint(tenantId, id) {
       const r = getEp.get(tenantId, id);
-      return r && toEndpoint(r);
+      return r && toRecord(r);
     },
     async updateEndpoint(tenantId, id, patch) {
       const r = getEp.get(tenantId, id);
       if (!r) return undefined;
-      const cur = toEndpoint(r);
+      const cur = toRecord(r);
       updEp.run(
         patch.url ?? cur.url,
         JSON.stringify(patch.events ?? cur.events),
@@ -244,7 +250,7 @@ export function sqliteWebhooks(db: Db): WebhooksRepo {
         tenantId,
         id,
       );
-      return toEndpoint(getEp.get(tenantId, id)!);
+      return toRecord(getEp.get(tenantId, id)!);
     },
     async deleteEndpoint(tenantId, id) {
       const ok = delEp.run(tenantId, id).changes > 0;
