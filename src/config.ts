@@ -1,6 +1,12 @@
 import path from 'node:path';
 import { type EgressPolicy, egressPolicyFromEnv } from './net/policy.js';
+import type { GatewayLimits } from './telephony/gateway-types.js';
 import { loadOperatorMcpServers, type OperatorMcpServer } from './tools/mcp-servers.js';
+
+/** A bad environment variable: the engine refuses to start (exit 2, like a bad command line). */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /** Environment contract (DESIGN.md section 3). Everything the engine reads from the environment is here. */
 export interface EngineConfig {
@@ -42,6 +48,12 @@ export interface EngineConfig {
   httpRequestTimeoutMs: number;
   /** HTTP_IDLE_TIMEOUT_MS: an HTTP connection with no traffic at all for this long is closed. */
   httpIdleTimeoutMs: number;
+  /**
+   * Media WebSocket limits (src/telephony/gateway-types.ts DEFAULT_LIMITS), each from its own variable when set:
+   * MEDIA_START_TIMEOUT_MS, MEDIA_IDLE_TIMEOUT_MS, MEDIA_MAX_MESSAGE_BYTES, MEDIA_MAX_PRESTART_BYTES,
+   * MEDIA_MAX_PENDING_PER_IP, MEDIA_MAX_MESSAGES_PER_SECOND.
+   */
+  mediaLimits: Partial<GatewayLimits>;
   /**
    * Outbound requests to tenant-controlled URLs (webhooks, carrier base URLs): EGRESS_BLOCK_PRIVATE ('true' also
    * blocks loopback/RFC 1918/ULA/CGNAT; metadata and link-local always are), EGRESS_ALLOW_HOSTS (names or CIDRs).
@@ -89,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     nativeRequirePortalKey: env.NATIVE_REQUIRE_PORTAL_KEY === 'true',
     httpRequestTimeoutMs: num(env.HTTP_REQUEST_TIMEOUT_MS, 120_000),
     httpIdleTimeoutMs: num(env.HTTP_IDLE_TIMEOUT_MS, 300_000),
+    mediaLimits: mediaLimitsFromEnv(env),
     egress: egressPolicyFromEnv(env),
     mcpServers: loadOperatorMcpServers(opt(env.MCP_SERVERS_FILE)),
     ...(opt(env.METRICS_PORT) === undefined ? {} : { metricsPort: num(env.METRICS_PORT, 0) }),
@@ -106,4 +119,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         }),
     ...overrides,
   };
+}
+
+const MEDIA_LIMIT_VARS: ReadonlyArray<[string, keyof GatewayLimits]> = [
+  ['MEDIA_START_TIMEOUT_MS', 'startTimeoutMs'],
+  ['MEDIA_IDLE_TIMEOUT_MS', 'idleTimeoutMs'],
+  ['MEDIA_MAX_MESSAGE_BYTES', 'maxMessageBytes'],
+  ['MEDIA_MAX_PRESTART_BYTES', 'maxPrestartBytes'],
+  ['MEDIA_MAX_PENDING_PER_IP', 'maxPendingPerIp'],
+  ['MEDIA_MAX_MESSAGES_PER_SECOND', 'maxMessagesPerSecond'],
+];
+
+/** The media limits an operator set; a value that is not a positive integer is refused at start, naming the variable. */
+export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<GatewayLimits> {
+  const out: Partial<GatewayLimits> = {};
+  for (const [name, key] of MEDIA_LIMIT_VARS) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got '${raw}'`);
+    out[key] = n;
+  }
+  return out;
 }

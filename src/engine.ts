@@ -387,6 +387,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     logger,
     control,
     pacer,
+    limits: config.mediaLimits,
     clientIp: upgradeClientIp(parseTrustProxy(config.trustProxy)),
   });
   const startSip = async (): Promise<void> => {

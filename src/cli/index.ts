@@ -105,6 +105,8 @@ function exitCodeOf(err: unknown): number {
   switch ((err as Error | undefined)?.name) {
     case 'ProviderError':
       return EXIT.provider;
+    case 'ConfigError':
+      return EXIT.usage;
     case 'WavError':
     case 'TranscodeError':
       return EXIT.input;

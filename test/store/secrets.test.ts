@@ -63,7 +63,10 @@ describe('secrets at rest (SQLite)', () => {
     const t = await store.tenants.create({ email: 'a@example.com' });
     const a = await store.assistants.create(t.id, {});
     await store.account.purchasePlugin(t.id, 'twilio', 0);
-    const ep = await store.webhooks.createEndpoint(t.id, { url: 'https://hooks.example.com/x', events: ['call.ended'] });
+    const ep = await store.webhooks.createEndpoint(t.id, {
+      url: 'https://hooks.example.com/x',
+      events: ['call.ended'],
+    });
     await store.close();
     // What an engine from before this change left behind.
     const db = new Database(path.join(dir, 'engine.db'));
