@@ -157,6 +157,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     onControl: (msg) => {
       const leg = legs.get(msg.callId);
       if (!leg) return;
+      if (msg.op === 'config') {
+        void sessions.get(msg.callId)?.assistantChanged();
+        return;
+      }
       logger.info({ callId: msg.callId, op: msg.op }, 'call control from the API');
       if (msg.op === 'hangup') void leg.hangup(msg.reason ?? 'api').catch(() => {});
       else if (msg.op === 'transfer' && msg.target) void leg.transfer(msg.target, msg.mode ?? 'cold').catch(() => {});
@@ -187,17 +191,32 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     live: {
       activeCalls: () => (gateway?.activeCalls ?? 0) + (sip?.activeCalls ?? 0),
       draining: () => draining,
-      // Sessions poll the assistant version between turns, so nothing is pushed to them; what this does is
-      // synthesize the new greeting now, so the next call's first words are already in the cache (fast greeting).
+      // A runtime PATCH: live calls of the assistant on this engine apply it at once (their next utterance or
+      // clause), calls on other engines hear of it over the control channel; the new greeting is synthesized now so
+      // the next call's first words are already in the cache (fast greeting).
       applyAssistantChange: (assistantId) => {
+        for (const s of sessions.values()) if (s.assistantId === assistantId) void s.assistantChanged();
         void store.assistants.findById(assistantId).then(async (a) => {
           if (!a) return;
+          if (store.shared) void relayAssistantChange(a.tenantId, assistantId);
           const r = await warmGreeting(a, providers.tts(a.config.tts), GREETING_FORMATS);
           if (r.error) logger.warn({ assistantId, err: r.error }, 'greeting warm-up failed');
         });
       },
     },
   });
+
+  /** Tell the engines carrying live calls of an assistant that it changed (op `config` on the control channel). */
+  async function relayAssistantChange(tenantId: string, assistantId: string): Promise<void> {
+    try {
+      const { rows } = await store.calls.list(tenantId, { assistantId, status: 'in-progress', limit: 500 });
+      for (const c of rows)
+        if (c.ownerId && c.ownerId !== presence.id)
+          await store.control.publish({ to: c.ownerId, callId: c.id, op: 'config' });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, assistantId }, 'live config relay failed');
+    }
+  }
 
   async function resolve(req: ResolveRequest): Promise<ResolveResult> {
     const access = await authorizeStream(store, config, req);

@@ -1,9 +1,9 @@
 import type { AssistantConfig } from '../assistant.js';
-import type { TtsProvider } from '../providers/types.js';
+import type { TtsProvider, TtsRequest } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import type { AgentReply, Conversation } from './conversation.js';
-import { getGreeting, putGreeting } from './greeting.js';
+import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
 import type { StereoCallRecorder } from './recorder.js';
 import { Utterance } from './speech.js';
 
@@ -52,10 +52,24 @@ export class AgentVoice {
     this.events = events;
   }
 
-  /** The TTS provider and assistant config new utterances use (live config swaps them between turns). */
+  /**
+   * The TTS provider and assistant config new utterances use; a live config change also reaches the utterance in
+   * progress from its next clause.
+   */
   use(tts: TtsProvider, config: AssistantConfig): void {
+    const changed = this.tts !== undefined;
     this.tts = tts;
     this.config = config;
+    if (changed && this.cur && !this.cur.u.isDone) this.cur.u.retarget(tts, this.request());
+  }
+
+  private request(): Omit<TtsRequest, 'text' | 'format'> {
+    return {
+      voice: this.config.tts?.voice,
+      model: this.config.tts?.model,
+      speed: this.config.tts?.speed,
+      language: this.config.language,
+    };
   }
 
   get ttsId(): string {
@@ -77,12 +91,7 @@ export class AgentVoice {
       id: `${kind}${++this.seq}`,
       leg: this.leg,
       tts: this.tts,
-      request: {
-        voice: this.config.tts?.voice,
-        model: this.config.tts?.model,
-        speed: this.config.tts?.speed,
-        language: this.config.language,
-      },
+      request: this.request(),
       now: this.now,
       onAudio: this.recorder ? (c) => this.recorder!.agentAudio(c) : undefined,
       onFirstAudio: () => {
@@ -108,6 +117,15 @@ export class AgentVoice {
     s.u.say(text);
     s.u.end();
     return s;
+  }
+
+  /** The first message: {{variables}} filled (a personal one is never cached); uninterruptible when configured. */
+  firstMessage(template: string, variables: Record<string, string>, assistantId: string): Speaking {
+    const text = fillVariables(template, variables);
+    const key = hasVariables(template)
+      ? undefined
+      : greetingKey(assistantId, this.tts.id, this.config.tts?.voice, this.leg.info.outboundFormat, text);
+    return this.greet(text, key, this.config.settings?.interruption?.firstMessageUninterruptible);
   }
 
   /**

@@ -12,7 +12,6 @@ import { Conversation } from './conversation.js';
 import type { CallEventType, CallSummary, Incident, ProviderHooks, SessionDeps } from './deps.js';
 import { DtmfInput } from './dtmf-input.js';
 import { CallEnding, type CallOutcome } from './ending.js';
-import { fillVariables, greetingKey, hasVariables } from './greeting.js';
 import { LiveConfig } from './live-config.js';
 import { type MenuHost, runMenuAction } from './menu.js';
 import { epochMarks, type TurnMarks, turnMetrics } from './metrics.js';
@@ -47,6 +46,7 @@ export interface CallSessionOptions {
 
 export class CallSession implements MediaLegHandler {
   readonly callId: string;
+  readonly assistantId: string;
   /** Recording and wire log, named by our call id (never the carrier's). */
   private readonly files: CallFiles;
   /** Resolves with the summary once the call has ended and the post-call work is done. */
@@ -85,6 +85,7 @@ export class CallSession implements MediaLegHandler {
     this.assistant = opts.assistant;
     this.config = opts.assistant.config;
     this.callId = opts.leg.info.callId;
+    this.assistantId = opts.assistant.id;
     this.now = opts.deps.now ?? (() => performance.now());
     this.t0 = this.now();
     this.startedAtIso = new Date().toISOString();
@@ -101,7 +102,7 @@ export class CallSession implements MediaLegHandler {
     });
     this.hooks = { onIncident: (i) => this.incident(i) };
     this.states = new CallStates(this.deps.sink, () => this.elapsedMs);
-    this.live = new LiveConfig(this.deps.loadAssistant, this.deps.logger, this.callId);
+    this.live = new LiveConfig(this.deps.loadAssistant, this.deps.logger, this.callId, (a) => this.applyAssistant(a));
     this.toolbox = new CallToolbox(this.deps, this.leg, {
       endCall: (reason) => this.ending.requestHangup(reason, 'end_call'),
       transfer: (target, mode, summary) => this.ending.requestTransfer(target, mode, summary, 'transfer_call'),
@@ -259,7 +260,7 @@ export class CallSession implements MediaLegHandler {
     const first = this.config.firstMessage?.trim();
     if (first) {
       this.setState('greeting', 'first_message');
-      this.speakGreeting(first);
+      this.bg(this.finishTurn(this.voice.firstMessage(first, this.variables, this.assistant.id).u, undefined));
     } else {
       this.setState('listening', 'wait_for_caller');
       this.timers.armSilence();
@@ -277,6 +278,20 @@ export class CallSession implements MediaLegHandler {
   private syncAgent(): void {
     // Units call back while the session is still being built: nothing to tell yet.
     this.caller?.syncAgent();
+  }
+
+  /** The assistant changed (a runtime PATCH, src/engine.ts): a newer version applies at once (LiveConfig). */
+  assistantChanged(): Promise<void> {
+    return this.live.check(() => this.assistant.version);
+  }
+
+  private applyAssistant(a: Assistant): void {
+    if (this.ending.finalized) return;
+    this.assistant = a;
+    this.config = a.config;
+    this.applySettings();
+    this.llm = this.deps.providers.llm(this.config.llm, this.hooks);
+    this.voice.use(this.deps.providers.tts(this.config.tts, this.hooks), this.config);
   }
 
   private applySettings(): void {
@@ -350,16 +365,8 @@ export class CallSession implements MediaLegHandler {
 
   private async userTurn(text: string, marks: Omit<TurnMarks, 'turn'>): Promise<void> {
     if (this.ending.ending) return;
-    // Live config (DESIGN.md 9): a change seen after the last turn applies from this one.
-    const newer = this.live.take();
-    if (newer) {
-      this.assistant = newer;
-      this.config = newer.config;
-      this.applySettings();
-      this.llm = this.deps.providers.llm(this.config.llm, this.hooks);
-      this.voice.use(this.deps.providers.tts(this.config.tts, this.hooks), this.config);
-    }
-    this.live.poll(this.assistant.version);
+    // Live config (DESIGN.md 9): a change whose notification did not reach this engine is found by the version.
+    void this.live.check(() => this.assistant.version);
     this.timers.callerResponded();
     this.conversation.userTurn(text);
     const end = containsPhrase(text, this.config.hangup?.endPhrases);
@@ -438,15 +445,6 @@ export class CallSession implements MediaLegHandler {
   private speak(kind: string, text: string, history: boolean, reason: string): void {
     const { u } = this.voice.say(kind, text, history);
     this.setState('agent_speaking', reason);
-    this.bg(this.finishTurn(u, undefined));
-  }
-
-  private speakGreeting(template: string): void {
-    const text = fillVariables(template, this.variables);
-    const key = hasVariables(template)
-      ? undefined
-      : greetingKey(this.assistant.id, this.voice.ttsId, this.config.tts?.voice, this.leg.info.outboundFormat, text);
-    const { u } = this.voice.greet(text, key, this.config.settings?.interruption?.firstMessageUninterruptible);
     this.bg(this.finishTurn(u, undefined));
   }
 

@@ -109,10 +109,15 @@ export class Utterance {
   private collect: AudioChunk[] | undefined;
   /** How heardText() found the heard words, once asked. */
   private truncatedBy: TruncationMethod | undefined;
+  /** The TTS and request of clauses not yet started (a live config change swaps them between clauses). */
+  private tts: TtsProvider;
+  private request: Omit<TtsRequest, 'text' | 'format'>;
 
   constructor(opts: UtteranceOptions) {
     this.opts = opts;
     this.id = opts.id;
+    this.tts = opts.tts;
+    this.request = opts.request;
     this.format = opts.leg.info.outboundFormat;
     this.outRate = this.format.sampleRate;
     this.baseSamples = opts.leg.playedSamples + opts.leg.pendingSamples;
@@ -127,6 +132,12 @@ export class Utterance {
 
   get signal(): AbortSignal {
     return this.abort.signal;
+  }
+
+  /** Clauses whose synthesis has not started yet use this TTS and request (live config change). */
+  retarget(tts: TtsProvider, request: Omit<TtsRequest, 'text' | 'format'>): void {
+    this.tts = tts;
+    this.request = request;
   }
 
   /** Keep the audio of this utterance (greeting cache). */
@@ -383,12 +394,13 @@ export class Utterance {
   private startSynth(index: number): Synth {
     const piece = this.pieces[index]!;
     const synth: Synth = { index, chunks: [], live: false, done: Promise.resolve(), error: undefined };
-    const req: TtsRequest = { ...this.opts.request, text: piece.text, format: this.format };
+    const req: TtsRequest = { ...this.request, text: piece.text, format: this.format };
+    const tts = this.tts;
     const trim = new SilenceTrimmer();
     piece.trim = trim;
     synth.done = (async () => {
       try {
-        for await (const chunk of this.opts.tts.synthesize(req, this.abort.signal, {})) {
+        for await (const chunk of tts.synthesize(req, this.abort.signal, {})) {
           if (this.cancelled) return;
           if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
           piece.rate ??= chunk.format.sampleRate;
