@@ -22,7 +22,8 @@ import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from '.
 import { createPlatformControl, gatewayControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
 import { createSmsSender } from './channels/sms.js';
-import { createTwilioWhatsApp } from './channels/whatsapp.js';
+import { createWhatsAppSender } from './channels/whatsapp.js';
+import { createWhatsAppInbound } from './channels/whatsapp-inbound.js';
 import { type Presence, startPresence } from './cluster/presence.js';
 import { createLogger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
@@ -134,6 +135,20 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     fetch: guardedFetch,
     observe: obs.webhookAttempt,
   });
+  const whatsapp = createWhatsAppSender({ store, fetch: guardedFetch });
+  // WhatsApp chats are answered by the same assistants (LLM, tools, knowledge) outside any call.
+  const whatsappInbound = createWhatsAppInbound({
+    store,
+    sender: whatsapp,
+    logger,
+    webhooks,
+    agent: {
+      llm: (cfg) => callProviders.llm(cfg),
+      tools,
+      retriever: (tenantId, a) => createRetriever(kb, tenantId, a.config.rag),
+      logger,
+    },
+  });
   const sessions = new Map<string, CallSession>();
   /** Live legs by call id: where control messages from any engine's API land (src/cluster/presence.ts). */
   const legs = new Map<string, MediaLeg>();
@@ -182,7 +197,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     knowledge: kb,
     webhooks,
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
-    messenger: createTwilioWhatsApp({ store, fetch: guardedFetch }),
+    whatsapp,
+    whatsappInbound,
     sms: createSmsSender({ store, fetch: guardedFetch }),
     observe: {
       request: (route, method, status, ms) => obs.metrics.apiRequest(route, method, status, ms),
@@ -473,6 +489,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         await sip?.close();
         await Promise.allSettled([...sessions.values()].map((s) => s.done));
         while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);
+        await whatsappInbound.idle();
         await webhooks.stop();
         await presence.stop();
         await app.close();

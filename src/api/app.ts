@@ -16,6 +16,7 @@ import { createTokenBucketLimiter } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { carrierRoutes } from './routes/carrier.js';
 import { publicRoutes } from './routes/public.js';
+import { whatsappWebhookRoutes } from './routes/whatsapp.js';
 
 export type { AppDeps, CatalogLike, LiveCalls, RouteDeps, ToolCatalogLike } from './deps.js';
 
@@ -26,9 +27,9 @@ export function maskUrl(url: string): string {
 
 /**
  * Paths outside the per-IP rate limit: load balancer probes, the API docs, and carrier callbacks (signed by the
- * carrier, and a busy outbound campaign's status callbacks all come from a few carrier IPs).
+ * carrier, and a busy outbound campaign's status callbacks, like Meta's WhatsApp webhooks, come from a few IPs).
  */
-const UNLIMITED = /^\/(health|metrics|console|docs|openapi\.(json|yaml)|webhook\/twilio\/status)(\/|\?|$)/;
+const UNLIMITED = /^\/(health|metrics|console|docs|openapi\.(json|yaml)|webhook\/(twilio\/status|whatsapp))(\/|\?|$)/;
 
 /**
  * The control API (DESIGN.md 5) as a Fastify instance that does not listen: the composition root or a test calls
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(publicRoutes(rd));
   await app.register(adminRoutes(rd));
   await app.register(carrierRoutes(rd));
+  await app.register(whatsappWebhookRoutes(rd));
   await app.register(businessRoutes(rd));
 
   if (outbound) {

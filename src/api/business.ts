@@ -14,6 +14,7 @@ import { pluginRoutes } from './routes/plugins.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { smsRoutes } from './routes/sms.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { whatsappRoutes } from './routes/whatsapp.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -60,6 +61,7 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(callRoutes(deps));
     await app.register(outboundRoutes(deps));
     await app.register(smsRoutes(deps));
+    await app.register(whatsappRoutes(deps));
     await app.register(liveCallRoutes(deps));
     await app.register(webhookRoutes(deps));
     // The seed places document upload, deletion and the cost estimate under /api/v1/catalog/rag/ too: every

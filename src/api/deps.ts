@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { SmsSender } from '../channels/sms.js';
-import type { MessageSender, OutboundDialer } from '../channels/types.js';
+import type { OutboundDialer } from '../channels/types.js';
+import type { WhatsAppSender } from '../channels/whatsapp.js';
+import type { WhatsAppInbound } from '../channels/whatsapp-inbound.js';
 import type { OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -44,8 +46,10 @@ export interface AppDeps {
   dialer?: OutboundDialer;
   /** The knowledge base's collections, to check an assistant's rag.collections when they are set. */
   knowledge?: { listCollections(tenantId: string): Promise<Array<{ name: string }>> };
-  /** Sends WhatsApp messages (POST /api/v1/whatsapp/send). */
-  messenger?: MessageSender;
+  /** Sends WhatsApp messages through the Cloud API (POST /api/v1/whatsapp/send, the agent's replies). */
+  whatsapp?: WhatsAppSender;
+  /** Records and answers the WhatsApp webhook's messages (POST /webhook/whatsapp/{tenantId}). */
+  whatsappInbound?: WhatsAppInbound;
   /** Sends SMS through the tenant's carrier (POST /api/v1/sms/send). */
   sms?: SmsSender;
   /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */

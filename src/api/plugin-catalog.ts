@@ -134,15 +134,19 @@ export const PLUGINS: readonly PluginSpec[] = [
   },
   {
     id: 'whatsapp',
-    name: 'WhatsApp (Twilio)',
+    name: 'WhatsApp (Cloud API)',
     kind: 'messaging',
     priceCents: 500,
-    description: 'Send WhatsApp messages through Twilio',
+    description:
+      "WhatsApp messages through Meta's WhatsApp Business Cloud API; replies are answered by an assistant (webhook /webhook/whatsapp/{tenantId})",
     config: [
-      { name: 'accountSid', required: true, description: 'Twilio Account SID' },
-      { name: 'authToken', required: true, secret: true, description: 'Twilio auth token' },
-      { name: 'fromNumber', required: true, description: 'WhatsApp-enabled sender (E.164)' },
-      { name: 'baseUrl', required: false, description: 'API base URL (default https://api.twilio.com)' },
+      { name: 'phoneNumberId', required: true, description: 'The business phone number id (WhatsApp Manager)' },
+      { name: 'accessToken', required: true, secret: true, description: 'System-user access token (Bearer)' },
+      { name: 'appSecret', required: false, secret: true, description: 'App secret: verifies X-Hub-Signature-256' },
+      { name: 'verifyToken', required: false, secret: true, description: 'Token of the webhook verification GET' },
+      { name: 'agentId', required: false, description: 'Assistant (ag_…) answering contacts not bound by a send' },
+      { name: 'apiVersion', required: false, description: 'Graph API version (default v21.0)' },
+      { name: 'baseUrl', required: false, description: 'API base URL (default https://graph.facebook.com)' },
     ],
   },
   {

@@ -47,11 +47,3 @@ export class DialError extends Error {
     this.statusCode = statusCode;
   }
 }
-
-/** Sends one WhatsApp message through the tenant's messaging plugin. */
-export interface MessageSender {
-  send(req: { tenantId: string; to: string; text: string; from?: string; mediaUrl?: string }): Promise<{
-    providerMessageId: string;
-    status: string;
-  }>;
-}

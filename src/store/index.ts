@@ -9,6 +9,7 @@ import { sqliteAssistants } from './sqlite/assistants.js';
 import { sqliteCalls } from './sqlite/calls.js';
 import { openDatabase } from './sqlite/database.js';
 import { sqliteEngines, sqliteRateCounters } from './sqlite/engines.js';
+import { sqliteMessages } from './sqlite/messages.js';
 import { sqliteOutbound } from './sqlite/outbound.js';
 import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
 import { sqliteWebhooks } from './sqlite/webhooks.js';
@@ -79,6 +80,7 @@ export function openStore(opts: ({ dataDir: string } | { file: string }) & { sec
     webhooks,
     analytics: sqliteAnalytics(db),
     outbound: sqliteOutbound(db),
+    messages: sqliteMessages(db),
     engines: sqliteEngines(db),
     rateCounters: sqliteRateCounters(db),
     control: localControl(),

@@ -414,6 +414,48 @@ export interface OutboundRepo {
   countQueued(): Promise<number>;
 }
 
+export type MessageChannel = 'whatsapp' | 'sms';
+
+/** One WhatsApp or SMS message of a conversation with a contact (the agent's per-contact history). */
+export interface MessageRecord {
+  id: string;
+  tenantId: string;
+  channel: MessageChannel;
+  /** The other party, E.164. */
+  contact: string;
+  direction: 'inbound' | 'outbound';
+  /** The assistant that sent it or is to answer it. */
+  assistantId?: string;
+  /** The text (a template is stored as its name and parameters, readable for the model). */
+  body: string;
+  /** The carrier's id (WhatsApp wamid…, Twilio SM…); unique per tenant and channel. */
+  providerMessageId?: string;
+  status: string;
+  createdAt: string;
+}
+
+export type MessageCreate = Omit<MessageRecord, 'id' | 'createdAt'> & { createdAt?: string };
+
+export interface MessagesRepo {
+  /**
+   * Records a message. When its providerMessageId is already recorded for the tenant and channel, records nothing
+   * and answers undefined: a webhook the provider retried is handled once, across every engine on the store.
+   */
+  add(input: MessageCreate): Promise<MessageRecord | undefined>;
+  /** The contact's last `limit` messages (default 20), oldest first. */
+  history(tenantId: string, channel: MessageChannel, contact: string, limit?: number): Promise<MessageRecord[]>;
+  /** Delivery receipts: sets the status of the message with this provider id; undefined when it is not ours. */
+  setStatus(
+    tenantId: string,
+    channel: MessageChannel,
+    providerMessageId: string,
+    status: string,
+  ): Promise<MessageRecord | undefined>;
+  /** The assistant that answers this contact's replies (the latest send that named one wins). */
+  bindContact(tenantId: string, channel: MessageChannel, contact: string, assistantId: string): Promise<void>;
+  contactAssistant(tenantId: string, channel: MessageChannel, contact: string): Promise<string | undefined>;
+}
+
 /**
  * Engine processes sharing the store (DESIGN.md 9): each registers, heartbeats, and owns the live calls it carries
  * (`calls.owner_id`). When an engine stops heartbeating, any other engine closes its calls.
@@ -465,6 +507,7 @@ export interface Store {
   webhooks: WebhooksRepo;
   analytics: AnalyticsRepo;
   outbound: OutboundRepo;
+  messages: MessagesRepo;
   engines: EnginesRepo;
   rateCounters: RateCountersRepo;
   control: ControlChannel;

@@ -10,6 +10,10 @@ import type { TransferMode } from '../telephony/leg.js';
  */
 export interface ToolContext {
   callId: string;
+  /** The tenant the call or chat belongs to (tools that act on the tenant's accounts, e.g. send_sms). */
+  tenantId?: string;
+  /** The other party's number (E.164 when known): the caller, the called number, the chat contact. */
+  party?: string;
   signal: AbortSignal;
   logger: Logger;
   endCall(reason: string): void;

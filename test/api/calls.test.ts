@@ -3,7 +3,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChannelDialer } from '../../src/channels/dialer.js';
 import { twilioPostSignature } from '../../src/channels/twilio-status.js';
-import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
 import { silentLogger } from '../../src/log.js';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { startTwilioFake } from '../channels/twilio-fake.js';
@@ -20,7 +19,6 @@ beforeAll(async () => {
   h = await startHarness(
     (store) => ({
       dialer: createChannelDialer({ store, publicUrl: 'https://engine.example.com' }),
-      messenger: createTwilioWhatsApp({ store }),
       webhooks: { enqueue: async (t, type, p) => void webhookEvents.push([t, type, p]) },
     }),
     { PUBLIC_URL: 'https://engine.example.com' },
@@ -306,39 +304,6 @@ describe('call records', () => {
     writeFileSync(path.join(h.dir, 'recordings', h.b.id, 'c_other.wav'), wav);
     await h.store.calls.update(c.id, { recordingPath: `recordings/${h.b.id}/c_other.wav` });
     expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
-  });
-});
-
-describe('whatsapp', () => {
-  it('sends through the tenant plugin, records an sms analytics row and a whatsapp.message event', async () => {
-    const none = await h.call('POST', '/api/v1/whatsapp/send', {
-      headers: h.a.h,
-      body: { to: '+15551234567', text: 'hi' },
-    });
-    expect(none.status).toBe(422);
-    await h.store.account.addCredit(h.a.id, 500);
-    expect(
-      (await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'whatsapp' } }))
-        .status,
-    ).toBe(200);
-    await h.call('PUT', '/api/v1/account/plugins/configuration/whatsapp', {
-      headers: h.a.h,
-      body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550002222', baseUrl: twilio.url },
-    });
-    const r = await h.call('POST', '/api/v1/whatsapp/send', {
-      headers: h.a.h,
-      body: { to: '+15551234567', text: 'Your order shipped' },
-    });
-    expect(r.status).toBe(200);
-    expect(r.body.data.messageId).toMatch(/^SM/);
-    const sms = await h.call('GET', '/api/v1/account/analytics/sms', { headers: h.a.h });
-    expect(sms.body.data.rows[0]).toMatchObject({
-      channel: 'whatsapp',
-      to: '+15551234567',
-      messageId: r.body.data.messageId,
-      kind: 'sms',
-    });
-    expect(webhookEvents.some(([, type]) => type === 'whatsapp.message')).toBe(true);
   });
 });
 

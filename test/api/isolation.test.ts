@@ -1,7 +1,7 @@
 import type { OpenAPIV3 } from 'openapi-types';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createChannelDialer } from '../../src/channels/dialer.js';
-import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
+import { createWhatsAppSender } from '../../src/channels/whatsapp.js';
 import { type Harness, startHarness } from './harness.js';
 
 /**
@@ -17,6 +17,8 @@ const PUBLIC = new Set([
   '/health',
   '/api/v1/auth/portal/login',
   '/webhook/twilio/status/{callId}',
+  // Signed by Meta with the tenant's WhatsApp app secret (tested in whatsapp.test.ts).
+  '/webhook/whatsapp/{tenantId}',
   // Signed with the tenant's plugin secret (tested in transfer-hook.test.ts).
   '/webhook/transfer/{platform}',
   // Authenticated by the link's own signature (tested in recording-link.test.ts).
@@ -27,7 +29,7 @@ const isAdmin = (p: string) => p.startsWith('/api/v1/admin/');
 beforeAll(async () => {
   h = await startHarness((store) => ({
     dialer: createChannelDialer({ store, publicUrl: 'https://e.example' }),
-    messenger: createTwilioWhatsApp({ store }),
+    whatsapp: createWhatsAppSender({ store }),
   }));
   doc = (await h.call('GET', '/openapi.json')).body;
   const ast = (
@@ -86,7 +88,12 @@ function bodyFor(method: string, path: string): unknown {
     'put /api/v1/account/allowed-ips': { entries: [] },
     'put /api/v1/account/call-limits': {},
     'post /api/v1/account/api-keys': { label: 'b' },
-    'post /api/v1/whatsapp/send': { to: '+15551110000', text: 'x' },
+    'post /api/v1/whatsapp/send': {
+      agent_id: A.assistantId,
+      to_number: '+15551110000',
+      message_type: 'text',
+      content: 'x',
+    },
   };
   return table[`${method} ${path}`] ?? {};
 }

@@ -5,7 +5,7 @@ import { createChannelDialer } from '../../src/channels/dialer.js';
 import { createTwilioDialer } from '../../src/channels/twilio.js';
 import { connectStreamTwiml } from '../../src/channels/twiml.js';
 import { DialError } from '../../src/channels/types.js';
-import { createTwilioWhatsApp } from '../../src/channels/whatsapp.js';
+import { createWhatsAppSender } from '../../src/channels/whatsapp.js';
 import { createOutboundWorker } from '../../src/channels/worker.js';
 import { silentLogger } from '../../src/log.js';
 import { createGuardedFetch } from '../../src/net/egress.js';
@@ -137,32 +137,6 @@ describe('outbound worker over the persisted queue', () => {
   });
 });
 
-describe('whatsapp', () => {
-  it('sends through Twilio Messages.json with whatsapp: addresses', async () => {
-    const store = openStore({ file: ':memory:' });
-    const t = await store.tenants.create({ email: 'a@x' });
-    const wa = createTwilioWhatsApp({ store });
-    await expect(wa.send({ tenantId: t.id, to: '+1555', text: 'hi' })).rejects.toThrow(/not purchased/);
-    await store.account.purchasePlugin(t.id, 'whatsapp', 0);
-    await store.account.configurePlugin(t.id, 'whatsapp', {
-      accountSid: creds.sid,
-      authToken: creds.token,
-      fromNumber: '+15550009999',
-      baseUrl: fake.url,
-    });
-    fake.requests.length = 0;
-    const r = await wa.send({ tenantId: t.id, to: '+15552223333', text: 'Your booking is confirmed' });
-    expect(r.providerMessageId).toMatch(/^SM/);
-    expect(fake.requests[0]?.path).toBe(`/2010-04-01/Accounts/${creds.sid}/Messages.json`);
-    expect(fake.requests[0]?.form).toMatchObject({
-      To: 'whatsapp:+15552223333',
-      From: 'whatsapp:+15550009999',
-      Body: 'Your booking is confirmed',
-    });
-    store.close();
-  });
-});
-
 describe('twilio request signature', () => {
   it("reproduces Twilio's published vector (twilio-csharp RequestValidatorTest)", async () => {
     const { twilioPostSignature, verifyTwilioPost } = await import('../../src/channels/twilio-status.js');
@@ -232,12 +206,12 @@ describe('egress guard on tenant-configured carrier URLs (src/net/egress.ts)', (
     const t = await store.tenants.create({ email: 'a@x' });
     await store.account.purchasePlugin(t.id, 'whatsapp', 0);
     await store.account.configurePlugin(t.id, 'whatsapp', {
-      accountSid: creds.sid,
-      authToken: creds.token,
-      fromNumber: '+15550009999',
+      phoneNumberId: '1234567890',
+      accessToken: 'EAAtoken',
       baseUrl: 'http://[fe80::1]',
     });
-    await expect(createTwilioWhatsApp({ store }).send({ tenantId: t.id, to: '+1', text: 'x' })).rejects.toThrow(
+    const wa = createWhatsAppSender({ store });
+    await expect(wa.send({ tenantId: t.id, to: '+15551230000', content: { type: 'text', text: 'x' } })).rejects.toThrow(
       /Egress refused: .*link-local/,
     );
     store.close();

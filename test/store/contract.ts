@@ -158,6 +158,66 @@ export function storeContract(fixture: StoreFixture): void {
     });
   });
 
+  describe('messages (WhatsApp / SMS conversations)', () => {
+    it('records per contact, once per provider message id, with history, statuses and the bound assistant', async () => {
+      const a = await store.tenants.create({ email: 'a@x' });
+      const b = await store.tenants.create({ email: 'b@x' });
+      const base = { tenantId: a.id, channel: 'whatsapp' as const, contact: '+15551230001', status: 'received' };
+      const first = await store.messages.add({
+        ...base,
+        direction: 'inbound',
+        body: 'hi',
+        providerMessageId: 'wamid.1',
+      });
+      expect(first).toMatchObject({ id: expect.stringMatching(/^msg_/), body: 'hi', direction: 'inbound' });
+      // The provider retried the same webhook: nothing new, on this handle and on another engine's.
+      expect(
+        await store.messages.add({ ...base, direction: 'inbound', body: 'hi', providerMessageId: 'wamid.1' }),
+      ).toBe(undefined);
+      const other = await another();
+      expect(
+        await other.messages.add({ ...base, direction: 'inbound', body: 'hi', providerMessageId: 'wamid.1' }),
+      ).toBe(undefined);
+      // Another tenant may see the same provider id (ids are per account); messages without one never clash.
+      expect(
+        await store.messages.add({
+          ...base,
+          tenantId: b.id,
+          direction: 'inbound',
+          body: 'x',
+          providerMessageId: 'wamid.1',
+        }),
+      ).toBeDefined();
+      await store.messages.add({
+        ...base,
+        direction: 'outbound',
+        body: 'hello!',
+        status: 'accepted',
+        assistantId: 'ag_1',
+        providerMessageId: 'wamid.2',
+      });
+      await store.messages.add({ ...base, direction: 'inbound', body: 'no id' });
+      await store.messages.add({ ...base, contact: '+15551230002', direction: 'inbound', body: 'elsewhere' });
+      expect((await store.messages.history(a.id, 'whatsapp', '+15551230001')).map((m) => m.body)).toEqual([
+        'hi',
+        'hello!',
+        'no id',
+      ]);
+      expect((await store.messages.history(a.id, 'whatsapp', '+15551230001', 2)).map((m) => m.body)).toEqual([
+        'hello!',
+        'no id',
+      ]);
+      expect(await store.messages.history(a.id, 'sms', '+15551230001')).toEqual([]);
+      expect((await store.messages.setStatus(a.id, 'whatsapp', 'wamid.2', 'delivered'))?.status).toBe('delivered');
+      expect(await store.messages.setStatus(b.id, 'whatsapp', 'wamid.2', 'read')).toBeUndefined();
+      expect(await store.messages.contactAssistant(a.id, 'whatsapp', '+15551230001')).toBeUndefined();
+      await store.messages.bindContact(a.id, 'whatsapp', '+15551230001', 'ag_1');
+      await other.messages.bindContact(a.id, 'whatsapp', '+15551230001', 'ag_2');
+      expect(await store.messages.contactAssistant(a.id, 'whatsapp', '+15551230001')).toBe('ag_2');
+      expect(await store.messages.contactAssistant(b.id, 'whatsapp', '+15551230001')).toBeUndefined();
+    });
+  });
+
   describe('webhooks outbox and outbound queue', () => {
     it('enqueues per subscribed endpoint, leases, records attempts', async () => {
       const t = await store.tenants.create({ email: 'a@x' });

@@ -44,7 +44,7 @@ export function callView(c: CallRecord) {
   return { ...rest, ...(recordingPath ? { recordingUrl: `/api/v1/calls/${c.id}/recording` } : {}) };
 }
 
-/** Calls (list, detail, recording) and outbound calls in both reference styles, plus WhatsApp send. */
+/** Calls: list, detail, recording. */
 export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
   const tags = ['calls'];
   const s = deps.store;
@@ -120,44 +120,6 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
         return sendRecording(reply, deps.config.dataDir, c);
-      },
-    );
-    app.post(
-      '/api/v1/whatsapp/send',
-      {
-        schema: {
-          tags: ['messaging'],
-          summary: 'Send a WhatsApp message (whatsapp plugin)',
-          body: Type.Object(
-            {
-              to: Type.String({ minLength: 2, maxLength: 32 }),
-              text: Type.String({ minLength: 1, maxLength: 4096 }),
-              mediaUrl: Type.Optional(Type.String()),
-            },
-            { additionalProperties: false },
-          ),
-          response: responses(Type.Object({ messageId: Type.String(), status: Type.String() })),
-        },
-      },
-      async (req) => {
-        if (!deps.messenger) throw new EngineError('UNAVAILABLE', 'WhatsApp sending is not configured in this engine');
-        const r = await deps.messenger.send({
-          tenantId: req.tenant.id,
-          to: req.body.to,
-          text: req.body.text,
-          ...(req.body.mediaUrl ? { mediaUrl: req.body.mediaUrl } : {}),
-        });
-        const row = {
-          direction: 'outbound',
-          channel: 'whatsapp',
-          to: req.body.to,
-          messageId: r.providerMessageId,
-          status: r.status,
-          chars: req.body.text.length,
-        };
-        await s.analytics.record(req.tenant.id, 'sms', row);
-        await deps.webhooks?.enqueue(req.tenant.id, 'whatsapp.message', row);
-        return { status: 'success' as const, data: { messageId: r.providerMessageId, status: r.status } };
       },
     );
   };

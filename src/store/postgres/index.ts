@@ -6,6 +6,7 @@ import { pgAssistants, resealPgAssistantKeys } from './assistants.js';
 import { pgCalls } from './calls.js';
 import { openPool } from './database.js';
 import { pgEngines, pgRateCounters } from './engines.js';
+import { pgMessages } from './messages.js';
 import { pgControl } from './notify.js';
 import { pgOutbound } from './outbound.js';
 import { pgApiKeys, pgTenants } from './tenants.js';
@@ -36,6 +37,7 @@ export async function openPostgresStore(
     webhooks: pgWebhooks(pool, box),
     analytics: pgAnalytics(pool),
     outbound: pgOutbound(pool),
+    messages: pgMessages(pool),
     engines: pgEngines(pool),
     rateCounters: pgRateCounters(pool),
     control: pgControl(url, pool),

@@ -185,4 +185,32 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE assistants ADD COLUMN api_key_enc TEXT;
   `,
+  // 5 (issue 13): messaging conversations: every WhatsApp / SMS message per contact (the agent's history), unique on
+  // the provider's message id per tenant (a webhook retried by Meta is recorded once and answered once), and which
+  // assistant answers each contact.
+  `
+  CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    assistant_id TEXT,
+    body TEXT NOT NULL,
+    provider_message_id TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX messages_provider ON messages(tenant_id, channel, provider_message_id);
+  CREATE INDEX messages_contact ON messages(tenant_id, channel, contact, seq);
+  CREATE TABLE message_contacts (
+    tenant_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    assistant_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, channel, contact)
+  );
+  `,
 ];
