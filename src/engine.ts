@@ -19,7 +19,7 @@ import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
 import { callFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
-import { createPlatformControl, gatewayControl } from './channels/call-control.js';
+import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
 import { createSmsSender } from './channels/sms.js';
 import { createWhatsAppSender } from './channels/whatsapp.js';
@@ -34,6 +34,7 @@ import { createRetriever, openKnowledgeBase } from './rag/index.js';
 import { createAdmission } from './sip/admission.js';
 import { type SipServer, startSipServer } from './sip/server.js';
 import { type CallStatus, connectStore } from './store/index.js';
+import type { CallControl } from './telephony/call-control.js';
 import {
   attachGateway,
   type Gateway,
@@ -150,8 +151,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
   });
   const sessions = new Map<string, CallSession>();
-  /** Live legs by call id: where control messages from any engine's API land (src/cluster/presence.ts). */
-  const legs = new Map<string, MediaLeg>();
+  /**
+   * Live legs by call id, as the one call-control interface (src/telephony/call-control.ts): where control messages
+   * from any engine's API land (src/cluster/presence.ts).
+   */
+  const legs = new Map<string, CallControl>();
   /** Call-record and webhook writes not yet done: close() waits for them before closing the store. */
   const pendingWrites = new Set<Promise<unknown>>();
   const bindings = new WeakMap<ResolvedCall, CallBinding>();
@@ -411,9 +415,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   }
 
   // Hangup / transfer over the platform's REST API where the socket has no such message (Telnyx, Plivo, Vonage...).
-  const control = gatewayControl(
-    createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch }),
-  );
+  const control = createPlatformControl({ store, logger, publicUrl: config.publicUrl, fetch: guardedFetch });
   // The one pacing clock of this process; its per-tick lateness feeds the pacer-lag histogram.
   const pacer = new Pacer(opts.observe === false ? {} : { onTickLate: (late) => obs.metrics.pacerTick(late) });
   gateway = attachGateway(app.server, {

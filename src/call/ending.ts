@@ -1,4 +1,5 @@
-import type { MediaLeg, TransferMode } from '../telephony/leg.js';
+import type { CallControl, TransferMode } from '../telephony/call-control.js';
+import type { CallStartInfo } from '../telephony/leg.js';
 import type { AgentVoice } from './agent-voice.js';
 import type { Conversation } from './conversation.js';
 import type { SessionDeps } from './deps.js';
@@ -6,8 +7,9 @@ import type { SessionDeps } from './deps.js';
 /**
  * How a call ends, and the only owner of it: the hangup or transfer asked for during a reply (carried out once
  * what is being said has played), ending from our side with an optional goodbye, and the final release. It keeps
- * the outcome for the record: end reason, who ended it, where it was transferred. Hangup and transfer go to the
- * leg, whatever carries them (wire message, socket close, the platform's REST call control).
+ * the outcome for the record: end reason, who ended it, where it was transferred. Hangup and transfer go through
+ * the one call-control interface (src/telephony/call-control.ts, the call's leg), whatever carries them (wire
+ * message, socket close, the platform's REST call control, SIP).
  *
  *   live ──request*()──▶ pending ──runPending()──▶ hanging up / transferring ──▶ finalized
  *   live ──end(reason, goodbye?)──▶ ending ──goodbye played──▶ hanging up ──▶ finalized
@@ -24,7 +26,8 @@ export interface CallOutcome {
 }
 
 export interface EndingHost {
-  readonly leg: MediaLeg;
+  /** The call's leg, as the one call-control interface. */
+  readonly leg: CallControl & { readonly info: CallStartInfo; readonly closed: boolean };
   readonly deps: SessionDeps;
   elapsedMs(): number;
   /** The call goes to `transferring` (mode as the reason). */
@@ -140,7 +143,15 @@ export class CallEnding {
     this.transferredTo = target;
     this.h.deps.sink.event('state', { state: 'transferring', target, mode, atMs: Math.round(this.h.elapsedMs()) });
     try {
-      await this.h.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
+      const r = await this.h.leg.transfer(target, mode, summary ?? (mode === 'warm' ? this.warmSummary() : undefined));
+      if (r !== 'done') {
+        throw new Error(
+          r === 'already-ended'
+            ? 'transfer: the call had already ended'
+            : `transfer is not possible on ${this.h.leg.info.protocol}: no transfer message and no call control ` +
+                'that can transfer this call',
+        );
+      }
     } catch (err) {
       // No carrier could transfer (no transfer message, no platform REST control): record the failure and end the
       // stream, which hands the call back to the platform (Twilio runs the TwiML after <Connect>).

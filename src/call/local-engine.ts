@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
-import { attachGateway, type CallControl, type Gateway } from '../telephony/gateway.js';
+import { attachGateway, type ControlFor, type Gateway } from '../telephony/gateway.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { createToolRegistry } from '../tools/registry.js';
 import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
@@ -25,7 +25,7 @@ export interface LocalEngineOptions {
   /** Pacing lead of the gateway, ms. */
   leadMs?: number;
   /** The platform's REST call control for protocols whose socket cannot hang up or transfer (as src/engine.ts). */
-  control?: CallControl;
+  control?: ControlFor;
 }
 
 export interface LocalCall {

@@ -1,16 +1,18 @@
 import type { Logger } from '../log.js';
 import { defaultGuardedFetch } from '../net/egress.js';
 import type { Store } from '../store/index.js';
-import type { ResolvedCall } from '../telephony/gateway.js';
-import type { CallStartInfo, TransferMode } from '../telephony/leg.js';
+import type { CallControl, ControlResult, TransferMode } from '../telephony/call-control.js';
+import type { ControlFor } from '../telephony/gateway.js';
+import type { CallStartInfo } from '../telephony/leg.js';
 import { type Creds, normalizeTarget, type Op, PLATFORMS } from './control-platforms.js';
 import { CallControlError, controlRequest, failed } from './control-request.js';
 
 export { normalizeTarget } from './control-platforms.js';
 
 /**
- * Hangup and transfer through the telephony platform's REST call control, for wire protocols whose socket has no
- * such message (PROTOCOLS.md "Hangup / transfer" of each): Twilio, Telnyx, Plivo, Vonage, jambonz. Credentials are
+ * Hangup and transfer through the telephony platform's REST call control: a carrier of the one call-control
+ * interface (src/telephony/call-control.ts), bound to one call (GatewayDeps.control), for wire protocols whose
+ * socket has no such message (PROTOCOLS.md "Hangup / transfer" of each): Twilio, Telnyx, Plivo, Vonage, jambonz. Credentials are
  * the tenant's plugin of the same name (src/api/plugin-catalog.ts), status `active`; each has a `baseUrl` for
  * tests and proxies.
  *
@@ -27,49 +29,16 @@ export { normalizeTarget } from './control-platforms.js';
  * Warm transfer: on Twilio and Vonage (phone targets; with `publicUrl`) the summary is whispered to the human when
  * they answer, before the caller is connected (Twilio <Number url> / <Sip url>: a signed <Say> document; Vonage
  * connect `onAnswer`: a signed `talk` NCCO); elsewhere it is a cold transfer and the summary is not passed on.
- * An already-ended call is success for hangup (`already-ended`). Failures throw CallControlError (status and
- * platform code only: no credentials, no response text).
+ * An already-ended call is `already-ended`. Failures throw CallControlError (status and platform code only: no
+ * credentials, no response text). DTMF is not a REST operation here: `unsupported` (the leg plays tones in-band).
  */
-export type HangupResult = 'done' | 'already-ended' | 'unsupported';
-export type TransferResult = 'done' | 'unsupported';
-
-export interface PlatformControl {
-  hangup(tenantId: string, info: CallStartInfo): Promise<HangupResult>;
-  transfer(
-    tenantId: string,
-    info: CallStartInfo,
-    target: string,
-    mode: TransferMode,
-    summary?: string,
-  ): Promise<TransferResult>;
-}
-
-/** The shape src/telephony/gateway.ts GatewayDeps.control takes. */
-export interface GatewayControl {
-  hangup(call: ResolvedCall, info: CallStartInfo): Promise<HangupResult>;
-  transfer(
-    call: ResolvedCall,
-    info: CallStartInfo,
-    target: string,
-    mode: TransferMode,
-    summary?: string,
-  ): Promise<TransferResult>;
-}
-
-export function gatewayControl(pc: PlatformControl): GatewayControl {
-  return {
-    hangup: (call, info) => pc.hangup(call.tenantId, info),
-    transfer: (call, info, target, mode, summary) => pc.transfer(call.tenantId, info, target, mode, summary),
-  };
-}
-
 export function createPlatformControl(opts: {
   store: Store;
   fetch?: typeof fetch;
   logger: Logger;
   /** Public base URL of this engine (PUBLIC_URL): needed for Plivo and jambonz transfer. */
   publicUrl?: string;
-}): PlatformControl {
+}): ControlFor {
   // baseUrl is tenant configuration: by default only egress-policy destinations (src/net/egress.ts).
   const doFetch = opts.fetch ?? defaultGuardedFetch();
 
@@ -88,7 +57,7 @@ export function createPlatformControl(opts: {
     target: string,
     mode: TransferMode = 'cold',
     summary?: string,
-  ): Promise<HangupResult> => {
+  ): Promise<ControlResult> => {
     const platform = PLATFORMS[info.protocol];
     const unsupported = (why: string): 'unsupported' => {
       opts.logger.info({ callId: info.callId, protocol: info.protocol, op }, `platform ${op} unsupported: ${why}`);
@@ -118,11 +87,9 @@ export function createPlatformControl(opts: {
     return result;
   };
 
-  return {
-    hangup: (tenantId, info) => run('hangup', tenantId, info, ''),
-    async transfer(tenantId, info, target, mode, summary) {
-      const r = await run('transfer', tenantId, info, target, mode, summary);
-      return r === 'unsupported' ? 'unsupported' : 'done';
-    },
-  };
+  return ({ tenantId }, info): CallControl => ({
+    hangup: () => run('hangup', tenantId, info, ''),
+    transfer: (target, mode, summary) => run('transfer', tenantId, info, target, mode, summary),
+    sendDtmf: () => 'unsupported',
+  });
 }

@@ -79,7 +79,7 @@ async function inProcessEngine(config: AssistantConfig, dataDir: string, json: b
     dataDir,
     // Replay plays the platform: a REST transfer (Twilio call update) is accepted as the platform would; a hangup
     // is the socket's close.
-    control: { hangup: async () => 'unsupported', transfer: async () => 'done' },
+    control: () => ({ hangup: async () => 'unsupported', transfer: async () => 'done', sendDtmf: () => 'unsupported' }),
   });
 }
 

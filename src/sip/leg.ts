@@ -1,6 +1,7 @@
 import type { AudioChunk } from '../audio/format.js';
 import type { Logger } from '../log.js';
 import type { ProtocolAdapter, StartMeta } from '../telephony/adapter.js';
+import type { CallControl, ControlResult } from '../telephony/call-control.js';
 import { createConverter, createInbandDtmf } from '../telephony/inband-dtmf.js';
 import type {
   CallStartInfo,
@@ -11,15 +12,15 @@ import type {
   TransferMode,
   WireTap,
 } from '../telephony/leg.js';
-import { type LegControl, WireLeg } from '../telephony/media-leg.js';
+import { WireLeg } from '../telephony/media-leg.js';
 import type { Pacer } from '../telephony/pacer.js';
 import type { RtpSession } from './rtp-session.js';
 
 /**
  * A SIP call as a MediaLeg: the shared WireLeg (src/telephony/media-leg.ts) does the framing, format conversion,
  * outbound pacing on the shared clock and the ear clock; this file only plugs RTP under it and the SIP dialog
- * behind the one call-control interface (LegControl): hangup is a BYE, a cold transfer a REFER. The session never
- * learns that the call is SIP.
+ * as the carrier of the one call-control interface (src/telephony/call-control.ts): hangup is a BYE, a cold transfer
+ * a REFER, DTMF RFC 4733 events. The session never learns that the call is SIP.
  *
  * RTP has no marks (resolved by the pacing clock), no clear message (dropping our queue is enough: the far end
  * holds only what its jitter buffer holds), DTMF as RFC 4733 events both ways (in-band tones when the far end did
@@ -71,19 +72,18 @@ export interface SipLegOptions {
 
 export class SipLeg implements MediaLeg {
   private readonly wire: WireLeg;
-  private readonly rtp: RtpSession;
 
   constructor(opts: SipLegOptions) {
     const { rtp, dialog } = opts;
-    this.rtp = rtp;
     const adapter: ProtocolAdapter = { ...SIP_CAPS, dtmfEvents: opts.dtmfEvents, encodeAudio: (frame) => frame };
-    const control: LegControl = {
-      hangup: (_info) => dialog.bye('hangup'),
-      transfer: async (_info, target, mode) => {
+    const carrier: CallControl = {
+      hangup: (reason) => dialog.bye(reason),
+      transfer: async (target, mode) => {
         if (mode !== 'cold') return 'unsupported';
         await dialog.refer(target);
         return 'done';
       },
+      sendDtmf: (digits) => (rtp.sendDtmf(digits) ? 'done' : 'unsupported'),
     };
     this.wire = new WireLeg({
       adapter,
@@ -102,7 +102,7 @@ export class SipLeg implements MediaLeg {
       maxBufferedBytes: Number.POSITIVE_INFINITY,
       converter: createConverter,
       inbandDtmf: createInbandDtmf,
-      control,
+      carrier: () => carrier,
     });
   }
 
@@ -150,17 +150,16 @@ export class SipLeg implements MediaLeg {
   clear(): void {
     this.wire.clear();
   }
-  sendDtmf(digits: string): void {
-    if (this.wire.closed) return;
-    if (!this.rtp.sendDtmf(digits)) this.wire.sendDtmf(digits);
+  sendDtmf(digits: string): ControlResult {
+    return this.wire.sendDtmf(digits);
   }
   sendEvent(event: LegOutboundEvent): void {
     this.wire.sendEvent(event);
   }
-  hangup(reason: string): Promise<void> {
+  hangup(reason: string): Promise<ControlResult> {
     return this.wire.hangup(reason);
   }
-  transfer(target: string, mode: TransferMode, summary?: string): Promise<void> {
+  transfer(target: string, mode: TransferMode, summary?: string): Promise<ControlResult> {
     return this.wire.transfer(target, mode, summary);
   }
   setWireTap(tap: WireTap | undefined): void {

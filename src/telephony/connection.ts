@@ -4,9 +4,9 @@ import type { Logger } from '../log.js';
 import type { InboundSink, ProtocolAdapter, StartMeta } from './adapter.js';
 import { CloseCode, closeReason } from './close-codes.js';
 import { type EchoTap, startEcho } from './echo.js';
-import type { CallControl, GatewayDeps, GatewayLimits, ResolvedCall } from './gateway-types.js';
+import type { GatewayDeps, GatewayLimits, ResolvedCall } from './gateway-types.js';
 import { createConverter, createInbandDtmf } from './inband-dtmf.js';
-import { type LegControl, WireLeg } from './media-leg.js';
+import { WireLeg } from './media-leg.js';
 import type { Pacer } from './pacer.js';
 
 /**
@@ -232,6 +232,7 @@ export class MediaConnection implements InboundSink {
     this.resolvingSince = -1;
     const { limits, pacer, logger } = this.shared;
     const ws = this.ws;
+    const control = this.shared.deps.control;
     this.leg = new WireLeg({
       adapter: this.adapter,
       meta,
@@ -251,7 +252,7 @@ export class MediaConnection implements InboundSink {
       maxBufferedBytes: limits.maxBufferedBytes,
       converter: createConverter,
       inbandDtmf: createInbandDtmf,
-      ...(this.shared.deps.control ? { control: bindControl(this.shared.deps.control, call) } : {}),
+      ...(control ? { carrier: (info) => control(call, info) } : {}),
     });
     this.leg.stats.malformed = this.badCount;
     // The session decides (settings.recordWire) whether to tap; until then the leg keeps a bounded backlog.
@@ -335,12 +336,4 @@ export class MediaConnection implements InboundSink {
       this.close(CloseCode.PROTOCOL, `protocol violation: ${reason}`);
     }
   }
-}
-
-/** The gateway's call control with this call's tenant bound: what the leg calls. */
-function bindControl(control: CallControl, call: ResolvedCall): LegControl {
-  return {
-    hangup: (info) => control.hangup(call, info),
-    transfer: (info, target, mode, summary) => control.transfer(call, info, target, mode, summary),
-  };
 }

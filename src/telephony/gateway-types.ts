@@ -1,8 +1,9 @@
 import type http from 'node:http';
 import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
+import type { CallControl } from './call-control.js';
 import type { EchoTap } from './echo.js';
-import type { CallStartInfo, MediaLeg, TransferMode } from './leg.js';
+import type { CallStartInfo, MediaLeg } from './leg.js';
 import type { Pacer } from './pacer.js';
 
 /**
@@ -91,11 +92,11 @@ export interface GatewayDeps {
   /** Sees each inbound wire frame of echo-mode calls (the load bench measures inbound lag with it). */
   echoTap?: EchoTap;
   /**
-   * The platform's REST call control (src/channels/call-control.ts gatewayControl), for protocols whose socket can
-   * neither end the call nor transfer it (adapter hangupVia / transferVia 'rest'). Without it those legs close the
-   * socket on hangup and reject transfer.
+   * The platform's REST call control bound to one call (src/channels/call-control.ts createPlatformControl), for
+   * protocols whose socket can neither end the call nor transfer it (adapter hangupVia / transferVia 'rest').
+   * Without it those legs close the socket on hangup and cannot transfer ('unsupported').
    */
-  control?: CallControl;
+  control?: ControlFor;
   /**
    * The client address of an upgrade request (behind trusted proxies, from X-Forwarded-For): used for the per-IP
    * pending-socket cap and given to resolve(). Default: the socket peer.
@@ -103,17 +104,8 @@ export interface GatewayDeps {
   clientIp?(req: http.IncomingMessage): string;
 }
 
-/** Results: 'done' | 'already-ended' (success) | 'unsupported' (nothing sent); a failure throws. */
-export interface CallControl {
-  hangup(call: ResolvedCall, info: CallStartInfo): Promise<'done' | 'already-ended' | 'unsupported'>;
-  transfer(
-    call: ResolvedCall,
-    info: CallStartInfo,
-    target: string,
-    mode: TransferMode,
-    summary?: string,
-  ): Promise<'done' | 'unsupported'>;
-}
+/** A carrier of the one call-control interface (src/telephony/call-control.ts), bound to one call. */
+export type ControlFor = (call: Pick<ResolvedCall, 'tenantId'>, info: CallStartInfo) => CallControl;
 
 export interface GatewayStats {
   activeCalls: number;

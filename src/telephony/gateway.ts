@@ -22,7 +22,7 @@ import { PROTOCOLS } from './protocols.js';
  * One shared pacer clocks the outbound audio of every call.
  */
 export type {
-  CallControl,
+  ControlFor,
   Gateway,
   GatewayDeps,
   GatewayLimits,

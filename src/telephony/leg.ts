@@ -1,4 +1,7 @@
 import type { AudioChunk, AudioFormat } from '../audio/format.js';
+import type { CallControl } from './call-control.js';
+
+export type { ControlResult, TransferMode } from './call-control.js';
 
 /**
  * The MediaLeg: what the call session sees of a telephony connection, whatever the wire protocol.
@@ -55,8 +58,6 @@ export interface MediaLegHandler {
   onStop(reason: string): void;
 }
 
-export type TransferMode = 'cold' | 'warm';
-
 export interface LegStats {
   framesIn: number;
   framesOut: number;
@@ -67,7 +68,8 @@ export interface LegStats {
   dropped: number;
 }
 
-export interface MediaLeg {
+/** The call's leg; its call control (hangup, transfer, DTMF) is the one interface of src/telephony/call-control.ts. */
+export interface MediaLeg extends CallControl {
   readonly info: CallStartInfo;
   setHandler(handler: MediaLegHandler): void;
   /** Queue audio for playback; converted to the wire format and paced in 20 ms frames. */
@@ -80,13 +82,8 @@ export interface MediaLeg {
   readonly playedSamples: number;
   /** Samples queued in the engine or sent to the platform but not yet heard. */
   readonly pendingSamples: number;
-  /** Send DTMF to the far end: the protocol's message where it has one, else in-band tones. */
-  sendDtmf(digits: string): void;
   /** Protocol-level events for clients that understand them (native: transcript, turn.metrics). No-op elsewhere. */
   sendEvent(event: LegOutboundEvent): void;
-  /** End the call (protocol hangup message, or closing the socket where that is the protocol's hangup). */
-  hangup(reason: string): Promise<void>;
-  transfer(target: string, mode: TransferMode, summary?: string): Promise<void>;
   readonly stats: Readonly<LegStats>;
   readonly closed: boolean;
   /**

@@ -11,6 +11,7 @@ import {
 import { alawDecode, mulawDecode } from '../audio/g711.js';
 import type { Logger } from '../log.js';
 import type { ProtocolAdapter, StartMeta } from './adapter.js';
+import type { CallControl, ControlResult } from './call-control.js';
 import { CloseCode } from './close-codes.js';
 import type {
   CallStartInfo,
@@ -80,14 +81,12 @@ export interface LegOptions {
   maxQueueMs?: number;
   converter: ConverterFactory;
   inbandDtmf?: InbandDtmfFactory;
-  /** The platform's REST call control for this call (GatewayDeps.control bound to the call's tenant). */
-  control?: LegControl;
-}
-
-/** REST hangup / transfer for protocols whose socket cannot do them (adapter hangupVia / transferVia 'rest'). */
-export interface LegControl {
-  hangup(info: CallStartInfo): Promise<'done' | 'already-ended' | 'unsupported'>;
-  transfer(info: CallStartInfo, target: string, mode: TransferMode, summary?: string): Promise<'done' | 'unsupported'>;
+  /**
+   * The carrier beside the socket for this call, bound to the leg's call info: the platform's REST call control
+   * (GatewayDeps.control), the SIP dialog. Used where the adapter says 'rest' (hangupVia / transferVia) and for
+   * DTMF the wire has no message for.
+   */
+  carrier?: (info: CallStartInfo) => CallControl;
 }
 
 interface PendingMark {
@@ -115,8 +114,8 @@ export class WireLeg implements MediaLeg, Paced {
   private readonly logger: Logger;
   private readonly maxBufferedBytes: number;
   private readonly converterFactory: ConverterFactory;
-  private readonly control: LegControl | undefined;
-  private hanging: Promise<void> | undefined;
+  private readonly carrier: CallControl | undefined;
+  private hanging: Promise<ControlResult> | undefined;
   private isClosed = false;
   private stopped = false;
   private endReason = '';
@@ -158,7 +157,6 @@ export class WireLeg implements MediaLeg, Paced {
     this.logger = opts.logger;
     this.maxBufferedBytes = opts.maxBufferedBytes;
     this.converterFactory = opts.converter;
-    this.control = opts.control;
     this.info = {
       protocol: adapter.name,
       callId: meta.callId,
@@ -172,6 +170,7 @@ export class WireLeg implements MediaLeg, Paced {
       marks: adapter.marks,
       remoteAddress: opts.remoteAddress,
     };
+    this.carrier = opts.carrier?.(this.info);
 
     this.inFormat = meta.inboundFormat;
     const inFrameBytes = bytesPerMs(this.inFormat, FRAME_MS);
@@ -466,23 +465,26 @@ export class WireLeg implements MediaLeg, Paced {
     this.handler?.onPlaybackIdle?.();
   }
 
-  sendDtmf(digits: string): void {
-    if (this.isClosed) return;
+  /** DTMF to the far end: the protocol's message, else the carrier's (SIP: RFC 4733 events), else in-band tones. */
+  sendDtmf(digits: string): ControlResult {
+    if (this.isClosed) return 'already-ended';
     const msg = this.adapter.encodeDtmf(digits);
     if (msg !== undefined) {
       this.transport.send(msg);
-      return;
+      return 'done';
     }
-    // No DTMF message on this wire: in-band tones after what is already queued (RFC 4733 events are the
-    // platform's business; a tone pair is what any far end understands).
+    if (this.carrier?.sendDtmf(digits) === 'done') return 'done';
+    // No DTMF message on this wire: in-band tones after what is already queued (a tone pair is what any far end
+    // understands).
     let pcm: Int16Array;
     try {
       pcm = generateDtmf(digits, { sampleRate: this.outFormat.sampleRate });
     } catch {
       this.warnOnce('dtmf-out', `sendDtmf: not DTMF digits: ${JSON.stringify(digits)}`);
-      return;
+      return 'unsupported';
     }
     this.play({ format: pcmFormat(this.outFormat.sampleRate), data: new Uint8Array(pcm.buffer, 0, pcm.byteLength) });
+    return 'done';
   }
 
   sendEvent(event: LegOutboundEvent): void {
@@ -507,20 +509,20 @@ export class WireLeg implements MediaLeg, Paced {
   }
 
   /**
-   * End the call. Where closing the socket alone does not (hangupVia 'rest': Telnyx, Plivo, Vonage), the platform's
-   * REST hangup goes first; the socket is closed whatever it answers. Never rejects (callers fire and forget it):
-   * a REST failure is logged with the call id. Concurrent calls share one attempt.
+   * End the call. Where closing the socket alone does not (hangupVia 'rest': Telnyx, Plivo, Vonage, SIP), the
+   * carrier's hangup goes first (platform REST, SIP BYE); the socket is closed whatever it answers. Never rejects
+   * (callers fire and forget it): a carrier failure is logged with the call id. Concurrent calls share one attempt.
    */
-  hangup(reason: string): Promise<void> {
-    if (this.isClosed) return Promise.resolve();
+  hangup(reason: string): Promise<ControlResult> {
+    if (this.isClosed) return Promise.resolve('already-ended');
     this.hanging ??= this.hangupOnce(reason);
     return this.hanging;
   }
 
-  private async hangupOnce(reason: string): Promise<void> {
+  private async hangupOnce(reason: string): Promise<ControlResult> {
     if (this.adapter.hangupVia === 'rest') {
       try {
-        const r = this.control ? await this.control.hangup(this.info) : 'unsupported';
+        const r = this.carrier ? await this.carrier.hangup(reason) : 'unsupported';
         if (r === 'unsupported') {
           this.warnOnce(
             'hangup-rest',
@@ -541,38 +543,44 @@ export class WireLeg implements MediaLeg, Paced {
       if (msg !== undefined) this.transport.send(msg);
       this.closeWith(CloseCode.NORMAL, reason || 'hangup');
     }
+    return 'done';
   }
 
   /**
-   * Hand the call over: the protocol's transfer message (transferVia 'message'), else the platform's REST call
-   * control ('rest'); then the stream is closed. Rejects, leaving the stream up, when neither can do it.
+   * Hand the call over: the protocol's transfer message (transferVia 'message'), else the carrier's (transferVia
+   * 'rest': platform REST, SIP REFER); then the stream is closed. 'unsupported' (the reason logged once), leaving
+   * the stream up, when neither can do it; rejects when the carrier tried and failed.
    */
-  async transfer(target: string, mode: TransferMode, summary?: string): Promise<void> {
-    if (this.isClosed) throw new Error('transfer: the call has ended');
+  async transfer(target: string, mode: TransferMode, summary?: string): Promise<ControlResult> {
+    if (this.isClosed) return 'already-ended';
     if (this.adapter.transferVia === 'message') {
       const msg = this.adapter.encodeTransfer(target, mode, summary);
       if (msg !== undefined) {
         this.transport.send(msg);
         this.closeWith(CloseCode.NORMAL, 'transfer');
-        return;
+        return 'done';
       }
     }
-    if (this.adapter.transferVia === 'rest' && this.control) {
-      const r = await this.control.transfer(this.info, target, mode, summary);
+    if (this.adapter.transferVia === 'rest' && this.carrier) {
+      const r = await this.carrier.transfer(target, mode, summary);
       if (r === 'done') {
         this.closeWith(CloseCode.NORMAL, 'transfer');
-        return;
+        return 'done';
       }
-      throw new Error(
-        `transfer: ${this.adapter.name} REST call control cannot transfer this call ` +
+      this.warnOnce(
+        'transfer',
+        `transfer: the ${this.adapter.name} call control cannot transfer this call ` +
           '(no active plugin, no platform call id, or not supported by the platform)',
       );
+      return r;
     }
-    throw new Error(
+    this.warnOnce(
+      'transfer',
       this.adapter.transferVia === 'rest'
         ? `transfer is not a ${this.adapter.name} socket message and no REST call control is configured`
         : `transfer is not possible on ${this.adapter.name}: no socket message and no REST call control`,
     );
+    return 'unsupported';
   }
 
   /** Close the socket (the gateway then calls end()). */

@@ -49,7 +49,7 @@ const info: CallStartInfo = {
 it('a Plivo transfer end to end: REST with aleg_url, then Plivo fetches <Dial> XML from the engine', async () => {
   fake.live.add('call-uuid-1');
   const control = createPlatformControl({ store: h.store, logger: silentLogger, publicUrl: h.url });
-  expect(await control.transfer(h.a.id, info, '+1 (555) 123-4567', 'cold')).toBe('done');
+  expect(await control({ tenantId: h.a.id }, info).transfer('+1 (555) 123-4567', 'cold')).toBe('done');
   const aleg = (JSON.parse(fake.requests.at(-1)!.body) as { aleg_url: string }).aleg_url;
   // Plivo requests aleg_url with aleg_method (POST), form-encoded call parameters.
   const res = await fetch(aleg, {

@@ -8,6 +8,7 @@ import { type AudioChunk, type AudioFormat, bytesPerSample, MULAW_8K } from '../
 import { linearToMulaw, mulawDecode } from '../../src/audio/g711.js';
 import type {
   CallStartInfo,
+  ControlResult,
   LegOutboundEvent,
   LegStats,
   MediaLeg,
@@ -86,23 +87,26 @@ export class FakeLeg implements MediaLeg {
     for (const m of marks) this.handler?.onMark(m.mark, false);
   }
 
-  sendDtmf(digits: string): void {
+  sendDtmf(digits: string): ControlResult {
     this.out.push({ type: 'dtmf', digits, at: performance.now() });
+    return 'done';
   }
 
   sendEvent(event: LegOutboundEvent): void {
     this.out.push({ type: 'event', event, at: performance.now() });
   }
 
-  async hangup(reason: string): Promise<void> {
-    if (this.closed) return;
+  async hangup(reason: string): Promise<ControlResult> {
+    if (this.closed) return 'already-ended';
     this.out.push({ type: 'hangup', reason, at: performance.now() });
     this.stop('hangup');
+    return 'done';
   }
 
-  async transfer(target: string, mode: TransferMode, summary?: string): Promise<void> {
+  async transfer(target: string, mode: TransferMode, summary?: string): Promise<ControlResult> {
     this.out.push({ type: 'transfer', target, mode, summary, at: performance.now() });
     this.stop('transfer');
+    return 'done';
   }
 
   /** The caller hangs up / the platform stops the stream. */

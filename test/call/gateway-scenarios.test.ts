@@ -28,9 +28,11 @@ import type { SessionDeps } from '../../src/call/deps.js';
 import { type LocalCall, type LocalEngine, startLocalEngine } from '../../src/call/local-engine.js';
 import { PhoneSim, type SimProtocol } from '../../src/call/phone-sim.js';
 import { energyVadFactory } from '../../src/call/vad.js';
+import { createPlatformControl } from '../../src/channels/call-control.js';
 import { silentLogger } from '../../src/log.js';
 import type { LlmRequest } from '../../src/providers/types.js';
-import type { CallControl } from '../../src/telephony/gateway.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { fakeCreds, startControlFake } from '../channels/control-fake.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
 import { fillFrame } from './fake-leg.js';
 import { assistant, slowBalanceTool } from './harness.js';
@@ -41,8 +43,18 @@ let dirs: string[] = [];
 let slowHttp: http.Server;
 let slowBase = '';
 let mcp: McpTestServer;
+/** Twilio's REST call control (loopback fake) and the tenant whose twilio plugin points at it. */
+let platform: Awaited<ReturnType<typeof startControlFake>>;
+let store: Store;
+let tenantId = '';
+const { creds } = fakeCreds();
 
 beforeAll(async () => {
+  platform = await startControlFake(creds);
+  store = openStore({ file: ':memory:' });
+  tenantId = (await store.tenants.create({ email: 'gws@x' })).id;
+  await store.account.purchasePlugin(tenantId, 'twilio', 0);
+  await store.account.configurePlugin(tenantId, 'twilio', { ...creds.twilio, baseUrl: `${platform.url}/twilio` });
   slowHttp = http.createServer(async (req, res) => {
     for await (const _ of req) {
       // drain the body
@@ -59,6 +71,8 @@ afterAll(async () => {
   slowHttp.closeAllConnections();
   await new Promise((r) => slowHttp.close(r));
   await mcp.close();
+  store.close();
+  await platform.close();
 });
 afterEach(async () => {
   for (const s of sims) await s.stop().catch(() => undefined);
@@ -91,16 +105,23 @@ async function setup(protocol: SimProtocol, o: SetupOptions) {
   const llm = new ScriptedLlm({ firstTokenMs: 10, ...o.llm });
   const tts = new ScriptedTts({ msPerChar: 5, ...o.tts });
   const ttsFallback = o.ttsFallback ? new ScriptedTts({ id: 'fallback-tts', ...o.ttsFallback }) : undefined;
-  // Twilio's socket has no transfer message: the leg asks the gateway's platform call control (GatewayDeps.control,
-  // src/channels/call-control.ts in production), which is what records the request here.
-  const transfers: TransferRequest[] = [];
-  const control: CallControl = {
-    hangup: async () => 'unsupported',
-    transfer: async (_call, _info, target, mode, summary) => {
-      transfers.push({ target, mode, ...(summary !== undefined ? { summary } : {}) });
-      return 'done';
-    },
-  };
+  // Twilio's socket has no transfer message: the leg asks the platform's REST call control, the product's
+  // (src/channels/call-control.ts) with the tenant's twilio plugin, against the loopback Twilio API.
+  const control = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+  const callId = `CA${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
+  platform.live.add(callId);
+  /** The transfers Twilio was asked for (a <Dial> TwiML; warm: the whisper's signed URL carries the summary). */
+  const transfers = (): TransferRequest[] =>
+    platform.requests
+      .filter((r) => r.platform === 'twilio' && r.path.endsWith(`/Calls/${callId}.json`))
+      .map((r) => new URLSearchParams(r.body).get('Twiml'))
+      .filter((t): t is string => t !== null)
+      .map((twiml) => {
+        const m = /<Number(?: url="([^"]*)")?>([^<]*)<\/Number>/.exec(twiml);
+        const url = m?.[1] ? new URL(m[1].replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))) : undefined;
+        const summary = url?.searchParams.get('to') ?? undefined;
+        return { target: m?.[2] ?? twiml, mode: url ? 'warm' : 'cold', ...(summary ? { summary } : {}) };
+      });
   const deps: Partial<SessionDeps> = { createVad: energyVadFactory };
   const engine = await startLocalEngine({
     assistant: assistant(o.config),
@@ -108,10 +129,11 @@ async function setup(protocol: SimProtocol, o: SetupOptions) {
     logger: silentLogger,
     dataDir,
     deps,
-    control,
+    // The engine binds each call to its tenant; the scripted assistant's tenant is this store's.
+    control: (_call, info) => control({ tenantId }, info),
   });
   engines.push(engine);
-  const sim = await PhoneSim.connect({ url: engine.url(protocol), protocol });
+  const sim = await PhoneSim.connect({ url: engine.url(protocol), protocol, callId });
   sims.push(sim);
   await until(() => engine.calls.length === 1, 'call started');
   const call = engine.calls[0]!;
@@ -219,9 +241,9 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
       expect(conversational(llm.requests)).toEqual([]);
       if (protocol === 'native') {
         expect(sim.events.find((e) => e.type === 'transfer')).toMatchObject({ target: '+15550001111', mode: 'cold' });
-        expect(transfers).toEqual([]);
+        expect(transfers()).toEqual([]);
       } else {
-        expect(transfers).toEqual([{ target: '+15550001111', mode: 'cold' }]);
+        expect(transfers()).toEqual([{ target: '+15550001111', mode: 'cold' }]);
       }
     });
 
@@ -332,11 +354,11 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
       expect(of(call, 'incident')).toEqual([]);
       if (protocol === 'native') {
         expect(sim.events.find((e) => e.type === 'transfer')).toMatchObject({ target: '+15557654321', mode: 'warm' });
-        expect(transfers).toEqual([]);
+        expect(transfers()).toEqual([]);
       } else {
-        expect(transfers).toHaveLength(1);
-        expect(transfers[0]).toMatchObject({ target: '+15557654321', mode: 'warm' });
-        expect(transfers[0]!.summary).toContain('I want to buy something');
+        expect(transfers()).toHaveLength(1);
+        expect(transfers()[0]).toMatchObject({ target: '+15557654321', mode: 'warm' });
+        expect(transfers()[0]!.summary).toContain('I want to buy something');
       }
     });
 

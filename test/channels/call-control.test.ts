@@ -1,26 +1,17 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPlatformControl, normalizeTarget, type PlatformControl } from '../../src/channels/call-control.js';
+import { createPlatformControl, normalizeTarget } from '../../src/channels/call-control.js';
 import { CallControlError } from '../../src/channels/control-request.js';
 import { verifyTransferHook } from '../../src/channels/transfer-hook.js';
 import { vonageJwt } from '../../src/channels/vonage-jwt.js';
 import { silentLogger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import type { TransferMode } from '../../src/telephony/call-control.js';
+import type { ControlFor } from '../../src/telephony/gateway.js';
 import type { CallStartInfo } from '../../src/telephony/leg.js';
-import { type FakeCreds, startControlFake, verifyJwt } from './control-fake.js';
+import { fakeCreds, startControlFake, verifyJwt } from './control-fake.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const creds: FakeCreds = {
-  twilio: { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'tw_secret_token' },
-  telnyx: { apiKey: 'KEY_telnyx_secret' },
-  plivo: { authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'plivo_secret_token' },
-  vonage: {
-    applicationId: 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab',
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  },
-  jambonz: { accountSid: 'acc-1111', apiKey: 'jb_secret_key' },
-};
+const { creds, vonagePrivatePem: privatePem } = fakeCreds();
 const SECRETS = [creds.twilio.authToken, creds.telnyx.apiKey, creds.plivo.authToken, creds.jambonz.apiKey, privatePem];
 
 const TWILIO_SID = 'CA0123456789abcdef0123456789abcdef';
@@ -29,7 +20,16 @@ const TELNYX_ID = 'v3:abc-DEF_123';
 let fake: Awaited<ReturnType<typeof startControlFake>>;
 let store: Store;
 let tenant: string;
-let control: PlatformControl;
+let control: ReturnType<typeof via>;
+
+/** The carrier bound to one call of `tenantId` (as the gateway binds it for each leg), then asked once. */
+function via(c: ControlFor) {
+  return {
+    hangup: (tenantId: string, i: CallStartInfo) => c({ tenantId }, i).hangup('test'),
+    transfer: (tenantId: string, i: CallStartInfo, target: string, mode: TransferMode, summary?: string) =>
+      c({ tenantId }, i).transfer(target, mode, summary),
+  };
+}
 
 async function plugin(tenantId: string, id: string, config: Record<string, string>): Promise<void> {
   await store.account.purchasePlugin(tenantId, id, 0);
@@ -50,7 +50,7 @@ beforeAll(async () => {
     baseUrl: `${fake.url}/vonage`,
   });
   await plugin(tenant, 'jambonz', { ...creds.jambonz, baseUrl: `${fake.url}/jambonz` });
-  control = createPlatformControl({ store, logger: silentLogger });
+  control = via(createPlatformControl({ store, logger: silentLogger }));
 });
 afterAll(async () => {
   store.close();
@@ -115,7 +115,9 @@ describe('twilio call update', () => {
 
   it('warm with a summary: the <Number url> whispers it to the human (signed document); cold: no whisper', async () => {
     fake.live.add(TWILIO_SID);
-    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    const withUrl = via(
+      createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' }),
+    );
     const summary = 'Caller <Ann> wants a refund & a call back';
     expect(await withUrl.transfer(tenant, info('twilio', TWILIO_SID), '+15551234567', 'warm', summary)).toBe('done');
     expect(await withUrl.transfer(tenant, info('twilio', TWILIO_SID), '+15551234567', 'cold', summary)).toBe('done');
@@ -167,7 +169,7 @@ describe('twilio call update', () => {
       authToken: 'wrong',
       baseUrl: `${fake.url}/twilio`,
     });
-    const e401 = await createPlatformControl({ store: bad, logger: silentLogger })
+    const e401 = await via(createPlatformControl({ store: bad, logger: silentLogger }))
       .hangup(t, info('twilio', TWILIO_SID))
       .catch((e: unknown) => e);
     expect((e401 as Error).message).toBe('twilio hangup failed: HTTP 401 (code 20003)');
@@ -230,7 +232,9 @@ describe('plivo call API', () => {
 
   it('transfers the aleg to our signed <Dial> XML URL (JSON body, 202); without PUBLIC_URL: unsupported', async () => {
     fake.live.add('u-1');
-    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com/' });
+    const withUrl = via(
+      createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com/' }),
+    );
     expect(await withUrl.transfer(tenant, info('plivo', 'u-1'), '+1 555 123 4567', 'cold')).toBe('done');
     const r = fake.requests[0]!;
     expect([r.method, r.path, r.authorization, r.contentType]).toEqual([
@@ -295,7 +299,9 @@ describe('vonage voice API', () => {
 
   it('warm with a summary: the phone endpoint onAnswer NCCO (signed) whispers it to the human', async () => {
     fake.live.add(uuid);
-    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    const withUrl = via(
+      createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' }),
+    );
     const i = info('vonage', 'x', { customParameters: { call_uuid: uuid } });
     expect(await withUrl.transfer(tenant, i, '+447700900000', 'warm', 'Wants a refund')).toBe('done');
     const endpoint = JSON.parse(fake.requests[0]!.body).destination.ncco[0].endpoint[0];
@@ -314,7 +320,10 @@ describe('vonage voice API', () => {
   });
 
   it('the JWT verifies with the public key; a bad PEM fails without echoing it', () => {
-    const claims = verifyJwt(vonageJwt('app-1', privatePem, 1_700_000_000_000), publicKey);
+    const claims = verifyJwt(
+      vonageJwt('app-1', privatePem, 1_700_000_000_000),
+      createPublicKey(creds.vonage.publicKeyPem),
+    );
     expect(claims).toMatchObject({ application_id: 'app-1', iat: 1_700_000_000, exp: 1_700_000_300 });
     expect(() => vonageJwt('app-1', 'not a key')).toThrow();
   });
@@ -338,7 +347,9 @@ describe('jambonz REST', () => {
 
   it('transfers by redirecting call_hook to our signed dial-verb URL; without PUBLIC_URL: unsupported', async () => {
     fake.live.add('sid-1');
-    const withUrl = createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' });
+    const withUrl = via(
+      createPlatformControl({ store, logger: silentLogger, publicUrl: 'https://engine.example.com' }),
+    );
     expect(await withUrl.transfer(tenant, info('jambonz', 'sid-1'), 'sip:desk@pbx.example.com', 'cold')).toBe('done');
     const r = fake.requests[0]!;
     expect([r.method, r.path, r.authorization]).toEqual([
@@ -396,7 +407,7 @@ describe('errors never leak secrets', () => {
       apiKey: 'jb_wrong_secret',
       baseUrl: `${fake.url}/jambonz`,
     });
-    const c = createPlatformControl({ store: bad, logger: silentLogger });
+    const c = via(createPlatformControl({ store: bad, logger: silentLogger }));
     fake.live.add('u-1');
     const errors: Error[] = [];
     for (const [p, id, extra] of [
@@ -433,7 +444,7 @@ describe('egress guard on plugin baseUrl (src/net/egress.ts)', () => {
     await st.account.configurePlugin(t, 'twilio', { ...creds.twilio, baseUrl: 'http://[::ffff:a9fe:a9fe]/' });
     await st.account.purchasePlugin(t, 'telnyx', 0);
     await st.account.configurePlugin(t, 'telnyx', { ...creds.telnyx, baseUrl: 'http://169.254.169.254/v2' });
-    const c = createPlatformControl({ store: st, logger: silentLogger });
+    const c = via(createPlatformControl({ store: st, logger: silentLogger }));
     const e1 = (await c.hangup(t, info('twilio', TWILIO_SID)).catch((e: unknown) => e)) as Error;
     const e2 = (await c
       .transfer(t, info('telnyx', TELNYX_ID), '+15550001111', 'cold')

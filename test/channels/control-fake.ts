@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -18,6 +18,24 @@ export interface FakeCreds {
   plivo: { authId: string; authToken: string };
   vonage: { applicationId: string; publicKeyPem: string };
   jambonz: { accountSid: string; apiKey: string };
+}
+
+/** Credentials of the five platforms, with a fresh Vonage key pair (`vonagePrivatePem` goes in the tenant's plugin). */
+export function fakeCreds(): { creds: FakeCreds; vonagePrivatePem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    creds: {
+      twilio: { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'tw_secret_token' },
+      telnyx: { apiKey: 'KEY_telnyx_secret' },
+      plivo: { authId: 'MAXXXXXXXXXXXXXXXXXX', authToken: 'plivo_secret_token' },
+      vonage: {
+        applicationId: 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab',
+        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      },
+      jambonz: { accountSid: 'acc-1111', apiKey: 'jb_secret_key' },
+    },
+    vonagePrivatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
