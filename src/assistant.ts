@@ -187,6 +187,19 @@ export const HttpToolSchema = Type.Object(
     ),
     /** Spoken while the call waits for a slow response. */
     filler: Type.Optional(Type.String()),
+    /**
+     * Said verbatim when the tool is called, before its result ({{arg}} filled), e.g. a legal disclosure;
+     * `uninterruptible` (default true): caller speech does not stop it and is answered after it.
+     */
+    say: Type.Optional(
+      Type.Object(
+        {
+          text: Type.String({ minLength: 1, maxLength: 2000 }),
+          uninterruptible: Type.Optional(Type.Boolean({ default: true })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -12,11 +12,22 @@ import { Utterance } from './speech.js';
  * place in the conversation, the TTS provider and voice it speaks with, and cutting it off. It owns `current`;
  * the session's state machine hears about changes through `AgentVoiceEvents`.
  */
-export interface Speaking {
-  u: Utterance;
-  r: AgentReply;
-  /** Uninterruptible speech (a first message marked so, e.g. a legal disclosure): caller speech does not stop it. */
-  hold?: boolean;
+export class Speaking {
+  readonly u: Utterance;
+  readonly r: AgentReply;
+
+  constructor(u: Utterance, r: AgentReply) {
+    this.u = u;
+    this.r = r;
+  }
+
+  /**
+   * Uninterruptible speech still to be heard (a first message marked so, a tool's `say` such as a legal
+   * disclosure): caller speech does not stop it; what the caller says is kept and answered after.
+   */
+  get hold(): boolean {
+    return this.u.holding;
+  }
 }
 
 export interface AgentVoiceEvents {
@@ -97,6 +108,9 @@ export class AgentVoice {
       onFirstAudio: () => {
         if (this.cur?.u === u) this.events.onFirstAudio(this.cur);
       },
+      onHoldEnd: () => {
+        if (this.cur?.u === u) this.events.onChange();
+      },
       onError: (err) =>
         this.events.onTtsError(
           this.tts.id,
@@ -105,7 +119,7 @@ export class AgentVoice {
         ),
     });
     this.recorder?.agentUtteranceStart();
-    this.cur = { u, r: this.conversation.reply(inHistory) };
+    this.cur = new Speaking(u, this.conversation.reply(inHistory));
     this.events.onChange();
     return this.cur;
   }
@@ -134,18 +148,15 @@ export class AgentVoice {
    */
   greet(text: string, cacheKey: string | undefined, hold?: boolean): Speaking {
     const s = this.start('greet', true);
-    if (hold) {
-      s.hold = true;
-      this.events.onChange();
-    }
     const { u } = s;
     this.conversation.say(s.r, text);
     const cached = cacheKey ? getGreeting(cacheKey) : undefined;
-    if (cached) u.playCached(text, cached);
+    if (cached) u.playCached(text, cached, hold);
     else {
       if (cacheKey) u.collectAudio();
-      u.say(text);
+      u.say(text, hold);
     }
+    if (hold) this.events.onChange();
     u.end();
     if (cacheKey && !cached) {
       void u.synthesized.then(() => {
@@ -199,6 +210,20 @@ export class AgentVoice {
     if (this.cur?.u !== u) return;
     this.cur = undefined;
     this.events.onChange();
+  }
+
+  /**
+   * A tool's `say` (e.g. a legal disclosure) during the reply in progress: spoken after what the reply said so far,
+   * in the transcript (not the LLM history: it sits between the tool call and its result); `hold`: uninterruptible.
+   * Nothing when no reply is playing (it was cut off).
+   */
+  interject(text: string, hold: boolean): boolean {
+    const c = this.cur;
+    if (!c || c.u.isDone || c.u.cancelled) return false;
+    c.u.say(text, hold);
+    this.conversation.heardOnly(c.r, text);
+    if (hold) this.events.onChange();
+    return true;
   }
 
   /** The call is over: stop whatever is playing, no truncation, no events. */

@@ -11,6 +11,8 @@ import type { SessionDeps } from './deps.js';
 export interface ToolActions {
   endCall(reason: string): void;
   transfer(target: string, mode: TransferMode, summary: string | undefined): void;
+  /** Speak `text` in the reply in progress; `hold`: uninterruptible until heard. */
+  say(text: string, hold: boolean): void;
 }
 
 export class CallToolbox {
@@ -57,6 +59,7 @@ export class CallToolbox {
       endCall: (reason) => this.actions.endCall(reason),
       transfer: (target, mode, summary) => this.actions.transfer(target, mode, summary),
       sendDtmf: (digits) => this.leg.sendDtmf(digits),
+      say: (text, opts) => this.actions.say(text, opts?.uninterruptible === true),
       search: r ? (q) => r.search(q) : undefined,
       transferTargets: config.hangup?.transferTargets ?? [],
     };

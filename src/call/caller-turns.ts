@@ -238,7 +238,8 @@ export class CallerTurns {
         h.conversation.backchannel(c.text);
         return;
       }
-      if (!turnTakingConfig(h.settings()).interruptible) {
+      // Interruptions off, or uninterruptible speech playing: the turn waits for the agent to finish.
+      if (!turnTakingConfig(h.settings()).interruptible || (speaking && h.voice.current?.hold)) {
         if (speaking) this.held = c;
         else h.userTurn(c.text, marks);
         return;

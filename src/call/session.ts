@@ -106,6 +106,7 @@ export class CallSession implements MediaLegHandler {
     this.toolbox = new CallToolbox(this.deps, this.leg, {
       endCall: (reason) => this.ending.requestHangup(reason, 'end_call'),
       transfer: (target, mode, summary) => this.ending.requestTransfer(target, mode, summary, 'transfer_call'),
+      say: (text, hold) => this.voice.interject(text, hold),
     });
     this.conversation = new Conversation(() => this.elapsedMs, {
       onTranscript: (e, extra) => {

@@ -39,6 +39,8 @@ export interface UtteranceOptions {
   onAudio?: (chunk: AudioChunk) => void;
   /** Called once per utterance when its first audio goes to the leg. */
   onFirstAudio?: (at: number) => void;
+  /** The caller has heard the last uninterruptible piece: the utterance may be interrupted again. */
+  onHoldEnd?: () => void;
   onError?: (err: unknown) => void;
 }
 
@@ -55,6 +57,8 @@ interface Piece {
   trim?: SilenceTrimmer;
   /** Sample rate of the TTS audio of this piece. */
   rate?: number;
+  /** Uninterruptible (a legal disclosure): caller speech does not stop the utterance until this piece is heard. */
+  hold?: boolean;
 }
 
 interface Synth {
@@ -155,16 +159,32 @@ export class Utterance {
     for (const p of this.splitter.push(delta)) this.addPiece(p);
   }
 
-  /** Text known in full (greeting, filler, menu reply). */
-  say(text: string): void {
-    this.pushText(text.endsWith(' ') ? text : `${text} `);
+  /**
+   * Text known in full (greeting, filler, menu reply). `hold`: uninterruptible until heard; it goes to the TTS as
+   * one piece after whatever text came before it.
+   */
+  say(text: string, hold = false): void {
+    if (!hold) {
+      this.pushText(text.endsWith(' ') ? text : `${text} `);
+      return;
+    }
+    if (this.cancelled || this.ended) return;
+    const rest = this.splitter.flush();
+    if (rest) this.addPiece(rest);
+    this.addPiece(text, true);
   }
 
   /** Audio already synthesized (greeting cache): played as one piece with its text. */
-  playCached(text: string, audio: AudioChunk[]): void {
+  playCached(text: string, audio: AudioChunk[], hold = false): void {
     if (this.cancelled || this.ended) return;
-    this.pieces.push({ text, start: -1, end: -1, audio });
+    this.pieces.push({ text, start: -1, end: -1, audio, ...(hold ? { hold } : {}) });
     this.kick();
+  }
+
+  /** Uninterruptible text is still to be heard. */
+  get holding(): boolean {
+    if (this.isFinished || this.cancelled) return false;
+    return this.pieces.findLastIndex((p) => p.hold === true) >= this.confirmedPieces;
   }
 
   /** No more text. */
@@ -300,7 +320,11 @@ export class Utterance {
       return;
     }
     const i = Number(tag);
-    if (played && Number.isInteger(i) && i + 1 > this.confirmedPieces) this.confirmedPieces = i + 1;
+    if (played && Number.isInteger(i) && i + 1 > this.confirmedPieces) {
+      const held = this.holding;
+      this.confirmedPieces = i + 1;
+      if (held && !this.holding) this.opts.onHoldEnd?.();
+    }
   }
 
   /** The leg played everything queued. */
@@ -319,10 +343,10 @@ export class Utterance {
     this.finishedResolve();
   }
 
-  private addPiece(raw: string): void {
+  private addPiece(raw: string, hold = false): void {
     const text = speakable(raw);
     if (!text) return;
-    this.pieces.push({ text, start: -1, end: -1 });
+    this.pieces.push({ text, start: -1, end: -1, ...(hold ? { hold } : {}) });
     this.kick();
   }
 

@@ -22,6 +22,7 @@ export function httpTool(cfg: HttpToolConfig): Tool {
     parameters,
     filler: cfg.filler,
     async run(args, ctx): Promise<ToolResult> {
+      if (cfg.say) ctx.say?.(fillText(cfg.say.text, args), { uninterruptible: cfg.say.uninterruptible !== false });
       let url = fillText(cfg.url, args, encodeURIComponent);
       // W3C trace context first, so a tenant header of the same name wins (their tracing, their choice).
       const headers: Record<string, string> = { ...traceHeaders(ctx.callId) };

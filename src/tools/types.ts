@@ -19,6 +19,8 @@ export interface ToolContext {
   endCall(reason: string): void;
   transfer(target: string, mode: TransferMode, summary?: string): void;
   sendDtmf(digits: string): void;
+  /** Speak `text` verbatim in the reply in progress (e.g. a legal disclosure); uninterruptible when asked. */
+  say?(text: string, opts?: { uninterruptible?: boolean }): void;
   search?(query: string): Promise<KnowledgeHit[]>;
   /** Who the assistant may transfer to (hangup.transferTargets). */
   transferTargets: readonly { name: string; number: string; description?: string }[];
