@@ -2,7 +2,7 @@ import { AudioConverter } from '../audio/convert.js';
 import { DtmfDetector } from '../audio/dtmf.js';
 import type { AudioFormat } from '../audio/format.js';
 import { Resampler } from '../audio/resample.js';
-import type { ConverterFactory, InbandDtmf, InbandDtmfFactory } from './media-leg.js';
+import type { ConverterFactory, InbandDtmf, InbandDtmfFactory } from './leg-options.js';
 
 /**
  * In-band DTMF for protocols that send no DTMF events (FreeSWITCH forks): the Q.24 detector of src/audio/dtmf.ts
