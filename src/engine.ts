@@ -45,6 +45,7 @@ import {
 import type { MediaLeg } from './telephony/leg.js';
 import { Pacer } from './telephony/pacer.js';
 import { createToolRegistry } from './tools/registry.js';
+import { sendSmsTool } from './tools/send-sms.js';
 import { createWebhookDispatcher } from './webhooks/dispatcher.js';
 
 /**
@@ -70,6 +71,8 @@ interface CallBinding {
   recordId: string;
   tenantId: string;
   metadata: Record<string, unknown>;
+  /** The other party's number: the callee of a call we dialed, else the caller. */
+  party?: string;
   /** A session took the call (it closes the record); else the stream's release does (src/call-recovery.ts). */
   session?: boolean;
 }
@@ -129,6 +132,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tools = createToolRegistry({ mcpServers: config.mcpServers });
   // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
   const guardedFetch = createGuardedFetch(config.egress);
+  // The agent texts whoever it is talking with through the tenant's account, like POST /api/v1/sms/send.
+  const sms = createSmsSender({ store, fetch: guardedFetch });
+  tools.register(sendSmsTool({ sms, store }));
   const recordingLinks = createRecordingLinks(config);
   const webhooks = createWebhookDispatcher({
     store,
@@ -203,7 +209,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
     whatsapp,
     whatsappInbound,
-    sms: createSmsSender({ store, fetch: guardedFetch }),
+    sms,
     observe: {
       request: (route, method, status, ms) => obs.metrics.apiRequest(route, method, status, ms),
       ...(config.metricsPort === undefined ? { endpoint: metricsEndpoint() } : {}),
@@ -284,7 +290,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       record = admitted.record;
       await store.calls.update(record.id, { startedAt: new Date().toISOString() });
     }
-    const binding: CallBinding = { recordId: record.id, tenantId, metadata: record.metadata };
+    const party = record.direction === 'outbound' ? record.to : record.from;
+    const binding: CallBinding = {
+      recordId: record.id,
+      tenantId,
+      metadata: record.metadata,
+      ...(party ? { party } : {}),
+    };
     const startedAt = new Date().toISOString();
     let released = false;
     const call: ResolvedCall = {
@@ -373,6 +385,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         dataDir: config.dataDir,
         // Named by our record id under the tenant's directory; the carrier's call id is data, never a path.
         files: callFiles(config.dataDir, tenantId, recordId),
+        toolScope: {
+          tenantId,
+          callRecordId: recordId,
+          assistantId,
+          ...(binding.party ? { party: binding.party } : {}),
+        },
         retriever: observed.retriever(rag?.collections?.length ? createRetriever(kb, tenantId, rag) : undefined),
         loadAssistant,
         onEnded: (summary: CallSummary) => {

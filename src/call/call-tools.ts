@@ -54,6 +54,7 @@ export class CallToolbox {
     const r = this.deps.retriever;
     return {
       callId: this.leg.info.callId,
+      ...this.deps.toolScope,
       signal,
       logger: this.deps.logger,
       endCall: (reason) => this.actions.endCall(reason),

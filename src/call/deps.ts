@@ -83,7 +83,17 @@ export interface CallSummary {
   toolCalls: { name: string; ok: boolean }[];
 }
 
+/** Who a call's tools act for (src/tools/types.ts ToolContext): the tenant, our record, the other party's number. */
+export interface ToolScope {
+  tenantId: string;
+  callRecordId: string;
+  assistantId: string;
+  party?: string;
+}
+
 export interface SessionDeps {
+  /** Passed into every tool context (send_sms texts `party` through the tenant's account). */
+  toolScope?: ToolScope;
   providers: ProviderRegistryLike;
   tools: ToolRegistry;
   sink: CallSink;

@@ -65,6 +65,7 @@ export async function replyToText(deps: TextAgentDeps, turn: TextTurn): Promise<
       callId: turn.conversationId,
       tenantId: turn.tenantId,
       party: turn.contact,
+      assistantId: assistant.id,
       signal,
       logger: deps.logger,
       endCall: () => {},

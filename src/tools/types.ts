@@ -14,6 +14,10 @@ export interface ToolContext {
   tenantId?: string;
   /** The other party's number (E.164 when known): the caller, the called number, the chat contact. */
   party?: string;
+  /** The assistant running the call or chat (ag_…). */
+  assistantId?: string;
+  /** Our call record id (c_…) when `callId` is the carrier's. */
+  callRecordId?: string;
   signal: AbortSignal;
   logger: Logger;
   endCall(reason: string): void;
