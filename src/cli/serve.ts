@@ -1,5 +1,14 @@
 import { ensureFirstTenant } from '../api/auth.js';
-import { coreCount, defaultWorkers, isWorkerProcess, runPrimary, workerOrdinal } from '../cluster/workers.js';
+import {
+  coreCount,
+  defaultWorkers,
+  isWorkerProcess,
+  leaveCluster,
+  onDrainRequest,
+  runPrimary,
+  sharedWorkerPort,
+  workerOrdinal,
+} from '../cluster/workers.js';
 import { type EngineConfig, loadConfig } from '../config.js';
 import { createEngine } from '../engine.js';
 import { connectStore, StoreUnavailableError } from '../store/index.js';
@@ -16,15 +25,24 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   if (typeof args.flags.port === 'string') config.port = Number(args.flags.port);
   if (typeof args.flags.host === 'string') config.host = args.flags.host;
+  config.port = sharedWorkerPort() ?? config.port;
   if (!isWorkerProcess()) {
     const workers = workerCount(args.flags.workers, config.databaseUrl !== undefined);
     if (workers > 1) {
       // The primary checks the store once (a clear exit 4 when Postgres is down, rather than N crashing workers)
       // and creates the first tenant, so its key banner prints once.
       await prepareStore(config);
-      return runPrimary({ workers, log: (l) => process.stdout.write(`${l}\n`) });
+      return runPrimary({ workers, port: config.port, host: config.host, log: (l) => process.stdout.write(`${l}\n`) });
     }
   }
+  // A drain asked for while this worker is still starting (a replacement forked just before SIGTERM) is kept and
+  // honoured once the engine is up, so that worker does not keep the supervisor waiting forever.
+  let drain: (() => void) | undefined;
+  let drainAsked = false;
+  onDrainRequest(() => {
+    drainAsked = true;
+    drain?.();
+  });
   const drainTimeoutMs = Number(process.env.DRAIN_TIMEOUT_MS ?? 30_000);
   const engine = await createEngine({
     config,
@@ -55,25 +73,31 @@ export async function run(argv: string[]): Promise<number> {
   if ((workerOrdinal() ?? 1) === 1) process.stdout.write(`${lines.join('\n')}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    // `drain` (the supervisor's message under --workers) never forces: a Ctrl-C in a terminal reaches every worker
+    // directly as SIGINT as well, and that one plus the supervisor's drain must not count as two signals.
+    const stop = (reason: string, force: boolean) => {
       if (stopping) {
+        if (!force) return;
         process.stderr.write('second signal: exiting now\n');
         process.exit(1);
       }
       stopping = true;
-      engine.logger.info({ signal, activeCalls: engine.gateway.activeCalls }, 'draining');
+      engine.logger.info({ signal: reason, activeCalls: engine.gateway.activeCalls }, 'draining');
       engine.close().then(resolve, (err: unknown) => {
         engine.logger.error({ err }, 'shutdown failed');
         resolve();
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT', true));
+    process.on('SIGTERM', () => stop('SIGTERM', true));
+    drain = () => stop('drain', false);
+    if (drainAsked) drain();
   });
+  leaveCluster();
   return 0;
 }
 
-/** `--workers N|auto` (auto: one per core); default 1; N > 1 needs the shared store (SQLite is refused). */
+/** `--workers N|auto` (auto: one per core); default one per core on Postgres, 1 on SQLite (N > 1 is refused). */
 function workerCount(flag: string | boolean | undefined, shared: boolean): number {
   if (flag === undefined || flag === false) return defaultWorkers(shared);
   const n = flag === 'auto' ? coreCount() : Number(flag);
