@@ -5,11 +5,11 @@
  * live call fails.
  */
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
-import OpenAI from 'openai';
 import { type AudioFormat, formatName, MULAW_8K, PCM_8K, PCM_16K, PCM_24K, pcmFormat } from '../audio/format.js';
 import type { EngineConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { offlineAsrAvailable } from './asr/offline.js';
+import { openAiClient } from './openai-client.js';
 import { FLITE_VOICES } from './tts/offline.js';
 import { OPENAI_TTS_VOICES } from './tts/openai.js';
 import { type SpeedRange, TTS_SPEED } from './tts/speed.js';
@@ -332,7 +332,8 @@ export class ProviderCatalog implements Catalog {
   private async openAiModels(): Promise<string[]> {
     const o = this.config.providers.openai;
     return this.cached('openai:models', async () => {
-      const client = new OpenAI({ apiKey: o.apiKey ?? 'none', baseURL: o.baseUrl, maxRetries: 0, timeout: 5000 });
+      const client = openAiClient({ apiKey: o.apiKey, baseURL: o.baseUrl, timeoutMs: 5000 });
+      if (!client) return [];
       const ids: string[] = [];
       for await (const m of client.models.list()) ids.push(m.id);
       return ids;

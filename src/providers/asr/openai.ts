@@ -9,12 +9,14 @@
  * most compatible servers answer one JSON object. Word timings are spread evenly over the utterance
  * (the json response has none); the transcript is exact.
  */
-import OpenAI, { toFile } from 'openai';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
 import { AudioConverter, pcmBytesToInt16 } from '../../audio/convert.js';
 import { type AudioFormat, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
 import { createVad, type Vad } from '../../audio/vad.js';
 import { encodeWav } from '../../audio/wav.js';
 import { classify, unavailable } from '../classify.js';
+import { openAiClient } from '../openai-client.js';
 import type { AsrCapabilities, AsrEvent, AsrOptions, AsrProvider, AsrStream, Timing, Word } from '../types.js';
 import { openRealtime } from './openai-realtime.js';
 
@@ -53,13 +55,7 @@ export class OpenAiAsr implements AsrProvider {
     const official = opts.baseURL === undefined || /^https:\/\/api\.openai\.com/.test(opts.baseURL);
     this.realtime = (opts.transport ?? (official ? 'realtime' : 'upload')) === 'realtime';
     this.capabilities = this.realtime ? {} : { finalize: true };
-    if (opts.apiKey || opts.baseURL)
-      this.client = new OpenAI({
-        apiKey: opts.apiKey ?? 'none',
-        baseURL: opts.baseURL,
-        maxRetries: 0,
-        timeout: 30_000,
-      });
+    this.client = openAiClient({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeoutMs: 30_000 });
   }
 
   async open(options: AsrOptions, onEvent: (event: AsrEvent) => void): Promise<AsrStream> {

@@ -2,8 +2,9 @@
  * OpenAI embeddings (and compatible servers: Ollama, vLLM, LocalAI via baseURL). There is no offline embedder:
  * without one, RAG falls back to full-text search.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { classify, unavailable } from '../classify.js';
+import { openAiClient } from '../openai-client.js';
 import type { EmbedProvider } from '../types.js';
 
 export interface OpenAiEmbedOptions {
@@ -26,13 +27,7 @@ export class OpenAiEmbed implements EmbedProvider {
   constructor(private readonly opts: OpenAiEmbedOptions) {
     this.model = opts.model ?? OPENAI_EMBED_MODEL;
     this.dimensions = opts.dimensions ?? OPENAI_EMBED_DIMENSIONS;
-    if (opts.apiKey || opts.baseURL)
-      this.client = new OpenAI({
-        apiKey: opts.apiKey ?? 'none',
-        baseURL: opts.baseURL,
-        maxRetries: 0,
-        timeout: 60_000,
-      });
+    this.client = openAiClient({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeoutMs: 60_000 });
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {

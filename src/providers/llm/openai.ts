@@ -3,13 +3,14 @@
  * OpenAI-compatible server work (Ollama, vLLM, llama.cpp, Groq...). The SDK's own retries are off (maxRetries 0):
  * retry and fallback live in src/providers/resilience.ts.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { abortedError, classify, unavailable } from '../classify.js';
+import { openAiClient } from '../openai-client.js';
 import {
   type ChatMessage,
   type LlmEvent,
@@ -92,15 +93,7 @@ export class OpenAiLlm implements LlmProvider {
     this.model = opts.model ?? OPENAI_DEFAULT_LLM_MODEL;
     this.reasoningEffort = opts.reasoningEffort;
     this.sendCacheKey = opts.promptCacheKey ?? !this.compatible;
-    // A base URL without a key is a local OpenAI-compatible server that does not check keys.
-    if (opts.apiKey || opts.baseURL) {
-      this.client = new OpenAI({
-        apiKey: opts.apiKey ?? 'none',
-        baseURL: opts.baseURL,
-        maxRetries: 0,
-        timeout: 60_000,
-      });
-    }
+    this.client = openAiClient({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeoutMs: 60_000 });
   }
 
   async *stream(request: LlmRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<LlmEvent> {
