@@ -2,9 +2,10 @@
  * OpenAI speech (`POST /v1/audio/speech`) with response_format=pcm: raw 24 kHz PCM16 little-endian, streamed as it
  * is generated. Works with OpenAI-compatible servers through baseURL.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { type AudioChunk, type AudioFormat, PCM_24K } from '../../audio/format.js';
 import { abortedError, classify, unavailable } from '../classify.js';
+import { openAiClient } from '../openai-client.js';
 import type { Timing, TtsProvider, TtsRequest } from '../types.js';
 import { audioChunks } from './body.js';
 import { clampSpeed, TTS_SPEED } from './speed.js';
@@ -38,14 +39,7 @@ export class OpenAiTts implements TtsProvider {
   private readonly client: OpenAI | undefined;
 
   constructor(private readonly opts: OpenAiTtsOptions) {
-    if (opts.apiKey || opts.baseURL) {
-      this.client = new OpenAI({
-        apiKey: opts.apiKey ?? 'none',
-        baseURL: opts.baseURL,
-        maxRetries: 0,
-        timeout: 60_000,
-      });
-    }
+    this.client = openAiClient({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeoutMs: 60_000 });
   }
 
   async *synthesize(request: TtsRequest, signal: AbortSignal, timing: Timing = {}): AsyncIterable<AudioChunk> {
