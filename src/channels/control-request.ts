@@ -1,4 +1,5 @@
 import { EgressBlockedError } from '../net/egress.js';
+import { retry } from '../retry.js';
 
 /**
  * One REST request to a telephony platform's call-control API, retried once on a 5xx or a network failure (the
@@ -41,42 +42,44 @@ export interface ControlResponse {
 const TIMEOUT_MS = 10_000;
 
 export async function controlRequest(req: ControlRequest, doFetch: typeof fetch): Promise<ControlResponse> {
-  let lastError: CallControlError | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers = attempt > 0 && req.refreshHeaders ? req.refreshHeaders() : req.headers;
-    let res: Response;
-    try {
-      res = await doFetch(req.url, {
-        method: req.method,
-        headers,
-        ...(req.body === undefined ? {} : { body: req.body }),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-        redirect: 'error',
-      });
-    } catch (err) {
-      // A destination the egress policy refuses (src/net/egress.ts) stays refused: no retry.
-      if (err instanceof EgressBlockedError) {
-        throw new CallControlError(req.platform, req.op, 'refused by the egress policy (blocked address range)');
+  let refused = false;
+  // Two tries, the second at once (a 5xx or an unreachable platform); a refused destination is not tried again.
+  return retry(
+    async (attempt) => {
+      const headers = attempt > 1 && req.refreshHeaders ? req.refreshHeaders() : req.headers;
+      let res: Response;
+      try {
+        res = await doFetch(req.url, {
+          method: req.method,
+          headers,
+          ...(req.body === undefined ? {} : { body: req.body }),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+          redirect: 'error',
+        });
+      } catch (err) {
+        // A destination the egress policy refuses (src/net/egress.ts) stays refused: no retry.
+        if (err instanceof EgressBlockedError) {
+          refused = true;
+          throw new CallControlError(req.platform, req.op, 'refused by the egress policy (blocked address range)');
+        }
+        // Only the error's name: undici messages can carry the URL.
+        throw new CallControlError(req.platform, req.op, `unreachable (${(err as Error).name})`);
       }
-      // Only the error's name: undici messages can carry the URL.
-      lastError = new CallControlError(req.platform, req.op, `unreachable (${(err as Error).name})`);
-      continue;
-    }
-    const text = await res.text().catch(() => '');
-    let body: Record<string, unknown> = {};
-    try {
-      const v: unknown = text ? JSON.parse(text) : {};
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>;
-    } catch {
-      // Proxies answer HTML; the status says enough.
-    }
-    if (res.status >= 500) {
-      lastError = new CallControlError(req.platform, req.op, `HTTP ${res.status}`, res.status, errorCode(body));
-      continue;
-    }
-    return { status: res.status, body };
-  }
-  throw lastError as CallControlError;
+      const text = await res.text().catch(() => '');
+      let body: Record<string, unknown> = {};
+      try {
+        const v: unknown = text ? JSON.parse(text) : {};
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>;
+      } catch {
+        // Proxies answer HTML; the status says enough.
+      }
+      if (res.status >= 500) {
+        throw new CallControlError(req.platform, req.op, `HTTP ${res.status}`, res.status, errorCode(body));
+      }
+      return { status: res.status, body };
+    },
+    { backoff: 0, maxAttempts: 2, retryable: () => !refused },
+  );
 }
 
 /** The platform's error code: Twilio/Plivo `code`, Telnyx `errors[0].code`, Vonage `type` (a URL), as a string. */

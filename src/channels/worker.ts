@@ -1,5 +1,6 @@
 import { admitCall } from '../api/call-limits.js';
 import type { Logger } from '../log.js';
+import { backoffDelay } from '../retry.js';
 import type { OutboundJob, Store, WebhookEventType } from '../store/index.js';
 import { DialError, type OutboundDialer } from './types.js';
 
@@ -113,7 +114,8 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
       if (err instanceof DialError && err.retryable && job.attempts < maxAttempts) {
         log.warn({ err: msg, attempt: job.attempts }, 'dial failed, will retry');
         await store.calls.update(job.callId, { status: 'queued' });
-        await store.outbound.retryAt(job.id, Date.now() + retryDelayMs * 2 ** (job.attempts - 1), msg);
+        const delay = backoffDelay(job.attempts, { baseMs: retryDelayMs, maxMs: Number.POSITIVE_INFINITY });
+        await store.outbound.retryAt(job.id, Date.now() + delay, msg);
       } else {
         log.warn({ err: msg }, 'dial failed');
         await store.outbound.finish(job.id, 'failed', msg);

@@ -12,6 +12,7 @@
  */
 import type { AudioChunk } from '../audio/format.js';
 import type { Logger } from '../log.js';
+import { backoffDelay, sleepAbortable } from '../retry.js';
 import { abortedError, classify } from './classify.js';
 import {
   type EmbedProvider,
@@ -83,28 +84,11 @@ export function report(o: Required_, info: Incident): void {
   }
 }
 
-/** Wait ms; rejects with an aborted error when `signal` aborts. */
-export function sleepAbortable(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Decide what to do after `err` on `attempt`: the delay before retrying, or undefined to move on. */
 export function retryDelay(o: Required_, err: ProviderError, attempt: number): number | undefined {
   if (!err.retryable || attempt > o.maxRetries) return undefined;
   if (err.retryAfterMs !== undefined) return err.retryAfterMs <= o.maxRetryAfterMs ? err.retryAfterMs : undefined;
-  const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + (o.random() * cap) / 2); // "equal jitter": never 0, never more than the cap
+  return backoffDelay(attempt, { baseMs: o.baseDelayMs, maxMs: o.maxDelayMs, jitter: 'equal', random: o.random });
 }
 
 /** Races `p` against a timer; on timeout calls onTimeout and rejects with a timeout ProviderError. */

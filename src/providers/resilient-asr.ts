@@ -3,16 +3,9 @@
  * streaming recognizer chain that opens the first provider that works, retries where safe, and on a mid-call
  * failure switches to the next one with the audio of the gap replayed, so the caller's words are not lost.
  */
+import { sleepAbortable } from '../retry.js';
 import { abortedError, classify } from './classify.js';
-import {
-  type Required_,
-  type ResilienceOptions,
-  report,
-  retryDelay,
-  sleepAbortable,
-  withDefaults,
-  withTimeout,
-} from './resilience.js';
+import { type Required_, type ResilienceOptions, report, retryDelay, withDefaults, withTimeout } from './resilience.js';
 import {
   type AsrEvent,
   type AsrOptions,

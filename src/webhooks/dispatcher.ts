@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { defaultGuardedFetch } from '../net/egress.js';
+import { backoffDelay } from '../retry.js';
 import type { Store, WebhookDelivery, WebhookEndpoint, WebhookEventType } from '../store/index.js';
 import { wireEnvelope } from './events.js';
 import { signPayload } from './signature.js';
@@ -112,8 +113,8 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
       logger.warn({ endpointId: d.endpoint.id, eventId: d.eventId, error }, 'webhook delivery dead after retries');
       await store.webhooks.recordAttempt(d.id, result, { dead: true });
     } else {
-      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
-      await store.webhooks.recordAttempt(d.id, result, { nextAttemptAt: Date.now() + Math.round(delay) });
+      const delay = backoffDelay(attempt, { baseMs: baseDelayMs, maxMs: maxDelayMs, jitter: 0.2 });
+      await store.webhooks.recordAttempt(d.id, result, { nextAttemptAt: Date.now() + delay });
     }
   }
 

@@ -21,6 +21,7 @@
  */
 import type { DeepgramClient } from '@deepgram/sdk';
 import { type AudioFormat, bytesPerMs, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
+import { retry } from '../../retry.js';
 import { scrub, unavailable } from '../classify.js';
 import { closeListenSocket, deepgramClient, deepgramConnectError } from '../deepgram-client.js';
 import {
@@ -315,23 +316,34 @@ class DeepgramStream implements AsrStream {
     this.reconnecting = true;
     const max = this.opts.maxReconnects ?? 3;
     let last: ProviderError | undefined;
-    for (let attempt = 1; attempt <= max && !this.closed && !this.closing; attempt++) {
-      await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
-      if (this.closed || this.closing) break;
-      try {
-        await this.connect();
-        this.reconnecting = false;
-        const pending = this.gap;
-        this.gap = [];
-        this.gapBytes = 0;
-        for (const buf of pending) this.send(buf);
-        return;
-      } catch (err) {
+    let connected = false;
+    const stopped = () => this.closed || this.closing;
+    if (max > 0 && !stopped()) {
+      // 100, 200, 400 ms before the attempts; a non-retryable failure (auth, bad request) ends it.
+      await retry(
+        async () => {
+          if (stopped()) return;
+          await this.connect();
+          connected = true;
+        },
+        {
+          backoff: { baseMs: 100, maxMs: 100 * 2 ** (max - 1) },
+          waitFirst: true,
+          maxAttempts: max,
+          retryable: (err) => this.error(err).retryable && !stopped(),
+        },
+      ).catch((err: unknown) => {
         last = this.error(err);
-        if (!last.retryable) break;
-      }
+      });
     }
     this.reconnecting = false;
+    if (connected) {
+      const pending = this.gap;
+      this.gap = [];
+      this.gapBytes = 0;
+      for (const buf of pending) this.send(buf);
+      return;
+    }
     if (this.closed || this.closing) return this.finish();
     const error =
       last ??

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { retry } from '../../retry.js';
 import { PG_MIGRATIONS } from './migrations.js';
 
 export type Pool = pg.Pool;
@@ -112,16 +113,12 @@ const RETRY_FOR_MS = 20_000;
  * Runs `fn`, again after a connection loss (with back-off, for up to RETRY_FOR_MS): a call record written, a webhook
  * enqueued or a call queued while Postgres restarts lands when it is back instead of being lost.
  */
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
-  const until = Date.now() + RETRY_FOR_MS;
-  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isConnectionLoss(err) || Date.now() + wait > until) throw err;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
+function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  return retry(fn, {
+    backoff: { baseMs: 100, maxMs: 2000 },
+    deadline: Date.now() + RETRY_FOR_MS,
+    retryable: isConnectionLoss,
+  });
 }
 
 /** Runs `fn` in one transaction on one pooled client; rolls back on any error; re-runs it after a connection loss. */
