@@ -81,7 +81,8 @@ function scenarioPath(): string {
   throw new CliError('bench/sipp/uac-pcap.xml not found', EXIT.io);
 }
 
-async function freeUdpPort(): Promise<number> {
+/** A UDP port free on 127.0.0.1 now (SIPp binds it next). */
+export async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
   const port = s.address().port;

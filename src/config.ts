@@ -68,9 +68,16 @@ export interface EngineConfig {
   /**
    * SIP ingress (src/sip): on when SIP_PORT or SIP_HOST is set (SIP_PORT default 5060, 0 = any free port; SIP_HOST
    * default 0.0.0.0); RTP on even ports of RTP_PORT_MIN-RTP_PORT_MAX (default 10000-20000). Off when neither is set,
-   * so that `npm start` binds no SIP port unless asked.
+   * so that `npm start` binds no SIP port unless asked. SIP over TLS when SIP_TLS_PORT, SIP_TLS_CERT and SIP_TLS_KEY
+   * (PEM file paths) are set; SIP_TLS_CA (PEM) is trusted besides the system CAs for trunks over TLS.
    */
-  sip?: { host: string; port: number; rtpPortMin: number; rtpPortMax: number };
+  sip?: {
+    host: string;
+    port: number;
+    rtpPortMin: number;
+    rtpPortMax: number;
+    tls?: { port: number; certFile: string; keyFile: string; caFile?: string };
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -115,6 +122,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
             port: num(env.SIP_PORT, 5060),
             rtpPortMin: num(env.RTP_PORT_MIN, 10000),
             rtpPortMax: num(env.RTP_PORT_MAX, 20000),
+            ...(opt(env.SIP_TLS_CERT) && opt(env.SIP_TLS_KEY)
+              ? {
+                  tls: {
+                    port: num(env.SIP_TLS_PORT, 5061),
+                    certFile: env.SIP_TLS_CERT!,
+                    keyFile: env.SIP_TLS_KEY!,
+                    ...(opt(env.SIP_TLS_CA) ? { caFile: env.SIP_TLS_CA! } : {}),
+                  },
+                }
+              : {}),
           },
         }),
     ...overrides,

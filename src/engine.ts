@@ -21,6 +21,7 @@ import { callFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
+import { startSipRegistrations } from './channels/sip-trunk.js';
 import { createSmsSender } from './channels/sms.js';
 import { createWhatsAppSender } from './channels/whatsapp.js';
 import { createWhatsAppInbound } from './channels/whatsapp-inbound.js';
@@ -33,6 +34,7 @@ import { createProviderRegistry } from './providers/registry.js';
 import { createRetriever, openKnowledgeBase } from './rag/index.js';
 import { createAdmission } from './sip/admission.js';
 import { type SipServer, startSipServer } from './sip/server.js';
+import { readSipTls } from './sip/tls.js';
 import { type CallStatus, connectStore } from './store/index.js';
 import type { CallControl } from './telephony/call-control.js';
 import {
@@ -99,6 +101,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   // The gateway is attached after the app exists (it shares the app's HTTP server); sources read it lazily.
   let gateway: Gateway | undefined;
   let sip: SipServer | undefined;
+  let sipRegistrations: { stop(): void } | undefined;
   const obs = createObservability({
     ...(opts.spanExporter ? { exporter: opts.spanExporter } : {}),
     sources: {
@@ -206,7 +209,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     extraRoutes: [ragRoutes(kb), eventRoutes(obs)],
     knowledge: kb,
     webhooks,
-    dialer: createChannelDialer({ store, publicUrl: config.publicUrl, fetch: guardedFetch, egress: config.egress }),
+    dialer: createChannelDialer({
+      store,
+      publicUrl: config.publicUrl,
+      fetch: guardedFetch,
+      egress: config.egress,
+      sip: { sip: () => sip, webhooks, logger },
+    }),
     whatsapp,
     whatsappInbound,
     sms,
@@ -465,7 +474,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       }),
       resolve,
       onCall,
+      ...(config.sip.tls ? { tls: await readSipTls(config.sip.tls) } : {}),
     });
+    sipRegistrations = startSipRegistrations({ store, sip, logger });
   };
   webhooks.start();
 
@@ -506,6 +517,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         const deadline = Date.now() + (opts.drainTimeoutMs ?? 0);
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         await gateway?.close();
+        sipRegistrations?.stop();
         await sip?.close();
         await Promise.allSettled([...sessions.values()].map((s) => s.done));
         while (pendingWrites.size > 0) await Promise.allSettled([...pendingWrites]);

@@ -87,7 +87,7 @@ export async function startOutbound(
 
 async function queueCall(deps: RouteDeps, req: FastifyRequest, input: OutboundInput): Promise<string> {
   const outbound = deps.outbound!;
-  const channel = input.channel ?? 'twilio';
+  const channel = input.channel ?? (await deps.dialer?.defaultChannel?.(req.tenant.id)) ?? 'twilio';
   const blocker = await deps.dialer?.unavailable?.(req.tenant.id, channel, input.from);
   if (blocker) throw new EngineError(blocker.code, blocker.message);
   const decide = (check: PrecallDecision['check'], reason: string | null) =>

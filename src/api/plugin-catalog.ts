@@ -126,10 +126,19 @@ export const PLUGINS: readonly PluginSpec[] = [
     kind: 'telephony',
     priceCents: 0,
     description:
-      'Calls from your SIP trunk or PBX straight to the engine (SIP_PORT): digest credentials the trunk must present when it calls a routed number from an address not on the IP allowlist',
+      'Your SIP trunk or PBX straight to the engine (SIP_PORT): inbound calls (digest credentials the trunk must present when it calls a routed number from an address not on the IP allowlist), outbound calls and registration through the trunk',
     config: [
-      { name: 'username', required: true, description: 'Digest user name the trunk authenticates with' },
-      { name: 'password', required: true, secret: true, description: 'Digest password' },
+      { name: 'username', required: false, description: 'Inbound: digest user name the trunk authenticates with' },
+      { name: 'password', required: false, secret: true, description: 'Inbound: digest password' },
+      { name: 'trunkHost', required: false, description: 'Outbound / registration: the trunk, host[:port]' },
+      { name: 'trunkTransport', required: false, description: 'udp (default), tcp or tls' },
+      { name: 'trunkUsername', required: false, description: 'Our account at the trunk (digest user, AOR user)' },
+      { name: 'trunkPassword', required: false, secret: true, description: 'Our digest password at the trunk' },
+      { name: 'trunkDomain', required: false, description: 'SIP domain of the account (default: trunkHost)' },
+      { name: 'fromNumber', required: false, description: 'Caller id for outbound calls' },
+      { name: 'register', required: false, description: 'true: register to the trunk (REGISTER, refreshed)' },
+      { name: 'registerExpires', required: false, description: 'Registration expiry asked, s (default 600)' },
+      { name: 'ringTimeout', required: false, description: 'Outbound ring timeout, s (default 30)' },
     ],
   },
   {

@@ -2,6 +2,7 @@ import type { EgressPolicy } from '../net/policy.js';
 import type { Store } from '../store/index.js';
 import { type AriConfig, createAsteriskDialer } from './asterisk.js';
 import { createFreeswitchDialer, type FreeswitchConfig } from './freeswitch.js';
+import { createSipTrunkDialer, type SipTrunkDialerOptions, sipDefaultChannel } from './sip-trunk.js';
 import { createTwilioDialer, type TwilioCredentials } from './twilio.js';
 import { type DialBlocker, DialError, type OutboundDialer } from './types.js';
 
@@ -41,6 +42,7 @@ const CHANNEL_NEEDS: Record<string, { fields: string[]; publicUrl: boolean }> = 
   twilio: { fields: ['accountSid', 'authToken'], publicUrl: true },
   asterisk: { fields: ['ariUrl', 'username', 'password', 'endpoint', 'context'], publicUrl: false },
   freeswitch: { fields: ['host', 'password', 'dialString'], publicUrl: true },
+  sip: { fields: ['trunkHost'], publicUrl: false },
 };
 
 /** Why `channel` cannot dial for this tenant now, or null (DialBlocker codes are API error codes). */
@@ -84,6 +86,8 @@ export function createChannelDialer(opts: {
   fetch?: typeof fetch;
   /** For the FreeSWITCH ESL host (a TCP connection, not fetch); default: from the environment. */
   egress?: EgressPolicy;
+  /** SIP trunks: the engine's SIP user agent and where call.failed goes (src/channels/sip-trunk.ts). */
+  sip?: Omit<SipTrunkDialerOptions, 'store'>;
 }): OutboundDialer {
   const twilio = createTwilioDialer({
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
@@ -107,9 +111,12 @@ export function createChannelDialer(opts: {
       return { ...(c as unknown as FreeswitchConfig), ...(c.port ? { port: Number(c.port) } : {}) };
     },
   });
+  const sip = opts.sip && createSipTrunkDialer({ store: opts.store, ...opts.sip });
   return {
     unavailable: (tenantId, channel, from) => channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
+    defaultChannel: async (tenantId) => (sip ? sipDefaultChannel(opts.store, tenantId) : undefined),
     async dial(req) {
+      if (req.channel === 'sip' && sip) return sip.dial(req);
       if (req.channel === 'twilio') return twilio.dial(req);
       if (req.channel === 'asterisk') return asterisk.dial(req);
       if (req.channel === 'freeswitch') return freeswitch.dial(req);

@@ -29,6 +29,8 @@ export interface OutboundDialer {
    * when the request arrives, so the caller gets a clear refusal instead of `queued` followed by a failure.
    */
   unavailable?(tenantId: string, channel: string, from?: string): Promise<DialBlocker | null>;
+  /** The tenant's channel when a request names none (a SIP trunk is configured): undefined for the default. */
+  defaultChannel?(tenantId: string): Promise<string | undefined>;
 }
 
 /** A reason an outbound call cannot be placed; `code` is an API error code (src/errors.ts). */

@@ -22,52 +22,103 @@ export interface DialogEnv {
   onEnded(call: SipCall): void;
 }
 
+/** A dialog's identity and routing (RFC 3261 12.1), from either side. */
+export interface DialogInit {
+  callId: string;
+  localTag: string;
+  /** Our party (From of the INVITE we sent, To of the one we answer), with our tag. */
+  local: string;
+  /** The far end's party, with its tag. */
+  remote: string;
+  /** Where in-dialog requests go (the far end's Contact). */
+  remoteTarget: string;
+  /** Route headers for in-dialog requests, in order. */
+  routeSet: string[];
+  peer: Peer;
+  /** The INVITE we answer (UAS); none for a call we placed. */
+  invite?: SipMessage;
+  /** The last CSeq number we used in this dialog. */
+  localCSeq: number;
+}
+
 export class SipCall {
   readonly callId: string;
   readonly localTag: string;
+  readonly peer: Peer;
+  readonly invite: SipMessage | undefined;
   state: 'early' | 'confirmed' | 'ended' = 'early';
   cancelled = false;
   leg: SipLeg | undefined;
   rtp: RtpSession | undefined;
-  private localCSeq = 1;
+  /** A call we placed: our ACK of its 2xx, sent again when the 2xx is retransmitted (13.2.2.4). */
+  ack: { data: Buffer } | undefined;
+  private localCSeq: number;
   private sdpVersion = 1;
   private readonly sessionId = Math.floor(Math.random() * 1e9);
+  private readonly local: string;
+  private readonly remote: string;
   private readonly remoteTarget: string;
   private readonly routeSet: string[];
   private byeSent = false;
-  private offer: SdpOffer;
+  private offer: SdpOffer | undefined;
+  /** Called once when the call ends (the call record's slot). */
+  onClose: (() => void) | undefined;
 
   constructor(
-    readonly invite: SipMessage,
-    readonly peer: Peer,
-    offer: SdpOffer,
-    localTag: string,
+    init: DialogInit,
+    offer: SdpOffer | undefined,
     private readonly env: DialogEnv,
   ) {
-    this.callId = header(invite, 'call-id')!;
-    this.localTag = localTag;
+    this.callId = init.callId;
+    this.localTag = init.localTag;
+    this.peer = init.peer;
+    this.invite = init.invite;
+    this.local = init.local;
+    this.remote = init.remote;
+    this.remoteTarget = init.remoteTarget;
+    this.routeSet = init.routeSet;
+    this.localCSeq = init.localCSeq;
     this.offer = offer;
-    this.remoteTarget = addrUri(header(invite, 'contact') ?? '') || addrUri(header(invite, 'from')!);
-    this.routeSet = [...(invite.headers.get('record-route') ?? [])];
+  }
+
+  /** The dialog of an INVITE we answer (12.1.1): its Record-Route as is, its Contact as the remote target. */
+  static answering(invite: SipMessage, peer: Peer, offer: SdpOffer, localTag: string, env: DialogEnv): SipCall {
+    return new SipCall(
+      {
+        callId: header(invite, 'call-id')!,
+        localTag,
+        local: withTag(header(invite, 'to')!, localTag),
+        remote: header(invite, 'from')!,
+        remoteTarget: addrUri(header(invite, 'contact') ?? '') || addrUri(header(invite, 'from')!),
+        routeSet: [...(invite.headers.get('record-route') ?? [])],
+        peer,
+        invite,
+        localCSeq: 1,
+      },
+      offer,
+      env,
+    );
   }
 
   get contact(): string {
-    const t = this.peer.proto === 'tcp' ? ';transport=tcp' : '';
+    const t = this.peer.proto === 'udp' ? '' : `;transport=${this.peer.proto}`;
     return `<sip:${hostPart(this.env.localHost)}:${this.env.localPort}${t}>`;
   }
 
   /** Our SDP answer to the current offer. */
   answerSdp(): string {
+    if (!this.offer) throw new Error('no SDP offer in this dialog');
     return buildSdp(
       { address: this.env.localHost, port: this.rtp!.port, sessionId: this.sessionId, version: this.sdpVersion },
-      this.offer,
+      [this.offer],
       this.offer.dtmfPayloadType,
       answerDirection(this.offer),
     );
   }
 
-  /** The final 200 to the INVITE, retransmitted until the ACK. */
+  /** The final 200 to the INVITE we answer, retransmitted until the ACK. */
   accept(): void {
+    if (!this.invite) return;
     const res = makeResponse(this.invite, 200, 'OK', this.localTag);
     res.headers.set('contact', [this.contact]);
     res.headers.set('allow', [ALLOW]);
@@ -113,18 +164,18 @@ export class SipCall {
   }
 
   /** A request of ours in this dialog. */
-  private inDialog(method: string, extra: Record<string, string> = {}): SipMessage {
+  inDialog(method: string, extra: Record<string, string> = {}): SipMessage {
     const headers = new Map<string, string[]>();
-    const t = this.peer.proto === 'tcp' ? 'TCP' : 'UDP';
+    const t = this.peer.proto.toUpperCase();
     headers.set('via', [
       `SIP/2.0/${t} ${hostPart(this.env.localHost)}:${this.env.localPort};branch=${newBranch()};rport`,
     ]);
     headers.set('max-forwards', ['70']);
     if (this.routeSet.length) headers.set('route', [...this.routeSet]); // 12.1.1: the UAS keeps Record-Route's order
-    headers.set('from', [withTag(header(this.invite, 'to')!, this.localTag)]);
-    headers.set('to', [header(this.invite, 'from')!]);
+    headers.set('from', [this.local]);
+    headers.set('to', [this.remote]);
     headers.set('call-id', [this.callId]);
-    headers.set('cseq', [`${++this.localCSeq} ${method}`]);
+    headers.set('cseq', [`${method === 'ACK' ? this.localCSeq : ++this.localCSeq} ${method}`]);
     headers.set('contact', [this.contact]);
     for (const [k, v] of Object.entries(extra)) headers.set(k, [v]);
     return { method, uri: this.remoteTarget, headers, body: Buffer.alloc(0) };
@@ -160,6 +211,7 @@ export class SipCall {
     this.env.tx.ack(this.callId);
     this.rtp?.close();
     this.env.onEnded(this);
+    this.onClose?.();
   }
 }
 

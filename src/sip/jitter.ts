@@ -49,6 +49,11 @@ export class JitterBuffer {
     this.silence = new Uint8Array(MAX_PAYLOAD).fill(silenceByte);
   }
 
+  /** The codec's silence (an outbound call learns its codec from the answer). */
+  setSilence(byte: number): void {
+    this.silence.fill(byte);
+  }
+
   push(seq: number, payload: Uint8Array, now: number): void {
     if (payload.length === 0 || payload.length > MAX_PAYLOAD) return;
     if (!this.running) {

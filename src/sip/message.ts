@@ -234,3 +234,10 @@ export function makeResponse(req: SipMessage, status: number, reason: string, to
   headers.set('cseq', [header(req, 'cseq')!]);
   return { status, reason, headers, body: Buffer.alloc(0) };
 }
+
+/** A user part for a SIP URI (RFC 3261 25.1 user: unreserved and user-unreserved as is, the rest %-escaped). */
+export function escapeUser(user: string): string {
+  return user.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}

@@ -143,6 +143,12 @@ export class RtpSession implements Paced {
     this.dtmfPt = dtmfPt;
   }
 
+  /** The negotiated codec's silence byte (concealment and the silence we send). */
+  setSilence(byte: number): void {
+    this.jitter.setSilence(byte);
+    this.silence.fill(byte);
+  }
+
   /** Hold (true) / resume (false): while muted nothing is sent (RTCP aside); queued digits wait. */
   setMuted(muted: boolean): void {
     this.muted = muted;

@@ -91,18 +91,33 @@ export function answerDirection(offer: Pick<SdpOffer, 'direction' | 'address'>):
   return 'sendrecv';
 }
 
-/** Our answer (or offer) for the chosen codec: 20 ms packets, telephone-event when the far end offered it. */
+/** Our offer for an outbound call: PCMU, PCMA and telephone-event/8000 at 101. */
+export function offerSdp(local: LocalMedia): string {
+  return buildSdp(
+    local,
+    [
+      { payloadType: 0, codecName: 'PCMU' },
+      { payloadType: 8, codecName: 'PCMA' },
+    ],
+    101,
+  );
+}
+
+/** An SDP body for these codecs: 20 ms packets, telephone-event when given (the far end offered it). */
 export function buildSdp(
   local: LocalMedia,
-  codec: { payloadType: number; codecName: string },
+  codecs: { payloadType: number; codecName: string }[],
   dtmfPt?: number,
   direction: SdpDirection = 'sendrecv',
 ): string {
   const ipVer = isIP(local.address) === 6 ? 6 : 4;
-  const payloads = dtmfPt === undefined ? `${codec.payloadType}` : `${codec.payloadType} ${dtmfPt}`;
-  const rtp: { payload: number; codec: string; rate?: number }[] = [
-    { payload: codec.payloadType, codec: codec.codecName, rate: 8000 },
-  ];
+  const pts = codecs.map((c) => c.payloadType);
+  const payloads = (dtmfPt === undefined ? pts : [...pts, dtmfPt]).join(' ');
+  const rtp: { payload: number; codec: string; rate?: number }[] = codecs.map((c) => ({
+    payload: c.payloadType,
+    codec: c.codecName,
+    rate: 8000,
+  }));
   const fmtp: { payload: number; config: string }[] = [];
   if (dtmfPt !== undefined) {
     rtp.push({ payload: dtmfPt, codec: 'telephone-event', rate: 8000 });

@@ -1,16 +1,15 @@
-import { isIP } from 'node:net';
-import os from 'node:os';
-import { ALAW_SILENCE, MULAW_SILENCE } from '../audio/g711.js';
 import type { Logger } from '../log.js';
-import { startEcho } from '../telephony/echo.js';
 import type { ResolvedCall, ResolveRequest, ResolveResult } from '../telephony/gateway.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import type { Pacer } from '../telephony/pacer.js';
 import { ALLOW, SipCall } from './dialog.js';
 import { type DigestCredentials, DigestServer } from './digest.js';
-import { SipLeg } from './leg.js';
+import type { SipLeg } from './leg.js';
+import { localAddressFor, newRtpSession, startLeg } from './media.js';
 import { addrUri, header, headerParams, makeResponse, parseUri, type SipMessage, tagOf } from './message.js';
-import { type RtpPortRange, RtpSession } from './rtp-session.js';
+import { type OutboundEnv, type PlaceCallRequest, placeCall } from './outbound.js';
+import { Registration, type RegistrationOptions, type RegistrationStatus } from './register.js';
+import type { RtpPortRange, RtpSession } from './rtp-session.js';
 import { negotiate } from './sdp.js';
 import { newTag, Transactions } from './transactions.js';
 import { type Peer, SipTransport } from './transport.js';
@@ -56,6 +55,8 @@ export interface SipServerOptions {
   admit(user: string, remoteAddress: string): Promise<SipAdmission>;
   resolve(req: ResolveRequest): Promise<ResolveResult>;
   onCall(leg: MediaLeg, call: ResolvedCall): void;
+  /** SIP over TLS on its own port (SIP_TLS_PORT, SIP_TLS_CERT, SIP_TLS_KEY); `ca` is also trusted for trunks. */
+  tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 export interface SipServerStats {
@@ -68,9 +69,18 @@ export interface SipServerStats {
 
 export interface SipServer {
   readonly port: number;
+  /** The TLS port, when SIP over TLS is on. */
+  readonly tlsPort: number | undefined;
   readonly activeCalls: number;
+  /** An outbound call through a trunk (src/sip/outbound.ts); resolves once the INVITE is on its way. */
+  dial(req: PlaceCallRequest): Promise<{ callId: string }>;
+  /** Keep a registration to a trunk under `key` (a changed configuration replaces it); unregister(key) ends it. */
+  register(key: string, opts: RegistrationOptions): void;
+  unregister(key: string): Promise<void>;
+  registrations(): Record<string, RegistrationStatus>;
   drain(): void;
   stats(): SipServerStats;
+  /** BYE to every call, unregister from every trunk, close the sockets. */
   close(): Promise<void>;
 }
 
@@ -113,6 +123,21 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   );
   const tx = new Transactions((data, peer) => transport.send(data, peer));
   const port = await transport.listen(opts.host, opts.port);
+  const tlsPort = opts.tls ? await transport.listenTls(opts.host, opts.tls.port, opts.tls) : undefined;
+  const registrations = new Map<string, { config: string; reg: Registration }>();
+  const outboundEnv: OutboundEnv = {
+    ...opts,
+    tx,
+    transport,
+    port,
+    calls,
+    ...(tlsPort ? { tlsPort } : {}),
+    ...(opts.tls?.ca ? { tlsCa: opts.tls.ca } : {}),
+    onEnded: (c) => {
+      if (calls.get(c.callId) === c) calls.delete(c.callId);
+      totals.foreignRtp += c.rtp?.stats.foreign ?? 0;
+    },
+  };
 
   const respond = (req: SipMessage, peer: Peer, status: number, reason: string, extra?: Record<string, string>) => {
     const res = makeResponse(req, status, reason, status >= 200 && req.method === 'INVITE' ? newTag() : undefined);
@@ -123,7 +148,10 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
 
   function onMessage(msg: SipMessage, peer: Peer): void {
     if (msg.status !== undefined) {
-      tx.onResponse(msg);
+      if (tx.onResponse(msg)) return;
+      // A 2xx to an INVITE of ours came again: our ACK was lost (13.2.2.4).
+      const call = calls.get(header(msg, 'call-id') ?? '');
+      if (call?.ack && msg.status >= 200 && msg.status < 300) transport.send(call.ack.data, call.peer);
       return;
     }
     if (tx.absorb(msg)) return;
@@ -227,16 +255,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         }
       }
       // The media port first: the call record is created (by resolve) only for a call we can take.
-      let leg: SipLeg | undefined;
-      const session = new RtpSession({
-        host: opts.host,
-        range: opts.rtp,
-        pacer: opts.pacer,
-        signallingIp: peer.address,
-        silenceByte: r.offer.codecName === 'PCMU' ? MULAW_SILENCE : ALAW_SILENCE,
-        onAudio: (payload) => leg?.receiveAudio(payload),
-        onDtmf: (digit, ms) => leg?.receiveDtmf(digit, ms),
-      });
+      const target: { leg?: SipLeg } = {};
+      const session = newRtpSession(opts, peer.address, r.offer.codecName, target);
       try {
         await session.open();
       } catch (err) {
@@ -267,10 +287,10 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         return respond(invite, peer, status, reason, { warning: `399 voice-engine "${res.reason}"` });
       }
       const resolved = res.call;
-      const call = new SipCall(invite, peer, r.offer, p.tag, {
+      const call = SipCall.answering(invite, peer, r.offer, p.tag, {
         tx,
         localHost: localAddressFor(uri.host, opts.host),
-        localPort: port,
+        localPort: peer.proto === 'tls' && tlsPort ? tlsPort : port,
         onEnded: (c) => {
           if (calls.get(c.callId) === c) calls.delete(c.callId);
           totals.foreignRtp += session.stats.foreign;
@@ -285,26 +305,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       pending.delete(branch);
       tx.respond(invite, makeResponse(invite, 180, 'Ringing', p.tag), peer);
       call.accept();
-      leg = new SipLeg({
-        meta: {
-          callId: call.callId,
-          from,
-          to: user,
-          customParameters: {},
-          inboundFormat: r.offer.format,
-          outboundFormat: r.offer.format,
-        },
-        dtmfEvents: r.offer.dtmfPayloadType !== undefined,
-        rtp: session,
-        pacer: opts.pacer,
-        logger,
-        remoteAddress: peer.address,
-        leadMs: opts.leadMs,
-        dialog: call,
-      });
-      call.leg = leg;
-      if (resolved.assistant.config.mode === 'echo') startEcho(leg);
-      else opts.onCall(leg, resolved);
+      target.leg = startLeg(opts, call, session, r.offer, resolved, { from, to: user, remoteAddress: peer.address });
     } finally {
       pending.delete(branch);
       rtp?.close();
@@ -313,6 +314,29 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
 
   return {
     port,
+    tlsPort,
+    dial(req) {
+      if (draining) return Promise.reject(new Error('SIP is shutting down'));
+      if (calls.size >= limits.maxCalls) return Promise.reject(new Error('SIP call limit reached'));
+      return placeCall(outboundEnv, req);
+    },
+    register(key, o) {
+      const config = JSON.stringify(o);
+      const have = registrations.get(key);
+      if (have?.config === config || draining) return;
+      if (have) void have.reg.stop();
+      const reg = new Registration({ ...outboundEnv, logger }, o);
+      registrations.set(key, { config, reg });
+      reg.start();
+    },
+    async unregister(key) {
+      const have = registrations.get(key);
+      registrations.delete(key);
+      await have?.reg.stop();
+    },
+    registrations() {
+      return Object.fromEntries([...registrations].map(([k, v]) => [k, { ...v.reg.status }]));
+    },
     get activeCalls() {
       return calls.size;
     },
@@ -337,21 +361,12 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         c.closed('server shutting down');
         c.leg?.end('server shutting down');
       }
+      // Unregister from the trunks (Expires: 0), bounded: a registrar that does not answer does not hold us up.
+      const unregistered = Promise.all([...registrations.values()].map((r) => r.reg.stop()));
+      registrations.clear();
+      await Promise.race([unregistered, new Promise((r) => setTimeout(r, 5000).unref())]);
       tx.close();
       await transport.close();
     },
   };
-}
-
-/**
- * The address we put in Contact and SDP: the host the caller dialled when it is an IP (it reached us there), else
- * SIP_HOST when it is a specific address, else this machine's first external IPv4 address.
- */
-function localAddressFor(requestHost: string, bindHost: string): string {
-  if (isIP(requestHost) !== 0) return requestHost;
-  if (bindHost !== '0.0.0.0' && bindHost !== '::' && isIP(bindHost) !== 0) return bindHost;
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { header, headerParams, type SipMessage, serializeSip, tagOf } from './message.js';
+import { header, headerParams, parseCSeq, type SipMessage, serializeSip, tagOf } from './message.js';
 import type { Peer } from './transport.js';
 
 /**
@@ -9,8 +9,11 @@ import type { Peer } from './transport.js';
  *   retransmitted request gets the same response again and is not handled twice;
  * - a 2xx to INVITE over UDP is retransmitted (T1 doubling up to T2) until its ACK (13.3.1.4); no ACK within
  *   64*T1 reports the call as failed (the UAS then sends BYE);
- * - client transactions (our BYE, REFER, re-INVITE): the request is retransmitted over UDP until a response, and
- *   rejected after 64*T1 (Timer F).
+ * - client transactions (our INVITE, CANCEL, BYE, REFER, REGISTER): the request is retransmitted over UDP until a
+ *   response, and rejected after 64*T1 (Timers B / F); an INVITE that got a provisional waits for its final
+ *   response as long as the caller of request() wants (the ring timeout is the UAC's: it CANCELs). A non-2xx final
+ *   response to our INVITE is ACKed here (17.1.1.3), and again when it is retransmitted; the ACK of a 2xx is the
+ *   dialog's (13.2.2.4).
  */
 export const T1 = 500;
 const T2 = 4000;
@@ -31,8 +34,10 @@ interface Retransmit {
 }
 
 interface ClientTx extends Retransmit {
+  req: SipMessage;
   resolve(res: SipMessage): void;
   reject(err: Error): void;
+  onProvisional?: (res: SipMessage) => void;
   invite: boolean;
   provisional: boolean;
 }
@@ -61,6 +66,8 @@ function serverKey(req: SipMessage): string {
 export class Transactions {
   private readonly server = new Map<string, ServerEntry>();
   private readonly client = new Map<string, ClientTx>();
+  /** ACKs we sent to non-2xx final responses, by client key: a retransmitted response gets the ACK again. */
+  private readonly acked = new Map<string, { data: Buffer; peer: Peer; expires: number }>();
   private readonly acks = new Map<string, AckWait>();
   private readonly timer: NodeJS.Timeout;
 
@@ -118,14 +125,17 @@ export class Transactions {
     this.acks.delete(callId);
   }
 
-  /** Sends a request and resolves with its final response (rejects after Timer F). */
-  request(req: SipMessage, peer: Peer): Promise<SipMessage> {
-    const branch = headerParams(header(req, 'via') ?? '').get('branch') ?? '';
+  /**
+   * Sends a request and resolves with its final response (rejects after Timer B / F, or for an INVITE that got a
+   * provisional, when the caller stops waiting: the UAC CANCELs). `onProvisional` sees each 1xx.
+   */
+  request(req: SipMessage, peer: Peer, onProvisional?: (res: SipMessage) => void): Promise<SipMessage> {
     const data = serializeSip(req);
     this.send(data, peer);
     const t = this.now();
     return new Promise((resolve, reject) => {
-      this.client.set(branch, {
+      this.client.set(clientKey(req), {
+        req,
         data,
         peer,
         next: peer.proto === 'udp' ? t + T1 : Number.POSITIVE_INFINITY,
@@ -133,23 +143,45 @@ export class Transactions {
         deadline: t + TIMEOUT,
         resolve,
         reject,
+        onProvisional,
         invite: req.method === 'INVITE',
         provisional: false,
       });
     });
   }
 
+  /** Stop waiting for `req`'s final response `ms` from now (an INVITE we CANCELled whose peer never answers 487). */
+  giveUpIn(req: SipMessage, ms: number = TIMEOUT): void {
+    const tx = this.client.get(clientKey(req));
+    if (tx) tx.deadline = this.now() + ms;
+  }
+
   /** A response from the network: true when it matched one of our client transactions. */
   onResponse(res: SipMessage): boolean {
-    const branch = headerParams(header(res, 'via') ?? '').get('branch') ?? '';
-    const tx = this.client.get(branch);
-    if (!tx) return false;
-    if ((res.status ?? 0) < 200) {
+    const key = clientKey(res);
+    const tx = this.client.get(key);
+    const status = res.status ?? 0;
+    if (!tx) {
+      const a = this.acked.get(key);
+      if (a && status >= 300) this.send(a.data, a.peer); // our ACK was lost: the response came again
+      return a !== undefined;
+    }
+    if (status < 200) {
       tx.provisional = true;
-      if (tx.invite) tx.next = Number.POSITIVE_INFINITY; // 17.1.1.2: a provisional stops INVITE retransmissions
+      if (tx.invite) {
+        // 17.1.1.2: a provisional stops INVITE retransmissions, and Timer B (the TU's ring timeout governs).
+        tx.next = Number.POSITIVE_INFINITY;
+        tx.deadline = Number.POSITIVE_INFINITY;
+      }
+      tx.onProvisional?.(res);
       return true;
     }
-    this.client.delete(branch);
+    this.client.delete(key);
+    if (tx.invite && status >= 300) {
+      const data = serializeSip(ackFor(tx.req, res));
+      this.send(data, tx.peer);
+      this.acked.set(key, { data, peer: tx.peer, expires: this.now() + TIMEOUT });
+    }
     tx.resolve(res);
     return true;
   }
@@ -157,6 +189,7 @@ export class Transactions {
   private tick(): void {
     const t = this.now();
     for (const [k, e] of this.server) if (e.expires <= t) this.server.delete(k);
+    for (const [k, e] of this.acked) if (e.expires <= t) this.acked.delete(k);
     for (const [k, tx] of this.client) {
       if (t >= tx.deadline) {
         this.client.delete(k);
@@ -185,5 +218,26 @@ export class Transactions {
     this.client.clear();
     this.acks.clear();
     this.server.clear();
+    this.acked.clear();
   }
+}
+
+/** A client transaction: top Via branch + CSeq method (a CANCEL shares its INVITE's branch, 9.1). */
+function clientKey(m: SipMessage): string {
+  const branch = headerParams(header(m, 'via') ?? '').get('branch') ?? '';
+  return `${branch}|${parseCSeq(header(m, 'cseq') ?? '')?.method ?? ''}`;
+}
+
+/** The ACK of a non-2xx final response to `invite` (17.1.1.3): same branch, the response's To (its tag). */
+function ackFor(invite: SipMessage, res: SipMessage): SipMessage {
+  const headers = new Map<string, string[]>();
+  headers.set('via', [header(invite, 'via')!]);
+  headers.set('max-forwards', ['70']);
+  const route = invite.headers.get('route');
+  if (route) headers.set('route', [...route]);
+  headers.set('from', [header(invite, 'from')!]);
+  headers.set('to', [header(res, 'to')!]);
+  headers.set('call-id', [header(invite, 'call-id')!]);
+  headers.set('cseq', [`${parseCSeq(header(invite, 'cseq')!)!.seq} ACK`]);
+  return { method: 'ACK', uri: invite.uri!, headers, body: Buffer.alloc(0) };
 }

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { MAX_SIP_MESSAGE, parseSip, type SipMessage, SipParseError } from './message.js';
 
 /**
@@ -10,7 +11,7 @@ import { MAX_SIP_MESSAGE, parseSip, type SipMessage, SipParseError } from './mes
  * Malformed input is counted and dropped; a TCP peer that sends garbage is disconnected.
  */
 export interface Peer {
-  proto: 'udp' | 'tcp';
+  proto: 'udp' | 'tcp' | 'tls';
   address: string;
   port: number;
   /** The TCP connection the message came on. */
@@ -30,6 +31,7 @@ export class SipTransport {
   readonly stats: TransportStats = { received: 0, malformed: 0, tcpConnections: 0 };
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
+  private tls: tls.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
   constructor(
@@ -79,13 +81,48 @@ export class SipTransport {
     this.onMessage(msg, peer);
   }
 
-  private onConnection(s: net.Socket): void {
+  /** SIP over TLS (RFC 3261 26.2, `sips:` / transport=tls) on its own port, with the given certificate and key. */
+  async listenTls(host: string, port: number, creds: { cert: Buffer; key: Buffer }): Promise<number> {
+    const server = tls.createServer({ cert: creds.cert, key: creds.key }, (s) => this.onConnection(s, 'tls'));
+    server.maxConnections = MAX_TCP_CONNECTIONS;
+    server.on('tlsClientError', () => {
+      this.stats.malformed++;
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.tls = server;
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  /**
+   * A connection of ours to a peer (a trunk over TCP or TLS), framed and read like an accepted one. TLS checks the
+   * peer's certificate against `servername` (the system CAs, plus `ca` when given).
+   */
+  async connect(host: string, port: number, servername?: string, ca?: Buffer): Promise<Peer> {
+    const s =
+      servername === undefined
+        ? net.connect(port, host)
+        : tls.connect({ host, port, servername, ...(ca ? { ca: [...tls.rootCertificates, ca.toString()] } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      s.once(servername === undefined ? 'connect' : 'secureConnect', resolve);
+      s.once('error', reject);
+    });
+    s.removeAllListeners('error');
+    return this.onConnection(s, servername === undefined ? 'tcp' : 'tls');
+  }
+
+  private onConnection(s: net.Socket, proto: 'tcp' | 'tls' = 'tcp'): Peer {
     this.sockets.add(s);
     this.stats.tcpConnections++;
     s.setTimeout(TCP_IDLE_MS, () => s.destroy());
     s.on('error', () => s.destroy());
     s.on('close', () => this.sockets.delete(s));
-    const peer: Peer = { proto: 'tcp', address: s.remoteAddress ?? '', port: s.remotePort ?? 0, socket: s };
+    const peer: Peer = { proto, address: s.remoteAddress ?? '', port: s.remotePort ?? 0, socket: s };
     let buf: Buffer = Buffer.alloc(0);
     s.on('data', (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
@@ -113,6 +150,7 @@ export class SipTransport {
         if (s.destroyed) return;
       }
     });
+    return peer;
   }
 
   private dropConnection(s: net.Socket, peer: Peer, reason: string): void {
@@ -122,7 +160,7 @@ export class SipTransport {
   }
 
   send(data: Buffer, peer: Peer): void {
-    if (peer.proto === 'tcp') {
+    if (peer.proto !== 'udp') {
       if (peer.socket && !peer.socket.destroyed) peer.socket.write(data);
       return;
     }
@@ -134,6 +172,7 @@ export class SipTransport {
     await Promise.all([
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.tls ? this.tls.close(() => r()) : r())),
     ]);
   }
 }

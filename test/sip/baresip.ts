@@ -24,16 +24,40 @@ export interface BaresipCall {
   stop(): Promise<void>;
 }
 
-export async function dialWithBaresip(opts: {
+export function dialWithBaresip(opts: {
   dir: string;
   uri: string;
   wav: string;
   rtpPorts: string;
   codec?: 'PCMU' | 'PCMA';
 }): Promise<BaresipCall> {
+  return startBaresip({ ...opts, dial: opts.uri });
+}
+
+/** baresip waiting for calls to `user` on `sipPort`, answering each one at once (answermode=auto). */
+export function answerWithBaresip(opts: {
+  dir: string;
+  wav: string;
+  rtpPorts: string;
+  sipPort: number;
+  user: string;
+}): Promise<BaresipCall> {
+  return startBaresip({ ...opts, answer: true });
+}
+
+async function startBaresip(opts: {
+  dir: string;
+  wav: string;
+  rtpPorts: string;
+  codec?: 'PCMU' | 'PCMA';
+  dial?: string;
+  answer?: boolean;
+  sipPort?: number;
+  user?: string;
+}): Promise<BaresipCall> {
   const recDir = path.join(opts.dir, 'rec');
   await mkdir(recDir, { recursive: true });
-  const sipPort = 45000 + Math.floor(Math.random() * 4000);
+  const sipPort = opts.sipPort ?? 45000 + Math.floor(Math.random() * 4000);
   const config = [
     'poll_method poll',
     `sip_listen 127.0.0.1:${sipPort}`,
@@ -58,11 +82,10 @@ export async function dialWithBaresip(opts: {
   await writeFile(path.join(opts.dir, 'config'), config);
   await writeFile(
     path.join(opts.dir, 'accounts'),
-    `<sip:caller@127.0.0.1>;regint=0;audio_codecs=${opts.codec ?? 'PCMU'}\n`,
+    `<sip:${opts.user ?? 'caller'}@127.0.0.1>;regint=0;audio_codecs=${opts.codec ?? 'PCMU'}${opts.answer ? ';answermode=auto' : ''}\n`,
   );
-  const proc: ChildProcessWithoutNullStreams = spawn(BARESIP, ['-s', '-f', opts.dir, '-e', `/dial ${opts.uri}`], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const args = ['-s', '-f', opts.dir, ...(opts.dial ? ['-e', `/dial ${opts.dial}`] : [])];
+  const proc: ChildProcessWithoutNullStreams = spawn(BARESIP, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {

@@ -86,7 +86,7 @@ describe('SDP offer/answer', () => {
       hold: false,
     });
     if (!r.ok) return;
-    const answer = negotiate(buildSdp({ address: '10.0.0.1', port: 5000, sessionId: 1, version: 1 }, r.offer, 96));
+    const answer = negotiate(buildSdp({ address: '10.0.0.1', port: 5000, sessionId: 1, version: 1 }, [r.offer], 96));
     expect(answer.ok && answer.offer).toMatchObject({ port: 5000, payloadType: 8, dtmfPayloadType: 96 });
   });
 
