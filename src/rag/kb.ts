@@ -6,17 +6,16 @@ import { createHash } from 'node:crypto';
 import { EngineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EmbedProvider } from '../providers/types.js';
-import type { Chunk } from './chunk.js';
-import { embeddingCostUsd, estimateTokens } from './estimate.js';
+import { jobTexts, prepareJob, releaseJob, writeJob } from './doc-worker.js';
+import { embeddingCostUsd } from './estimate.js';
 import { rrfFuse } from './fuse.js';
-import { type PreparedDocument, prepareOffLoop } from './prepare.js';
+import type { DocumentSummary } from './prepare.js';
 import {
-  type ChunkRow,
   DOC_COLUMNS,
   FTS_COLUMN,
   HIT_COLUMNS,
   sqlString,
-  TableStore,
+  type TableStore,
   type TenantTable,
   VECTOR_COLUMN,
 } from './store.js';
@@ -68,27 +67,35 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     this.embedBatch = Math.max(1, opts.embedBatch ?? 64);
   }
 
-  /** Parse, chunk and hash off the event loop (src/rag/prepare.ts), then the cheap checks. */
-  private async prepare(input: {
-    content: Uint8Array | string | DocumentFile;
-    mime?: string;
-    name?: string;
-  }): Promise<PreparedDocument> {
+  /** Parse, chunk and hash on the document worker (src/rag/doc-worker.ts), then the cheap checks. */
+  private async prepare(
+    input: { content: Uint8Array | string | DocumentFile; mime?: string; name?: string },
+    keep: boolean,
+  ): Promise<{ job: number; summary: DocumentSummary }> {
     const c = input.content;
-    const prepared = await prepareOffLoop({
-      ...(typeof c === 'object' && 'file' in c ? { file: c.file } : { content: c }),
-      mime: input.mime,
-      name: input.name,
-      maxBytes: this.maxBytes,
-      chunk: this.chunkOpts,
-    });
-    const { chunks } = prepared;
-    if (chunks.length === 0) throw new EngineError('VALIDATION_FAILED', 'The document contains no text');
-    if (chunks.length > MAX_CHUNKS_PER_DOCUMENT) {
-      throw new EngineError(
-        'PAYLOAD_TOO_LARGE',
-        `The document makes ${chunks.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`,
-      );
+    const prepared = await prepareJob(
+      {
+        ...(typeof c === 'object' && 'file' in c ? { file: c.file } : { content: c }),
+        mime: input.mime,
+        name: input.name,
+        maxBytes: this.maxBytes,
+        chunk: this.chunkOpts,
+      },
+      keep,
+    );
+    const n = prepared.summary.chunks;
+    const problem =
+      n === 0
+        ? new EngineError('VALIDATION_FAILED', 'The document contains no text')
+        : n > MAX_CHUNKS_PER_DOCUMENT
+          ? new EngineError(
+              'PAYLOAD_TOO_LARGE',
+              `The document makes ${n} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT}`,
+            )
+          : undefined;
+    if (problem) {
+      if (keep) releaseJob(prepared.job);
+      throw problem;
     }
     return prepared;
   }
@@ -98,13 +105,13 @@ export class LanceKnowledgeBase implements KnowledgeBase {
     mime?: string;
     name?: string;
   }): Promise<Estimate> {
-    const { chunks, characters } = await this.prepare(input);
-    const tokens = chunks.reduce((n, c) => n + estimateTokens(c.text), 0);
+    const { summary } = await this.prepare(input, false);
+    const { characters, tokens } = summary;
     const model = this.embedder?.model;
     return {
       characters,
       tokens,
-      chunks: chunks.length,
+      chunks: summary.chunks,
       embeddingModel: model,
       embeddingCostUsd: this.embedder ? embeddingCostUsd(model, tokens) : 0,
     };
@@ -125,77 +132,85 @@ export class LanceKnowledgeBase implements KnowledgeBase {
       if (typeof v !== 'string') throw new EngineError('VALIDATION_FAILED', `metadata.${k} must be a string`);
     }
     // Everything that can fail on bad input or a provider happens before the first write.
-    const { chunks, mime, characters, bytes, hash } = await this.prepare({
-      content: doc.content,
-      mime: doc.mime,
-      name,
-    });
-    onProgress?.({ chunksDone: 0, chunksTotal: chunks.length });
-    const vectors = this.embedder ? await this.embedChunks(chunks, onProgress) : undefined;
-
-    return this.store.withLock(tenantId, async () => {
-      const t = await this.store.getOrCreate(tenantId);
-      const previous = await this.findExisting(t, collection, hash, name);
-      const now = new Date().toISOString();
-      const info: DocumentInfo = {
-        id:
-          previous?.id ?? `doc_${createHash('sha256').update(`${collection}\u0000${hash}`).digest('hex').slice(0, 16)}`,
-        collection,
-        name,
-        mime,
-        hash,
-        bytes,
-        characters,
-        chunks: chunks.length,
-        metadata,
-        createdAt: previous?.createdAt ?? now,
-        updatedAt: now,
-      };
-      const rows = chunks.map((c, i) =>
-        toRow(info, c, t.vectorDim && vectors?.[i]?.length === t.vectorDim ? vectors[i] : null, t.vectorDim),
-      );
-      // One commit: insert/update this document's chunks and delete its chunks that the new version no longer has.
-      await t.table
-        .mergeInsert('id')
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete({
-          where: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}`,
-        })
-        .execute(await TableStore.toArrowYielding(rows, t.schema));
-      await this.store.ensureFtsIndex(t);
-      this.store.scheduleOptimize(tenantId);
-      onProgress?.({ chunksDone: chunks.length, chunksTotal: chunks.length });
-      this.logger.info(
-        { tenantId, collection, documentId: info.id, chunks: chunks.length, replaced: Boolean(previous) },
-        'rag: document indexed',
-      );
-      return info;
-    });
+    const { job, summary } = await this.prepare({ content: doc.content, mime: doc.mime, name }, true);
+    const { mime, characters, bytes, hash } = summary;
+    let written = false;
+    try {
+      onProgress?.({ chunksDone: 0, chunksTotal: summary.chunks });
+      const vectors = this.embedder ? await this.embedChunks(job, summary.chunks, onProgress) : undefined;
+      return await this.store.withLock(tenantId, async () => {
+        const t = await this.store.getOrCreate(tenantId);
+        const previous = await this.findExisting(t, collection, hash, name);
+        const now = new Date().toISOString();
+        const info: DocumentInfo = {
+          id:
+            previous?.id ??
+            `doc_${createHash('sha256').update(`${collection}\u0000${hash}`).digest('hex').slice(0, 16)}`,
+          collection,
+          name,
+          mime,
+          hash,
+          bytes,
+          characters,
+          chunks: summary.chunks,
+          metadata,
+          createdAt: previous?.createdAt ?? now,
+          updatedAt: now,
+        };
+        // One commit, on the worker: insert/update this document's chunks and delete the ones the new version no
+        // longer has. Vectors of another size than the table's (an embedder changed since) are left out.
+        const vectorDim = t.vectorDim;
+        written = true;
+        await writeJob(
+          job,
+          {
+            ...this.store.location(tenantId),
+            info,
+            ...(vectorDim ? { vectorDim } : {}),
+            staleWhere: `collection = ${sqlString(collection)} AND doc_id = ${sqlString(info.id)}`,
+          },
+          vectors && vectorDim === this.embedder?.dimensions ? vectors : undefined,
+        );
+        await t.table.checkoutLatest();
+        await this.store.ensureFtsIndex(t);
+        this.store.scheduleOptimize(tenantId);
+        onProgress?.({ chunksDone: summary.chunks, chunksTotal: summary.chunks });
+        this.logger.info(
+          { tenantId, collection, documentId: info.id, chunks: summary.chunks, replaced: Boolean(previous) },
+          'rag: document indexed',
+        );
+        return info;
+      });
+    } finally {
+      if (!written) releaseJob(job);
+    }
   }
 
+  /** Embeds a kept job's chunks a batch at a time; vectors packed row after row in one array. */
   private async embedChunks(
-    chunks: Chunk[],
+    job: number,
+    total: number,
     onProgress?: (p: { chunksDone: number; chunksTotal: number }) => void,
-  ): Promise<Float32Array[]> {
+  ): Promise<Float32Array> {
     const embedder = this.embedder!;
-    const out: Float32Array[] = [];
-    for (let i = 0; i < chunks.length; i += this.embedBatch) {
-      const batch = chunks.slice(i, i + this.embedBatch).map(embedText);
+    const dim = embedder.dimensions;
+    const out = new Float32Array(total * dim);
+    for (let i = 0; i < total; i += this.embedBatch) {
+      const batch = await jobTexts(job, i, Math.min(total, i + this.embedBatch));
       let vecs: Float32Array[];
       try {
         vecs = await embedder.embed(batch);
       } catch (err) {
         throw new EngineError('PROVIDER_ERROR', `Embedding with ${embedder.id} failed: ${(err as Error).message}`);
       }
-      if (vecs.length !== batch.length || vecs.some((v) => v.length !== embedder.dimensions)) {
+      if (vecs.length !== batch.length || vecs.some((v) => v.length !== dim)) {
         throw new EngineError(
           'PROVIDER_ERROR',
           `Embedding with ${embedder.id} returned the wrong number or size of vectors`,
         );
       }
-      out.push(...vecs);
-      onProgress?.({ chunksDone: out.length, chunksTotal: chunks.length });
+      for (let k = 0; k < vecs.length; k++) out.set(vecs[k]!, (i + k) * dim);
+      onProgress?.({ chunksDone: i + vecs.length, chunksTotal: total });
     }
     return out;
   }
@@ -402,41 +417,6 @@ export class LanceKnowledgeBase implements KnowledgeBase {
   async close(): Promise<void> {
     await this.store.close();
   }
-}
-
-/** What gets embedded and indexed: the heading path gives a continuation chunk its context. */
-function embedText(c: Chunk): string {
-  return c.heading && !c.text.startsWith(c.heading) ? `${c.heading}\n${c.text}` : c.text;
-}
-
-function toRow(
-  info: DocumentInfo,
-  c: Chunk,
-  vector: Float32Array | null | undefined,
-  vectorDim: number | undefined,
-): ChunkRow {
-  const row: ChunkRow = {
-    id: `${info.collection}/${info.id}/${c.index}`,
-    collection: info.collection,
-    doc_id: info.id,
-    doc_name: info.name,
-    doc_mime: info.mime,
-    doc_hash: info.hash,
-    doc_bytes: info.bytes,
-    doc_chars: info.characters,
-    doc_chunks: info.chunks,
-    doc_meta: JSON.stringify(info.metadata),
-    created_at: info.createdAt,
-    updated_at: info.updatedAt,
-    chunk_index: c.index,
-    char_start: c.start,
-    char_end: c.end,
-    section: c.section,
-    text: c.text,
-    fts: embedText(c),
-  };
-  if (vectorDim) row.vector = vector ?? null;
-  return row;
 }
 
 function toDocumentInfo(r: Record<string, unknown>): DocumentInfo {

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
-import { EngineError, type ErrorCode } from '../errors.js';
+import { EngineError } from '../errors.js';
 import { type Chunk, chunkBlocks } from './chunk.js';
+import { estimateTokens } from './estimate.js';
 import { parseDocument } from './parse.js';
 
 /**
- * Parsing, chunking and hashing a document: CPU work of up to seconds for a 20 MB upload, so it runs on a worker
- * thread, never on the event loop that paces call audio (the old in-line version stalled every live call for
- * 400-500 ms on a 19 MB document). One worker per process, started on first use and kept (unref'd); jobs are
- * queued to it in order. Content comes either in memory or as a file (uploads are streamed to a temp file, which
- * the worker reads itself, so the main thread never holds the document).
+ * Parsing, chunking and hashing a document: CPU work of up to seconds for a 20 MB upload. It runs on the document
+ * worker thread (src/rag/doc-worker.ts), never on the event loop that paces call audio. Content comes either in
+ * memory or as a file (uploads are streamed to a temp file, which the worker reads itself, so the main thread
+ * never holds the document).
  */
 export interface PrepareInput {
   content?: Uint8Array | string;
@@ -45,49 +44,19 @@ export async function prepareDocument(input: PrepareInput): Promise<PreparedDocu
   return { chunks, mime: parsed.mime, characters: parsed.text.length, bytes, hash };
 }
 
-type Reply =
-  | { id: number; ok: true; result: PreparedDocument }
-  | { id: number; ok: false; code?: string; message: string };
-
-let worker: Worker | undefined;
-let nextId = 0;
-const waiting = new Map<number, { resolve(r: PreparedDocument): void; reject(e: Error): void }>();
-
-function getWorker(): Worker {
-  if (worker) return worker;
-  // Under tsx (tests, `npm run dev`) this module is a .ts file and so is the worker's, which the worker loads
-  // after registering tsx's loader; the built package runs the .js directly.
-  const w = import.meta.url.endsWith('.ts')
-    ? new Worker(
-        `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./prepare-worker.ts', import.meta.url).href)}); })`,
-        { eval: true },
-      )
-    : new Worker(new URL('./prepare-worker.js', import.meta.url));
-  w.unref();
-  w.on('message', (m: Reply) => {
-    const p = waiting.get(m.id);
-    if (!p) return;
-    waiting.delete(m.id);
-    if (m.ok) p.resolve(m.result);
-    else if (m.code) p.reject(new EngineError(m.code as ErrorCode, m.message));
-    else p.reject(new Error(m.message));
-  });
-  const fail = (err: Error) => {
-    worker = undefined;
-    for (const p of waiting.values()) p.reject(err);
-    waiting.clear();
-  };
-  w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`document worker exited (${code})`)));
-  worker = w;
-  return w;
+/** What the main thread learns about a prepared document (its chunks stay on the worker). */
+export interface DocumentSummary {
+  mime: string;
+  characters: number;
+  bytes: number;
+  hash: string;
+  chunks: number;
+  /** Estimated embedding tokens over all chunks */
+  tokens: number;
 }
 
-/** prepareDocument on the worker thread. */
-export function prepareOffLoop(input: PrepareInput): Promise<PreparedDocument> {
-  const id = ++nextId;
-  return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
-    getWorker().postMessage({ id, input });
-  });
+export function summarize(p: PreparedDocument): DocumentSummary {
+  let tokens = 0;
+  for (const c of p.chunks) tokens += estimateTokens(c.text);
+  return { mime: p.mime, characters: p.characters, bytes: p.bytes, hash: p.hash, chunks: p.chunks.length, tokens };
 }

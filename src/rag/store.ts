@@ -106,6 +106,7 @@ export interface TenantTable {
 
 export class TableStore {
   private readonly db: lancedb.Connection;
+  private readonly uri: string;
   private readonly logger: Logger;
   private readonly vectorDim: number | undefined;
   private readonly optimizeDelayMs: number;
@@ -117,10 +118,12 @@ export class TableStore {
 
   private constructor(
     db: lancedb.Connection,
+    uri: string,
     logger: Logger,
     opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number },
   ) {
     this.db = db;
+    this.uri = uri;
     this.logger = logger;
     this.vectorDim = opts.vectorDim;
     this.optimizeDelayMs = opts.optimizeDelayMs;
@@ -134,7 +137,17 @@ export class TableStore {
   ): Promise<TableStore> {
     // Several engine processes may share one store (DESIGN.md 9): re-check a table for other writers' commits at
     // most every readConsistencyS seconds (one version check, not one per query).
-    return new TableStore(await lancedb.connect(uri, { readConsistencyInterval: opts.readConsistencyS }), logger, opts);
+    return new TableStore(
+      await lancedb.connect(uri, { readConsistencyInterval: opts.readConsistencyS }),
+      uri,
+      logger,
+      opts,
+    );
+  }
+
+  /** Where a tenant's table lives, for the document worker's own connection (src/rag/doc-worker.ts). */
+  location(tenantId: string): { uri: string; table: string } {
+    return { uri: this.uri, table: this.tableName(tenantId) };
   }
 
   tableName(tenantId: string): string {
@@ -271,25 +284,6 @@ export class TableStore {
     for (const h of this.handles.values()) (await h.catch(() => undefined))?.table.close();
     this.handles.clear();
     this.db.close();
-  }
-
-  /** The arrow schema rows must be converted with (vector column present or not). */
-  static toArrow(rows: ChunkRow[], schema: Schema) {
-    return lancedb.makeArrowTable(rows as unknown as Record<string, unknown>[], { schema });
-  }
-
-  /**
-   * toArrow for a big document without holding the event loop: makeArrowTable costs ~0.2 ms a row (seconds for
-   * a 20 MB document, measured), so rows are converted in batches with a yield between them, then joined.
-   */
-  static async toArrowYielding(rows: ChunkRow[], schema: Schema, batch = 64) {
-    if (rows.length <= batch) return TableStore.toArrow(rows, schema);
-    const parts: ReturnType<typeof TableStore.toArrow>[] = [];
-    for (let i = 0; i < rows.length; i += batch) {
-      parts.push(TableStore.toArrow(rows.slice(i, i + batch), schema));
-      await new Promise<void>((r) => setImmediate(r));
-    }
-    return parts[0]!.concat(...parts.slice(1));
   }
 }
 

@@ -139,8 +139,8 @@ describe('uploads', () => {
         ticks: during.length,
       };
       console.log(`pacer lag during a ${(doc.length / 1e6).toFixed(1)} MB upload (ms): ${JSON.stringify(figures)}`);
-      // Report only: parsing and chunking run on a worker thread, but LanceDB's Arrow conversion and write still
-      // cost the event loop seconds for a 20 MB document (issue 11 finding 5 is not fully met; see README).
+      // Report only (no timing assertion on a shared machine): everything heavy runs on the document worker
+      // (src/rag/doc-worker.ts); the figure on a quiet machine comes from `bench rag` (README, Knowledge base).
       expect(figures.ticks).toBeGreaterThan(0);
     } finally {
       clearInterval(frames);
