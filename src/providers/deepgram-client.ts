@@ -4,7 +4,7 @@
  * WebSocket upgrade becomes a ProviderError with the HTTP status the SDK only puts in its message.
  */
 import { DeepgramClient } from '@deepgram/sdk';
-import { classify, codeForStatus } from './classify.js';
+import { classify, codeForStatus, scrub } from './classify.js';
 import { ProviderError, type ProviderKind } from './types.js';
 
 export function deepgramClient(apiKey: string, baseUrl: string | undefined): DeepgramClient {
@@ -65,4 +65,58 @@ export async function closeListenSocket(
   }, timeoutMs);
   await closed;
   clearTimeout(timer);
+}
+
+/** What the adapters need of an SDK listen socket (v1 or Flux v2) to open it. */
+export interface OpenableListenSocket extends ClosableListenSocket {
+  on(event: 'open' | 'message' | 'close' | 'error', cb: (arg: never) => void): void;
+  connect(): unknown;
+  waitForOpen(): Promise<unknown>;
+}
+
+export const SOCKET_OPEN = 1;
+
+/**
+ * Wires a listen socket's messages and close to the adapter and opens it: failures arrive as the close or as
+ * waitForOpen's rejection (a ProviderError with the upgrade status); a socket that closed while opening is a
+ * connection error. Shared by listen v1 (deepgram.ts) and Flux (deepgram-flux.ts).
+ */
+export async function openListenSocket<S extends OpenableListenSocket>(
+  socket: S,
+  on: { message(m: unknown): void; close(code: number | undefined, reason: string | undefined): void },
+  apiKey: string | undefined,
+  what: string,
+): Promise<S> {
+  socket.on('message', ((m: unknown) => on.message(m)) as (arg: never) => void);
+  socket.on('error', (() => {}) as (arg: never) => void);
+  socket.on('close', ((ev: { code?: number; reason?: string }) => on.close(ev?.code, ev?.reason)) as (
+    arg: never,
+  ) => void);
+  socket.connect();
+  try {
+    await socket.waitForOpen();
+  } catch (err) {
+    socket.close();
+    throw deepgramConnectError(err, 'asr', apiKey);
+  }
+  if (socket.readyState !== SOCKET_OPEN) {
+    socket.close();
+    throw new ProviderError({
+      provider: 'deepgram',
+      kind: 'asr',
+      code: 'connection',
+      message: `deepgram asr: ${what} closed while opening`,
+    });
+  }
+  return socket;
+}
+
+/** A server `Error` message (or a close) of a listen socket as a ProviderError, its text scrubbed of the key. */
+export function listenError(code: ProviderError['code'], detail: string, apiKey: string | undefined): ProviderError {
+  return new ProviderError({
+    provider: 'deepgram',
+    kind: 'asr',
+    code,
+    message: `deepgram asr: ${scrub(detail, [apiKey])}`.trim(),
+  });
 }

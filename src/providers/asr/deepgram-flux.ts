@@ -12,9 +12,14 @@
  * An unexpected close is fatal (the resilience wrapper falls back); Flux has no Finalize / KeepAlive messages.
  */
 import type { AudioFormat } from '../../audio/format.js';
-import { scrub } from '../classify.js';
-import { closeListenSocket, deepgramClient, deepgramConnectError } from '../deepgram-client.js';
-import { type AsrEvent, type AsrOptions, type AsrStream, ProviderError, type Timing, type Word } from '../types.js';
+import {
+  closeListenSocket,
+  deepgramClient,
+  listenError,
+  SOCKET_OPEN as OPEN,
+  openListenSocket,
+} from '../deepgram-client.js';
+import type { AsrEvent, AsrOptions, AsrStream, Timing, Word } from '../types.js';
 
 export interface FluxSettings {
   apiKey?: string;
@@ -52,8 +57,6 @@ interface V2Socket {
   close(): void;
 }
 
-const OPEN = 1;
-
 function encoding(f: AudioFormat): string {
   return f.encoding === 'pcm16' ? 'linear16' : f.encoding;
 }
@@ -77,28 +80,12 @@ export async function openFlux(
     reconnectAttempts: 0,
     abortSignal: signal,
   } as never)) as unknown as V2Socket;
-  socket.on('message', ((m: TurnInfo) => stream.onMessage(m)) as (arg: never) => void);
-  socket.on('error', (() => {}) as (arg: never) => void);
-  socket.on('close', ((ev: { code?: number; reason?: string }) => stream.onClose(ev?.code, ev?.reason)) as (
-    arg: never,
-  ) => void);
-  socket.connect();
-  try {
-    await socket.waitForOpen();
-  } catch (err) {
-    socket.close();
-    throw deepgramConnectError(err, 'asr', settings.apiKey);
-  }
-  if (socket.readyState !== OPEN) {
-    socket.close();
-    throw new ProviderError({
-      provider: 'deepgram',
-      kind: 'asr',
-      code: 'connection',
-      message: 'deepgram asr: flux socket closed while opening',
-    });
-  }
-  stream.socket = socket;
+  stream.socket = await openListenSocket(
+    socket,
+    { message: (m) => stream.onMessage(m as TurnInfo), close: (code, reason) => stream.onClose(code, reason) },
+    settings.apiKey,
+    'flux socket',
+  );
   return stream;
 }
 
@@ -130,12 +117,7 @@ class FluxStream implements AsrStream {
     if (m.type === 'Error') {
       this.onEvent({
         type: 'error',
-        error: new ProviderError({
-          provider: 'deepgram',
-          kind: 'asr',
-          code: 'bad_request',
-          message: `deepgram asr: ${scrub(`${m.code ?? ''} ${m.description ?? ''}`.trim(), [this.apiKey])}`,
-        }),
+        error: listenError('bad_request', `${m.code ?? ''} ${m.description ?? ''}`.trim(), this.apiKey),
         fatal: true,
       });
       this.finish();
@@ -174,12 +156,11 @@ class FluxStream implements AsrStream {
     }
     this.onEvent({
       type: 'error',
-      error: new ProviderError({
-        provider: 'deepgram',
-        kind: 'asr',
-        code: code === 1008 ? 'bad_request' : 'connection',
-        message: `deepgram asr: flux socket closed (${code ?? 'no code'}) ${scrub(reason ?? '', [this.apiKey])}`.trim(),
-      }),
+      error: listenError(
+        code === 1008 ? 'bad_request' : 'connection',
+        `flux socket closed (${code ?? 'no code'}) ${reason ?? ''}`,
+        this.apiKey,
+      ),
       fatal: true,
     });
     this.finish();

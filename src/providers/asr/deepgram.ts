@@ -22,8 +22,15 @@
 import type { DeepgramClient } from '@deepgram/sdk';
 import { type AudioFormat, bytesPerMs, MULAW_8K, PCM_8K, PCM_16K } from '../../audio/format.js';
 import { retry } from '../../retry.js';
-import { scrub, unavailable } from '../classify.js';
-import { closeListenSocket, deepgramClient, deepgramConnectError } from '../deepgram-client.js';
+import { unavailable } from '../classify.js';
+import {
+  closeListenSocket,
+  deepgramClient,
+  deepgramConnectError,
+  listenError,
+  SOCKET_OPEN as OPEN,
+  openListenSocket,
+} from '../deepgram-client.js';
 import {
   type AsrCapabilities,
   type AsrEvent,
@@ -91,8 +98,6 @@ interface ListenSocket {
   sendCloseStream(m: { type: 'CloseStream' }): void;
   close(): void;
 }
-
-const OPEN = 1;
 
 function encodingParam(f: AudioFormat): string {
   return f.encoding === 'pcm16' ? 'linear16' : f.encoding;
@@ -171,28 +176,12 @@ class DeepgramStream implements AsrStream {
       reconnectAttempts: 0,
       abortSignal: signal,
     } as never)) as unknown as ListenSocket;
-    socket.on('message', ((m: DgMessage) => this.onMessage(m)) as (arg: never) => void);
-    socket.on('error', (() => {}) as (arg: never) => void); // failures arrive as close / waitForOpen rejections
-    socket.on('close', ((ev: { code?: number; reason?: string }) => this.onClose(socket, ev?.code, ev?.reason)) as (
-      arg: never,
-    ) => void);
-    socket.connect();
-    try {
-      await socket.waitForOpen();
-    } catch (err) {
-      socket.close();
-      throw this.error(err);
-    }
-    if (socket.readyState !== OPEN) {
-      socket.close();
-      throw new ProviderError({
-        provider: 'deepgram',
-        kind: 'asr',
-        code: 'connection',
-        message: 'deepgram asr: socket closed while opening',
-      });
-    }
-    this.socket = socket;
+    this.socket = await openListenSocket(
+      socket,
+      { message: (m) => this.onMessage(m as DgMessage), close: (code, reason) => this.onClose(socket, code, reason) },
+      this.opts.apiKey,
+      'socket',
+    );
     this.offsetMs = this.sentBytes / this.bytesPerMs;
     const keepAliveMs = this.opts.keepAliveMs ?? 4000;
     this.lastWriteAt = performance.now();
@@ -259,15 +248,11 @@ class DeepgramStream implements AsrStream {
       case 'Error':
         this.onEvent({
           type: 'error',
-          error: new ProviderError({
-            provider: 'deepgram',
-            kind: 'asr',
-            code: 'server',
-            message: `deepgram asr: ${scrub(
-              [m.err_code ?? m.variant, m.description ?? m.err_msg, m.message].filter(Boolean).join(': '),
-              [this.opts.apiKey],
-            )}`,
-          }),
+          error: listenError(
+            'server',
+            [m.err_code ?? m.variant, m.description ?? m.err_msg, m.message].filter(Boolean).join(': '),
+            this.opts.apiKey,
+          ),
           fatal: false,
         });
         return;
@@ -298,12 +283,7 @@ class DeepgramStream implements AsrStream {
     }
     if (code === 1008) {
       // DATA-0000: Deepgram could not decode the audio; a new socket would get the same audio
-      const error = new ProviderError({
-        provider: 'deepgram',
-        kind: 'asr',
-        code: 'bad_request',
-        message: `deepgram asr: closed 1008 ${scrub(reason ?? '', [this.opts.apiKey])}`.trim(),
-      });
+      const error = listenError('bad_request', `closed 1008 ${reason ?? ''}`, this.opts.apiKey);
       this.onEvent({ type: 'error', error, fatal: true });
       this.finish();
       return;
