@@ -6,12 +6,14 @@
  * (base64); with turn_detection server_vad the fake segments mu-law by energy: speech_started {audio_start_ms} at
  * the first loud 20 ms, speech_stopped + committed after `silence_duration_ms` (default 500) of quiet, then a
  * transcription delta per word and completed {transcript}. An empty commit is an error
- * (input_audio_buffer_commit_empty), like the service's.
+ * (input_audio_buffer_commit_empty), like the service's. Fault 'quota' (from the fake's shared fault queue): an
+ * account out of credit answers the session.update with an `error` event of type and code `insufficient_quota`
+ * (the body of the HTTP API's 429) and transcribes nothing; the socket stays up for the client to close.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { MULAW_TABLE } from './common.js';
+import { type Fault, MULAW_TABLE } from './common.js';
 
 export interface RealtimeFakeOptions {
   /** Transcript of the n-th turn (n from 0). */
@@ -25,6 +27,7 @@ export function onRealtimeSocket(
   _req: IncomingMessage,
   options: RealtimeFakeOptions,
   log: Record<string, unknown>[],
+  faults: Fault[] = [],
 ): void {
   let configured = false;
   let silenceMs = 500;
@@ -71,6 +74,18 @@ export function onRealtimeSocket(
           };
         };
       };
+      if (faults[0] === 'quota') {
+        faults.shift();
+        return send({
+          type: 'error',
+          error: {
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+            message: 'You exceeded your current quota, please check your plan and billing details.',
+            param: null,
+          },
+        });
+      }
       if (s?.type !== 'transcription')
         return error('invalid_value', "session.type must be 'transcription'.", 'session.type');
       const f = s.audio?.input?.format;

@@ -400,7 +400,7 @@ export async function startOpenAiFake(options: OpenAiFakeOptions = {}): Promise<
       if (faults[0] === 'unauthorized') faults.shift();
       return reject(401, 'invalid_api_key', 'Incorrect API key provided.');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onRealtimeSocket(ws, req, options, realtimeEvents));
+    wss.handleUpgrade(req, socket, head, (ws) => onRealtimeSocket(ws, req, options, realtimeEvents, faults));
   });
   const url = await listen(server);
   return {

@@ -5,6 +5,7 @@ import { MULAW_8K, pcmFormat } from '../../src/audio/format.js';
 import { OpenAiAsr } from '../../src/providers/asr/openai.js';
 import { OpenAiEmbed } from '../../src/providers/embed/openai.js';
 import { resilientEmbed } from '../../src/providers/resilience.js';
+import { resilientAsr } from '../../src/providers/resilient-asr.js';
 import { OfflineTts } from '../../src/providers/tts/offline.js';
 import type { AsrEvent, ProviderError } from '../../src/providers/types.js';
 
@@ -144,6 +145,40 @@ describe('openai per-utterance asr and embeddings against the loopback fake', ()
       .catch((e: unknown) => e);
     expect((err as ProviderError).code).toBe('auth');
     expect((err as ProviderError).message).not.toContain('sk-bad-key');
+  });
+
+  it('realtime transport: an account out of credit (insufficient_quota) is a quota error, not retried: the chain falls back', async () => {
+    const sockets = () => fake.requests.filter((r) => r.path === '/v1/realtime').length;
+    const before = sockets();
+    const incidents: { provider: string; code: string; action: string }[] = [];
+    const realtime = new OpenAiAsr({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, transport: 'realtime' });
+    const upload = new OpenAiAsr({ apiKey: 'sk-test', baseURL: `${fake.url}/v1`, transport: 'upload' });
+    const events: AsrEvent[] = [];
+    fake.faults.push('quota');
+    const stream = await resilientAsr([realtime, upload], {
+      baseDelayMs: 5,
+      onIncident: (i) => incidents.push({ provider: i.provider, code: i.code, action: i.action }),
+    }).open({ format: MULAW_8K }, (e) => events.push(e));
+    const t0 = Date.now();
+    while (!incidents.length && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    expect(incidents).toEqual([{ provider: 'openai', code: 'quota', action: 'fallback' }]);
+    expect(sockets() - before).toBe(1); // never reopened: a quota error is not retryable
+    for (const f of frames) stream.write(f);
+    while (!events.some((e) => e.type === 'final') && Date.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(events.some((e) => e.type === 'final')).toBe(true); // the upload transport took over
+    expect(fake.requests.some((r) => r.path === '/v1/audio/transcriptions')).toBe(true);
+    await stream.close();
+
+    // Alone (no fallback): the caller's stream gets the fatal, non-retryable quota error.
+    fake.faults.push('quota');
+    const alone: AsrEvent[] = [];
+    const s2 = await realtime.open({ format: MULAW_8K }, (e) => alone.push(e));
+    while (!alone.some((e) => e.type === 'error') && Date.now() - t0 < 15_000)
+      await new Promise((r) => setTimeout(r, 10));
+    const err = alone.find((e) => e.type === 'error');
+    expect(err).toMatchObject({ type: 'error', fatal: true, error: { code: 'quota', retryable: false } });
+    await s2.close();
   });
 
   it('embeddings: base64 decoded to Float32Array, 429 retried', async () => {

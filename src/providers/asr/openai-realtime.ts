@@ -21,7 +21,7 @@
 import WebSocket from 'ws';
 import { AudioConverter } from '../../audio/convert.js';
 import { MULAW_8K, sameFormat } from '../../audio/format.js';
-import { classify, codeForStatus, scrub, upgradeRejection } from '../classify.js';
+import { classify, codeForStatus, isQuota, scrub, upgradeRejection } from '../classify.js';
 import { type AsrEvent, type AsrOptions, type AsrStream, ProviderError, type Timing, type Word } from '../types.js';
 
 export interface RealtimeSettings {
@@ -155,7 +155,7 @@ class RealtimeStream implements AsrStream {
       case 'error': {
         const e = m.error ?? {};
         const name = `${e.type ?? ''} ${e.code ?? ''}`;
-        const code = /insufficient_quota/.test(name)
+        const code = isQuota(name)
           ? 'quota'
           : /invalid_api_key|authentication/.test(name)
             ? 'auth'
