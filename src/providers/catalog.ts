@@ -77,6 +77,10 @@ interface ProviderSpec {
 }
 
 const EN = ['en'];
+/** Features of the incremental-text path (TtsProvider.openTextStream), which calls do not use yet. */
+const INCREMENTAL = 'incremental text (openTextStream): ';
+const INCREMENTAL_NOTE =
+  'calls synthesize clause by clause over HTTP; the incremental-text features are on the adapter, not yet used by calls';
 const MANY = ['multi', 'en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'hi', 'ja', 'ko', 'zh', 'ru', 'pl', 'tr', 'sv'];
 
 export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
@@ -172,11 +176,13 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       languages: MANY,
       models: ['eleven_flash_v2_5', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v3'],
       features: [
-        'multi-context WebSocket (multi-stream-input): one socket per call, close_context on barge-in',
-        'flush at clause ends, chunk_length_schedule [50,120,160,250]',
-        'word timings from alignment (AudioChunk.words)',
         'previous_text / next_text on per-clause HTTP requests (with-timestamps route)',
+        'word timings from alignment (AudioChunk.words): exact truncation on barge-in',
+        'speed clamped into 0.7-1.2 (out of range gives no audio on the WebSocket)',
+        `${INCREMENTAL}multi-context WebSocket (multi-stream-input): one socket per call, close_context on barge-in`,
+        `${INCREMENTAL}flush at clause ends, chunk_length_schedule [50,120,160,250], text chunks end with a space`,
       ],
+      note: INCREMENTAL_NOTE,
     },
     {
       id: 'openai',
@@ -186,6 +192,7 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       languages: MANY,
       models: ['gpt-4o-mini-tts', 'tts-1', 'tts-1-hd'],
       openModels: true,
+      features: [`voices: ${OPENAI_TTS_VOICES.join(', ')}`, 'pcm 24 kHz streamed'],
     },
     {
       id: 'deepgram',
@@ -194,7 +201,12 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       formats: [MULAW_8K, PCM_8K, PCM_16K, PCM_24K],
       languages: ['en', 'es'],
       models: ['aura-2', 'aura'],
-      features: ['speed (Aura-2)'],
+      features: [
+        'speed (Aura-2, 0.7-1.5)',
+        'container=none on per-clause HTTP requests (no WAV header per clause)',
+        `${INCREMENTAL}speak WebSocket (/v1/speak): one socket per call, Flush at clause ends, Clear on barge-in`,
+      ],
+      note: INCREMENTAL_NOTE,
     },
     {
       id: 'offline',

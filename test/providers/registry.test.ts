@@ -40,6 +40,26 @@ describe('registry with no keys (embedded defaults)', () => {
     expect(incidents).toMatchObject([{ kind: 'llm', provider: 'openai', code: 'unavailable', action: 'fallback' }]);
   });
 
+  it('the catalog lists the streaming and model options: Flux, Realtime transcription, reasoning models, Aura and ElevenLabs WebSockets, current OpenAI voices', async () => {
+    const features = async (kind: 'asr' | 'llm' | 'tts', id: string) =>
+      ((await reg.catalog.providers(kind)).find((p) => p.id === id)?.features ?? []).join('\n');
+    expect((await reg.catalog.models('asr', 'deepgram')).map((m) => m.id)).toContain('flux-general-en');
+    expect(await features('asr', 'deepgram')).toMatch(/flux-\* models: \/v2\/listen/);
+    expect(await features('asr', 'deepgram')).toMatch(/utterance_end_ms \(bounded/);
+    expect(await features('asr', 'openai')).toMatch(/Realtime API transcription .*server VAD/);
+    expect(await features('llm', 'openai')).toMatch(/reasoningEffort sent, temperature never sent/);
+    expect(await features('llm', 'openai')).toMatch(/prompt_cache_key/);
+    expect((await reg.catalog.models('llm', 'openai')).map((m) => m.id)).toEqual(
+      expect.arrayContaining(['gpt-5', 'gpt-5-mini', 'o4-mini']),
+    );
+    expect(await features('tts', 'deepgram')).toMatch(/speak WebSocket .*Clear on barge-in/);
+    expect(await features('tts', 'elevenlabs')).toMatch(/multi-context WebSocket .*close_context/);
+    expect(await features('tts', 'elevenlabs')).toMatch(/previous_text \/ next_text/);
+    const openaiVoices = (await reg.catalog.voices('openai')).map((v) => v.id);
+    expect(openaiVoices).toEqual(expect.arrayContaining(['marin', 'cedar', 'ash', 'ballad', 'coral', 'sage', 'verse']));
+    expect(await reg.catalog.validate('tts', { provider: 'openai', voice: 'marin' })).toBeNull();
+  });
+
   it('curated models and voices; validate names the unknown provider / model / voice', async () => {
     expect((await reg.catalog.models('asr', 'deepgram')).map((m) => m.id)).toContain('nova-3');
     expect((await reg.catalog.models('llm', 'openai'))[0]!.source).toBe('curated');
