@@ -17,7 +17,8 @@
  *   the run: how late 20 ms audio leaves under this load;
  * - cpu_pct: the engine process's CPU (100 = one core) on the plateau (samples with all N calls up), and
  *   calls_per_core = calls up on the plateau x 100 / cpu_pct: the CPU-bound capacity of one core at this cost;
- * - dtmf_received (should equal calls_ok), rtp frames in / out, frames the engine dropped.
+ * - jitter_ms p50 / p99: |inter-arrival - 20 ms| of the frames the jitter buffer hands each session;
+ * - dtmf_received (should equal calls_ok), rtp frames in / out, dropped_frames (outbound frames the engine dropped).
  * max_calls_under_20ms_p99: the largest N whose lag p99 <= 20 ms with no failed call and every digit received.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -49,6 +50,8 @@ export interface SipLoadRun {
   plateau_calls: number;
   setup_ms: { p50: number; p99: number };
   lag_ms: { p50: number; p99: number; max: number };
+  jitter_ms: { p50: number; p99: number };
+  dropped_frames: number;
   cpu_pct: number;
   calls_per_core: number | null;
   rss_mb: number;
@@ -115,13 +118,25 @@ export function parseSippRtt(text: string): number[] {
 }
 
 /** Wraps a leg so that the echo handler's digits and the leg's end are seen too. */
-function observed(leg: MediaLeg, onDigit: () => void, onStop: (leg: MediaLeg) => void): MediaLeg {
+function observed(
+  leg: MediaLeg,
+  onFrame: (gapMs: number) => void,
+  onDigit: () => void,
+  onStop: (leg: MediaLeg) => void,
+): MediaLeg {
+  let last = 0;
   return new Proxy(leg, {
     get(target, prop) {
       if (prop === 'setHandler') {
         return (h: MediaLegHandler) =>
           target.setHandler({
             ...h,
+            onAudio: (pcm, wire) => {
+              const now = performance.now();
+              if (last > 0) onFrame(now - last);
+              last = now;
+              h.onAudio(pcm, wire);
+            },
             onDtmf: (d, ms) => {
               onDigit();
               h.onDtmf(d, ms);
@@ -148,6 +163,9 @@ async function runOnce(calls: number, rate: number, progress: (l: string) => voi
     },
   });
   let dtmf = 0;
+  // |inter-arrival - 20 ms| of the frames the jitter buffer hands the session (50 per second per call).
+  const jitter = new Float64Array(calls * 50 * 15);
+  let nJitter = 0;
   const legStats = { in: 0, out: 0, dropped: 0 };
   const server = await startSipServer({
     host: '127.0.0.1',
@@ -165,7 +183,16 @@ async function runOnce(calls: number, rate: number, progress: (l: string) => voi
         legStats.out += l.stats.framesOut;
         legStats.dropped += l.stats.dropped;
       };
-      startEcho(observed(leg, () => dtmf++, done));
+      startEcho(
+        observed(
+          leg,
+          (gap) => {
+            if (nJitter < jitter.length) jitter[nJitter++] = Math.abs(gap - 20);
+          },
+          () => dtmf++,
+          done,
+        ),
+      );
     },
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 've-sipp-'));
@@ -233,6 +260,7 @@ async function runOnce(calls: number, rate: number, progress: (l: string) => voi
   const onPlateau = wallMs > 0 ? callMs / wallMs : 0;
   const sortedRtt = Float64Array.from(rtt).sort();
   const sortedLag = lags.subarray(0, nLags).sort();
+  const sortedJitter = jitter.subarray(0, nJitter).sort();
   return {
     calls,
     rate_per_s: rate,
@@ -246,6 +274,8 @@ async function runOnce(calls: number, rate: number, progress: (l: string) => voi
       p99: round(percentile(sortedLag, 99)),
       max: round(sortedLag[nLags - 1] ?? 0),
     },
+    jitter_ms: { p50: round(percentile(sortedJitter, 50)), p99: round(percentile(sortedJitter, 99)) },
+    dropped_frames: legStats.dropped,
     cpu_pct: round(cpuPct, 1),
     calls_per_core: cpuPct > 0 ? Math.floor((100 * onPlateau) / cpuPct) : null,
     rss_mb: round(rss / 2 ** 20, 1),

@@ -210,6 +210,12 @@ export async function placeCall(env: OutboundEnv, req: PlaceCallRequest): Promis
     call.onAck();
     call.rtp = session;
     env.calls.set(callId, call);
+    if (timedOut) {
+      // The 2xx crossed our CANCEL (9.1): ACKed above, now hung up.
+      call.closed('ring timeout');
+      await report({ kind: 'no-answer', status: res.status, reason: 'answered after the ring timeout' });
+      return;
+    }
     if (!answer.ok) {
       call.closed(`no usable SDP answer: ${answer.reason}`);
       await report({ kind: 'failed', status: res.status, reason: `answer not usable: ${answer.reason}` });

@@ -55,6 +55,9 @@ describe('bench load --protocol sip', () => {
       expect(j.calls_per_core === null || typeof j.calls_per_core === 'number').toBe(true);
       expect(Object.keys(j.lag_ms as object)).toEqual(expect.arrayContaining(['p50', 'p99', 'max']));
       expect(Object.keys(j.setup_ms as object)).toEqual(expect.arrayContaining(['p50', 'p99']));
+      // DESIGN.md section 7's load fields.
+      expect(Object.keys(j.jitter_ms as object)).toContain('p99');
+      for (const k of ['dropped_frames', 'max_calls_under_20ms_p99']) expect(k in j, k).toBe(true);
       const saved = JSON.parse(readFileSync(path.join(out, 'load.json'), 'utf8')) as Record<string, unknown>;
       expect(String(saved.command)).toContain('bench load --protocol sip');
     },
