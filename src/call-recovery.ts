@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { finalizeStreamedWav } from './call/recorder.js';
-import { callFiles } from './call-files.js';
+import { callFiles, storeCallFiles } from './call-files.js';
 import type { Logger } from './log.js';
+import type { FileStorage } from './storage/index.js';
 import type { CallRecord, CallsRepo, WebhookEventType } from './store/index.js';
 
 /**
@@ -17,6 +18,8 @@ export interface CallRecoveryDeps {
   webhooks: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
   logger: Logger;
   dataDir: string;
+  /** Where finished call files go (src/storage); a reaped call's spool files, when on this host, are stored too. */
+  files?: FileStorage;
   /** The webhook's `recording_url` / `recording_expires_at` for a call (signed link), or none. */
   recordingLink?: (callId: string) => Record<string, string>;
 }
@@ -25,6 +28,11 @@ export interface CallRecoveryDeps {
 export async function finishReapedCall(d: CallRecoveryDeps, c: CallRecord): Promise<void> {
   const file = callFiles(d.dataDir, c.tenantId, c.id).recording;
   const kept = existsSync(file) ? await finalizeStreamedWav(file) : undefined;
+  if (d.files) {
+    await storeCallFiles(d.files, d.dataDir, c.tenantId, c.id).catch((err: unknown) =>
+      d.logger.warn({ err: (err as Error).message, callId: c.id }, 'call files not stored'),
+    );
+  }
   const endedAt = c.endedAt ?? new Date().toISOString();
   const startedAt = c.startedAt ?? c.createdAt;
   const durationMs = Math.max(0, Date.parse(endedAt) - Date.parse(startedAt));

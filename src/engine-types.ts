@@ -8,6 +8,7 @@ import type { Observability } from './observability/index.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import type { KnowledgeBase } from './rag/index.js';
 import type { SipServer } from './sip/server.js';
+import type { FileStorage } from './storage/index.js';
 import type { Store } from './store/index.js';
 import type { Gateway } from './telephony/gateway.js';
 import type { ToolRegistry } from './tools/types.js';
@@ -29,6 +30,8 @@ export interface EngineOptions {
   /** Engine heartbeat period and the silence after which other engines close its calls, ms (presence.ts). */
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /** Where finished recordings and wire logs go; default from FILE_STORAGE / S3_* (src/storage). */
+  files?: FileStorage;
 }
 
 export interface Engine {

@@ -17,7 +17,7 @@ import { toolResponseRow } from './call/analytics-rows.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
-import { callFiles } from './call-files.js';
+import { callFiles, storeCallFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
@@ -35,6 +35,8 @@ import { createRetriever, openKnowledgeBase } from './rag/index.js';
 import { createAdmission } from './sip/admission.js';
 import { type SipServer, startSipServer } from './sip/server.js';
 import { readSipTls } from './sip/tls.js';
+import { createFileStorage } from './storage/index.js';
+import { knowledgeTarget } from './storage/knowledge.js';
 import { type CallStatus, connectStore } from './store/index.js';
 import type { CallControl } from './telephony/call-control.js';
 import {
@@ -114,7 +116,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   // Sessions get providers that count their requests; `engine.providers` stays the registry as configured.
   const callProviders = obs.meter(providers);
   const kb = await openKnowledgeBase({
-    uri: path.join(config.dataDir, 'lancedb'),
+    // DATA_DIR/lancedb, or KNOWLEDGE_URI (s3://… with storage options) shared by every engine.
+    ...knowledgeTarget(process.env, config.dataDir),
     embed: providers.embed(),
     logger,
     onRetrieval: (e) => {
@@ -139,6 +142,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const sms = createSmsSender({ store, fetch: guardedFetch });
   tools.register(sendSmsTool({ sms, store }));
   const recordingLinks = createRecordingLinks(config);
+  // Finished recordings and wire logs: DATA_DIR, or the bucket all engines share (FILE_STORAGE=s3, src/storage).
+  const files = opts.files ?? createFileStorage(process.env, config.dataDir);
   const webhooks = createWebhookDispatcher({
     store,
     logger,
@@ -174,6 +179,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     webhooks,
     logger,
     dataDir: config.dataDir,
+    files,
     recordingLink: (id) => recordingLinkFields(recordingLinks.url(id)),
   };
   const presence: Presence = await startPresence({
@@ -201,6 +207,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     config,
     store,
     logger,
+    files,
     providers,
     tools,
     engineId: presence.id,
@@ -410,6 +417,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
           // Server paths stay on the server: the webhook carries a signed recording link instead.
           const { recordingPath, wirePath: _wire, ...shared } = summary;
           enqueueWrite(async () => {
+            // Before the webhook, so its recording link works from any engine the moment it arrives.
+            await storeCallFiles(files, config.dataDir, tenantId, recordId).catch((err: unknown) =>
+              log.warn({ err: (err as Error).message }, 'call files not stored'),
+            );
             await store.calls.update(recordId, {
               status: summary.endReason.startsWith('error') ? 'failed' : 'completed',
             });

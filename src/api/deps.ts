@@ -7,6 +7,7 @@ import type { OutboundWorker } from '../channels/worker.js';
 import type { EngineConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MetricsEndpoint } from '../observability/metrics-http.js';
+import type { FileStorage } from '../storage/index.js';
 import type { Store, WebhookEventType } from '../store/index.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -54,6 +55,8 @@ export interface AppDeps {
   sms?: SmsSender;
   /** Webhook outbox (src/webhooks/dispatcher.ts) for events the API itself raises. */
   webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  /** Where finished recordings and wire logs live (src/storage); default: the local DATA_DIR. */
+  files?: FileStorage;
   /** This engine process's id among those sharing the store (src/cluster/presence.ts). */
   engineId?: string;
   /** Replaces the in-process token bucket, e.g. with one shared by all engine processes. */

@@ -1,11 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyReply } from 'fastify';
-import { tenantRecordingsDir } from '../call-files.js';
+import { callFileKeys } from '../call-files.js';
 import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
+import type { FileStorage } from '../storage/index.js';
 import type { CallRecord } from '../store/index.js';
 
 /**
@@ -61,21 +61,17 @@ export function createRecordingLinks(config: EngineConfig, ttlSec = RECORDING_LI
 }
 
 /**
- * Streams a call's recording, found through its record (never a path built from the request). Served only from
- * the call's tenant's own recordings directory (src/call-files.ts); a path anywhere else (a corrupt row, a file
- * from before per-tenant directories) is refused rather than served.
+ * Streams a call's recording from the file storage (src/storage: DATA_DIR or the bucket every engine shares). The
+ * key is derived from the call's own tenant and id (src/call-files.ts), never from a request or a path in its row.
  */
-export async function sendRecording(reply: FastifyReply, dataDir: string, call: CallRecord): Promise<FastifyReply> {
+export async function sendRecording(reply: FastifyReply, files: FileStorage, call: CallRecord): Promise<FastifyReply> {
   if (!call.recordingPath) throw new EngineError('NOT_FOUND', 'This call has no recording');
-  const root = path.resolve(tenantRecordingsDir(dataDir, call.tenantId));
-  const file = path.resolve(dataDir, call.recordingPath);
-  if (!file.startsWith(root + path.sep)) throw new EngineError('NOT_FOUND', 'Recording unavailable');
-  const st = await stat(file).catch(() => undefined);
-  if (!st?.isFile()) throw new EngineError('NOT_FOUND', 'Recording file is missing');
-  reply.header('content-type', file.endsWith('.wav') ? 'audio/wav' : 'application/octet-stream');
-  reply.header('content-length', String(st.size));
-  reply.header('content-disposition', `attachment; filename="${call.id}${path.extname(file)}"`);
-  return reply.send(createReadStream(file));
+  const obj = await files.get(callFileKeys(call.tenantId, call.id).recording);
+  if (!obj) throw new EngineError('NOT_FOUND', 'Recording file is missing');
+  reply.header('content-type', 'audio/wav');
+  reply.header('content-length', String(obj.size));
+  reply.header('content-disposition', `attachment; filename="${call.id}.wav"`);
+  return reply.send(obj.body);
 }
 
 /** The `recording_url` / `recording_expires_at` fields of a webhook, or none. */

@@ -32,10 +32,10 @@ function kept(job: number): Chunk[] {
   return j.chunks;
 }
 
-function connect(uri: string): Promise<lancedb.Connection> {
+function connect(uri: string, storageOptions?: Record<string, string>): Promise<lancedb.Connection> {
   let c = connections.get(uri);
   if (!c) {
-    c = lancedb.connect(uri);
+    c = lancedb.connect(uri, storageOptions ? { storageOptions } : {});
     connections.set(uri, c);
     c.catch(() => connections.delete(uri));
   }
@@ -57,7 +57,7 @@ async function handle(m: WorkerRequest & { id: number }): Promise<unknown> {
       const chunks = kept(m.job);
       try {
         const { info, vectorDim, staleWhere } = m.req;
-        const db = await connect(m.req.uri);
+        const db = await connect(m.req.uri, m.req.storageOptions);
         const table = await db.openTable(m.req.table);
         try {
           const schema = (await table.schema()) as unknown as Schema;

@@ -22,6 +22,8 @@ import type { DocumentInfo } from './types.js';
 export interface WriteRequest {
   /** LanceDB URI and connection options of the store (the worker opens its own connection) */
   uri: string;
+  /** LanceDB storage options of an object-store URI (src/storage/knowledge.ts) */
+  storageOptions?: Record<string, string>;
   table: string;
   info: DocumentInfo;
   /** Vector column size of the table; undefined when it has none */

@@ -27,6 +27,7 @@ export async function openKnowledgeBase(opts: KnowledgeBaseOptions): Promise<Kno
     optimizeDelayMs: opts.optimizeDelayMs ?? 1000,
     vectorIndexMinRows: opts.vectorIndexMinRows ?? 10_000,
     readConsistencyS: opts.readConsistencyS ?? 1,
+    ...(opts.storageOptions ? { storageOptions: opts.storageOptions } : {}),
   });
   return new LanceKnowledgeBase(store, opts);
 }

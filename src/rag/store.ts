@@ -107,6 +107,7 @@ export interface TenantTable {
 export class TableStore {
   private readonly db: lancedb.Connection;
   private readonly uri: string;
+  private readonly storageOptions: Record<string, string> | undefined;
   private readonly logger: Logger;
   private readonly vectorDim: number | undefined;
   private readonly optimizeDelayMs: number;
@@ -120,10 +121,16 @@ export class TableStore {
     db: lancedb.Connection,
     uri: string,
     logger: Logger,
-    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number },
+    opts: {
+      vectorDim?: number;
+      optimizeDelayMs: number;
+      vectorIndexMinRows: number;
+      storageOptions?: Record<string, string>;
+    },
   ) {
     this.db = db;
     this.uri = uri;
+    this.storageOptions = opts.storageOptions;
     this.logger = logger;
     this.vectorDim = opts.vectorDim;
     this.optimizeDelayMs = opts.optimizeDelayMs;
@@ -133,21 +140,27 @@ export class TableStore {
   static async open(
     uri: string,
     logger: Logger,
-    opts: { vectorDim?: number; optimizeDelayMs: number; vectorIndexMinRows: number; readConsistencyS: number },
+    opts: {
+      vectorDim?: number;
+      optimizeDelayMs: number;
+      vectorIndexMinRows: number;
+      readConsistencyS: number;
+      storageOptions?: Record<string, string>;
+    },
   ): Promise<TableStore> {
     // Several engine processes may share one store (DESIGN.md 9): re-check a table for other writers' commits at
     // most every readConsistencyS seconds (one version check, not one per query).
-    return new TableStore(
-      await lancedb.connect(uri, { readConsistencyInterval: opts.readConsistencyS }),
-      uri,
-      logger,
-      opts,
-    );
+    const db = await lancedb.connect(uri, {
+      readConsistencyInterval: opts.readConsistencyS,
+      ...(opts.storageOptions ? { storageOptions: opts.storageOptions } : {}),
+    });
+    return new TableStore(db, uri, logger, opts);
   }
 
   /** Where a tenant's table lives, for the document worker's own connection (src/rag/doc-worker.ts). */
-  location(tenantId: string): { uri: string; table: string } {
-    return { uri: this.uri, table: this.tableName(tenantId) };
+  location(tenantId: string): { uri: string; table: string; storageOptions?: Record<string, string> } {
+    const o = this.storageOptions;
+    return { uri: this.uri, table: this.tableName(tenantId), ...(o ? { storageOptions: o } : {}) };
   }
 
   tableName(tenantId: string): string {

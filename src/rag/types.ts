@@ -95,6 +95,8 @@ export interface KnowledgeBase {
 export interface KnowledgeBaseOptions {
   /** Local directory (DATA_DIR/lancedb) or an object-store URI (s3://…), passed unchanged to lancedb.connect */
   uri: string;
+  /** LanceDB storage options for an object-store URI (credentials, endpoint: src/storage/knowledge.ts). */
+  storageOptions?: Record<string, string>;
   /** undefined: full-text search only */
   embed?: EmbedProvider;
   logger: Logger;

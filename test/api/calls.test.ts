@@ -297,13 +297,16 @@ describe('call records', () => {
     expect(res.headers.get('content-type')).toBe('audio/wav');
     expect(Buffer.from(await res.arrayBuffer()).equals(wav)).toBe(true);
     expect((await fetch(`${h.url}/api/v1/calls/${c.id}/recording`)).status).toBe(401);
-    // A path escaping DATA_DIR is never served, nor one outside the tenant's own recordings directory.
-    await h.store.calls.update(c.id, { recordingPath: '../../etc/passwd' });
-    expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
+    // The file is found from the call's own tenant and id (src/call-files.ts), never from the path in its row: a
+    // row pointing outside DATA_DIR or at another tenant's file still serves only this call's own recording.
+    const other = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(40, 2)]);
     mkdirSync(path.join(h.dir, 'recordings', h.b.id), { recursive: true });
-    writeFileSync(path.join(h.dir, 'recordings', h.b.id, 'c_other.wav'), wav);
-    await h.store.calls.update(c.id, { recordingPath: `recordings/${h.b.id}/c_other.wav` });
-    expect((await h.call('GET', `/api/v1/calls/${c.id}/recording`, { headers: h.a.h })).status).toBe(404);
+    writeFileSync(path.join(h.dir, 'recordings', h.b.id, 'c_other.wav'), other);
+    for (const recordingPath of ['../../etc/passwd', `recordings/${h.b.id}/c_other.wav`]) {
+      await h.store.calls.update(c.id, { recordingPath });
+      const r = await fetch(`${h.url}/api/v1/calls/${c.id}/recording`, { headers: h.a.h });
+      expect(Buffer.from(await r.arrayBuffer()).equals(wav)).toBe(true);
+    }
   });
 });
 

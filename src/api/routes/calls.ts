@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
+import { createLocalStorage } from '../../storage/local.js';
 import type { CallRecord } from '../../store/index.js';
 import type { RouteDeps } from '../deps.js';
 import { sendRecording } from '../recording-link.js';
@@ -119,7 +120,7 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       async (req, reply) => {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
-        return sendRecording(reply, deps.config.dataDir, c);
+        return sendRecording(reply, deps.files ?? createLocalStorage(deps.config.dataDir), c);
       },
     );
   };

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
+import { createLocalStorage } from '../../storage/local.js';
 import type { RouteDeps } from '../deps.js';
 import { createRecordingLinks, sendRecording } from '../recording-link.js';
 import { ErrorSchema, responses } from '../schemas.js';
@@ -39,7 +40,7 @@ export function publicRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           ? await deps.store.calls.find(callId)
           : undefined;
         if (!call) throw new EngineError('FORBIDDEN', 'Invalid or expired recording link');
-        return sendRecording(reply, deps.config.dataDir, call);
+        return sendRecording(reply, deps.files ?? createLocalStorage(deps.config.dataDir), call);
       },
     );
     app.get(
