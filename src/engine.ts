@@ -21,6 +21,7 @@ import { callFiles, storeCallFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
+import { createSimulatedDialer, type MessageStatusHook } from './channels/simulated.js';
 import { startSipRegistrations } from './channels/sip-trunk.js';
 import { createSmsSender } from './channels/sms.js';
 import { createWhatsAppSender } from './channels/whatsapp.js';
@@ -138,9 +139,6 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tools = createToolRegistry({ mcpServers: config.mcpServers });
   // Every request to a tenant-supplied URL (webhooks, carrier base URLs) goes through the SSRF guard.
   const guardedFetch = createGuardedFetch(config.egress);
-  // The agent texts whoever it is talking with through the tenant's account, like POST /api/v1/sms/send.
-  const sms = createSmsSender({ store, fetch: guardedFetch });
-  tools.register(sendSmsTool({ sms, store }));
   const recordingLinks = createRecordingLinks(config);
   // Finished recordings and wire logs: DATA_DIR, or the bucket all engines share (FILE_STORAGE=s3, src/storage).
   const files = opts.files ?? createFileStorage(process.env, config.dataDir);
@@ -150,7 +148,23 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     fetch: guardedFetch,
     observe: obs.webhookAttempt,
   });
-  const whatsapp = createWhatsAppSender({ store, fetch: guardedFetch });
+  // Test mode (src/channels/simulated.ts): simulated messages move queued -> sent -> delivered on their own.
+  const simulatedStatus: MessageStatusHook = async (tenantId, channel, messageId, status) => {
+    const m = await store.messages.setStatus(tenantId, channel, messageId, status);
+    if (m && channel === 'whatsapp') {
+      await webhooks.enqueue(tenantId, 'whatsapp.message', {
+        direction: 'outbound',
+        channel,
+        to: m.contact,
+        message_id: messageId,
+        status,
+      });
+    }
+  };
+  // The agent texts whoever it is talking with through the tenant's account, like POST /api/v1/sms/send.
+  const sms = createSmsSender({ store, fetch: guardedFetch, onSimulatedStatus: simulatedStatus });
+  tools.register(sendSmsTool({ sms, store }));
+  const whatsapp = createWhatsAppSender({ store, fetch: guardedFetch, onSimulatedStatus: simulatedStatus });
   // WhatsApp chats are answered by the same assistants (LLM, tools, knowledge) outside any call.
   const whatsappInbound = createWhatsAppInbound({
     store,
@@ -165,6 +179,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     },
   });
   const sessions = new Map<string, CallSession>();
+  /** Where this engine listens, for the simulated carrier's streams (test mode). */
+  let selfUrl: string | undefined;
   /**
    * Live legs by call id, as the one call-control interface (src/telephony/call-control.ts): where control messages
    * from any engine's API land (src/cluster/presence.ts).
@@ -222,6 +238,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       fetch: guardedFetch,
       egress: config.egress,
       sip: { sip: () => sip, webhooks, logger },
+      simulated: createSimulatedDialer({ selfUrl: () => selfUrl, logger }),
     }),
     whatsapp,
     whatsappInbound,
@@ -415,7 +432,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
           call.release?.();
           observed.ended(summary, summary.endReason.startsWith('error') ? 'failed' : 'completed');
           // Server paths stay on the server: the webhook carries a signed recording link instead.
-          const { recordingPath, wirePath: _wire, ...shared } = summary;
+          // The summary's callId is the carrier's: as `callId` it would overwrite call_id once keys are snake_cased.
+          const { recordingPath, wirePath: _wire, callId: providerCallId, ...shared } = summary;
           enqueueWrite(async () => {
             // Before the webhook, so its recording link works from any engine the moment it arrives.
             await storeCallFiles(files, config.dataDir, tenantId, recordId).catch((err: unknown) =>
@@ -426,6 +444,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
             });
             await webhooks.enqueue(tenantId, summary.endReason.startsWith('error') ? 'call.failed' : 'call.ended', {
               call_id: recordId,
+              provider_call_id: providerCallId,
               assistant_id: assistantId,
               ...shared,
               transcript: keepConversation ? shared.transcript : [],
@@ -518,7 +537,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (config.metricsPort !== undefined && !metricsServer) {
         metricsServer = await startMetricsServer(metricsEndpoint(), config.metricsPort, host);
       }
-      return { port, url: `http://${shown}:${port}`, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) };
+      selfUrl = `http://${shown}:${port}`;
+      return { port, url: selfUrl, ...(metricsServer ? { metricsPort: metricsServer.port } : {}) };
     },
     close() {
       closing ??= (async () => {

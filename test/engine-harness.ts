@@ -28,6 +28,16 @@ export interface EngineHarness {
   close(): Promise<void>;
 }
 
+/** Polls `probe` (every 50 ms, up to 30 s) until it answers something other than undefined. */
+export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 export const PORTAL_KEY = 'vek_test_engine_key_0123456789abcdef';
 
 export async function startEngine(

@@ -29,7 +29,13 @@ export async function authenticate(store: Store, request: FastifyRequest): Promi
   if (!match || (email !== undefined && match.tenant.email.toLowerCase() !== email.trim().toLowerCase())) {
     throw new EngineError('UNAUTHORIZED', 'Invalid or revoked credentials');
   }
-  request.tenant = { id: match.tenant.id, email: match.tenant.email, keyId: match.keyId };
+  request.tenant = {
+    id: match.tenant.id,
+    email: match.tenant.email,
+    keyId: match.keyId,
+    environment: match.tenant.environment,
+    ...(match.tenant.liveId ? { liveId: match.tenant.liveId } : {}),
+  };
 }
 
 export { secretEquals } from '../secret-equal.js';

@@ -8,6 +8,7 @@ import { analyticsRoutes } from './routes/analytics.js';
 import { assistantRoutes } from './routes/assistants.js';
 import { callRoutes } from './routes/calls.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { keyRoutes } from './routes/keys.js';
 import { liveCallRoutes } from './routes/live-calls.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pluginRoutes } from './routes/plugins.js';
@@ -56,6 +57,7 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(runtimeRoutes(deps));
     await app.register(catalogRoutes(deps));
     await app.register(accountRoutes(deps));
+    await app.register(keyRoutes(deps));
     await app.register(pluginRoutes(deps));
     await app.register(analyticsRoutes(deps));
     await app.register(callRoutes(deps));

@@ -1,5 +1,5 @@
 import type { EgressPolicy } from '../net/policy.js';
-import type { Store } from '../store/index.js';
+import { type Store, testModeOf } from '../store/index.js';
 import { type AriConfig, createAsteriskDialer } from './asterisk.js';
 import { createFreeswitchDialer, type FreeswitchConfig } from './freeswitch.js';
 import { createSipTrunkDialer, type SipTrunkDialerOptions, sipDefaultChannel } from './sip-trunk.js';
@@ -88,7 +88,10 @@ export function createChannelDialer(opts: {
   egress?: EgressPolicy;
   /** SIP trunks: the engine's SIP user agent and where call.failed goes (src/channels/sip-trunk.ts). */
   sip?: Omit<SipTrunkDialerOptions, 'store'>;
+  /** Test-mode tenants' carrier (src/channels/simulated.ts); without it their calls are refused, never dialed. */
+  simulated?: OutboundDialer;
 }): OutboundDialer {
+  const isTest = testModeOf(opts.store);
   const twilio = createTwilioDialer({
     ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -113,9 +116,15 @@ export function createChannelDialer(opts: {
   });
   const sip = opts.sip && createSipTrunkDialer({ store: opts.store, ...opts.sip });
   return {
-    unavailable: (tenantId, channel, from) => channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
+    unavailable: async (tenantId, channel, from) =>
+      (await isTest(tenantId)) ? null : channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
     defaultChannel: async (tenantId) => (sip ? sipDefaultChannel(opts.store, tenantId) : undefined),
     async dial(req) {
+      // Test mode: the simulated carrier only, whatever the channel.
+      if (await isTest(req.tenantId)) {
+        if (!opts.simulated) throw new DialError('Test mode: this engine has no simulated carrier', false);
+        return opts.simulated.dial(req);
+      }
       if (req.channel === 'sip' && sip) return sip.dial(req);
       if (req.channel === 'twilio') return twilio.dial(req);
       if (req.channel === 'asterisk') return asterisk.dial(req);

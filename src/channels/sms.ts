@@ -1,7 +1,8 @@
 import { EngineError } from '../errors.js';
 import { defaultGuardedFetch } from '../net/egress.js';
-import type { Store } from '../store/index.js';
+import { type Store, testModeOf } from '../store/index.js';
 import { pluginCredentials } from './dialer.js';
+import { type MessageStatusHook, simulateMessage } from './simulated.js';
 import { twilioPost } from './twilio.js';
 
 /** One SMS to send through the tenant's messaging plugin. */
@@ -13,7 +14,7 @@ export interface SmsRequest {
 }
 
 export interface SmsResult {
-  provider: 'twilio' | 'telnyx';
+  provider: 'twilio' | 'telnyx' | 'simulated';
   providerMessageId: string;
   status: string;
   from: string;
@@ -29,11 +30,26 @@ export interface SmsSender {
  * form-encoded, basic auth) or else the telnyx plugin (`POST /v2/messages`, JSON, Bearer API key). Base URLs are
  * tenant configuration, so requests go through the SSRF-guarded fetch.
  */
-export function createSmsSender(opts: { store: Store; fetch?: typeof fetch; timeoutMs?: number }): SmsSender {
+export function createSmsSender(opts: {
+  store: Store;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  /** Status changes of test-mode (simulated) messages. */
+  onSimulatedStatus?: MessageStatusHook;
+}): SmsSender {
   const doFetch = opts.fetch ?? defaultGuardedFetch();
   const timeoutMs = opts.timeoutMs ?? 15_000;
+  const isTest = testModeOf(opts.store);
   return {
     async send(req) {
+      // Test mode: the simulated carrier, never the tenant's account.
+      if (await isTest(req.tenantId)) {
+        const r = simulateMessage(
+          'SM',
+          (id, s) => opts.onSimulatedStatus?.(req.tenantId, 'sms', id, s) ?? Promise.resolve(),
+        );
+        return { ...r, from: req.from ?? '+15005550006' };
+      }
       const twilio = await pluginCredentials(opts.store, req.tenantId, 'twilio');
       if (twilio?.accountSid && twilio.authToken) {
         const from = req.from ?? twilio.fromNumber;

@@ -15,6 +15,7 @@ import { sqliteApiKeys, sqliteTenants } from './sqlite/tenants.js';
 import { sqliteWebhooks } from './sqlite/webhooks.js';
 import type { Store } from './types.js';
 
+export { testModeOf } from './environment.js';
 export { StoreUnavailableError } from './postgres/database.js';
 export { openPostgresStore } from './postgres/index.js';
 export { normalizeNumber } from './sqlite/account.js';

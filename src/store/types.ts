@@ -6,12 +6,18 @@ import type { Assistant, AssistantConfig } from '../assistant.js';
  * Timestamps are ISO 8601 strings (UTC); money is integer cents.
  */
 
+/** Which data a credential reaches: the live account, or its test twin (test mode, like Stripe's). */
+export type Environment = 'production' | 'test';
+
 export interface Tenant {
   id: string;
   email: string;
   name?: string;
   creditCents: number;
   createdAt: string;
+  environment: Environment;
+  /** For a test tenant: the live tenant it is the test twin of. */
+  liveId?: string;
 }
 
 export interface ApiKeyRecord {
@@ -34,8 +40,14 @@ export interface TenantsRepo {
   create(input: { email: string; name?: string; creditCents?: number }): Promise<Tenant>;
   get(id: string): Promise<Tenant | undefined>;
   getByEmail(email: string): Promise<Tenant | undefined>;
+  /** Live tenants only (test twins are part of their live tenant). */
   list(): Promise<Tenant[]>;
   count(): Promise<number>;
+  /**
+   * The test twin of a live tenant, created on first use (idempotent, also across engines): its own tenant id, so
+   * test data is isolated from live data by the tenant scoping every repository already applies.
+   */
+  testTwin(liveId: string): Promise<Tenant>;
 }
 
 export interface ApiKeysRepo {

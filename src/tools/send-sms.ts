@@ -44,6 +44,7 @@ export function sendSmsTool(deps: { sms: SmsSender; store: Pick<Store, 'analytic
           status: r.status,
           chars: message.length,
           source: 'tool',
+          ...(r.provider === 'simulated' ? { test: true } : {}),
         });
         await deps.store.messages.add({
           tenantId: ctx.tenantId,

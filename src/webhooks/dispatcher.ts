@@ -1,7 +1,13 @@
 import type { Logger } from '../log.js';
 import { defaultGuardedFetch } from '../net/egress.js';
 import { backoffDelay } from '../retry.js';
-import type { Store, WebhookDelivery, WebhookEndpoint, WebhookEventType } from '../store/index.js';
+import {
+  type Store,
+  testModeOf,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEventType,
+} from '../store/index.js';
 import { wireEnvelope } from './events.js';
 import { signPayload } from './signature.js';
 
@@ -56,6 +62,7 @@ function callIdOf(payload: Record<string, unknown>): string | undefined {
 
 export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
   const { store, logger } = opts;
+  const isTest = testModeOf(store);
   const doFetch = opts.fetch ?? defaultGuardedFetch();
   const pollMs = opts.pollMs ?? 1000;
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -168,7 +175,9 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
 
   return {
     async enqueue(tenantId, type, payload) {
-      await store.webhooks.enqueue(tenantId, type, payload);
+      // Test mode: every event of a test tenant says so (its endpoints are its own, so live ones never see it).
+      const marked = (await isTest(tenantId)) ? { ...payload, test: true } : payload;
+      await store.webhooks.enqueue(tenantId, type, marked);
       if (!halting) kick();
     },
     start() {

@@ -51,6 +51,7 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
   }),
   'call.ended': Type.Object({
     call_id: Str,
+    provider_call_id: Type.Optional(Type.String({ description: "The carrier's call id (Twilio CallSid, …)" })),
     assistant_id: Str,
     protocol: Str,
     started_at: Str,
@@ -83,6 +84,7 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
   }),
   'call.failed': Type.Object({
     call_id: Str,
+    provider_call_id: OptStr,
     assistant_id: OptStr,
     direction: Type.Optional(Type.Union([Type.Literal('inbound'), Type.Literal('outbound')])),
     to: Type.Optional(Type.Union([Type.String(), Type.Null()])),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAiFake, startOpenAiFake } from '../../bench/fakes/openai.js';
 import { startWhatsAppCloudFake } from '../channels/whatsapp-fake.js';
-import { type EngineHarness, startEngine } from '../engine-harness.js';
+import { type EngineHarness, startEngine, until } from '../engine-harness.js';
 
 /**
  * WhatsApp as the CallAI seed describes it, through the whole engine: POST /api/v1/whatsapp/send (text and Cloud API
@@ -18,15 +18,6 @@ let h: EngineHarness;
 let cloud: Awaited<ReturnType<typeof startWhatsAppCloudFake>>;
 let llm: OpenAiFake;
 let agentId = '';
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const lastUser = (body: Record<string, unknown>) =>
   [...(body.messages as Array<{ role: string; content: string }>)].reverse().find((m) => m.role === 'user')?.content ??

@@ -46,7 +46,11 @@ describe('RAG routes', () => {
     });
     app.decorateRequest('tenant', null as never);
     app.addHook('onRequest', async (req) => {
-      req.tenant = { id: String(req.headers['x-test-tenant'] ?? 'tenant-1'), email: 'test@example.com' };
+      req.tenant = {
+        id: String(req.headers['x-test-tenant'] ?? 'tenant-1'),
+        email: 'test@example.com',
+        environment: 'production',
+      };
     });
     // The API engineer registers the plugin as a plain FastifyPluginAsync (AppDeps.extraRoutes).
     const plugin: FastifyPluginAsync = ragRoutes(kb, { maxUploadBytes: 32 * 1024 });

@@ -47,6 +47,30 @@ export function storeContract(fixture: StoreFixture): void {
     });
   });
 
+  describe('test mode', () => {
+    it("a tenant's test twin: created once (from any handle), keyed like any tenant, showing the live email", async () => {
+      const t = await store.tenants.create({ email: 'live@example.com' });
+      expect(t.environment).toBe('production');
+      const twin = await store.tenants.testTwin(t.id);
+      expect(twin).toMatchObject({ environment: 'test', liveId: t.id });
+      expect(twin.id).not.toBe(t.id);
+      expect((await (await another()).tenants.testTwin(t.id)).id).toBe(twin.id);
+      await expect(store.tenants.testTwin(twin.id)).rejects.toThrow(/no live tenant/);
+      expect((await store.tenants.list()).map((x) => x.id)).toEqual([t.id]);
+      expect(await store.tenants.count()).toBe(1);
+      const { secret } = await store.apiKeys.create(twin.id, { label: 'test' });
+      const m = await store.apiKeys.verify(secret);
+      expect(m?.tenant).toMatchObject({ id: twin.id, email: 'live@example.com', environment: 'test', liveId: t.id });
+      expect((await store.apiKeys.verify((await store.apiKeys.create(t.id)).secret))?.tenant.environment).toBe(
+        'production',
+      );
+      // Data written under the twin is the twin's only.
+      await store.assistants.create(twin.id, { prompt: 'test' });
+      expect((await store.assistants.list(t.id)).rows).toHaveLength(0);
+      expect((await store.assistants.list(twin.id)).rows).toHaveLength(1);
+    });
+  });
+
   describe('assistants', () => {
     it('creates with both ids, bumps version, scopes by tenant', async () => {
       const a = await store.tenants.create({ email: 'a@x' });

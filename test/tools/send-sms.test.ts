@@ -6,21 +6,12 @@ import { openStore } from '../../src/store/index.js';
 import { sendSmsTool } from '../../src/tools/send-sms.js';
 import type { ToolContext } from '../../src/tools/types.js';
 import { startTwilioFake } from '../channels/twilio-fake.js';
-import { type EngineHarness, startEngine } from '../engine-harness.js';
+import { type EngineHarness, startEngine, until } from '../engine-harness.js';
 
 /** send_sms: the agent texts the caller during a call, through the tenant's Twilio account (a loopback fake). */
 const creds = { sid: 'ACtooltooltooltooltooltooltooltool', token: 'tool_token' };
 let twilio: Awaited<ReturnType<typeof startTwilioFake>>;
 let h: EngineHarness;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   twilio = await startTwilioFake(creds);

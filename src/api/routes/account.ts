@@ -43,16 +43,7 @@ const RouteSchema = Type.Object({
   assistantApiKey: Type.Optional(Type.String()),
   createdAt: Type.String(),
 });
-const KeySchema = Type.Object({
-  id: Type.String(),
-  label: Type.String(),
-  prefix: Type.String(),
-  createdAt: Type.String(),
-  revokedAt: Type.Optional(Type.String()),
-  lastUsedAt: Type.Optional(Type.String()),
-});
-
-/** /api/v1/account: allowlist, call limits, number routing, the tenant's own keys and credit. */
+/** /api/v1/account: allowlist, call limits, number routing, credit (the keys: routes/keys.ts). */
 export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
   const tags = ['account'];
   const s = deps.store;
@@ -181,6 +172,10 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           },
         },
         async (req) => {
+          // Real numbers ring on real carriers: a test-mode route would take live calls into test data.
+          if (req.tenant.environment === 'test') {
+            throw new EngineError('FORBIDDEN', 'Number routing binds real carrier numbers: use a production key');
+          }
           const number = e164('number', normalizeNumber(req.body.number));
           const a = await tenantAssistant(s, req, req.body.assistantApiKey);
           const r = await s.numberRouting.set(req.tenant.id, number, a.id);
@@ -211,53 +206,6 @@ export function accountRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           throw new EngineError('NOT_FOUND', 'Number route not found');
         }
         return { status: 'success' as const, data: { deleted: true } };
-      },
-    );
-    app.get(
-      '/api/v1/account/api-keys',
-      {
-        schema: {
-          tags,
-          summary: 'Your portal API keys (never the secrets)',
-          response: responses(Type.Array(KeySchema)),
-        },
-      },
-      async (req) => ({
-        status: 'success' as const,
-        data: (await s.apiKeys.list(req.tenant.id)).map(({ tenantId: _t, ...k }) => k),
-      }),
-    );
-    app.post(
-      '/api/v1/account/api-keys',
-      {
-        schema: {
-          tags,
-          summary: 'Issue another key (e.g. label test); the secret is shown once',
-          body: Type.Object({ label: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
-          response: responses(Type.Object({ portalApiKey: Type.String(), key: KeySchema }), 201),
-        },
-      },
-      async (req, reply) => {
-        const { key, secret } = await s.apiKeys.create(req.tenant.id, { label: req.body.label ?? 'test' });
-        reply.status(201);
-        const { tenantId: _t, ...k } = key;
-        return { status: 'success' as const, data: { portalApiKey: secret, key: k } };
-      },
-    );
-    app.delete(
-      '/api/v1/account/api-keys/:keyId',
-      {
-        schema: {
-          tags,
-          summary: 'Revoke a key',
-          params: Type.Object({ keyId: Type.String() }),
-          response: responses(Type.Object({ revoked: Type.Boolean() })),
-        },
-      },
-      async (req) => {
-        if (!(await s.apiKeys.revoke(req.tenant.id, req.params.keyId)))
-          throw new EngineError('NOT_FOUND', 'Key not found');
-        return { status: 'success' as const, data: { revoked: true } };
       },
     );
     app.get(

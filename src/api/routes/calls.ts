@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { EngineError } from '../../errors.js';
 import { createLocalStorage } from '../../storage/local.js';
@@ -29,6 +30,7 @@ export const CallSchema = Type.Object({
   endReason: Type.Optional(Type.String()),
   durationMs: Type.Optional(Type.Integer()),
   recordingUrl: Type.Optional(Type.String()),
+  test: Type.Optional(Type.Boolean({ description: 'Made with a test key (test mode): simulated, never a carrier' })),
   summary: Type.Optional(Type.String()),
   structuredOutput: Type.Optional(Type.Unknown()),
   structuredOutputError: Type.Optional(Type.String()),
@@ -43,6 +45,11 @@ export const CallSchema = Type.Object({
 export function callView(c: CallRecord) {
   const { tenantId: _t, ownerId: _o, recordingPath, ...rest } = c;
   return { ...rest, ...(recordingPath ? { recordingUrl: `/api/v1/calls/${c.id}/recording` } : {}) };
+}
+
+/** Test mode: records a test key sees say so (`test: true`), like the webhooks sent for them. */
+function testMark<T extends object>(req: FastifyRequest, record: T): T & { test?: true } {
+  return req.tenant.environment === 'test' ? { ...record, test: true as const } : record;
 }
 
 /** Calls: list, detail, recording. */
@@ -84,7 +91,10 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         });
         return {
           status: 'success' as const,
-          data: { rows: r.rows.map(callView), ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}) },
+          data: {
+            rows: r.rows.map((c) => testMark(req, callView(c))),
+            ...(r.nextCursor ? { nextCursor: r.nextCursor } : {}),
+          },
         };
       },
     );
@@ -101,7 +111,7 @@ export function callRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
       async (req) => {
         const c = await s.calls.get(req.tenant.id, req.params.callId);
         if (!c) throw new EngineError('CALL_NOT_FOUND');
-        return { status: 'success' as const, data: callView(c) };
+        return { status: 'success' as const, data: testMark(req, callView(c)) };
       },
     );
     app.get(

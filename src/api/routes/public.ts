@@ -86,6 +86,7 @@ export function publicRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
                 tenantId: Type.String(),
                 email: Type.String(),
                 keyId: Type.String(),
+                environment: Type.Union([Type.Literal('production'), Type.Literal('test')]),
                 headers: Type.Record(Type.String(), Type.String()),
               }),
             ),
@@ -104,6 +105,7 @@ export function publicRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
             tenantId: match.tenant.id,
             email: match.tenant.email,
             keyId: match.keyId,
+            environment: match.tenant.environment,
             // The API is stateless: every call carries these headers (or Authorization: Bearer <portalApiKey>).
             headers: { 'x-client-email': match.tenant.email, 'x-portal-api-key': '<your portalApiKey>' },
           },

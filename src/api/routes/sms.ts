@@ -42,6 +42,16 @@ export function smsRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           text: req.body.message,
           ...(from ? { from } : {}),
         });
+        await deps.store.messages.add({
+          tenantId: req.tenant.id,
+          channel: 'sms',
+          contact: to,
+          direction: 'outbound',
+          ...(req.body.agent_id ? { assistantId: req.body.agent_id } : {}),
+          body: req.body.message,
+          ...(r.providerMessageId ? { providerMessageId: r.providerMessageId } : {}),
+          status: r.status,
+        });
         await deps.store.analytics.record(req.tenant.id, 'sms', {
           direction: 'outbound',
           channel: 'sms',
@@ -53,6 +63,7 @@ export function smsRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           status: r.status,
           chars: req.body.message.length,
           source: 'api',
+          ...(r.provider === 'simulated' ? { test: true } : {}),
         });
         return {
           status: 'success' as const,

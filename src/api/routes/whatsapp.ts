@@ -179,6 +179,7 @@ export function whatsappRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           status: r.status,
           chars: body.length,
           source: 'api',
+          ...(r.provider === 'simulated' ? { test: true } : {}),
         };
         await s.analytics.record(req.tenant.id, 'sms', row);
         await deps.webhooks?.enqueue(req.tenant.id, 'whatsapp.message', { ...row, text: body });

@@ -224,4 +224,10 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, channel, contact)
   );
   `,
+  // 6 (issue 13): test mode, as SQLite migration 6 (a test tenant is the test twin of its live tenant).
+  `
+  ALTER TABLE tenants ADD COLUMN environment TEXT NOT NULL DEFAULT 'production';
+  ALTER TABLE tenants ADD COLUMN live_id TEXT;
+  CREATE UNIQUE INDEX tenants_live ON tenants(live_id);
+  `,
 ];

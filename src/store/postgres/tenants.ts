@@ -1,6 +1,15 @@
 import { hashSecret, newId, newSecret, sameHash } from '../ids.js';
 import { nowIso } from '../sqlite/database.js';
-import { type KeyRow, type KeyTenantRow, type TenantRow, toKey, toKeyMatch, toTenant } from '../sqlite/tenants.js';
+import {
+  KEY_TENANT_SELECT,
+  type KeyRow,
+  type KeyTenantRow,
+  type TenantRow,
+  toKey,
+  toKeyMatch,
+  toTenant,
+  twinEmail,
+} from '../sqlite/tenants.js';
 import type { ApiKeysRepo, TenantsRepo } from '../types.js';
 import { all, one, type Pool, run } from './database.js';
 
@@ -27,10 +36,21 @@ export function pgTenants(pool: Pool): TenantsRepo {
       return r && toTenant(r);
     },
     async list() {
-      return (await all<TenantRow>(pool, 'SELECT * FROM tenants ORDER BY seq')).map(toTenant);
+      return (await all<TenantRow>(pool, 'SELECT * FROM tenants WHERE live_id IS NULL ORDER BY seq')).map(toTenant);
     },
     async count() {
-      return (await one<{ n: number }>(pool, 'SELECT COUNT(*) AS n FROM tenants'))!.n;
+      return Number((await one<{ n: number }>(pool, 'SELECT COUNT(*) AS n FROM tenants WHERE live_id IS NULL'))!.n);
+    },
+    async testTwin(liveId) {
+      const live = await byId(liveId);
+      if (!live || live.live_id) throw new Error(`no live tenant ${liveId}`);
+      await run(
+        pool,
+        `INSERT INTO tenants (id, email, credit_cents, created_at, environment, live_id)
+         VALUES ($1, $2, 0, $3, 'test', $4) ON CONFLICT DO NOTHING`,
+        [newId('t', 9), twinEmail(liveId), nowIso(), liveId],
+      );
+      return toTenant((await one<TenantRow>(pool, 'SELECT * FROM tenants WHERE live_id = $1', [liveId]))!);
     },
   };
 }
@@ -53,12 +73,7 @@ export function pgApiKeys(pool: Pool): ApiKeysRepo {
     async verify(secret) {
       if (!secret) return undefined;
       const h = hashSecret(secret);
-      const r = await one<KeyTenantRow>(
-        pool,
-        `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
-         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = $1 AND k.revoked_at IS NULL`,
-        [h],
-      );
+      const r = await one<KeyTenantRow>(pool, `${KEY_TENANT_SELECT} WHERE k.hash = $1 AND k.revoked_at IS NULL`, [h]);
       if (!r || !sameHash(r.hash, h)) return undefined;
       const now = Date.now();
       // last_used_at for humans, refreshed at most once a minute (see the SQLite store).

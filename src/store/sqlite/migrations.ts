@@ -213,4 +213,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, channel, contact)
   );
   `,
+  // 6 (issue 13): test mode. A tenant row is one environment of an account: a test tenant is the test twin of its
+  // live tenant (live_id), created with the first test key; its data is isolated by tenant id like any tenant's.
+  `
+  ALTER TABLE tenants ADD COLUMN environment TEXT NOT NULL DEFAULT 'production';
+  ALTER TABLE tenants ADD COLUMN live_id TEXT;
+  CREATE UNIQUE INDEX tenants_live ON tenants(live_id);
+  `,
 ];

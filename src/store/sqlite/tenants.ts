@@ -8,6 +8,8 @@ export interface TenantRow {
   name: string | null;
   credit_cents: number;
   created_at: string;
+  environment: string;
+  live_id: string | null;
 }
 
 export function toTenant(r: TenantRow): Tenant {
@@ -17,15 +19,25 @@ export function toTenant(r: TenantRow): Tenant {
     ...(r.name ? { name: r.name } : {}),
     creditCents: r.credit_cents,
     createdAt: r.created_at,
+    environment: r.environment === 'test' ? 'test' : 'production',
+    ...(r.live_id ? { liveId: r.live_id } : {}),
   };
 }
+
+/** A test twin's own email column: unique, and not an address anyone can log in with (its keys show the live one). */
+export const twinEmail = (liveId: string) => `${liveId}.test`;
 
 export function sqliteTenants(db: Db): TenantsRepo {
   const insert = db.prepare('INSERT INTO tenants (id, email, name, credit_cents, created_at) VALUES (?, ?, ?, ?, ?)');
   const byId = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE id = ?');
   const byEmail = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE email = ?');
-  const all = db.prepare<[], TenantRow>('SELECT * FROM tenants ORDER BY rowid');
-  const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants');
+  const all = db.prepare<[], TenantRow>('SELECT * FROM tenants WHERE live_id IS NULL ORDER BY rowid');
+  const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants WHERE live_id IS NULL');
+  const twin = db.prepare<[string], TenantRow>('SELECT * FROM tenants WHERE live_id = ?');
+  const insertTwin = db.prepare(
+    `INSERT INTO tenants (id, email, credit_cents, created_at, environment, live_id) VALUES (?, ?, 0, ?, 'test', ?)
+     ON CONFLICT DO NOTHING`,
+  );
   return {
     async create({ email, name, creditCents = 0 }) {
       const id = newId('t', 9);
@@ -45,6 +57,12 @@ export function sqliteTenants(db: Db): TenantsRepo {
     },
     async count() {
       return count.get()!.n;
+    },
+    async testTwin(liveId) {
+      const live = byId.get(liveId);
+      if (!live || live.live_id) throw new Error(`no live tenant ${liveId}`);
+      insertTwin.run(newId('t', 9), twinEmail(liveId), nowIso(), liveId);
+      return toTenant(twin.get(liveId)!);
     },
   };
 }
@@ -73,7 +91,22 @@ export function toKey(r: KeyRow): ApiKeyRecord {
 }
 
 /** A key row joined with its tenant's columns (t_…), as both stores select it in verify(). */
-export type KeyTenantRow = KeyRow & { t_email: string; t_name: string | null; t_credit: number; t_created: string };
+export type KeyTenantRow = KeyRow & {
+  t_email: string;
+  t_name: string | null;
+  t_credit: number;
+  t_created: string;
+  t_env: string;
+  t_live: string | null;
+};
+
+/**
+ * verify()'s join: the key's tenant, with a test twin's email and name taken from its live tenant (the portal
+ * credentials are the account's whatever the environment).
+ */
+export const KEY_TENANT_SELECT = `SELECT k.*, COALESCE(l.email, t.email) AS t_email, COALESCE(l.name, t.name) AS t_name,
+  t.credit_cents AS t_credit, t.created_at AS t_created, t.environment AS t_env, t.live_id AS t_live
+  FROM api_keys k JOIN tenants t ON t.id = k.tenant_id LEFT JOIN tenants l ON l.id = t.live_id`;
 
 export function toKeyMatch(r: KeyTenantRow): KeyMatch {
   return {
@@ -84,6 +117,8 @@ export function toKeyMatch(r: KeyTenantRow): KeyMatch {
       name: r.t_name,
       credit_cents: r.t_credit,
       created_at: r.t_created,
+      environment: r.t_env,
+      live_id: r.t_live,
     }),
   };
 }
@@ -92,10 +127,7 @@ export function sqliteApiKeys(db: Db): ApiKeysRepo {
   const insert = db.prepare(
     'INSERT INTO api_keys (id, tenant_id, label, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare<[Buffer], KeyTenantRow>(
-    `SELECT k.*, t.email AS t_email, t.name AS t_name, t.credit_cents AS t_credit, t.created_at AS t_created
-     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ? AND k.revoked_at IS NULL`,
-  );
+  const byHash = db.prepare<[Buffer], KeyTenantRow>(`${KEY_TENANT_SELECT} WHERE k.hash = ? AND k.revoked_at IS NULL`);
   // last_used_at is for humans ("is this key still used?"): refreshed at most once a minute, so authenticating a
   // request is a read, not a write, on the hot path.
   const touch = db.prepare(
