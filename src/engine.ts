@@ -21,11 +21,9 @@ import { callFiles, storeCallFiles } from './call-files.js';
 import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
-import { createSimulatedDialer, type MessageStatusHook } from './channels/simulated.js';
+import { createMessaging } from './channels/messaging.js';
+import { createSimulatedDialer } from './channels/simulated.js';
 import { startSipRegistrations } from './channels/sip-trunk.js';
-import { createSmsSender } from './channels/sms.js';
-import { createWhatsAppSender } from './channels/whatsapp.js';
-import { createWhatsAppInbound } from './channels/whatsapp-inbound.js';
 import { type Presence, startPresence } from './cluster/presence.js';
 import { createLogger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
@@ -50,7 +48,6 @@ import {
 import type { MediaLeg } from './telephony/leg.js';
 import { Pacer } from './telephony/pacer.js';
 import { createToolRegistry } from './tools/registry.js';
-import { sendSmsTool } from './tools/send-sms.js';
 import { createWebhookDispatcher } from './webhooks/dispatcher.js';
 
 /**
@@ -148,34 +145,15 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     fetch: guardedFetch,
     observe: obs.webhookAttempt,
   });
-  // Test mode (src/channels/simulated.ts): simulated messages move queued -> sent -> delivered on their own.
-  const simulatedStatus: MessageStatusHook = async (tenantId, channel, messageId, status) => {
-    const m = await store.messages.setStatus(tenantId, channel, messageId, status);
-    if (m && channel === 'whatsapp') {
-      await webhooks.enqueue(tenantId, 'whatsapp.message', {
-        direction: 'outbound',
-        channel,
-        to: m.contact,
-        message_id: messageId,
-        status,
-      });
-    }
-  };
-  // The agent texts whoever it is talking with through the tenant's account, like POST /api/v1/sms/send.
-  const sms = createSmsSender({ store, fetch: guardedFetch, onSimulatedStatus: simulatedStatus });
-  tools.register(sendSmsTool({ sms, store }));
-  const whatsapp = createWhatsAppSender({ store, fetch: guardedFetch, onSimulatedStatus: simulatedStatus });
-  // WhatsApp chats are answered by the same assistants (LLM, tools, knowledge) outside any call.
-  const whatsappInbound = createWhatsAppInbound({
+  const { sms, whatsapp, whatsappInbound } = createMessaging({
     store,
-    sender: whatsapp,
+    fetch: guardedFetch,
     logger,
+    tools,
     webhooks,
     agent: {
       llm: (cfg) => callProviders.llm(cfg),
-      tools,
       retriever: (tenantId, a) => createRetriever(kb, tenantId, a.config.rag),
-      logger,
     },
   });
   const sessions = new Map<string, CallSession>();
