@@ -63,6 +63,33 @@ describe.skipIf(!run)('two engine processes on one Postgres', { timeout: 120_000
     expect(done.status).toBe('completed');
   });
 
+  it('a runtime PATCH on B reaches a live call on A (through the control channel)', async () => {
+    const sim = await caller(a.base, astKey, 'CA-patch');
+    const call = await liveCall(b, 'CA-patch');
+    // Before the PATCH, '9' is only a collected digit; after it, a menu key that hangs up at once.
+    const r = await b.api('PATCH', `/api/v1/assistants/${astKey}/runtime/dtmf`, { menu: { '9': { hangup: true } } });
+    expect(r.status).toBe(200);
+    await until(
+      async () => {
+        if (sim.closed) return true;
+        // '#' ends any collection first, so that '9' is a first key (where a menu key acts).
+        sim.sendDtmf('#');
+        sim.sendDtmf('9');
+        await new Promise((res) => setTimeout(res, 400));
+        return sim.closed ? true : undefined;
+      },
+      'the call on A hung up by the menu key B configured',
+      60,
+    );
+    const done = await until(async () => {
+      const c = await callById(b, call.id);
+      return c.status === 'completed' || c.status === 'failed' ? c : undefined;
+    }, 'call record closed');
+    expect(done.status).toBe('completed');
+    expect(done.endReason).not.toBe('caller_hangup');
+    await b.api('PATCH', `/api/v1/assistants/${astKey}/runtime/dtmf`, { menu: {} });
+  });
+
   it('holds a concurrent limit of 1 across both engines', async () => {
     expect((await b.api('PUT', '/api/v1/account/call-limits', { maxConcurrent: 1 })).status).toBe(200);
     const first = await caller(a.base, astKey, 'CA-limit-1');
