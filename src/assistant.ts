@@ -42,6 +42,12 @@ export const SettingsSchema = Type.Object(
     ),
     /** A caller who talks without pause is cut into turns at this length, ms. */
     maxUtteranceMs: Type.Optional(Type.Integer({ minimum: 3000, maximum: 120_000, default: 20_000 })),
+    /**
+     * Preemptive generation: the LLM starts on the caller's words once they pause and the words look finished
+     * (or on the recognizer's eager end of turn), before endpointing commits; the reply is kept if the final
+     * words match, else dropped unheard. Costs an extra LLM request when the caller goes on.
+     */
+    preemptiveGeneration: Type.Optional(Type.Boolean({ default: true })),
     /** Speak a filler when the LLM or a tool is slower than this, ms (0 = never). */
     fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1200 })),
     /** Save raw inbound wire messages as JSONL for exact replay. */

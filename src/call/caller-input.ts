@@ -5,6 +5,7 @@ import { ProviderError } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import type { Incident, ProviderHooks, SessionDeps } from './deps.js';
 import { ToneGuard } from './tone-guard.js';
+import { finalizeHoldMs } from './turn-taking.js';
 import { energyVadFactory, type VadLike } from './vad.js';
 
 /**
@@ -100,6 +101,9 @@ export class CallerInput {
           interimResults: true,
           endpointingMs: e?.minDelayMs ?? 250,
           utteranceEndMs: Math.max(1000, e?.maxDelayMs ?? 1500),
+          finalizeDelayMs: finalizeHoldMs(config.settings),
+          // Flux: eager end-of-turn events drive preemptive generation.
+          eagerEndOfTurn: config.settings?.preemptiveGeneration !== false,
         },
         (ev) => this.onAsr(ev, config),
       );

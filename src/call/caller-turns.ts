@@ -10,6 +10,7 @@ import type { DtmfInput } from './dtmf-input.js';
 import type { CallEnding } from './ending.js';
 import type { TurnMarks } from './metrics.js';
 import { PHRASES } from './phrases.js';
+import type { ReplyDraft } from './reply.js';
 import { type CallTimers, DeadlineTimer } from './timers.js';
 import { isAcknowledgement, type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
 import type { TurnCommit } from './turns.js';
@@ -42,6 +43,8 @@ export interface CallerTurnsHost {
   sayAside(text: string, reason: string): void;
   /** The marks of the turn being answered, if any. */
   currentTurnMarks(): TurnMarks | undefined;
+  /** Start preparing the reply to these words (preemptive generation); nothing is heard until it is adopted. */
+  prepareReply(text: string): ReplyDraft | undefined;
 }
 
 export class CallerTurns {
@@ -54,6 +57,10 @@ export class CallerTurns {
   unintelligible = 0;
   readonly digits: string[] = [];
   private held: TurnCommit | undefined;
+  /** The reply being prepared on the caller's words before the commit (preemptive generation). */
+  private draft: ReplyDraft | undefined;
+  /** Replies prepared before the commit: adopted by the turn, or dropped unheard (the caller went on). */
+  readonly preemptive = { prepared: 0, adopted: 0, discarded: 0 };
   private readonly h: CallerTurnsHost;
   /** One timer for the endpointing deadline. */
   private readonly tick: DeadlineTimer;
@@ -114,6 +121,12 @@ export class CallerTurns {
       case 'utterance_end':
         h.turns.utteranceEnd(now);
         break;
+      case 'eager_end_of_turn':
+        h.turns.asrEagerEnd(ev.text);
+        break;
+      case 'turn_resumed':
+        h.turns.asrTurnResumed();
+        break;
       default:
         break;
     }
@@ -166,7 +179,48 @@ export class CallerTurns {
       case 'commit':
         this.onCommit(d.turn, d.overlap, d.voicedMs);
         return;
+      case 'prepare':
+        this.dropDraft();
+        if (h.ending.ending) return;
+        this.draft = h.prepareReply(d.text);
+        if (this.draft) this.preemptive.prepared++;
+        return;
+      case 'discard':
+        this.dropDraft();
+        return;
     }
+  }
+
+  /**
+   * The reply to the committed words `text` with `llm`: the prepared one when it was made on the same words,
+   * history and LLM (it is adopted), else none (any prepared one is dropped, unheard).
+   */
+  takeDraft(text: string, llm: unknown): ReplyDraft | undefined {
+    const d = this.draft;
+    this.draft = undefined;
+    if (d?.matches(text, this.h.conversation.history.length, llm)) {
+      this.preemptive.adopted++;
+      return d;
+    }
+    if (d) this.discardDraft(d);
+    return undefined;
+  }
+
+  /** The call ends: a prepared reply is dropped. */
+  close(): void {
+    this.dropDraft();
+  }
+
+  private dropDraft(): void {
+    const d = this.draft;
+    this.draft = undefined;
+    if (d) this.discardDraft(d);
+  }
+
+  private discardDraft(d: ReplyDraft): void {
+    if (d.discarded) return;
+    d.discard();
+    this.preemptive.discarded++;
   }
 
   /** The agent finished speaking: a turn held while it talked (interruptions off) is answered now. */
@@ -217,8 +271,9 @@ export class CallerTurns {
     const marks = h.currentTurnMarks();
     if (marks) marks.interrupted = true;
     h.states.bargeIn({ by, heard, intended: u.fullText });
-    // The caller only paused (nothing said yet): take the committed turn back and let it grow.
-    const takenBack = wasThinking ? h.conversation.takeBackUserTurn() : undefined;
+    // The caller only paused (nothing heard yet): take the committed turn back, with whatever the reply had
+    // streamed into the history, and let it grow.
+    const takenBack = wasThinking ? h.conversation.takeBackUserTurn(r) : undefined;
     if (!wasThinking) h.conversation.truncate(r, heard, u.truncation);
     this.syncAgent();
     h.turns.bargedIn(h.now(), takenBack);

@@ -89,17 +89,23 @@ export class Conversation {
 
   /**
    * The last caller turn is taken back (the agent had not said anything yet and the caller went on): removed from
-   * the history and the transcript; its text is returned so the next turn can include it.
+   * the history and the transcript, and so is the reply `r` to it (nothing of it was heard); its text is returned so
+   * the next turn can include it.
    */
-  takeBackUserTurn(): string | undefined {
-    const last = this.messages[this.messages.length - 1];
+  takeBackUserTurn(r?: AgentReply): string | undefined {
+    // The reply to it, unheard, goes too (its text may have streamed into the history already).
+    const streamed = r?.message !== undefined && this.messages.at(-1) === r.message;
+    const last = this.messages.at(streamed ? -2 : -1);
     if (last?.role !== 'user') return undefined;
-    this.messages.pop();
-    const i = this.entries.findLastIndex((e) => e.role === 'user' && e.text === last.content);
-    if (i >= 0) {
-      const [gone] = this.entries.splice(i, 1);
-      if (gone) this.events.onTranscript(gone, { superseded: true });
+    if (r && streamed) r.message = undefined;
+    this.messages.splice(this.messages.lastIndexOf(last));
+    for (const e of [r?.entry, this.entries.findLast((x) => x.role === 'user' && x.text === last.content)]) {
+      const i = e ? this.entries.lastIndexOf(e) : -1;
+      if (i < 0) continue;
+      this.entries.splice(i, 1);
+      this.events.onTranscript(e!, { superseded: true });
     }
+    if (r) r.entry = undefined;
     return last.content;
   }
 

@@ -21,6 +21,8 @@ export interface TurnMarks {
   truncation?: 'word_timestamps' | 'estimate';
   /** Tools called in this turn. */
   tools?: string[];
+  /** The reply was prepared before the commit (preemptive generation): the LLM request predates the commit. */
+  preemptive?: boolean;
 }
 
 export interface TurnMetrics {
@@ -36,6 +38,7 @@ export interface TurnMetrics {
   interrupted?: boolean;
   truncation?: 'word_timestamps' | 'estimate';
   tools?: string[];
+  preemptive?: boolean;
 }
 
 const diff = (a: number | undefined, b: number | undefined): number | undefined =>
@@ -53,6 +56,7 @@ export function turnMetrics(m: TurnMarks): TurnMetrics {
     interrupted: m.interrupted || undefined,
     truncation: m.truncation,
     tools: m.tools?.length ? m.tools : undefined,
+    preemptive: m.preemptive || undefined,
   };
 }
 

@@ -6,7 +6,9 @@ import type { AgentReply, Conversation } from './conversation.js';
 import type { CallEventType, Retriever } from './deps.js';
 import type { TurnMarks } from './metrics.js';
 import { PHRASES } from './phrases.js';
+import { Draft } from './preemptive.js';
 import type { Utterance } from './speech.js';
+import { containsPhrase } from './words.js';
 
 /**
  * One agent reply: RAG context -> LLM stream (with tools) -> the utterance (splitter -> TTS -> leg). Tool calls
@@ -37,6 +39,56 @@ export interface ReplyHost {
   hasPendingAction(): boolean;
   recordTool(name: string, ok: boolean): void;
   finishTurn(u: Utterance, tm: TurnMarks): Promise<void>;
+  /** The reply prepared on the caller's words before the commit, if it matches this turn (preemptive generation). */
+  takeDraft?(text: string, llm: LlmProvider): ReplyDraft | undefined;
+}
+
+/** What a reply's first LLM round needs beyond the history: the tools and the knowledge for the caller's words. */
+interface RoundContext {
+  tools: CallTools | undefined;
+  knowledge: string | undefined;
+}
+
+export type ReplyDraft = Draft<RoundContext>;
+
+/**
+ * Preemptive generation (settings.preemptiveGeneration): the first LLM round of the reply to `text`, started before
+ * the turn is committed, buffered unheard (src/call/preemptive.ts). The reply adopts it when the turn matches.
+ * None for words that end the call (an end phrase).
+ */
+export function prepareReply(s: ReplyHost, text: string): ReplyDraft | undefined {
+  // An end phrase ends the call without a reply.
+  if (containsPhrase(text, s.config.hangup?.endPhrases)) return undefined;
+  const history = s.conversation.history;
+  const llm = s.llm;
+  return new Draft<RoundContext>(
+    text,
+    { historyLength: history.length, llm },
+    {
+      context: roundContext(s, text),
+      run: (c, signal) => llm.stream(request(s, c, [...history, { role: 'user', content: text }]), signal),
+    },
+    s.now,
+  );
+}
+
+async function roundContext(s: ReplyHost, query: string): Promise<RoundContext> {
+  const [tools, knowledge] = await Promise.all([s.callTools(), knowledgeFor(s, query)]);
+  return { tools, knowledge };
+}
+
+function request(s: ReplyHost, c: RoundContext, history: readonly ChatMessage[]): LlmRequest {
+  const specs = c.tools?.specs() ?? [];
+  const retriever = s.retriever;
+  const cfg = s.config.llm ?? {};
+  return {
+    messages: [{ role: 'system', content: systemPrompt(s, c.knowledge) }, ...history],
+    tools: specs.length ? specs : undefined,
+    model: cfg.model,
+    temperature: cfg.temperature,
+    maxTokens: cfg.maxTokens,
+    knowledge: retriever ? (q: string): Promise<KnowledgeHit[]> => retriever.search(q) : undefined,
+  };
 }
 
 export async function runReply(s: ReplyHost, tm: TurnMarks): Promise<void> {
@@ -96,29 +148,27 @@ function systemPrompt(s: ReplyHost, knowledge: string | undefined): string {
 
 async function generate(s: ReplyHost, u: Utterance, r: AgentReply, tm: TurnMarks): Promise<void> {
   const query = s.conversation.lastUserText();
-  const [tools, knowledge] = await Promise.all([s.callTools(), knowledgeFor(s, query)]);
-  if (u.cancelled) return;
-  const specs = tools?.specs() ?? [];
-  const retriever = s.retriever;
-  const cfg = s.config.llm ?? {};
+  // A reply prepared on these words before the commit: its first round has been streaming already.
+  const draft = s.takeDraft?.(query, s.llm);
+  const context = await (draft?.context ?? roundContext(s, query));
+  if (u.cancelled) {
+    draft?.discard();
+    return;
+  }
   for (let round = 0; round < MAX_TOOL_ROUNDS; round++) {
-    const messages: ChatMessage[] = [
-      { role: 'system', content: systemPrompt(s, knowledge) },
-      ...s.conversation.history,
-    ];
-    const req: LlmRequest = {
-      messages,
-      tools: specs.length ? specs : undefined,
-      model: cfg.model,
-      temperature: cfg.temperature,
-      maxTokens: cfg.maxTokens,
-      knowledge: retriever ? (q: string): Promise<KnowledgeHit[]> => retriever.search(q) : undefined,
-    };
+    const prepared = round === 0 ? draft : undefined;
+    if (prepared) {
+      tm.preemptive = true;
+      if (tm.llmRequestAt === undefined) tm.llmRequestAt = prepared.requestAt;
+    }
     if (tm.llmRequestAt === undefined) tm.llmRequestAt = s.now();
+    const events = prepared
+      ? prepared.stream(u.signal)
+      : s.llm.stream(request(s, context, s.conversation.history), u.signal);
     let text = '';
     const calls: ToolCall[] = [];
     // The message is in the history from the first token on, so a barge-in truncates it in place.
-    for await (const ev of s.llm.stream(req, u.signal)) {
+    for await (const ev of events) {
       if (u.cancelled) return;
       if (ev.type === 'text') {
         if (!ev.delta) continue;
@@ -137,7 +187,7 @@ async function generate(s: ReplyHost, u: Utterance, r: AgentReply, tm: TurnMarks
     // The next round's text is a new assistant message.
     s.conversation.toolCalls(r, calls);
     for (const call of calls) {
-      const content = await runTool(s, u, r, call, tm);
+      const content = await runTool(s, u, r, call, tm, context.tools);
       if (u.cancelled) return;
       s.conversation.toolResult(call, content);
     }
@@ -146,8 +196,14 @@ async function generate(s: ReplyHost, u: Utterance, r: AgentReply, tm: TurnMarks
   }
 }
 
-async function runTool(s: ReplyHost, u: Utterance, r: AgentReply, call: ToolCall, tm: TurnMarks): Promise<string> {
-  const tools = await s.callTools();
+async function runTool(
+  s: ReplyHost,
+  u: Utterance,
+  r: AgentReply,
+  call: ToolCall,
+  tm: TurnMarks,
+  tools: CallTools | undefined,
+): Promise<string> {
   const tool = tools?.get(call.name);
   if (!tm.tools) tm.tools = [];
   tm.tools.push(call.name);

@@ -17,7 +17,7 @@ import { type MenuHost, runMenuAction } from './menu.js';
 import { epochMarks, type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import { StereoCallRecorder } from './recorder.js';
-import { type ReplyHost, runReply } from './reply.js';
+import { prepareReply, type ReplyHost, runReply } from './reply.js';
 import { closeCall } from './session-end.js';
 import type { Utterance } from './speech.js';
 import { CallTimers } from './timers.js';
@@ -198,6 +198,7 @@ export class CallSession implements MediaLegHandler {
       setState: (state, reason) => this.setState(state, reason),
       userTurn: (text, marks) => this.bg(this.userTurn(text, marks)),
       currentTurnMarks: () => this.currentTurn,
+      prepareReply: (text) => prepareReply(this.replyHost(), text),
     });
     this.leg.setHandler(this);
     // Opt-in exact wire recording; without it the leg drops its backlog of early messages at once.
@@ -389,15 +390,14 @@ export class CallSession implements MediaLegHandler {
       now: this.now,
       event: (type, data) => this.deps.sink.event(type, data),
       thinking: () => this.setState('thinking', 'turn_committed'),
-      fillerStarted: () => {
-        if (this.states.state === 'thinking') this.setState('agent_speaking', 'filler');
-      },
+      fillerStarted: () => this.states.state === 'thinking' && this.setState('agent_speaking', 'filler'),
       newUtterance: () => this.voice.start('r', true),
       callTools: () => this.toolbox.get(),
       toolContext: (signal) => this.toolbox.context(signal, this.config),
       hasPendingAction: () => this.ending.hasPending,
       recordTool: (name, ok) => this.toolbox.record(name, ok),
       finishTurn: (u, tm) => this.finishTurn(u, tm),
+      takeDraft: (text, llm) => this.caller.takeDraft(text, llm),
     };
   }
 
@@ -454,6 +454,7 @@ export class CallSession implements MediaLegHandler {
   /** Stop everything live, write the record, run the post-call work (the ending decided the outcome). */
   private async close(outcome: CallOutcome): Promise<void> {
     this.setState('ended', outcome.endReason);
+    this.caller.close();
     this.timers.close();
     this.turns.reset();
     this.caller.scheduleTurnTick();

@@ -1,7 +1,7 @@
 import type { AssistantSettings } from '../assistant.js';
 import { Endpointer, type EndpointingConfig, type TurnCommit } from './turns.js';
 import { SpeechGate } from './vad.js';
-import { isBackchannel, normalize } from './words.js';
+import { completeness, isBackchannel, normalize, sameWords } from './words.js';
 
 /**
  * Turn-taking for one call: voice activity (SpeechGate), endpointing (Endpointer) and the interruption policy, as
@@ -16,6 +16,9 @@ import { isBackchannel, normalize } from './words.js';
  *   end of turn (endpointing) ──▶ commit (`overlap` when said over the agent)
  *   a pause with real speech and no words at all, the agent silent ──▶ unintelligible   (reprompt, never silence)
  *   a caller who talks on past maxUtteranceMs ──▶ commit of what was heard so far   (bounded turns)
+ *   the caller quiet, words that do not trail off, a commit pending (or the recognizer's eager end of turn)
+ *     ──▶ prepare   (preemptive generation: a reply is prepared on these words, not spoken)
+ *   the caller goes on (speech, or the recognizer's turn_resumed), or the words start to trail off ──▶ discard
  */
 export type AgentPhase = 'quiet' | 'thinking' | 'speaking';
 
@@ -26,7 +29,9 @@ export type TurnDecision =
   | { type: 'resume' }
   | { type: 'barge_in'; by: 'vad' | 'asr' | 'commit'; stop?: boolean }
   | { type: 'commit'; turn: TurnCommit; overlap: boolean; voicedMs: number; forced?: boolean }
-  | { type: 'unintelligible'; voicedMs: number };
+  | { type: 'unintelligible'; voicedMs: number }
+  | { type: 'prepare'; text: string }
+  | { type: 'discard' };
 
 export interface TurnTakingConfig {
   endpointing: EndpointingConfig;
@@ -42,6 +47,20 @@ export interface TurnTakingConfig {
   falseTimeoutMs: number;
   /** A caller who talks on is cut into turns at this length, ms. */
   maxUtteranceMs: number;
+  /** Prepare the reply on stable words before the turn is committed (preemptive generation). */
+  preemptive: boolean;
+}
+
+/** Silence that ends a speech run (VAD hangover), ms. */
+export const SPEECH_HANGOVER_MS = 160;
+
+/**
+ * How long the recognizer holds a Finalize (sent when a speech run ends) before sending it, ms: until the caller has
+ * been quiet for the shortest pause that can end a turn (endpointing minDelayMs); speech meanwhile drops it, so a
+ * shorter pause never splits a sentence.
+ */
+export function finalizeHoldMs(settings: AssistantSettings | undefined): number {
+  return Math.max(0, (settings?.endpointing?.minDelayMs ?? 250) - SPEECH_HANGOVER_MS);
 }
 
 /** Extra sustained speech that makes an interruption real without any words from the recognizer, ms. */
@@ -71,6 +90,7 @@ export function turnTakingConfig(settings: AssistantSettings | undefined): TurnT
     resumeAfterFalse: i.resumeAfterFalse ?? true,
     falseTimeoutMs: i.falseTimeoutMs ?? 700,
     maxUtteranceMs: s.maxUtteranceMs ?? 20_000,
+    preemptive: s.preemptiveGeneration ?? true,
   };
 }
 
@@ -120,13 +140,15 @@ export class TurnTaking {
   private voicedMs = 0;
   /** Audio time the turn in progress started (for maxUtteranceMs). */
   private turnStart = -1;
+  /** The words a reply is being prepared on (preemptive generation), until the commit or a discard. */
+  private prepared: string | undefined;
 
   constructor(cfg: TurnTakingConfig, decide: (d: TurnDecision) => void) {
     this.cfg = cfg;
     this.decide = decide;
     this.ep = new Endpointer(cfg.endpointing);
     this.gate = new SpeechGate(
-      { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
+      { threshold: 0.5, onsetMs: 60, hangoverMs: SPEECH_HANGOVER_MS },
       {
         onSpeechStart: (at) => this.speechStart(at),
         onSpeechEnd: (at, ms) => this.speechEnd(at, ms),
@@ -137,6 +159,7 @@ export class TurnTaking {
   setConfig(cfg: TurnTakingConfig): void {
     this.cfg = cfg;
     this.ep.setConfig(cfg.endpointing);
+    if (!cfg.preemptive) this.discard();
   }
 
   /* ---------------------------------------------------------------- what the session tells it */
@@ -188,15 +211,28 @@ export class TurnTaking {
   asrPartial(text: string): void {
     this.ep.asrPartial(text);
     this.afterWords();
+    this.prepare();
   }
 
   asrFinal(text: string, speechFinal: boolean, now: number): void {
     this.ep.asrFinal(text, speechFinal, now);
     this.afterWords();
+    this.prepare();
   }
 
   utteranceEnd(now: number): void {
     this.ep.utteranceEnd(now);
+    this.prepare();
+  }
+
+  /** The recognizer thinks the turn is probably over (Flux EagerEndOfTurn): a reply is prepared on its words. */
+  asrEagerEnd(text: string): void {
+    if (this.cfg.preemptive && this.phase === 'quiet' && !this.paused && text.trim()) this.prepareOn(text.trim());
+  }
+
+  /** The recognizer heard the caller go on after an eager end of turn (Flux TurnResumed). */
+  asrTurnResumed(): void {
+    this.discard();
   }
 
   /** A deadline has come. */
@@ -209,9 +245,7 @@ export class TurnTaking {
     if (c === 'nothing') {
       const voiced = this.voicedMs;
       if (voiced >= UNINTELLIGIBLE_MIN_MS && this.phase === 'quiet') {
-        this.ep.reset();
-        this.voicedMs = 0;
-        this.turnStart = -1;
+        this.reset();
         this.decide({ type: 'unintelligible', voicedMs: voiced });
       }
     } else if (c) this.commit(c, false);
@@ -232,6 +266,7 @@ export class TurnTaking {
     this.ep.reset();
     this.voicedMs = 0;
     this.turnStart = -1;
+    this.discard();
   }
 
   /* ---------------------------------------------------------------- what the session reads */
@@ -267,6 +302,8 @@ export class TurnTaking {
   }
 
   private speechStart(at: number): void {
+    // The caller goes on: a reply prepared on their words so far is dropped before any of it is heard.
+    this.discard();
     // Speech that starts while the agent talks is an overlap (an acknowledgement?) unless it becomes an interruption.
     this.overlap = this.phase === 'speaking' || this.paused;
     if (this.turnStart < 0) this.turnStart = at;
@@ -294,6 +331,7 @@ export class TurnTaking {
     this.voicedMs += ms;
     this.ep.speechEnded(at);
     this.decide({ type: 'speech_end', atMs: at });
+    this.prepare();
     if (!this.paused) return;
     if (this.wordsInterrupt()) {
       this.bargeIn('asr');
@@ -346,10 +384,36 @@ export class TurnTaking {
     this.decide({ type: 'barge_in', by });
   }
 
+  /**
+   * Preemptive generation: the caller is quiet, the agent is too, a commit is pending and the words do not trail
+   * off: a reply is prepared on them (again when they change; dropped when they start to trail off).
+   */
+  private prepare(): void {
+    if (!this.cfg.preemptive || this.phase !== 'quiet' || this.paused || !this.ep.awaitingCommit) return;
+    const text = this.ep.text;
+    const c = completeness(text);
+    if (c === 'trailing' || c === 'empty') this.discard();
+    else this.prepareOn(text);
+  }
+
+  private prepareOn(text: string): void {
+    if (this.prepared !== undefined && sameWords(this.prepared, text)) return;
+    this.prepared = text;
+    this.decide({ type: 'prepare', text });
+  }
+
+  private discard(): void {
+    if (this.prepared === undefined) return;
+    this.prepared = undefined;
+    this.decide({ type: 'discard' });
+  }
+
   private commit(c: TurnCommit, forced: boolean): void {
     const overlap = this.overlap || this.phase === 'speaking';
     const voicedMs = this.voicedMs;
     this.overlap = false;
+    // The session keeps the prepared reply if the committed words match it (else drops it).
+    this.prepared = undefined;
     if (!forced) {
       this.voicedMs = 0;
       this.turnStart = -1;

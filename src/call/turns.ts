@@ -4,16 +4,23 @@ import { type Completeness, completeness } from './words.js';
  * Endpointing: when has the caller finished their turn? Three signals are combined:
  *  - VAD speech end (the audio went quiet; timed at the last speech frame),
  *  - ASR finals / utterance end (the recognizer thinks the phrase is over, and gives the words),
- *  - the words themselves: a complete question commits after minDelayMs, a plain statement a little later, a turn
- *    that trails off ("and", "um", "my number is") waits maxDelayMs for more.
+ *  - the words themselves, with the recognizer's punctuation: a question or a sentence ended by "." / "!" commits
+ *    after minDelayMs, unpunctuated words a little later, a turn that trails off (",", "and", "um", "my number is",
+ *    a digit group read out) waits maxDelayMs for more.
  * The commit deadline counts from the end of speech, so VAD hangover and ASR latency are absorbed by the delay
  * rather than added to it. New speech before the deadline cancels it (the caller only paused).
  *
  * Pure: no timers and no clock of its own. Every input carries its time; `deadline` says when `tick()` must be
  * called next (the session keeps one timer per pause, never one per frame).
  */
-/** After the longest endpointing wait, how much longer a pause with no words waits for a slow recognizer, ms. */
+/**
+ * After the longest endpointing wait, how much longer a pause with no words waits for a slow recognizer, ms: at
+ * least this, and at least twice the slowest final seen in the call (a loaded offline recognizer lags by seconds:
+ * a reprompt must not fire before its late final).
+ */
 const ASR_GRACE_MS = 2000;
+/** The grace never grows past this, ms. */
+const MAX_ASR_GRACE_MS = 8000;
 
 export interface EndpointingConfig {
   minDelayMs: number;
@@ -36,6 +43,8 @@ export class Endpointer {
   private speaking = false;
   private speechEndAt = -1;
   private asrFinalAt: number | undefined;
+  /** The slowest final seen in the call, ms after the end of the speech it ended. */
+  private slowestFinalMs = 0;
   /** When tick() must run next (ms, session clock); undefined when nothing is pending. */
   deadline: number | undefined;
   private cfg: EndpointingConfig;
@@ -52,6 +61,11 @@ export class Endpointer {
   get text(): string {
     const f = this.finals.join(' ');
     return this.partial ? (f ? `${f} ${this.partial}` : this.partial) : f;
+  }
+
+  /** The caller is quiet and a commit is pending (the words may still change before it). */
+  get awaitingCommit(): boolean {
+    return !this.speaking && this.deadline !== undefined;
   }
 
   get hasPendingTurn(): boolean {
@@ -79,6 +93,8 @@ export class Endpointer {
     if (t) {
       this.finals.push(t);
       this.asrFinalAt = now;
+      if (!this.speaking && this.speechEndAt >= 0)
+        this.slowestFinalMs = Math.max(this.slowestFinalMs, now - this.speechEndAt);
     }
     // The recognizer saw the end of speech even if the VAD did not (quiet line, soft ending).
     if (speechFinal && this.speechEndAt < 0) this.speechEndAt = now;
@@ -115,6 +131,7 @@ export class Endpointer {
     const { minDelayMs: min, maxDelayMs: max } = this.cfg;
     switch (c) {
       case 'question':
+      case 'complete':
         return min;
       case 'statement':
         return Math.min(max, min + Math.round((max - min) * 0.1));
@@ -137,7 +154,8 @@ export class Endpointer {
     if (c === 'empty') {
       // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause. The end of speech
       // is kept, so a late final commits at once and the turn's endpointing figure shows the real wait.
-      const giveUp = this.speechEndAt + this.cfg.maxDelayMs + ASR_GRACE_MS;
+      const grace = Math.min(MAX_ASR_GRACE_MS, Math.max(ASR_GRACE_MS, 2 * this.slowestFinalMs));
+      const giveUp = this.speechEndAt + this.cfg.maxDelayMs + grace;
       if (now < giveUp) {
         this.deadline = now < this.speechEndAt + this.cfg.maxDelayMs ? this.speechEndAt + this.cfg.maxDelayMs : giveUp;
         return undefined;

@@ -3,9 +3,11 @@
  * trails off (wait longer), or is only a backchannel that must not cut the agent off.
  */
 
-/** Endings after which a speaker usually goes on: conjunctions, fillers, prepositions, "my number is". */
+/** Endings after which a speaker goes on, whatever the punctuation: conjunctions, fillers, "my number is". */
 const TRAILING =
-  /\b(and|or|but|so|because|um+|uh+|er+|erm|hmm+|like|the|a|an|to|of|for|with|my|your|at|in|on|from|if|then|which|who|let me see|i mean|you know|well)$|\b(number|name|address|email|code|account|it|that|this|there|here) (is|are|was|would be)$/;
+  /\b(and|or|but|so|because|um+|uh+|er+|erm|hmm+|like|the|a|an|my|your|if|then|which|who|let me see|i mean|you know|well)$|\b(number|name|address|email|code|account|it|that|this|there|here) (is|are|was|would be)$/;
+/** Endings after which a speaker usually goes on unless the recognizer heard the sentence end (prepositions). */
+const TRAILING_UNLESS_ENDED = /\b(to|of|for|with|at|in|on|from)$/;
 
 const QUESTION_START =
   /^(what|what's|where|where's|when|who|who's|why|how|how's|which|can|could|would|will|do|does|did|is|are|am|was|should|may|have|has)\b/;
@@ -53,16 +55,39 @@ export function normalize(text: string): string {
     .trim();
 }
 
-export type Completeness = 'question' | 'statement' | 'trailing' | 'empty';
+/**
+ * How finished the words of a turn look:
+ *  - question: ends with "?" (or starts like one, when the recognizer does not punctuate);
+ *  - complete: ends with "." or "!" (a punctuating recognizer heard the sentence end);
+ *  - statement: no punctuation to go by (an unpunctuated recognizer), nothing trailing;
+ *  - trailing: ends with ",", ";", ":", a dash or "...", with a conjunction, filler or preposition, or with a digit
+ *    group and no final punctuation (a number being read out): the caller usually goes on;
+ *  - empty: no words.
+ */
+export type Completeness = 'question' | 'complete' | 'statement' | 'trailing' | 'empty';
+
+/** A digit group at the end of unpunctuated words ("five five five", "0 1"). */
+const TRAILING_DIGITS = /\b(zero|oh|one|two|three|four|five|six|seven|eight|nine|\d+)$/;
 
 export function completeness(text: string): Completeness {
   const t = normalize(text);
   if (!t) return 'empty';
-  if (t.endsWith('?')) return 'question';
+  // The recognizer's own punctuation, closing quotes and brackets aside.
+  const end = text.trim().replace(/["'’”)\]]+$/u, '');
+  if (/(,|;|:|-|–|—|…|\.\.)$/u.test(end)) return 'trailing';
   const bare = t.replace(/[?]/g, '').trim();
+  if (end.endsWith('?')) return 'question';
   if (TRAILING.test(bare)) return 'trailing';
+  if (/[.!]$/u.test(end)) return 'complete';
+  if (TRAILING_UNLESS_ENDED.test(bare) || TRAILING_DIGITS.test(bare)) return 'trailing';
   if (QUESTION_START.test(bare) && bare.split(' ').length >= 3) return 'question';
   return 'statement';
+}
+
+/** Same words, whatever the case and punctuation (a prepared reply is kept when the final transcript matches). */
+export function sameWords(a: string, b: string): boolean {
+  const w = (s: string): string => normalize(s).replace(/[?]/g, '').trim();
+  return w(a) === w(b);
 }
 
 /** True when every word is a backchannel ("uh-huh", "okay yeah", "right right"). Empty text is not one. */

@@ -66,7 +66,7 @@ function renderTable(rows: string[][]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'fast']);
+  const args = parseArgs(argv, ['json', 'fast', 'matrix', 'no-adapters']);
   const suite = args.positional[0] as Suite | undefined;
   if (!suite || !SUITES.includes(suite)) {
     throw new CliError(`bench needs a suite: ${SUITES.join(', ')}`, EXIT.usage);

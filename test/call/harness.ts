@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import {
   lastToolResult,
   ScriptedAsr,
@@ -47,6 +48,26 @@ export interface HarnessOptions {
   tts?: ScriptedTtsOptions;
   ttsFallback?: ScriptedTtsOptions;
   deps?: Partial<SessionDeps>;
+}
+
+/**
+ * `harness` for a test file: each call's harness is stopped and cleaned up after the test that made it. Call at
+ * the top level of the file.
+ */
+export function harnessPerTest(): (o: HarnessOptions) => ReturnType<typeof harness> {
+  let made: ReturnType<typeof harness>[] = [];
+  afterEach(() => {
+    for (const x of made) {
+      x.leg.stop('test-end');
+      x.cleanup();
+    }
+    made = [];
+  });
+  return (o) => {
+    const x = harness(o);
+    made.push(x);
+    return x;
+  };
 }
 
 export function harness(o: HarnessOptions) {

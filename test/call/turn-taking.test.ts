@@ -57,6 +57,15 @@ class Line {
     this.tt.asrFinal(text, true, this.t);
   }
 
+  /** Silence until the clock reaches `t` (the recognizer's answer comes then). */
+  until(t: number): void {
+    if (t > this.t) this.play(silence(Math.ceil((t - this.t) / 20) * 20));
+  }
+
+  commits(): string[] {
+    return this.log.flatMap((d) => (d.type === 'commit' ? [d.turn.text] : []));
+  }
+
   types(): string[] {
     return this.log.map((d) => (d.type === 'input' ? d.what : d.type));
   }
@@ -265,5 +274,111 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     }
     noisy.play(hiss);
     expect(noisy.types().filter((t) => t !== 'speech_end')).toEqual([]);
+  });
+
+  it('a phone number read with 800 / 600 ms hesitations is one turn: punctuation and digit groups keep it open', () => {
+    const line = new Line();
+    line.agent('quiet');
+    const digits = (ds: string[]) => ds.map((d) => speech(`digits/${d}`));
+    const group = (ds: string[], final: string) => {
+      for (const pcm of digits(ds)) line.play(pcm);
+      // The recognizer's final for the group, about 200 ms after its end, as a streaming one gives it.
+      line.until(line.t + 200);
+      line.final(final);
+    };
+    group(['5', '5', '5'], 'Five five five,');
+    line.until(line.t + 600);
+    group(['0', '1'], 'zero one');
+    line.until(line.t + 400);
+    group(['2', '3', '4', '5'], 'two three four five.');
+    line.play(silence(2000));
+    expect(line.commits()).toEqual(['Five five five, zero one two three four five.']);
+    // The turn ended by "." commits after the shortest wait: before the trailing wait (maxDelayMs) is over.
+    const c = line.log.find((d) => d.type === 'commit');
+    expect(c?.type === 'commit' && c.turn.completeness).toBe('complete');
+    expect(c?.type === 'commit' && c.turn.committedAt - c.turn.speechEndAt).toBeLessThan(1500);
+  });
+
+  it('preemptive generation: prepared on words that look finished, dropped when the caller goes on', () => {
+    // A long endpointing wait (the caller's pause below stays inside it).
+    const line = new Line({ endpointing: { minDelayMs: 900 } });
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    line.until(line.t + 200);
+    line.final('There are no more messages.');
+    line.play(silence(40));
+    // Prepared while endpointing still waits: no commit yet.
+    expect(line.types().slice(-2)).toEqual(['final:There are no more messages.', 'prepare']);
+    line.play(speech('dir-welcome'));
+    const afterPrepare = line.types().slice(line.index('prepare'));
+    expect(afterPrepare.indexOf('discard')).toBeGreaterThan(0);
+    expect(afterPrepare.indexOf('discard')).toBeLessThan(afterPrepare.indexOf('speech_start'));
+    expect(afterPrepare).not.toContain('commit');
+    line.until(line.t + 200);
+    line.final('Welcome to the directory.');
+    line.play(silence(2000));
+    // Prepared again on the whole turn, then committed: the session adopts the reply whose words match.
+    const tail = line.types().slice(line.index('final:Welcome to the directory.'));
+    expect(tail.filter((t) => t === 'prepare' || t === 'commit' || t === 'discard')).toEqual(['prepare', 'commit']);
+    expect(line.commits()).toEqual(['There are no more messages. Welcome to the directory.']);
+  });
+
+  it('preemptive generation: nothing is prepared on trailing words, nor with the setting off', () => {
+    const trailing = new Line();
+    trailing.agent('quiet');
+    trailing.play(speech('vm-nomore'));
+    trailing.until(trailing.t + 200);
+    trailing.final('I would like to speak to,');
+    trailing.play(silence(2000));
+    expect(trailing.types()).not.toContain('prepare');
+    expect(trailing.types()).toContain('commit');
+    const off = new Line({ preemptiveGeneration: false });
+    off.agent('quiet');
+    off.play(speech('vm-nomore'));
+    off.until(off.t + 200);
+    off.final('There are no more messages.');
+    off.play(silence(2000));
+    expect(off.types()).not.toContain('prepare');
+    expect(off.types()).toContain('commit');
+  });
+
+  it("the recognizer's eager end of turn prepares a reply; its turn_resumed drops it", () => {
+    const line = new Line();
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    line.tt.asrEagerEnd('there are no more messages');
+    line.tt.asrTurnResumed();
+    line.tt.asrEagerEnd('there are no more messages');
+    expect(line.types().filter((t) => t === 'prepare' || t === 'discard')).toEqual(['prepare', 'discard', 'prepare']);
+  });
+
+  it('a recognizer that lags by seconds (a loaded offline one): its late final is a turn, not a reprompt', () => {
+    const line = new Line();
+    line.agent('quiet');
+    // The first utterance's final comes 3 s after the speech: the unit learns how slow the recognizer is.
+    line.play(speech('vm-nomore'));
+    line.until(line.t + 3000);
+    line.final('no more messages');
+    line.play(silence(1000));
+    expect(line.commits()).toEqual(['no more messages']);
+    line.agent('quiet');
+    // The second one's final is as late; without words for 3.5 s the unit would have given up on it.
+    line.play(speech('dir-welcome'));
+    line.until(line.t + 3600);
+    line.final('welcome to the directory');
+    line.play(silence(1000));
+    expect(line.types()).not.toContain('unintelligible');
+    expect(line.commits()).toEqual(['no more messages', 'welcome to the directory']);
+  });
+
+  it('music on hold alone (no words) with the agent quiet: reprompts, never a turn', () => {
+    const w = readWav(readFileSync('/usr/share/asterisk/moh/macroform-cold_day.wav'));
+    const moh = w.samples instanceof Int16Array ? w.samples : Int16Array.from(w.samples as ArrayLike<number>);
+    const line = new Line();
+    line.agent('quiet');
+    line.play(moh.subarray(0, Math.min(moh.length, 8000 * 20)));
+    line.play(silence(8000));
+    expect(line.types()).not.toContain('commit');
+    expect(line.types().filter((t) => t === 'unintelligible').length).toBeGreaterThanOrEqual(1);
   });
 });
