@@ -1,28 +1,36 @@
 /**
- * `voice-engine bench latency [--profile fast|realistic|slow] [--json] [--calls N] [--rounds N] [--no-adapters]`
+ * `voice-engine bench latency [--profile fast|realistic|slow] [--json] [--calls N] [--rounds N] [--no-adapters]
+ *  [--preemptive on|off] [--tts scripted|http|aura-ws|elevenlabs-ws] [--matrix [--matrix-rounds N]]`
  * (DESIGN.md section 7).
  *
  * Calls through the REAL WebSocket gateway (Twilio protocol, base64 mu-law, marks echoed after playout) into real
  * call sessions, spoken by a REAL human caller: the utterances of the real-speech fixtures (bench/callers.ts), with
  * in-process providers whose latency follows a profile (bench/profiles.ts; figures and sources in bench/README.md;
- * `realistic` by default: ASR first interim ~300 ms after speech onset and final ~150 ms after its end, LLM first
- * token ~400 ms, TTS first byte ~200 ms, each with +-25 % seeded jitter). The scripted ASR hears the caller's real
- * audio (energy segmentation) and returns the fixture's transcript of what is being said.
+ * `realistic` by default: ASR first interim ~300 ms after speech onset, then one every 250 ms with the words said so
+ * far, final ~150 ms after the end of a segment; LLM first token ~400 ms, TTS first byte ~200 ms, each with +-25 %
+ * seeded jitter). The scripted ASR hears the caller's real audio (energy segmentation) and returns the fixture's
+ * words as they are said, with the recognizer's punctuation once a part is over.
  *
  * Each round of a call: a question (agent silent; the answer is long), an acknowledgement ("Thank you." / "Okay.")
- * 1.5 s into that answer, a barge-in 1.5 s later, a hesitant turn (a number read with 600-800 ms pauses), a turn of
- * two sentences 260 ms apart. Measured on the caller's side of the socket, on one process clock:
+ * 1.5 s into that answer, a barge-in 1.5 s later (the caller then waits for the answer), a hesitant turn (a number
+ * read with 600-800 ms pauses), a turn of two sentences 260 ms apart. Measured on the caller's side of the socket,
+ * on one process clock:
  *  - voice_to_voice_ms: end of caller speech -> first AUDIBLE agent sample the caller hears (20 ms frames above
  *    -50 dBFS, on the playout timeline)
  *  - endpointing_ms: end of caller speech -> turn committed by the session (state `thinking`)
- *  - overhead_ms: voice-to-voice minus endpointing minus the providers' own LLM first token and TTS first byte of
- *    that turn (the session's turn metrics): what the engine adds
+ *  - overhead_ms: voice-to-voice minus endpointing minus the providers' own LLM first token (for a reply prepared
+ *    before the commit: what was left of its wait after the commit) and TTS first byte: what the engine adds
  *  - barge_in_ms: barge-in speech onset -> `clear` on the wire (contract); barge_in_audio_stop_ms: onset -> the
  *    agent's audio stops for the caller (400 ms of silence begins)
- *  - premature_cuts: hesitant / two-sentence turns committed (or answered) before their last part ended
+ *  - premature_cuts: hesitant / two-sentence turns answered in parts (a turn filed before the last part ended and
+ *    not taken back) or with agent audio heard before they were over; replies_taken_back: replies started in a
+ *    pause and dropped unheard when the caller went on (the turn stayed whole)
  *  - ignored_turns: caller turns with no agent audio within 5 s of their end
  *  - acknowledgements_stopped_agent: acknowledgements after which the agent was silent for 1.5 s (stopped for good)
- * Assistant settings are the defaults. VAD: the energy detector (deterministic, like the scripted providers).
+ * Assistant settings are the defaults (`--preemptive off` turns settings.preemptiveGeneration off). VAD: the energy
+ * detector (deterministic, like the scripted providers). `--tts` picks the TTS path (bench/tts-paths.ts: a real
+ * adapter against its loopback fake); `--matrix` adds voice-to-voice p50 / p95 for every TTS path with and without
+ * preemptive generation (shorter sets of `--matrix-rounds`, default 1).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -39,10 +47,13 @@ import type { AsrProvider } from '../src/providers/types.js';
 import { loadRealSpeech, type RealSpeechSet, type RealUtterance } from './callers.js';
 import { jitterOf, PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 import { type AsrUtterance, lastUser, ScriptedAsr, ScriptedLlm, ScriptedTts, scriptedRegistry } from './scripted.js';
+import { startTtsPath, TTS_PATHS, type TtsPath } from './tts-paths.js';
 
 const ADAPTERS_TIMEOUT_MS = 60_000;
 /** A turn with no agent audio this long after its end is ignored. */
 const IGNORED_AFTER_MS = 5000;
+/** A streaming recognizer's interim results, after the first: this often while the caller speaks, ms. */
+const INTERIM_EVERY_MS = 250;
 /** After an acknowledgement, agent silence this long means it stopped for good. */
 const ACK_STOPPED_MS = 1500;
 
@@ -74,9 +85,30 @@ const SILENCE = new Uint8Array(160).fill(0xff);
 /** The caller's side of one call: paced 20 ms frames of real speech, and what it is saying for the scripted ASR. */
 export class RealCaller {
   private clock = performance.now();
-  /** What is being said now (the scripted ASR reads it at segment onset and end). */
-  saying: AsrUtterance | undefined;
+  /** The parts of the utterance being said (or said last), the audio position in it, and words delivered. */
+  private parts: RealUtterance['parts'] = [];
+  private posMs = 0;
+  private delivered: number[] = [];
   constructor(readonly sim: PhoneSim) {}
+
+  /**
+   * What the recognizer has heard of the current part so far: its words in proportion to the part's audio sent
+   * (all of them, with the part's punctuation, once it has ended), less those a final already delivered. `final`
+   * delivers them. A real recognizer's interims grow the same way; its finals never repeat words.
+   */
+  heard(final: boolean): AsrUtterance | undefined {
+    let i = -1;
+    for (let k = 0; k < this.parts.length; k++) if (this.parts[k]!.startMs <= this.posMs) i = k;
+    const p = this.parts[i];
+    if (!p) return undefined;
+    const words = p.text.split(/\s+/).filter(Boolean);
+    const f = (this.posMs - p.startMs) / Math.max(1, p.endMs - p.startMs);
+    const upTo = f >= 0.95 ? words.length : Math.max(1, Math.floor(f * words.length));
+    const from = this.delivered[i] ?? 0;
+    const text = words.slice(from, Math.max(from, upTo)).join(' ');
+    if (final) this.delivered[i] = Math.max(from, upTo);
+    return { text, partial: text };
+  }
 
   /**
    * Speaks `u` in real time. Returns the send times (performance.now()) of its speech onset, of the end of each
@@ -87,15 +119,15 @@ export class RealCaller {
     const partEnds: number[] = [];
     const frames = u.mulaw.length / 160;
     let part = 0;
+    this.parts = u.parts;
+    this.delivered = [];
     for (let i = 0; i < frames; i++) {
       if (this.sim.closed) break;
       const t = i * 20;
+      this.posMs = t + 20;
       const p = u.parts[part];
-      if (p && t + 20 > p.startMs && t < p.endMs) {
-        this.saying = { text: p.text, partial: p.text.split(/\s+/).slice(0, 2).join(' ') };
-        // A frame is sent when its audio is complete: speech that starts inside it began (end - 20 + offset).
-        if (part === 0 && !onset) onset = performance.now() + (p.startMs - t);
-      }
+      // A frame is sent when its audio is complete: speech that starts inside it began (end - 20 + offset).
+      if (p && part === 0 && !onset && t + 20 > p.startMs) onset = performance.now() + (p.startMs - t);
       this.sim.sendFrame(u.mulaw.subarray(i * 160, (i + 1) * 160));
       onFrame?.(t);
       if (p && t + 20 >= p.endMs) {
@@ -105,6 +137,7 @@ export class RealCaller {
       this.clock += 20;
       await sleepUntil(this.clock);
     }
+    this.posMs = Number.POSITIVE_INFINITY;
     return { onset, partEnds };
   }
 
@@ -130,10 +163,14 @@ export class RealCaller {
 interface TurnSample {
   kind: string;
   from: string;
-  /** performance.now() of the end of the turn's speech. */
+  /** performance.now() of the onset and of the end of the turn's speech. */
+  onsetAt: number;
   endAt: number;
   commitAt?: number;
-  cut?: boolean;
+  /** Several parts: committed as a turn of its own before the last part ended (and not taken back). */
+  split?: boolean;
+  /** Several parts: a reply was started in a pause, then dropped unheard when the caller went on. */
+  takenBack?: number;
 }
 
 interface CallResult {
@@ -145,6 +182,8 @@ interface CallResult {
   hesitationTurns: number;
   twoSentenceTurns: number;
   prematureCuts: { hesitation: number; twoSentences: number };
+  /** Replies started in a pause of a multi-part turn and dropped unheard (the turn stayed whole). */
+  takenBack: { hesitation: number; twoSentences: number };
   ignoredTurns: number;
   acknowledgements: number;
   ackStoppedAgent: number;
@@ -166,7 +205,8 @@ class PerCallAsr {
     const c = this.queue.shift();
     return new ScriptedAsr({
       script: [],
-      saying: () => c?.saying,
+      saying: (final) => c?.heard(final),
+      interimEveryMs: INTERIM_EVERY_MS,
       partialAfterMs: this.profile.asrFirstInterimMs,
       finalLatencyMs: this.profile.asrFinalMs,
       segmentGapMs: this.profile.asrSegmentGapMs,
@@ -191,6 +231,7 @@ async function oneCall(
     hesitationTurns: 0,
     twoSentenceTurns: 0,
     prematureCuts: { hesitation: 0, twoSentences: 0 },
+    takenBack: { hesitation: 0, twoSentences: 0 },
     ignoredTurns: 0,
     acknowledgements: 0,
     ackStoppedAgent: 0,
@@ -214,23 +255,47 @@ async function oneCall(
   const barges: { onset: number }[] = [];
   const acks: { start: number; end: number }[] = [];
 
-  /** A caller turn while the agent is silent: returns when it is answered (or not). */
-  const turn = async (u: RealUtterance): Promise<void> => {
-    const before = commits().length;
-    const { partEnds } = await caller.say(u);
-    const end = partEnds.at(-1) ?? performance.now();
-    const sample: TurnSample = { kind: u.kind, from: u.from, endAt: end };
-    // Committed before the last part ended: the turn was cut in a pause.
-    const early = commits()
-      .slice(before)
-      .find((c) => c < end - 20);
-    if (u.parts.length > 1) sample.cut = early !== undefined;
-    // Endpointing of the turn: the commit that follows the end of its speech (a premature one is counted apart).
-    const after = (): number | undefined => commits().find((c) => c >= end - 20);
+  /** Caller turns filed by the session (transcript entries), with whether each was later taken back. */
+  const userTurns = (): { at: number; superseded: boolean }[] => {
+    const ev = call.events.filter((e) => e.type === 'transcript' && e.data.role === 'user');
+    const gone = ev.filter((e) => e.data.superseded === true);
+    return ev
+      .filter((e) => !e.data.superseded && !e.data.backchannel && !e.data.unintelligible)
+      .map((e) => ({
+        at: e.at,
+        superseded: gone.some((g) => g.data.turn === e.data.turn && g.data.atMs === e.data.atMs),
+      }));
+  };
+  /** After a turn's speech: the commit that follows its end, then the answer's first audio (or a timeout). */
+  const answered = async (sample: TurnSample, before: number): Promise<void> => {
+    const end = sample.endAt;
+    // Endpointing of the turn: the commit that follows the end of its speech (an early one is counted apart).
+    const after = (): number | undefined =>
+      commits()
+        .slice(before)
+        .find((c) => c >= end - 20);
     const committed = await caller.silenceUntil(() => after() !== undefined, 6000);
     if (committed) sample.commitAt = after();
     turns.push(sample);
     await caller.silenceUntil(() => sim.lastAgentAudioAt + sim.t0 > end, IGNORED_AFTER_MS);
+  };
+
+  /** A caller turn while the agent is silent: returns when it is answered (or not). */
+  const turn = async (u: RealUtterance): Promise<void> => {
+    const before = commits().length;
+    const filed = userTurns().length;
+    const { onset, partEnds } = await caller.say(u);
+    const end = partEnds.at(-1) ?? performance.now();
+    const sample: TurnSample = { kind: u.kind, from: u.from, onsetAt: onset, endAt: end };
+    if (u.parts.length > 1) {
+      // Filed before the last part ended: the turn was split unless the session took it back.
+      const early = userTurns()
+        .slice(filed)
+        .filter((t) => t.at < end - 20);
+      sample.split = early.some((t) => !t.superseded);
+      sample.takenBack = early.filter((t) => t.superseded).length;
+    }
+    await answered(sample, before);
   };
 
   for (let r = 0; r < rounds && !sim.closed; r++) {
@@ -251,9 +316,9 @@ async function oneCall(
     await caller.silenceUntil(() => clears.length > clearsBefore, 1000);
     if (clears.length > clearsBefore) res.bargeIn.push(clears[clearsBefore]! - b.onset);
     else res.missed++;
-    turns.push({ kind: 'barge-in', from: barge.from, endAt: b.partEnds.at(-1) ?? performance.now() });
-    const bargeCommitted = await caller.silenceUntil(() => commits().length > beforeBarge, 6000);
-    if (bargeCommitted) turns.at(-1)!.commitAt = commits()[beforeBarge]!;
+    // The caller waits for the answer to their interruption, as a real one does.
+    const bargeEnd = b.partEnds.at(-1) ?? performance.now();
+    await answered({ kind: 'barge-in', from: barge.from, onsetAt: b.onset, endAt: bargeEnd }, beforeBarge);
     await caller.silenceUntil(agentQuiet, 15_000);
     await caller.silence(300);
     const h = speech.hesitations[(index + r) % speech.hesitations.length]!;
@@ -276,9 +341,11 @@ async function oneCall(
   for (const t of turns) {
     const end = rel(t.endAt);
     const first = heard.onset(end, end + IGNORED_AFTER_MS);
-    if (t.cut) {
-      if (t.kind === 'hesitation') res.prematureCuts.hesitation++;
-      else res.prematureCuts.twoSentences++;
+    // A premature cut: the turn answered in parts, or agent audio the caller heard before the turn was over.
+    if (t.split !== undefined) {
+      const set = t.kind === 'hesitation' ? 'hesitation' : 'twoSentences';
+      if (t.split || heard.any(rel(t.onsetAt), end)) res.prematureCuts[set]++;
+      res.takenBack[set] += t.takenBack ?? 0;
     }
     if (first === undefined && !heard.at(end + 200)) {
       res.ignoredTurns++;
@@ -290,7 +357,14 @@ async function oneCall(
     // The session's turn metrics are emitted at the reply's first audio: the first after this commit.
     const commitAt = t.commitAt;
     const m = commitAt !== undefined ? metrics.find((x) => x.at > commitAt)?.data : undefined;
-    const providers = m ? Number(m.llmFirstTokenMs ?? 0) + Number(m.ttsFirstByteMs ?? 0) : undefined;
+    // The providers' part: the LLM's first token (for a reply prepared before the commit, only what was left of
+    // its wait after the commit) and the TTS first byte.
+    const marks = m?.marks as Record<string, number> | undefined;
+    const llmWait =
+      m?.preemptive && marks?.llmFirstTokenAt !== undefined && marks.committedAt !== undefined
+        ? Math.max(0, marks.llmFirstTokenAt - marks.committedAt)
+        : Number(m?.llmFirstTokenMs ?? 0);
+    const providers = m ? llmWait + Number(m.ttsFirstByteMs ?? 0) : undefined;
     const overhead =
       v2v !== undefined && ep !== undefined && providers !== undefined ? v2v - ep - providers : undefined;
     if (v2v !== undefined && t.kind !== 'barge-in') res.voiceToVoice.push(v2v);
@@ -316,13 +390,21 @@ async function oneCall(
   return res;
 }
 
-export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
-  const calls = flagNumber(ctx.args, 'calls', 2);
-  const rounds = flagNumber(ctx.args, 'rounds', 3);
-  const profileName = flagString(ctx.args, 'profile') ?? 'realistic';
-  const profile = profileNamed(profileName);
-  if (!profile) throw new CliError(`--profile ${profileName}: one of ${Object.keys(PROFILES).join(', ')}`, EXIT.usage);
-  const speech = await loadRealSpeech();
+interface SetOptions {
+  calls: number;
+  rounds: number;
+  /** settings.preemptiveGeneration of the bench assistant. */
+  preemptive: boolean;
+  tts: TtsPath;
+}
+
+/** One set of concurrent real-speech calls against an in-process engine; the calls' results and LLM requests. */
+async function measureSet(
+  profile: ProviderProfile,
+  speech: RealSpeechSet,
+  o: SetOptions,
+  progress: (line: string) => void,
+): Promise<{ results: CallResult[]; llmRequests: number }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 've-bench-latency-'));
   const asrs = new PerCallAsr(profile);
   const llm = new ScriptedLlm({
@@ -337,9 +419,16 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
       ];
     },
   });
-  const tts = new ScriptedTts({ firstByteMs: profile.ttsFirstByteMs, msPerChar: 60, jitter: jitterOf(profile, 13) });
-  const base = scriptedRegistry({ asr: asrs.next(), llm, tts });
-  const config: AssistantConfig = { settings: { recordAudio: false, silenceTimeoutMs: 60_000 } };
+  const scripted = new ScriptedTts({
+    firstByteMs: profile.ttsFirstByteMs,
+    msPerChar: 60,
+    jitter: jitterOf(profile, 13),
+  });
+  const server = o.tts === 'scripted' ? undefined : await startTtsPath(o.tts, profile.ttsFirstByteMs);
+  const base = scriptedRegistry({ asr: asrs.next(), llm, tts: scripted });
+  const config: AssistantConfig = {
+    settings: { recordAudio: false, silenceTimeoutMs: 60_000, preemptiveGeneration: o.preemptive },
+  };
   const engine = await startLocalEngine({
     assistant: {
       id: 'ag_bench',
@@ -350,26 +439,56 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
       createdAt: '',
       updatedAt: '',
     },
-    providers: { ...base, asr: () => asrs.next() },
+    providers: { ...base, asr: () => asrs.next(), ...(server ? { tts: () => server.make() } : {}) },
     logger: silentLogger,
     dataDir,
     deps: { createVad: energyVadFactory },
   });
-  const greeting = await greetingLatency(profile, dataDir);
-  ctx.progress(
-    `latency: profile ${profile.name}, ${calls} concurrent calls x ${rounds} rounds (5 real-speech turns each) over ws://127.0.0.1:${engine.port}/media/twilio`,
+  progress(
+    `latency: profile ${profile.name}, tts ${o.tts}, preemptive generation ${o.preemptive ? 'on' : 'off'}, ${o.calls} concurrent calls x ${o.rounds} rounds (5 real-speech turns each) over ws://127.0.0.1:${engine.port}/media/twilio`,
   );
-  const results: CallResult[] = [];
   // Calls start one at a time (each call's ASR is handed out in start order), then run concurrently.
   const running: Promise<CallResult>[] = [];
-  for (let i = 0; i < calls; i++) {
-    running.push(oneCall(engine, i, rounds, speech, asrs));
-    const t = performance.now();
-    while (engine.calls.length <= i && performance.now() - t < 3000) await new Promise((r) => setTimeout(r, 5));
+  try {
+    for (let i = 0; i < o.calls; i++) {
+      running.push(oneCall(engine, i, o.rounds, speech, asrs));
+      const t = performance.now();
+      while (engine.calls.length <= i && performance.now() - t < 3000) await new Promise((r) => setTimeout(r, 5));
+    }
+    return { results: await Promise.all(running), llmRequests: llm.requests.length };
+  } finally {
+    await engine.close();
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
-  results.push(...(await Promise.all(running)));
-  await engine.close();
-  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const onOff = (v: string | undefined, flag: string): boolean => {
+  if (v === undefined || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new CliError(`--${flag} ${v}: on or off`, EXIT.usage);
+};
+
+export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
+  const calls = flagNumber(ctx.args, 'calls', 2);
+  const rounds = flagNumber(ctx.args, 'rounds', 3);
+  const profileName = flagString(ctx.args, 'profile') ?? 'realistic';
+  const profile = profileNamed(profileName);
+  if (!profile) throw new CliError(`--profile ${profileName}: one of ${Object.keys(PROFILES).join(', ')}`, EXIT.usage);
+  const preemptive = onOff(flagString(ctx.args, 'preemptive'), 'preemptive');
+  const ttsPath = (flagString(ctx.args, 'tts') ?? 'scripted') as TtsPath;
+  if (!TTS_PATHS.includes(ttsPath)) throw new CliError(`--tts ${ttsPath}: one of ${TTS_PATHS.join(', ')}`, EXIT.usage);
+  const matrix = ctx.args.flags.matrix === true;
+  const speech = await loadRealSpeech();
+  const greetingDir = mkdtempSync(path.join(os.tmpdir(), 've-bench-greeting-'));
+  const greeting = await greetingLatency(profile, greetingDir);
+  rmSync(greetingDir, { recursive: true, force: true });
+  const { results, llmRequests } = await measureSet(
+    profile,
+    speech,
+    { calls, rounds, preemptive, tts: ttsPath },
+    ctx.progress,
+  );
 
   const all = (k: 'voiceToVoice' | 'endpointing' | 'overhead' | 'bargeIn' | 'bargeInAudioStop'): number[] =>
     results.flatMap((r) => r[k]);
@@ -388,6 +507,10 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
       hesitation: sum((r) => r.prematureCuts.hesitation),
       two_sentences: sum((r) => r.prematureCuts.twoSentences),
     },
+    replies_taken_back: {
+      hesitation: sum((r) => r.takenBack.hesitation),
+      two_sentences: sum((r) => r.takenBack.twoSentences),
+    },
     hesitation_turns: sum((r) => r.hesitationTurns),
     two_sentence_turns: sum((r) => r.twoSentenceTurns),
     ignored_turns: sum((r) => r.ignoredTurns),
@@ -395,6 +518,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     acknowledgements_stopped_agent: sum((r) => r.ackStoppedAgent),
     missed: sum((r) => r.missed),
     greeting_ms: greeting,
+    preemptive_generation: preemptive,
+    tts_path: ttsPath,
+    llm_requests: llmRequests,
     per_turn: results.flatMap((r) => r.detail),
     calls,
     callers: 'real speech (fixtures/calls/real-*: Debian asterisk-core-sounds-en)',
@@ -408,6 +534,26 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     settings: { endpointing: 'assistant defaults', vad: 'energy' },
     targets: { barge_in_audio_stop_p95_ms: 150, endpointing_p50_ms: 250, premature_cuts: 0, ignored_turns: 0 },
   };
+  if (matrix) {
+    // Voice-to-voice per TTS path, with and without preemptive generation: shorter sets (--matrix-rounds).
+    const mRounds = flagNumber(ctx.args, 'matrix-rounds', 1);
+    const rows: Record<string, unknown>[] = [];
+    for (const tts of TTS_PATHS)
+      for (const pre of [true, false]) {
+        const set = await measureSet(profile, speech, { calls, rounds: mRounds, preemptive: pre, tts }, ctx.progress);
+        const v2v = pct(set.results.flatMap((r) => r.voiceToVoice));
+        rows.push({
+          tts,
+          preemptive_generation: pre,
+          voice_to_voice_p50_ms: v2v.p50,
+          voice_to_voice_p95_ms: v2v.p95,
+          turns: set.results.reduce((n, r) => n + r.voiceToVoice.length, 0),
+          llm_requests: set.llmRequests,
+          ignored_turns: set.results.reduce((n, r) => n + r.ignoredTurns, 0),
+        });
+      }
+    out.matrix = { calls, rounds: mRounds, rows };
+  }
   if (ctx.args.flags['no-adapters'] === true) out.adapters = { skipped: '--no-adapters' };
   else
     try {
@@ -476,6 +622,13 @@ export function table(r: Record<string, unknown>): string[][] {
       '',
       '0',
     ],
+    ...((r.matrix as { rows: Record<string, unknown>[] } | undefined)?.rows ?? []).map((m) => [
+      `voice-to-voice, tts ${m.tts}, preemptive ${m.preemptive_generation ? 'on' : 'off'}`,
+      String(m.voice_to_voice_p50_ms),
+      String(m.voice_to_voice_p95_ms),
+      '',
+      '',
+    ]),
   ];
 }
 

@@ -71,9 +71,12 @@ export interface ScriptedAsrOptions {
   partialText?: string;
   /**
    * Instead of `script`: what the caller is saying right now (the bench's caller knows), read at the onset of a
-   * segment for the interim and at its end for the final. For per-call providers fed real speech.
+   * segment and for each interim (`final` false), and at its end for the final (`final` true: those words are
+   * then delivered). For per-call providers fed real speech.
    */
-  saying?: () => AsrUtterance | undefined;
+  saying?: (final: boolean) => AsrUtterance | undefined;
+  /** With `saying`: after the first interim, another one this often while the segment lasts (growing words), ms. */
+  interimEveryMs?: number;
   /** Multiplies every latency (partial, final) per event: provider jitter (see bench/profiles.ts). */
   jitter?: () => number;
   /** Throw (fatal error event) after this many segments: ASR failure mid-call. */
@@ -88,9 +91,12 @@ export class ScriptedAsr implements AsrProvider {
   next = 0;
   opened = 0;
   readonly opts: Required<
-    Omit<ScriptedAsrOptions, 'failAfterSegments' | 'formats' | 'textFor' | 'partialText' | 'saying' | 'jitter'>
+    Omit<
+      ScriptedAsrOptions,
+      'failAfterSegments' | 'formats' | 'textFor' | 'partialText' | 'saying' | 'jitter' | 'interimEveryMs'
+    >
   > &
-    Pick<ScriptedAsrOptions, 'failAfterSegments' | 'textFor' | 'partialText' | 'saying' | 'jitter'>;
+    Pick<ScriptedAsrOptions, 'failAfterSegments' | 'textFor' | 'partialText' | 'saying' | 'jitter' | 'interimEveryMs'>;
 
   constructor(opts: ScriptedAsrOptions) {
     this.formats = opts.formats ?? [MULAW_8K, PCM_16K];
@@ -105,6 +111,7 @@ export class ScriptedAsr implements AsrProvider {
       partialText: opts.partialText,
       saying: opts.saying,
       jitter: opts.jitter,
+      interimEveryMs: opts.interimEveryMs,
     };
   }
 
@@ -147,17 +154,22 @@ class ScriptedAsrStream implements AsrStream {
         this.inSpeech = true;
         this.speechStartAt = now - frameMs;
         this.utt = this.p.opts.saying
-          ? this.p.opts.saying()
+          ? this.p.opts.saying(false)
           : this.p.opts.textFor
             ? { text: 'pending', partial: this.p.opts.partialText ?? 'hold on' }
             : this.p.take();
         this.onEvent({ type: 'speech_started' });
         const utt = this.utt;
         if (utt?.text) {
-          this.partialTimer = this.later(this.p.opts.partialAfterMs * this.jitter() - frameMs, () => {
-            const partial = utt.partial ?? utt.text.split(' ')[0]!;
-            this.onEvent({ type: 'partial', text: partial, words: [] });
-          });
+          const interim = (): void => {
+            // A caller who is known: the words said so far; else the scripted partial.
+            const now = this.p.opts.saying?.(false) ?? utt;
+            const partial = now.partial ?? now.text.split(' ')[0]!;
+            if (partial) this.onEvent({ type: 'partial', text: partial, words: [] });
+            const every = this.p.opts.interimEveryMs;
+            if (every && this.p.opts.saying) this.partialTimer = this.later(every * this.jitter(), interim);
+          };
+          this.partialTimer = this.later(this.p.opts.partialAfterMs * this.jitter() - frameMs, interim);
         }
       }
       this.lastSpeechAt = now;
@@ -169,7 +181,7 @@ class ScriptedAsrStream implements AsrStream {
       let utt = this.utt;
       this.utt = undefined;
       this.segments++;
-      if (this.p.opts.saying) utt = this.p.opts.saying() ?? utt;
+      if (this.p.opts.saying) utt = this.p.opts.saying(true) ?? utt;
       else if (this.p.opts.textFor) utt = { text: this.p.opts.textFor(this.lastSpeechAt - this.speechStartAt) };
       const fail = this.p.opts.failAfterSegments !== undefined && this.segments > this.p.opts.failAfterSegments;
       // lastSpeechAt is the arrival of the last loud frame: its audio ended then.
