@@ -1,6 +1,6 @@
 import type { AssistantConfig } from '../assistant.js';
 import { pcmFormat, sameFormat } from '../audio/format.js';
-import type { AsrEvent, AsrProvider, AsrStream } from '../providers/types.js';
+import type { AsrCapabilities, AsrEvent, AsrProvider, AsrStream } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import type { Incident, ProviderHooks, SessionDeps } from './deps.js';
@@ -20,8 +20,13 @@ export interface CallerInputEvents {
   /** A DTMF tone started on the line. */
   onTone(): void;
   onAsr(ev: AsrEvent): void;
-  /** The recognizer failed for good (`n` failures so far); the call goes on without it after the first reopen. */
+  /**
+   * The recognizer failed for good (`n` failures so far); the call goes on without it after the first reopen (the
+   * caller is told once to use the keypad; DTMF keeps working).
+   */
   onAsrFailed(n: number): void;
+  /** A recognizer stream is open; what it does beyond transcripts. */
+  onAsrOpen(capabilities: AsrCapabilities): void;
   incident(i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string }): void;
 }
 
@@ -112,6 +117,7 @@ export class CallerInput {
         return;
       }
       this.asr = stream;
+      this.events.onAsrOpen(provider.capabilities ?? {});
       const backlog = this.asrBacklog;
       this.asrBacklog = undefined;
       if (backlog) for (const b of backlog) stream.write(b);

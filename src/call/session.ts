@@ -119,10 +119,8 @@ export class CallSession implements MediaLegHandler {
       onVoice: (at, ms, p) => this.turns.frame(at, ms, p),
       onTone: () => this.turns.tone(),
       onAsr: (ev) => this.caller.onAsr(ev),
-      onAsrFailed: (n) => {
-        // Tell the caller once; DTMF keeps working.
-        if (n === 2) this.sayAside(PHRASES.cantHear, 'asr_failed');
-      },
+      onAsrFailed: (n) => n === 2 && this.sayAside(PHRASES.cantHear, 'asr_failed'),
+      onAsrOpen: (c) => this.turns.recognizer(c),
       incident: (i) => this.incident(i),
     });
     this.timers = new CallTimers(this.config.settings, {

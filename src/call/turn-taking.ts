@@ -142,6 +142,14 @@ export class TurnTaking {
   private turnStart = -1;
   /** The words a reply is being prepared on (preemptive generation), until the commit or a discard. */
   private prepared: string | undefined;
+  /** The recognizer streams interim words: speech that lasts without any word is noise (music, a TV). */
+  private interimWords = false;
+  /** The speech run in progress was judged noise: it pauses and interrupts nothing more (words still do). */
+  private noiseRun = false;
+  /** A run was judged noise in this call: from then on only words interrupt the agent. */
+  private noisyLine = false;
+  /** Voice the streaming recognizer gave no words for, since the last words, ms (runs that ended). */
+  private wordlessMs = 0;
 
   constructor(cfg: TurnTakingConfig, decide: (d: TurnDecision) => void) {
     this.cfg = cfg;
@@ -175,6 +183,12 @@ export class TurnTaking {
     this.agentSince = sinceMs;
   }
 
+  /** What the recognizer does (its capabilities): whether words are expected while the caller speaks. */
+  recognizer(c: { interim?: boolean }): void {
+    this.interimWords = c.interim === true;
+    this.ep.interimWords(this.interimWords);
+  }
+
   /** The agent keeps the floor whatever the caller does (uninterruptible speech, pending hangup, call ending). */
   hold(on: boolean): void {
     this.holding = on;
@@ -184,12 +198,15 @@ export class TurnTaking {
   frame(atMs: number, frameMs: number, p: number): void {
     this.gate.push(atMs, frameMs, p);
     if (!this.gate.speaking) return;
-    if (this.paused || (this.phase !== 'quiet' && this.canInterrupt())) {
+    if (this.paused || (this.phase !== 'quiet' && this.canInterrupt() && !this.noiseRun && !this.noisyLine)) {
       // Without words, only speech that lasts makes an interruption real.
       const sustained = this.gate.voicedSince(this.agentSince);
       const noWords = this.cfg.bargeInSpeechMs + NO_WORDS_EXTRA_MS;
-      if (sustained >= (this.paused ? Math.max(noWords, PAUSED_NO_WORDS_MS) : noWords)) this.bargeIn('vad');
-      else if (sustained >= this.cfg.bargeInSpeechMs && this.wordsInterrupt()) this.bargeIn('asr');
+      if (sustained >= (this.paused ? Math.max(noWords, PAUSED_NO_WORDS_MS) : noWords)) {
+        // A recognizer that streams words gave none for all that speech: noise (music on hold, a TV), not a caller.
+        if (this.interimWords && !this.ep.text) this.noise();
+        else this.bargeIn('vad');
+      } else if (sustained >= this.cfg.bargeInSpeechMs && this.wordsInterrupt()) this.bargeIn('asr');
     }
     // A caller who never pauses: cut into turns at maxUtteranceMs.
     if (this.turnStart >= 0 && atMs + frameMs - this.turnStart >= this.cfg.maxUtteranceMs) {
@@ -301,7 +318,15 @@ export class TurnTaking {
     return this.cfg.interruptible && !this.holding;
   }
 
+  /** Sustained voice without words from a recognizer that streams them: the agent goes on (resumes). */
+  private noise(): void {
+    this.noiseRun = true;
+    this.noisyLine = true;
+    if (this.paused) this.endPause({ type: 'resume' });
+  }
+
   private speechStart(at: number): void {
+    this.noiseRun = false;
     // The caller goes on: a reply prepared on their words so far is dropped before any of it is heard.
     this.discard();
     // Speech that starts while the agent talks is an overlap (an acknowledgement?) unless it becomes an interruption.
@@ -314,7 +339,9 @@ export class TurnTaking {
       this.resumeAt = undefined;
       return;
     }
-    if (!this.canInterrupt()) return;
+    // On a line found noisy (music, a TV: voice without words), the voice detector alone no longer stops the
+    // agent: words do (afterWords), as soon as the recognizer gives them.
+    if (!this.canInterrupt() || this.noisyLine) return;
     if (this.phase === 'speaking') {
       // Confirmed speech over the agent: its audio stops now; words, duration and energy decide the rest.
       this.paused = true;
@@ -329,6 +356,9 @@ export class TurnTaking {
 
   private speechEnd(at: number, ms: number): void {
     this.voicedMs += ms;
+    // Voice without words, run after run (music on hold breaks into short runs): the line is noisy.
+    this.wordlessMs = !this.interimWords || this.ep.text ? 0 : this.wordlessMs + ms;
+    if (this.wordlessMs >= PAUSED_NO_WORDS_MS) this.noisyLine = true;
     this.ep.speechEnded(at);
     this.decide({ type: 'speech_end', atMs: at });
     this.prepare();

@@ -15,10 +15,12 @@ import { type Completeness, completeness } from './words.js';
  */
 /**
  * After the longest endpointing wait, how much longer a pause with no words waits for a slow recognizer, ms: at
- * least this, and at least twice the slowest final seen in the call (a loaded offline recognizer lags by seconds:
- * a reprompt must not fire before its late final).
+ * least this (a streaming recognizer gives words while the caller speaks), or NO_INTERIM_GRACE_MS for one that
+ * gives words only at the end (the offline one), and at least twice the slowest final seen in the call (a loaded
+ * offline recognizer lags by seconds: a reprompt must not fire before its late final).
  */
 const ASR_GRACE_MS = 2000;
+const NO_INTERIM_GRACE_MS = 6000;
 /** The grace never grows past this, ms. */
 const MAX_ASR_GRACE_MS = 8000;
 
@@ -45,6 +47,7 @@ export class Endpointer {
   private asrFinalAt: number | undefined;
   /** The slowest final seen in the call, ms after the end of the speech it ended. */
   private slowestFinalMs = 0;
+  private graceMs = NO_INTERIM_GRACE_MS;
   /** When tick() must run next (ms, session clock); undefined when nothing is pending. */
   deadline: number | undefined;
   private cfg: EndpointingConfig;
@@ -55,6 +58,11 @@ export class Endpointer {
 
   setConfig(cfg: EndpointingConfig): void {
     this.cfg = cfg;
+  }
+
+  /** The recognizer streams words while the caller speaks (a shorter wait for a final that never comes). */
+  interimWords(on: boolean): void {
+    this.graceMs = on ? ASR_GRACE_MS : NO_INTERIM_GRACE_MS;
   }
 
   /** The words heard so far in this turn (finals plus the current partial). */
@@ -154,7 +162,7 @@ export class Endpointer {
     if (c === 'empty') {
       // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause. The end of speech
       // is kept, so a late final commits at once and the turn's endpointing figure shows the real wait.
-      const grace = Math.min(MAX_ASR_GRACE_MS, Math.max(ASR_GRACE_MS, 2 * this.slowestFinalMs));
+      const grace = Math.max(this.graceMs, Math.min(MAX_ASR_GRACE_MS, 2 * this.slowestFinalMs));
       const giveUp = this.speechEndAt + this.cfg.maxDelayMs + grace;
       if (now < giveUp) {
         this.deadline = now < this.speechEndAt + this.cfg.maxDelayMs ? this.speechEndAt + this.cfg.maxDelayMs : giveUp;

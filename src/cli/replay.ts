@@ -24,7 +24,7 @@ import { createProviderRegistry } from '../providers/registry.js';
 import { CloseCode } from '../telephony/close-codes.js';
 import { CliError, EXIT, flagString, parseArgs } from './args.js';
 import { audibleFrames, checkExpectations, type HeardAudio, type ReplayOutcome } from './replay-check.js';
-import { checkUrl, exists, loadCallerAudio, loadScenarioFile, loadWire } from './replay-input.js';
+import { checkUrl, exists, loadCallerAudio, loadScenarioFile, loadWire, type ScenarioLike } from './replay-input.js';
 
 const FRAME = 160; // 20 ms at 8 kHz
 /** After the recording ends: keep the line open (silence) until the agent has been quiet this long, ms. */
@@ -59,9 +59,16 @@ const sleepUntil = async (t: number): Promise<void> => {
 };
 
 /** The engine to call: the one place that would swap to src/engine.ts createEngine() for tenant-aware replays. */
-async function inProcessEngine(config: AssistantConfig, dataDir: string, json: boolean): Promise<LocalEngine> {
+async function inProcessEngine(
+  config: AssistantConfig,
+  dataDir: string,
+  json: boolean,
+  providersFor: ReplayOptions['providers'],
+  scenario: ScenarioLike | undefined,
+): Promise<LocalEngine> {
   const logger = process.env.LOG_LEVEL ? createLogger(process.env.LOG_LEVEL) : silentLogger;
-  const providers: ProviderRegistryLike = createProviderRegistry(loadConfig(), json ? silentLogger : logger);
+  const registry: ProviderRegistryLike = createProviderRegistry(loadConfig(), json ? silentLogger : logger);
+  const providers = providersFor ? providersFor(registry, scenario) : registry;
   const now = new Date().toISOString();
   const assistant: Assistant = {
     id: 'ag_replay',
@@ -94,8 +101,20 @@ export interface ReplayResult {
   report: Record<string, unknown>;
 }
 
+export interface ReplayOptions {
+  /**
+   * The in-process engine's providers, from the configured registry and the scenario (tests replay fixtures on
+   * scripted providers this way); default: the registry.
+   */
+  providers?: (registry: ProviderRegistryLike, scenario: ScenarioLike | undefined) => ProviderRegistryLike;
+}
+
 /** The command without the process: `print` gets each output line (one JSON line with --json). */
-export async function replay(argv: string[], print: (line: string) => void): Promise<ReplayResult> {
+export async function replay(
+  argv: string[],
+  print: (line: string) => void,
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
   const args = parseArgs(argv, ['json', 'fast']);
   const file = args.positional[0];
   if (!file) throw new CliError('replay needs a file: voice-engine replay <file.wav|file.jsonl>', EXIT.usage);
@@ -139,6 +158,8 @@ export async function replay(argv: string[], print: (line: string) => void): Pro
         scenario?.assistant ?? wire?.assistant ?? {},
         process.env.DATA_DIR ?? tmpDir!,
         json,
+        options.providers,
+        scenario,
       );
       target = engine.url(protocol);
     } else if (key) {

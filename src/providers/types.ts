@@ -126,6 +126,8 @@ export interface AsrCapabilities {
   eagerEndOfTurn?: boolean;
   /** finalize() makes it answer at once (Deepgram Finalize); else finalize() is a no-op or a local cut. */
   finalize?: boolean;
+  /** It streams interim words while the caller speaks (a second of speech without any word is not speech). */
+  interim?: boolean;
 }
 
 export interface AsrProvider {

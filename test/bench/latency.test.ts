@@ -21,6 +21,9 @@ describe('bench latency', () => {
     expect(r.two_sentence_turns).toBe(1);
     expect(r.acknowledgements).toBe(1);
     expect(Object.keys(r.premature_cuts as object).sort()).toEqual(['hesitation', 'two_sentences']);
+    expect(Object.keys(r.replies_taken_back as object).sort()).toEqual(['hesitation', 'two_sentences']);
+    expect(r.preemptive_generation).toBe(true);
+    expect(r.tts_path).toBe('scripted');
     expect(typeof r.ignored_turns).toBe('number');
     expect(typeof r.acknowledgements_stopped_agent).toBe('number');
     expect((r.greeting_ms as { cached: number[] }).cached).toHaveLength(3);
@@ -28,9 +31,15 @@ describe('bench latency', () => {
     expect(table(r)[0]).toEqual(['metric (ms), profile fast', 'p50', 'p95', 'p99', 'target']);
   }, 180_000);
 
-  it('refuses an unknown profile with a usage error', async () => {
-    await expect(
-      run({ args: parseArgs(['latency', '--profile', 'warp']), progress: () => undefined }),
-    ).rejects.toMatchObject({ exitCode: 2 });
+  it('refuses an unknown profile, TTS path or preemptive value with a usage error', async () => {
+    for (const bad of [
+      ['--profile', 'warp'],
+      ['--tts', 'carrier-pigeon'],
+      ['--preemptive', 'maybe'],
+    ]) {
+      await expect(run({ args: parseArgs(['latency', ...bad]), progress: () => undefined })).rejects.toMatchObject({
+        exitCode: 2,
+      });
+    }
   });
 });

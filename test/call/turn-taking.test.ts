@@ -168,9 +168,10 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     line.agent('quiet');
     line.play(silence(300));
     line.play(speech('conf-invalid'));
-    // The recognizer's final is empty (garbled line).
+    // The recognizer's final is empty (garbled line); it gives words only at the end (offline): the wait for a late
+    // final is long, then the caller is asked again.
     line.final('');
-    line.play(silence(5000));
+    line.play(silence(8000));
     const answered = line.log.filter((d) => d.type === 'commit' || d.type === 'unintelligible');
     expect(answered).toHaveLength(1);
     expect(answered[0]!.type).toBe('unintelligible');
@@ -380,5 +381,25 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     line.play(silence(8000));
     expect(line.types()).not.toContain('commit');
     expect(line.types().filter((t) => t === 'unintelligible').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('music on hold under the agent: a recognizer that streams words gives none, so the agent resumes', () => {
+    const w = readWav(readFileSync('/usr/share/asterisk/moh/macroform-cold_day.wav'));
+    const moh = w.samples instanceof Int16Array ? w.samples : Int16Array.from(w.samples as ArrayLike<number>);
+    const streaming = new Line();
+    streaming.tt.recognizer({ interim: true });
+    streaming.agent('speaking');
+    streaming.play(moh.subarray(0, 8000 * 8));
+    const decisions = streaming.types().filter((t) => t === 'pause' || t === 'resume' || t === 'barge_in');
+    expect(decisions.slice(0, 2)).toEqual(['pause', 'resume']);
+    expect(decisions).not.toContain('barge_in');
+    // Words over the music still interrupt.
+    streaming.partial('I need to speak to someone about my bill');
+    expect(streaming.types().at(-1)).toBe('barge_in');
+    // A recognizer that gives words only at the end (offline): speech that lasts is taken as an interruption.
+    const batch = new Line();
+    batch.agent('speaking');
+    batch.play(moh.subarray(0, 8000 * 8));
+    expect(batch.types()).toContain('barge_in');
   });
 });

@@ -108,7 +108,9 @@ export class DeepgramAsr implements AsrProvider {
   readonly formats: readonly AudioFormat[] = [MULAW_8K, PCM_16K, PCM_8K];
   readonly capabilities: AsrCapabilities;
   constructor(readonly opts: DeepgramAsrOptions & FluxSettings) {
-    this.capabilities = isFlux(opts.model) ? { endOfTurn: true, eagerEndOfTurn: true } : { finalize: true };
+    this.capabilities = isFlux(opts.model)
+      ? { endOfTurn: true, eagerEndOfTurn: true, interim: true }
+      : { finalize: true, interim: true };
   }
 
   async open(options: AsrOptions, onEvent: (event: AsrEvent) => void, signal?: AbortSignal): Promise<AsrStream> {

@@ -54,7 +54,7 @@ export class OpenAiAsr implements AsrProvider {
   constructor(private readonly opts: OpenAiAsrOptions) {
     const official = opts.baseURL === undefined || /^https:\/\/api\.openai\.com/.test(opts.baseURL);
     this.realtime = (opts.transport ?? (official ? 'realtime' : 'upload')) === 'realtime';
-    this.capabilities = this.realtime ? {} : { finalize: true };
+    this.capabilities = this.realtime ? { interim: true } : { finalize: true };
     this.client = openAiClient({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeoutMs: 30_000 });
   }
 
