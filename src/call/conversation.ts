@@ -106,6 +106,8 @@ export class Conversation {
       this.events.onTranscript(e!, { superseded: true });
     }
     if (r) r.entry = undefined;
+    // The turn was never answered: the merged one takes its number.
+    this.turnNo--;
     return last.content;
   }
 

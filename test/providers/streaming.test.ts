@@ -86,7 +86,7 @@ describe('deepgram flux (/v2/listen)', () => {
     const dg = await startDeepgramFake({ utteranceMs: 400, transcripts: ['book a table'] });
     try {
       const asr = new DeepgramAsr({ apiKey: 'dg-test', baseUrl: dg.url, model: 'flux-general-en' });
-      expect(asr.capabilities).toEqual({ endOfTurn: true, eagerEndOfTurn: true });
+      expect(asr.capabilities).toEqual({ endOfTurn: true, eagerEndOfTurn: true, interim: true });
       const events: AsrEvent[] = [];
       const s = await asr.open({ format: MULAW_8K, keyterms: ['table', 'Acme'] }, (e) => events.push(e));
       for (let i = 0; i < 20; i++) s.write(FRAME);
