@@ -39,6 +39,8 @@ export function wireEnvelope(stored: Record<string, unknown>): Record<string, un
 const Str = Type.String();
 const OptStr = Type.Optional(Type.String());
 const Meta = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
+/** Test mode: present (true) on every event of a test environment. */
+const TestFlag = Type.Optional(Type.Boolean({ description: 'Test mode: the event of a test-key environment' }));
 
 /** Per event: the fields of `data` (more may be added within a version; none removed or renamed). */
 export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
@@ -48,6 +50,7 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
     protocol: Str,
     from: OptStr,
     to: OptStr,
+    test: TestFlag,
   }),
   'call.ended': Type.Object({
     call_id: Str,
@@ -81,6 +84,7 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
       Type.String({ description: 'Absolute, signed, expiring link (GET, no credentials); absent without PUBLIC_URL' }),
     ),
     recording_expires_at: OptStr,
+    test: TestFlag,
   }),
   'call.failed': Type.Object({
     call_id: Str,
@@ -90,12 +94,21 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
     to: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     metadata: Meta,
     reason: Str,
+    test: TestFlag,
   }),
   'whatsapp.message': Type.Object({
     direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
     channel: Type.Literal('whatsapp'),
     to: Str,
-    message_id: Str,
+    from: OptStr,
+    message_id: Type.Union([Type.String(), Type.Null()]),
     status: Str,
+    message_type: OptStr,
+    text: OptStr,
+    assistant_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    provider: OptStr,
+    source: OptStr,
+    error: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    test: TestFlag,
   }),
 };
