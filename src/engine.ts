@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
 import { admitCall } from './api/call-limits.js';
