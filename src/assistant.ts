@@ -54,6 +54,20 @@ export const SettingsSchema = Type.Object(
     recordWire: Type.Optional(Type.Boolean({ default: false })),
     /** Save a stereo WAV (caller left, agent right). */
     recordAudio: Type.Optional(Type.Boolean({ default: true })),
+    /**
+     * Voicemail detection (answering-machine detection) on outbound calls; on inbound streams only with the stream
+     * parameter `amd=true`. `leave_message` waits for the beep (or the end of the greeting), says `message`, hangs up.
+     */
+    voicemail: Type.Optional(
+      Type.Object(
+        {
+          detect: Type.Boolean({ default: false }),
+          action: Type.Union([Type.Literal('hangup'), Type.Literal('leave_message')], { default: 'hangup' }),
+          message: Type.Optional(Type.String({ maxLength: 2000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

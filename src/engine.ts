@@ -74,6 +74,8 @@ interface CallBinding {
   metadata: Record<string, unknown>;
   /** The other party's number: the callee of a call we dialed, else the caller. */
   party?: string;
+  /** A call we dialed (voicemail detection applies). */
+  outbound: boolean;
   /** A session took the call (it closes the record); else the stream's release does (src/call-recovery.ts). */
   session?: boolean;
 }
@@ -306,6 +308,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       tenantId,
       metadata: record.metadata,
       ...(party ? { party } : {}),
+      outbound: record.direction === 'outbound',
     };
     const startedAt = new Date().toISOString();
     let released = false;
@@ -384,6 +387,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const session = new CallSession({
       leg,
       assistant: call.assistant,
+      outbound: binding.outbound,
       variables: Object.fromEntries(
         Object.entries(binding.metadata).filter((e): e is [string, string] => typeof e[1] === 'string'),
       ),

@@ -11,6 +11,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   ASSISTANT_NOT_FOUND: { status: 404, message: 'Assistant not found' },
   CALL_NOT_FOUND: { status: 404, message: 'Call not found' },
+  CAMPAIGN_NOT_FOUND: { status: 404, message: 'Campaign not found' },
   COLLECTION_NOT_FOUND: { status: 404, message: 'Collection not found' },
   DOCUMENT_NOT_FOUND: { status: 404, message: 'Document not found' },
   CONFLICT: { status: 409, message: 'Conflict' },

@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { createCampaignRunner } from '../campaigns/runner.js';
 import { createOutboundWorker } from '../channels/worker.js';
 import { registerConsole } from '../console/route.js';
 import { errorBody } from '../errors.js';
@@ -148,8 +149,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(businessRoutes(rd));
 
   if (outbound) {
-    app.addHook('onReady', async () => outbound.start());
-    app.addHook('onClose', async () => outbound.stop());
+    // Campaigns (src/campaigns) feed the same queue.
+    const campaigns = createCampaignRunner({
+      store: deps.store,
+      logger: deps.logger,
+      ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      poke: () => outbound.poke(),
+    });
+    app.addHook('onReady', async () => {
+      outbound.start();
+      campaigns.start();
+    });
+    app.addHook('onClose', async () => {
+      await campaigns.stop();
+      await outbound.stop();
+    });
   }
   return base;
 }

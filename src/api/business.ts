@@ -7,6 +7,7 @@ import { accountRoutes } from './routes/account.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { assistantRoutes } from './routes/assistants.js';
 import { callRoutes } from './routes/calls.js';
+import { campaignRoutes } from './routes/campaigns.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { keyRoutes } from './routes/keys.js';
 import { liveCallRoutes } from './routes/live-calls.js';
@@ -62,6 +63,7 @@ export function businessRoutes(deps: RouteDeps): FastifyPluginAsync {
     await app.register(analyticsRoutes(deps));
     await app.register(callRoutes(deps));
     await app.register(outboundRoutes(deps));
+    await app.register(campaignRoutes(deps));
     await app.register(smsRoutes(deps));
     await app.register(whatsappRoutes(deps));
     await app.register(liveCallRoutes(deps));

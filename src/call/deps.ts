@@ -22,6 +22,9 @@ export interface CallPatch {
   structuredOutput?: unknown;
   structuredOutputError?: string;
   durationMs?: number;
+  /** Voicemail detection: human | machine | unknown, and the decision time, ms. */
+  answeredBy?: 'human' | 'machine' | 'unknown';
+  amdMs?: number;
 }
 
 export interface CallSink {
@@ -81,6 +84,9 @@ export interface CallSummary {
   /** Collected DTMF strings (handed to the LLM) and menu keys, in order. */
   digits: string[];
   toolCalls: { name: string; ok: boolean }[];
+  /** Voicemail detection (settings.voicemail), when it ran: human | machine | unknown, decision time ms. */
+  answeredBy?: 'human' | 'machine' | 'unknown';
+  amdMs?: number;
 }
 
 /** Who a call's tools act for (src/tools/types.ts ToolContext): the tenant, our record, the other party's number. */

@@ -101,17 +101,17 @@ export class CallEnding {
   }
 
   /**
-   * End the call from our side: cut what is playing, say `goodbye` (if any) and hang up once it has played.
-   * Idempotent; a second call while ending does nothing.
+   * End the call from our side: cut what is playing, say `goodbye` (if any; from the greeting cache when
+   * `cacheKey` has its audio) and hang up once it has played. Idempotent; a second call while ending does nothing.
    */
-  async end(reason: string, goodbye?: string): Promise<void> {
+  async end(reason: string, goodbye?: string, cacheKey?: string): Promise<void> {
     if (this.isEnding || this.isFinalized) return;
     this.startEnding();
     this.endReason = reason;
     if (!this.endedBy) this.endedBy = reason === 'silence_timeout' ? 'silence' : reason;
     this.h.stopInteraction();
     if (goodbye && !this.h.leg.closed) {
-      const { u } = this.h.voice.say('bye', goodbye, false);
+      const { u } = cacheKey ? this.h.voice.greet(goodbye, cacheKey, true) : this.h.voice.say('bye', goodbye, false);
       this.h.speaking(reason);
       // Cap the wait: a leg that never confirms playback must not keep the call open.
       await Promise.race([u.finished, new Promise((res) => setTimeout(res, 15_000).unref())]);

@@ -50,6 +50,20 @@ export function hasVariables(text: string): boolean {
   return /\{\{\s*[a-zA-Z0-9_.-]+\s*\}\}/.test(text);
 }
 
+/** The variables of a call for {{name}}: custom parameters, from / caller, to, callId, then the call metadata. */
+export function callVariables(
+  info: { customParameters?: Record<string, string>; from?: string; to?: string; callId: string },
+  extra?: Record<string, string>,
+): Record<string, string> {
+  return {
+    ...info.customParameters,
+    ...(info.from ? { from: info.from, caller: info.from } : {}),
+    ...(info.to ? { to: info.to } : {}),
+    callId: info.callId,
+    ...extra,
+  };
+}
+
 /** Fill {{name}} from the call's variables; unknown names become empty (never read aloud as braces). */
 export function fillVariables(text: string, vars: Readonly<Record<string, string | undefined>>): string {
   return text

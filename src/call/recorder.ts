@@ -1,5 +1,6 @@
 import { type FileHandle, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { AssistantConfig } from '../assistant.js';
 import type { AudioChunk } from '../audio/format.js';
 import { alawDecode, mulawDecode } from '../audio/g711.js';
 import { Resampler } from '../audio/resample.js';
@@ -110,6 +111,13 @@ export async function finalizeStreamedWav(file: string): Promise<number | undefi
   } finally {
     await h.close();
   }
+}
+
+/** The call's recorder, or none: recordAudio off, or save-conversation disabled (catalog: it controls transcript
+ * and recording, so nothing is recorded at all). */
+export function callRecorder(config: AssistantConfig, sampleRate: number): StereoCallRecorder | undefined {
+  const off = config.settings?.recordAudio === false || config.hangup?.saveConversation?.enabled === false;
+  return off ? undefined : new StereoCallRecorder(sampleRate);
 }
 
 export class StereoCallRecorder {

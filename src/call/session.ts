@@ -12,16 +12,18 @@ import { Conversation } from './conversation.js';
 import type { CallEventType, CallSummary, Incident, ProviderHooks, SessionDeps } from './deps.js';
 import { DtmfInput } from './dtmf-input.js';
 import { CallEnding, type CallOutcome } from './ending.js';
+import { callVariables } from './greeting.js';
 import { LiveConfig } from './live-config.js';
 import { type MenuHost, runMenuAction } from './menu.js';
 import { epochMarks, type TurnMarks, turnMetrics } from './metrics.js';
 import { PHRASES } from './phrases.js';
-import { StereoCallRecorder } from './recorder.js';
+import { callRecorder, type StereoCallRecorder } from './recorder.js';
 import { prepareReply, type ReplyHost, runReply } from './reply.js';
 import { closeCall } from './session-end.js';
 import type { Utterance } from './speech.js';
 import { CallTimers } from './timers.js';
 import { TurnTaking, turnTakingConfig } from './turn-taking.js';
+import { VoicemailScreen } from './voicemail.js';
 import { WireRecorder } from './wire-recorder.js';
 import { containsPhrase } from './words.js';
 
@@ -42,6 +44,8 @@ export interface CallSessionOptions {
   deps: SessionDeps;
   /** Variables for {{var}} in the first message (call metadata); custom parameters, from and to are added. */
   variables?: Record<string, string>;
+  /** A call we dialed (voicemail detection applies: settings.voicemail). */
+  outbound?: boolean;
 }
 
 export class CallSession implements MediaLegHandler {
@@ -76,6 +80,7 @@ export class CallSession implements MediaLegHandler {
   private currentTurn: TurnMarks | undefined;
   private wire: WireRecorder | undefined;
   private readonly caller: CallerTurns;
+  private readonly screen: VoicemailScreen | undefined; // voicemail detection, when it applies
   private faults = 0;
   private resolveDone!: (s: CallSummary) => void;
 
@@ -90,13 +95,7 @@ export class CallSession implements MediaLegHandler {
     this.t0 = this.now();
     this.startedAtIso = new Date().toISOString();
     const info = opts.leg.info;
-    this.variables = {
-      ...info.customParameters,
-      ...(info.from ? { from: info.from, caller: info.from } : {}),
-      ...(info.to ? { to: info.to } : {}),
-      callId: info.callId,
-      ...opts.variables,
-    };
+    this.variables = callVariables(info, opts.variables);
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -116,9 +115,9 @@ export class CallSession implements MediaLegHandler {
     });
     this.turns = new TurnTaking(turnTakingConfig(this.config.settings), (d) => this.caller.onDecision(d));
     this.input = new CallerInput(this.leg, this.deps, this.hooks, this.config.dtmf?.enabled !== false, {
-      onVoice: (at, ms, p) => this.turns.frame(at, ms, p),
+      onVoice: (at, ms, p) => (this.screen?.screening ? this.screen.voice(p) : this.turns.frame(at, ms, p)),
       onTone: () => this.turns.tone(),
-      onAsr: (ev) => this.caller.onAsr(ev),
+      onAsr: (ev) => (this.screen?.screening ? this.screen.asr(ev) : this.caller.onAsr(ev)),
       onAsrFailed: (n) => n === 2 && this.sayAside(PHRASES.cantHear, 'asr_failed'),
       onAsrOpen: (c) => this.turns.recognizer(c),
       incident: (i) => this.incident(i),
@@ -141,11 +140,7 @@ export class CallSession implements MediaLegHandler {
       },
       onDigits: (d, reason) => this.caller.onDigits(d, reason),
     });
-    this.recorder =
-      // save-conversation disabled (catalog: it controls transcript and recording): nothing is recorded at all.
-      this.config.settings?.recordAudio === false || this.config.hangup?.saveConversation?.enabled === false
-        ? undefined
-        : new StereoCallRecorder(info.inboundFormat.sampleRate);
+    this.recorder = callRecorder(this.config, info.inboundFormat.sampleRate);
     // Streamed as the call goes: bounded memory, and a crash leaves a readable recording.
     this.files = opts.deps.files ?? localCallFiles(opts.deps.dataDir);
     this.recorder?.stream(this.files.recording);
@@ -198,6 +193,9 @@ export class CallSession implements MediaLegHandler {
       currentTurnMarks: () => this.currentTurn,
       prepareReply: (text) => prepareReply(this.replyHost(), text),
     });
+    const vm = { deps: this.deps, assistantId: this.assistant.id, variables: this.variables };
+    const end = (...a: Parameters<CallEnding['end']>) => this.bg(this.ending.end(...a));
+    this.screen = VoicemailScreen.for(this.config, info, opts.outbound === true, vm, () => this.begin(), end);
     this.leg.setHandler(this);
     // Opt-in exact wire recording; without it the leg drops its backlog of early messages at once.
     this.leg.setWireTap?.(this.config.settings?.recordWire === true ? (d, t) => this.recordWire(d, t) : undefined);
@@ -229,15 +227,10 @@ export class CallSession implements MediaLegHandler {
   }
 
   private fault(err: unknown): void {
-    this.faults++;
-    if (this.faults <= 3) {
-      this.deps.logger.error({ err, callId: this.callId, state: this.states.state }, 'call session error');
-      this.deps.sink.event('incident', {
-        kind: 'session',
-        message: (err as Error)?.message ?? String(err),
-        atMs: Math.round(this.elapsedMs),
-      });
-    }
+    if (++this.faults > 3) return;
+    this.deps.logger.error({ err, callId: this.callId, state: this.states.state }, 'call session error');
+    const message = (err as Error)?.message ?? String(err);
+    this.deps.sink.event('incident', { kind: 'session', message, atMs: Math.round(this.elapsedMs) });
   }
 
   /** Warm the providers, start the greeting. Never throws: a failure ends the call with a recorded reason. */
@@ -257,6 +250,11 @@ export class CallSession implements MediaLegHandler {
     this.bg(this.input.openAsr(this.config));
     this.bg(this.input.openVad());
     this.toolbox.open(this.config);
+    this.screen ? this.screen.start() : this.begin();
+  }
+
+  /** The conversation starts: the first message, or listening (after voicemail screening, when it runs). */
+  private begin(): void {
     const first = this.config.firstMessage?.trim();
     if (first) {
       this.setState('greeting', 'first_message');
@@ -318,6 +316,7 @@ export class CallSession implements MediaLegHandler {
     try {
       this.recorder?.callerFrame(pcm);
       this.input.frame(pcm, wire, this.now());
+      this.screen?.frame(pcm);
       this.caller.scheduleTurnTick();
     } catch (err) {
       // Bad input or a bug must not take the gateway (or the process) down: counted and logged a few times.
@@ -481,6 +480,7 @@ export class CallSession implements MediaLegHandler {
         unintelligible: this.caller.unintelligible,
         digits: this.caller.digits,
         toolCalls: this.toolbox.calls,
+        ...this.screen?.result,
       },
     });
     this.resolveDone(result);

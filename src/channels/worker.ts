@@ -25,14 +25,20 @@ export interface OutboundWorkerOptions {
   pollMs?: number;
   /** A dial that takes longer than this is assumed dead and retaken (by any process), ms. */
   leaseMs?: number;
-  /** Wait before retrying a dial refused by the concurrent-call limit or a retryable carrier error, ms. */
+  /** Wait before retrying a retryable carrier error (doubling per attempt), ms. */
   retryDelayMs?: number;
+  /** Wait before trying again a job refused by the tenant's concurrent-call limit (not an attempt), ms. */
+  limitRetryMs?: number;
+  /** Dials in flight at once in this process (each call still within its tenant's concurrent-call limit). */
+  concurrency?: number;
   maxAttempts?: number;
 }
 
 /**
- * Drains the persisted outbound queue (store.outbound): claim a job (leased, so several engine processes can share
- * the queue), re-check the concurrent-call limit, dial, and record the outcome on the call. A failed call gets
+ * Drains the persisted outbound queue (store.outbound) with `concurrency` dialing lanes: each claims a job (leased,
+ * so several engine processes share the queue), takes a line under the tenant's concurrent-call limit (atomic
+ * across processes), dials, and records the outcome on the call. No line free: the job goes back without counting
+ * as an attempt and is tried again after `limitRetryMs`. A failed call gets
  * status `failed`, its reason, and a `call.failed` webhook.
  */
 export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorker {
@@ -41,6 +47,8 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
   const leaseMs = opts.leaseMs ?? 60_000;
   const retryDelayMs = opts.retryDelayMs ?? 15_000;
   const maxAttempts = opts.maxAttempts ?? 3;
+  const limitRetryMs = opts.limitRetryMs ?? 2000;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -85,12 +93,7 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
         { concurrentOnly: true },
       );
       if (!limit.ok) {
-        if (job.attempts >= maxAttempts) {
-          await store.outbound.finish(job.id, 'failed', limit.reason);
-          await fail(job, limit.reason);
-        } else {
-          await store.outbound.retryAt(job.id, Date.now() + retryDelayMs, limit.reason);
-        }
+        await store.outbound.requeue(job.id, Date.now() + limitRetryMs, limit.reason);
         return true;
       }
       const r = await dialer.dial({
@@ -125,16 +128,21 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
     return true;
   }
 
+  /** One dialing lane: claims and dials jobs until none is due. */
+  async function lane(): Promise<void> {
+    try {
+      while (!halting && (await one())) {
+        // next job
+      }
+    } catch (err) {
+      logger.error({ err }, 'outbound queue error');
+    }
+  }
+
   async function drain(): Promise<void> {
     do {
       again = false;
-      try {
-        while (!halting && (await one())) {
-          // one job at a time: a dial is a few hundred ms and the queue is shared with other processes
-        }
-      } catch (err) {
-        logger.error({ err }, 'outbound queue error');
-      }
+      await Promise.all(Array.from({ length: concurrency }, lane));
     } while (again);
   }
 

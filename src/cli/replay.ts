@@ -172,7 +172,11 @@ export async function replay(
         raw: isWire,
         from: '+15550001000',
         to: '+15550002000',
-        customParameters: key ? { assistantApiKey: key } : {},
+        // The AMD fixtures are the callee side of outbound calls: the stream opts in to voicemail detection.
+        customParameters: {
+          ...(key ? { assistantApiKey: key } : {}),
+          ...(scenario?.assistant.settings?.voicemail ? { amd: 'true' } : {}),
+        },
       });
     } catch (err) {
       throw new CliError(`cannot connect to ${target}: ${(err as Error).message}`, EXIT.connection);

@@ -7,6 +7,7 @@ import { sqliteAccount, sqliteNumberRouting } from './sqlite/account.js';
 import { sqliteAnalytics } from './sqlite/analytics.js';
 import { sqliteAssistants } from './sqlite/assistants.js';
 import { sqliteCalls } from './sqlite/calls.js';
+import { sqliteCampaigns } from './sqlite/campaigns.js';
 import { openDatabase } from './sqlite/database.js';
 import { sqliteEngines, sqliteRateCounters } from './sqlite/engines.js';
 import { sqliteMessages } from './sqlite/messages.js';
@@ -81,6 +82,7 @@ export function openStore(opts: ({ dataDir: string } | { file: string }) & { sec
     webhooks,
     analytics: sqliteAnalytics(db),
     outbound: sqliteOutbound(db),
+    campaigns: sqliteCampaigns(db),
     messages: sqliteMessages(db),
     engines: sqliteEngines(db),
     rateCounters: sqliteRateCounters(db),

@@ -1,4 +1,7 @@
 import type { Assistant, AssistantConfig } from '../assistant.js';
+import type { CampaignsRepo } from './campaign-types.js';
+
+export type * from './campaign-types.js';
 
 /**
  * Repository contracts for all durable state (DESIGN.md section 9). Every method returns a Promise so that a network
@@ -135,6 +138,9 @@ export interface CallRecord {
   structuredOutputError?: string;
   /** The engine process carrying the call while it is live (EnginesRepo). */
   ownerId?: string;
+  /** Voicemail detection (assistant settings.voicemail): the verdict and its decision time, ms. */
+  answeredBy?: AnsweredBy;
+  amdMs?: number;
   /** Derived from the call's events, in order. */
   transcript: Array<Record<string, unknown> & { at: string }>;
   turns: Array<Record<string, unknown> & { at: string }>;
@@ -169,7 +175,12 @@ export interface CallPatch {
   structuredOutput?: unknown;
   structuredOutputError?: string;
   durationMs?: number;
+  answeredBy?: AnsweredBy;
+  amdMs?: number;
 }
+
+/** Who answered an outbound call (voicemail detection). */
+export type AnsweredBy = 'human' | 'machine' | 'unknown';
 
 export interface CallFilter {
   /** ISO time range on createdAt, inclusive. */
@@ -267,13 +278,18 @@ export interface AccountRepo {
   addCredit(tenantId: string, cents: number, note?: string): Promise<number>;
 }
 
-export type WebhookEventType = 'call.started' | 'call.ended' | 'call.failed' | 'whatsapp.message';
-export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+export const WEBHOOK_EVENT_TYPES = [
   'call.started',
   'call.ended',
   'call.failed',
   'whatsapp.message',
-];
+  'campaign.row',
+  'campaign.completed',
+  'campaign.paused',
+  'campaign.resumed',
+  'campaign.cancelled',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export interface WebhookEndpoint {
   id: string;
@@ -409,6 +425,8 @@ export interface OutboundRepo {
   finish(id: string, status: 'done' | 'failed', error?: string): Promise<void>;
   /** Puts a job back (e.g. call limit reached) to try again at `at` (epoch ms). */
   retryAt(id: string, at: number, error?: string): Promise<void>;
+  /** Puts a claimed job back for `at` without counting the claim as an attempt (it never dialled: no line free). */
+  requeue(id: string, at: number, error?: string): Promise<void>;
   get(id: string): Promise<OutboundJob | undefined>;
   /**
    * Idempotency-Key support for outbound requests: the first claim of (tenant, key) within `ttlMs` wins
@@ -519,6 +537,7 @@ export interface Store {
   webhooks: WebhooksRepo;
   analytics: AnalyticsRepo;
   outbound: OutboundRepo;
+  campaigns: CampaignsRepo;
   messages: MessagesRepo;
   engines: EnginesRepo;
   rateCounters: RateCountersRepo;

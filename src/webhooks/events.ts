@@ -42,6 +42,14 @@ const Meta = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
 /** Test mode: present (true) on every event of a test environment. */
 const TestFlag = Type.Optional(Type.Boolean({ description: 'Test mode: the event of a test-key environment' }));
 
+/** campaign.completed / paused / resumed / cancelled: the campaign and its rows per status. */
+const CampaignStatusEvent = Type.Object({
+  campaign_id: Str,
+  name: Str,
+  counts: Type.Record(Type.String(), Type.Integer()),
+  test: TestFlag,
+});
+
 /** Per event: the fields of `data` (more may be added within a version; none removed or renamed). */
 export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
   'call.started': Type.Object({
@@ -85,6 +93,8 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
     ),
     recording_expires_at: OptStr,
     test: TestFlag,
+    answered_by: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('machine'), Type.Literal('unknown')])),
+    amd_ms: Type.Optional(Type.Number()),
   }),
   'call.failed': Type.Object({
     call_id: Str,
@@ -96,6 +106,28 @@ export const WEBHOOK_EVENT_SCHEMAS: Record<WebhookEventType, TSchema> = {
     reason: Str,
     test: TestFlag,
   }),
+  'campaign.row': Type.Object({
+    campaign_id: Str,
+    row_id: Str,
+    seq: Type.Integer(),
+    phone: Str,
+    status: Type.Union([
+      Type.Literal('completed'),
+      Type.Literal('failed'),
+      Type.Literal('dnc'),
+      Type.Literal('opted_out'),
+    ]),
+    attempts: Type.Integer(),
+    metadata: Meta,
+    call_id: OptStr,
+    result: OptStr,
+    answered_by: OptStr,
+    test: TestFlag,
+  }),
+  'campaign.completed': CampaignStatusEvent,
+  'campaign.paused': CampaignStatusEvent,
+  'campaign.resumed': CampaignStatusEvent,
+  'campaign.cancelled': CampaignStatusEvent,
   'whatsapp.message': Type.Object({
     direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
     channel: Type.Literal('whatsapp'),

@@ -48,6 +48,9 @@ export interface HarnessOptions {
   tts?: ScriptedTtsOptions;
   ttsFallback?: ScriptedTtsOptions;
   deps?: Partial<SessionDeps>;
+  /** The leg's start info (custom parameters…) and whether we dialed the call (voicemail detection). */
+  leg?: ConstructorParameters<typeof FakeLeg>[0];
+  outbound?: boolean;
 }
 
 /**
@@ -72,7 +75,7 @@ export function harnessPerTest(): (o: HarnessOptions) => ReturnType<typeof harne
 
 export function harness(o: HarnessOptions) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 've-call-'));
-  const leg = new FakeLeg();
+  const leg = new FakeLeg(o.leg);
   const sink = new MemorySink();
   const asr = new ScriptedAsr(o.asr);
   const llm = new ScriptedLlm(o.llm);
@@ -81,6 +84,7 @@ export function harness(o: HarnessOptions) {
   const ended: CallSummary[] = [];
   const session = new CallSession({
     leg,
+    outbound: o.outbound,
     assistant: assistant(o.config),
     deps: {
       providers: scriptedRegistry({ asr, llm, tts, ttsFallback }),

@@ -12,11 +12,15 @@ export interface TwilioRequest {
 /**
  * A loopback Twilio REST API: POST /2010-04-01/Accounts/{AccountSid}/Calls.json and Messages.json, form-encoded,
  * HTTP basic auth (AccountSid:AuthToken), answering 201 with Twilio's JSON resource or its error shape
- * {code, message, more_info, status}. `failNext` queues statuses to answer before succeeding.
+ * {code, message, more_info, status}. `failNext` queues statuses to answer before succeeding. `hold()` keeps the
+ * answers to authenticated requests back until `release()` (`inFlight` / `maxInFlight` count them: concurrency).
  */
 export async function startTwilioFake(creds: { sid: string; token: string }) {
   const requests: TwilioRequest[] = [];
   const failNext: number[] = [];
+  const flight = { inFlight: 0, maxInFlight: 0 };
+  let gate: Promise<void> | undefined;
+  let open: (() => void) | undefined;
   const server = createServer(async (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -42,6 +46,12 @@ export async function startTwilioFake(creds: { sid: string; token: string }) {
         more_info: 'https://www.twilio.com/docs/errors/20003',
         status: 401,
       });
+    }
+    if (gate) {
+      flight.inFlight++;
+      flight.maxInFlight = Math.max(flight.maxInFlight, flight.inFlight);
+      await gate;
+      flight.inFlight--;
     }
     const fail = failNext.shift();
     if (fail) return send(fail, { code: 20500, message: 'Internal Server Error', status: fail });
@@ -72,6 +82,34 @@ export async function startTwilioFake(creds: { sid: string; token: string }) {
     url,
     requests,
     failNext,
+    flight,
+    hold() {
+      gate ??= new Promise<void>((r) => {
+        open = r;
+      });
+    },
+    release() {
+      open?.();
+      gate = undefined;
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** A tenant with an assistant and the Twilio plugin configured for the fake (outbound tests). */
+export async function twilioTenant(
+  store: import('../../src/store/index.js').Store,
+  fake: { url: string },
+  creds: { sid: string; token: string },
+): Promise<{ tenantId: string; assistantId: string }> {
+  const t = await store.tenants.create({ email: 'a@x' });
+  const a = await store.assistants.create(t.id, {});
+  await store.account.purchasePlugin(t.id, 'twilio', 0);
+  await store.account.configurePlugin(t.id, 'twilio', {
+    accountSid: creds.sid,
+    authToken: creds.token,
+    fromNumber: '+15550001111',
+    baseUrl: fake.url,
+  });
+  return { tenantId: t.id, assistantId: a.id };
 }

@@ -10,7 +10,7 @@ import { createOutboundWorker } from '../../src/channels/worker.js';
 import { silentLogger } from '../../src/log.js';
 import { createGuardedFetch } from '../../src/net/egress.js';
 import { openStore } from '../../src/store/index.js';
-import { startTwilioFake } from './twilio-fake.js';
+import { startTwilioFake, twilioTenant } from './twilio-fake.js';
 
 const creds = { sid: 'AC0123456789abcdef0123456789abcdef', token: 'tok_secret' };
 let fake: Awaited<ReturnType<typeof startTwilioFake>>;
@@ -96,15 +96,9 @@ describe('twilio dialer', () => {
 describe('outbound worker over the persisted queue', () => {
   it('dials with the tenant plugin credentials, retries a 503, fails unknown channels with a call.failed event', async () => {
     const store = openStore({ file: ':memory:' });
-    const t = await store.tenants.create({ email: 'a@x' });
-    const a = await store.assistants.create(t.id, {});
-    await store.account.purchasePlugin(t.id, 'twilio', 0);
-    await store.account.configurePlugin(t.id, 'twilio', {
-      accountSid: creds.sid,
-      authToken: creds.token,
-      fromNumber: '+15550001111',
-      baseUrl: fake.url,
-    });
+    const { tenantId, assistantId } = await twilioTenant(store, fake, creds);
+    const t = { id: tenantId };
+    const a = { id: assistantId };
     const events: Array<[string, Record<string, unknown>]> = [];
     const worker = createOutboundWorker({
       store,

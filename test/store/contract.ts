@@ -275,6 +275,12 @@ export function storeContract(fixture: StoreFixture): void {
       expect((await store.outbound.claimNext(now, 1000))?.id).toBe(j.id);
       expect(await store.outbound.claimNext(now, 1000)).toBeUndefined();
       expect((await store.outbound.claimNext(now + 2000, 1000))?.attempts).toBe(2);
+      // A claim that never dialled (no line free) is put back without counting as an attempt.
+      await store.outbound.requeue(j.id, now + 5000, 'limit');
+      expect(await store.outbound.claimNext(now + 4000, 1000)).toBeUndefined();
+      const again = await store.outbound.claimNext(now + 5000, 1000);
+      expect(again?.attempts).toBe(2);
+      expect(again?.error).toBe('limit');
       await store.outbound.finish(j.id, 'done');
       expect(await store.outbound.countQueued()).toBe(0);
       expect(await store.outbound.claimNext(now + 10_000, 1000)).toBeUndefined();
@@ -297,6 +303,67 @@ export function storeContract(fixture: StoreFixture): void {
       const b = await another();
       expect((await b.tenants.get(t.id))?.email).toBe('keep@x');
       expect(await b.ping()).toBe(true);
+    });
+  });
+
+  describe('campaigns and the do-not-call list', () => {
+    const settings = { timezone: 'America/New_York', maxAttempts: 3, retryBackoffSec: 60, maxConcurrent: 2 };
+    it('creates a campaign with its rows in order, counts, pages, claims once, updates, cancels', async () => {
+      const t = await store.tenants.create({ email: 'c@example.com' });
+      const rows = Array.from({ length: 450 }, (_, i) => ({
+        phone: `+1555000${String(i).padStart(4, '0')}`,
+        metadata: { name: `n${i}` },
+        ...(i === 1 ? { timezone: 'Europe/Paris' } : {}),
+      }));
+      const c = await store.campaigns.create(t.id, { assistantId: 'ag_1', name: 'spring', settings }, rows);
+      expect(c).toMatchObject({ status: 'running', name: 'spring', settings });
+      expect(await store.campaigns.get(t.id, c.id)).toEqual(c);
+      expect(await store.campaigns.get('other', c.id)).toBeUndefined();
+      expect((await store.campaigns.list(t.id)).map((x) => x.id)).toEqual([c.id]);
+      expect((await store.campaigns.running()).map((x) => x.id)).toContain(c.id);
+      expect((await store.campaigns.counts(c.id)).pending).toBe(450);
+      const page = await store.campaigns.rows(t.id, c.id, { limit: 2 });
+      expect(page.map((r) => [r.seq, r.phone, r.metadata.name])).toEqual([
+        [1, '+15550000000', 'n0'],
+        [2, '+15550000001', 'n1'],
+      ]);
+      expect(page[1]!.timezone).toBe('Europe/Paris');
+      expect((await store.campaigns.rows(t.id, c.id, { after: 449 })).map((r) => r.seq)).toEqual([450]);
+      const [first] = await store.campaigns.due(c.id, 0, 1);
+      expect(first!.seq).toBe(1);
+      // Two engines race for a row: one wins.
+      const b = store.shared ? await another() : store;
+      const wins = await Promise.all([store.campaigns.claim(first!.id, 1000), b.campaigns.claim(first!.id, 1000)]);
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      const [dialing] = await store.campaigns.dialing(c.id);
+      expect(dialing).toMatchObject({ id: first!.id, attempts: 1, nextAttemptAt: 1000, status: 'dialing' });
+      await store.campaigns.updateRow(first!.id, {
+        status: 'pending',
+        nextAttemptAt: 5000,
+        result: 'busy',
+        callId: 'c_1',
+      });
+      expect(await store.campaigns.due(c.id, 4999, 1000)).toHaveLength(449);
+      expect((await store.campaigns.due(c.id, 5000, 1000)).at(-1)).toMatchObject({ result: 'busy', callId: 'c_1' });
+      expect(await store.campaigns.cancelPending(c.id)).toBe(450);
+      await store.campaigns.setStatus(c.id, 'cancelled');
+      expect((await store.campaigns.get(t.id, c.id))?.status).toBe('cancelled');
+      expect((await store.campaigns.counts(c.id)).cancelled).toBe(450);
+      expect((await store.campaigns.running()).map((x) => x.id)).not.toContain(c.id);
+    });
+
+    it('keeps a do-not-call list per tenant', async () => {
+      expect(await store.campaigns.addDnc('t1', ['+15551', '+15552', '+15551'], 'list')).toBe(2);
+      expect(await store.campaigns.addDnc('t1', ['+15552'], 'opt_out')).toBe(0);
+      expect(await store.campaigns.isDnc('t1', '+15552')).toBe(true);
+      expect(await store.campaigns.isDnc('t2', '+15552')).toBe(false);
+      expect((await store.campaigns.listDnc('t1')).map((e) => [e.number, e.reason])).toEqual([
+        ['+15551', 'list'],
+        ['+15552', 'list'],
+      ]);
+      expect((await store.campaigns.listDnc('t1', { after: '+15551' })).map((e) => e.number)).toEqual(['+15552']);
+      expect(await store.campaigns.removeDnc('t1', '+15551')).toBe(true);
+      expect(await store.campaigns.removeDnc('t1', '+15551')).toBe(false);
     });
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { carrierAnsweredBy } from '../../amd/detector.js';
 import { normalizeTarget } from '../../channels/call-control.js';
 import { pluginCredentials } from '../../channels/dialer.js';
 import {
@@ -64,6 +65,9 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
           throw forbidden();
         }
         const next = mapTwilioStatus(params.CallStatus ?? '');
+        // Twilio's own answering-machine detection (MachineDetection): its verdict, unless ours is on record.
+        const answeredBy = carrierAnsweredBy(params.AnsweredBy);
+        if (answeredBy && !call.answeredBy) await deps.store.calls.update(call.id, { answeredBy });
         // Once the media stream is up the call session owns the record; the carrier only fills in what came before.
         if (next && (call.status === 'queued' || call.status === 'ringing')) {
           const terminal = next !== 'ringing';

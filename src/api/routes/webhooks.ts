@@ -11,6 +11,11 @@ const EventType = Type.Union([
   Type.Literal('call.ended'),
   Type.Literal('call.failed'),
   Type.Literal('whatsapp.message'),
+  Type.Literal('campaign.row'),
+  Type.Literal('campaign.completed'),
+  Type.Literal('campaign.paused'),
+  Type.Literal('campaign.resumed'),
+  Type.Literal('campaign.cancelled'),
 ]);
 const Url = Type.String({ pattern: '^https?://', maxLength: 2000 });
 const EndpointSchema = Type.Object({

@@ -4,6 +4,7 @@ import { pgAccount, pgNumberRouting, resealPgPluginConfigs } from './account.js'
 import { pgAnalytics } from './analytics.js';
 import { pgAssistants, resealPgAssistantKeys } from './assistants.js';
 import { pgCalls } from './calls.js';
+import { pgCampaigns } from './campaigns.js';
 import { openPool } from './database.js';
 import { pgEngines, pgRateCounters } from './engines.js';
 import { pgMessages } from './messages.js';
@@ -37,6 +38,7 @@ export async function openPostgresStore(
     webhooks: pgWebhooks(pool, box),
     analytics: pgAnalytics(pool),
     outbound: pgOutbound(pool),
+    campaigns: pgCampaigns(pool),
     messages: pgMessages(pool),
     engines: pgEngines(pool),
     rateCounters: pgRateCounters(pool),

@@ -230,4 +230,50 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE tenants ADD COLUMN live_id TEXT;
   CREATE UNIQUE INDEX tenants_live ON tenants(live_id);
   `,
+  // 7 (issue 18): voicemail detection on the call record, as SQLite migration 7
+  `
+  ALTER TABLE calls ADD COLUMN answered_by TEXT;
+  ALTER TABLE calls ADD COLUMN amd_ms INTEGER;
+  `,
+  // 8 (issue 18): campaigns (a list of numbers dialled within calling windows, with retries), their rows, and the
+  // tenant's do-not-call list
+  `
+  CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    assistant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX campaigns_tenant ON campaigns(tenant_id, created_at);
+  CREATE INDEX campaigns_status ON campaigns(status);
+  CREATE TABLE campaign_rows (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    phone TEXT NOT NULL,
+    timezone TEXT,
+    metadata TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    result TEXT,
+    call_id TEXT,
+    answered_by TEXT,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX campaign_rows_due ON campaign_rows(campaign_id, status, next_attempt_at);
+  CREATE INDEX campaign_rows_seq ON campaign_rows(campaign_id, seq);
+  CREATE TABLE dnc (
+    tenant_id TEXT NOT NULL,
+    number TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, number)
+  );
+  `,
 ];

@@ -54,6 +54,14 @@ export function pgOutbound(pool: Pool): OutboundRepo {
         [at, error ?? null, nowIso(), id],
       );
     },
+    async requeue(id, at, error) {
+      await run(
+        pool,
+        `UPDATE outbound_queue SET status = 'queued', attempts = GREATEST(attempts - 1, 0), next_attempt_at = $1,
+         error = $2, updated_at = $3 WHERE id = $4`,
+        [at, error ?? null, nowIso(), id],
+      );
+    },
     async get(id) {
       const r = await get(id);
       return r && toJob(r);

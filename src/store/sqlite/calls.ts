@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import {
   ACTIVE_CALL_STATUSES,
   type AdmitAction,
+  type AnsweredBy,
   type CallCounts,
   type CallCreate,
   type CallEventType,
@@ -35,6 +36,8 @@ export interface CallRow {
   structured_output: string | null;
   structured_output_error: string | null;
   owner_id: string | null;
+  answered_by: string | null;
+  amd_ms: number | null;
 }
 
 export interface CallEventRow {
@@ -56,6 +59,8 @@ export const PATCH_COLUMNS = {
   structuredOutputError: 'structured_output_error',
   durationMs: 'duration_ms',
   ownerId: 'owner_id',
+  answeredBy: 'answered_by',
+  amdMs: 'amd_ms',
 } as const;
 
 /** A row plus its events (in order) -> the API's call record. Shared by both stores. */
@@ -87,6 +92,8 @@ export function toCallRecord(r: CallRow, events: readonly CallEventRow[]): CallR
   if (r.structured_output !== null) rec.structuredOutput = parseJson<unknown>(r.structured_output, null);
   if (r.structured_output_error !== null) rec.structuredOutputError = r.structured_output_error;
   if (r.owner_id) rec.ownerId = r.owner_id;
+  if (r.answered_by) rec.answeredBy = r.answered_by as AnsweredBy;
+  if (r.amd_ms !== null && r.amd_ms !== undefined) rec.amdMs = Number(r.amd_ms);
   for (const e of events) {
     const item = { ...parseJson<Record<string, unknown>>(e.data, {}), at: e.at };
     if (e.type === 'transcript') rec.transcript.push(item);

@@ -69,6 +69,10 @@ export function sqliteOutbound(db: Db): OutboundRepo {
     "SELECT COUNT(*) AS n FROM outbound_queue WHERE status IN ('queued', 'dialing')",
   );
   const finish = db.prepare('UPDATE outbound_queue SET status = ?, error = ?, updated_at = ? WHERE id = ?');
+  const requeue = db.prepare(
+    `UPDATE outbound_queue SET status = 'queued', attempts = MAX(attempts - 1, 0), next_attempt_at = ?, error = ?,
+     updated_at = ? WHERE id = ?`,
+  );
   const retry = db.prepare(
     "UPDATE outbound_queue SET status = 'queued', next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?",
   );
@@ -110,6 +114,9 @@ export function sqliteOutbound(db: Db): OutboundRepo {
     },
     async retryAt(id, at, error) {
       retry.run(at, error ?? null, nowIso(), id);
+    },
+    async requeue(id, at, error) {
+      requeue.run(at, error ?? null, nowIso(), id);
     },
     async get(id) {
       const r = get.get(id);
