@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWavFile } from '../../src/audio/wav.js';
+import { startSipRegistrations } from '../../src/channels/sip-trunk.js';
 import type { Engine } from '../../src/engine.js';
+import { silentLogger } from '../../src/log.js';
 import { answerWithBaresip, type BaresipCall, hasBaresip, speechWav } from './baresip.js';
 import { type SipEngine, startSipEngine } from './engine.js';
 import { hasSipp, runSippUas } from './sipp.js';
@@ -124,6 +126,43 @@ describe('outbound calls through a SIP trunk', () => {
       }
     },
     60_000,
+  );
+
+  it.skipIf(!hasSipp)(
+    'registers the tenant whose sip plugin says register, refreshes, and unregisters when the setting goes',
+    async () => {
+      const registrar = await runSippUas('uas-register.xml');
+      // The engine re-reads the plugins every minute; this test runs the same sync at once.
+      const regs = startSipRegistrations({
+        store: engine.store,
+        sip: engine.sip!,
+        logger: silentLogger,
+        intervalMs: 3_600_000,
+      });
+      try {
+        await configureTrunk({
+          trunkHost: `127.0.0.1:${registrar.port}`,
+          trunkUsername: 'acct1',
+          trunkPassword: 'trunk-secret',
+          register: 'true',
+          registerExpires: '60',
+        });
+        await regs.sync();
+        const key = Object.keys(engine.sip!.registrations()).find((k) => k.startsWith('tenant:'))!;
+        expect(key).toBeDefined();
+        for (let i = 0; i < 100 && (engine.sip!.registrations()[key]?.refreshes ?? 0) < 2; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(engine.sip!.registrations()[key]).toMatchObject({ state: 'registered', expires: 2 });
+        await configureTrunk({ register: 'false' });
+        await regs.sync();
+        expect(await registrar.done(), registrar.stderr).toBe(0);
+        expect(engine.sip!.registrations()[key]).toBeUndefined();
+      } finally {
+        regs.stop();
+        registrar.kill();
+      }
+    },
+    30_000,
   );
 
   it.skipIf(!hasSipp)(
