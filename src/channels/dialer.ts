@@ -117,8 +117,12 @@ export function createChannelDialer(opts: {
   const sip = opts.sip && createSipTrunkDialer({ store: opts.store, ...opts.sip });
   return {
     unavailable: async (tenantId, channel, from) =>
-      (await isTest(tenantId)) ? null : channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
-    defaultChannel: async (tenantId) => (sip ? sipDefaultChannel(opts.store, tenantId) : undefined),
+      (await isTest(tenantId))
+        ? null
+        : channel === 'sip' && !opts.sip?.sip()
+          ? { code: 'CHANNEL_NOT_CONFIGURED', message: 'SIP is off in this engine (set SIP_PORT)' }
+          : channelBlocker(opts.store, tenantId, channel, opts.publicUrl, from),
+    defaultChannel: async (tenantId) => (opts.sip?.sip() ? sipDefaultChannel(opts.store, tenantId) : undefined),
     async dial(req) {
       // Test mode: the simulated carrier only, whatever the channel.
       if (await isTest(req.tenantId)) {
