@@ -48,6 +48,11 @@ export const SettingsSchema = Type.Object(
      * words match, else dropped unheard. Costs an extra LLM request when the caller goes on.
      */
     preemptiveGeneration: Type.Optional(Type.Boolean({ default: true })),
+    /**
+     * RNNoise noise suppression on the caller's audio before the VAD and the ASR (music, street or office noise on
+     * the line: fewer false barge-ins; `npx voice-engine bench noise`). The ASR then takes PCM, not the wire codec.
+     */
+    noiseSuppression: Type.Optional(Type.Boolean({ default: false })),
     /** Speak a filler when the LLM or a tool is slower than this, ms (0 = never). */
     fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1200 })),
     /** Save raw inbound wire messages as JSONL for exact replay. */

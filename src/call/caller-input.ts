@@ -1,4 +1,5 @@
 import type { AssistantConfig } from '../assistant.js';
+import type { Denoiser } from '../audio/denoise.js';
 import { pcmFormat, sameFormat } from '../audio/format.js';
 import type { AsrCapabilities, AsrEvent, AsrProvider, AsrStream } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
@@ -52,6 +53,8 @@ export class CallerInput {
   private silencePcm = new Int16Array(160);
   private silenceWire = new Uint8Array(0);
   private vad: VadLike | undefined;
+  /** RNNoise before the VAD and the ASR (settings.noiseSuppression); the ASR then takes PCM, not the wire codec. */
+  private denoiser: Denoiser | undefined;
 
   constructor(leg: MediaLeg, deps: SessionDeps, hooks: ProviderHooks, dtmfEnabled: boolean, events: CallerInputEvents) {
     this.leg = leg;
@@ -71,6 +74,7 @@ export class CallerInput {
       pcm = this.silentPcm(pcm.length);
       wire = this.silentWire(wire.length);
     }
+    if (this.denoiser) pcm = this.denoiser.process(pcm);
     if (this.vad) this.events.onVoice(t - frameMs, frameMs, this.vad.process(pcm));
     const bytes = this.asrUsesWire ? wire : this.pcmBytes(pcm);
     if (this.asr) this.asr.write(bytes);
@@ -94,7 +98,8 @@ export class CallerInput {
     try {
       const provider = this.asrProvider ?? this.deps.providers.asr(config.asr, this.hooks);
       this.asrProvider = provider;
-      this.asrUsesWire = provider.formats.some((f) => sameFormat(f, info.inboundFormat));
+      if (config.settings?.noiseSuppression === true) this.denoiser ??= await this.loadDenoiser();
+      this.asrUsesWire = !this.denoiser && provider.formats.some((f) => sameFormat(f, info.inboundFormat));
       const format = this.asrUsesWire ? info.inboundFormat : pcmFormat(this.inRate);
       const e = config.settings?.endpointing;
       const stream = await provider.open(
@@ -168,6 +173,16 @@ export class CallerInput {
     this.events.onAsrFailed(this.asrFailures);
   }
 
+  /** RNNoise for this call; a failure to load it is logged and the call goes on without (never fails the ASR). */
+  private async loadDenoiser(): Promise<Denoiser | undefined> {
+    try {
+      return await (await import('../audio/denoise.js')).createDenoiser(this.inRate);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, callId: this.leg.info.callId }, 'noise suppression off');
+      return undefined;
+    }
+  }
+
   async openVad(): Promise<void> {
     const factory =
       this.deps.createVad ??
@@ -199,6 +214,7 @@ export class CallerInput {
     this.asrBacklog = undefined;
     void asr?.close().catch(() => undefined);
     this.vad?.close?.();
+    this.denoiser?.close();
   }
 
   private silentPcm(n: number): Int16Array {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT, flagString, parseArgs } from './args.js';
 
-export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress', 'observability', 'amd'] as const;
+export const SUITES = ['dsp', 'latency', 'load', 'rag', 'egress', 'observability', 'amd', 'noise'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchContext {
@@ -35,6 +35,7 @@ const loaders: Record<Suite, () => Promise<BenchModule>> = {
   egress: () => import('../../bench/egress.js'),
   observability: () => import('../../bench/observability.js'),
   amd: () => import('../../bench/amd.js'),
+  noise: () => import('../../bench/noise.js'),
 };
 
 export function machineDescription() {
