@@ -53,6 +53,16 @@ export const SettingsSchema = Type.Object(
      * the line: fewer false barge-ins; `npx voice-engine bench noise`). The ASR then takes PCM, not the wire codec.
      */
     noiseSuppression: Type.Optional(Type.Boolean({ default: false })),
+    /**
+     * What the caller hears when the answer is slower than fillerAfterMs (from media/): `filler` a spoken phrase
+     * ("One moment please."), `sound` a soft thinking sound, `music` hold music, `none` silence. Cut the moment the
+     * answer starts; never started while the caller speaks.
+     */
+    thinkingAudio: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('filler'), Type.Literal('sound'), Type.Literal('music')], {
+        default: 'none',
+      }),
+    ),
     /** Speak a filler when the LLM or a tool is slower than this, ms (0 = never). */
     fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1200 })),
     /** Save raw inbound wire messages as JSONL for exact replay. */

@@ -6,6 +6,7 @@ import type { AgentReply, Conversation } from './conversation.js';
 import { fillVariables, getGreeting, greetingKey, hasVariables, putGreeting } from './greeting.js';
 import type { StereoCallRecorder } from './recorder.js';
 import { Utterance } from './speech.js';
+import { type ThinkingKind, thinkingAudio } from './thinking-audio.js';
 
 /**
  * The agent's voice on the call: the one agent utterance in progress (greeting, reply, aside, goodbye) with its
@@ -36,11 +37,15 @@ export interface AgentVoiceEvents {
   /** The current utterance changed (new one, cut off, finished). */
   onChange(): void;
   onTtsError(provider: string, code: string | undefined, message: string): void;
+  /** The caller is speaking now (thinking audio never starts over the caller). */
+  callerSpeaking(): boolean;
 }
 
 export class AgentVoice {
   private cur: Speaking | undefined;
   private seq = 0;
+  /** Replies that played a filler phrase (they take turns). */
+  private fillers = 0;
   private tts!: TtsProvider;
   private config!: AssistantConfig;
   private readonly leg: MediaLeg;
@@ -111,6 +116,7 @@ export class AgentVoice {
       onHoldEnd: () => {
         if (this.cur?.u === u) this.events.onChange();
       },
+      onPreludeCut: () => this.recorder?.agentCleared(),
       onError: (err) =>
         this.events.onTtsError(
           this.tts.id,
@@ -121,6 +127,7 @@ export class AgentVoice {
     this.recorder?.agentUtteranceStart();
     this.cur = new Speaking(u, this.conversation.reply(inHistory));
     this.events.onChange();
+    if (kind === 'r') this.armThinking(u);
     return this.cur;
   }
 
@@ -224,6 +231,27 @@ export class AgentVoice {
     this.conversation.heardOnly(c.r, text);
     if (hold) this.events.onChange();
     return true;
+  }
+
+  /** A reply: past settings.fillerAfterMs with nothing said yet, thinking audio plays until the answer starts. */
+  private armThinking(u: Utterance): void {
+    const kind = this.config.settings?.thinkingAudio ?? 'none';
+    const after = this.config.settings?.fillerAfterMs ?? 1200;
+    if (kind === 'none' || after <= 0) return;
+    const t = setTimeout(() => void this.think(u, kind), after);
+    void u.finished.then(() => clearTimeout(t));
+  }
+
+  private async think(u: Utterance, kind: ThinkingKind): Promise<void> {
+    const quiet = () => !u.cancelled && u.samplesQueued === 0 && !this.events.callerSpeaking();
+    if (!quiet()) return;
+    const audio = await thinkingAudio(kind, this.leg.info.outboundFormat, kind === 'filler' ? this.fillers++ : 0).catch(
+      () => undefined,
+    );
+    if (audio && quiet() && u.prelude(audio)) {
+      u.timings.thinkingAudioAt = this.now();
+      u.timings.thinkingAudio = kind;
+    }
   }
 
   /** The call is over: stop whatever is playing, no truncation, no events. */

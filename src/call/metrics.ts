@@ -19,6 +19,9 @@ export interface TurnMarks {
   interrupted?: boolean;
   /** A cut reply: how the history was truncated to what the caller heard. */
   truncation?: 'word_timestamps' | 'estimate';
+  /** Thinking audio played before the answer (settings.thinkingAudio), and when it started. */
+  thinkingAudio?: string;
+  thinkingAudioAt?: number;
   /** Tools called in this turn. */
   tools?: string[];
   /** The reply was prepared before the commit (preemptive generation): the LLM request predates the commit. */
@@ -37,6 +40,9 @@ export interface TurnMetrics {
   firstAudioMs?: number;
   interrupted?: boolean;
   truncation?: 'word_timestamps' | 'estimate';
+  thinkingAudio?: string;
+  /** Turn committed -> thinking audio started. */
+  thinkingAudioMs?: number;
   tools?: string[];
   preemptive?: boolean;
 }
@@ -55,6 +61,8 @@ export function turnMetrics(m: TurnMarks): TurnMetrics {
     firstAudioMs: diff(m.firstAudioAt, m.speechEndAt),
     interrupted: m.interrupted || undefined,
     truncation: m.truncation,
+    thinkingAudio: m.thinkingAudio,
+    thinkingAudioMs: diff(m.thinkingAudioAt, m.committedAt),
     tools: m.tools?.length ? m.tools : undefined,
     preemptive: m.preemptive || undefined,
   };

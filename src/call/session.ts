@@ -151,6 +151,7 @@ export class CallSession implements MediaLegHandler {
       onChange: () => this.syncAgent(),
       onTtsError: (provider, code, message) =>
         this.incident({ kind: 'tts', provider, code, action: 'failed', message }),
+      callerSpeaking: () => this.turns.speaking,
     });
     this.ending = new CallEnding({
       leg: this.leg,
@@ -401,9 +402,7 @@ export class CallSession implements MediaLegHandler {
   /** The reply of this turn is over (heard, interrupted or failed): emit metrics, go back to listening. */
   private async finishTurn(u: Utterance, tm: TurnMarks | undefined): Promise<void> {
     if (tm) {
-      tm.ttsFirstByteAt = u.timings.ttsFirstByteAt;
-      tm.firstAudioAt = u.timings.firstAudioAt;
-      tm.firstAudibleAt = u.timings.firstAudibleAt;
+      Object.assign(tm, u.timings);
       if (u.cancelled && u.truncation) tm.truncation = u.truncation;
       const m = turnMetrics(tm);
       this.deps.sink.event('turn', { ...m, marks: epochMarks(tm, this.now()) });

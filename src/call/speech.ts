@@ -1,7 +1,8 @@
-import { type AudioChunk, type AudioFormat, bytesPerSample, type WordTiming } from '../audio/format.js';
+import { type AudioChunk, type AudioFormat, bytesPerSample } from '../audio/format.js';
 import { amplitudeOf, firstAudible, SilenceTrimmer, TRIM_DEFAULTS } from '../audio/trim.js';
 import type { TtsProvider, TtsRequest } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
+import { heardOf, type Piece, type TruncationMethod } from './heard-text.js';
 import { speakable, TextSplitter } from './text-split.js';
 
 /**
@@ -22,10 +23,12 @@ export interface SpeechTimings {
    * the leg ahead of it plus the offset of the first sample above the trim threshold in the first chunk.
    */
   firstAudibleAt?: number;
+  /** Thinking audio started (the answer was slower than settings.fillerAfterMs), and which. */
+  thinkingAudioAt?: number;
+  thinkingAudio?: string;
 }
 
-/** How a cut utterance's heard text was found: TTS word timings, or the played-sample share of each piece. */
-export type TruncationMethod = 'word_timestamps' | 'estimate';
+export type { TruncationMethod } from './heard-text.js';
 
 const AUDIBLE = amplitudeOf(TRIM_DEFAULTS.thresholdDb);
 
@@ -41,24 +44,9 @@ export interface UtteranceOptions {
   onFirstAudio?: (at: number) => void;
   /** The caller has heard the last uninterruptible piece: the utterance may be interrupted again. */
   onHoldEnd?: () => void;
+  /** The prelude (thinking audio) was cleared from the leg for the first audio of the answer. */
+  onPreludeCut?: () => void;
   onError?: (err: unknown) => void;
-}
-
-interface Piece {
-  text: string;
-  /** Outbound sample range relative to the utterance start; end < 0 until synthesized. */
-  start: number;
-  end: number;
-  /** From a cache: audio given, no TTS. */
-  audio?: AudioChunk[];
-  /** Word timings the TTS returned, ms from the start of its (untrimmed) audio for this piece. */
-  words?: WordTiming[];
-  /** The piece's trimmer: its leading cut shifts the word timings. */
-  trim?: SilenceTrimmer;
-  /** Sample rate of the TTS audio of this piece. */
-  rate?: number;
-  /** Uninterruptible (a legal disclosure): caller speech does not stop the utterance until this piece is heard. */
-  hold?: boolean;
 }
 
 interface Synth {
@@ -111,6 +99,8 @@ export class Utterance {
   private ahead: Synth | undefined;
   /** Audio collected for caching (only when asked). */
   private collect: AudioChunk[] | undefined;
+  /** Thinking audio queued on the leg ahead of this utterance's first audio. */
+  private preluding = false;
   /** How heardText() found the heard words, once asked. */
   private truncatedBy: TruncationMethod | undefined;
   /** The TTS and request of clauses not yet started (a live config change swaps them between clauses). */
@@ -179,6 +169,20 @@ export class Utterance {
     if (this.cancelled || this.ended) return;
     this.pieces.push({ text, start: -1, end: -1, audio, ...(hold ? { hold } : {}) });
     this.kick();
+  }
+
+  /**
+   * Thinking audio while nothing of this utterance has been sent: queued on the leg now, cleared from it the moment
+   * the first audio of the answer goes out. False (nothing played) once the answer has started or it was cut.
+   */
+  prelude(chunks: readonly AudioChunk[]): boolean {
+    if (this.cancelled || this.queuedSamples > 0 || this.paused || this.opts.leg.closed) return false;
+    for (const c of chunks) {
+      this.opts.leg.play(c);
+      this.opts.onAudio?.(c);
+    }
+    this.preluding = true;
+    return true;
   }
 
   /** Uninterruptible text is still to be heard. */
@@ -277,32 +281,9 @@ export class Utterance {
    * in proportion to its samples; cut at a word boundary. `truncation` says which was used.
    */
   heardText(): string {
-    const heard = this.heardSamples();
-    const out: string[] = [];
-    this.truncatedBy = 'estimate';
-    for (const p of this.pieces) {
-      if (p.end < 0 && p.start < 0) break;
-      if (p.start >= heard) break;
-      if (p.end >= 0 && p.end <= heard) {
-        out.push(p.text);
-        continue;
-      }
-      if (p.words?.length && p.trim && p.rate) {
-        // Timings are in the provider's audio time: add back the leading silence the trimmer cut.
-        const atMs = ((heard - p.start) * 1000) / this.outRate + (p.trim.leadSamples * 1000) / p.rate;
-        const words = p.words.filter((w) => w.endMs <= atMs).map((w) => w.word);
-        this.truncatedBy = 'word_timestamps';
-        if (words.length) out.push(words.join(' '));
-        break;
-      }
-      if (p.end < 0) break;
-      const frac = (heard - p.start) / Math.max(1, p.end - p.start);
-      const words = p.text.split(/\s+/);
-      const n = Math.floor(words.length * frac);
-      if (n > 0) out.push(words.slice(0, n).join(' '));
-      break;
-    }
-    return out.join(' ');
+    const { text, method } = heardOf(this.pieces, this.heardSamples(), this.outRate);
+    this.truncatedBy = method;
+    return text;
   }
 
   /** How the last heardText() found the heard words (undefined until asked). */
@@ -457,6 +438,13 @@ export class Utterance {
     this.collect?.push(chunk);
     // Paused: kept for the resume, not played.
     if (this.paused) return;
+    if (this.preluding) {
+      // The answer starts: the thinking audio stops now, and this utterance's sample 0 is where the leg is.
+      this.preluding = false;
+      this.opts.leg.clear();
+      this.opts.onPreludeCut?.();
+      this.baseSamples = this.opts.leg.playedSamples + this.opts.leg.pendingSamples;
+    }
     const ahead = this.timings.firstAudibleAt === undefined ? this.opts.leg.pendingSamples : 0;
     this.opts.leg.play(chunk);
     if (this.timings.firstAudioAt === undefined) {
