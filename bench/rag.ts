@@ -18,6 +18,7 @@ import type { BenchContext } from '../src/cli/bench.js';
 import { silentLogger } from '../src/log.js';
 import { createHashedEmbedder, type KnowledgeBase, openKnowledgeBase, type SearchMode } from '../src/rag/index.js';
 import { Pacer } from '../src/telephony/pacer.js';
+import { inCallTable, runInCall } from './rag-in-call.js';
 
 interface Question {
   q: string;
@@ -180,6 +181,7 @@ async function uploadLag(dir: string, mb: number) {
 }
 
 export async function run(ctx: BenchContext) {
+  if (ctx.args.flags['in-call']) return runInCall(ctx);
   const target = flagNumber(ctx.args, 'chunks', 10_000);
   const n = flagNumber(ctx.args, 'queries', 500);
   const faq = fixtureText('faq.csv');
@@ -245,6 +247,7 @@ export async function run(ctx: BenchContext) {
 }
 
 export function table(r: Record<string, unknown>): string[][] {
+  if (r.mode === 'in-call') return inCallTable(r);
   const f = r.fts_ms as { p50: number; p99: number };
   const h = r.hybrid_ms as { p50: number; p99: number };
   const rec = r.recall_at_3 as { fts: number; hybrid: number; vector: number };

@@ -111,11 +111,13 @@ export class CallerTurns {
     switch (ev.type) {
       case 'partial':
         h.turns.asrPartial(ev.text);
-        if (ev.text) h.deps.retriever?.prefetch?.(ev.text);
+        // Knowledge looked up while endpointing waits: on the words so far, and again at the final (below).
+        if (ev.text) h.deps.retriever?.prefetch?.(h.turns.text);
         this.afterWords();
         break;
       case 'final':
         h.turns.asrFinal(ev.text, ev.speechFinal, now);
+        if (ev.text) h.deps.retriever?.prefetch?.(h.turns.text);
         this.afterWords();
         break;
       case 'utterance_end':
