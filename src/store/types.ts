@@ -1,5 +1,6 @@
 import type { Assistant, AssistantConfig } from '../assistant.js';
 import type { CampaignsRepo } from './campaign-types.js';
+import type { WebhooksRepo } from './webhook-types.js';
 
 export type * from './campaign-types.js';
 
@@ -279,8 +280,6 @@ export interface AccountRepo {
 }
 
 export * from './webhook-types.js';
-
-import type { WebhooksRepo } from './webhook-types.js';
 
 export type AnalyticsKind = 'rag' | 'tool' | 'sms' | 'recharge' | 'precall';
 export interface AnalyticsRow {
