@@ -2,10 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './api/app.js';
 import { ensureFirstTenant } from './api/auth.js';
-import { admitCall } from './api/call-limits.js';
 import { parseTrustProxy, upgradeClientIp } from './api/client-ip.js';
-import { authorizeStream } from './api/media-access.js';
-import type { PrecallDecision } from './api/outbound-start.js';
 import { createRecordingLinks, recordingLinkFields } from './api/recording-link.js';
 import { eventRoutes } from './api/routes/events.js';
 import { ragRoutes } from './api/routes/rag.js';
@@ -16,8 +13,9 @@ import { toolResponseRow } from './call/analytics-rows.js';
 import type { CallPatch, CallSink, CallSummary } from './call/deps.js';
 import { warmGreeting } from './call/greeting.js';
 import { CallSession } from './call/session.js';
+import { type CallBinding, createResolver } from './call-admission.js';
 import { callFiles, storeCallFiles } from './call-files.js';
-import { type CallRecoveryDeps, closeSessionlessCall, finishReapedCall } from './call-recovery.js';
+import { type CallRecoveryDeps, finishReapedCall } from './call-recovery.js';
 import { createPlatformControl } from './channels/call-control.js';
 import { createChannelDialer } from './channels/dialer.js';
 import { createMessaging } from './channels/messaging.js';
@@ -37,13 +35,7 @@ import { createFileStorage } from './storage/index.js';
 import { knowledgeTarget } from './storage/knowledge.js';
 import { type CallStatus, connectStore } from './store/index.js';
 import type { CallControl } from './telephony/call-control.js';
-import {
-  attachGateway,
-  type Gateway,
-  type ResolvedCall,
-  type ResolveRequest,
-  type ResolveResult,
-} from './telephony/gateway.js';
+import { attachGateway, type Gateway, type ResolvedCall } from './telephony/gateway.js';
 import type { MediaLeg } from './telephony/leg.js';
 import { Pacer } from './telephony/pacer.js';
 import { createToolRegistry } from './tools/registry.js';
@@ -67,18 +59,6 @@ export type { Engine, EngineOptions } from './engine-types.js';
 /** Wire formats whose greeting audio is synthesized ahead of calls: mu-law 8 kHz (Twilio, Telnyx, Plivo, Asterisk
  * ulaw) and PCM 16 kHz (Vonage, native, jambonz, FreeSWITCH). Other formats are cached by their first call. */
 const GREETING_FORMATS = [MULAW_8K, PCM_16K] as const;
-
-interface CallBinding {
-  recordId: string;
-  tenantId: string;
-  metadata: Record<string, unknown>;
-  /** The other party's number: the callee of a call we dialed, else the caller. */
-  party?: string;
-  /** A call we dialed (voicemail detection applies). */
-  outbound: boolean;
-  /** A session took the call (it closes the record); else the stream's release does (src/call-recovery.ts). */
-  session?: boolean;
-}
 
 import type { Engine, EngineOptions } from './engine-types.js';
 
@@ -256,80 +236,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     }
   }
 
-  async function resolve(req: ResolveRequest): Promise<ResolveResult> {
-    const access = await authorizeStream(store, config, req);
-    const decide = (tenantId: string, assistantId: string, check: PrecallDecision['check'], reason: string | null) =>
-      store.analytics.record(tenantId, 'precall', {
-        direction: 'inbound',
-        assistant_id: assistantId,
-        number: req.from ?? null,
-        check,
-        decision: reason ? 'refused' : 'allowed',
-        reason,
-      } satisfies PrecallDecision);
-    if (!access.ok) {
-      if (access.refused)
-        await decide(access.refused.tenantId, access.refused.assistantId, 'ip_allowlist', access.reason);
-      return { ok: false, code: access.code, reason: access.reason };
-    }
-    const { assistant } = access;
-    const tenantId = assistant.tenantId;
-    // An outbound call we dialed carries its record id as a custom parameter (src/channels/twiml.ts).
-    const knownId = req.customParameters.callId;
-    let record = knownId ? await store.calls.get(tenantId, knownId) : undefined;
-    if (record && record.status !== 'completed' && record.status !== 'failed') {
-      await store.calls.update(record.id, {
-        status: 'in-progress',
-        startedAt: new Date().toISOString(),
-        ownerId: presence.id,
-      });
-    } else {
-      const admitted = await admitCall(store, tenantId, {
-        create: {
-          tenantId,
-          assistantId: assistant.id,
-          direction: 'inbound',
-          status: 'in-progress',
-          from: req.from,
-          to: req.to,
-          protocol: req.protocol,
-          metadata: { ...req.customParameters },
-          ownerId: presence.id,
-        },
-      });
-      await decide(tenantId, assistant.id, 'call_limit', admitted.ok ? null : admitted.reason);
-      if (!admitted.ok) return { ok: false, code: 4030, reason: admitted.reason };
-      record = admitted.record;
-      await store.calls.update(record.id, { startedAt: new Date().toISOString() });
-    }
-    const party = record.direction === 'outbound' ? record.to : record.from;
-    const binding: CallBinding = {
-      recordId: record.id,
-      tenantId,
-      metadata: record.metadata,
-      ...(party ? { party } : {}),
-      outbound: record.direction === 'outbound',
-    };
-    const startedAt = new Date().toISOString();
-    let released = false;
-    const call: ResolvedCall = {
-      tenantId,
-      assistant,
-      // Echo mode, or a stream closed before it went live: no session closes the record, so this does.
-      release: () => {
-        if (released || binding.session) return;
-        released = true;
-        const c = { id: binding.recordId, tenantId, assistantId: assistant.id, protocol: req.protocol, startedAt };
-        const done = closeSessionlessCall(recovery, { ...c, echo: assistant.config.mode === 'echo' }).catch(
-          (err: unknown) => logger.warn({ err, callId: c.id }, 'call record close failed'),
-        );
-        pendingWrites.add(done);
-        void done.finally(() => pendingWrites.delete(done));
-      },
-    };
-    bindings.set(call, binding);
-    return { ok: true, call };
-  }
+  const resolve = createResolver({
+    store,
+    config,
+    engineId: presence.id,
+    recovery,
+    logger,
+    bindings,
+    track: (p) => {
+      pendingWrites.add(p);
+      void p.finally(() => pendingWrites.delete(p));
+    },
+  });
 
   function onCall(leg: MediaLeg, call: ResolvedCall): void {
     const binding = bindings.get(call);
