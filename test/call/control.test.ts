@@ -216,7 +216,8 @@ describe('call control', () => {
 describe('provider failures mid-call', () => {
   it('LLM failure: the caller hears an apology, the record has the incident, the next turn works', async () => {
     const x = h({
-      config: {},
+      // Request numbers count: no reply prepared before the commit (preemptive generation) may take number 1.
+      config: { settings: { preemptiveGeneration: false } },
       asr: { script: ['first question', 'second question'] },
       llm: { respond: (m) => [{ text: `Answer to ${lastUser(m)}.` }], firstTokenMs: 10, failOnRequests: [1] },
       tts: { msPerChar: 3 },

@@ -399,7 +399,8 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
 
     it('LLM failure mid-call: the caller hears an apology, the record has the incident, the next turn works', async () => {
       const { sim, call, tts } = await setup(protocol, {
-        config: {},
+        // Request numbers count: no reply prepared before the commit (preemptive generation) may take number 1.
+        config: { settings: { preemptiveGeneration: false } },
         asr: { script: ['first question', 'second question'] },
         llm: { respond: (m) => [{ text: `Answer to ${lastUser(m)}.` }], failOnRequests: [1] },
       });
