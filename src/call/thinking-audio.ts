@@ -33,7 +33,10 @@ function mediaDir(): string {
   if (dir) return dir;
   let d = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(d, 'media', 'media.json'))) return (dir = path.join(d, 'media'));
+    if (existsSync(path.join(d, 'media', 'media.json'))) {
+      dir = path.join(d, 'media');
+      return dir;
+    }
     d = path.dirname(d);
   }
   throw new Error('media/ not found');
