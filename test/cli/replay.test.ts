@@ -46,6 +46,10 @@ const EXPECTED_TO_PASS = new Set([
   'backchannel',
   'hesitation',
   'silence-timeout',
+  // issue 12: real-speech callers the offline recognizer now handles (the other real-* pass on scripted providers)
+  'real-barge-in',
+  'real-question',
+  'real-nonstop',
   // issue 18: voicemail detection (answered_by) and the message <= 1 s after the beep
   'machine-beep',
   'machine-beep-noisy',
@@ -56,8 +60,13 @@ const EXPECTED_TO_PASS = new Set([
   'human-long-noisy',
 ]);
 const haveAsr = await offlineAsrAvailable();
+// Real time and CPU-bound (pocketsphinx decodes every call as it streams): beside the parallel suite on a 2-core
+// machine the recognizer's finals arrive seconds late and turn timing is the scheduler's, not the engine's (a
+// hesitant number became two turns in full runs, one turn alone). .ci/run runs this file on its own after
+// `npm test` (REPLAY_TEST=1); the same fixtures run on scripted providers inside the suite (replay-scripted.test.ts).
+const alone = process.env.REPLAY_TEST === '1';
 
-describe.skipIf(!haveAsr)('replay of the call fixtures (offline providers)', () => {
+describe.skipIf(!haveAsr || !alone)('replay of the call fixtures (offline providers)', () => {
   it('every fixture completes and meets its expectations; --out writes the agent audio', async () => {
     expect(fixtures.length).toBeGreaterThan(0);
     const results: Record<string, { code: number; report: Record<string, unknown> }> = {};
