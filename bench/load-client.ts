@@ -57,6 +57,8 @@ class Call {
   lastArrival = -1;
   open = false;
   closedEarly = false;
+  /** HTTP status of a refused upgrade (429: a per-IP cap of the engine), 0 when the call connected. */
+  refusedStatus = 0;
   readonly t0: number;
   private readonly sid: string;
   private readonly seen: Uint8Array;
@@ -105,6 +107,11 @@ class Call {
       this.open = false;
     });
     this.ws.on('error', () => {});
+    this.ws.on('unexpected-response', (_req, res) => {
+      this.refusedStatus = res.statusCode ?? 0;
+      res.resume();
+      this.ws.terminate();
+    });
   }
 
   /** Sends every frame due by `t`; returns how late the latest one was (ms). */
@@ -134,6 +141,7 @@ class FullCall {
   sent = 0;
   open = false;
   closedEarly = false;
+  refusedStatus = 0;
   readonly arrivals: number[] = [];
   private readonly sid: string;
   constructor(
@@ -177,6 +185,11 @@ class FullCall {
       this.open = false;
     });
     this.ws.on('error', () => {});
+    this.ws.on('unexpected-response', (_req, res) => {
+      this.refusedStatus = res.statusCode ?? 0;
+      res.resume();
+      this.ws.terminate();
+    });
   }
 
   pump(t: number): number {
@@ -254,6 +267,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
   let sent = 0;
   let closedEarly = 0;
   let notConnected = 0;
+  const refused: Record<number, number> = {};
   for (const c of calls) {
     for (const l of c.turnLatencies()) {
       if (l === undefined) ignored++;
@@ -262,6 +276,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
     sent += c.sent;
     if (c.closedEarly) closedEarly++;
     if (c.sent === 0) notConnected++;
+    if (c.refusedStatus) refused[c.refusedStatus] = (refused[c.refusedStatus] ?? 0) + 1;
     c.ws.close();
   }
   const l = Float64Array.from(lateness).sort();
@@ -272,6 +287,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
     frames_received: 0,
     closed_early: closedEarly,
     not_connected: notConnected,
+    refused_by_status: refused,
     jitter_p50: 0,
     jitter_p99: 0,
     client_send_late_p99: percentile(l, 99),
@@ -325,11 +341,13 @@ async function run(msg: RunMsg): Promise<void> {
   let received = 0;
   let closedEarly = 0;
   let notConnected = 0;
+  const refused: Record<number, number> = {};
   for (const c of calls) {
     sent += c.sent;
     received += c.received;
     if (c.closedEarly) closedEarly++;
     if (c.sent === 0) notConnected++;
+    if (c.refusedStatus) refused[c.refusedStatus] = (refused[c.refusedStatus] ?? 0) + 1;
     c.ws.close();
   }
   const j = Float64Array.from(jitter).sort();
@@ -340,6 +358,7 @@ async function run(msg: RunMsg): Promise<void> {
     frames_received: received,
     closed_early: closedEarly,
     not_connected: notConnected,
+    refused_by_status: refused,
     jitter_p50: percentile(j, 50),
     jitter_p99: percentile(j, 99),
     client_send_late_p99: percentile(l, 99),

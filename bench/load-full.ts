@@ -17,6 +17,7 @@ import { startLocalEngine } from '../src/call/local-engine.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createProviderRegistry } from '../src/providers/registry.js';
+import type { GatewayLimits } from '../src/telephony/gateway-types.js';
 import { jitterOf, type ProviderProfile } from './profiles.js';
 import { ScriptedTts } from './scripted.js';
 
@@ -34,6 +35,8 @@ const REPLY = 'Sure. Let me look into that for you, it will only take a moment.'
 export async function startFullEngine(o: {
   profile: ProviderProfile;
   deepgramUrl: string;
+  /** Media limits of the gateway (the bench's one client IP needs a per-IP pending cap of at least its calls). */
+  limits?: Partial<GatewayLimits>;
   /** Called for each inbound media chunk: its index and arrival (wall clock ms), with the leg's client t0. */
   onChunk(t0Client: number, index: number, arrivedWallMs: number): void;
 }): Promise<FullEngine> {
@@ -65,6 +68,7 @@ export async function startFullEngine(o: {
     providers: { asr: (c, h) => registry.asr(c, h), llm: (c, h) => registry.llm(c, h), tts: () => tts },
     logger: silentLogger,
     dataDir,
+    ...(o.limits ? { limits: o.limits } : {}),
   });
   // Taps go on each call once its session has set (or cleared) its own: polled, not per frame.
   const tapped = new WeakSet<object>();

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Assistant } from '../assistant.js';
 import type { Logger } from '../log.js';
 import { attachGateway, type ControlFor, type Gateway } from '../telephony/gateway.js';
+import type { GatewayLimits } from '../telephony/gateway-types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { createToolRegistry } from '../tools/registry.js';
 import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
@@ -24,6 +25,8 @@ export interface LocalEngineOptions {
   deps?: Partial<SessionDeps>;
   /** Pacing lead of the gateway, ms. */
   leadMs?: number;
+  /** Other media limits of the gateway (the load bench raises the per-IP cap on sockets still connecting). */
+  limits?: Partial<GatewayLimits>;
   /** The platform's REST call control for protocols whose socket cannot hang up or transfer (as src/engine.ts). */
   control?: ControlFor;
 }
@@ -56,7 +59,7 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
   const tools = createToolRegistry();
   const gateway = attachGateway(server, {
     logger: o.logger,
-    limits: o.leadMs !== undefined ? { leadMs: o.leadMs } : undefined,
+    limits: { ...o.limits, ...(o.leadMs !== undefined ? { leadMs: o.leadMs } : {}) },
     ...(o.control ? { control: o.control } : {}),
     resolve: async () => ({ ok: true, call: { tenantId: o.assistant.tenantId, assistant: o.assistant } }),
     onCall: (leg, call) => {

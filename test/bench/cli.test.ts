@@ -68,7 +68,10 @@ describe('voice-engine bench --json --out', () => {
   it('load --mode echo carries its mode; a bad mode is a usage error (exit 2)', async () => {
     const r = await bench(['load', '--mode', 'echo', '--calls', '2', '--duration', '3']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ suite: 'load', mode: 'echo', calls: 2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ suite: 'load', mode: 'echo', calls: 2, calls_refused: {} });
+    // The bench's one client IP: the per-IP cap on connecting sockets is raised to the calls, and the run says so.
+    expect(JSON.parse(r.stdout).media_limits.max_pending_per_ip).toBeGreaterThanOrEqual(2);
+    expect(r.stderr).toContain('MEDIA_MAX_PENDING_PER_IP raised');
     const bad = await bench(['load', '--mode', 'warp']);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
