@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { ALAW_SILENCE, MULAW_SILENCE } from '../audio/g711.js';
+import { G722_SILENCE } from '../audio/g722.js';
 import type { Logger } from '../log.js';
 import { startEcho } from '../telephony/echo.js';
 import type { ResolvedCall } from '../telephony/gateway.js';
@@ -9,7 +10,7 @@ import type { Pacer } from '../telephony/pacer.js';
 import type { SipCall } from './dialog.js';
 import { SipLeg } from './leg.js';
 import { type RtpPortRange, RtpSession } from './rtp-session.js';
-import type { SdpOffer } from './sdp.js';
+import type { SdpOffer, SipCodec } from './sdp.js';
 
 /**
  * What every SIP call does with its media once the dialog exists, inbound (server.ts) or outbound (outbound.ts):
@@ -24,15 +25,15 @@ export interface MediaEnv {
   onCall(leg: MediaLeg, call: ResolvedCall): void;
 }
 
-export function silenceOf(codec: 'PCMU' | 'PCMA'): number {
-  return codec === 'PCMU' ? MULAW_SILENCE : ALAW_SILENCE;
+export function silenceOf(codec: SipCodec): number {
+  return codec === 'PCMU' ? MULAW_SILENCE : codec === 'PCMA' ? ALAW_SILENCE : G722_SILENCE;
 }
 
 /** An RTP session whose audio and digits go to `target.leg` once there is one. Not yet bound: open() it. */
 export function newRtpSession(
   env: MediaEnv,
   signallingIp: string,
-  codec: 'PCMU' | 'PCMA',
+  codec: SipCodec,
   target: { leg?: SipLeg },
 ): RtpSession {
   return new RtpSession({
@@ -65,6 +66,7 @@ export function startLeg(
       outboundFormat: offer.format,
     },
     dtmfEvents: offer.dtmfPayloadType !== undefined,
+    codec: offer.codecName,
     rtp: session,
     pacer: env.pacer,
     logger: env.logger,

@@ -2,24 +2,26 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AudioChunk, MULAW_8K } from '../../src/audio/format.js';
+import { type AudioChunk, MULAW_8K, PCM_16K } from '../../src/audio/format.js';
 import { mulawDecode } from '../../src/audio/g711.js';
 import { readWav, readWavFile } from '../../src/audio/wav.js';
 import { getGreeting, greetingKey } from '../../src/call/greeting.js';
 import type { Engine } from '../../src/engine.js';
-import { dialWithBaresip, hasBaresip, speechWav } from './baresip.js';
+import { OfflineAsr, offlineAsrAvailable } from '../../src/providers/asr/offline.js';
+import { type BaresipCall, dialWithBaresip, hasBaresip, speechWav } from './baresip.js';
 import { type SipEngine, startSipEngine } from './engine.js';
 
 /**
  * The whole engine with SIP on (SIP_PORT=0) called by Debian's baresip, a SIP phone nobody here wrote: it plays a
  * real-speech WAV as its microphone, presses keys (RFC 4733), hangs up or gets hung up on, and keeps what it heard.
  *
- * The greeting check is on the audio itself: baresip's recording must hold the greeting's speech (energy, length)
- * and follow the greeting's loudness envelope (correlation with the cached greeting). The offline ASR is not used
- * for it: pocketsphinx ships a 16 kHz model only, and even the greeting rendered straight to 8 kHz mu-law (no SIP
- * involved) transcribes to noise ("well what op op op it there" for "Welcome to Acme. How can I help you today?").
+ * What the phone heard is checked two ways. Over G.722 (wideband, 16 kHz) the offline ASR transcribes baresip's
+ * recording back to the first message. Over PCMU the check is on the audio itself (energy, length, and the loudness
+ * envelope of the cached greeting): pocketsphinx ships a 16 kHz model only, and the offline voice band-limited to
+ * 8 kHz transcribes to noise even with no SIP involved ("well what arnold you didn't" for the greeting).
  */
 const KEY = 'vek_test_sip_key_0123456789abcdefabcd';
+const hasAsr = await offlineAsrAvailable();
 const GREETING = 'Welcome to Acme. How can I help you today?';
 
 describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => {
@@ -29,6 +31,7 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
   let astKey: string;
   let assistantId: string;
   let wav: string;
+  let wav16: string;
   let n = 0;
 
   let api: SipEngine['api'];
@@ -55,19 +58,33 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     throw new Error('no finished call record');
   };
 
-  const call = async () => {
+  const call = async (codec?: 'G722') => {
     const d = path.join(dir, `phone-${++n}`);
     return dialWithBaresip({
       dir: d,
       uri: `sip:${astKey}@127.0.0.1:${engine.sip!.port}`,
-      wav,
+      wav: codec ? wav16 : wav,
       rtpPorts: '43000-43999',
+      codec,
     });
+  };
+
+  /** Once the call is up, `ms` later the phone hangs up; resolves when our 200 to its BYE arrived. */
+  const hangUpAfter = async (phone: BaresipCall, ms: number) => {
+    try {
+      await phone.waitFor(/Call established/);
+      await new Promise((r) => setTimeout(r, ms));
+      phone.send('/hangup');
+      await phone.waitFor(/^SIP\/2\.0 200 OK[\s\S]*CSeq: \d+ BYE/m);
+    } finally {
+      await phone.stop();
+    }
   };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 've-sip-'));
     wav = speechWav(dir);
+    wav16 = speechWav(dir, 'hello-world', 16000);
     ({ engine, base, api } = await startSipEngine(dir, KEY, [42000, 42999]));
     const created = await api('POST', '/api/v1/assistants', {
       name: 'SIP desk',
@@ -133,16 +150,29 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     ).toBeGreaterThan(0.6);
   }, 60_000);
 
+  it.skipIf(!hasAsr)(
+    'a wideband phone (G.722): the greeting it heard transcribes to the first message with the offline ASR',
+    async () => {
+      const phone = await call('G722');
+      await hangUpAfter(phone, 4500); // the greeting is about 3 s
+      expect(phone.output).toMatch(/s=voice-engine\r?\n[^]*?m=audio \d+ RTP\/AVP 9 /); // our answer chose G.722
+      const record = await finishedCall();
+      expect(record.status).toBe('completed');
+      const heard = await phone.heardWav();
+      expect(heard).toBeDefined();
+      const w = await readWavFile(heard!);
+      expect(w.sampleRate).toBe(16000);
+      const said = words(GREETING);
+      const got = new Set(await transcribe(w.samples));
+      const found = said.filter((x) => got.has(x));
+      // "Acme" is not in the offline recognizer's dictionary ("our great", "acclimate"); the other words come back.
+      expect(found.length, `heard "${[...got].join(' ')}"`).toBeGreaterThanOrEqual(said.length - 2);
+    },
+    60_000,
+  );
+
   it('ends the call and its record when the phone hangs up (BYE from the caller)', async () => {
-    const phone = await call();
-    try {
-      await phone.waitFor(/Call established/);
-      await new Promise((r) => setTimeout(r, 1500));
-      phone.send('/hangup');
-      await phone.waitFor(/^SIP\/2\.0 200 OK[\s\S]*CSeq: \d+ BYE/m);
-    } finally {
-      await phone.stop();
-    }
+    await hangUpAfter(await call(), 1500);
     const record = await finishedCall();
     expect(record.status).toBe('completed');
     expect(engine.sip!.activeCalls).toBe(0);
@@ -166,6 +196,26 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     expect(record.dtmf.map((d) => d.digit)).toContain('1');
   }, 60_000);
 });
+
+const words = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z' ]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+
+/** The offline ASR (the engine's own provider) over a 16 kHz recording: the words of its finals. */
+async function transcribe(pcm: Int16Array): Promise<string[]> {
+  const finals: string[] = [];
+  const stream = await new OfflineAsr().open({ format: PCM_16K }, (e) => {
+    if (e.type === 'final') finals.push(e.text);
+  });
+  const bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  for (let i = 0; i < bytes.length; i += 640) stream.write(bytes.subarray(i, i + 640));
+  stream.finalize();
+  await stream.close();
+  return words(finals.join(' '));
+}
 
 /** The cached greeting's samples (PCM16 chunks, or G.711 decoded). */
 function pcmOf(chunks: AudioChunk[]): Int16Array {

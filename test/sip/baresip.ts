@@ -1,10 +1,12 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 
 /**
- * Debian's baresip (a SIP phone nobody here wrote) driven headless: a config dir with the g711, aufile (microphone
+ * Debian's baresip (a SIP phone nobody here wrote) driven headless: a config dir with the g711, g722, aufile (microphone
  * from a WAV), sndfile (keeps what it heard, decoded, as dump-*-dec.wav) and stdio (commands and DTMF keys on
  * standard input) modules, no jitter buffer (so the recording is what arrived), the SIP trace on (-s) so a test can
  * see the requests we sent it.
@@ -29,7 +31,7 @@ export function dialWithBaresip(opts: {
   uri: string;
   wav: string;
   rtpPorts: string;
-  codec?: 'PCMU' | 'PCMA';
+  codec?: 'PCMU' | 'PCMA' | 'G722';
 }): Promise<BaresipCall> {
   return startBaresip({ ...opts, dial: opts.uri });
 }
@@ -49,7 +51,7 @@ async function startBaresip(opts: {
   dir: string;
   wav: string;
   rtpPorts: string;
-  codec?: 'PCMU' | 'PCMA';
+  codec?: 'PCMU' | 'PCMA' | 'G722';
   dial?: string;
   answer?: boolean;
   sipPort?: number;
@@ -57,20 +59,21 @@ async function startBaresip(opts: {
 }): Promise<BaresipCall> {
   const recDir = path.join(opts.dir, 'rec');
   await mkdir(recDir, { recursive: true });
-  const sipPort = opts.sipPort ?? 45000 + Math.floor(Math.random() * 4000);
+  const sipPort = opts.sipPort ?? (await freeSipPort());
   const config = [
     'poll_method poll',
     `sip_listen 127.0.0.1:${sipPort}`,
     'audio_player alsa,null',
     'audio_alert alsa,null',
     `audio_source aufile,${opts.wav}`,
-    'audio_srate 8000',
+    `audio_srate ${opts.codec === 'G722' ? 16000 : 8000}`,
     'audio_channels 1',
     `rtp_ports ${opts.rtpPorts}`,
     'jitter_buffer_delay 0-0',
     'module_path /usr/lib/baresip/modules',
     'module stdio.so',
     'module g711.so',
+    'module g722.so',
     'module aufile.so',
     'module alsa.so',
     'module sndfile.so',
@@ -82,7 +85,7 @@ async function startBaresip(opts: {
   await writeFile(path.join(opts.dir, 'config'), config);
   await writeFile(
     path.join(opts.dir, 'accounts'),
-    `<sip:${opts.user ?? 'caller'}@127.0.0.1>;regint=0;audio_codecs=${opts.codec ?? 'PCMU'}${opts.answer ? ';answermode=auto' : ''}\n`,
+    `<sip:${opts.user ?? 'caller'}@127.0.0.1>;regint=0;audio_codecs=${opts.codec === 'G722' ? 'G722/16000/1' : (opts.codec ?? 'PCMU')}${opts.answer ? ';answermode=auto' : ''}\n`,
   );
   const args = ['-s', '-f', opts.dir, ...(opts.dial ? ['-e', `/dial ${opts.dial}`] : [])];
   const proc: ChildProcessWithoutNullStreams = spawn(BARESIP, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -137,15 +140,35 @@ async function startBaresip(opts: {
 }
 
 /**
+ * A port free for both UDP and TCP on loopback (baresip listens on both): the kernel's pick for TCP, kept only if
+ * UDP can bind it too.
+ */
+async function freeSipPort(): Promise<number> {
+  for (;;) {
+    const tcp = net.createServer();
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+    const port = (tcp.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      udp.once('error', () => r(false));
+      udp.bind(port, '127.0.0.1', () => r(true));
+    });
+    udp.close();
+    await new Promise((r) => tcp.close(r));
+    if (ok) return port;
+  }
+}
+
+/**
  * A real-speech prompt (Asterisk core sounds, 8 kHz) as the phone's microphone: 5 s of silence first (the caller
  * listens to the greeting), then the prompt, then silence so that baresip's aufile lasts the call.
  */
-export function speechWav(dir: string, name = 'hello-world'): string {
-  const out = path.join(dir, `${name}-padded.wav`);
+export function speechWav(dir: string, name = 'hello-world', rate = 8000): string {
+  const out = path.join(dir, `${name}-${rate}-padded.wav`);
   execFileSync('sox', [
     `/usr/share/asterisk/sounds/en/${name}.wav`,
     '-r',
-    '8000',
+    String(rate),
     '-c',
     '1',
     '-b',

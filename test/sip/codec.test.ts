@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { PCM_16K } from '../../src/audio/format.js';
 import { authorize, DigestServer, parseDigest } from '../../src/sip/digest.js';
 import { JitterBuffer } from '../../src/sip/jitter.js';
 import { addrUri, header, parseSip, parseUri, SipParseError, serializeSip, tagOf } from '../../src/sip/message.js';
 import { DtmfReceiver, newRtpView, readRtp, writeDtmfPayload, writeRtpHeader } from '../../src/sip/rtp.js';
-import { buildSdp, negotiate } from '../../src/sip/sdp.js';
+import { buildSdp, negotiate, offerSdp } from '../../src/sip/sdp.js';
 
 /** The pure pieces of src/sip: message codec, SDP offer/answer, RTP and RFC 4733, jitter buffer, digest. */
 const INVITE = [
@@ -75,7 +76,7 @@ const offer = (m: string, extra: string[] = []) =>
 describe('SDP offer/answer', () => {
   it("picks the offerer's first supported codec and its telephone-event payload type", () => {
     const r = negotiate(
-      offer('m=audio 4000 RTP/AVP 9 8 0 96', ['a=rtpmap:9 G722/8000', 'a=rtpmap:96 telephone-event/8000']),
+      offer('m=audio 4000 RTP/AVP 3 8 0 96', ['a=rtpmap:3 GSM/8000', 'a=rtpmap:96 telephone-event/8000']),
     );
     expect(r.ok && r.offer).toMatchObject({
       address: '10.0.0.2',
@@ -90,8 +91,19 @@ describe('SDP offer/answer', () => {
     expect(answer.ok && answer.offer).toMatchObject({ port: 5000, payloadType: 8, dtmfPayloadType: 96 });
   });
 
+  it('takes G.722 (static PT 9, G722/8000 in SDP) as a 16 kHz PCM16 leg, and offers it first', () => {
+    const r = negotiate(offer('m=audio 4000 RTP/AVP 9 0 101', ['a=rtpmap:9 G722/8000']));
+    expect(r.ok && r.offer).toMatchObject({ payloadType: 9, codecName: 'G722', format: PCM_16K });
+    const ours = negotiate(offerSdp({ address: '10.0.0.1', port: 5000, sessionId: 1, version: 1 }));
+    expect(ours.ok && ours.offer).toMatchObject({ payloadType: 9, codecName: 'G722' });
+    expect(offerSdp({ address: '10.0.0.1', port: 5000, sessionId: 1, version: 1 })).toMatch(
+      /m=audio 5000 RTP\/AVP 9 0 8 101\r\na=rtpmap:9 G722\/8000/,
+    );
+    expect(offerSdp({ address: '10.0.0.1', port: 5000, sessionId: 1, version: 1 }, ['PCMA'])).toMatch(/RTP\/AVP 8 101/);
+  });
+
   it('says no common codec, hold, and refuses what is not RTP/AVP audio', () => {
-    expect(negotiate(offer('m=audio 4000 RTP/AVP 9 18'))).toMatchObject({
+    expect(negotiate(offer('m=audio 4000 RTP/AVP 3 18'))).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/no common codec/),
     });

@@ -251,7 +251,7 @@ describe('SIP user agent (wire)', () => {
 
   it('refuses what it cannot take: 488 without a common codec, 403 for a wrong key, 481 outside a dialog, 405', async () => {
     const uac = await TestUac.open();
-    uac.invite('ast_good', server.port, { sdp: uac.sdp('9 18') });
+    uac.invite('ast_good', server.port, { sdp: uac.sdp('3 18') });
     const r488 = await uac.status(488);
     expect(header(r488, 'warning')).toMatch(/no common codec/);
     uac.invite('ast_wrong', server.port, { callId: 'other-1' });
