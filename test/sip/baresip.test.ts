@@ -155,7 +155,7 @@ describe.skipIf(!hasBaresip)('SIP calls from baresip (a real SIP phone)', () => 
     async () => {
       const phone = await call('G722');
       await hangUpAfter(phone, 4500); // the greeting is about 3 s
-      expect(phone.output).toMatch(/s=voice-engine\r?\n[^]*?m=audio \d+ RTP\/AVP 9 /); // our answer chose G.722
+      expect(phone.output).toMatch(/s=voice-engine\r?\n[\s\S]*?m=audio \d+ RTP\/AVP 9 /); // our answer chose G.722
       const record = await finishedCall();
       expect(record.status).toBe('completed');
       const heard = await phone.heardWav();
