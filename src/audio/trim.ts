@@ -55,7 +55,7 @@ function lastAudible(chunk: AudioChunk, amp: number): number {
 }
 
 /** Samples [from, to) of `chunk` as a view (no words: the caller carries timings separately). */
-function part(chunk: AudioChunk, from: number, to: number): AudioChunk {
+export function part(chunk: AudioChunk, from: number, to: number): AudioChunk {
   const b = bytesPerSample(chunk.format);
   return { format: chunk.format, data: chunk.data.subarray(from * b, to * b) };
 }

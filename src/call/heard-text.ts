@@ -26,12 +26,22 @@ export interface Piece {
   rate?: number;
   /** Uninterruptible (a legal disclosure): caller speech does not stop the utterance until this piece is heard. */
   hold?: boolean;
+  /** Spoken over a text stream (a run of clauses): its text grows while its audio streams. */
+  stream?: boolean;
 }
 
+/** Speech time per word, ms (about 150 words a minute): bounds the estimate for a streamed piece in progress. */
+const MS_PER_WORD = 400;
+
+/**
+ * `queued`: samples the utterance has queued so far. A streamed piece still in progress without word timings is
+ * estimated against the longer of its audio so far and its text at MS_PER_WORD (its text runs ahead of its audio).
+ */
 export function heardOf(
   pieces: readonly Piece[],
   heard: number,
   outRate: number,
+  queued = -1,
 ): { text: string; method: TruncationMethod } {
   const out: string[] = [];
   let method: TruncationMethod = 'estimate';
@@ -49,9 +59,13 @@ export function heardOf(
       if (words.length) out.push(words.join(' '));
       break;
     }
-    if (p.end < 0) break;
-    const frac = (heard - p.start) / Math.max(1, p.end - p.start);
     const words = p.text.split(/\s+/);
+    let end = p.end;
+    if (end < 0) {
+      if (!p.stream || queued < 0) break;
+      end = Math.max(queued, p.start + (words.length * MS_PER_WORD * outRate) / 1000);
+    }
+    const frac = (heard - p.start) / Math.max(1, end - p.start);
     const n = Math.floor(words.length * frac);
     if (n > 0) out.push(words.slice(0, n).join(' '));
     break;

@@ -184,6 +184,8 @@ async function generate(s: ReplyHost, u: Utterance, r: AgentReply, tm: TurnMarks
     if (u.cancelled) return;
     s.conversation.streamed(r, text);
     if (calls.length === 0) return;
+    // The text before the tool call is spoken in full now (a TTS text stream ends its run: no idle context).
+    u.breakText();
     // The next round's text is a new assistant message.
     s.conversation.toolCalls(r, calls);
     for (const call of calls) {

@@ -1,13 +1,16 @@
 import { type AudioChunk, type AudioFormat, bytesPerSample } from '../audio/format.js';
-import { amplitudeOf, firstAudible, SilenceTrimmer, TRIM_DEFAULTS } from '../audio/trim.js';
+import { amplitudeOf, firstAudible, part, TRIM_DEFAULTS } from '../audio/trim.js';
 import type { TtsProvider, TtsRequest } from '../providers/types.js';
 import type { MediaLeg } from '../telephony/leg.js';
 import { heardOf, type Piece, type TruncationMethod } from './heard-text.js';
+import { type Synth, type SynthHost, startPieceAudio, TextStreamRun } from './stream-speaker.js';
 import { speakable, TextSplitter } from './text-split.js';
 
 /**
  * One agent utterance: LLM text deltas -> clause/sentence splitter -> TTS -> MediaLeg.play, pipelined so the first
- * clause plays while the rest is generated and synthesized (the leg queues and paces; we only feed it).
+ * clause plays while the rest is generated and synthesized (the leg queues and paces; we only feed it). A TTS with
+ * openTextStream gets the clauses over one text stream per run of the reply (src/call/stream-speaker.ts); any other
+ * one request per clause, the next one synthesized ahead.
  *
  * It also keeps the map from text to outbound samples, so that on barge-in the assistant message can be cut to what
  * the caller heard: each piece knows the sample range it occupies in the leg's outbound stream; the leg's
@@ -49,15 +52,6 @@ export interface UtteranceOptions {
   onError?: (err: unknown) => void;
 }
 
-interface Synth {
-  index: number;
-  /** Chunks that arrived before the piece went live. */
-  chunks: AudioChunk[];
-  live: boolean;
-  done: Promise<void>;
-  error: unknown;
-}
-
 export class Utterance {
   readonly id: string;
   readonly timings: SpeechTimings = {};
@@ -97,6 +91,10 @@ export class Utterance {
   /** The piece streaming to the leg now, and the next one being synthesized ahead. */
   private live: Synth | undefined;
   private ahead: Synth | undefined;
+  /** The text stream taking this reply's clauses now (TTS with openTextStream), until the run ends. */
+  private run: TextStreamRun | undefined;
+  /** Pieces spoken over a text stream: their audio started with the stream. */
+  private readonly streamed = new Map<number, Synth>();
   /** Audio collected for caching (only when asked). */
   private collect: AudioChunk[] | undefined;
   /** Thinking audio queued on the leg ahead of this utterance's first audio. */
@@ -130,6 +128,7 @@ export class Utterance {
 
   /** Clauses whose synthesis has not started yet use this TTS and request (live config change). */
   retarget(tts: TtsProvider, request: Omit<TtsRequest, 'text' | 'format'>): void {
+    this.endRun();
     this.tts = tts;
     this.request = request;
   }
@@ -159,14 +158,22 @@ export class Utterance {
       return;
     }
     if (this.cancelled || this.ended) return;
+    this.breakText();
+    this.addPiece(text, true);
+  }
+
+  /** The text so far is a unit (a tool call follows): speak it all and end the text stream's run. */
+  breakText(): void {
+    if (this.cancelled || this.ended) return;
     const rest = this.splitter.flush();
     if (rest) this.addPiece(rest);
-    this.addPiece(text, true);
+    this.endRun();
   }
 
   /** Audio already synthesized (greeting cache): played as one piece with its text. */
   playCached(text: string, audio: AudioChunk[], hold = false): void {
     if (this.cancelled || this.ended) return;
+    this.endRun();
     this.pieces.push({ text, start: -1, end: -1, audio, ...(hold ? { hold } : {}) });
     this.kick();
   }
@@ -196,6 +203,7 @@ export class Utterance {
     if (this.ended) return;
     const rest = this.splitter.flush();
     if (rest) this.addPiece(rest);
+    this.endRun();
     this.ended = true;
     this.kick();
   }
@@ -251,10 +259,12 @@ export class Utterance {
       }
       const n = this.samplesOf(chunk);
       if (start + n <= from) continue;
-      const part = start >= from ? chunk : sliceChunk(chunk, (from - start) / n);
-      if (part.data.byteLength === 0) continue;
-      leg.play(part);
-      this.opts.onAudio?.(part);
+      // From sample `from` on (chunk samples may be at the TTS rate), cut on a sample boundary (a view, no copy).
+      const cn = chunk.data.byteLength / bytesPerSample(chunk.format);
+      const rest = start >= from ? chunk : part(chunk, Math.min(cn, Math.round((cn * (from - start)) / n)), cn);
+      if (rest.data.byteLength === 0) continue;
+      leg.play(rest);
+      this.opts.onAudio?.(rest);
     }
     for (; piece < this.next; piece++) leg.mark(`${this.id}:${piece}`);
     if (this.endMarkDue) {
@@ -281,7 +291,7 @@ export class Utterance {
    * in proportion to its samples; cut at a word boundary. `truncation` says which was used.
    */
   heardText(): string {
-    const { text, method } = heardOf(this.pieces, this.heardSamples(), this.outRate);
+    const { text, method } = heardOf(this.pieces, this.heardSamples(), this.outRate, this.queuedSamples);
     this.truncatedBy = method;
     return text;
   }
@@ -327,8 +337,29 @@ export class Utterance {
   private addPiece(raw: string, hold = false): void {
     const text = speakable(raw);
     if (!text) return;
+    if (!hold && this.tts.openTextStream) {
+      if (!this.run) {
+        const index = this.pieces.length;
+        const piece: Piece = { text: '', start: -1, end: -1, stream: true };
+        const stream = this.tts.openTextStream({ ...this.request, format: this.format }, this.abort.signal);
+        const synth = startPieceAudio(this.host, piece, index, stream.audio);
+        this.pieces.push(piece);
+        this.streamed.set(index, synth);
+        this.run = new TextStreamRun(piece, synth, stream);
+      }
+      this.run.add(text);
+      this.kick();
+      return;
+    }
+    this.endRun();
     this.pieces.push({ text, start: -1, end: -1, ...(hold ? { hold } : {}) });
     this.kick();
+  }
+
+  /** The text stream's run is over: the provider speaks what it has and ends the stream. */
+  private endRun(): void {
+    this.run?.end();
+    this.run = undefined;
   }
 
   private kick(): void {
@@ -362,8 +393,10 @@ export class Utterance {
           for (const chunk of piece.audio) this.send(chunk);
         } else {
           // The piece's synthesis may have started already (look-ahead); its early chunks go out first.
-          const synth = this.ahead?.index === this.next ? this.ahead : this.startSynth(this.next);
-          this.ahead = undefined;
+          const synth =
+            this.streamed.get(this.next) ?? (this.ahead?.index === this.next ? this.ahead : this.startSynth(this.next));
+          this.streamed.delete(this.next);
+          if (this.ahead?.index === this.next) this.ahead = undefined;
           this.live = synth;
           for (const c of synth.chunks) this.send(c);
           synth.chunks.length = 0;
@@ -398,37 +431,27 @@ export class Utterance {
    */
   private startSynth(index: number): Synth {
     const piece = this.pieces[index]!;
-    const synth: Synth = { index, chunks: [], live: false, done: Promise.resolve(), error: undefined };
     const req: TtsRequest = { ...this.request, text: piece.text, format: this.format };
-    const tts = this.tts;
-    const trim = new SilenceTrimmer();
-    piece.trim = trim;
-    synth.done = (async () => {
-      try {
-        for await (const chunk of tts.synthesize(req, this.abort.signal, {})) {
-          if (this.cancelled) return;
-          if (this.timings.ttsFirstByteAt === undefined) this.timings.ttsFirstByteAt = this.opts.now();
-          piece.rate ??= chunk.format.sampleRate;
-          if (chunk.words?.length) piece.words = [...(piece.words ?? []), ...chunk.words];
-          for (const c of trim.push(chunk)) {
-            if (synth.live) this.send(c);
-            else synth.chunks.push(c);
-          }
-        }
-        trim.end();
-      } catch (err) {
-        synth.error = err;
-      }
-    })();
-    return synth;
+    return startPieceAudio(this.host, piece, index, this.tts.synthesize(req, this.abort.signal, {}));
   }
+
+  /** What a piece's audio needs from the utterance. */
+  private readonly host: SynthHost = ((u: Utterance) => ({
+    get cancelled() {
+      return u.cancelled;
+    },
+    firstByte: () => {
+      u.timings.ttsFirstByteAt ??= u.opts.now();
+    },
+    send: (chunk: AudioChunk) => u.send(chunk),
+  }))(this);
 
   /** While a piece streams, start the next one (text pieces only; cached audio needs no TTS). */
   private lookAhead(): void {
     if (this.cancelled || this.ahead || !this.live) return;
     const i = this.live.index + 1;
     const next = this.pieces[i];
-    if (next && !next.audio) this.ahead = this.startSynth(i);
+    if (next && !next.audio && !next.stream) this.ahead = this.startSynth(i);
   }
 
   private send(chunk: AudioChunk): void {
@@ -471,12 +494,4 @@ export class Utterance {
   get samplesQueued(): number {
     return this.queuedSamples;
   }
-}
-
-/** The part of `chunk` after `fraction` of it, cut on a sample boundary (a view, no copy). */
-function sliceChunk(chunk: AudioChunk, fraction: number): AudioChunk {
-  const bps = bytesPerSample(chunk.format);
-  const samples = chunk.data.byteLength / bps;
-  const skip = Math.min(samples, Math.max(0, Math.round(samples * fraction)));
-  return { format: chunk.format, data: chunk.data.subarray(skip * bps) };
 }

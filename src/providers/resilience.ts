@@ -7,10 +7,11 @@
  * - auth / bad_request / unavailable are never retried (a fallback may still help);
  * - 429 waits Retry-After when the provider sends one (up to maxRetryAfterMs, else falls back at once);
  * - an LLM / TTS stream is never retried or switched after its first event reached the caller (the words or audio
- *   are already out: a retry would repeat them);
+ *   are already out: a retry would repeat them), except an incremental-text TTS stream (FallbackTextStream), whose
+ *   text not yet spoken is known: that part goes on through the chain;
  * - every retry / fallback / failure is reported through onIncident so the call record can say what happened.
  */
-import type { AudioChunk } from '../audio/format.js';
+import { type AudioChunk, bytesPerSample } from '../audio/format.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleepAbortable } from '../retry.js';
 import { abortedError, classify } from './classify.js';
@@ -217,6 +218,16 @@ export function resilientLlm(chain: LlmProvider[], opts: ResilienceOptions = {})
 
 /* ---------------------------------------------------------------- TTS */
 
+/** Speech time per word where a failed text stream gave no word timings (about 150 words a minute). */
+const MS_PER_WORD = 400;
+
+/**
+ * A text stream with the chain behind it. Before its first audio a failed (or silent) stream hands the whole text
+ * to the rest of the chain; after it (mid-reply) the text not yet spoken (the words after the last one the
+ * provider aligned, else after an estimate of 400 ms per word of the audio delivered) goes to the whole chain's
+ * per-request synthesize(), the primary's own HTTP route first, continuing the same audio (word timings shifted).
+ * Either waits for end(): the fallback takes the rest of the text in one request.
+ */
 class FallbackTextStream implements TtsTextStream {
   readonly timing: Timing = {};
   readonly audio: AsyncIterable<AudioChunk>;
@@ -229,12 +240,14 @@ class FallbackTextStream implements TtsTextStream {
   private readonly deadline: Promise<never>;
   private expire: (err: ProviderError) => void = () => {};
   private timer: NodeJS.Timeout | undefined;
+  /** Audio delivered (ms) and aligned words delivered: where a mid-reply fallback picks up. */
+  private deliveredMs = 0;
+  private alignedWords = 0;
 
   constructor(
     private readonly inner: TtsTextStream,
-    private readonly rest: TtsProvider[],
+    private readonly chain: TtsProvider[],
     private readonly request: Omit<TtsRequest, 'text'>,
-    private readonly primaryId: string,
     signal: AbortSignal,
     private readonly o: Required_,
   ) {
@@ -246,10 +259,18 @@ class FallbackTextStream implements TtsTextStream {
     this.audio = this.run();
   }
 
+  private get primaryId(): string {
+    return this.chain[0]!.id;
+  }
+
   pushText(text: string): void {
     if (this.closed || this.ended) return;
     this.text += text;
     this.inner.pushText(text);
+  }
+
+  flush(): void {
+    if (!this.closed && !this.ended) this.inner.flush?.();
   }
 
   end(): void {
@@ -294,6 +315,7 @@ class FallbackTextStream implements TtsTextStream {
           clearTimeout(this.timer);
         }
         Object.assign(this.timing, this.inner.timing);
+        this.count(r.value);
         yield r.value;
       }
       Object.assign(this.timing, this.inner.timing);
@@ -301,27 +323,53 @@ class FallbackTextStream implements TtsTextStream {
     } catch (raw) {
       clearTimeout(this.timer);
       if (this.closed) return;
-      if (!delivered) this.inner.close(); // a timed-out provider is abandoned
+      this.inner.close(); // a failed or timed-out stream is abandoned
       const err = classify(raw, { provider: this.primaryId, kind: 'tts' });
       const base = { kind: 'tts' as const, provider: this.primaryId, code: err.code, attempt: 1, message: err.message };
-      if (delivered || this.rest.length === 0) {
+      const rest = delivered ? this.chain : this.chain.slice(1);
+      if (rest.length === 0) {
         report(this.o, { ...base, action: 'failed' });
         throw err;
       }
       report(this.o, { ...base, action: 'fallback' });
+      // Fallback: the rest of the chain takes the text not yet spoken once the caller has ended it.
+      if (!this.ended) await new Promise<void>((resolve) => this.endWaiters.push(resolve));
+      if (this.closed) return;
+      const text = delivered ? this.unspoken() : this.text;
+      if (!text.trim()) return;
+      const request = { ...this.request, text };
+      const shiftMs = this.deliveredMs;
+      const audio = chainStream(
+        'tts',
+        rest.map((p) => ({ id: p.id, start: (s, t) => p.synthesize(request, s, t) })),
+        this.ctrl.signal,
+        this.timing,
+        this.o,
+      );
+      for await (const c of audio) yield shiftMs > 0 && c.words?.length ? shiftWords(c, shiftMs) : c;
     }
-    // Fallback: the rest of the chain takes the whole text once the caller has ended it.
-    if (!this.ended) await new Promise<void>((resolve) => this.endWaiters.push(resolve));
-    if (this.closed || !this.text.trim()) return;
-    const request = { ...this.request, text: this.text };
-    yield* chainStream(
-      'tts',
-      this.rest.map((p) => ({ id: p.id, start: (s, t) => p.synthesize(request, s, t) })),
-      this.ctrl.signal,
-      this.timing,
-      this.o,
-    );
   }
+
+  private count(c: AudioChunk): void {
+    const samples = c.data.byteLength / bytesPerSample(c.format);
+    this.deliveredMs += (samples * 1000) / c.format.sampleRate;
+    if (c.words) this.alignedWords += c.words.length;
+  }
+
+  /** The words after those already spoken: the aligned ones, else an estimate from the audio delivered. */
+  private unspoken(): string {
+    const words = this.text.split(/\s+/).filter(Boolean);
+    const spoken = this.alignedWords > 0 ? this.alignedWords : Math.floor(this.deliveredMs / MS_PER_WORD);
+    return words.slice(Math.min(words.length, spoken)).join(' ');
+  }
+}
+
+function shiftWords(c: AudioChunk, ms: number): AudioChunk {
+  return {
+    format: c.format,
+    data: c.data,
+    words: c.words!.map((w) => ({ word: w.word, startMs: w.startMs + ms, endMs: w.endMs + ms })),
+  };
 }
 
 export function resilientTts(chain: TtsProvider[], opts: ResilienceOptions = {}): TtsProvider {
@@ -343,7 +391,7 @@ export function resilientTts(chain: TtsProvider[], opts: ResilienceOptions = {})
   if (first?.openTextStream) {
     const open = first.openTextStream.bind(first);
     provider.openTextStream = (request, signal) =>
-      new FallbackTextStream(open(request, signal), chain.slice(1), request, first.id, signal, o);
+      new FallbackTextStream(open(request, signal), chain, request, signal, o);
   }
   return provider;
 }

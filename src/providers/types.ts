@@ -205,9 +205,14 @@ export interface TtsRequest {
   format: AudioFormat;
 }
 
-/** Incremental-text synthesis (ElevenLabs stream-input): push text as the LLM streams it. */
+/**
+ * Incremental-text synthesis (ElevenLabs stream-input, Deepgram speak WebSocket): one stream per agent reply, text
+ * pushed as the LLM streams it (the session pushes whole clauses and flushes each), audio out as it is generated.
+ */
 export interface TtsTextStream {
   pushText(text: string): void;
+  /** Generate what was pushed so far now (a clause end the adapter would not recognise, e.g. a comma). */
+  flush?(): void;
   /** No more text: synthesize what is left. */
   end(): void;
   /** Audio chunks until the utterance is done. */

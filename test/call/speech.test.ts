@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ScriptedTts } from '../../bench/scripted.js';
 import { type AudioChunk, MULAW_8K, type WordTiming } from '../../src/audio/format.js';
 import { linearToMulaw } from '../../src/audio/g711.js';
+import { heardOf } from '../../src/call/heard-text.js';
 import { Utterance } from '../../src/call/speech.js';
 import { TextSplitter } from '../../src/call/text-split.js';
 import type { TtsProvider, TtsRequest } from '../../src/providers/types.js';
@@ -172,5 +173,18 @@ describe('Utterance: trimmed TTS audio, first audible sample, truncation', () =>
     // 420 of 1125 ms (preroll + 1000 + the 120 ms tail kept): 1 word of 4.
     expect(heard).toBe('alpha');
     expect(u.truncation).toBe('estimate');
+  });
+});
+
+describe('heardOf: a piece spoken over a text stream', () => {
+  it('in progress without word timings: the share of its text at 400 ms a word at most, then of its audio', () => {
+    const text = 'one two three four five six seven eight nine ten';
+    const piece = { text, start: 0, end: -1, stream: true };
+    // 1 s heard of 1 s queued: the text (10 words = 4 s) runs ahead of the audio, so 1/4 of it.
+    expect(heardOf([piece], 8000, 8000, 8000)).toEqual({ text: 'one two', method: 'estimate' });
+    // 4 s of 8 s queued (the provider is ahead of the nominal rate): half.
+    expect(heardOf([piece], 32000, 8000, 64000).text).toBe('one two three four five');
+    // Not a stream piece: nothing is claimed of a piece still being synthesized.
+    expect(heardOf([{ text, start: 0, end: -1 }], 8000, 8000, 8000).text).toBe('');
   });
 });

@@ -29,6 +29,8 @@ export class AuraUtterance implements TtsTextStream {
   pendingFlushes = 0;
   ended = false;
   private aborted = false;
+  /** Text sent since the last Flush. */
+  private unflushed = false;
 
   constructor(
     private readonly socket: AuraSocket,
@@ -42,7 +44,14 @@ export class AuraUtterance implements TtsTextStream {
   pushText(text: string): void {
     if (this.ended || this.audio.done || !text) return;
     this.socket.send({ type: 'Speak', text });
-    if (CLAUSE_END.test(text)) this.socket.flush(this, false);
+    this.unflushed = true;
+    if (CLAUSE_END.test(text)) this.flush();
+  }
+
+  /** Flush within the socket's budget (a skipped one leaves the text for the next Flush). */
+  flush(): void {
+    if (this.ended || this.audio.done || !this.unflushed) return;
+    if (this.socket.flush(this, false)) this.unflushed = false;
   }
 
   end(): void {
@@ -128,14 +137,15 @@ export class AuraSocket {
     else if (this.ws.readyState === WebSocket.CONNECTING) this.outbox.push(m);
   }
 
-  /** A Flush within the 20-per-minute budget (the last one of an utterance always goes). */
-  flush(u: AuraUtterance, last: boolean): void {
+  /** A Flush within the 20-per-minute budget (the last one of an utterance always goes); false if skipped. */
+  flush(u: AuraUtterance, last: boolean): boolean {
     const now = performance.now();
     while (this.flushTimes.length && now - this.flushTimes[0]! > FLUSH_WINDOW_MS) this.flushTimes.shift();
-    if (!last && this.flushTimes.length >= FLUSH_BUDGET - 2) return;
+    if (!last && this.flushTimes.length >= FLUSH_BUDGET - 2) return false;
     this.flushTimes.push(now);
     u.pendingFlushes++;
     this.send({ type: 'Flush' });
+    return true;
   }
 
   /** Barge-in drops everything queued on the server: every utterance on this socket ends. */

@@ -61,6 +61,8 @@ export class ContextStream implements TtsTextStream {
   private pending = '';
   private began = false;
   private ended = false;
+  /** Text sent since the last flush. */
+  private unflushed = false;
   /** Audio of this utterance so far, ms: word times are relative to its start. */
   private audioMs = 0;
   private readonly bytesPerMs: number;
@@ -104,7 +106,20 @@ export class ContextStream implements TtsTextStream {
     if (cut < 0) return;
     const words = this.pending.slice(0, cut).trim();
     this.pending = this.pending.slice(cut + 1);
-    if (words) this.send({ text: `${words} `, ...(CLAUSE_END.test(words) ? { flush: true } : {}) });
+    if (!words) return;
+    const flush = CLAUSE_END.test(words);
+    this.unflushed = !flush;
+    this.send({ text: `${words} `, ...(flush ? { flush: true } : {}) });
+  }
+
+  /** Generate the text so far now (flush; a single space carries it: empty text would end a stream-input). */
+  flush(): void {
+    if (this.ended || this.audio.done) return;
+    const rest = this.pending.trim();
+    this.pending = '';
+    if (!rest && !this.unflushed) return;
+    this.unflushed = false;
+    this.send({ text: rest ? `${rest} ` : ' ', flush: true });
   }
 
   end(): void {
