@@ -2,7 +2,8 @@
  * The Deepgram fake's newer WebSockets (routed from bench/fakes/deepgram.ts, one server):
  *
  * Aura speak `/v1/speak` (WebSocket): Metadata on open; {"type":"Speak","text"} is buffered; {"type":"Flush"}
- * synthesizes the buffer as binary frames (100 ms each) then {"type":"Flushed","sequence_id"}; {"type":"Clear"}
+ * synthesizes the buffer as binary frames (100 ms each, the first after `firstByteMs` when no Flush was pending)
+ * then {"type":"Flushed","sequence_id"}; {"type":"Clear"}
  * drops the buffer and what is not yet sent, then {"type":"Cleared","sequence_id"}; {"type":"Close"} closes 1000.
  * Defaults as the service: encoding linear16, sample_rate 24000 (raw, no container on the socket). More than 20
  * Flushes in 60 s: a Warning and the Flush is ignored. A Speak over 2000 characters: a Warning, text dropped.
@@ -46,6 +47,8 @@ export function onSpeakSocket(
   const frameBytes = Math.round((rate * (encoding === 'pcm16' ? 2 : 1)) / 10);
   let buffer = '';
   let sequence = 0;
+  /** Flushes queued or being synthesized. */
+  let busy = 0;
   let generation = 0; // a Clear bumps it: frames of an older generation are not sent
   let queue = Promise.resolve();
   const flushes: number[] = [];
@@ -91,8 +94,10 @@ export function onSpeakSocket(
         buffer = '';
         const gen = generation;
         const seq = sequence++;
-        const first = seq === 0;
-        queue = queue.then(async () => {
+        // First byte latency when the server was idle (a new utterance), not for a Flush queued behind another.
+        const first = busy === 0;
+        busy++;
+        const speak = async () => {
           await sleep(first ? (options.firstByteMs ?? 0) : 0);
           const audio = text.trim() ? synthAudio(text, encoding, rate) : Buffer.alloc(0);
           for (let i = 0; i < audio.length; i += frameBytes) {
@@ -102,7 +107,12 @@ export function onSpeakSocket(
             send(audio.subarray(i, Math.min(audio.length, i + frameBytes)));
           }
           if (gen === generation) send({ type: 'Flushed', sequence_id: seq });
-        });
+        };
+        queue = queue.then(() =>
+          speak().finally(() => {
+            busy--;
+          }),
+        );
         return;
       }
       case 'Clear': {

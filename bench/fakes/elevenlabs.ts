@@ -9,7 +9,7 @@
  *   (generation when the buffer reaches the next chunk_length_schedule step, default [120,160,250,290], on `flush`,
  *   and at the end), concatenated verbatim (a chunk without its trailing space runs into the next word); audio comes
  *   as {audio, alignment{chars, charStartTimesMs, charDurationsMs}} with times relative to that chunk; `isFinal`
- *   ends an utterance (multi: per context, after close_context). A speed outside 0.7-1.2 yields no audio. No text
+ *   ends an utterance (multi: per context, after close_context). Each context's first audio waits `firstByteMs`. A speed outside 0.7-1.2 yields no audio. No text
  *   for `inactivity_timeout` s (default 20) closes 1008 input_timeout_exceeded; more than 5 live contexts closes
  *   1008 max_active_conversations. Errors: an error frame {message, error, code} then the close.
  * - `GET /v1/voices`. Auth: `xi-api-key` header (or xi_api_key in the first message). HTTP errors use
@@ -207,6 +207,8 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
       all: string;
       schedule: number[];
       step: number;
+      /** Generations of this context (its first waits firstByteMs). */
+      generated: number;
       mute: boolean;
       closed: boolean;
     }
@@ -230,13 +232,14 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
       queue = queue.then(async () => {
         if (!text.trim() || ws.readyState !== ws.OPEN || ctx.closed) return;
         await sleep(
-          generations === 0
-            ? fault === 'slow_first_byte'
-              ? (options.slowFirstByteMs ?? 2000)
-              : (options.firstByteMs ?? 0)
-            : (options.chunkMs ?? 0),
+          generations === 0 && fault === 'slow_first_byte'
+            ? (options.slowFirstByteMs ?? 2000)
+            : ctx.generated === 0
+              ? (options.firstByteMs ?? 0)
+              : (options.chunkMs ?? 0),
         );
         generations++;
+        ctx.generated++;
         if (ws.readyState !== ws.OPEN || ctx.closed || ctx.mute) return;
         if (fault === 'malformed' && generations === 1) {
           ws.send('{"audio":"AAAA", "isFinal":');
@@ -317,6 +320,7 @@ export async function startElevenLabsFake(options: ElevenLabsFakeOptions = {}): 
           all: '',
           schedule: msg.generation_config?.chunk_length_schedule ?? DEFAULT_SCHEDULE,
           step: 0,
+          generated: 0,
           mute: speed !== undefined && (speed < SPEED.min || speed > SPEED.max),
           closed: false,
         };

@@ -77,10 +77,12 @@ interface ProviderSpec {
 }
 
 const EN = ['en'];
-/** Features of the incremental-text path (TtsProvider.openTextStream), which calls do not use yet. */
+/** Features of the incremental-text path (TtsProvider.openTextStream), which calls use for replies. */
 const INCREMENTAL = 'incremental text (openTextStream): ';
 const INCREMENTAL_NOTE =
-  'calls synthesize clause by clause over HTTP; the incremental-text features are on the adapter, not yet used by calls';
+  'calls stream each reply over the WebSocket as it is generated (one text stream per reply, each clause pushed ' +
+  'and flushed as the LLM writes it); uninterruptible text and cached greetings go per clause over HTTP; a stream ' +
+  'that fails falls back through the chain with the words not yet spoken';
 const MANY = ['multi', 'en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'hi', 'ja', 'ko', 'zh', 'ru', 'pl', 'tr', 'sv'];
 
 export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
@@ -177,9 +179,9 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       models: ['eleven_flash_v2_5', 'eleven_turbo_v2_5', 'eleven_multilingual_v2', 'eleven_v3'],
       features: [
         'previous_text / next_text on per-clause HTTP requests (with-timestamps route)',
-        'word timings from alignment (AudioChunk.words): exact truncation on barge-in',
+        'word timings from alignment on both routes (AudioChunk.words): exact truncation on barge-in',
         'speed clamped into 0.7-1.2 (out of range gives no audio on the WebSocket)',
-        `${INCREMENTAL}multi-context WebSocket (multi-stream-input): one socket per call, close_context on barge-in`,
+        `${INCREMENTAL}multi-context WebSocket (multi-stream-input): one socket per call, one context per reply, close_context on barge-in`,
         `${INCREMENTAL}flush at clause ends, chunk_length_schedule [50,120,160,250], text chunks end with a space`,
       ],
       note: INCREMENTAL_NOTE,
@@ -204,7 +206,8 @@ export const PROVIDERS: Record<CatalogKind, ProviderSpec[]> = {
       features: [
         'speed (Aura-2, 0.7-1.5)',
         'container=none on per-clause HTTP requests (no WAV header per clause)',
-        `${INCREMENTAL}speak WebSocket (/v1/speak): one socket per call, Flush at clause ends, Clear on barge-in`,
+        `${INCREMENTAL}speak WebSocket (/v1/speak): one socket per call, Flush per clause, Clear on barge-in`,
+        'no word timings: truncation on barge-in is the played-sample estimate',
       ],
       note: INCREMENTAL_NOTE,
     },
