@@ -1,6 +1,8 @@
 import { PhoneSim } from '../call/phone-sim.js';
 import type { Logger } from '../log.js';
+import { defaultGuardedFetch } from '../net/egress.js';
 import { newId } from '../store/ids.js';
+import { type Store, testModeOf } from '../store/index.js';
 import { DialError, type DialRequest, type DialResult, type OutboundDialer } from './types.js';
 
 /**
@@ -123,4 +125,40 @@ export function simulateMessage(
   }, stepMs);
   t.unref();
   return { provider: 'simulated', providerMessageId: id, status: 'queued' };
+}
+
+/** What every message sender (sms.ts, whatsapp.ts) is built from. */
+export interface MessageSenderOptions {
+  store: Store;
+  /** Defaults to the SSRF-guarded fetch (base URLs are tenant configuration). */
+  fetch?: typeof fetch;
+  /** Per request, ms (default 15 s). */
+  timeoutMs?: number;
+  /** Status changes of test-mode (simulated) messages. */
+  onSimulatedStatus?: MessageStatusHook;
+}
+
+/**
+ * The one test-mode switch of the message senders: a test-mode tenant's message goes to the simulated carrier
+ * (never the tenant's carrier account, never Meta) and `simulated` shapes its result; every other message goes to
+ * `real`, which gets the sender's fetch and timeout.
+ */
+export function testModeSender<R extends { tenantId: string }, T>(
+  opts: MessageSenderOptions,
+  channel: 'sms' | 'whatsapp',
+  real: (req: R, net: { fetch: typeof fetch; timeoutMs: number }) => Promise<T>,
+  simulated: (sim: SimulatedMessage, req: R) => T,
+): { send(req: R): Promise<T> } {
+  const net = { fetch: opts.fetch ?? defaultGuardedFetch(), timeoutMs: opts.timeoutMs ?? 15_000 };
+  const isTest = testModeOf(opts.store);
+  return {
+    async send(req) {
+      if (!(await isTest(req.tenantId))) return real(req, net);
+      const sim = simulateMessage(
+        channel === 'sms' ? 'SM' : 'wamid',
+        (id, status) => opts.onSimulatedStatus?.(req.tenantId, channel, id, status) ?? Promise.resolve(),
+      );
+      return simulated(sim, req);
+    },
+  };
 }

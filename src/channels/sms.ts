@@ -1,8 +1,6 @@
 import { EngineError } from '../errors.js';
-import { defaultGuardedFetch } from '../net/egress.js';
-import { type Store, testModeOf } from '../store/index.js';
 import { pluginCredentials } from './dialer.js';
-import { type MessageStatusHook, simulateMessage } from './simulated.js';
+import { type MessageSenderOptions, testModeSender } from './simulated.js';
 import { twilioPost } from './twilio.js';
 
 /** One SMS to send through the tenant's messaging plugin. */
@@ -30,26 +28,11 @@ export interface SmsSender {
  * form-encoded, basic auth) or else the telnyx plugin (`POST /v2/messages`, JSON, Bearer API key). Base URLs are
  * tenant configuration, so requests go through the SSRF-guarded fetch.
  */
-export function createSmsSender(opts: {
-  store: Store;
-  fetch?: typeof fetch;
-  timeoutMs?: number;
-  /** Status changes of test-mode (simulated) messages. */
-  onSimulatedStatus?: MessageStatusHook;
-}): SmsSender {
-  const doFetch = opts.fetch ?? defaultGuardedFetch();
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const isTest = testModeOf(opts.store);
-  return {
-    async send(req) {
-      // Test mode: the simulated carrier, never the tenant's account.
-      if (await isTest(req.tenantId)) {
-        const r = simulateMessage(
-          'SM',
-          (id, s) => opts.onSimulatedStatus?.(req.tenantId, 'sms', id, s) ?? Promise.resolve(),
-        );
-        return { ...r, from: req.from ?? '+15005550006' };
-      }
+export function createSmsSender(opts: MessageSenderOptions): SmsSender {
+  return testModeSender<SmsRequest, SmsResult>(
+    opts,
+    'sms',
+    async (req, { fetch: doFetch, timeoutMs }) => {
       const twilio = await pluginCredentials(opts.store, req.tenantId, 'twilio');
       if (twilio?.accountSid && twilio.authToken) {
         const from = req.from ?? twilio.fromNumber;
@@ -109,7 +92,8 @@ export function createSmsSender(opts: {
         'no messaging plugin: purchase and configure twilio (accountSid, authToken) or telnyx (apiKey)',
       );
     },
-  };
+    (sim, req) => ({ ...sim, from: req.from ?? '+15005550006' }),
+  );
 }
 
 function notConfigured(message: string): EngineError {

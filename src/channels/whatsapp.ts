@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { EngineError } from '../errors.js';
-import { defaultGuardedFetch, EgressBlockedError } from '../net/egress.js';
+import { EgressBlockedError } from '../net/egress.js';
 import { secretEquals } from '../secret-equal.js';
-import { type Store, testModeOf } from '../store/index.js';
-import { type MessageStatusHook, simulateMessage } from './simulated.js';
+import type { Store } from '../store/index.js';
+import { type MessageSenderOptions, testModeSender } from './simulated.js';
 
 /**
  * WhatsApp through Meta's WhatsApp Business Cloud API (developers.facebook.com/docs/whatsapp/cloud-api), with the
@@ -105,25 +105,11 @@ interface CloudApiError {
   error?: { message?: string; type?: string; code?: number; error_subcode?: number; error_data?: { details?: string } };
 }
 
-export function createWhatsAppSender(opts: {
-  store: Store;
-  fetch?: typeof fetch;
-  timeoutMs?: number;
-  /** Status changes of test-mode (simulated) messages. */
-  onSimulatedStatus?: MessageStatusHook;
-}): WhatsAppSender {
-  // The base URL is tenant configuration: by default only egress-policy destinations (src/net/egress.ts).
-  const doFetch = opts.fetch ?? defaultGuardedFetch();
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const isTest = testModeOf(opts.store);
-  return {
-    async send(req) {
-      // Test mode: the simulated carrier, never Meta.
-      if (await isTest(req.tenantId)) {
-        return simulateMessage('wamid', (id, s) =>
-          opts.onSimulatedStatus ? opts.onSimulatedStatus(req.tenantId, 'whatsapp', id, s) : Promise.resolve(),
-        );
-      }
+export function createWhatsAppSender(opts: MessageSenderOptions): WhatsAppSender {
+  return testModeSender<WhatsAppSendRequest, WhatsAppSendResult>(
+    opts,
+    'whatsapp',
+    async (req, { fetch: doFetch, timeoutMs }) => {
       const cfg = await whatsappConfig(opts.store, req.tenantId);
       if (!cfg) {
         throw new EngineError(
@@ -168,7 +154,8 @@ export function createWhatsAppSender(opts: {
         ...(waId ? { waId } : {}),
       };
     },
-  };
+    (sim) => sim,
+  );
 }
 
 /** `sha256=<hex>` over the raw body with the app secret, as Meta signs webhook POSTs. */
