@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { OutboundOutcome, Trunk } from '../sip/outbound.js';
 import type { SipServer } from '../sip/server.js';
-import type { CallStatus, Store, WebhookEventType } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { recordCarrierOutcome, type WebhookSink } from './outcome.js';
 import { DialError, type DialRequest, type DialResult, type OutboundDialer } from './types.js';
 
 /**
@@ -74,7 +75,7 @@ export interface SipTrunkDialerOptions {
   store: Store;
   /** The engine's SIP user agent (undefined while SIP is off). */
   sip(): SipServer | undefined;
-  webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  webhooks?: WebhookSink;
   logger?: Logger;
 }
 
@@ -95,23 +96,12 @@ export function createSipTrunkDialer(opts: SipTrunkDialerOptions): OutboundDiale
   async function outcome(req: DialRequest, o: OutboundOutcome): Promise<void> {
     if (o.kind === 'answered') return;
     const call = await store.calls.find(req.callId);
-    // Once answered the session owns the record; the trunk only fills in what came before.
-    if (!call || (call.status !== 'queued' && call.status !== 'ringing')) return;
-    const status: CallStatus = o.kind;
-    await store.calls.update(req.callId, {
-      status,
-      endedAt: new Date().toISOString(),
+    if (!call) return;
+    await recordCarrierOutcome(opts, call, {
+      status: o.kind,
+      source: 'sip',
       endReason: `sip: ${o.reason}`,
-    });
-    await store.calls.appendEvent(req.callId, 'state', { status, source: 'sip', reason: o.reason });
-    await opts.webhooks?.enqueue(req.tenantId, 'call.failed', {
-      call_id: req.callId,
-      assistant_id: req.assistant.id,
-      direction: 'outbound',
-      to: req.to,
-      metadata: req.metadata,
-      reason: status,
-      sip_status: o.status ?? null,
+      extra: { sip_status: o.status ?? null },
     });
   }
 

@@ -1,7 +1,8 @@
 import { admitCall } from '../api/call-limits.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from '../retry.js';
-import type { OutboundJob, Store, WebhookEventType } from '../store/index.js';
+import type { OutboundJob, Store } from '../store/index.js';
+import { recordCarrierOutcome, type WebhookSink } from './outcome.js';
 import { DialError, type OutboundDialer } from './types.js';
 
 export interface OutboundWorker {
@@ -18,7 +19,7 @@ export interface OutboundWorkerOptions {
   store: Store;
   dialer: OutboundDialer;
   logger: Logger;
-  webhooks?: { enqueue(tenantId: string, type: WebhookEventType, payload: Record<string, unknown>): Promise<void> };
+  webhooks?: WebhookSink;
   /** This engine's id (src/cluster/presence.ts): the call is owned by it while ringing. */
   engineId?: string;
   /** Poll period for jobs queued by other processes or due for retry, ms. */
@@ -56,21 +57,16 @@ export function createOutboundWorker(opts: OutboundWorkerOptions): OutboundWorke
   let halting = false;
 
   async function fail(job: OutboundJob, reason: string): Promise<void> {
-    const { tenantId, callId } = job;
-    await store.calls.update(callId, { status: 'failed', endReason: reason, endedAt: new Date().toISOString() });
-    await store.calls.appendEvent(callId, 'state', { status: 'failed', reason });
-    await opts.webhooks
-      ?.enqueue(tenantId, 'call.failed', {
-        call_id: callId,
-        assistant_id: job.assistantId,
-        direction: 'outbound',
-        to: job.to,
-        metadata: job.metadata,
-        reason,
-      })
-      .catch((err: unknown) => {
-        logger.warn({ err, callId }, 'call.failed webhook not queued');
-      });
+    const call = await store.calls.find(job.callId);
+    if (!call) return;
+    await recordCarrierOutcome({ store, webhooks: opts.webhooks }, call, {
+      status: 'failed',
+      source: 'dialer',
+      endReason: reason,
+      reason,
+    }).catch((err: unknown) => {
+      logger.warn({ err, callId: job.callId }, 'dial failure not recorded');
+    });
   }
 
   async function one(): Promise<boolean> {

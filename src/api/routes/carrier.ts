@@ -4,6 +4,7 @@ import { type TSchema, Type } from 'typebox';
 import { carrierAnsweredBy } from '../../amd/detector.js';
 import { normalizeTarget } from '../../channels/call-control.js';
 import { pluginCredentials } from '../../channels/dialer.js';
+import { recordCarrierOutcome } from '../../channels/outcome.js';
 import {
   HOOK_SECRET_FIELD,
   type HookPlatform,
@@ -18,8 +19,6 @@ import { mapTwilioStatus, verifyTwilioPost } from '../../channels/twilio-status.
 import { EngineError } from '../../errors.js';
 import type { RouteDeps } from '../deps.js';
 import { ErrorSchema, responses } from '../schemas.js';
-
-const TERMINAL_FAILURES = new Set(['busy', 'failed', 'no-answer', 'canceled']);
 
 /**
  * Callbacks from carriers (no portal credentials: each is verified by the carrier's own signature). Twilio posts an
@@ -68,26 +67,16 @@ export function carrierRoutes(deps: RouteDeps): FastifyPluginAsyncTypebox {
         // Twilio's own answering-machine detection (MachineDetection): its verdict, unless ours is on record.
         const answeredBy = carrierAnsweredBy(params.AnsweredBy);
         if (answeredBy && !call.answeredBy) await deps.store.calls.update(call.id, { answeredBy });
-        // Once the media stream is up the call session owns the record; the carrier only fills in what came before.
-        if (next && (call.status === 'queued' || call.status === 'ringing')) {
-          const terminal = next !== 'ringing';
-          const seconds = Number(params.CallDuration);
-          await deps.store.calls.update(call.id, {
+        const seconds = Number(params.CallDuration);
+        if (next) {
+          await recordCarrierOutcome(deps, call, {
             status: next,
+            source: 'twilio',
+            endReason: `carrier: ${params.CallStatus}`,
+            reason: params.CallStatus,
             providerCallId: params.CallSid,
-            ...(terminal ? { endedAt: new Date().toISOString(), endReason: `carrier: ${params.CallStatus}` } : {}),
-            ...(terminal && Number.isFinite(seconds) ? { durationMs: seconds * 1000 } : {}),
+            ...(Number.isFinite(seconds) ? { durationMs: seconds * 1000 } : {}),
           });
-          await deps.store.calls.appendEvent(call.id, 'state', { status: next, source: 'twilio' });
-          if (TERMINAL_FAILURES.has(next)) {
-            await deps.webhooks?.enqueue(call.tenantId, 'call.failed', {
-              call_id: call.id,
-              assistant_id: call.assistantId,
-              direction: call.direction,
-              to: call.to ?? null,
-              reason: params.CallStatus,
-            });
-          }
         }
         return { status: 'success' as const, data: { status: next ?? call.status } };
       },
