@@ -20,6 +20,10 @@ interface RunMsg {
   port: number;
   calls: number;
   durationS: number;
+  /** Send 'streamed' when the last frame is sent and wait for the parent's reply before hanging up. */
+  sampleAtEnd?: boolean;
+  /** The assistant key in the stream URL (default ast_load: the in-process bench engine takes any key). */
+  key?: string;
   /** full mode: caller scripts (base64 mu-law frames) and the ends of their turns, ms into the script. */
   scripts?: { frames: string[]; turnEnds: number[] }[];
 }
@@ -59,6 +63,8 @@ class Call {
   closedEarly = false;
   /** HTTP status of a refused upgrade (429: a per-IP cap of the engine), 0 when the call connected. */
   refusedStatus = 0;
+  /** The close code and reason of a call closed before its last frame. */
+  closedWith = '';
   readonly t0: number;
   private readonly sid: string;
   private readonly seen: Uint8Array;
@@ -69,11 +75,12 @@ class Call {
     t0: number,
     readonly frames: number,
     private readonly jitter: number[],
+    key: string,
   ) {
     this.t0 = t0;
     this.sid = `MZ${id.toString(16).padStart(32, '0')}`;
     this.seen = new Uint8Array(frames);
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}/media/twilio/ast_load`, { perMessageDeflate: false });
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/media/twilio/${key}`, { perMessageDeflate: false });
     this.ws.on('open', () => {
       this.open = true;
       this.ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
@@ -102,8 +109,11 @@ class Call {
       if (this.lastArrival >= 0) this.jitter.push(Math.abs(t - this.lastArrival - FRAME_MS));
       this.lastArrival = t;
     });
-    this.ws.on('close', () => {
-      if (this.sent < this.frames) this.closedEarly = true;
+    this.ws.on('close', (code, reason) => {
+      if (this.sent < this.frames) {
+        this.closedEarly = true;
+        this.closedWith = `${code} ${reason.toString().slice(0, 60)}`.trim();
+      }
       this.open = false;
     });
     this.ws.on('error', () => {});
@@ -142,6 +152,7 @@ class FullCall {
   open = false;
   closedEarly = false;
   refusedStatus = 0;
+  closedWith = '';
   readonly arrivals: number[] = [];
   private readonly sid: string;
   constructor(
@@ -180,8 +191,11 @@ class FullCall {
         this.ws.send(JSON.stringify({ event: 'mark', streamSid: this.sid, mark: { name: m.mark?.name } }));
       }
     });
-    this.ws.on('close', () => {
-      if (this.sent < this.frames) this.closedEarly = true;
+    this.ws.on('close', (code, reason) => {
+      if (this.sent < this.frames) {
+        this.closedEarly = true;
+        this.closedWith = `${code} ${reason.toString().slice(0, 60)}`.trim();
+      }
       this.open = false;
     });
     this.ws.on('error', () => {});
@@ -268,6 +282,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
   let closedEarly = 0;
   let notConnected = 0;
   const refused: Record<number, number> = {};
+  const closes: Record<string, number> = {};
   for (const c of calls) {
     for (const l of c.turnLatencies()) {
       if (l === undefined) ignored++;
@@ -277,6 +292,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
     if (c.closedEarly) closedEarly++;
     if (c.sent === 0) notConnected++;
     if (c.refusedStatus) refused[c.refusedStatus] = (refused[c.refusedStatus] ?? 0) + 1;
+    if (c.closedWith && !c.refusedStatus) closes[c.closedWith] = (closes[c.closedWith] ?? 0) + 1;
     c.ws.close();
   }
   const l = Float64Array.from(lateness).sort();
@@ -288,6 +304,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
     closed_early: closedEarly,
     not_connected: notConnected,
     refused_by_status: refused,
+    closed_early_by_code: closes,
     jitter_p50: 0,
     jitter_p99: 0,
     client_send_late_p99: percentile(l, 99),
@@ -308,9 +325,12 @@ async function run(msg: RunMsg): Promise<void> {
   const lateness: number[] = [];
   // Connect first, then start streaming 500 ms later, so connection setup does not count as lag.
   const start = now() + 500 + Math.min(2000, msg.calls * 2);
+  // Steady state, for a parent that samples the engine over it (bench load --workers): after call setup and the
+  // first second of streaming (warm-up), until the last frame is sent (before the hang-ups).
+  const steady = setTimeout(() => process.send?.({ type: 'steady' }), start + 1000 - now());
   const calls: Call[] = [];
   for (let i = 0; i < msg.calls; i++) {
-    calls.push(new Call(i, msg.port, start + (i * FRAME_MS) / msg.calls, frames, jitter));
+    calls.push(new Call(i, msg.port, start + (i * FRAME_MS) / msg.calls, frames, jitter, msg.key ?? 'ast_load'));
   }
   const end = start + frames * FRAME_MS + FRAME_MS;
   const cpu0 = process.cpuUsage();
@@ -330,6 +350,13 @@ async function run(msg: RunMsg): Promise<void> {
     tick();
   });
   const cpu = process.cpuUsage(cpu0);
+  clearTimeout(steady);
+  await new Promise<void>((resolve) => {
+    // The parent samples the engine now, then answers; a parent that does not (bench load) never sends 'sampled'.
+    if (!msg.sampleAtEnd) return resolve();
+    process.once('message', () => resolve());
+    process.send?.({ type: 'streamed' });
+  });
   const clientCpuPct = ((cpu.user + cpu.system) / 1000 / (now() - wall0)) * 100;
   // Let the paced echo drain (the engine holds its lead plus whatever a stall queued), then hang up: until every
   // frame is back, or 5 s.
@@ -342,12 +369,14 @@ async function run(msg: RunMsg): Promise<void> {
   let closedEarly = 0;
   let notConnected = 0;
   const refused: Record<number, number> = {};
+  const closes: Record<string, number> = {};
   for (const c of calls) {
     sent += c.sent;
     received += c.received;
     if (c.closedEarly) closedEarly++;
     if (c.sent === 0) notConnected++;
     if (c.refusedStatus) refused[c.refusedStatus] = (refused[c.refusedStatus] ?? 0) + 1;
+    if (c.closedWith && !c.refusedStatus) closes[c.closedWith] = (closes[c.closedWith] ?? 0) + 1;
     c.ws.close();
   }
   const j = Float64Array.from(jitter).sort();
@@ -359,6 +388,7 @@ async function run(msg: RunMsg): Promise<void> {
     closed_early: closedEarly,
     not_connected: notConnected,
     refused_by_status: refused,
+    closed_early_by_code: closes,
     jitter_p50: percentile(j, 50),
     jitter_p99: percentile(j, 99),
     client_send_late_p99: percentile(l, 99),

@@ -42,25 +42,10 @@ import { DEFAULT_LIMITS } from '../src/telephony/gateway-types.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
 import { loadRealSpeech, type RealUtterance } from './callers.js';
 import { startFullEngine } from './load-full.js';
+import { type ClientResult, clientPath, failureNote, request } from './load-ipc.js';
 import { run as runSip, table as sipTable } from './load-sip.js';
+import { runWorkers, workersTable } from './load-workers.js';
 import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
-
-interface ClientResult {
-  frames_sent: number;
-  frames_received: number;
-  closed_early: number;
-  not_connected: number;
-  /** Upgrades the engine refused, by HTTP status (429: a per-IP cap). */
-  refused_by_status: Record<string, number>;
-  jitter_p50: number;
-  jitter_p99: number;
-  client_send_late_p99: number;
-  client_cpu_pct: number;
-  turn_latency_p50?: number;
-  turn_latency_p95?: number;
-  turns?: number;
-  turns_unanswered?: number;
-}
 
 export type LoadMode = 'echo' | 'full';
 
@@ -85,6 +70,8 @@ export interface LoadRun {
   calls_failed: number;
   /** Calls whose WebSocket upgrade the engine refused, by HTTP status (part of calls_failed). */
   calls_refused: Record<string, number>;
+  /** Calls closed before their last frame, by close code and reason (part of calls_failed). */
+  calls_closed_early: Record<string, number>;
   /** The media limits the bench set on the engine (see mediaLimitsFor). */
   media_limits: { max_pending_per_ip: number };
   cpu_capacity_calls_per_core: number | null;
@@ -163,26 +150,6 @@ function percentile(sorted: Float64Array, p: number): number {
 
 function wallNow(): number {
   return performance.timeOrigin + performance.now();
-}
-
-/** The client script next to this file, with this file's extension (.ts under tsx, .js from dist). */
-function clientPath(): string {
-  const self = fileURLToPath(import.meta.url);
-  return path.join(path.dirname(self), `load-client${path.extname(self)}`);
-}
-
-function request<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m: { type: string }) => {
-      if (m.type === type) {
-        child.off('message', onMsg);
-        resolve(m as T);
-      }
-    };
-    child.on('message', onMsg);
-    child.once('exit', (code) => reject(new Error(`load client exited with ${code}`)));
-    child.send(msg);
-  });
 }
 
 async function runOnce(
@@ -303,6 +270,7 @@ async function runOnce(
     client_cpu_pct: round(result.client_cpu_pct, 1),
     calls_failed: result.closed_early + result.not_connected,
     calls_refused: result.refused_by_status,
+    calls_closed_early: result.closed_early_by_code,
     media_limits: { max_pending_per_ip: mediaLimitsFor(calls).maxPendingPerIp },
     // CPU-bound capacity of one core at this cost per call: independent of how busy the machine was, unlike lag.
     cpu_capacity_calls_per_core: cpuPct > 0 ? Math.floor((100 * calls) / cpuPct) : null,
@@ -332,6 +300,7 @@ const FULL_TRANSCRIPTS = [
 
 export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
   if (flagString(ctx.args, 'protocol') === 'sip') return runSip(ctx);
+  if (ctx.args.flags.workers !== undefined) return runWorkers(ctx);
   const mode = (flagString(ctx.args, 'mode') ?? 'echo') as LoadMode;
   if (mode !== 'echo' && mode !== 'full') throw new CliError(`--mode ${mode}: echo or full`, EXIT.usage);
   const profileName = flagString(ctx.args, 'profile') ?? 'realistic';
@@ -351,7 +320,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   for (const n of plan) {
     const r = await runOnce(n, durationS, ctx.progress, mode, profile);
     ctx.progress(
-      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${refusedNote(r)}, cpu ${r.cpu_pct}%${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
+      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${failureNote(r)}, cpu ${r.cpu_pct}%${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
     );
     runs.push(r);
   }
@@ -370,13 +339,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   };
 }
 
-function refusedNote(r: LoadRun): string {
-  const parts = Object.entries(r.calls_refused).map(([status, n]) => `${n} x HTTP ${status}`);
-  return parts.length ? ` (refused at the upgrade: ${parts.join(', ')})` : '';
-}
-
 export function table(result: Record<string, unknown>): string[][] {
   if (result.protocol === 'sip') return sipTable(result);
+  if (result.workers !== undefined) return workersTable(result);
   const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
   const full = r.mode === 'full';
   return [

@@ -22,6 +22,7 @@ import { createMessaging } from './channels/messaging.js';
 import { createSimulatedDialer } from './channels/simulated.js';
 import { startSipRegistrations } from './channels/sip-trunk.js';
 import { type Presence, startPresence } from './cluster/presence.js';
+import { workerOrdinal } from './cluster/workers.js';
 import { createLogger } from './log.js';
 import { createGuardedFetch } from './net/egress.js';
 import { createObservability } from './observability/index.js';
@@ -89,6 +90,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       gateway: () => gateway?.stats(),
       outboxDepth: () => store.webhooks.countPending(),
       outboundQueueDepth: () => store.outbound.countQueued(),
+      ...(workerOrdinal() === undefined ? {} : { labels: { worker: String(workerOrdinal()) } }),
     },
   });
   const metricsEndpoint = () => obs.endpoint(config.metricsToken);

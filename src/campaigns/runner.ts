@@ -194,7 +194,16 @@ export function createCampaignRunner(o: CampaignRunnerOptions): CampaignRunner {
 
   async function tick(): Promise<void> {
     const t = now();
-    for (const c of await store.campaigns.running()) {
+    let running: Campaign[];
+    try {
+      running = await store.campaigns.running();
+    } catch (err) {
+      // Store unreachable or its pool exhausted (Postgres restarting, a burst of calls): try again at the next
+      // tick. Thrown from the timer, this rejection would end the process, and every call on it.
+      logger.warn({ err: (err as Error).message }, 'campaign pass skipped: store unavailable');
+      return;
+    }
+    for (const c of running) {
       try {
         await campaign(c, t);
       } catch (err) {

@@ -24,6 +24,11 @@ export interface MetricsSources {
   gateway?: () => { framesIn: number; framesOut: number; dropped: number; malformed: number } | undefined;
   outboxDepth?: () => Promise<number>;
   outboundQueueDepth?: () => Promise<number>;
+  /**
+   * Labels on every series: under `serve --workers` each worker answers /metrics on the shared port for itself only,
+   * so its series carry `worker` (its ordinal) to tell one scrape from another (bench load --workers merges them).
+   */
+  labels?: Record<string, string>;
 }
 
 export interface EngineMetrics {
@@ -61,6 +66,7 @@ function totalCounter(registry: Registry, name: string, help: string, read: () =
 
 export function createMetrics(sources: MetricsSources = {}): EngineMetrics {
   const registry = new Registry();
+  if (sources.labels) registry.setDefaultLabels(sources.labels);
   // Process metrics, including nodejs_eventloop_lag_seconds (event-loop lag) and GC pause histograms.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 
@@ -128,7 +134,7 @@ export function createMetrics(sources: MetricsSources = {}): EngineMetrics {
   const pacerLag = new Histogram({
     name: 'voice_engine_pacer_lag_ms',
     help: 'Lateness of each tick of the shared outbound pacing clock vs its schedule, ms',
-    buckets: [0.5, 1, 2, 5, 10, 20, 50, 100, 250],
+    buckets: [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 100, 250],
     registers: [registry],
   });
   const apiRequests = new Counter({

@@ -3,30 +3,17 @@
  * stdout, the DESIGN.md section 7 fields, results saved under --out with the machine and the command. Small N and
  * shape only: timing figures are what the bench prints, never asserted (noisy shared machine).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runBench } from './bench-proc.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const out = mkdtempSync(path.join(os.tmpdir(), 've-bench-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(TSX, ['src/cli/index.ts', 'bench', ...args, '--json', '--out', out], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    p.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function bench(args: string[]) {
+  return runBench([...args, '--json', '--out', out]);
 }
 
 function saved(suite: string): Record<string, unknown> {

@@ -71,6 +71,26 @@ async function setup(rows: number, settings: Partial<CampaignSettings> = {}, ext
 }
 
 describe('campaign runner', () => {
+  it('a pass with the store unreachable is skipped, not thrown (from its timer it would end the process)', async () => {
+    const c = await setup(1);
+    const warned: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: unknown, msg?: string) => void warned.push(String(msg)) };
+    const store = {
+      ...c.store,
+      campaigns: {
+        ...c.store.campaigns,
+        running: () => Promise.reject(new Error('timeout exceeded when trying to connect')),
+      },
+    } as Store;
+    const runner = createCampaignRunner({ store, logger: logger as typeof silentLogger, now: () => c.clock.t });
+    await expect(runner.tick()).resolves.toBeUndefined();
+    expect(warned).toEqual(['campaign pass skipped: store unavailable']);
+    // The next pass, with the store back, dials as usual.
+    const back = createCampaignRunner({ store: c.store, logger: silentLogger, now: () => c.clock.t });
+    await back.tick();
+    expect((await c.rows()).map((r) => r.status)).toEqual(['dialing']);
+  });
+
   it('dials up to maxConcurrent at once through the queue, then the next rows as calls end', async () => {
     const c = await setup(5);
     const before = fake.requests.length;
