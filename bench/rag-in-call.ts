@@ -73,6 +73,7 @@ export async function runInCall(ctx: BenchContext) {
     return {
       suite: 'rag',
       mode: 'in-call',
+      variant: 'in-call',
       questions: questions.length,
       partial_ms: partialMs,
       endpointing_ms: endpointingMs,

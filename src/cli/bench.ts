@@ -1,7 +1,8 @@
 /**
  * `voice-engine bench <suite> [--json] [--out DIR]` (DESIGN.md section 7). With --json exactly one JSON object goes
  * to stdout and progress to stderr; without it, a table. Each suite lives in bench/<suite>.ts and returns its result
- * object; this file prints it and saves it as DIR/<suite>-<time>.json and DIR/<suite>.json (the latest) with the
+ * object; this file prints it and saves it as DIR/<suite>-<time>.json and DIR/<suite>.json (the latest; a result
+ * with a `variant`, e.g. `rag --in-call`, as DIR/<suite>-<variant>.json so that it keeps its own) with the
  * machine description and the command line. DIR defaults to bench/out/ in the package (git-ignored): a run never
  * touches tracked files.
  */
@@ -84,9 +85,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await mkdir(dir, { recursive: true });
     const stamp = machine.date.replace(/[:.]/g, '-');
-    await writeFile(path.join(dir, `${suite}-${stamp}.json`), saved);
-    await writeFile(path.join(dir, `${suite}.json`), saved);
-    process.stderr.write(`bench ${suite}: results in ${path.join(dir, `${suite}.json`)}\n`);
+    // A suite's variant (e.g. `rag --in-call`) keeps its own latest file beside the suite's.
+    const name = typeof result.variant === 'string' ? `${suite}-${result.variant}` : suite;
+    await writeFile(path.join(dir, `${name}-${stamp}.json`), saved);
+    await writeFile(path.join(dir, `${name}.json`), saved);
+    process.stderr.write(`bench ${suite}: results in ${path.join(dir, `${name}.json`)}\n`);
   } catch (err) {
     // An explicit --out must work; the default folder is a convenience (an installed package may be read-only).
     if (outFlag) throw new CliError(`--out ${outFlag}: ${(err as Error).message}`, EXIT.io);

@@ -17,7 +17,8 @@ import type { DocumentInfo } from './types.js';
  *
  * The per-tenant write lock and the follow-up index work stay on the main thread (TableStore). Measured before
  * this split (test/rag/upload.test.ts): parsing on a worker but Arrow conversion and the commit's IPC encoding on
- * the main thread stalled the event loop up to 1.2 s for a 19.9 MB document. Started on first use, unref'd.
+ * the main thread stalled the event loop up to 1.2 s for a 19.9 MB document. Started on first use; referenced only
+ * while a request is pending.
  */
 export interface WriteRequest {
   /** LanceDB URI and connection options of the store (the worker opens its own connection) */
@@ -54,11 +55,11 @@ function getWorker(): Worker {
         { eval: true },
       )
     : new Worker(new URL('./doc-worker-thread.js', import.meta.url));
-  w.unref();
   w.on('message', (m: Reply) => {
     const p = waiting.get(m.id);
     if (!p) return;
     waiting.delete(m.id);
+    if (waiting.size === 0) w.unref();
     if (m.ok) p.resolve(m.result);
     else if (m.code) p.reject(new EngineError(m.code as ErrorCode, m.message));
     else p.reject(new Error(m.message));
@@ -70,6 +71,10 @@ function getWorker(): Worker {
   };
   w.on('error', fail);
   w.on('exit', (code) => fail(new Error(`document worker exited (${code})`)));
+  // Referenced only while a request waits for its reply (call()): an idle worker never keeps a finished process
+  // (a CLI bench, a script) alive, and a pending request keeps it alive until the reply. Unref'd after the
+  // listeners, since attaching a 'message' listener refs the worker's port again.
+  w.unref();
   worker = w;
   return w;
 }
@@ -77,8 +82,10 @@ function getWorker(): Worker {
 function call<T>(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
   const id = ++nextId;
   return new Promise<T>((resolve, reject) => {
+    const w = getWorker();
+    if (waiting.size === 0) w.ref();
     waiting.set(id, { resolve: resolve as (r: unknown) => void, reject });
-    getWorker().postMessage({ id, ...req }, transfer);
+    w.postMessage({ id, ...req }, transfer);
   });
 }
 

@@ -64,4 +64,12 @@ describe('voice-engine bench --json --out', () => {
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/--mode warp/);
   }, 120_000);
+
+  it("rag --in-call exits when done and keeps its own latest file (rag-in-call.json), not the suite's", async () => {
+    const r = await bench(['rag', '--in-call', '--partial-ms', '1', '--endpointing-ms', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ suite: 'rag', mode: 'in-call', questions: 57 });
+    expect(saved('rag-in-call')).toMatchObject({ suite: 'rag', variant: 'in-call' });
+    expect(readdirSync(out)).not.toContain('rag.json');
+  }, 120_000);
 });
