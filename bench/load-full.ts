@@ -18,6 +18,7 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createProviderRegistry } from '../src/providers/registry.js';
 import type { GatewayLimits } from '../src/telephony/gateway-types.js';
+import type { Pacer } from '../src/telephony/pacer.js';
 import { jitterOf, type ProviderProfile } from './profiles.js';
 import { ScriptedTts } from './scripted.js';
 
@@ -37,6 +38,8 @@ export async function startFullEngine(o: {
   deepgramUrl: string;
   /** Media limits of the gateway (the bench's one client IP needs a per-IP pending cap of at least its calls). */
   limits?: Partial<GatewayLimits>;
+  /** The shared pacing clock (the bench's, recording its tick lateness). */
+  pacer?: Pacer;
   /** Called for each inbound media chunk: its index and arrival (wall clock ms), with the leg's client t0. */
   onChunk(t0Client: number, index: number, arrivedWallMs: number): void;
 }): Promise<FullEngine> {
@@ -69,6 +72,7 @@ export async function startFullEngine(o: {
     logger: silentLogger,
     dataDir,
     ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.pacer ? { pacer: o.pacer } : {}),
   });
   // Taps go on each call once its session has set (or cleared) its own: polled, not per frame.
   const tapped = new WeakSet<object>();

@@ -40,11 +40,13 @@ import { silentLogger } from '../src/log.js';
 import { attachGateway } from '../src/telephony/gateway.js';
 import { DEFAULT_LIMITS } from '../src/telephony/gateway-types.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
+import { Pacer } from '../src/telephony/pacer.js';
 import { loadRealSpeech, type RealUtterance } from './callers.js';
 import { startFullEngine } from './load-full.js';
 import { type ClientResult, clientPath, failureNote, request } from './load-ipc.js';
 import { run as runSip, table as sipTable } from './load-sip.js';
 import { runWorkers, workersTable } from './load-workers.js';
+import { PacerLagRecorder, type PacerLagSummary } from './pacer-lag.js';
 import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 
 export type LoadMode = 'echo' | 'full';
@@ -64,6 +66,8 @@ export interface LoadRun {
   cpu_pct_per_call: number;
   rss_mb_per_call: number;
   pacer_max_tick_late_ms: number;
+  /** Tick lateness of the shared pacing clock over the steady state (bench/pacer-lag.ts), with its histogram. */
+  pacer_lag_ms: PacerLagSummary;
   client_send_late_ms_p99: number;
   /** CPU of the load-generating client process (100 = one core): on a 2-core box it competes with the engine. */
   client_cpu_pct: number;
@@ -172,6 +176,13 @@ async function runOnce(
       lags[nLags++] = arrivedWall - (t0Client - offset + idx * 20);
   };
   const child = fork(clientPath(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // The shared pacing clock's tick lateness, from the steady state on (echo: the client says when, 1 s into the
+  // streaming; full: from the start of the run) to the end of the streaming.
+  const pacerLag = new PacerLagRecorder(durationS);
+  const pacer = new Pacer({ onTickLate: pacerLag.record });
+  child.on('message', (m: { type: string }) => {
+    if (m.type === 'steady') pacerLag.recording = true;
+  });
   let engine: { port: number; stats: () => { dropped: number; pacerMaxLateMs: number }; close: () => Promise<void> };
   let full: Awaited<ReturnType<typeof startFullEngine>> | undefined;
   if (mode === 'full') {
@@ -180,7 +191,8 @@ async function runOnce(
       { type: 'deepgram', firstByteMs: profile.asrFinalMs, transcripts: FULL_TRANSCRIPTS },
       'deepgram',
     );
-    full = await startFullEngine({ profile, deepgramUrl: url, onChunk: sample, limits: mediaLimitsFor(calls) });
+    full = await startFullEngine({ profile, deepgramUrl: url, onChunk: sample, limits: mediaLimitsFor(calls), pacer });
+    pacerLag.recording = true;
     const f = full;
     engine = {
       port: f.port,
@@ -192,6 +204,7 @@ async function runOnce(
     const gateway = attachGateway(server, {
       logger: silentLogger,
       limits: { idleTimeoutMs: 120_000, ...mediaLimitsFor(calls) },
+      pacer,
       resolve: async () => ({ ok: true, call: { tenantId: 't_load', assistant: ECHO } }),
       onCall: () => {},
       echoTap: (leg, wire) => {
@@ -237,9 +250,11 @@ async function runOnce(
   const wallMs = performance.now() - wall0;
   const cpu = process.cpuUsage(cpu0);
   const rss = process.memoryUsage().rss;
+  pacerLag.recording = false;
   const stats = engine.stats();
   const turnsCommitted = full?.turnsCommitted();
   await engine.close();
+  pacer.stop();
   child.kill();
 
   const sorted = lags.subarray(0, nLags).sort();
@@ -266,6 +281,7 @@ async function runOnce(
     cpu_pct_per_call: round(cpuPct / calls, 3),
     rss_mb_per_call: round(Math.max(0, rss - rss0) / 2 ** 20 / calls, 3),
     pacer_max_tick_late_ms: round(stats.pacerMaxLateMs),
+    pacer_lag_ms: pacerLag.summary(),
     client_send_late_ms_p99: round(result.client_send_late_p99),
     client_cpu_pct: round(result.client_cpu_pct, 1),
     calls_failed: result.closed_early + result.not_connected,
@@ -320,7 +336,13 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   for (const n of plan) {
     const r = await runOnce(n, durationS, ctx.progress, mode, profile);
     ctx.progress(
-      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${failureNote(r)}, cpu ${r.cpu_pct}%${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
+      `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${failureNote(r)}, cpu ${r.cpu_pct}%, pacer tick late p99 ${r.pacer_lag_ms.p99} max ${r.pacer_lag_ms.max} ms${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
+    );
+    ctx.progress(
+      `  pacer ticks by lateness (ms): ${Object.entries(r.pacer_lag_ms.histogram)
+        .filter(([, n]) => n > 0)
+        .map(([b, n]) => `${b} ${n}`)
+        .join(', ')}`,
     );
     runs.push(r);
   }
@@ -353,6 +375,8 @@ export function table(result: Record<string, unknown>): string[][] {
       'jitter p99 ms',
       'dropped',
       'failed',
+      'pacer p99 ms',
+      'pacer max ms',
       'cpu %',
       'rss MB',
       'cpu %/call',
@@ -368,6 +392,8 @@ export function table(result: Record<string, unknown>): string[][] {
       String(r.jitter_ms.p99),
       String(r.dropped_frames),
       String(r.calls_failed),
+      String(r.pacer_lag_ms.p99),
+      String(r.pacer_lag_ms.max),
       String(r.cpu_pct),
       String(r.rss_mb),
       String(r.cpu_pct_per_call),

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { attachGateway, type ControlFor, type Gateway } from '../telephony/gateway.js';
 import type { GatewayLimits } from '../telephony/gateway-types.js';
 import type { MediaLeg } from '../telephony/leg.js';
+import type { Pacer } from '../telephony/pacer.js';
 import { createToolRegistry } from '../tools/registry.js';
 import type { CallPatch, CallSink, CallSummary, ProviderRegistryLike, SessionDeps } from './deps.js';
 import { CallSession } from './session.js';
@@ -25,6 +26,8 @@ export interface LocalEngineOptions {
   deps?: Partial<SessionDeps>;
   /** Pacing lead of the gateway, ms. */
   leadMs?: number;
+  /** The shared pacing clock (the load bench injects one that records its tick lateness). Default: the gateway's. */
+  pacer?: Pacer;
   /** Other media limits of the gateway (the load bench raises the per-IP cap on sockets still connecting). */
   limits?: Partial<GatewayLimits>;
   /** The platform's REST call control for protocols whose socket cannot hang up or transfer (as src/engine.ts). */
@@ -61,6 +64,7 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
     logger: o.logger,
     limits: { ...o.limits, ...(o.leadMs !== undefined ? { leadMs: o.leadMs } : {}) },
     ...(o.control ? { control: o.control } : {}),
+    ...(o.pacer ? { pacer: o.pacer } : {}),
     resolve: async () => ({ ok: true, call: { tenantId: o.assistant.tenantId, assistant: o.assistant } }),
     onCall: (leg, call) => {
       const c: LocalCall = { leg, events: [], record: {}, session: undefined as unknown as CallSession };

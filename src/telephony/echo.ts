@@ -20,6 +20,10 @@ export function startEcho(leg: MediaLeg, tap?: EchoTap): void {
   let heldBytes = 0;
   let heldFrames = 0;
   const chunk: { format: typeof format; data: Uint8Array } = { format, data: new Uint8Array(0) };
+  // No wire recording here: drop the messages the leg keeps for a session's tap (each call's first 256, as
+  // strings). Kept, they were old-space garbage that never went, and at hundreds of calls the collector's pauses
+  // made the pacer lag bursty.
+  leg.setWireTap?.(undefined);
   leg.setHandler({
     onAudio(_pcm, wire) {
       tap?.(leg, wire);
