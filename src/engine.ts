@@ -173,7 +173,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         return;
       }
       logger.info({ callId: msg.callId, op: msg.op }, 'call control from the API');
-      if (msg.op === 'hangup') void leg.hangup(msg.reason ?? 'api').catch(() => {});
+      // Through the session when there is one, so the record says who ended the call (endedBy 'api').
+      const session = sessions.get(msg.callId);
+      if (msg.op === 'hangup' && session) void session.hangupBy('api', msg.reason ?? 'api').catch(() => {});
+      else if (msg.op === 'hangup') void leg.hangup(msg.reason ?? 'api').catch(() => {});
       else if (msg.op === 'transfer' && msg.target) void leg.transfer(msg.target, msg.mode ?? 'cold').catch(() => {});
     },
     // Recording finalized from disk, duration, call.failed with the schema's fields (src/call-recovery.ts).

@@ -119,6 +119,14 @@ export class CallEnding {
     await this.hangupNow(reason);
   }
 
+  /** Hang up now on a request from outside the call (`by`: 'api', from any engine's API), recorded as such. */
+  async hangupBy(by: string, reason: string): Promise<void> {
+    if (this.isEnding || this.isFinalized) return;
+    if (!this.endedBy) this.endedBy = by;
+    this.h.stopInteraction();
+    await this.hangupNow(reason);
+  }
+
   /** Release everything, write the record, run the post-call work. Idempotent. */
   async finalize(reason: string): Promise<void> {
     if (this.isFinalized) return;

@@ -283,6 +283,8 @@ export class CallSession implements MediaLegHandler {
   assistantChanged(): Promise<void> {
     return this.live.check(() => this.assistant.version);
   }
+  /** Hang up on a request from outside the call (the control API, on whichever engine received it). */
+  hangupBy = (by: string, reason: string): Promise<void> => this.ending.hangupBy(by, reason);
 
   private applyAssistant(a: Assistant): void {
     if (this.ending.finalized) return;

@@ -11,6 +11,8 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const KEY = 'vek_multi_engine_key_0123456789abcdef';
 export const HEARTBEAT_MS = 500;
 export const DEAD_AFTER_MS = 5000;
+/** The engines' SECRETS_KEY, for a test process that writes sealed fields (plugin credentials) to their database. */
+export const SECRETS_KEY = 'multi-engine-test-secrets-key-0123456789abcdef';
 
 export interface EngineProc {
   proc: ChildProcess;
@@ -46,7 +48,7 @@ export async function startEngineProc(
       DRAIN_TIMEOUT_MS: '0',
       // Engines sharing one database share its secrets (README, Running many engines): each would otherwise seal
       // assistant keys with its own DATA_DIR/secrets.key, which the other cannot open.
-      SECRETS_KEY: 'multi-engine-test-secrets-key-0123456789abcdef',
+      SECRETS_KEY,
       RECORDING_LINK_SECRET: 'multi-engine-test-recording-link-secret-0123',
       ...opts.env,
     },

@@ -48,19 +48,33 @@ describe.skipIf(!run)('two engine processes on one Postgres', { timeout: 120_000
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('hangs up a call on A through an API request to B', async () => {
-    const sim = await caller(a.base, astKey, 'CA-hangup');
-    const call = await liveCall(b, 'CA-hangup');
-    const r = await b.api('POST', `/api/v1/calls/${call.id}/hangup`, { reason: 'supervisor' });
-    expect(JSON.stringify(r.json)).toContain('requested');
-    expect(r.status).toBe(202);
-    expect(r.json.data.status).toBe('requested');
-    await sim.whenClosed;
-    const done = await until(async () => {
-      const c = await callById(b, call.id);
-      return c.status === 'completed' || c.status === 'failed' ? c : undefined;
-    }, 'call record closed');
-    expect(done.status).toBe('completed');
+  it('hangs up a call on A through an API request to B, recorded as ended by the API', async () => {
+    const rx = await startReceiver();
+    try {
+      const ep = await a.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['call.ended'] });
+      const sim = await caller(a.base, astKey, 'CA-hangup');
+      const call = await liveCall(b, 'CA-hangup');
+      const r = await b.api('POST', `/api/v1/calls/${call.id}/hangup`, { reason: 'supervisor' });
+      expect(JSON.stringify(r.json)).toContain('requested');
+      expect(r.status).toBe(202);
+      expect(r.json.data.status).toBe('requested');
+      await sim.whenClosed;
+      const done = await until(async () => {
+        const c = await callById(b, call.id);
+        return c.status === 'completed' || c.status === 'failed' ? c : undefined;
+      }, 'call record closed');
+      expect(done.status).toBe('completed');
+      expect(done.endReason).toBe('api: supervisor');
+      const hook = await until(
+        async () => rx.received.find((x) => x.body.includes('CA-hangup')),
+        'the call.ended webhook',
+      );
+      expect(hook.body).toContain('"ended_by":"api"');
+      expect(hook.body).toContain('"end_reason":"api: supervisor"');
+      await a.api('DELETE', `/api/v1/webhooks/${ep.json.data.id}`);
+    } finally {
+      await rx.close();
+    }
   });
 
   it('a runtime PATCH on B reaches a live call on A (through the control channel)', async () => {
