@@ -47,7 +47,7 @@ import type { AsrProvider } from '../src/providers/types.js';
 import { loadRealSpeech, type RealSpeechSet, type RealUtterance } from './callers.js';
 import { jitterOf, PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 import { type AsrUtterance, lastUser, ScriptedAsr, ScriptedLlm, ScriptedTts, scriptedRegistry } from './scripted.js';
-import { startTtsPath, TTS_PATHS, type TtsPath } from './tts-paths.js';
+import { startTtsPath, TTS_PATHS, type TtsCounts, type TtsPath } from './tts-paths.js';
 
 const ADAPTERS_TIMEOUT_MS = 60_000;
 /** A turn with no agent audio this long after its end is ignored. */
@@ -404,7 +404,7 @@ async function measureSet(
   speech: RealSpeechSet,
   o: SetOptions,
   progress: (line: string) => void,
-): Promise<{ results: CallResult[]; llmRequests: number }> {
+): Promise<{ results: CallResult[]; llmRequests: number; tts?: TtsCounts }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 've-bench-latency-'));
   const asrs = new PerCallAsr(profile);
   const llm = new ScriptedLlm({
@@ -455,7 +455,11 @@ async function measureSet(
       const t = performance.now();
       while (engine.calls.length <= i && performance.now() - t < 3000) await new Promise((r) => setTimeout(r, 5));
     }
-    return { results: await Promise.all(running), llmRequests: llm.requests.length };
+    return {
+      results: await Promise.all(running),
+      llmRequests: llm.requests.length,
+      ...(server ? { tts: { ...server.counts } } : {}),
+    };
   } finally {
     await engine.close();
     await server?.close();
@@ -549,6 +553,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
           voice_to_voice_p95_ms: v2v.p95,
           turns: set.results.reduce((n, r) => n + r.voiceToVoice.length, 0),
           llm_requests: set.llmRequests,
+          // Which path the calls took: one text stream per reply on the WebSocket paths, per-clause requests else.
+          tts_text_streams: set.tts?.textStreams,
+          tts_clause_requests: set.tts?.clauseRequests,
           ignored_turns: set.results.reduce((n, r) => n + r.ignoredTurns, 0),
         });
       }
@@ -623,7 +630,7 @@ export function table(r: Record<string, unknown>): string[][] {
       '0',
     ],
     ...((r.matrix as { rows: Record<string, unknown>[] } | undefined)?.rows ?? []).map((m) => [
-      `voice-to-voice, tts ${m.tts}, preemptive ${m.preemptive_generation ? 'on' : 'off'}`,
+      `voice-to-voice, tts ${m.tts}, preemptive ${m.preemptive_generation ? 'on' : 'off'}${m.tts_text_streams === undefined ? '' : ` (${m.tts_text_streams} streams, ${m.tts_clause_requests} requests)`}`,
       String(m.voice_to_voice_p50_ms),
       String(m.voice_to_voice_p95_ms),
       '',

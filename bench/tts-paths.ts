@@ -23,26 +23,60 @@ export type TtsPath = (typeof TTS_PATHS)[number];
 export interface TtsPathServer {
   /** A new adapter for one call (the WebSocket adapters keep a socket per call). */
   make(): TtsProvider;
+  /** What the calls used: text streams opened (one per reply) and per-clause synthesize() requests. */
+  readonly counts: TtsCounts;
   close(): Promise<void>;
+}
+
+export interface TtsCounts {
+  textStreams: number;
+  clauseRequests: number;
+}
+
+/** `p` with its use counted (the bench shows which path the calls took). */
+function counted(p: TtsProvider, counts: TtsCounts): TtsProvider {
+  const open = p.openTextStream?.bind(p);
+  return {
+    id: p.id,
+    formats: p.formats,
+    synthesize(request, signal, timing) {
+      counts.clauseRequests++;
+      return p.synthesize(request, signal, timing);
+    },
+    ...(open
+      ? {
+          openTextStream(request: Parameters<typeof open>[0], signal: AbortSignal) {
+            counts.textStreams++;
+            return open(request, signal);
+          },
+        }
+      : {}),
+  };
 }
 
 const KEY = 'bench-key';
 
 /** Starts the fake behind `path` ('scripted' needs none) with its first audio byte after `firstByteMs`. */
 export async function startTtsPath(path: Exclude<TtsPath, 'scripted'>, firstByteMs: number): Promise<TtsPathServer> {
+  const counts: TtsCounts = { textStreams: 0, clauseRequests: 0 };
   if (path === 'elevenlabs-ws') {
     const fake = await startElevenLabsFake({ apiKey: KEY, firstByteMs });
     return {
-      make: () => resilientTts([new ElevenLabsTts({ apiKey: KEY, baseUrl: fake.url })]),
+      make: () => counted(resilientTts([new ElevenLabsTts({ apiKey: KEY, baseUrl: fake.url })]), counts),
+      counts,
       close: () => fake.close(),
     };
   }
   const fake = await startDeepgramFake({ apiKey: KEY, firstByteMs });
   return {
     make: () =>
-      path === 'http'
-        ? new DeepgramTts({ apiKey: KEY, baseUrl: fake.url, textStream: false })
-        : resilientTts([new DeepgramTts({ apiKey: KEY, baseUrl: fake.url })]),
+      counted(
+        path === 'http'
+          ? new DeepgramTts({ apiKey: KEY, baseUrl: fake.url, textStream: false })
+          : resilientTts([new DeepgramTts({ apiKey: KEY, baseUrl: fake.url })]),
+        counts,
+      ),
+    counts,
     close: () => fake.close(),
   };
 }

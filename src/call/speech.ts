@@ -342,10 +342,9 @@ export class Utterance {
         const index = this.pieces.length;
         const piece: Piece = { text: '', start: -1, end: -1, stream: true };
         const stream = this.tts.openTextStream({ ...this.request, format: this.format }, this.abort.signal);
-        const synth = startPieceAudio(this.host, piece, index, stream.audio);
         this.pieces.push(piece);
-        this.streamed.set(index, synth);
-        this.run = new TextStreamRun(piece, synth, stream);
+        this.streamed.set(index, startPieceAudio(this.host, piece, index, stream.audio));
+        this.run = new TextStreamRun(piece, stream);
       }
       this.run.add(text);
       this.kick();

@@ -66,7 +66,6 @@ export function startPieceAudio(
 export class TextStreamRun {
   constructor(
     readonly piece: Piece,
-    readonly synth: Synth,
     private readonly stream: TtsTextStream,
   ) {}
 

@@ -152,12 +152,18 @@ export class ContextStream implements TtsTextStream {
   }
 
   /** A server message for this context. */
-  onMessage(msg: { audio?: string | null; isFinal?: boolean | null; alignment?: unknown }): void {
+  onMessage(msg: {
+    audio?: string | null;
+    isFinal?: boolean | null;
+    alignment?: unknown;
+    normalizedAlignment?: unknown;
+  }): void {
     if (this.audio.done) return;
     if (msg.audio) {
       this.timing.firstByteAt ??= performance.now();
       const data = Buffer.from(msg.audio, 'base64');
-      const a = wsAlignment(msg.alignment);
+      // alignment is on the text we sent; normalizedAlignment (numbers spelled out...) only when it is missing
+      const a = wsAlignment(msg.alignment) ?? wsAlignment(msg.normalizedAlignment);
       const words = a ? this.assembler.push(a, this.audioMs) : undefined;
       this.audioMs += data.length / this.bytesPerMs;
       const format = this.socket.settings.format;
@@ -262,6 +268,7 @@ export class ElevenLabsSocket {
       audio?: string | null;
       isFinal?: boolean | null;
       alignment?: unknown;
+      normalizedAlignment?: unknown;
       contextId?: string;
       context_id?: string;
       error?: string;
