@@ -6,6 +6,7 @@ import { type AudioChunk, MULAW_8K, PCM_16K } from '../../src/audio/format.js';
 import { type Incident, resilientTts } from '../../src/providers/resilience.js';
 import { DeepgramTts } from '../../src/providers/tts/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
+import { ContextStream, type ElevenLabsSocket } from '../../src/providers/tts/elevenlabs-ws.js';
 import { OpenAiTts } from '../../src/providers/tts/openai.js';
 import { ProviderError, type Timing, type TtsProvider } from '../../src/providers/types.js';
 
@@ -227,5 +228,33 @@ describe('openai and deepgram tts against the loopback fakes', () => {
     setTimeout(() => ctrl.abort(), 50);
     const err = await bytes(tts.synthesize({ text: 'Hello', format: MULAW_8K }, ctrl.signal)).catch((e: unknown) => e);
     expect((err as ProviderError).code).toBe('aborted');
+  });
+});
+
+describe('elevenlabs stream messages', () => {
+  it('word timings from normalizedAlignment when a message carries no alignment', async () => {
+    const sent: Record<string, unknown>[] = [];
+    const socket = {
+      settings: { format: MULAW_8K, voiceSettings: {}, chunkLengthSchedule: [50] },
+      send: (m: Record<string, unknown>) => sent.push(m),
+      release() {},
+      terminate() {},
+    } as unknown as ElevenLabsSocket;
+    const s = new ContextStream('c1', socket, signal());
+    s.onMessage({
+      audio: Buffer.alloc(800, 0x10).toString('base64'),
+      alignment: null,
+      normalizedAlignment: {
+        chars: ['H', 'i', ' ', 'y', 'o'],
+        charStartTimesMs: [0, 40, 80, 90, 95],
+        charDurationsMs: [40, 40, 10, 5, 5],
+      },
+    });
+    s.onMessage({ isFinal: true });
+    const { chunks } = await bytes(s.audio);
+    expect(chunks.flatMap((c) => c.words ?? [])).toEqual([
+      { word: 'Hi', startMs: 0, endMs: 80 },
+      { word: 'yo', startMs: 90, endMs: 100 },
+    ]);
   });
 });
