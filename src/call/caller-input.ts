@@ -55,6 +55,10 @@ export class CallerInput {
   private vad: VadLike | undefined;
   /** RNNoise before the VAD and the ASR (settings.noiseSuppression); the ASR then takes PCM, not the wire codec. */
   private denoiser: Denoiser | undefined;
+  /** Audio handed to the current recognizer stream (its backlog included), ms: its word times count from there. */
+  private asrMs = 0;
+  /** Session clock at the start of the recognizer's audio (latest frame's arrival minus asrMs). */
+  private asrOrigin = 0;
 
   constructor(leg: MediaLeg, deps: SessionDeps, hooks: ProviderHooks, dtmfEnabled: boolean, events: CallerInputEvents) {
     this.leg = leg;
@@ -80,6 +84,14 @@ export class CallerInput {
     if (this.asr) this.asr.write(bytes);
     else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES)
       this.asrBacklog.push(Uint8Array.from(bytes));
+    else return;
+    this.asrMs += frameMs;
+    this.asrOrigin = t - this.asrMs;
+  }
+
+  /** Session clock of a time in the recognizer's audio (its word times), ms. */
+  asrAudioAt(streamMs: number): number {
+    return this.asrOrigin + streamMs;
   }
 
   /** Ask the recognizer for its final now rather than after its own endpointing (Deepgram Finalize). */
@@ -167,6 +179,7 @@ export class CallerInput {
     if (this.asrFailures <= 1) {
       // One reopen (the registry already retried and fell back); then the call goes on without it.
       this.asrBacklog = [];
+      this.asrMs = 0;
       void this.openAsr(config);
       return;
     }

@@ -1,6 +1,7 @@
 import type { AssistantSettings } from '../assistant.js';
 import type { AsrEvent } from '../providers/types.js';
 import type { DtmfSource } from '../telephony/leg.js';
+import { isAcknowledgement } from './acknowledgement.js';
 import type { AgentVoice } from './agent-voice.js';
 import type { CallState, CallStates } from './call-state.js';
 import type { CallerInput } from './caller-input.js';
@@ -12,7 +13,7 @@ import type { TurnMarks } from './metrics.js';
 import { PHRASES } from './phrases.js';
 import type { ReplyDraft } from './reply.js';
 import { type CallTimers, DeadlineTimer } from './timers.js';
-import { isAcknowledgement, type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
+import { type TurnDecision, type TurnTaking, turnTakingConfig } from './turn-taking.js';
 import type { TurnCommit } from './turns.js';
 import { isBackchannel } from './words.js';
 
@@ -115,11 +116,15 @@ export class CallerTurns {
         if (ev.text) h.deps.retriever?.prefetch?.(h.turns.text);
         this.afterWords();
         break;
-      case 'final':
-        h.turns.asrFinal(ev.text, ev.speechFinal, now);
+      case 'final': {
+        // Where in the caller's audio its words end (session clock), when the recognizer gives word times.
+        const last = ev.words.at(-1);
+        const endAt = last ? h.input.asrAudioAt(last.endMs) : undefined;
+        h.turns.asrFinal(ev.text, ev.speechFinal, now, endAt, ev.confidence);
         if (ev.text) h.deps.retriever?.prefetch?.(h.turns.text);
         this.afterWords();
         break;
+      }
       case 'utterance_end':
         h.turns.utteranceEnd(now);
         break;
@@ -141,6 +146,8 @@ export class CallerTurns {
       case 'speech_start':
         // Onset of speech over the agent (session clock): the barge-in latency runs from here to the pause.
         this.overlapOnset = d.overlap ? d.atMs : undefined;
+        // What the caller answers: the agent's last words (a question for a number makes endpointing wait).
+        h.turns.agentSaid(h.conversation.transcript.findLast((t) => t.role === 'assistant')?.text ?? '');
         if (h.ending.ending) return;
         h.timers.disarmSilence();
         if (h.states.state === 'listening') h.setState('user_speaking', 'speech_start');
@@ -179,7 +186,7 @@ export class CallerTurns {
         h.sayAside(PHRASES.didNotCatch, 'unintelligible');
         return;
       case 'commit':
-        this.onCommit(d.turn, d.overlap, d.voicedMs);
+        this.onCommit(d.turn, d.overlap, d.voicedMs, d.resumed === true);
         return;
       case 'prepare':
         this.dropDraft();
@@ -281,7 +288,7 @@ export class CallerTurns {
     h.turns.bargedIn(h.now(), takenBack);
   }
 
-  private onCommit(c: TurnCommit, overlap: boolean, voicedMs: number): void {
+  private onCommit(c: TurnCommit, overlap: boolean, voicedMs: number, resumed = false): void {
     const { h } = this;
     if (h.ending.ending) return;
     const state = h.states.state;
@@ -291,7 +298,7 @@ export class CallerTurns {
       // Said over the agent without cutting it off. Only a short acknowledgement ("uh-huh", "thank you") is a
       // backchannel; anything else is a turn: with interruptions off it waits for the agent to finish, else the
       // agent stops (keeping what was heard) and answers it.
-      if (isAcknowledgement(c.text, voicedMs)) {
+      if (isAcknowledgement(c.text, voicedMs, { late: resumed, confidence: c.confidence })) {
         h.conversation.backchannel(c.text);
         return;
       }

@@ -1,7 +1,8 @@
 import type { AssistantSettings } from '../assistant.js';
+import { isAcknowledgement, realWords } from './acknowledgement.js';
 import { Endpointer, type EndpointingConfig, type TurnCommit } from './turns.js';
 import { SpeechGate } from './vad.js';
-import { completeness, isBackchannel, normalize, sameWords } from './words.js';
+import { asksForNumber, completeness, sameWords } from './words.js';
 
 /**
  * Turn-taking for one call: voice activity (SpeechGate), endpointing (Endpointer) and the interruption policy, as
@@ -19,6 +20,9 @@ import { completeness, isBackchannel, normalize, sameWords } from './words.js';
  *   the caller quiet, words that do not trail off, a commit pending (or the recognizer's eager end of turn)
  *     ──▶ prepare   (preemptive generation: a reply is prepared on these words, not spoken)
  *   the caller goes on (speech, or the recognizer's turn_resumed), or the words start to trail off ──▶ discard
+ * Endpointing (turns.ts) waits for words that cover the caller's last speech run (a recognizer without interims),
+ * and longer for an unpunctuated answer to a question for a number; acknowledgement.ts judges what is said over
+ * the agent (words, their number, the recognizer's confidence, voiced duration).
  */
 export type AgentPhase = 'quiet' | 'thinking' | 'speaking';
 
@@ -28,7 +32,15 @@ export type TurnDecision =
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'barge_in'; by: 'vad' | 'asr' | 'commit'; stop?: boolean }
-  | { type: 'commit'; turn: TurnCommit; overlap: boolean; voicedMs: number; forced?: boolean }
+  | {
+      type: 'commit';
+      turn: TurnCommit;
+      overlap: boolean;
+      voicedMs: number;
+      forced?: boolean;
+      /** The words of an overlap whose pause already resumed (they came after the agent went on). */
+      resumed?: boolean;
+    }
   | { type: 'unintelligible'; voicedMs: number }
   | { type: 'prepare'; text: string }
   | { type: 'discard' };
@@ -94,32 +106,6 @@ export function turnTakingConfig(settings: AssistantSettings | undefined): TurnT
   };
 }
 
-/** Over the agent, an utterance this short (voiced) with at most two words is an acknowledgement, ms. */
-export const SHORT_OVERLAP_MS = 800;
-/** The longest acknowledgement made of acknowledgement words ("okay, thank you very much"), ms. */
-export const MAX_BACKCHANNEL_MS = 1500;
-/** Words that interrupt however short they are. */
-const STOP_WORDS = /\b(stop|wait|hold on|hang on|excuse me|sorry|no|nope|actually|but|hello|hey)\b/;
-
-/**
- * Said over the agent, is this only an acknowledgement (a backchannel)? Acknowledgement words ("uh-huh", "okay",
- * "thank you") up to MAX_BACKCHANNEL_MS, or any short utterance (two words at most, SHORT_OVERLAP_MS of speech: a
- * recognizer often turns "uh-huh" into "the head") unless it asks the agent to stop ("wait", "no", "sorry").
- */
-export function isAcknowledgement(text: string, voicedMs: number): boolean {
-  if (isBackchannel(text)) return voicedMs <= MAX_BACKCHANNEL_MS;
-  const t = normalize(text).replace(/[?]/g, '').trim();
-  if (!t) return true;
-  if (STOP_WORDS.test(t)) return false;
-  return t.split(' ').length <= 2 && voicedMs <= SHORT_OVERLAP_MS;
-}
-
-/** Words of `text` that are not an acknowledgement ("okay", "thank you", "uh-huh"). */
-export function realWords(text: string): number {
-  if (!text || isBackchannel(text)) return 0;
-  return normalize(text).replace(/[?]/g, '').split(' ').filter(Boolean).length;
-}
-
 export class TurnTaking {
   private readonly gate: SpeechGate;
   private readonly ep: Endpointer;
@@ -148,6 +134,8 @@ export class TurnTaking {
   private noiseRun = false;
   /** A run was judged noise in this call: from then on only words interrupt the agent. */
   private noisyLine = false;
+  /** The last overlap's pause resumed: its words, if they come now, come late. */
+  private resumed = false;
   /** Voice the streaming recognizer gave no words for, since the last words, ms (runs that ended). */
   private wordlessMs = 0;
 
@@ -181,6 +169,11 @@ export class TurnTaking {
     }
     this.phase = phase;
     this.agentSince = sinceMs;
+  }
+
+  /** What the agent said last (its whole utterance): a question for a number makes endpointing wait for groups. */
+  agentSaid(text: string): void {
+    this.ep.numberExpected(asksForNumber(text));
   }
 
   /** What the recognizer does (its capabilities): whether words are expected while the caller speaks. */
@@ -231,8 +224,12 @@ export class TurnTaking {
     this.prepare();
   }
 
-  asrFinal(text: string, speechFinal: boolean, now: number): void {
-    this.ep.asrFinal(text, speechFinal, now);
+  /**
+   * A final transcript; `wordsEndAt`: where its last word ends in the caller's audio (session clock), and the
+   * recognizer's `confidence` (0..1), when it gives them.
+   */
+  asrFinal(text: string, speechFinal: boolean, now: number, wordsEndAt?: number, confidence?: number): void {
+    this.ep.asrFinal(text, speechFinal, now, wordsEndAt, confidence);
     this.afterWords();
     this.prepare();
   }
@@ -261,6 +258,8 @@ export class TurnTaking {
     const c = this.ep.tick(now);
     if (c === 'nothing') {
       const voiced = this.voicedMs;
+      // The pause ended with no words: its speech is done with (a reprompt when the agent is silent).
+      if (!this.gate.speaking) this.voicedMs = 0;
       if (voiced >= UNINTELLIGIBLE_MIN_MS && this.phase === 'quiet') {
         this.reset();
         this.decide({ type: 'unintelligible', voicedMs: voiced });
@@ -327,6 +326,7 @@ export class TurnTaking {
 
   private speechStart(at: number): void {
     this.noiseRun = false;
+    this.resumed = false;
     // The caller goes on: a reply prepared on their words so far is dropped before any of it is heard.
     this.discard();
     // Speech that starts while the agent talks is an overlap (an acknowledgement?) unless it becomes an interruption.
@@ -389,7 +389,7 @@ export class TurnTaking {
     const text = this.ep.text;
     if (realWords(text) < this.cfg.minWords) return false;
     const voiced = this.voicedMs + (this.gate.speaking ? this.gate.voicedSince(this.agentSince) : 0);
-    return !isAcknowledgement(text, voiced);
+    return !isAcknowledgement(text, voiced, { confidence: this.ep.confidence });
   }
 
   private resumeOrStop(): TurnDecision {
@@ -399,8 +399,9 @@ export class TurnTaking {
   private endPause(d: TurnDecision): void {
     this.paused = false;
     this.resumeAt = undefined;
-    // An acknowledgement: its words (if the recognizer is still on them) commit later as one, however late.
-    if (d.type === 'resume') this.voicedMs = 0;
+    // An acknowledgement: its words (if the recognizer is still on them) commit later, however late, with the
+    // overlap's voiced length, so that the session judges them by duration too (a garbled "thank you").
+    if (d.type === 'resume') this.resumed = true;
     this.decide(d);
   }
 
@@ -448,6 +449,15 @@ export class TurnTaking {
       this.voicedMs = 0;
       this.turnStart = -1;
     }
-    this.decide({ type: 'commit', turn: c, overlap, voicedMs, ...(forced ? { forced } : {}) });
+    const resumed = this.resumed && overlap;
+    this.resumed = false;
+    this.decide({
+      type: 'commit',
+      turn: c,
+      overlap,
+      voicedMs,
+      ...(forced ? { forced } : {}),
+      ...(resumed ? { resumed } : {}),
+    });
   }
 }

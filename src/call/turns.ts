@@ -23,6 +23,13 @@ const ASR_GRACE_MS = 2000;
 const NO_INTERIM_GRACE_MS = 6000;
 /** The grace never grows past this, ms. */
 const MAX_ASR_GRACE_MS = 8000;
+/**
+ * A final whose last word ends this close before the VAD's end of speech covers that speech run, ms (the VAD's end
+ * is late by its own overhang; the two clocks differ by the line's jitter).
+ */
+const COVER_MARGIN_MS = 300;
+/** Beyond the recognizer's slowest final so far, how long stale words wait for the next one, ms. */
+const STALE_MARGIN_MS = 300;
 
 export interface EndpointingConfig {
   minDelayMs: number;
@@ -37,6 +44,8 @@ export interface TurnCommit {
   asrFinalAt?: number;
   committedAt: number;
   completeness: Completeness;
+  /** The recognizer's lowest confidence in the turn's finals (0..1), when it gives one. */
+  confidence?: number;
 }
 
 export class Endpointer {
@@ -48,6 +57,20 @@ export class Endpointer {
   /** The slowest final seen in the call, ms after the end of the speech it ended. */
   private slowestFinalMs = 0;
   private graceMs = NO_INTERIM_GRACE_MS;
+  /** The recognizer gives words only at the end of an utterance (no interim words while the caller speaks). */
+  private endOnly = true;
+  /**
+   * An end-only recognizer has not yet given the words of the caller's last speech run: the words so far are from
+   * before it and cannot say whether the turn is over (the run may be "and then..."), so the commit waits for its
+   * final (at most maxDelayMs after the end of speech).
+   */
+  private stale = false;
+  /** The agent asked for a number: an unpunctuated answer waits maxDelayMs (digit groups with pauses between). */
+  private numberAsked = false;
+  /** The recognizer's lowest confidence in this turn's finals, when it gives one. */
+  confidence: number | undefined;
+  /** How far into the caller's audio the recognizer's finals reach (session clock), when it gives word times. */
+  private coveredAt: number | undefined;
   /** When tick() must run next (ms, session clock); undefined when nothing is pending. */
   deadline: number | undefined;
   private cfg: EndpointingConfig;
@@ -63,6 +86,13 @@ export class Endpointer {
   /** The recognizer streams words while the caller speaks (a shorter wait for a final that never comes). */
   interimWords(on: boolean): void {
     this.graceMs = on ? ASR_GRACE_MS : NO_INTERIM_GRACE_MS;
+    this.endOnly = !on;
+    if (on) this.stale = false;
+  }
+
+  /** The agent's last words asked for a number (a phone number, a code, a date of birth). */
+  numberExpected(on: boolean): void {
+    this.numberAsked = on;
   }
 
   /** The words heard so far in this turn (finals plus the current partial). */
@@ -83,27 +113,41 @@ export class Endpointer {
   speechStarted(): void {
     this.speaking = true;
     this.deadline = undefined;
+    if (this.endOnly) this.stale = true;
   }
 
   speechEnded(atMs: number): void {
     this.speaking = false;
     this.speechEndAt = atMs;
+    // The recognizer already gave the words of this run (during the VAD's hangover).
+    if (this.stale && this.coveredAt !== undefined && this.covers()) this.stale = false;
     this.schedule();
   }
 
   asrPartial(text: string): void {
     this.partial = text.trim();
+    // Words of the run in progress: the recognizer is on it.
+    if (this.partial) this.stale = false;
   }
 
-  asrFinal(text: string, speechFinal: boolean, now: number): void {
+  asrFinal(text: string, speechFinal: boolean, now: number, wordsEndAt?: number, confidence?: number): void {
     const t = text.trim();
+    if (t && confidence !== undefined) this.confidence = Math.min(this.confidence ?? confidence, confidence);
+    if (wordsEndAt !== undefined) {
+      this.coveredAt = Math.max(this.coveredAt ?? wordsEndAt, wordsEndAt);
+      // How far behind the audio the recognizer runs (a loaded offline one: seconds).
+      if (t) this.slowestFinalMs = Math.max(this.slowestFinalMs, now - wordsEndAt);
+    }
     this.partial = '';
     if (t) {
       this.finals.push(t);
       this.asrFinalAt = now;
-      if (!this.speaking && this.speechEndAt >= 0)
+      if (!this.speaking && this.speechEndAt >= 0 && wordsEndAt === undefined)
         this.slowestFinalMs = Math.max(this.slowestFinalMs, now - this.speechEndAt);
     }
+    // A final that arrives while the caller speaks is about an earlier run, not the one in progress; one that
+    // arrives after may still be about an earlier run (a recognizer that lags): its word times say.
+    if (!this.speaking && this.covers()) this.stale = false;
     // The recognizer saw the end of speech even if the VAD did not (quiet line, soft ending).
     if (speechFinal && this.speechEndAt < 0) this.speechEndAt = now;
     if (!this.speaking) this.schedule();
@@ -116,8 +160,17 @@ export class Endpointer {
       this.partial = '';
       this.asrFinalAt = now;
     }
-    this.speaking = false;
+    // The recognizer's utterance ended, but the voice detector hears the caller go on (an end-only recognizer
+    // reports the end of what was said before a short pause late, often after the caller has resumed): the turn
+    // stays open until the VAD's own end of speech.
+    if (this.speaking) return;
+    if (this.covers()) this.stale = false;
     this.schedule();
+  }
+
+  /** The recognizer's words reach the end of the caller's last speech run (or it gives no word times to tell). */
+  private covers(): boolean {
+    return this.coveredAt === undefined || this.coveredAt >= this.speechEndAt - COVER_MARGIN_MS;
   }
 
   /** Prepend text of a turn that was committed then taken back (the caller went on talking). */
@@ -132,6 +185,8 @@ export class Endpointer {
     this.partial = '';
     this.speechEndAt = -1;
     this.asrFinalAt = undefined;
+    this.stale = false;
+    this.confidence = undefined;
   }
 
   /** Delay after the end of speech for this text, ms. */
@@ -142,6 +197,9 @@ export class Endpointer {
       case 'complete':
         return min;
       case 'statement':
+        // A number being read: the recognizer often does not hear the digits as digits (8 kHz), so what it gives
+        // cannot say whether the last group was read; the pause can.
+        if (this.numberAsked) return max;
         return Math.min(max, min + Math.round((max - min) * 0.1));
       default:
         // Trailing words, or no words yet (ASR final still in flight): wait up to the maximum.
@@ -159,6 +217,11 @@ export class Endpointer {
     if (this.speaking) return undefined;
     const text = this.text;
     const c = completeness(text);
+    if (this.stale && c !== 'empty' && now < this.speechEndAt + this.staleWaitMs()) {
+      // The words of the last run are still with the recognizer: its final (or the longest wait) decides.
+      this.deadline = this.speechEndAt + this.staleWaitMs();
+      return undefined;
+    }
     if (c === 'empty') {
       // Noise, or ASR gave nothing: wait for a final a little longer, then give up on this pause. The end of speech
       // is kept, so a late final commits at once and the turn's endpointing figure shows the real wait.
@@ -176,6 +239,7 @@ export class Endpointer {
       asrFinalAt: this.asrFinalAt,
       committedAt: now,
       completeness: c,
+      confidence: this.confidence,
     };
     this.reset();
     return commit;
@@ -196,6 +260,7 @@ export class Endpointer {
       asrFinalAt: this.asrFinalAt,
       committedAt: now,
       completeness: c,
+      confidence: this.confidence,
     };
     this.reset();
     this.speaking = speaking;
@@ -204,6 +269,14 @@ export class Endpointer {
 
   private schedule(): void {
     if (this.speaking || this.speechEndAt < 0) return;
-    this.deadline = this.speechEndAt + this.delayFor(completeness(this.text));
+    this.deadline = this.speechEndAt + (this.stale ? this.staleWaitMs() : this.delayFor(completeness(this.text)));
+  }
+
+  /**
+   * How long words that predate the last speech run wait for the recognizer's final of it, ms: the longest
+   * endpointing wait, or the recognizer's observed lag behind the audio if longer (bounded).
+   */
+  private staleWaitMs(): number {
+    return Math.max(this.cfg.maxDelayMs, Math.min(MAX_ASR_GRACE_MS, this.slowestFinalMs + STALE_MARGIN_MS));
   }
 }

@@ -84,6 +84,23 @@ export function completeness(text: string): Completeness {
   return 'statement';
 }
 
+/** A number the caller reads out, in groups with pauses between them (a phone or card number, a date of birth). */
+const NUMBER_SLOT =
+  /\b(number|digits|zip|postcode|postal code|pin|code|date of birth|birthday|extension)\b[^.!?]*\?|\b(say|read|enter|give me|tell me)\b[^.!?]*\b(number|digits|code|date of birth)\b/;
+
+/**
+ * Did the agent just ask for a number ("What is your phone number?", "Please read me the card number.")? Its
+ * answer is read in digit groups with hesitations between them, which the recognizer may not hear as digits.
+ */
+export function asksForNumber(agentText: string): boolean {
+  const sentences = agentText
+    .toLowerCase()
+    .split(/(?<=[.!?])\s+/)
+    .filter(Boolean);
+  const last = sentences.at(-1);
+  return last !== undefined && NUMBER_SLOT.test(last);
+}
+
 /** Same words, whatever the case and punctuation (a prepared reply is kept when the final transcript matches). */
 export function sameWords(a: string, b: string): boolean {
   const w = (s: string): string => normalize(s).replace(/[?]/g, '').trim();

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readWav } from '../../src/audio/wav.js';
+import { isAcknowledgement } from '../../src/call/acknowledgement.js';
 import { type TurnDecision, TurnTaking, turnTakingConfig } from '../../src/call/turn-taking.js';
 import { EnergyVad } from '../../src/call/vad.js';
 
@@ -52,9 +53,10 @@ class Line {
     this.tt.asrPartial(text);
   }
 
-  final(text: string): void {
+  /** A final; `wordsEndAt`: where its last word ends in the audio (a recognizer that gives word times). */
+  final(text: string, wordsEndAt?: number): void {
     this.log.push({ type: 'input', what: `final:${text}` });
-    this.tt.asrFinal(text, true, this.t);
+    this.tt.asrFinal(text, true, this.t, wordsEndAt);
   }
 
   /** Silence until the clock reaches `t` (the recognizer's answer comes then). */
@@ -351,6 +353,86 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     line.tt.asrTurnResumed();
     line.tt.asrEagerEnd('there are no more messages');
     expect(line.types().filter((t) => t === 'prepare' || t === 'discard')).toEqual(['prepare', 'discard', 'prepare']);
+  });
+
+  it('after "What is your phone number?", digit groups the recognizer mishears (no digits, no punctuation) are one turn', () => {
+    const read = (asked: string | undefined): string[] => {
+      const line = new Line();
+      if (asked) line.tt.agentSaid(asked);
+      line.agent('quiet');
+      const group = (ds: string[], heard: string, pause: number) => {
+        for (const d of ds) line.play(speech(`digits/${d}`));
+        const end = line.t;
+        // An end-only recognizer's final (with word times), 500 ms after the group: before the caller goes on.
+        line.until(end + 500);
+        line.final(heard, end - 100);
+        line.until(end + pause);
+      };
+      group(['5', '5', '5'], 'funny that i knew that i even', 800);
+      group(['0', '1'], 'the era', 600);
+      group(['2', '3', '4', '5'], 'to the meatball are lying', 2500);
+      return line.commits();
+    };
+    expect(read('Hello, this is Acme support. What is your phone number?')).toEqual([
+      'funny that i knew that i even the era to the meatball are lying',
+    ]);
+    // Without the question the same words and pauses end the turn at the first hesitation: the question is the cue.
+    expect(read('Hello, this is Acme. How can I help?').length).toBeGreaterThan(1);
+  });
+
+  it("an end-only recognizer: a late final of the caller's earlier words does not end the turn, nor does its utterance end", () => {
+    const line = new Line();
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    const firstEnd = line.t;
+    line.play(silence(700));
+    line.play(speech('dir-welcome'));
+    // The recognizer runs behind: the first sentence's words (they end where it ended) come as the caller goes on
+    // and after, with its utterance end; the turn waits for the words of the second.
+    line.final('no more messages', firstEnd - 100);
+    line.tt.utteranceEnd(line.t);
+    const secondEnd = line.t;
+    line.until(secondEnd + 900);
+    expect(line.commits()).toEqual([]);
+    line.final('welcome to the directory', secondEnd - 100);
+    line.play(silence(1500));
+    expect(line.commits()).toEqual(['no more messages welcome to the directory']);
+  });
+
+  it('a short "thank you" the recognizer guesses as three words ("and he is") is still an acknowledgement', () => {
+    // Guessed (low confidence) or late (after the agent resumed): up to three words of a short overlap.
+    expect(isAcknowledgement('and he is', 640, { confidence: 0.37 })).toBe(true);
+    expect(isAcknowledgement('and he is', 640, { late: true })).toBe(true);
+    // Heard with confidence, three words are a request ("sure go ahead"); longer speech, more words, or a word that
+    // asks the agent to stop is never one.
+    expect(isAcknowledgement('sure go ahead', 600, { confidence: 0.95 })).toBe(false);
+    expect(isAcknowledgement('sure go ahead', 600)).toBe(false);
+    expect(isAcknowledgement('and he is', 1200, { confidence: 0.37 })).toBe(false);
+    expect(isAcknowledgement('what about the premium plan', 700, { confidence: 0.3 })).toBe(false);
+    expect(isAcknowledgement('wait a second', 600, { confidence: 0.3 })).toBe(false);
+    // Over the agent, in the pause: the guessed words do not make the interruption real; it resumes.
+    const paused = new Line();
+    paused.agent('speaking');
+    paused.play(silence(300));
+    paused.play(speech('auth-thankyou'));
+    paused.play(silence(300));
+    paused.tt.asrFinal('and he is', true, paused.t, undefined, 0.37);
+    paused.play(silence(1500));
+    expect(paused.types()).toContain('resume');
+    expect(paused.types()).not.toContain('barge_in');
+    // The words come after the agent resumed: the commit says so, and with the overlap's length it is one.
+    const line = new Line();
+    line.agent('speaking');
+    line.play(silence(300));
+    line.play(speech('auth-thankyou'));
+    line.play(silence(1500));
+    line.final('and he is');
+    line.play(silence(1500));
+    expect(line.types()).toContain('resume');
+    expect(line.types()).not.toContain('barge_in');
+    const c = line.log.find((d) => d.type === 'commit');
+    expect(c).toMatchObject({ type: 'commit', overlap: true, resumed: true });
+    expect(c?.type === 'commit' && isAcknowledgement(c.turn.text, c.voicedMs, { late: c.resumed })).toBe(true);
   });
 
   it('a recognizer that lags by seconds (a loaded offline one): its late final is a turn, not a reprompt', () => {

@@ -50,6 +50,9 @@ const EXPECTED_TO_PASS = new Set([
   'real-barge-in',
   'real-question',
   'real-nonstop',
+  'real-acknowledgement',
+  'real-hesitant',
+  'real-two-sentences',
   // issue 18: voicemail detection (answered_by) and the message <= 1 s after the beep
   'machine-beep',
   'machine-beep-noisy',

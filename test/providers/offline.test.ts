@@ -62,7 +62,7 @@ describe('offline asr (pocketsphinx)', () => {
     expect((err as ProviderError).message).toContain('apt-get install pocketsphinx pocketsphinx-en-us');
   });
 
-  /** Streams two flite sentences in `format` (20 ms frames), each followed by finalize(). */
+  /** Streams two flite sentences in `format` (20 ms frames), each followed by a 500 ms pause and finalize(). */
   async function loop(format: AudioFormat): Promise<AsrEvent[]> {
     const tts = new OfflineTts();
     const events: AsrEvent[] = [];
@@ -74,6 +74,9 @@ describe('offline asr (pocketsphinx)', () => {
         const data = conv.convert(c.data);
         for (let i = 0; i < data.length; i += frame) stream.write(data.subarray(i, i + frame));
       }
+      // The caller's pause, as the line carries it (silence in the stream's format).
+      const pause = new Uint8Array(25 * frame).fill(format.encoding === 'mulaw' ? 0xff : 0);
+      for (let i = 0; i < pause.length; i += frame) stream.write(pause.subarray(i, i + frame));
       stream.finalize();
     }
     await stream.close();
