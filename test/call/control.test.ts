@@ -1,26 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastToolResult, lastUser } from '../../bench/scripted.js';
 import type { LlmRequest } from '../../src/providers/types.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
 /** LLM requests of the conversation (not the post-call summary / extraction). */
 const conversational = (reqs: LlmRequest[]) =>
   reqs.filter((r) => !(r.messages[0]?.role === 'system' && /^(Summarize|Extract)/.test(r.messages[0].content)));
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-});
-
-function h(o: Parameters<typeof harness>[0]) {
-  const x = harness(o);
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
-}
+const h = harnessPerTest();
 
 describe('call control', () => {
   it('DTMF menu: a menu key replies at once, another transfers', async () => {

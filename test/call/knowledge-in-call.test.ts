@@ -9,7 +9,7 @@ import {
   type RetrievalEvent,
 } from '../../src/rag/index.js';
 import { faqFixture, tempDir } from '../rag/helpers.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
 /**
  * A call bound to a knowledge collection answers from it: real LanceDB in a temp dir, the offline hashed embedder
@@ -20,6 +20,7 @@ import { harness } from './harness.js';
 let kb: KnowledgeBase;
 let cleanup: () => Promise<void>;
 const events: RetrievalEvent[] = [];
+const h = harnessPerTest();
 
 beforeAll(async () => {
   const t = await tempDir();
@@ -49,28 +50,23 @@ function fromKnowledge(messages: ChatMessage[]) {
 describe('knowledge in the call', () => {
   it('answers from the bound collection, with the lookup prefetched before the turn commits', async () => {
     const retriever = createRetriever(kb, 't1', { collections: ['faq'], topK: 2 });
-    const x = harness({
+    const x = h({
       config: { rag: { collections: ['faq'], topK: 2 } },
       asr: { script: ['when do you open on weekdays'], partialAfterMs: 150, finalLatencyMs: 100 },
       llm: { respond: fromKnowledge, firstTokenMs: 20 },
       tts: { msPerChar: 5 },
       deps: { retriever },
     });
-    try {
-      await x.session.start();
-      await x.leg.caller('speech', 900);
-      await x.leg.caller('silence', 300);
-      await x.until(() => x.session.transcript.some((t) => t.role === 'assistant'), 'answer');
-      const answer = x.session.transcript.find((t) => t.role === 'assistant')!.text;
-      expect(answer).toContain('9 am to 7 pm');
-      // The turn's search reused a prefetch (started on the ASR's words before the commit), no second query.
-      expect(retriever.stats.prefetches).toBeGreaterThanOrEqual(1);
-      expect(retriever.stats.cacheHits).toBe(1);
-      expect(events.filter((e) => !e.prefetch)).toHaveLength(0);
-      expect(events.some((e) => e.prefetch && e.query === 'when do you open on weekdays')).toBe(true);
-    } finally {
-      x.leg.stop('test-end');
-      x.cleanup();
-    }
+    await x.session.start();
+    await x.leg.caller('speech', 900);
+    await x.leg.caller('silence', 300);
+    await x.until(() => x.session.transcript.some((t) => t.role === 'assistant'), 'answer');
+    const answer = x.session.transcript.find((t) => t.role === 'assistant')!.text;
+    expect(answer).toContain('9 am to 7 pm');
+    // The turn's search reused a prefetch (started on the ASR's words before the commit), no second query.
+    expect(retriever.stats.prefetches).toBeGreaterThanOrEqual(1);
+    expect(retriever.stats.cacheHits).toBe(1);
+    expect(events.filter((e) => !e.prefetch)).toHaveLength(0);
+    expect(events.some((e) => e.prefetch && e.query === 'when do you open on weekdays')).toBe(true);
   });
 });

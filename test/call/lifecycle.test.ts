@@ -2,23 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { lastUser } from '../../bench/scripted.js';
 import type { Assistant } from '../../src/assistant.js';
 import { clearGreetingCache } from '../../src/call/greeting.js';
-import { assistant, harness } from './harness.js';
+import { assistant, harnessPerTest } from './harness.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-  clearGreetingCache();
-});
+afterEach(clearGreetingCache);
 
-function h(o: Parameters<typeof harness>[0]) {
-  const x = harness(o);
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
-}
+const h = harnessPerTest();
 
 describe('greeting cache', () => {
   it('the second call of an assistant plays the cached greeting without TTS; a personal greeting is not cached', async () => {

@@ -2,23 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastUser } from '../../bench/scripted.js';
 import { clearGreetingCache } from '../../src/call/greeting.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-  clearGreetingCache();
-});
+afterEach(clearGreetingCache);
 
-function h(o: Parameters<typeof harness>[0]) {
-  const x = harness(o);
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
-}
+const h = harnessPerTest();
 
 const answer = (messages: Parameters<typeof lastUser>[0]) => {
   const u = lastUser(messages).toLowerCase();

@@ -2,28 +2,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MULAW_8K } from '../../src/audio/format.js';
 import { clearGreetingCache } from '../../src/call/greeting.js';
 import { thinkingAudio } from '../../src/call/thinking-audio.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-  clearGreetingCache();
-});
+afterEach(clearGreetingCache);
+const h = harnessPerTest();
 
 function slowAnswer(thinking: 'none' | 'filler' | 'sound' | 'music') {
-  const x = harness({
+  return h({
     config: { settings: { thinkingAudio: thinking, fillerAfterMs: 300 } },
     asr: { script: ['what are your opening hours'] },
     // The LLM takes 1.2 s to its first token: past fillerAfterMs.
     llm: { respond: () => [{ text: 'We open at nine.' }], firstTokenMs: 1200 },
     tts: { msPerChar: 10 },
   });
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
 }
 
 describe('thinking audio', () => {

@@ -1,14 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastToolResult } from '../../bench/scripted.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
-import { harness, slowBalanceTool } from './harness.js';
+import { harnessPerTest, slowBalanceTool } from './harness.js';
 
 let server: http.Server;
 let base = '';
 let mcp: McpTestServer;
-let cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
   server = http.createServer(async (req, res) => {
@@ -28,19 +27,8 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
   await mcp.close();
 });
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-});
 
-function h(o: Parameters<typeof harness>[0]) {
-  const x = harness(o);
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
-}
+const h = harnessPerTest();
 
 describe('tools in a call', () => {
   it('a slow HTTP tool: the filler is spoken, then the answer uses the result; the call record has the tool call', async () => {

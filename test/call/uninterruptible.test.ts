@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastToolResult, lastUser } from '../../bench/scripted.js';
 import { clearGreetingCache } from '../../src/call/greeting.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
 let cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -11,15 +11,7 @@ afterEach(async () => {
   cleanups = [];
   clearGreetingCache();
 });
-
-function h(o: Parameters<typeof harness>[0]) {
-  const x = harness(o);
-  cleanups.push(() => {
-    x.leg.stop('test-end');
-    x.cleanup();
-  });
-  return x;
-}
+const h = harnessPerTest();
 
 const DISCLOSURE = 'This call is recorded for quality and training purposes and may be monitored by our staff.';
 

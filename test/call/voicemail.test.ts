@@ -4,30 +4,26 @@
  * recordings over the Twilio wire (verdicts, the message <= 1 s after the beep) are the AMD replays in
  * test/cli/replay.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AssistantConfig } from '../../src/assistant.js';
 import { linearToMulaw } from '../../src/audio/g711.js';
 import { fillFrame } from './fake-leg.js';
-import { harness } from './harness.js';
+import { harnessPerTest } from './harness.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const perTest = harnessPerTest();
 
 const MESSAGE = 'Hi, this is Acme. Please call us back.';
 
 type Voicemail = NonNullable<NonNullable<AssistantConfig['settings']>['voicemail']>;
 
 function call(voicemail: Voicemail, o: { outbound?: boolean; params?: Record<string, string> } = {}) {
-  const h = harness({
+  const h = perTest({
     config: { firstMessage: 'Hello, this is Acme.', settings: { voicemail } },
     asr: { script: [] },
     llm: { respond: () => [] },
     leg: { customParameters: o.params ?? {} },
     outbound: o.outbound ?? true,
   });
-  cleanups.push(h.cleanup);
   const { leg, sink, session, ended } = h;
   const frame = new Uint8Array(160);
   let phase = 0;
