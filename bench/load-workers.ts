@@ -117,7 +117,8 @@ async function startEngine(workers: number, databaseUrl: string, maxCalls: numbe
       out += d.toString();
       const url = /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1];
       const up = out.match(/worker \d+ pid \d+ listening/g)?.length ?? 0;
-      if (url && up >= workers) resolve(url);
+      // One worker runs without a supervisor (serve --workers 1): no per-worker lines then.
+      if (url && (workers === 1 || up >= workers)) resolve(url);
     });
     proc.once('exit', (code) => reject(new Error(`serve --workers ${workers} exited with ${code}: ${err}`)));
   });
@@ -163,7 +164,7 @@ function scrapeOnce(base: string): Promise<string> {
   });
 }
 
-const LINE = /^([a-zA-Z_:][\w:]*)\{([^}]*)\}\s+(\S+)/;
+const LINE = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/;
 
 function parseWorker(text: string): [string, WorkerSample] | undefined {
   let worker: string | undefined;
@@ -171,18 +172,20 @@ function parseWorker(text: string): [string, WorkerSample] | undefined {
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
-    const [, name, labels, value] = m;
-    const w = /worker="([^"]*)"/.exec(labels!)?.[1];
+    const [, name, labelText, value] = m;
+    const labels = labelText ?? '';
+    const w = /worker="([^"]*)"/.exec(labels)?.[1];
     if (w) worker = w;
     const v = Number(value);
     if (name === 'voice_engine_pacer_lag_ms_bucket') {
-      const le = /le="([^"]*)"/.exec(labels!)?.[1];
+      const le = /le="([^"]*)"/.exec(labels)?.[1];
       if (le) s.buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), v);
     } else if (name === 'voice_engine_pacer_lag_ms_count') s.count = v;
     else if (name === 'voice_engine_media_frames_dropped_total') s.dropped = v;
     else if (name === 'process_cpu_seconds_total') s.cpuS = v;
   }
-  return worker === undefined ? undefined : [worker, s];
+  // A single process (serve --workers 1) labels nothing: it is worker 1.
+  return s.buckets.size === 0 ? undefined : [worker ?? '1', s];
 }
 
 /** Every worker's sample: scrapes until each of the `workers` has answered (round-robin: a few rounds at most). */
