@@ -7,8 +7,6 @@
  * Assertions are on order and content only (wire events and the call's recorded events), never on timing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -35,13 +33,12 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { fakeCreds, startControlFake } from '../channels/control-fake.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
 import { fillFrame } from './fake-leg.js';
-import { assistant, slowBalanceTool } from './harness.js';
+import { assistant, slowBalanceTool, startSlowBalanceBackend } from './harness.js';
 
 let engines: LocalEngine[] = [];
 let sims: PhoneSim[] = [];
 let dirs: string[] = [];
-let slowHttp: http.Server;
-let slowBase = '';
+let slow: Awaited<ReturnType<typeof startSlowBalanceBackend>>;
 let mcp: McpTestServer;
 /** Twilio's REST call control (loopback fake) and the tenant whose twilio plugin points at it. */
 let platform: Awaited<ReturnType<typeof startControlFake>>;
@@ -55,21 +52,11 @@ beforeAll(async () => {
   tenantId = (await store.tenants.create({ email: 'gws@x' })).id;
   await store.account.purchasePlugin(tenantId, 'twilio', 0);
   await store.account.configurePlugin(tenantId, 'twilio', { ...creds.twilio, baseUrl: `${platform.url}/twilio` });
-  slowHttp = http.createServer(async (req, res) => {
-    for await (const _ of req) {
-      // drain the body
-    }
-    // A slow backend: well beyond the assistant's fillerAfterMs (300 ms below), so the filler is spoken.
-    await new Promise((r) => setTimeout(r, 900));
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"balance":"42.50"}');
-  });
-  await new Promise<void>((r) => slowHttp.listen(0, '127.0.0.1', r));
-  slowBase = `http://127.0.0.1:${(slowHttp.address() as AddressInfo).port}`;
+  slow = await startSlowBalanceBackend();
   mcp = await startMcpServer();
 });
 afterAll(async () => {
-  slowHttp.closeAllConnections();
-  await new Promise((r) => slowHttp.close(r));
+  await slow.close();
   await mcp.close();
   store.close();
   await platform.close();
@@ -256,7 +243,7 @@ for (const protocol of ['twilio', 'native'] as SimProtocol[]) {
     });
 
     it('a slow HTTP tool: the filler is spoken before the result; the tool call and result are recorded', async () => {
-      const { sim, call, llm, tts } = await setup(protocol, slowBalanceTool(`${slowBase}/balance`));
+      const { sim, call, llm, tts } = await setup(protocol, slowBalanceTool(slow.url));
       await say(sim);
       await until(() => tts.texts.some((t) => t.includes('42.50')) && call.session.state === 'listening', 'answer');
       const filler = tts.texts.indexOf('Let me check that for you.');

@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
@@ -115,6 +117,28 @@ export function harness(o: HarnessOptions) {
         if (Date.now() - start > maxMs) throw new Error(`timed out waiting for: ${what}`);
         await new Promise((r) => setTimeout(r, 10));
       }
+    },
+  };
+}
+
+/**
+ * The slow-tool scenario's backend: a loopback HTTP server that answers `{"balance":"42.50"}` after 900 ms, well
+ * beyond the scenario's fillerAfterMs (300 ms), so the filler is spoken. `url` is the tool's URL.
+ */
+export async function startSlowBalanceBackend(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(async (req, res) => {
+    for await (const _ of req) {
+      // drain the body
+    }
+    await new Promise((r) => setTimeout(r, 900));
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"balance":"42.50"}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/balance`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     },
   };
 }

@@ -1,30 +1,17 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastToolResult } from '../../bench/scripted.js';
 import { type McpTestServer, startMcpServer } from '../tools/mcp-server.js';
-import { harnessPerTest, slowBalanceTool } from './harness.js';
+import { harnessPerTest, slowBalanceTool, startSlowBalanceBackend } from './harness.js';
 
-let server: http.Server;
-let base = '';
+let slow: Awaited<ReturnType<typeof startSlowBalanceBackend>>;
 let mcp: McpTestServer;
 
 beforeAll(async () => {
-  server = http.createServer(async (req, res) => {
-    for await (const _ of req) {
-      // drain
-    }
-    // A slow backend: slower than the assistant's fillerAfterMs.
-    await new Promise((r) => setTimeout(r, 900));
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"balance":"42.50"}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  slow = await startSlowBalanceBackend();
   mcp = await startMcpServer();
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await slow.close();
   await mcp.close();
 });
 
@@ -32,7 +19,7 @@ const h = harnessPerTest();
 
 describe('tools in a call', () => {
   it('a slow HTTP tool: the filler is spoken, then the answer uses the result; the call record has the tool call', async () => {
-    const scenario = slowBalanceTool(`${base}/balance`);
+    const scenario = slowBalanceTool(slow.url);
     const x = h({ ...scenario, llm: { ...scenario.llm, firstTokenMs: 10 }, tts: { msPerChar: 3 } });
     await x.session.start();
     await x.leg.caller('speech', 400);
