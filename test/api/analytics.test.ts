@@ -3,7 +3,7 @@ import { percentile } from '../../src/api/routes/analytics.js';
 import { toolResponseRow } from '../../src/call/analytics-rows.js';
 import { createChannelDialer } from '../../src/channels/dialer.js';
 import { startTwilioFake } from '../channels/twilio-fake.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, useTwilioFake } from './harness.js';
 
 const creds = { sid: 'ACanalyticsanalyticsanalyticsanaly', token: 'tok' };
 let h: Harness;
@@ -15,11 +15,7 @@ beforeAll(async () => {
     (store) => ({ dialer: createChannelDialer({ store, publicUrl: 'https://engine.example.com' }) }),
     { PUBLIC_URL: 'https://engine.example.com' },
   );
-  await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } });
-  await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
-    headers: h.a.h,
-    body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: twilio.url },
-  });
+  await useTwilioFake(h, h.a, creds, twilio.url);
 });
 afterAll(async () => {
   await h.close();

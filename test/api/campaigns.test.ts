@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChannelDialer } from '../../src/channels/dialer.js';
 import { twilioPostSignature } from '../../src/channels/twilio-status.js';
 import { startTwilioFake } from '../channels/twilio-fake.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, useTwilioFake } from './harness.js';
 
 const creds = { sid: 'ACfeedfeedfeedfeedfeedfeedfeedfeed', token: 'tw_token' };
 let h: Harness;
@@ -24,11 +24,7 @@ beforeAll(async () => {
     { PUBLIC_URL: 'https://engine.example.com' },
   );
   agent = (await h.call('POST', '/api/v1/assistants', { headers: h.a.h, body: { name: 'Caller' } })).body.data.id;
-  await h.call('POST', '/api/v1/account/plugins/purchase', { headers: h.a.h, body: { pluginId: 'twilio' } });
-  await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
-    headers: h.a.h,
-    body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl: twilio.url },
-  });
+  await useTwilioFake(h, h.a, creds, twilio.url);
 });
 afterAll(async () => {
   await h.close();

@@ -37,6 +37,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * The tenant buys the twilio plugin and points it at a loopback Twilio fake (its account sid and token, its url),
+ * calling from +15550001111, through the account API.
+ */
+export async function useTwilioFake(
+  h: Harness,
+  tenant: Tenant,
+  creds: { sid: string; token: string },
+  baseUrl: string,
+): Promise<void> {
+  await h.call('POST', '/api/v1/account/plugins/purchase', { headers: tenant.h, body: { pluginId: 'twilio' } });
+  await h.call('PUT', '/api/v1/account/plugins/configuration/twilio', {
+    headers: tenant.h,
+    body: { accountSid: creds.sid, authToken: creds.token, fromNumber: '+15550001111', baseUrl },
+  });
+}
+
 export async function startHarness(
   extra: Partial<AppDeps> | ((store: Store) => Partial<AppDeps>) = {},
   env: Record<string, string> = {},
