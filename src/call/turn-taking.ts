@@ -134,6 +134,10 @@ export class TurnTaking {
   private noiseRun = false;
   /** A run was judged noise in this call: from then on only words interrupt the agent. */
   private noisyLine = false;
+  /** The recognizer decides the end of the turn (Flux EndOfTurn). */
+  private modelTurns = false;
+  /** The speech run in progress was committed by the recognizer's end of turn (the VAD is in its hangover). */
+  private runCommitted = false;
   /** The last overlap's pause resumed: its words, if they come now, come late. */
   private resumed = false;
   /** Voice the streaming recognizer gave no words for, since the last words, ms (runs that ended). */
@@ -176,9 +180,13 @@ export class TurnTaking {
     this.ep.numberExpected(asksForNumber(text));
   }
 
-  /** What the recognizer does (its capabilities): whether words are expected while the caller speaks. */
-  recognizer(c: { interim?: boolean }): void {
+  /**
+   * What the recognizer does (its capabilities): whether words are expected while the caller speaks, and whether
+   * it decides the end of the turn itself (Flux EndOfTurn: its speech-final final commits at once).
+   */
+  recognizer(c: { interim?: boolean; endOfTurn?: boolean }): void {
     this.interimWords = c.interim === true;
+    this.modelTurns = c.endOfTurn === true;
     this.ep.interimWords(this.interimWords);
   }
 
@@ -230,6 +238,10 @@ export class TurnTaking {
    */
   asrFinal(text: string, speechFinal: boolean, now: number, wordsEndAt?: number, confidence?: number): void {
     this.ep.asrFinal(text, speechFinal, now, wordsEndAt, confidence);
+    // The recognizer's end of turn commits now, the VAD's hangover and the endpointing delay not waited for; over a
+    // paused agent the interruption policy decides first. The commit keeps the overlap and hold rules (session).
+    if (speechFinal && this.modelTurns && !this.paused && this.ep.endOfTurn(now))
+      this.runCommitted = this.gate.speaking;
     this.afterWords();
     this.prepare();
   }
@@ -326,6 +338,7 @@ export class TurnTaking {
 
   private speechStart(at: number): void {
     this.noiseRun = false;
+    this.runCommitted = false;
     this.resumed = false;
     // The caller goes on: a reply prepared on their words so far is dropped before any of it is heard.
     this.discard();
@@ -355,6 +368,12 @@ export class TurnTaking {
   }
 
   private speechEnd(at: number, ms: number): void {
+    if (this.runCommitted) {
+      // Its words were committed at the recognizer's end of turn: the tail of the run is not a new utterance.
+      this.runCommitted = false;
+      this.decide({ type: 'speech_end', atMs: at });
+      return;
+    }
     this.voicedMs += ms;
     // Voice without words, run after run (music on hold breaks into short runs): the line is noisy.
     this.wordlessMs = !this.interimWords || this.ep.text ? 0 : this.wordlessMs + ms;

@@ -65,6 +65,8 @@ export class Endpointer {
    * final (at most maxDelayMs after the end of speech).
    */
   private stale = false;
+  /** The recognizer ended the turn: its deadline (now) is not moved by the words' completeness. */
+  private modelEnded = false;
   /** The agent asked for a number: an unpunctuated answer waits maxDelayMs (digit groups with pauses between). */
   private numberAsked = false;
   /** The recognizer's lowest confidence in this turn's finals, when it gives one. */
@@ -113,6 +115,7 @@ export class Endpointer {
   speechStarted(): void {
     this.speaking = true;
     this.deadline = undefined;
+    this.modelEnded = false;
     if (this.endOnly) this.stale = true;
   }
 
@@ -173,6 +176,20 @@ export class Endpointer {
     return this.coveredAt === undefined || this.coveredAt >= this.speechEndAt - COVER_MARGIN_MS;
   }
 
+  /**
+   * The recognizer decided the turn is over (Flux EndOfTurn): commit at the next tick, whatever the words look like
+   * and though the VAD may still be in its hangover. False when there is nothing to commit.
+   */
+  endOfTurn(now: number): boolean {
+    if (!this.finals.length && !this.partial) return false;
+    if (this.speaking || this.speechEndAt < 0) this.speechEndAt = now;
+    this.speaking = false;
+    this.stale = false;
+    this.modelEnded = true;
+    this.deadline = now;
+    return true;
+  }
+
   /** Prepend text of a turn that was committed then taken back (the caller went on talking). */
   restore(text: string): void {
     if (text) this.finals.unshift(text);
@@ -187,6 +204,7 @@ export class Endpointer {
     this.asrFinalAt = undefined;
     this.stale = false;
     this.confidence = undefined;
+    this.modelEnded = false;
   }
 
   /** Delay after the end of speech for this text, ms. */
@@ -268,7 +286,7 @@ export class Endpointer {
   }
 
   private schedule(): void {
-    if (this.speaking || this.speechEndAt < 0) return;
+    if (this.speaking || this.speechEndAt < 0 || this.modelEnded) return;
     this.deadline = this.speechEndAt + (this.stale ? this.staleWaitMs() : this.delayFor(completeness(this.text)));
   }
 

@@ -484,4 +484,36 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     batch.play(moh.subarray(0, 8000 * 8));
     expect(batch.types()).toContain('barge_in');
   });
+  it("the recognizer's end of turn (Flux EndOfTurn) commits at once: trailing words, the VAD's hangover not waited for", () => {
+    const run = (endOfTurn: boolean): string[] => {
+      const line = new Line();
+      line.tt.recognizer({ interim: true, endOfTurn });
+      line.agent('quiet');
+      // Cut mid-speech: the VAD still hears the caller (its hangover) when the recognizer ends the turn.
+      line.play(speech('conf-invalid').subarray(0, 8000));
+      line.partial('my number is');
+      line.tt.asrFinal('my number is', true, line.t);
+      line.play(silence(4000));
+      expect(line.commits()).toEqual(['my number is']);
+      expect(line.types()).not.toContain('unintelligible');
+      return line.types().filter((t) => t === 'commit' || t === 'speech_end');
+    };
+    // The commit comes before the VAD's own end of speech...
+    expect(run(true)).toEqual(['commit', 'speech_end']);
+    // ...where without the capability trailing words wait for it, then for the longest endpointing delay.
+    expect(run(false)).toEqual(['speech_end', 'commit']);
+  });
+
+  it("over a paused agent the recognizer's end of turn does not bypass the interruption policy", () => {
+    const line = new Line();
+    line.tt.recognizer({ interim: true, endOfTurn: true });
+    line.agent('speaking');
+    line.play(silence(300));
+    line.play(speech('auth-thankyou'));
+    line.tt.asrFinal('thank you', true, line.t);
+    line.play(silence(1500));
+    expect(line.types()).toContain('pause');
+    expect(line.types()).toContain('resume');
+    expect(line.types()).not.toContain('barge_in');
+  });
 });

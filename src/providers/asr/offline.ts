@@ -37,6 +37,9 @@ export interface OfflineAsrOptions {
   modelDir?: string;
 }
 
+/** Audio without an utterance end after which finalize() pads silence to end one, ms. */
+const LONG_UTTERANCE_MS = 5000;
+
 /** Is the recognizer installed? (binary on PATH and the en-US model present) */
 export async function offlineAsrAvailable(modelDir = POCKETSPHINX_MODEL_DIR): Promise<boolean> {
   if (!(await which('pocketsphinx_continuous'))) return false;
@@ -101,6 +104,8 @@ class PocketsphinxStream implements AsrStream {
   private closed = false;
   private readonly exit: Promise<void>;
   private spawnError: Error | undefined;
+  /** 16 kHz PCM16 bytes given to the recognizer since it last ended an utterance. */
+  private sinceUtteranceBytes = 0;
 
   constructor(
     private readonly child: ChildProcessWithoutNullStreams,
@@ -190,6 +195,7 @@ class PocketsphinxStream implements AsrStream {
         endMs: Math.round(Number(end) * 1000),
         confidence: Math.min(1, Number(prob)),
       });
+    if (token === '</s>') this.sinceUtteranceBytes = 0;
     if (token === '</s>' && this.hypothesis !== undefined) {
       const words = this.words;
       const text = this.hypothesis;
@@ -206,14 +212,21 @@ class PocketsphinxStream implements AsrStream {
     const pcm = this.converter.convert(audio);
     // the converter's output is a view reused on the next call; the pipe keeps what it is given until flushed
     if (pcm.length) this.child.stdin.write(Buffer.from(pcm));
+    this.sinceUtteranceBytes += pcm.length;
   }
 
   /**
-   * Nothing to do while the call streams: the recognizer ends the utterance in the caller's real pause. Padding
-   * silence into a live stream would put everything the caller says next that much later: a second per pause,
-   * seconds behind after a few (finals arriving after the caller went on, one sentence split in two).
+   * Usually nothing: the recognizer ends the utterance in the caller's real pause. Padding silence into a live
+   * stream puts everything the caller says next that much later (a second per pause: seconds behind after a few,
+   * finals arriving after the caller went on). Only when it has ended no utterance for LONG_UTTERANCE_MS of audio (a
+   * caller who talks on with short pauses only) is the silence padded, so that its words come and the turn can be
+   * cut at maxUtteranceMs.
    */
-  finalize(): void {}
+  finalize(): void {
+    if (this.closed || this.sinceUtteranceBytes < LONG_UTTERANCE_MS * 32) return;
+    this.sinceUtteranceBytes = 0;
+    this.child.stdin.write(this.silence);
+  }
 
   async close(): Promise<void> {
     if (this.closed) {
