@@ -299,6 +299,8 @@ export class CallerTurns {
       // backchannel; anything else is a turn: with interruptions off it waits for the agent to finish, else the
       // agent stops (keeping what was heard) and answers it.
       if (isAcknowledgement(c.text, voicedMs, { late: resumed, confidence: c.confidence })) {
+        // A reply prepared on these words is never spoken: stop its LLM request now.
+        this.dropDraft();
         h.conversation.backchannel(c.text);
         return;
       }
@@ -317,7 +319,10 @@ export class CallerTurns {
       return;
     }
     // Nothing was heard of a reply in preparation: an acknowledgement adds nothing to the turn being answered.
-    if (isBackchannel(c.text) && state === 'thinking') return;
+    if (isBackchannel(c.text) && state === 'thinking') {
+      this.dropDraft();
+      return;
+    }
     h.userTurn(c.text, marks);
   }
 

@@ -122,8 +122,12 @@ export class Endpointer {
   speechEnded(atMs: number): void {
     this.speaking = false;
     this.speechEndAt = atMs;
-    // The recognizer already gave the words of this run (during the VAD's hangover).
-    if (this.stale && this.coveredAt !== undefined && this.covers()) this.stale = false;
+    // The recognizer already gave the words of this run (during the VAD's hangover): its word times say so, or,
+    // from a recognizer without word times, a final that came after the caller's last voiced frame (it cannot
+    // finalize words before they are said).
+    if (this.stale && (this.coveredAt !== undefined ? this.covers() : (this.asrFinalAt ?? -1) >= atMs)) {
+      this.stale = false;
+    }
     this.schedule();
   }
 

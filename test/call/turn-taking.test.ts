@@ -399,6 +399,38 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     expect(line.commits()).toEqual(['no more messages welcome to the directory']);
   });
 
+  it('a recognizer without word times whose final comes in the VAD hangover: the turn ends at the usual delay', () => {
+    // The final came after the caller's last voiced frame, so it is of this run; nothing is left to wait for.
+    const said = speech('vm-nomore');
+    const audio = new Int16Array(said.length + 8000);
+    audio.set(said);
+    // A dry run finds the frame at which the VAD ends the run; the final then comes one frame before it, in the
+    // hangover that follows the last voiced frame.
+    const dry = new Line();
+    dry.agent('quiet');
+    let endFrame = -1;
+    for (let i = 0; i + 160 <= audio.length && endFrame < 0; i += 160) {
+      dry.play(audio.subarray(i, i + 160));
+      if (dry.types().includes('speech_end')) endFrame = i / 160;
+    }
+    expect(endFrame).toBeGreaterThan(0);
+    const run = (finalInHangover: boolean): string[] => {
+      const line = new Line();
+      line.agent('quiet');
+      line.play(audio.subarray(0, (endFrame - 1) * 160));
+      expect(line.types()).not.toContain('speech_end');
+      if (finalInHangover) line.final('no more messages');
+      line.play(silence(700)); // past the usual endpointing delay, short of maxDelayMs
+      line.log.push({ type: 'input', what: 'mark' });
+      if (!finalInHangover) line.final('no more messages');
+      line.play(silence(2000));
+      return line.types().filter((t) => t === 'commit' || t === 'mark');
+    };
+    expect(run(true)).toEqual(['commit', 'mark']);
+    // Its final only after the delay: the turn waits for it (it never commits without words).
+    expect(run(false)).toEqual(['mark', 'commit']);
+  });
+
   it('a short "thank you" the recognizer guesses as three words ("and he is") is still an acknowledgement', () => {
     // Guessed (low confidence) or late (after the agent resumed): up to three words of a short overlap.
     expect(isAcknowledgement('and he is', 640, { confidence: 0.37 })).toBe(true);
