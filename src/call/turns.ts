@@ -1,4 +1,4 @@
-import { type Completeness, completeness } from './words.js';
+import { type Completeness, completeness, sameWords } from './words.js';
 
 /**
  * Endpointing: when has the caller finished their turn? Three signals are combined:
@@ -73,6 +73,11 @@ export class Endpointer {
   confidence: number | undefined;
   /** How far into the caller's audio the recognizer's finals reach (session clock), when it gives word times. */
   private coveredAt: number | undefined;
+  /**
+   * The words of the last commit that were still a partial (the recognizer's final had not come): its late final
+   * of the same words, with no speech since, is that turn again, not a new one.
+   */
+  private committedPartial: string | undefined;
   /** When tick() must run next (ms, session clock); undefined when nothing is pending. */
   deadline: number | undefined;
   private cfg: EndpointingConfig;
@@ -114,6 +119,7 @@ export class Endpointer {
 
   speechStarted(): void {
     this.speaking = true;
+    this.committedPartial = undefined;
     this.deadline = undefined;
     this.modelEnded = false;
     if (this.endOnly) this.stale = true;
@@ -139,6 +145,11 @@ export class Endpointer {
 
   asrFinal(text: string, speechFinal: boolean, now: number, wordsEndAt?: number, confidence?: number): void {
     const t = text.trim();
+    if (this.committedPartial !== undefined && t && sameWords(t, this.committedPartial)) {
+      // The late final of words already committed from their partial (no speech since): nothing new was said.
+      this.committedPartial = undefined;
+      return;
+    }
     if (t && confidence !== undefined) this.confidence = Math.min(this.confidence ?? confidence, confidence);
     if (wordsEndAt !== undefined) {
       this.coveredAt = Math.max(this.coveredAt ?? wordsEndAt, wordsEndAt);
@@ -263,7 +274,9 @@ export class Endpointer {
       completeness: c,
       confidence: this.confidence,
     };
+    const partial = this.partial;
     this.reset();
+    this.committedPartial = partial || undefined;
     return commit;
   }
 

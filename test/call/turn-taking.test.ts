@@ -431,6 +431,25 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     expect(run(false)).toEqual(['mark', 'commit']);
   });
 
+  it('a late final of words already committed from their partial is not a second turn; the same words said again are', () => {
+    const line = new Line();
+    line.agent('quiet');
+    const said = speech('vm-nomore');
+    line.play(said.subarray(0, said.length >> 1));
+    line.partial('no more messages');
+    line.play(said.subarray(said.length >> 1));
+    line.play(silence(1500)); // the final lags: the turn is committed on the partial
+    expect(line.commits()).toEqual(['no more messages']);
+    line.final('no more messages'); // ... and arrives now, with no speech since
+    line.play(silence(3000));
+    expect(line.commits()).toEqual(['no more messages']);
+    // The caller says it again: a new turn.
+    line.play(said);
+    line.final('no more messages');
+    line.play(silence(3000));
+    expect(line.commits()).toEqual(['no more messages', 'no more messages']);
+  });
+
   it('a short "thank you" the recognizer guesses as three words ("and he is") is still an acknowledgement', () => {
     // Guessed (low confidence) or late (after the agent resumed): up to three words of a short overlap.
     expect(isAcknowledgement('and he is', 640, { confidence: 0.37 })).toBe(true);
