@@ -149,16 +149,32 @@ describe('a call over the ElevenLabs stream-input WebSocket', () => {
     await ask(x);
     await x.until(() => x.session.state === 'listening', 'reply heard to its end', 20_000);
     const incidents = x.sink.of('incident');
-    expect(incidents).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ kind: 'tts', provider: 'elevenlabs', code: 'connection', action: 'fallback' }),
-        expect.objectContaining({ kind: 'tts', provider: 'elevenlabs', code: 'server', action: 'fallback' }),
-      ]),
-    );
-    // The fallback spoke the words the stream had not: the end of the reply, not its beginning.
-    expect(fallback.texts).toHaveLength(1);
-    expect(STORY.endsWith(fallback.texts[0]!)).toBe(true);
-    expect(fallback.texts[0]!.length).toBeLessThan(STORY.length);
+    const dropped = expect.objectContaining({
+      kind: 'tts',
+      provider: 'elevenlabs',
+      code: 'connection',
+      action: 'fallback',
+    });
+    // The fake drops the socket after its first generation; on a loaded machine that can come before any of the
+    // reply's audio was taken, and then (as documented) the whole reply goes to the next provider. Each path is
+    // checked exactly.
+    const midReply = own.requests.some((r) => r.path.endsWith('/stream/with-timestamps'));
+    if (midReply) {
+      expect(incidents).toEqual(
+        expect.arrayContaining([
+          dropped,
+          expect.objectContaining({ kind: 'tts', provider: 'elevenlabs', code: 'server', action: 'fallback' }),
+        ]),
+      );
+      // The fallback spoke the words the stream had not: the end of the reply, not its beginning.
+      expect(fallback.texts).toHaveLength(1);
+      expect(STORY.endsWith(fallback.texts[0]!)).toBe(true);
+      expect(fallback.texts[0]!.length).toBeLessThan(STORY.length);
+    } else {
+      expect(incidents).toEqual([dropped]);
+      expect(fallback.texts.join('').trim()).toBe(STORY);
+      expect(own.faults).toEqual(['server_error']);
+    }
     expect(x.session.transcript.find((t) => t.role === 'assistant')?.text).toBe(STORY);
   });
 
