@@ -108,6 +108,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
     keepAlives: 0,
     finalizes: 0,
     speakMessages: [],
+    fluxEvents: [],
     audioBytes: 0,
     sockets: new Set(),
     close: async () => {
@@ -407,7 +408,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       fake.sockets.add(ws);
       ws.on('close', () => fake.sockets.delete(ws));
       if (path === '/v1/speak') onSpeakSocket(ws, req, options, fake);
-      else if (path === '/v2/listen') onFluxSocket(ws, req, fault, options);
+      else if (path === '/v2/listen') onFluxSocket(ws, req, fault, options, fake.fluxEvents);
       else onListen(ws, req, fault);
     });
   });

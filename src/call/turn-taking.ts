@@ -18,7 +18,8 @@ import { asksForNumber, completeness, sameWords } from './words.js';
  *   a pause with real speech and no words at all, the agent silent ──▶ unintelligible   (reprompt, never silence)
  *   a caller who talks on past maxUtteranceMs ──▶ commit of what was heard so far   (bounded turns)
  *   the caller quiet, words that do not trail off, a commit pending (or the recognizer's eager end of turn)
- *     ──▶ prepare   (preemptive generation: a reply is prepared on these words, not spoken)
+ *     ──▶ prepare   (preemptive generation: a reply is prepared on these words, not spoken; with a recognizer that
+ *                    sends eager ends of turn (Flux), on those alone)
  *   the caller goes on (speech, or the recognizer's turn_resumed), or the words start to trail off ──▶ discard
  * Endpointing (turns.ts) waits for words that cover the caller's last speech run (a recognizer without interims),
  * and longer for an unpunctuated answer to a question for a number; acknowledgement.ts judges what is said over
@@ -136,6 +137,8 @@ export class TurnTaking {
   private noisyLine = false;
   /** The recognizer decides the end of the turn (Flux EndOfTurn). */
   private modelTurns = false;
+  /** It also says when the turn is probably over (Flux EagerEndOfTurn): replies are prepared on that alone. */
+  private eagerTurns = false;
   /** The speech run in progress was committed by the recognizer's end of turn (the VAD is in its hangover). */
   private runCommitted = false;
   /** The last overlap's pause resumed: its words, if they come now, come late. */
@@ -184,9 +187,10 @@ export class TurnTaking {
    * What the recognizer does (its capabilities): whether words are expected while the caller speaks, and whether
    * it decides the end of the turn itself (Flux EndOfTurn: its speech-final final commits at once).
    */
-  recognizer(c: { interim?: boolean; endOfTurn?: boolean }): void {
+  recognizer(c: { interim?: boolean; endOfTurn?: boolean; eagerEndOfTurn?: boolean }): void {
     this.interimWords = c.interim === true;
     this.modelTurns = c.endOfTurn === true;
+    this.eagerTurns = this.modelTurns && c.eagerEndOfTurn === true;
     this.ep.interimWords(this.interimWords);
   }
 
@@ -440,6 +444,9 @@ export class TurnTaking {
    */
   private prepare(): void {
     if (!this.cfg.preemptive || this.phase !== 'quiet' || this.paused || !this.ep.awaitingCommit) return;
+    // A recognizer that ends turns and says when one is probably over (Flux): its EagerEndOfTurn (asrEagerEnd) is
+    // the better signal; a reply prepared on its running words at every pause would be an LLM request each.
+    if (this.eagerTurns) return;
     const text = this.ep.text;
     const c = completeness(text);
     if (c === 'trailing' || c === 'empty') this.discard();

@@ -19,6 +19,7 @@ import type { CallPatch, CallSink, CallSummary, SessionDeps } from '../../src/ca
 import { CallSession } from '../../src/call/session.js';
 import { energyVadFactory } from '../../src/call/vad.js';
 import { silentLogger } from '../../src/log.js';
+import type { AsrProvider } from '../../src/providers/types.js';
 import { createToolRegistry } from '../../src/tools/registry.js';
 import { FakeLeg } from './fake-leg.js';
 
@@ -46,6 +47,8 @@ export function assistant(config: AssistantConfig, id = 'ag_test'): Assistant {
 export interface HarnessOptions {
   config: AssistantConfig;
   asr: ScriptedAsrOptions;
+  /** A real recognizer (against a loopback fake) in place of the scripted one (`asr` is then unused). */
+  asrProvider?: AsrProvider;
   llm: ScriptedLlmOptions;
   tts?: ScriptedTtsOptions;
   ttsFallback?: ScriptedTtsOptions;
@@ -89,7 +92,7 @@ export function harness(o: HarnessOptions) {
     outbound: o.outbound,
     assistant: assistant(o.config),
     deps: {
-      providers: scriptedRegistry({ asr, llm, tts, ttsFallback }),
+      providers: scriptedRegistry({ asr: o.asrProvider ?? asr, llm, tts, ttsFallback }),
       tools: createToolRegistry(),
       sink,
       logger: silentLogger,

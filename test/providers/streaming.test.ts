@@ -121,10 +121,16 @@ describe('deepgram flux (/v2/listen)', () => {
         'eager_end_of_turn',
         'turn_resumed',
         'partial',
+        'eager_end_of_turn',
         'final',
         'utterance_end',
       ]);
-      expect(events[2]).toMatchObject({ type: 'eager_end_of_turn', text: 'what time do you open' });
+      // Flux's state machine: the caller went on after the first eager end of turn; the EndOfTurn has the words of
+      // the EagerEndOfTurn just before it.
+      expect(events[2]).toMatchObject({ type: 'eager_end_of_turn', text: 'what time do you' });
+      expect(events[5]).toMatchObject({ type: 'eager_end_of_turn', text: 'what time do you open' });
+      expect(events[6]).toMatchObject({ type: 'final', text: 'what time do you open' });
+      expect(dg.fluxEvents.map((e) => e.turnIndex)).toEqual([0, 0, 0, 0, 0, 0, 0]);
       expect(dg.requests.find((r) => r.path === '/v2/listen')!.query.eager_eot_threshold).toBe('0.5');
       await s.close();
     } finally {
