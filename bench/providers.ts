@@ -15,8 +15,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { haveSounds, sound, transcript } from '../fixtures/lib/sounds.js';
 import { AudioConverter } from '../src/audio/convert.js';
 import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K } from '../src/audio/format.js';
+import { mulawEncode } from '../src/audio/g711.js';
 import { DeepgramAsr } from '../src/providers/asr/deepgram.js';
 import { OfflineAsr, offlineAsrAvailable } from '../src/providers/asr/offline.js';
 import { OpenAiLlm } from '../src/providers/llm/openai.js';
@@ -188,14 +190,34 @@ export const WER_SENTENCES = [
   'how much does the premium plan cost',
 ];
 
-/** Word error rate: word-level Levenshtein distance / reference length. */
-export function wordErrorRate(ref: string, hyp: string): { errors: number; words: number } {
-  const r = ref.toLowerCase().split(/\s+/).filter(Boolean);
-  const h = hyp
+/**
+ * Real human telephone speech: prompts of Debian's asterisk-core-sounds-en (one speaker, recorded at 8 kHz), sent as
+ * the mu-law a phone line carries, against their published transcripts (case and punctuation ignored).
+ */
+export const WER_REAL_PROMPTS = [
+  'vm-savefolder',
+  'conf-onlyperson',
+  'privacy-unident',
+  'ss-noservice',
+  'vm-whichbox',
+  'conf-getpin',
+  'vm-passchanged',
+  'queue-callswaiting',
+  'vm-tooshort',
+  'pbx-invalid',
+];
+
+const normWords = (s: string): string[] =>
+  s
     .toLowerCase()
-    .replace(/[^a-z' ]/g, ' ')
+    .replace(/[^a-z0-9' ]/g, ' ')
     .split(/\s+/)
     .filter(Boolean);
+
+/** Word error rate: word-level Levenshtein distance / reference length (case and punctuation ignored). */
+export function wordErrorRate(ref: string, hyp: string): { errors: number; words: number } {
+  const r = normWords(ref);
+  const h = normWords(hyp);
   let prev = Array.from({ length: h.length + 1 }, (_, j) => j);
   for (let i = 1; i <= r.length; i++) {
     const cur = [i];
@@ -241,6 +263,23 @@ export async function measureOfflineAsrAccuracy(): Promise<
       words += w.words;
     }
     out[name] = { wer: Math.round((errors / words) * 1000) / 1000, words };
+  }
+  if (haveSounds()) {
+    let errors = 0;
+    let words = 0;
+    for (const name of WER_REAL_PROMPTS) {
+      const x = sound(name);
+      const pcm = new Int16Array(x.length);
+      for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32767)));
+      const mulaw = mulawEncode(pcm);
+      const chunks: AudioChunk[] = [];
+      for (let at = 0; at < mulaw.length; at += 160)
+        chunks.push({ format: MULAW_8K, data: mulaw.subarray(at, at + 160) });
+      const w = wordErrorRate(transcript(name), await transcribeChunks(chunks, MULAW_8K));
+      errors += w.errors;
+      words += w.words;
+    }
+    out.real_speaker_8k_mulaw = { wer: Math.round((errors / words) * 1000) / 1000, words };
   }
   return out;
 }
