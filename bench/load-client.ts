@@ -28,6 +28,8 @@ interface RunMsg {
   scripts?: { frames: string[]; turnEnds: number[] }[];
 }
 
+type Part = { text: string; startMs: number; endMs: number };
+
 const FRAME_MS = 20;
 const TAIL = Buffer.alloc(157, 0x55).toString('base64'); // 157 bytes after the 3-byte index (160 in all)
 
@@ -156,7 +158,7 @@ class FullCall {
   readonly arrivals: number[] = [];
   private readonly sid: string;
   constructor(
-    id: number,
+    readonly id: number,
     port: number,
     readonly t0: number,
     readonly frames: number,
@@ -177,7 +179,7 @@ class FullCall {
             accountSid: 'AC0',
             callSid: `CA${id}`,
             tracks: ['inbound'],
-            customParameters: { t0: String(t0) },
+            customParameters: { t0: String(t0), call: String(id) },
             mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
           },
         }),
@@ -222,9 +224,12 @@ class FullCall {
     return late;
   }
 
-  /** End of each caller turn sent -> the start of agent audio after it, ms; undefined when none within 5 s. */
-  turnLatencies(): (number | undefined)[] {
-    const out: (number | undefined)[] = [];
+  /**
+   * End of each caller turn sent -> the start of agent audio after it, ms (undefined when none within 5 s), with
+   * the turn's end in the looped script, ms.
+   */
+  turnLatencies(): { at: number; ms: number | undefined }[] {
+    const out: { at: number; ms: number | undefined }[] = [];
     const scriptMs = this.script.frames.length * FRAME_MS;
     const sentMs = this.sent * FRAME_MS;
     for (let loop = 0; loop * scriptMs < sentMs; loop++) {
@@ -241,7 +246,7 @@ class FullCall {
             break;
           }
         }
-        out.push(first !== undefined && first - end < 5000 ? first - end : undefined);
+        out.push({ at, ms: first !== undefined && first - end < 5000 ? first - end : undefined });
       }
     }
     return out;
@@ -278,15 +283,17 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
   const cpu = process.cpuUsage(cpu0);
   const lat: number[] = [];
   let ignored = 0;
+  const results: [number, number, number | null][] = [];
   let sent = 0;
   let closedEarly = 0;
   let notConnected = 0;
   const refused: Record<number, number> = {};
   const closes: Record<string, number> = {};
   for (const c of calls) {
-    for (const l of c.turnLatencies()) {
-      if (l === undefined) ignored++;
-      else lat.push(l);
+    for (const { at, ms } of c.turnLatencies()) {
+      results.push([c.id, at, ms ?? null]);
+      if (ms === undefined) ignored++;
+      else lat.push(ms);
     }
     sent += c.sent;
     if (c.closedEarly) closedEarly++;
@@ -313,6 +320,7 @@ async function runFull(msg: RunMsg & { scripts: { frames: string[]; turnEnds: nu
     turn_latency_p95: percentile(t, 95),
     turns: lat.length,
     turns_unanswered: ignored,
+    turn_results: results,
   });
   await new Promise((r) => setTimeout(r, 200));
   process.exit(0);
@@ -398,16 +406,18 @@ async function run(msg: RunMsg): Promise<void> {
   process.exit(0);
 }
 
-process.on('message', (m: { type: string; firstByteMs?: number; transcripts?: string[] }) => {
+process.on('message', (m: { type: string; firstByteMs?: number; heard?: { mulaw: string; parts: Part[] }[] }) => {
   if (m.type === 'ping') process.send?.({ type: 'clock', now: now() });
   else if (m.type === 'run') void run(m as RunMsg);
   else if (m.type === 'deepgram') {
     // full mode: the loopback Deepgram fake runs here, so that its CPU is the client's, not the engine's.
-    void import('./fakes/deepgram.js').then(async ({ startDeepgramFake }) => {
-      const fake = await startDeepgramFake({
+    // It hears what each caller says (bench/fakes/script-hearing.ts).
+    void Promise.all([import('./fakes/deepgram.js'), import('./fakes/script-hearing.js')]).then(async ([dg, sh]) => {
+      const heard = (m.heard ?? []).map((h) => ({ mulaw: Buffer.from(h.mulaw, 'base64'), parts: h.parts }));
+      const fake = await dg.startDeepgramFake({
         segmentation: 'energy',
         firstByteMs: m.firstByteMs ?? 150,
-        transcripts: m.transcripts ?? ['hello'],
+        hear: sh.scriptHearing(heard),
       });
       process.send?.({ type: 'deepgram', url: fake.url });
     });

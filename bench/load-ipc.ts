@@ -20,7 +20,10 @@ export interface ClientResult {
   turn_latency_p50?: number;
   turn_latency_p95?: number;
   turns?: number;
+  /** Turns with no new agent audio (after a > 200 ms gap) within 5 s of their end, by the client's audio rule. */
   turns_unanswered?: number;
+  /** full mode, per caller turn: [call, end of the turn in the looped script (ms), latency ms or null]. */
+  turn_results?: [number, number, number | null][];
 }
 
 /** The client script next to this file, with this file's extension (.ts under tsx, .js from dist). */

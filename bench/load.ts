@@ -24,7 +24,8 @@
  * - max_calls_under_20ms_p99: the largest N run (with --ramp, each N in turn) whose lag p99 <= 20 ms and with no
  *   dropped frames; null when none passed.
  * Full mode adds turn_latency_ms (end of a caller turn -> first agent audio at the client, under load),
- * turns_unanswered, turns_committed; its dropped_frames are the engine's outbound drops plus inbound chunks that
+ * turns_committed and the turn report (bench/load-full.ts: each caller turn's words, what the engine heard and did
+ * with them; turns_unanswered counts real turns the engine did not answer); its dropped_frames are the engine's outbound drops plus inbound chunks that
  * never reached a session (sequence gaps); the Deepgram fake runs in the client process.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -41,8 +42,7 @@ import { attachGateway } from '../src/telephony/gateway.js';
 import { DEFAULT_LIMITS } from '../src/telephony/gateway-types.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
 import { Pacer } from '../src/telephony/pacer.js';
-import { loadRealSpeech, type RealUtterance } from './callers.js';
-import { startFullEngine } from './load-full.js';
+import { fullScripts, heardScripts, reportLines, startFullEngine, type TurnReport } from './load-full.js';
 import { type ClientResult, clientPath, failureNote, request } from './load-ipc.js';
 import { run as runSip, table as sipTable } from './load-sip.js';
 import { runWorkers, workersTable } from './load-workers.js';
@@ -51,7 +51,7 @@ import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
 
 export type LoadMode = 'echo' | 'full';
 
-export interface LoadRun {
+export interface LoadRun extends Partial<TurnReport> {
   mode: LoadMode;
   calls: number;
   duration_s: number;
@@ -84,41 +84,7 @@ export interface LoadRun {
   /** full mode: end of a caller turn -> first agent audio at the client, under this load. */
   turn_latency_ms?: { p50: number; p95: number };
   turns?: number;
-  turns_unanswered?: number;
   turns_committed?: number;
-}
-
-/** Caller scripts for full mode: real-speech turns with room for the agent to answer, as base64 20 ms frames. */
-async function fullScripts(): Promise<{ frames: string[]; turnEnds: number[] }[]> {
-  const speech = await loadRealSpeech();
-  const silence = (ms: number): Uint8Array => new Uint8Array((ms / 20) * 160).fill(0xff);
-  const scripts: { frames: string[]; turnEnds: number[] }[] = [];
-  for (let v = 0; v < 3; v++) {
-    const pick = <T>(a: T[]): T => a[v % a.length]!;
-    const pieces: { audio: Uint8Array; turn?: RealUtterance }[] = [
-      { audio: silence(3000) }, // the greeting
-      { audio: pick(speech.questions).mulaw, turn: pick(speech.questions) },
-      { audio: silence(1500) },
-      { audio: pick(speech.acknowledgements).mulaw },
-      { audio: silence(1000) },
-      { audio: pick(speech.bargeIns).mulaw, turn: pick(speech.bargeIns) },
-      { audio: silence(3500) },
-      { audio: pick(speech.hesitations).mulaw, turn: pick(speech.hesitations) },
-      { audio: silence(3500) },
-      { audio: pick(speech.twoSentences).mulaw, turn: pick(speech.twoSentences) },
-      { audio: silence(3500) },
-    ];
-    const frames: string[] = [];
-    const turnEnds: number[] = [];
-    for (const p of pieces) {
-      const startMs = frames.length * 20;
-      for (let i = 0; i + 160 <= p.audio.length; i += 160)
-        frames.push(Buffer.from(p.audio.subarray(i, i + 160)).toString('base64'));
-      if (p.turn) turnEnds.push(startMs + p.turn.parts.at(-1)!.endMs);
-    }
-    scripts.push({ frames, turnEnds });
-  }
-  return scripts;
 }
 
 const WARMUP_FRAMES = 50;
@@ -185,10 +151,12 @@ async function runOnce(
   });
   let engine: { port: number; stats: () => { dropped: number; pacerMaxLateMs: number }; close: () => Promise<void> };
   let full: Awaited<ReturnType<typeof startFullEngine>> | undefined;
-  if (mode === 'full') {
+  const scripts = mode === 'full' ? await fullScripts() : undefined;
+  if (scripts) {
+    // The Deepgram fake hears what each caller says (bench/fakes/script-hearing.ts).
     const { url } = await request<{ url: string }>(
       child,
-      { type: 'deepgram', firstByteMs: profile.asrFinalMs, transcripts: FULL_TRANSCRIPTS },
+      { type: 'deepgram', firstByteMs: profile.asrFinalMs, heard: heardScripts(scripts) },
       'deepgram',
     );
     full = await startFullEngine({ profile, deepgramUrl: url, onChunk: sample, limits: mediaLimitsFor(calls), pacer });
@@ -245,7 +213,6 @@ async function runOnce(
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
-  const scripts = mode === 'full' ? await fullScripts() : undefined;
   const result = await request<ClientResult>(child, { type: 'run', port, calls, durationS, scripts }, 'result');
   const wallMs = performance.now() - wall0;
   const cpu = process.cpuUsage(cpu0);
@@ -253,6 +220,7 @@ async function runOnce(
   pacerLag.recording = false;
   const stats = engine.stats();
   const turnsCommitted = full?.turnsCommitted();
+  const report = scripts && full?.turnReport(scripts, result.turn_results ?? []);
   await engine.close();
   pacer.stop();
   child.kill();
@@ -295,24 +263,12 @@ async function runOnce(
       ? {
           turn_latency_ms: { p50: round(result.turn_latency_p50 ?? 0, 1), p95: round(result.turn_latency_p95 ?? 0, 1) },
           turns: result.turns,
-          turns_unanswered: result.turns_unanswered,
           turns_committed: turnsCommitted,
+          ...report,
         }
       : {}),
   };
 }
-
-/** What the Deepgram fake "hears", in turn (full mode; the rules LLM answers anything with its fallback). */
-const FULL_TRANSCRIPTS = [
-  'which folder should I save the message to',
-  'thank you',
-  'waiting to speak with a representative',
-  'five five five',
-  'zero one',
-  'two three four five',
-  'the number you have dialed is not in service',
-  'please check the number and try again',
-];
 
 export async function run(ctx: BenchContext): Promise<Record<string, unknown> & { suite: string }> {
   if (flagString(ctx.args, 'protocol') === 'sip') return runSip(ctx);
@@ -344,6 +300,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
         .map(([b, n]) => `${b} ${n}`)
         .join(', ')}`,
     );
+    if (r.outcomes) for (const line of reportLines(r as TurnReport)) ctx.progress(line);
     runs.push(r);
   }
   const main = runs[runs.length - 1]!;

@@ -36,6 +36,7 @@ import {
   wavHeader,
 } from './common.js';
 import { type DeepgramWsCounters, type DeepgramWsFakeOptions, onFluxSocket, onSpeakSocket } from './deepgram-ws.js';
+import type { Hearing } from './script-hearing.js';
 
 export interface DeepgramFakeOptions extends FakeLatency, DeepgramWsFakeOptions {
   apiKey?: string;
@@ -51,6 +52,11 @@ export interface DeepgramFakeOptions extends FakeLatency, DeepgramWsFakeOptions 
   segmentation?: 'duration' | 'energy';
   /** Mean absolute sample value above which a frame is speech (segmentation 'energy'). */
   speechThreshold?: number;
+  /**
+   * Listen: hear the words said in each utterance of a known caller script (bench/fakes/script-hearing.ts), one
+   * Hearing per socket, instead of `transcripts` in turn.
+   */
+  hear?: () => Hearing;
 }
 
 export interface DeepgramFake extends FakeServer, DeepgramWsCounters {
@@ -185,8 +191,9 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       if (fault === 'malformed' && resultsSent === 1) ws.send('{"type":"Results","channel":');
     };
     /** Sends the final for [uttStart, endBytes) after the scripted latency; state moves on at once. */
+    const hearing = options.hear?.();
     const finalUtterance = (fromFinalize: boolean, endBytes = received, delayMs = 0, nextStart = received) => {
-      const text = transcripts[transcriptIndex++ % transcripts.length]!;
+      const text = hearing ? hearing.words(endBytes, true) : transcripts[transcriptIndex++ % transcripts.length]!;
       const startS = uttStart / bytesPerMs / 1000;
       const durS = (endBytes - uttStart) / bytesPerMs / 1000;
       uttStart = nextStart;
@@ -206,7 +213,9 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       wordsSince = true;
       const text = transcripts[transcriptIndex % transcripts.length]!;
       const words = text.split(/\s+/);
-      const half = words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
+      const half = hearing
+        ? hearing.words(endBytes, false)
+        : words.slice(0, Math.max(1, Math.ceil(words.length / 2))).join(' ');
       send(results(half, startBytes / bytesPerMs / 1000, (endBytes - startBytes) / bytesPerMs / 1000, false, false));
     };
     // segmentation 'energy' state (bytes in this connection)
@@ -287,6 +296,7 @@ export async function startDeepgramFake(options: DeepgramFakeOptions = {}): Prom
       }
       received += data.length;
       fake.audioBytes += data.length;
+      hearing?.audio(data);
       if (fault === 'undecodable') {
         ws.close(1008, 'DATA-0000');
         return;

@@ -49,6 +49,10 @@ describe('voice-engine bench --json --out', () => {
     expect(j).toHaveProperty('max_calls_under_20ms_p99');
     // The sessions really ran: turns were committed from the real-speech callers through the Deepgram fake.
     expect(j.turns_committed as number).toBeGreaterThan(0);
+    // The turn report: each caller utterance against what the engine heard and did (acknowledgements apart).
+    for (const k of ['turns_unanswered', 'turns_without_new_audio']) expect(typeof j[k], k).toBe('number');
+    expect(Object.keys(j.outcomes as object)).toContain('question');
+    expect(Array.isArray(j.unanswered_detail)).toBe(true);
     expect(saved('load').mode).toBe('full');
   }, 240_000);
 

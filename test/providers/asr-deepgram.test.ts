@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeepgramFake, startDeepgramFake } from '../../bench/fakes/deepgram.js';
+import { scriptHearing } from '../../bench/fakes/script-hearing.js';
 import { MULAW_8K } from '../../src/audio/format.js';
 import { DeepgramAsr } from '../../src/providers/asr/deepgram.js';
 import type { Incident } from '../../src/providers/resilience.js';
@@ -228,6 +229,43 @@ describe('deepgram fake with energy segmentation (what the latency bench uses)',
         expect(f1.words.at(-1)!.endMs).toBe(1100);
       }
       expect(events[3]).toEqual({ type: 'utterance_end', lastWordEndMs: 1100 });
+      await stream.close();
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('deepgram fake that hears a known caller script (what the full-path load bench uses)', () => {
+  it('each final has the words said in its stretch of audio, once, wherever in the looped script the stream starts', async () => {
+    // The script: 1 s silence, "book a table" (800 ms), 1 s silence, "for two please" (800 ms), 1 s silence.
+    let seed = 7;
+    const loud = (ms: number) =>
+      Uint8Array.from({ length: ms * 8 }, () => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return (seed >> 16) & 0x1f; // mu-law codes near full scale, never the same run twice
+      });
+    const quiet = (ms: number) => new Uint8Array(ms * 8).fill(0xff);
+    const script = Buffer.concat([quiet(1000), loud(800), quiet(1000), loud(800), quiet(1000)]);
+    const parts = [
+      { text: 'book a table', startMs: 1000, endMs: 1800 },
+      { text: 'for two please', startMs: 2800, endMs: 3600 },
+    ];
+    const fake = await startDeepgramFake({ segmentation: 'energy', hear: scriptHearing([{ mulaw: script, parts }]) });
+    try {
+      const events: AsrEvent[] = [];
+      const stream = await new DeepgramAsr({ apiKey: 'dg-test', baseUrl: fake.url }).open(
+        { format: MULAW_8K, endpointingMs: 100, interimResults: true },
+        (e) => events.push(e),
+      );
+      // The recognizer stream starts 2 s into the script (a stream reopened mid-call) and runs on into a third loop.
+      const audio = Buffer.concat([script.subarray(2000 * 8), script, script.subarray(0, 3800 * 8)]);
+      for (let i = 0; i + 160 <= audio.length; i += 160) stream.write(audio.subarray(i, i + 160));
+      await until(events, (es) => es.filter((e) => e.type === 'final').length === 5);
+      const finals = events.flatMap((e) => (e.type === 'final' ? [e.text] : []));
+      expect(finals).toEqual(['for two please', 'book a table', 'for two please', 'book a table', 'for two please']);
+      // Interims carry the words said so far, never words from another stretch.
+      for (const e of events) if (e.type === 'partial') expect(['for', 'for two', 'book', 'book a']).toContain(e.text);
       await stream.close();
     } finally {
       await fake.close();
