@@ -232,6 +232,8 @@ export class MediaConnection implements InboundSink {
     this.resolvingSince = -1;
     const { limits, pacer, logger } = this.shared;
     const ws = this.ws;
+    // The upgraded TCP socket under ws: corked for the frames of one pacer burst (one writev instead of one each).
+    const sock = this.req.socket;
     const control = this.shared.deps.control;
     this.leg = new WireLeg({
       adapter: this.adapter,
@@ -244,6 +246,8 @@ export class MediaConnection implements InboundSink {
           return ws.bufferedAmount;
         },
         close: (code, reason) => this.close(code, reason),
+        cork: () => sock.cork(),
+        uncork: () => sock.uncork(),
       },
       pacer,
       logger,

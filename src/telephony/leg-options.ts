@@ -12,6 +12,12 @@ export interface WireTransport {
   /** Bytes accepted by send() but not yet written to the kernel (ws.bufferedAmount). */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;
+  /**
+   * Hold writes until uncork(), so that the frames of one pacer burst leave in one syscall (net.Socket cork).
+   * Optional: a transport without it writes each message as it comes.
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** In-band DTMF for protocols without DTMF events: push PCM16 frames at `inbound.sampleRate`. */
