@@ -23,8 +23,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT, flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
-import { type ClientResult, clientPath, failureNote, request } from './load-ipc.js';
+import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost } from './load-cost.js';
+import {
+  arrivalsFlag,
+  type CallsOutcome,
+  type ClientResult,
+  childExit,
+  clientPath,
+  failureNote,
+  outcome,
+  request,
+} from './load-ipc.js';
 import { type PgCluster, startPgCluster } from './pg-cluster.js';
+import { columnsOf, round } from './stats.js';
 
 /** One worker's counters from its /metrics. */
 interface WorkerSample {
@@ -32,11 +43,14 @@ interface WorkerSample {
   count: number;
   dropped: number;
   cpuS: number;
+  cpuUserS: number;
+  cpuSystemS: number;
+  framesIn: number;
   /** When this worker answered (ms, performance.now()): CPU % is per worker over its own interval. */
   at: number;
 }
 
-export interface WorkersRun {
+export interface WorkersRun extends CallsOutcome, CpuCost {
   calls: number;
   workers: number;
   duration_s: number;
@@ -50,13 +64,6 @@ export interface WorkersRun {
   };
   per_worker_pacer_lag_p99_ms: Record<string, number | null>;
   jitter_ms_p99: number;
-  dropped_frames: number;
-  frames_sent: number;
-  frames_returned: number;
-  calls_failed: number;
-  calls_refused: Record<string, number>;
-  /** Calls closed before their last frame, by close code and reason (part of calls_failed). */
-  calls_closed_early: Record<string, number>;
   engine_cpu_pct: number;
   client_cpu_pct: number;
   client_send_late_ms_p99: number;
@@ -64,11 +71,6 @@ export interface WorkersRun {
 }
 
 const KEY = `vek_bench_${randomBytes(12).toString('hex')}`;
-
-function round(n: number, d = 2): number {
-  const f = 10 ** d;
-  return Math.round(n * f) / f;
-}
 
 /** The CLI entry next to this bench (dist: .js; under tsx: .ts with tsx as a loader). */
 function cliArgs(): string[] {
@@ -168,7 +170,16 @@ const LINE = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/;
 
 function parseWorker(text: string): [string, WorkerSample] | undefined {
   let worker: string | undefined;
-  const s: WorkerSample = { buckets: new Map(), count: 0, dropped: 0, cpuS: 0, at: performance.now() };
+  const s: WorkerSample = {
+    buckets: new Map(),
+    count: 0,
+    dropped: 0,
+    cpuS: 0,
+    cpuUserS: 0,
+    cpuSystemS: 0,
+    framesIn: 0,
+    at: performance.now(),
+  };
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
@@ -183,6 +194,9 @@ function parseWorker(text: string): [string, WorkerSample] | undefined {
     } else if (name === 'voice_engine_pacer_lag_ms_count') s.count = v;
     else if (name === 'voice_engine_media_frames_dropped_total') s.dropped = v;
     else if (name === 'process_cpu_seconds_total') s.cpuS = v;
+    else if (name === 'process_cpu_user_seconds_total') s.cpuUserS = v;
+    else if (name === 'process_cpu_system_seconds_total') s.cpuSystemS = v;
+    else if (name === 'voice_engine_media_frames_in_total') s.framesIn = v;
   }
   // A single process (serve --workers 1) labels nothing: it is worker 1.
   return s.buckets.size === 0 ? undefined : [worker ?? '1', s];
@@ -220,6 +234,9 @@ function delta(a: WorkerSample | undefined, b: WorkerSample): WorkerSample {
     count: b.count - (a?.count ?? 0),
     dropped: b.dropped - (a?.dropped ?? 0),
     cpuS: b.cpuS - (a?.cpuS ?? 0),
+    cpuUserS: b.cpuUserS - (a?.cpuUserS ?? 0),
+    cpuSystemS: b.cpuSystemS - (a?.cpuSystemS ?? 0),
+    framesIn: b.framesIn - (a?.framesIn ?? 0),
     at: b.at - (a?.at ?? b.at),
   };
 }
@@ -230,6 +247,7 @@ async function runOnce(
   workers: number,
   calls: number,
   durationS: number,
+  arrivalsPerS: number,
   progress: (l: string) => void,
 ): Promise<WorkersRun> {
   const child = fork(clientPath(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -250,10 +268,10 @@ async function runOnce(
   });
   const result = await request<ClientResult>(
     child,
-    { type: 'run', port, calls, durationS, key, sampleAtEnd: true },
+    { type: 'run', port, calls, durationS, key, sampleAtEnd: true, arrivalsPerS },
     'result',
   );
-  child.kill();
+  await childExit(child);
   if (!before || !after) throw new Error('the load client did not report its steady state');
   const before_ = await before;
   const after_ = await after;
@@ -263,8 +281,13 @@ async function runOnce(
   let dropped = 0;
   let cpuPct = 0;
   const perWorker: Record<string, number | null> = {};
+  const engineCpu = { user_ms: 0, system_ms: 0, wall_ms: 0, call_s: 0 };
   for (const [w, b] of after_) {
     const d = delta(before_.get(w), b);
+    engineCpu.user_ms += d.cpuUserS * 1000;
+    engineCpu.system_ms += d.cpuSystemS * 1000;
+    engineCpu.wall_ms = Math.max(engineCpu.wall_ms, d.at);
+    engineCpu.call_s += callSeconds(d.framesIn);
     for (const [le, n] of d.buckets) merged.set(le, (merged.get(le) ?? 0) + n);
     ticks += d.count;
     dropped += d.dropped;
@@ -279,7 +302,6 @@ async function runOnce(
     prev = n;
   }
   const maxBucket = quantileBound(merged, ticks, 1);
-  const lost = Math.max(0, result.frames_sent - result.frames_received);
   return {
     calls,
     workers,
@@ -293,13 +315,9 @@ async function runOnce(
     },
     per_worker_pacer_lag_p99_ms: perWorker,
     jitter_ms_p99: round(result.jitter_p99),
-    dropped_frames: dropped + lost,
-    frames_sent: result.frames_sent,
-    frames_returned: result.frames_received,
-    calls_failed: result.closed_early + result.not_connected,
-    calls_refused: result.refused_by_status,
-    calls_closed_early: result.closed_early_by_code,
+    ...outcome(result, dropped),
     engine_cpu_pct: round(cpuPct, 1),
+    ...cpuCost(engineCpu, result.client_cpu),
     client_cpu_pct: round(result.client_cpu_pct, 1),
     client_send_late_ms_p99: round(result.client_send_late_p99),
     loadavg_1m: [round(load0, 1), round(os.loadavg()[0]!, 1)],
@@ -331,6 +349,8 @@ export async function runWorkers(ctx: BenchContext): Promise<Record<string, unkn
     store = 'throwaway Postgres cluster started and stopped by this bench';
   }
   const maxCalls = Math.max(...plan);
+  const arrivals = arrivalsFlag(ctx.args.flags.arrivals);
+  ctx.progress(`load: the client opens ${arrivals} calls per second (--arrivals)`);
   ctx.progress(
     `load: account: MEDIA_MAX_PENDING_PER_IP=${Math.max(20, maxCalls)} (every bench call comes from 127.0.0.1), no call limits`,
   );
@@ -343,10 +363,11 @@ export async function runWorkers(ctx: BenchContext): Promise<Record<string, unkn
       mode: 'echo',
     });
     for (const n of plan) {
-      const r = await runOnce(engine, created.data.assistantApiKey, workers, n, durationS, ctx.progress);
+      const r = await runOnce(engine, created.data.assistantApiKey, workers, n, durationS, arrivals, ctx.progress);
       ctx.progress(
         `  pacer lag p50 ${shown(r.pacer_lag_ms.p50)} p99 ${shown(r.pacer_lag_ms.p99)} max ${shown(r.pacer_lag_ms.max_bucket)} ms (per worker ${JSON.stringify(r.per_worker_pacer_lag_p99_ms)}), jitter p99 ${r.jitter_ms_p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${failureNote(r)}, engine cpu ${r.engine_cpu_pct}%`,
       );
+      ctx.progress(costLine(r));
       runs.push(r);
     }
   } finally {
@@ -379,32 +400,18 @@ export function workersTable(result: Record<string, unknown>): string[][] {
     max_calls_under_20ms_p99: number | null;
     calls_per_core_under_20ms_p99: number | null;
   };
-  return [
-    [
-      'mode',
-      'workers',
-      'calls',
-      'pacer lag p50 ms',
-      'pacer lag p99 ms',
-      'jitter p99 ms',
-      'dropped',
-      'failed',
-      'engine cpu %',
-      'max calls p99<=20',
-      'calls/core p99<=20',
-    ],
-    [
-      'echo',
-      String(r.workers),
-      String(r.calls),
-      shown(r.pacer_lag_ms.p50),
-      shown(r.pacer_lag_ms.p99),
-      String(r.jitter_ms_p99),
-      String(r.dropped_frames),
-      String(r.calls_failed),
-      String(r.engine_cpu_pct),
-      String(r.max_calls_under_20ms_p99),
-      String(r.calls_per_core_under_20ms_p99),
-    ],
-  ];
+  return columnsOf(r, [
+    ['mode', () => 'echo'],
+    ['workers', (x) => x.workers],
+    ['calls', (x) => x.calls],
+    ['pacer lag p50 ms', (x) => shown(x.pacer_lag_ms.p50)],
+    ['pacer lag p99 ms', (x) => shown(x.pacer_lag_ms.p99)],
+    ['jitter p99 ms', (x) => x.jitter_ms_p99],
+    ['dropped', (x) => x.dropped_frames],
+    ['failed', (x) => x.calls_failed],
+    ['engine cpu %', (x) => x.engine_cpu_pct],
+    ...COST_COLUMNS,
+    ['max calls p99<=20', (x) => x.max_calls_under_20ms_p99],
+    ['calls/core p99<=20', (x) => x.calls_per_core_under_20ms_p99],
+  ]);
 }

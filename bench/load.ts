@@ -28,12 +28,10 @@
  * with them; turns_unanswered counts real turns the engine did not answer); its dropped_frames are the engine's outbound drops plus inbound chunks that
  * never reached a session (sequence gaps); the Deepgram fake runs in the client process.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Assistant } from '../src/assistant.js';
 import { CliError, EXIT, flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
@@ -42,25 +40,33 @@ import { attachGateway } from '../src/telephony/gateway.js';
 import { DEFAULT_LIMITS } from '../src/telephony/gateway-types.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
 import { Pacer } from '../src/telephony/pacer.js';
+import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost } from './load-cost.js';
 import { fullScripts, heardScripts, reportLines, startFullEngine, type TurnReport } from './load-full.js';
-import { type ClientResult, clientPath, failureNote, request } from './load-ipc.js';
+import {
+  arrivalsFlag,
+  type CallsOutcome,
+  type ClientResult,
+  childExit,
+  clientPath,
+  failureNote,
+  outcome,
+  request,
+} from './load-ipc.js';
 import { run as runSip, table as sipTable } from './load-sip.js';
 import { runWorkers, workersTable } from './load-workers.js';
 import { PacerLagRecorder, type PacerLagSummary } from './pacer-lag.js';
 import { PROFILES, type ProviderProfile, profileNamed } from './profiles.js';
+import { columnsOf, percentile, round } from './stats.js';
 
 export type LoadMode = 'echo' | 'full';
 
-export interface LoadRun extends Partial<TurnReport> {
+export interface LoadRun extends Partial<TurnReport>, CallsOutcome, CpuCost {
   mode: LoadMode;
   calls: number;
   duration_s: number;
   lag_ms: { p50: number; p99: number; max: number };
   jitter_ms: { p50: number; p99: number };
-  dropped_frames: number;
   engine_dropped_frames: number;
-  frames_sent: number;
-  frames_returned: number;
   cpu_pct: number;
   rss_mb: number;
   cpu_pct_per_call: number;
@@ -71,11 +77,6 @@ export interface LoadRun extends Partial<TurnReport> {
   client_send_late_ms_p99: number;
   /** CPU of the load-generating client process (100 = one core): on a 2-core box it competes with the engine. */
   client_cpu_pct: number;
-  calls_failed: number;
-  /** Calls whose WebSocket upgrade the engine refused, by HTTP status (part of calls_failed). */
-  calls_refused: Record<string, number>;
-  /** Calls closed before their last frame, by close code and reason (part of calls_failed). */
-  calls_closed_early: Record<string, number>;
   /** The media limits the bench set on the engine (see mediaLimitsFor). */
   media_limits: { max_pending_per_ip: number };
   cpu_capacity_calls_per_core: number | null;
@@ -108,16 +109,6 @@ export function mediaLimitsFor(calls: number): { maxPendingPerIp: number } {
   return { maxPendingPerIp: Math.max(DEFAULT_LIMITS.maxPendingPerIp, calls) };
 }
 
-function round(n: number, d = 2): number {
-  const f = 10 ** d;
-  return Math.round(n * f) / f;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
@@ -128,6 +119,7 @@ async function runOnce(
   progress: (l: string) => void,
   mode: LoadMode,
   profile: ProviderProfile,
+  arrivalsPerS: number,
 ): Promise<LoadRun> {
   const frames = Math.round((durationS * 1000) / 20);
   // Inbound lag samples, one slot per frame per call, allocated once (no per-frame allocation in the tap).
@@ -146,10 +138,24 @@ async function runOnce(
   // streaming; full: from the start of the run) to the end of the streaming.
   const pacerLag = new PacerLagRecorder(durationS);
   const pacer = new Pacer({ onTickLate: pacerLag.record });
+  // Engine CPU over the same steady state as the client's (echo; full mode: the whole run).
+  let steady: { cpu: NodeJS.CpuUsage; at: number; framesIn: number } | undefined;
+  let streamed: { cpu: NodeJS.CpuUsage; at: number; framesIn: number } | undefined;
   child.on('message', (m: { type: string }) => {
-    if (m.type === 'steady') pacerLag.recording = true;
+    if (m.type === 'steady') {
+      pacerLag.recording = true;
+      steady = { cpu: process.cpuUsage(), at: performance.now(), framesIn: engine.stats().framesIn ?? 0 };
+    } else if (m.type === 'streamed') {
+      pacerLag.recording = false;
+      streamed = { cpu: process.cpuUsage(), at: performance.now(), framesIn: engine.stats().framesIn ?? 0 };
+    }
   });
-  let engine: { port: number; stats: () => { dropped: number; pacerMaxLateMs: number }; close: () => Promise<void> };
+  let engine: {
+    port: number;
+    /** framesIn: inbound frames of the gateway's calls (echo mode). */
+    stats: () => { dropped: number; pacerMaxLateMs: number; framesIn?: number };
+    close: () => Promise<void>;
+  };
   let full: Awaited<ReturnType<typeof startFullEngine>> | undefined;
   const scripts = mode === 'full' ? await fullScripts() : undefined;
   if (scripts) {
@@ -213,9 +219,13 @@ async function runOnce(
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
-  const result = await request<ClientResult>(child, { type: 'run', port, calls, durationS, scripts }, 'result');
+  const result = await request<ClientResult>(
+    child,
+    { type: 'run', port, calls, durationS, scripts, arrivalsPerS },
+    'result',
+  );
   const wallMs = performance.now() - wall0;
-  const cpu = process.cpuUsage(cpu0);
+  const whole = process.cpuUsage(cpu0);
   const rss = process.memoryUsage().rss;
   pacerLag.recording = false;
   const stats = engine.stats();
@@ -223,13 +233,25 @@ async function runOnce(
   const report = scripts && full?.turnReport(scripts, result.turn_results ?? []);
   await engine.close();
   pacer.stop();
-  child.kill();
+  await childExit(child);
 
   const sorted = lags.subarray(0, nLags).sort();
-  const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
+  const window =
+    steady && streamed
+      ? {
+          user_ms: (streamed.cpu.user - steady.cpu.user) / 1000,
+          system_ms: (streamed.cpu.system - steady.cpu.system) / 1000,
+          wall_ms: streamed.at - steady.at,
+          call_s: callSeconds(streamed.framesIn - steady.framesIn),
+        }
+      : {
+          user_ms: whole.user / 1000,
+          system_ms: whole.system / 1000,
+          wall_ms: wallMs,
+          call_s: (calls * wallMs) / 1000,
+        };
+  const cpuPct = ((window.user_ms + window.system_ms) / window.wall_ms) * 100;
   const engineDropped = stats.dropped;
-  // Echo: frames that never came back; full: counted by the engine side (inbound gaps) in stats.dropped.
-  const lost = mode === 'echo' ? Math.max(0, result.frames_sent - result.frames_received) : 0;
   return {
     mode,
     calls,
@@ -240,10 +262,9 @@ async function runOnce(
       max: round(sorted[nLags - 1] ?? 0),
     },
     jitter_ms: { p50: round(result.jitter_p50), p99: round(result.jitter_p99) },
-    dropped_frames: engineDropped + lost,
+    // Echo: frames that never came back count as dropped; full: the engine counts inbound gaps in stats.dropped.
+    ...outcome(result, engineDropped, mode === 'echo'),
     engine_dropped_frames: engineDropped,
-    frames_sent: result.frames_sent,
-    frames_returned: result.frames_received,
     cpu_pct: round(cpuPct, 1),
     rss_mb: round(rss / 2 ** 20, 1),
     cpu_pct_per_call: round(cpuPct / calls, 3),
@@ -252,9 +273,7 @@ async function runOnce(
     pacer_lag_ms: pacerLag.summary(),
     client_send_late_ms_p99: round(result.client_send_late_p99),
     client_cpu_pct: round(result.client_cpu_pct, 1),
-    calls_failed: result.closed_early + result.not_connected,
-    calls_refused: result.refused_by_status,
-    calls_closed_early: result.closed_early_by_code,
+    ...cpuCost(window, result.client_cpu),
     media_limits: { max_pending_per_ip: mediaLimitsFor(calls).maxPendingPerIp },
     // CPU-bound capacity of one core at this cost per call: independent of how busy the machine was, unlike lag.
     cpu_capacity_calls_per_core: cpuPct > 0 ? Math.floor((100 * calls) / cpuPct) : null,
@@ -285,15 +304,18 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     .map(Number)
     .filter((n) => Number.isInteger(n) && n > 0);
   const plan = ramp.length > 0 ? ramp : [calls];
+  const arrivals = arrivalsFlag(ctx.args.flags.arrivals);
   const runs: LoadRun[] = [];
+  ctx.progress(`load: the client opens ${arrivals} calls per second (--arrivals)`);
   ctx.progress(
     `load: MEDIA_MAX_PENDING_PER_IP raised to the number of calls (default ${DEFAULT_LIMITS.maxPendingPerIp}): every bench call comes from 127.0.0.1`,
   );
   for (const n of plan) {
-    const r = await runOnce(n, durationS, ctx.progress, mode, profile);
+    const r = await runOnce(n, durationS, ctx.progress, mode, profile, arrivals);
     ctx.progress(
       `  lag p50 ${r.lag_ms.p50} p99 ${r.lag_ms.p99} ms, jitter p99 ${r.jitter_ms.p99} ms, dropped ${r.dropped_frames}, failed ${r.calls_failed}${failureNote(r)}, cpu ${r.cpu_pct}%, pacer tick late p99 ${r.pacer_lag_ms.p99} max ${r.pacer_lag_ms.max} ms${r.turn_latency_ms ? `, turn latency p50 ${r.turn_latency_ms.p50} p95 ${r.turn_latency_ms.p95} ms` : ''}`,
     );
+    if (mode === 'echo') ctx.progress(costLine(r));
     ctx.progress(
       `  pacer ticks by lateness (ms): ${Object.entries(r.pacer_lag_ms.histogram)
         .filter(([, n]) => n > 0)
@@ -323,40 +345,28 @@ export function table(result: Record<string, unknown>): string[][] {
   if (result.workers !== undefined) return workersTable(result);
   const r = result as unknown as LoadRun & { max_calls_under_20ms_p99: number | null };
   const full = r.mode === 'full';
-  return [
-    [
-      'mode',
-      'calls',
-      'lag p50 ms',
-      'lag p99 ms',
-      'jitter p99 ms',
-      'dropped',
-      'failed',
-      'pacer p99 ms',
-      'pacer max ms',
-      'cpu %',
-      'rss MB',
-      'cpu %/call',
-      'rss MB/call',
-      'max calls p99<=20',
-      ...(full ? ['turn p50 ms', 'turn p95 ms', 'unanswered'] : []),
-    ],
-    [
-      r.mode,
-      String(r.calls),
-      String(r.lag_ms.p50),
-      String(r.lag_ms.p99),
-      String(r.jitter_ms.p99),
-      String(r.dropped_frames),
-      String(r.calls_failed),
-      String(r.pacer_lag_ms.p99),
-      String(r.pacer_lag_ms.max),
-      String(r.cpu_pct),
-      String(r.rss_mb),
-      String(r.cpu_pct_per_call),
-      String(r.rss_mb_per_call),
-      String(r.max_calls_under_20ms_p99),
-      ...(full ? [String(r.turn_latency_ms?.p50), String(r.turn_latency_ms?.p95), String(r.turns_unanswered)] : []),
-    ],
+  type Row = typeof r;
+  const turns: [string, (x: Row) => unknown][] = [
+    ['turn p50 ms', (x) => x.turn_latency_ms?.p50],
+    ['turn p95 ms', (x) => x.turn_latency_ms?.p95],
+    ['unanswered', (x) => x.turns_unanswered],
   ];
+  return columnsOf(r, [
+    ['mode', (x) => x.mode],
+    ['calls', (x) => x.calls],
+    ['lag p50 ms', (x) => x.lag_ms.p50],
+    ['lag p99 ms', (x) => x.lag_ms.p99],
+    ['jitter p99 ms', (x) => x.jitter_ms.p99],
+    ['dropped', (x) => x.dropped_frames],
+    ['failed', (x) => x.calls_failed],
+    ['pacer p99 ms', (x) => x.pacer_lag_ms.p99],
+    ['pacer max ms', (x) => x.pacer_lag_ms.max],
+    ['cpu %', (x) => x.cpu_pct],
+    ['rss MB', (x) => x.rss_mb],
+    ['cpu %/call', (x) => x.cpu_pct_per_call],
+    ['rss MB/call', (x) => x.rss_mb_per_call],
+    ...(full ? [] : COST_COLUMNS),
+    ['max calls p99<=20', (x) => x.max_calls_under_20ms_p99],
+    ...(full ? turns : []),
+  ]);
 }

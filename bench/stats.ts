@@ -9,3 +9,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/** A one-row table from column specs: the header row, then each column's value as text. */
+export function columnsOf<T>(r: T, spec: ReadonlyArray<readonly [string, (r: T) => unknown]>): string[][] {
+  return [spec.map(([h]) => h), spec.map(([, value]) => String(value(r)))];
+}

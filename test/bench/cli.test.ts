@@ -63,6 +63,14 @@ describe('voice-engine bench --json --out', () => {
     // The bench's one client IP: the per-IP cap on connecting sockets is raised to the calls, and the run says so.
     expect(JSON.parse(r.stdout).media_limits.max_pending_per_ip).toBeGreaterThanOrEqual(2);
     expect(r.stderr).toContain('MEDIA_MAX_PENDING_PER_IP raised');
+    // CPU per call-second, engine and client apart, from the frames each handled over the steady state.
+    const j = JSON.parse(r.stdout);
+    expect(j.frames_returned).toBe(j.frames_sent);
+    for (const side of [j.engine_ms_per_call_s, j.client_ms_per_call_s]) {
+      expect(side.total).toBeGreaterThan(0);
+      expect(side.total).toBeCloseTo(side.user + side.system, 2);
+    }
+    expect(r.stderr).toContain('cpu ms per call-second: engine');
     const bad = await bench(['load', '--mode', 'warp']);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
