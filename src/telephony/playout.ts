@@ -106,8 +106,11 @@ export class Playout {
     this.frameDurMs = this.frameBytes / this.outBytesPerMs;
     this.leadMs = Math.max(opts.leadMs, this.frameDurMs);
     // Two frames per burst where the lead holds two (20 ms frames, 80 ms lead: 40 ms a burst, never under 50 ms
-    // held): half the socket writes of one frame per burst, for the same lead and no frame late.
-    this.refillMs = this.frameDurMs * 2 <= this.leadMs ? this.leadMs - this.frameDurMs : this.leadMs;
+    // held) and the transport can cork them into one write: half the socket writes of one frame per burst, for the
+    // same lead and no frame late. A transport that cannot (RTP: one datagram per packet anyway) keeps its 20 ms
+    // cadence, which the far end's jitter buffer prefers.
+    const burst = this.transport.cork !== undefined && this.frameDurMs * 2 <= this.leadMs;
+    this.refillMs = burst ? this.leadMs - this.frameDurMs : this.leadMs;
     // A Buffer, so that base64 encoders use it as is (no view object per frame).
     this.frame = Buffer.alloc(this.frameBytes);
     const maxQueueMs = opts.maxQueueMs ?? 120_000;
