@@ -75,3 +75,43 @@ export const COST_COLUMNS: ReadonlyArray<readonly [string, (r: CpuCost) => unkno
   ['client ms/call-s', (r) => r.client_ms_per_call_s.total],
   ['calls/core cpu-bound (engine+client)', (r) => r.calls_per_core_with_client],
 ];
+
+/**
+ * The goal's arithmetic at the largest passing run (else the smallest run: the cheapest per call that was measured
+ * without saturation). Under saturation the cost per call falls (the event loops read and write several frames per
+ * syscall once they lag), so a saturated run's cost is not the cost of meeting the lag bound.
+ */
+export interface GoalArithmetic {
+  measured_at_calls: number;
+  passed: boolean;
+  engine_plus_client_ms_per_call_s: number;
+  /** CPU the goal (1,000 calls per core on `cores` cores, client included) needs, % of the machine's cores x 100. */
+  goal_needs_cpu_pct: number;
+  machine_cpu_pct: number;
+  /** cores x 1000 / (engine + client): the most calls these cores carry at that cost, before any lag headroom. */
+  cpu_bound_calls_on_machine: number | null;
+  note: string;
+}
+
+export function goalArithmetic<R extends CpuCost & { calls: number }>(
+  runs: R[],
+  passing: R[],
+  cores: number,
+): GoalArithmetic | undefined {
+  const byCalls = (a: R, b: R) => a.calls - b.calls;
+  const at = passing.length ? [...passing].sort(byCalls).at(-1) : [...runs].sort(byCalls)[0];
+  if (!at) return undefined;
+  const perCall = round(at.engine_ms_per_call_s.total + at.client_ms_per_call_s.total, 3);
+  const goalCalls = 1000 * cores;
+  const needs = round((goalCalls * perCall) / 10, 1);
+  const bound = perCall > 0 ? Math.floor((cores * 1000) / perCall) : null;
+  return {
+    measured_at_calls: at.calls,
+    passed: passing.includes(at),
+    engine_plus_client_ms_per_call_s: perCall,
+    goal_needs_cpu_pct: needs,
+    machine_cpu_pct: cores * 100,
+    cpu_bound_calls_on_machine: bound,
+    note: `at ${at.calls} calls${passing.includes(at) ? ' (the largest that passed)' : ' (none passed; the smallest run)'} a call costs engine ${at.engine_ms_per_call_s.total} + client ${at.client_ms_per_call_s.total} = ${perCall} ms CPU per second: ${goalCalls} calls (1,000 per core) need ${needs}% CPU of the ${cores * 100}% these ${cores} cores have; CPU-bound, before any headroom for lag, they carry ${bound} calls with the client on the machine`,
+  };
+}

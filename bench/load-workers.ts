@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT, flagNumber, flagString } from '../src/cli/args.js';
 import type { BenchContext } from '../src/cli/bench.js';
-import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost } from './load-cost.js';
+import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost, goalArithmetic } from './load-cost.js';
 import {
   arrivalsFlag,
   type CallsOutcome,
@@ -381,6 +381,8 @@ export async function runWorkers(ctx: BenchContext): Promise<Record<string, unkn
     (r) => r.pacer_lag_ms.p99 !== null && r.pacer_lag_ms.p99 <= 20 && r.dropped_frames === 0 && r.calls_failed === 0,
   );
   const best = passing.length ? Math.max(...passing.map((r) => r.calls)) : null;
+  const goal = goalArithmetic(runs, passing, os.availableParallelism());
+  if (goal) ctx.progress(`load: goal arithmetic: ${goal.note}`);
   return {
     suite: 'load',
     mode: 'echo',
@@ -388,6 +390,7 @@ export async function runWorkers(ctx: BenchContext): Promise<Record<string, unkn
     store,
     max_calls_under_20ms_p99: best,
     calls_per_core_under_20ms_p99: best === null ? null : Math.floor(best / workers),
+    ...(goal ? { goal_1000_calls_per_core: goal } : {}),
     cores: os.availableParallelism(),
     runs: runs.length > 1 ? runs : undefined,
     method:

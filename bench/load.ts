@@ -40,7 +40,7 @@ import { attachGateway } from '../src/telephony/gateway.js';
 import { DEFAULT_LIMITS } from '../src/telephony/gateway-types.js';
 import type { MediaLeg } from '../src/telephony/leg.js';
 import { Pacer } from '../src/telephony/pacer.js';
-import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost } from './load-cost.js';
+import { COST_COLUMNS, type CpuCost, callSeconds, costLine, cpuCost, goalArithmetic } from './load-cost.js';
 import { fullScripts, heardScripts, reportLines, startFullEngine, type TurnReport } from './load-full.js';
 import {
   arrivalsFlag,
@@ -327,10 +327,13 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   }
   const main = runs[runs.length - 1]!;
   const passing = runs.filter((r) => r.lag_ms.p99 <= 20 && r.dropped_frames === 0 && r.calls_failed === 0);
+  const goal = mode === 'echo' ? goalArithmetic(runs, passing, os.availableParallelism()) : undefined;
+  if (goal) ctx.progress(`load: goal arithmetic: ${goal.note}`);
   return {
     suite: 'load',
     ...main,
     max_calls_under_20ms_p99: passing.length ? Math.max(...passing.map((r) => r.calls)) : null,
+    ...(goal ? { goal_1000_calls_per_core: goal } : {}),
     runs: runs.length > 1 ? runs : undefined,
     ...(mode === 'full' ? { profile: profile.name } : {}),
     method:

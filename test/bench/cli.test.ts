@@ -71,6 +71,13 @@ describe('voice-engine bench --json --out', () => {
       expect(side.total).toBeCloseTo(side.user + side.system, 2);
     }
     expect(r.stderr).toContain('cpu ms per call-second: engine');
+    // The goal's arithmetic from the measured cost: what 1,000 calls per core need of this machine's CPU.
+    expect(j.goal_1000_calls_per_core).toMatchObject({ measured_at_calls: 2 });
+    const goal = j.goal_1000_calls_per_core;
+    expect(goal.goal_needs_cpu_pct).toBeCloseTo(
+      (1000 * os.availableParallelism() * goal.engine_plus_client_ms_per_call_s) / 10,
+      0,
+    );
     const bad = await bench(['load', '--mode', 'warp']);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
