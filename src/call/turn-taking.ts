@@ -1,5 +1,6 @@
 import type { AssistantSettings } from '../assistant.js';
 import { isAcknowledgement, realWords } from './acknowledgement.js';
+import { worthPreparing } from './preemptive.js';
 import { Endpointer, type EndpointingConfig, type TurnCommit } from './turns.js';
 import { SpeechGate } from './vad.js';
 import { asksForNumber, completeness, sameWords } from './words.js';
@@ -448,9 +449,9 @@ export class TurnTaking {
     // the better signal; a reply prepared on its running words at every pause would be an LLM request each.
     if (this.eagerTurns) return;
     const text = this.ep.text;
-    const c = completeness(text);
-    if (c === 'trailing' || c === 'empty') this.discard();
-    else this.prepareOn(text);
+    if (worthPreparing(text, completeness(text), this.ep.interim)) this.prepareOn(text);
+    // Words that trail off, or changed into an interim not worth a request: what was prepared is not the turn.
+    else if (this.prepared === undefined || !sameWords(this.prepared, text)) this.discard();
   }
 
   private prepareOn(text: string): void {

@@ -108,6 +108,11 @@ export class Endpointer {
     return this.partial ? (f ? `${f} ${this.partial}` : this.partial) : f;
   }
 
+  /** The words end in an interim (the recognizer's final of the last ones is not in yet). */
+  get interim(): boolean {
+    return this.partial !== '';
+  }
+
   /** The caller is quiet and a commit is pending (the words may still change before it). */
   get awaitingCommit(): boolean {
     return !this.speaking && this.deadline !== undefined;

@@ -345,6 +345,39 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     expect(off.types()).toContain('commit');
   });
 
+  it('preemptive generation: not on an interim short of a sentence end (its final lags); on the final, or an interim that ends a sentence', () => {
+    const line = new Line({ endpointing: { minDelayMs: 900 } });
+    line.tt.recognizer({ interim: true });
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    line.partial('There are no more');
+    line.play(silence(300));
+    // The caller is quiet, the words do not trail off, but they are an interim without a sentence end: no request.
+    expect(line.types()).not.toContain('prepare');
+    line.final('There are no more messages.');
+    line.play(silence(40));
+    expect(line.types().slice(-2)).toEqual(['final:There are no more messages.', 'prepare']);
+    const punctuated = new Line({ endpointing: { minDelayMs: 900 } });
+    punctuated.tt.recognizer({ interim: true });
+    punctuated.agent('quiet');
+    punctuated.play(speech('vm-nomore'));
+    punctuated.partial('There are no more messages.');
+    punctuated.play(silence(300));
+    expect(punctuated.types().filter((t) => t === 'prepare')).toHaveLength(1);
+  });
+
+  it('with a recognizer that sends eager ends of turn (Flux), replies are prepared on those alone', () => {
+    const line = new Line({ endpointing: { minDelayMs: 900 } });
+    line.tt.recognizer({ interim: true, endOfTurn: true, eagerEndOfTurn: true });
+    line.agent('quiet');
+    line.play(speech('vm-nomore'));
+    line.partial('There are no more messages.');
+    line.play(silence(300));
+    expect(line.types()).not.toContain('prepare');
+    line.tt.asrEagerEnd('There are no more messages.');
+    expect(line.types().filter((t) => t === 'prepare')).toHaveLength(1);
+  });
+
   it("the recognizer's eager end of turn prepares a reply; its turn_resumed drops it", () => {
     const line = new Line();
     line.agent('quiet');
