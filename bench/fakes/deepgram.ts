@@ -4,7 +4,8 @@
  * (or the `token, KEY` WebSocket subprotocol the browser SDK uses). Errors: HTTP status at the upgrade with
  * Deepgram's body {"err_code","err_msg","request_id"}.
  *
- * Listen script: every `utteranceMs` of received audio the fake "hears" the next transcript of `transcripts`:
+ * Listen script: every `utteranceMs` of received audio the fake "hears" the next transcript of `transcripts` (with
+ * `hear`, the words said in the utterance's stretch of a known caller script instead: bench/fakes/script-hearing.ts):
  * SpeechStarted (vad_events=true) at the first byte of an utterance, an interim Results (interim_results=true) at
  * half, a final Results (is_final + speech_final) at the end. UtteranceEnd (utterance_end_ms set) only as Deepgram
  * sends it: once `utterance_end_ms` of audio has passed after the last word with no new word (in 'duration'
