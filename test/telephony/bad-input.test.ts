@@ -27,7 +27,9 @@ beforeAll(async () => {
       maxMessageBytes: 8192,
       maxMessagesPerSecond: 100,
       maxMalformed: 5,
-      idleTimeoutMs: 400,
+      // Well above a stall of this process beside the full suite on 2 cores (the good call's 50 ms keep-alive
+      // must never look idle: at 400 ms one stall closed it and every later test here waited on it).
+      idleTimeoutMs: 3000,
       maxBufferedBytes: 64 * 1024,
     },
     resolve: async (req) => ({
@@ -135,7 +137,7 @@ describe('bad input beside a good call', () => {
       while (keepAlive && !call.leg.closed) {
         for (let i = 0; i < 50; i++) call.leg.sendEvent({ type: 'event', name: 'flood', data: { big } });
         good.send(render(twilio.media, { seq: goodSeq++, payload: testAudio(160) }));
-        // The peer still talks (it only stopped reading), so the 400 ms idle timeout never beats the flood.
+        // The peer still talks (it only stopped reading), so the idle timeout never beats the flood.
         if (c.ws.readyState === 1) c.send(Buffer.alloc(640));
         await new Promise((r) => setTimeout(r, 5));
       }
