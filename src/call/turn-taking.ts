@@ -245,9 +245,13 @@ export class TurnTaking {
     this.ep.asrFinal(text, speechFinal, now, wordsEndAt, confidence);
     // The recognizer's end of turn commits now, the VAD's hangover and the endpointing delay not waited for; over a
     // paused agent the interruption policy decides first. The commit keeps the overlap and hold rules (session).
-    if (speechFinal && this.modelTurns && !this.paused && this.ep.endOfTurn(now))
-      this.runCommitted = this.gate.speaking;
+    const modelEnd = speechFinal && this.modelTurns;
+    const paused = this.paused;
+    if (modelEnd && !paused && this.ep.endOfTurn(now)) this.runCommitted = this.gate.speaking;
     this.afterWords();
+    // Its words made the pause a barge-in (the agent cut, the turn the caller's): the recognizer's end still holds.
+    if (modelEnd && paused && !this.paused && this.phase === 'quiet' && this.ep.endOfTurn(now))
+      this.runCommitted = this.gate.speaking;
     this.prepare();
   }
 

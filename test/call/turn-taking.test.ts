@@ -29,8 +29,12 @@ class Line {
   private readonly vad = new EnergyVad();
   t = 0;
 
-  constructor(settings: Parameters<typeof turnTakingConfig>[0] = {}) {
-    this.tt = new TurnTaking(turnTakingConfig(settings), (d) => this.log.push(d));
+  /** `react`: what the session does on a decision, at once (e.g. cut the agent on a barge-in). */
+  constructor(settings: Parameters<typeof turnTakingConfig>[0] = {}, react?: (d: TurnDecision, line: Line) => void) {
+    this.tt = new TurnTaking(turnTakingConfig(settings), (d) => {
+      this.log.push(d);
+      react?.(d, this);
+    });
   }
 
   /** Feed PCM in 20 ms frames; tick whenever the clock passes the deadline. */
@@ -376,6 +380,25 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     expect(line.types()).not.toContain('prepare');
     line.tt.asrEagerEnd('There are no more messages.');
     expect(line.types().filter((t) => t === 'prepare')).toHaveLength(1);
+  });
+
+  it('Flux: its end of turn over the paused agent commits at once once its words make the interruption real', () => {
+    // The session on a barge-in: the agent is cut and the caller's speech goes on as their turn.
+    const line = new Line({ endpointing: { minDelayMs: 3000, maxDelayMs: 5000 } }, (d, l) => {
+      if (d.type === 'barge_in') l.tt.bargedIn(l.t, undefined);
+    });
+    line.tt.recognizer({ interim: true, endOfTurn: true });
+    line.agent('speaking');
+    line.play(silence(200));
+    line.play(speech('conf-invalid').subarray(0, 4000));
+    expect(line.types()).toContain('pause');
+    expect(line.types()).not.toContain('barge_in');
+    // The recognizer's first words are its EndOfTurn (no interim before it).
+    line.final('Stop right there.');
+    line.play(silence(200));
+    const t = line.types().slice(line.index('final:Stop right there.'));
+    expect(t.filter((x) => x === 'barge_in' || x === 'commit')).toEqual(['barge_in', 'commit']);
+    expect(line.commits()).toEqual(['Stop right there.']);
   });
 
   it("the recognizer's eager end of turn prepares a reply; its turn_resumed drops it", () => {
