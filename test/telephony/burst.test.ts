@@ -16,10 +16,17 @@ function legOver(leadMs: number) {
   const clock = { t: 0 };
   const pacer = new Pacer({ autoStart: false, now: () => clock.t });
   const adapter = createTwilioAdapter({ query: new URLSearchParams() });
-  adapter.onText(
-    JSON.stringify({ event: 'start', streamSid: 'MZ1', start: { streamSid: 'MZ1', callSid: 'CA1' } }),
-    { start() {}, audio() {}, seq() {}, dtmf() {}, mark() {}, cleared() {}, stop() {}, malformed() {}, flow() {} },
-  );
+  adapter.onText(JSON.stringify({ event: 'start', streamSid: 'MZ1', start: { streamSid: 'MZ1', callSid: 'CA1' } }), {
+    start() {},
+    audio() {},
+    seq() {},
+    dtmf() {},
+    mark() {},
+    cleared() {},
+    stop() {},
+    malformed() {},
+    flow() {},
+  });
   const bursts: number[] = [];
   let corked = false;
   let inBurst = 0;
