@@ -1,6 +1,6 @@
 /**
- * `voice-engine bench noise [--json]`: false barge-ins on noisy lines, with and without RNNoise
- * (settings.noiseSuppression). Every real-speech fixture (fixtures/calls/real-*: one real human speaker, line noise)
+ * `voice-engine bench noise [--json]`: false barge-ins on noisy lines: WebRTC VAD alone, with RNNoise before it
+ * (settings.noiseSuppression), and confirmed by Silero VAD (settings.vad 'silero', the default). Every real-speech fixture (fixtures/calls/real-*: one real human speaker, line noise)
  * is played with music-on-hold under the whole call at 10 dB SNR (real-noisy-line has it recorded in; the others
  * get Debian's asterisk-moh-opsound-wav track mixed in here at -30 dBFS against the speech's -20 dBFS), frame by
  * frame through what a call runs before the turn-taking policy: [RNNoise] -> WebRTC VAD (the engine's default) ->
@@ -9,7 +9,8 @@
  *    (music, noise); each is a gap the caller hears in the agent's speech;
  *  - false_barge_ins: the agent cut off for good by such "speech" (no words here: the VAD rule, sustained speech);
  *  - caught: labelled caller utterances that did pause the agent (what suppression must not lose).
- * No ASR and no timing: the figures are counts, the same on any machine.
+ * No ASR: the counts are the same on any machine. Silero's cost is timed (noisy on a shared machine): milliseconds
+ * per inference, and its CPU per minute of call audio with the share of the audio it ran over.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -17,7 +18,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { moh } from '../fixtures/lib/sounds.js';
 import { fromInt16, mixInto, setRmsDbfs, toInt16 } from '../fixtures/lib/synth.js';
+import { createConfirmedVad } from '../src/audio/confirmed-vad.js';
 import { createDenoiser } from '../src/audio/denoise.js';
+import { sileroStats } from '../src/audio/silero.js';
 import { createVad } from '../src/audio/vad.js';
 import { readWav } from '../src/audio/wav.js';
 import { TurnTaking, turnTakingConfig } from '../src/call/turn-taking.js';
@@ -66,10 +69,17 @@ async function load(name: string): Promise<{ spec: Fixture; pcm: Int16Array }> {
   return { spec, pcm };
 }
 
-async function measure(pcm: Int16Array, spec: Fixture, denoise: boolean): Promise<Counts> {
+type Mode = 'webrtc' | 'rnnoise' | 'silero';
+
+/** Silero's run over all fixtures: inferences, their time, and the audio it ran over. */
+const silero = { inferMs: 0, inferences: 0, checkedMs: 0, audioMs: 0 };
+
+async function measure(pcm: Int16Array, spec: Fixture, mode: Mode): Promise<Counts> {
   const speech = spec.events.filter((e) => e.type === 'speech');
-  const vad = await createVad({ sampleRate: 8000 });
-  const dn = denoise ? await createDenoiser(8000) : undefined;
+  const confirmed = mode === 'silero' ? await createConfirmedVad(8000) : undefined;
+  const vad = confirmed ?? (await createVad({ sampleRate: 8000 }));
+  const dn = mode === 'rnnoise' ? await createDenoiser(8000) : undefined;
+  const before = { ...sileroStats };
   const counts: Counts = { false_pauses: 0, false_barge_ins: 0, caught: 0, utterances: speech.length };
   const caught = new Set<number>();
   let onset = 0;
@@ -97,8 +107,16 @@ async function measure(pcm: Int16Array, spec: Fixture, denoise: boolean): Promis
     const clean = dn ? dn.process(frame) : frame;
     const at = (i / FRAME) * 20;
     tt.frame(at, 20, vad.process(clean));
+    // Silero answers asynchronously (within the next frame in a call): wait for it, so the counts are exact.
+    if (confirmed) await confirmed.settled();
     const dl = tt.deadline;
     if (dl !== undefined && dl <= at + 20) tt.tick(at + 20);
+  }
+  if (confirmed) {
+    silero.inferences += sileroStats.inferences - before.inferences;
+    silero.inferMs += sileroStats.ms - before.ms;
+    silero.checkedMs += confirmed.checkedMs;
+    silero.audioMs += (pcm.length / 8000) * 1000;
   }
   vad.close?.();
   dn?.close();
@@ -127,17 +145,32 @@ export async function run(ctx: BenchContext) {
     'real-two-sentences',
     'real-nonstop',
   ];
-  const fixtures: { name: string; without: Counts; with: Counts }[] = [];
+  const fixtures: { name: string; without: Counts; with: Counts; silero: Counts }[] = [];
   for (const name of names) {
     ctx.progress(`noise: ${name}`);
     const { spec, pcm } = await load(name);
-    fixtures.push({ name, without: await measure(pcm, spec, false), with: await measure(pcm, spec, true) });
+    fixtures.push({
+      name,
+      without: await measure(pcm, spec, 'webrtc'),
+      with: await measure(pcm, spec, 'rnnoise'),
+      silero: await measure(pcm, spec, 'silero'),
+    });
   }
+  const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
   return {
     suite: 'noise',
-    line: `music-on-hold at ${SNR_DB} dB SNR under real speech (fixtures/calls/real-*), WebRTC VAD, agent talking`,
+    line: `music-on-hold at ${SNR_DB} dB SNR under real speech (fixtures/calls/real-*), agent talking`,
     without_suppression: sum(fixtures.map((f) => f.without)),
     with_rnnoise: sum(fixtures.map((f) => f.with)),
+    silero_confirmed: sum(fixtures.map((f) => f.silero)),
+    silero_cost: {
+      inferences: silero.inferences,
+      ms_per_inference: round(silero.inferMs / Math.max(1, silero.inferences)),
+      ms_per_inference_max: round(sileroStats.maxMs),
+      /** CPU per minute of call audio, ms (music under the whole call: Silero runs for most of it). */
+      cpu_ms_per_call_minute: round((silero.inferMs / Math.max(1, silero.audioMs)) * 60_000, 1),
+      share_of_audio_checked: round(silero.checkedMs / Math.max(1, silero.audioMs)),
+    },
     fixtures,
   };
 }
@@ -145,11 +178,24 @@ export async function run(ctx: BenchContext) {
 export function table(r: Record<string, unknown>): string[][] {
   const a = r.without_suppression as Counts;
   const b = r.with_rnnoise as Counts;
+  const c = r.silero_confirmed as Counts;
+  const cost = r.silero_cost as Record<string, number>;
   const row = (k: string, c: Counts) => [
     k,
     String(c.false_pauses),
     String(c.false_barge_ins),
     `${c.caught}/${c.utterances}`,
   ];
-  return [['', 'false pauses', 'false barge-ins', 'utterances caught'], row('without', a), row('RNNoise', b)];
+  return [
+    ['', 'false pauses', 'false barge-ins', 'utterances caught'],
+    row('WebRTC alone', a),
+    row('RNNoise + WebRTC', b),
+    row('WebRTC + Silero', c),
+    [
+      'Silero cost',
+      `${cost.ms_per_inference} ms/inference (max ${cost.ms_per_inference_max})`,
+      `${cost.cpu_ms_per_call_minute} ms CPU per call minute`,
+      `ran over ${Math.round(cost.share_of_audio_checked * 100)} % of the audio`,
+    ],
+  ];
 }

@@ -54,6 +54,12 @@ export const SettingsSchema = Type.Object(
      */
     noiseSuppression: Type.Optional(Type.Boolean({ default: false })),
     /**
+     * Voice activity detection on the caller's audio: `silero` WebRTC's VAD finds candidate speech and Silero VAD
+     * (a neural model that rejects music and noise) confirms it, running only while WebRTC hears something; `webrtc`
+     * WebRTC's VAD alone (cheaper; takes music on hold for speech).
+     */
+    vad: Type.Optional(Type.Union([Type.Literal('silero'), Type.Literal('webrtc')], { default: 'silero' })),
+    /**
      * What the caller hears when the answer is slower than fillerAfterMs (from media/): `filler` a spoken phrase
      * ("One moment please."), `sound` a soft thinking sound, `music` hold music, `none` silence. Cut the moment the
      * answer starts; never started while the caller speaks.

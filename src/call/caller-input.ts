@@ -1,4 +1,4 @@
-import type { AssistantConfig } from '../assistant.js';
+import type { AssistantConfig, AssistantSettings } from '../assistant.js';
 import type { Denoiser } from '../audio/denoise.js';
 import { pcmFormat, sameFormat } from '../audio/format.js';
 import type { AsrCapabilities, AsrEvent, AsrProvider, AsrStream } from '../providers/types.js';
@@ -26,6 +26,8 @@ export interface CallerInputEvents {
    * caller is told once to use the keypad; DTMF keeps working).
    */
   onAsrFailed(n: number): void;
+  /** The VAD is open; whether it rejects music and noise (VadLike.rejectsNoise). */
+  onVadOpen?(v: { rejectsNoise: boolean }): void;
   /** A recognizer stream is open; what it does beyond transcripts. */
   onAsrOpen(capabilities: AsrCapabilities): void;
   incident(i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string }): void;
@@ -196,11 +198,23 @@ export class CallerInput {
     }
   }
 
-  async openVad(): Promise<void> {
+  /** The VAD: `deps.createVad` when given, else per `settings.vad` (Silero-confirmed WebRTC by default). */
+  async openVad(settings?: AssistantSettings): Promise<void> {
     const factory =
       this.deps.createVad ??
       (async (rate: number): Promise<VadLike> => {
         if (rate !== 8000 && rate !== 16000) return energyVadFactory(rate);
+        if ((settings?.vad ?? 'silero') === 'silero') {
+          try {
+            const { createConfirmedVad } = await import('../audio/confirmed-vad.js');
+            return await createConfirmedVad(rate);
+          } catch (err) {
+            this.deps.logger.warn(
+              { err: (err as Error).message, callId: this.leg.info.callId },
+              'Silero VAD unavailable; WebRTC VAD alone',
+            );
+          }
+        }
         try {
           const { createVad } = await import('../audio/vad.js');
           return await createVad({ sampleRate: rate });
@@ -217,6 +231,7 @@ export class CallerInput {
       );
       this.vad = await energyVadFactory(this.inRate);
     }
+    this.events.onVadOpen?.({ rejectsNoise: this.vad.rejectsNoise === true });
   }
 
   /** Release the recognizer (in the background: an offline one decodes its backlog) and the VAD. */

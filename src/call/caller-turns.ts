@@ -120,7 +120,8 @@ export class CallerTurns {
         // Where in the caller's audio its words end (session clock), when the recognizer gives word times.
         const last = ev.words.at(-1);
         const endAt = last ? h.input.asrAudioAt(last.endMs) : undefined;
-        h.turns.asrFinal(ev.text, ev.speechFinal, now, endAt, ev.confidence);
+        const startAt = ev.words.length ? h.input.asrAudioAt(ev.words[0]!.startMs) : undefined;
+        h.turns.asrFinal(ev.text, ev.speechFinal, now, endAt, ev.confidence, startAt);
         if (ev.text) h.deps.retriever?.prefetch?.(h.turns.text);
         this.afterWords();
         break;

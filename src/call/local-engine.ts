@@ -102,6 +102,11 @@ export async function startLocalEngine(o: LocalEngineOptions): Promise<LocalEngi
       });
     },
   });
+  // Silero (settings.vad, the default) compiles ~15 MB of wasm on first use (~1 s of CPU): done before the first
+  // call rather than during its greeting. A failure here is the call's to report (it falls back to WebRTC alone).
+  if (!o.deps?.createVad && (o.assistant.config.settings?.vad ?? 'silero') === 'silero') {
+    await import('../audio/silero.js').then((m) => m.loadSilero()).catch(() => undefined);
+  }
   await new Promise<void>((r) => server.listen(0, o.host ?? '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {

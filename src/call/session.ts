@@ -120,6 +120,7 @@ export class CallSession implements MediaLegHandler {
       onAsr: (ev) => (this.screen?.screening ? this.screen.asr(ev) : this.caller.onAsr(ev)),
       onAsrFailed: (n) => n === 2 && this.sayAside(PHRASES.cantHear, 'asr_failed'),
       onAsrOpen: (c) => this.turns.recognizer(c),
+      onVadOpen: (v) => this.turns.detector(v),
       incident: (i) => this.incident(i),
     });
     this.timers = new CallTimers(this.config.settings, {
@@ -249,7 +250,7 @@ export class CallSession implements MediaLegHandler {
     this.timers.start();
     // ASR, VAD and tools come up in parallel with the greeting: the caller hears it without waiting for them.
     this.bg(this.input.openAsr(this.config));
-    this.bg(this.input.openVad());
+    this.bg(this.input.openVad(this.config.settings));
     this.toolbox.open(this.config);
     this.screen ? this.screen.start() : this.begin();
   }

@@ -84,6 +84,13 @@ export const NO_WORDS_EXTRA_MS = 500;
  * "okay, thank you" or a cough are shorter; waiting costs nothing, the agent is not talking over the caller, ms.
  */
 export const PAUSED_NO_WORDS_MS = 1500;
+/**
+ * Words the recognizer times within this of a speech run belong to it (the two clocks differ by the line's jitter
+ * and the VAD's onset and overhang), ms.
+ */
+export const WORDS_SPEECH_MARGIN_MS = 300;
+/** Speech runs remembered for matching words to speech (the recognizer lags the audio by a few runs at most). */
+const RUNS_KEPT = 16;
 /** Voiced speech in a pause with no words at all that deserves a reprompt (shorter is noise), ms. */
 export const UNINTELLIGIBLE_MIN_MS = 400;
 
@@ -146,6 +153,13 @@ export class TurnTaking {
   private resumed = false;
   /** Voice the streaming recognizer gave no words for, since the last words, ms (runs that ended). */
   private wordlessMs = 0;
+  /** The VAD rejects music and noise: words timed outside every speech run are the recognizer's, not a caller's. */
+  private vadRejectsNoise = false;
+  /** The last RUNS_KEPT speech runs (session clock): start and end of run i at [2i, 2i+1]; ring. */
+  private readonly runs = new Float64Array(RUNS_KEPT * 2).fill(Number.NaN);
+  private runsPos = 0;
+  /** Finals dropped as noise: timed where the VAD heard no speech (music, a TV under the line). */
+  noiseWords = 0;
 
   constructor(cfg: TurnTakingConfig, decide: (d: TurnDecision) => void) {
     this.cfg = cfg;
@@ -195,6 +209,11 @@ export class TurnTaking {
     this.ep.interimWords(this.interimWords);
   }
 
+  /** What the voice detector is: one that rejects music and noise makes words outside its speech runs noise. */
+  detector(d: { rejectsNoise: boolean }): void {
+    this.vadRejectsNoise = d.rejectsNoise;
+  }
+
   /** The agent keeps the floor whatever the caller does (uninterruptible speech, pending hangup, call ending). */
   hold(on: boolean): void {
     this.holding = on;
@@ -238,10 +257,29 @@ export class TurnTaking {
   }
 
   /**
-   * A final transcript; `wordsEndAt`: where its last word ends in the caller's audio (session clock), and the
-   * recognizer's `confidence` (0..1), when it gives them.
+   * A final transcript; `wordsEndAt` / `wordsStartAt`: where its last word ends and its first starts in the caller's
+   * audio (session clock), and the recognizer's `confidence` (0..1), when it gives them.
    */
-  asrFinal(text: string, speechFinal: boolean, now: number, wordsEndAt?: number, confidence?: number): void {
+  asrFinal(
+    text: string,
+    speechFinal: boolean,
+    now: number,
+    wordsEndAt?: number,
+    confidence?: number,
+    wordsStartAt?: number,
+  ): void {
+    if (
+      text.trim() &&
+      wordsStartAt !== undefined &&
+      wordsEndAt !== undefined &&
+      this.noiseWordsAt(wordsStartAt, wordsEndAt)
+    ) {
+      // Words made of music or noise (the VAD, which rejects them, heard no speech there): not a caller's words. The
+      // recognizer's partial, if any, goes with them.
+      this.noiseWords++;
+      this.ep.asrFinal('', speechFinal, now);
+      return;
+    }
     this.ep.asrFinal(text, speechFinal, now, wordsEndAt, confidence);
     // The recognizer's end of turn commits now, the VAD's hangover and the endpointing delay not waited for; over a
     // paused agent the interruption policy decides first. The commit keeps the overlap and hold rules (session).
@@ -334,6 +372,20 @@ export class TurnTaking {
 
   /* ---------------------------------------------------------------- policy */
 
+  /** Words timed [from, to] lie outside every speech run the VAD heard, and that VAD rejects music and noise. */
+  private noiseWordsAt(from: number, to: number): boolean {
+    if (!this.vadRejectsNoise) return false;
+    const m = WORDS_SPEECH_MARGIN_MS;
+    if (this.gate.speaking && to >= this.gate.runStartMs - m) return false;
+    const r = this.runs;
+    for (let i = 0; i < RUNS_KEPT; i++) {
+      const s = r[2 * i]!;
+      // NaN (no run yet) compares false.
+      if (to >= s - m && from <= r[2 * i + 1]! + m) return false;
+    }
+    return true;
+  }
+
   private canInterrupt(): boolean {
     return this.cfg.interruptible && !this.holding;
   }
@@ -377,6 +429,9 @@ export class TurnTaking {
   }
 
   private speechEnd(at: number, ms: number): void {
+    this.runs[2 * this.runsPos] = at - ms;
+    this.runs[2 * this.runsPos + 1] = at;
+    this.runsPos = (this.runsPos + 1) % RUNS_KEPT;
     if (this.runCommitted) {
       // Its words were committed at the recognizer's end of turn: the tail of the run is not a new utterance.
       this.runCommitted = false;

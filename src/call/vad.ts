@@ -7,6 +7,11 @@ export interface VadLike {
   /** Speech probability 0..1 for one frame of PCM16 at the rate given to the factory. */
   process(frame: Int16Array): number;
   close?(): void;
+  /**
+   * It tells speech from music and noise (a neural second stage): what it does not call speech is not a caller,
+   * so words the recognizer makes of that audio are noise too.
+   */
+  readonly rejectsNoise?: boolean;
 }
 
 export type VadFactory = (sampleRate: number) => Promise<VadLike>;

@@ -624,3 +624,69 @@ describe.skipIf(!have)('turn-taking on real speech', () => {
     expect(line.types()).not.toContain('barge_in');
   });
 });
+
+describe('words where the VAD heard no speech (a VAD that rejects music and noise)', () => {
+  /** Drives the unit with speech probabilities directly: `p` for `ms` from the current clock, ticking deadlines. */
+  class Probe {
+    readonly log: TurnDecision[] = [];
+    readonly tt = new TurnTaking(turnTakingConfig({}), (d) => this.log.push(d));
+    t = 0;
+    run(p: number, ms: number): void {
+      for (let end = this.t + ms; this.t < end; this.t += 20) {
+        this.tt.frame(this.t, 20, p);
+        const d = this.tt.deadline;
+        if (d !== undefined && d <= this.t + 20) this.tt.tick(this.t + 20);
+      }
+    }
+    types(): string[] {
+      return this.log.map((d) => d.type);
+    }
+    commits(): string[] {
+      return this.log.flatMap((d) => (d.type === 'commit' ? [d.turn.text] : []));
+    }
+  }
+
+  it('a final timed over music (no speech run there) is dropped: no turn, no reprompt', () => {
+    const p = new Probe();
+    p.tt.detector({ rejectsNoise: true });
+    // 3 s of music the VAD does not call speech; the recognizer makes words of it.
+    p.run(0, 3000);
+    p.tt.asrFinal('it out to an', true, p.t, 2400, 0.3, 1200);
+    p.run(0, 10_000);
+    expect(p.tt.noiseWords).toBe(1);
+    expect(p.commits()).toEqual([]);
+    expect(p.types()).not.toContain('unintelligible');
+    // Then the caller speaks: words timed over that speech are a turn.
+    p.run(1, 1500);
+    p.run(0, 200);
+    p.tt.asrFinal('which folder should I save the message to', true, p.t, p.t - 250, 0.5, 13_050);
+    p.run(0, 3000);
+    expect(p.commits()).toEqual(['which folder should I save the message to']);
+  });
+
+  it('words that reach into a speech run (within the margin) are kept, and so are words in one in progress', () => {
+    const p = new Probe();
+    p.tt.detector({ rejectsNoise: true });
+    p.run(0, 1000);
+    p.run(1, 800);
+    p.run(0, 300);
+    // The recognizer's words end 200 ms before the VAD's run started (clock skew, a soft onset): the same speech.
+    p.tt.asrFinal('hello there', true, p.t, 1000 - 200, 0.5, 400);
+    p.run(0, 3000);
+    expect(p.commits()).toEqual(['hello there']);
+    p.run(1, 600);
+    p.tt.asrFinal('and another thing', true, p.t, p.t - 100, 0.5, p.t - 500);
+    p.run(1, 200);
+    p.run(0, 3000);
+    expect(p.commits()).toEqual(['hello there', 'and another thing']);
+  });
+
+  it('with a VAD that does not reject noise, words the VAD missed still make a turn', () => {
+    const p = new Probe();
+    p.run(0, 3000);
+    p.tt.asrFinal('a quiet caller', true, p.t, 2400, 0.5, 1200);
+    p.run(0, 10_000);
+    expect(p.tt.noiseWords).toBe(0);
+    expect(p.commits()).toEqual(['a quiet caller']);
+  });
+});
