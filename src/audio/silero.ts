@@ -10,9 +10,9 @@
  * sample, so `prob` lags the audio by at most one 20 ms frame. Runs are serialized over the process (one wasm
  * thread); a stream that falls behind (a starved event loop) skips to its newest chunks rather than queueing.
  *
- * Measured on real audio (`npx voice-engine bench noise`; 2 cores, noisy machine): ~0.3 ms per 32 ms chunk, i.e.
+ * Measured on real audio (`npx voice-engine bench noise`; 2 cores, noisy machine): p50 0.28 ms per 32 ms chunk, i.e.
  * about 1 % of a core per call while it runs; the call stage (confirmed-vad.ts) runs it only while WebRTC hears
- * something. Music-on-hold tracks (asterisk-moh-opsound, 30 s each): 0-0.5 % of chunks >= 0.5; real speech
+ * something. Short enough to run on the event loop (no worker thread). Music-on-hold tracks (asterisk-moh-opsound, 30 s each): 0-0.5 % of chunks >= 0.5; real speech
  * (asterisk-core-sounds-en): ~87 % (the rest are the pauses between words).
  */
 import { readFile } from 'node:fs/promises';
@@ -43,6 +43,17 @@ export function loadSilero(): Promise<SileroModel> {
     const session = await ort.InferenceSession.create(await readFile(sileroModelPath()), {
       executionProviders: ['wasm'],
     });
+    // The first inference at each rate sets up its kernels (~150 ms measured): done here, not in a call's media loop.
+    for (const [rate, n] of [
+      [8000, 256 + 32],
+      [16000, 512 + 64],
+    ] as const) {
+      await session.run({
+        input: new ort.Tensor('float32', new Float32Array(n), [1, n]),
+        state: new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]),
+        sr: new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), []),
+      });
+    }
     return { ort, session };
   })();
   loading.catch(() => {

@@ -20,7 +20,8 @@
  * within 20 ms; speech-end reports the end 26-101 ms late (WebRTC's own overhang), then waits hangoverMs.
  * Speed: ~11,000x real time on one core (bench dsp, 20 ms frames at 8 kHz), no allocation per frame.
  * Limits: music is voiced to this model (one long speech segment, no flapping); DTMF tones are voiced too, so the
- * session must let its DTMF detector overrule the VAD during key presses.
+ * session must let its DTMF detector overrule the VAD during key presses. Calls confirm its speech with Silero
+ * (confirmed-vad.ts, settings.vad 'silero', the default), which rejects music; this stage stays the cheap first one.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
