@@ -5,7 +5,7 @@
  * wasm (no install script, nothing downloaded). Silero v5 takes 8 and 16 kHz natively: chunks of 256 / 512 samples
  * (32 ms) with the previous 32 / 64 samples as context, and an LSTM state carried from chunk to chunk.
  *
- * One session per process (loaded once, ~0.7 s: wasm compile and graph), one SileroStream per call (its own state).
+ * One session per process (loaded once: ~15 MB of wasm compiled and the graph built, 0.7-1.5 s here), one SileroStream per call (its own state).
  * Inference is async (onnxruntime's API): a chunk's probability is there a fraction of a millisecond after its last
  * sample, so `prob` lags the audio by at most one 20 ms frame. Runs are serialized over the process (one wasm
  * thread); a stream that falls behind (a starved event loop) skips to its newest chunks rather than queueing.
@@ -66,7 +66,7 @@ export function loadSilero(): Promise<SileroModel> {
 let chain: Promise<unknown> = Promise.resolve();
 
 /** Process-wide inference figures (the bench prints them). */
-export const sileroStats = { inferences: 0, ms: 0, maxMs: 0 };
+export const sileroStats = { inferences: 0, ms: 0 };
 
 /** Chunks of audio kept for warm-up and for a stream that falls behind. */
 const RING_CHUNKS = 16;
@@ -188,7 +188,6 @@ export class SileroStream {
         this.inferMs += ms;
         sileroStats.inferences++;
         sileroStats.ms += ms;
-        if (ms > sileroStats.maxMs) sileroStats.maxMs = ms;
         if (gen !== this.gen) continue;
         this.state = out.stateN as Tensor;
         if (this.running) this.prob = (out.output as Tensor).data[0] as number;
