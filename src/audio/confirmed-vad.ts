@@ -13,7 +13,8 @@ import type { Vad } from './vad.js';
  *   WebRTC quiet for IDLE_MS ──▶ Silero off (its state is dropped; the next candidate starts fresh)
  *
  * The probability lags the audio by one frame at most (Silero's result comes back asynchronously, well under a
- * millisecond after its chunk). Per frame: no allocation (the Silero stream keeps its ring and tensors).
+ * millisecond after its chunk). Per frame: no allocation here (the Silero stream keeps its ring, input buffer and
+ * tensors); each 32 ms inference gets onnxruntime's small output tensors.
  */
 export interface ConfirmedVadOptions {
   /** WebRTC quiet this long stops Silero, ms. */
