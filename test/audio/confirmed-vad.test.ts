@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { haveSounds, moh, sound } from '../../fixtures/lib/sounds.js';
 import { mixInto, pinkNoise, setRmsDbfs, toInt16 } from '../../fixtures/lib/synth.js';
 import { type ConfirmedVad, createConfirmedVad } from '../../src/audio/confirmed-vad.js';
+import { resample } from '../../src/audio/resample.js';
 import { createSileroStream } from '../../src/audio/silero.js';
 import { createVad } from '../../src/audio/vad.js';
 import { readWavFile } from '../../src/audio/wav.js';
@@ -191,5 +192,30 @@ describe.skipIf(!haveSounds())('Silero confirmation on real audio', () => {
     expect(starts.length).toBe(1);
     expect(starts[0]!).toBeGreaterThanOrEqual(5700);
     expect(starts[0]!).toBeLessThan(5950);
+  }, 60_000);
+
+  it('at 16 kHz (wideband lines): the prompt is speech, the music is not', async () => {
+    const x = prompt('vm-savefolder', 1000, 1000);
+    const { onsetMs } = voiced(x);
+    const speech16 = resample(toInt16(x), 8000, 16000);
+    const music16 = resample(toInt16(setRmsDbfs(moh('reno_project-system.wav', 20_000, 10_000), -30)), 8000, 16000);
+    const v = await createConfirmedVad(16000);
+    const at16 = async (pcm: Int16Array) => {
+      const out: Run[] = [];
+      const gate = new SpeechGate(
+        { threshold: 0.5, onsetMs: 60, hangoverMs: 160 },
+        { onSpeechStart: () => undefined, onSpeechEnd: (at, ms) => out.push({ startMs: at - ms, endMs: at }) },
+      );
+      for (let i = 0; i + 320 <= pcm.length; i += 320) {
+        gate.push((i / 320) * 20, 20, v.process(pcm.subarray(i, i + 320)));
+        await v.settled();
+      }
+      return out;
+    };
+    const r = await at16(speech16);
+    expect(r.length).toBeGreaterThanOrEqual(1);
+    expect(Math.abs(r[0]!.startMs - onsetMs)).toBeLessThanOrEqual(100);
+    expect(await at16(music16)).toEqual([]);
+    v.close();
   }, 60_000);
 });
