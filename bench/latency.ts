@@ -1,6 +1,7 @@
 /**
  * `voice-engine bench latency [--profile fast|realistic|slow] [--json] [--calls N] [--rounds N] [--no-adapters]
- *  [--preemptive on|off] [--tts scripted|http|aura-ws|elevenlabs-ws] [--matrix [--matrix-rounds N]]`
+ *  [--preemptive on|off] [--vad silero|webrtc|energy] [--tts scripted|http|aura-ws|elevenlabs-ws]
+ *  [--matrix [--matrix-rounds N]]`
  * (DESIGN.md section 7).
  *
  * Calls through the REAL WebSocket gateway (Twilio protocol, base64 mu-law, marks echoed after playout) into real
@@ -27,8 +28,9 @@
  *    pause and dropped unheard when the caller went on (the turn stayed whole)
  *  - ignored_turns: caller turns with no agent audio within 5 s of their end
  *  - acknowledgements_stopped_agent: acknowledgements after which the agent was silent for 1.5 s (stopped for good)
- * Assistant settings are the defaults (`--preemptive off` turns settings.preemptiveGeneration off). VAD: the energy
- * detector (deterministic, like the scripted providers). `--tts` picks the TTS path (bench/tts-paths.ts: a real
+ * Assistant settings are the defaults (`--preemptive off` turns settings.preemptiveGeneration off). VAD: the engine's
+ * default, WebRTC confirmed by Silero (`--vad webrtc`: WebRTC alone; `--vad energy`: the frame-level detector of the
+ * scripted tests, deterministic). `--tts` picks the TTS path (bench/tts-paths.ts: a real
  * adapter against its loopback fake); `--matrix` adds voice-to-voice p50 / p95 for every TTS path with and without
  * preemptive generation (shorter sets of `--matrix-rounds`, default 1).
  */
@@ -396,7 +398,15 @@ interface SetOptions {
   /** settings.preemptiveGeneration of the bench assistant. */
   preemptive: boolean;
   tts: TtsPath;
+  vad: BenchVad;
 }
+
+/**
+ * The caller-side VAD: `silero` (the engine's default: WebRTC confirmed by Silero), `webrtc` (WebRTC alone) or
+ * `energy` (frame level only; deterministic, what the scripted tests use).
+ */
+const BENCH_VADS = ['silero', 'webrtc', 'energy'] as const;
+type BenchVad = (typeof BENCH_VADS)[number];
 
 /** One set of concurrent real-speech calls against an in-process engine; the calls' results and LLM requests. */
 async function measureSet(
@@ -427,7 +437,12 @@ async function measureSet(
   const server = o.tts === 'scripted' ? undefined : await startTtsPath(o.tts, profile.ttsFirstByteMs);
   const base = scriptedRegistry({ asr: asrs.next(), llm, tts: scripted });
   const config: AssistantConfig = {
-    settings: { recordAudio: false, silenceTimeoutMs: 60_000, preemptiveGeneration: o.preemptive },
+    settings: {
+      recordAudio: false,
+      silenceTimeoutMs: 60_000,
+      preemptiveGeneration: o.preemptive,
+      ...(o.vad === 'energy' ? {} : { vad: o.vad }),
+    },
   };
   const engine = await startLocalEngine({
     assistant: {
@@ -442,10 +457,10 @@ async function measureSet(
     providers: { ...base, asr: () => asrs.next(), ...(server ? { tts: () => server.make() } : {}) },
     logger: silentLogger,
     dataDir,
-    deps: { createVad: energyVadFactory },
+    ...(o.vad === 'energy' ? { deps: { createVad: energyVadFactory } } : {}),
   });
   progress(
-    `latency: profile ${profile.name}, tts ${o.tts}, preemptive generation ${o.preemptive ? 'on' : 'off'}, ${o.calls} concurrent calls x ${o.rounds} rounds (5 real-speech turns each) over ws://127.0.0.1:${engine.port}/media/twilio`,
+    `latency: profile ${profile.name}, vad ${o.vad}, tts ${o.tts}, preemptive generation ${o.preemptive ? 'on' : 'off'}, ${o.calls} concurrent calls x ${o.rounds} rounds (5 real-speech turns each) over ws://127.0.0.1:${engine.port}/media/twilio`,
   );
   // Calls start one at a time (each call's ASR is handed out in start order), then run concurrently.
   const running: Promise<CallResult>[] = [];
@@ -483,6 +498,8 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   const ttsPath = (flagString(ctx.args, 'tts') ?? 'scripted') as TtsPath;
   if (!TTS_PATHS.includes(ttsPath)) throw new CliError(`--tts ${ttsPath}: one of ${TTS_PATHS.join(', ')}`, EXIT.usage);
   const matrix = ctx.args.flags.matrix === true;
+  const vad = (flagString(ctx.args, 'vad') ?? 'silero') as BenchVad;
+  if (!BENCH_VADS.includes(vad)) throw new CliError(`--vad ${vad}: one of ${BENCH_VADS.join(', ')}`, EXIT.usage);
   const speech = await loadRealSpeech();
   const greetingDir = mkdtempSync(path.join(os.tmpdir(), 've-bench-greeting-'));
   const greeting = await greetingLatency(profile, greetingDir);
@@ -490,7 +507,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
   const { results, llmRequests } = await measureSet(
     profile,
     speech,
-    { calls, rounds, preemptive, tts: ttsPath },
+    { calls, rounds, preemptive, tts: ttsPath, vad },
     ctx.progress,
   );
 
@@ -535,7 +552,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
       tts_first_byte: profile.ttsFirstByteMs,
       jitter: profile.jitter,
     },
-    settings: { endpointing: 'assistant defaults', vad: 'energy' },
+    settings: { endpointing: 'assistant defaults', vad },
     targets: { barge_in_audio_stop_p95_ms: 150, endpointing_p50_ms: 250, premature_cuts: 0, ignored_turns: 0 },
   };
   if (matrix) {
@@ -544,7 +561,12 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown> & 
     const rows: Record<string, unknown>[] = [];
     for (const tts of TTS_PATHS)
       for (const pre of [true, false]) {
-        const set = await measureSet(profile, speech, { calls, rounds: mRounds, preemptive: pre, tts }, ctx.progress);
+        const set = await measureSet(
+          profile,
+          speech,
+          { calls, rounds: mRounds, preemptive: pre, tts, vad },
+          ctx.progress,
+        );
         const v2v = pct(set.results.flatMap((r) => r.voiceToVoice));
         rows.push({
           tts,

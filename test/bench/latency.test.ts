@@ -24,6 +24,8 @@ describe('bench latency', () => {
     expect(Object.keys(r.replies_taken_back as object).sort()).toEqual(['hesitation', 'two_sentences']);
     expect(r.preemptive_generation).toBe(true);
     expect(r.tts_path).toBe('scripted');
+    // The engine's default VAD unless --vad says otherwise
+    expect((r.settings as { vad: string }).vad).toBe('silero');
     expect(typeof r.ignored_turns).toBe('number');
     expect(typeof r.acknowledgements_stopped_agent).toBe('number');
     expect((r.greeting_ms as { cached: number[] }).cached).toHaveLength(3);
@@ -31,11 +33,12 @@ describe('bench latency', () => {
     expect(table(r)[0]).toEqual(['metric (ms), profile fast', 'p50', 'p95', 'p99', 'target']);
   }, 180_000);
 
-  it('refuses an unknown profile, TTS path or preemptive value with a usage error', async () => {
+  it('refuses an unknown profile, TTS path, preemptive value or VAD with a usage error', async () => {
     for (const bad of [
       ['--profile', 'warp'],
       ['--tts', 'carrier-pigeon'],
       ['--preemptive', 'maybe'],
+      ['--vad', 'psychic'],
     ]) {
       await expect(run({ args: parseArgs(['latency', ...bad]), progress: () => undefined })).rejects.toMatchObject({
         exitCode: 2,
