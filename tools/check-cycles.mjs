@@ -2,7 +2,8 @@
 // Import cycles in src/, type-only imports included (`import type`, `export type ... from`, `import('...')` types):
 // parses every .ts file with the TypeScript compiler, resolves relative specifiers ('./x.js' -> './x.ts',
 // './dir' -> './dir/index.ts'), finds the strongly connected components of the import graph (Tarjan) and prints
-// each cycle. Exit code 1 when there is any. Usage: node tools/check-cycles.mjs [dir...] (default: src).
+// each cycle. It also refuses any file over MAX_LINES lines (the house rule: no file in src/ over 500 lines).
+// Exit code 1 when there is any. Usage: node tools/check-cycles.mjs [dir...] (default: src).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -81,8 +82,13 @@ function strong(v) {
 for (const f of files) if (!info.has(f)) strong(f);
 
 const rel = (f) => path.relative(process.cwd(), f);
-if (cycles.length) {
-  for (const c of cycles) console.error(`import cycle (${c.length} files): ${c.map(rel).sort().join(', ')}`);
-  process.exit(1);
-}
-console.log(`no import cycles in ${files.length} files (${roots.join(', ')}), type-only imports included`);
+const MAX_LINES = 500;
+const long = files
+  .map((f) => [f, readFileSync(f, 'utf8').split('\n').length - 1])
+  .filter(([, n]) => n > MAX_LINES);
+for (const [f, n] of long) console.error(`${rel(f)}: ${n} lines (at most ${MAX_LINES})`);
+for (const c of cycles) console.error(`import cycle (${c.length} files): ${c.map(rel).sort().join(', ')}`);
+if (cycles.length || long.length) process.exit(1);
+console.log(
+  `no import cycles in ${files.length} files (${roots.join(', ')}), type-only imports included; none over ${MAX_LINES} lines`,
+);

@@ -27,7 +27,7 @@ export interface CallerInputEvents {
    */
   onAsrFailed(n: number): void;
   /** The VAD is open; whether it rejects music and noise (VadLike.rejectsNoise). */
-  onVadOpen?(v: { rejectsNoise: boolean }): void;
+  onVadOpen?(v: { rejectsNoise: boolean; endLagMs: number }): void;
   /** A recognizer stream is open; what it does beyond transcripts. */
   onAsrOpen(capabilities: AsrCapabilities): void;
   incident(i: Incident | { kind: string; provider: string; code?: string; message: string; action?: string }): void;
@@ -231,7 +231,7 @@ export class CallerInput {
       );
       this.vad = await energyVadFactory(this.inRate);
     }
-    this.events.onVadOpen?.({ rejectsNoise: this.vad.rejectsNoise === true });
+    this.events.onVadOpen?.({ rejectsNoise: this.vad.rejectsNoise === true, endLagMs: this.vad.endLagMs ?? 0 });
   }
 
   /** Release the recognizer (in the background: an offline one decodes its backlog) and the VAD. */

@@ -220,10 +220,7 @@ export class CallSession implements MediaLegHandler {
     return this.now() - this.t0;
   }
 
-  /**
-   * Background work of the call (turns, timers, hang-up): a failure is logged and recorded, never an unhandled
-   * rejection (which would take the whole process down).
-   */
+  /** Background work (turns, timers, hang-up): a failure is logged and recorded, never an unhandled rejection. */
   private bg(p: Promise<unknown>): void {
     p.catch((err: unknown) => this.fault(err));
   }

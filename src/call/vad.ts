@@ -12,6 +12,11 @@ export interface VadLike {
    * so words the recognizer makes of that audio are noise too.
    */
   readonly rejectsNoise?: boolean;
+  /**
+   * How late its probability falls below the gate's threshold after speech really ends (its decision window and
+   * overhang), ms, measured on real speech: the gate reports the end that much earlier. Absent: 0.
+   */
+  readonly endLagMs?: number;
 }
 
 export type VadFactory = (sampleRate: number) => Promise<VadLike>;
@@ -62,10 +67,17 @@ export class SpeechGate {
   private pendingStartMs = -1;
   private readonly opts: SpeechGateOptions;
   private readonly events: SpeechGateEvents;
+  /** The detector's lag at the end of speech (VadLike.endLagMs), ms. */
+  private endLagMs = 0;
 
   constructor(opts: SpeechGateOptions, events: SpeechGateEvents) {
     this.opts = opts;
     this.events = events;
+  }
+
+  /** The detector in use: its end-of-speech lag is taken off every reported end (never before the run's start). */
+  setEndLag(ms: number): void {
+    this.endLagMs = Math.max(0, ms);
   }
 
   /** One frame starting at audio time `atMs`, `frameMs` long, with speech probability `p`. */
@@ -91,7 +103,8 @@ export class SpeechGate {
     }
     if (atMs + frameMs - this.lastSpeechEndMs >= this.opts.hangoverMs) {
       this.speaking = false;
-      this.events.onSpeechEnd(this.lastSpeechEndMs, this.lastSpeechEndMs - this.runStartMs);
+      const end = Math.max(this.runStartMs + this.opts.onsetMs, this.lastSpeechEndMs - this.endLagMs);
+      this.events.onSpeechEnd(end, end - this.runStartMs);
     }
   }
 
