@@ -55,6 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   });
   const { url } = await engine.listen();
+  // The default VAD's Silero model compiles ~15 MB of wasm on first use (~1-2 s of CPU): in the background now, not
+  // during the first call's greeting. A failure is each call's to report (it falls back to WebRTC alone).
+  void import('../audio/silero.js').then((m) => m.loadSilero()).catch(() => undefined);
   const providers = await engine.providers.catalog.providers('asr');
   const offlineAsr = providers.find((p) => p.id === 'offline');
   const lines = [
