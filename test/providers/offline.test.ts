@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { AudioConverter } from '../../src/audio/convert.js';
 import { type AudioChunk, type AudioFormat, MULAW_8K, PCM_16K } from '../../src/audio/format.js';
-import { OfflineAsr } from '../../src/providers/asr/offline.js';
+import { OfflineAsr, unpaddedMs } from '../../src/providers/asr/offline.js';
 import { OfflineTts } from '../../src/providers/tts/offline.js';
 import { type AsrEvent, ProviderError } from '../../src/providers/types.js';
 
@@ -110,4 +110,19 @@ describe('offline asr (pocketsphinx)', () => {
       expect(events.at(-1)).toEqual({ type: 'closed' });
     },
   );
+});
+
+describe('offline asr word times', () => {
+  it('are in the caller audio: silence padded into the stream (finalize) is taken off what follows it', () => {
+    // No pad: the recognizer's clock is the audio's.
+    expect(unpaddedMs([], 7000)).toBe(7000);
+    // 1 s padded after 5 s of audio: a word at 8.4 s on the recognizer's clock was said at 7.4 s.
+    const pads = [5000, 1000];
+    expect(unpaddedMs(pads, 4000)).toBe(4000);
+    expect(unpaddedMs(pads, 8400)).toBe(7400);
+    // Inside the pad: the pad's start.
+    expect(unpaddedMs(pads, 5500)).toBe(5000);
+    // Two pads (the second 1 s after the first one ended, in audio): both come off.
+    expect(unpaddedMs([5000, 1000, 11000, 1000], 14500)).toBe(12500);
+  });
 });

@@ -40,6 +40,23 @@ export interface OfflineAsrOptions {
 /** Audio without an utterance end after which finalize() pads silence to end one, ms. */
 const LONG_UTTERANCE_MS = 5000;
 
+/**
+ * A time on the recognizer's clock as a time in the caller's audio, ms: `pads` are [audio ms at the pad, pad ms]
+ * pairs of silence written into the stream; what was padded before the time is taken off (a time inside a pad maps
+ * to the pad's start).
+ */
+export function unpaddedMs(pads: readonly number[], streamMs: number): number {
+  let t = streamMs;
+  let padded = 0;
+  for (let i = 0; i < pads.length; i += 2) {
+    const at = pads[i]! + padded;
+    if (streamMs <= at) break;
+    t -= Math.min(pads[i + 1]!, streamMs - at);
+    padded += pads[i + 1]!;
+  }
+  return t;
+}
+
 /** Is the recognizer installed? (binary on PATH and the en-US model present) */
 export async function offlineAsrAvailable(modelDir = POCKETSPHINX_MODEL_DIR): Promise<boolean> {
   if (!(await which('pocketsphinx_continuous'))) return false;
@@ -106,6 +123,13 @@ class PocketsphinxStream implements AsrStream {
   private spawnError: Error | undefined;
   /** 16 kHz PCM16 bytes given to the recognizer since it last ended an utterance. */
   private sinceUtteranceBytes = 0;
+  /** Caller audio written to the recognizer, bytes (16 kHz PCM16: 32 per ms), padding excluded. */
+  private audioBytes = 0;
+  /**
+   * Silence padded into the stream (finalize), as [audio ms at the pad, pad ms] pairs: the recognizer's clock runs
+   * ahead of the caller's audio by what was padded before a word, which its word times must not carry.
+   */
+  private readonly pads: number[] = [];
 
   constructor(
     private readonly child: ChildProcessWithoutNullStreams,
@@ -191,8 +215,8 @@ class PocketsphinxStream implements AsrStream {
     if (word)
       this.words.push({
         word,
-        startMs: Math.round(Number(start) * 1000),
-        endMs: Math.round(Number(end) * 1000),
+        startMs: unpaddedMs(this.pads, Math.round(Number(start) * 1000)),
+        endMs: unpaddedMs(this.pads, Math.round(Number(end) * 1000)),
         confidence: Math.min(1, Number(prob)),
       });
     if (token === '</s>') this.sinceUtteranceBytes = 0;
@@ -213,6 +237,7 @@ class PocketsphinxStream implements AsrStream {
     // the converter's output is a view reused on the next call; the pipe keeps what it is given until flushed
     if (pcm.length) this.child.stdin.write(Buffer.from(pcm));
     this.sinceUtteranceBytes += pcm.length;
+    this.audioBytes += pcm.length;
   }
 
   /**
@@ -225,6 +250,7 @@ class PocketsphinxStream implements AsrStream {
   finalize(): void {
     if (this.closed || this.sinceUtteranceBytes < LONG_UTTERANCE_MS * 32) return;
     this.sinceUtteranceBytes = 0;
+    this.pads.push(this.audioBytes / 32, this.silence.length / 32);
     this.child.stdin.write(this.silence);
   }
 
